@@ -1,0 +1,158 @@
+"""Shared fixtures: a real PostgreSQL database per test process (migrated once), each test in
+a transaction rolled back at the end; a real Redis database per test process; the stub broker
+for wiring tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from worker.broker import build_broker, init_broker
+from worker.config import Settings
+from worker.db import Database, set_database
+from worker.embedded import EmbeddedServers
+from worker.migrate import upgrade
+
+ADMIN_URL = os.environ.get(
+    "PIDSYNC_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("PIDSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+INTAKE_SECRET = "s3cret-intake-key"
+TOKEN_KEY = "8Fq2hYwSpX6VdC0NvQbq0k6tMfQb3d7Zs1vH8aJ2xq0="
+
+
+def _worker_index() -> int:
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return int(name.removeprefix("gw") or 0)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """A fresh database for this test process, migrated to head."""
+    name = f"pidsync_test_{_worker_index()}"
+    admin = make_url(ADMIN_URL)
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str):
+    engine = create_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def database(engine) -> Iterator[Database]:
+    """A Database whose sessions commit into savepoints of one transaction, rolled back after."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    db = Database.within(connection)
+    set_database(db)
+    yield db
+    set_database(None)
+    transaction.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def session(database: Database):
+    with database.session() as s:
+        yield s
+
+
+@pytest.fixture
+def committed_database(database_url: str) -> Iterator[Database]:
+    """A Database that really commits (for tests across processes); tables emptied after."""
+    db = Database(database_url)
+    set_database(db)
+    yield db
+    set_database(None)
+    with db.engine.begin() as conn:
+        tables = ", ".join(
+            f'"{t}"' for t in (
+                "received_events", "crossref_deposit_records", "crossref_deposits",
+                "doi_registrations", "orcid_placements", "orcid_grants", "researchers",
+                "oauth_states", "api_calls", "outbound_notifications", "dead_letters", "works",
+            )
+        )  # fmt: skip
+        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return f"{REDIS_URL.rstrip('/')}/{1 + _worker_index() % 14}"
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def broker(redis_url: str, redis_client):
+    """The real Redis broker with pidsync's middleware, bound to every actor."""
+    from worker.ops.dead_letters import record_dead_letter
+
+    b = build_broker(redis_url, record_dead_letter=record_dead_letter)
+    init_broker(b, max_retries=2)
+    import worker.actors  # noqa: F401
+
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        env="test",
+        data_dir=tmp_path,
+        intake_clients={"cris": INTAKE_SECRET},
+        token_keys=[TOKEN_KEY],
+        orcid_client_id="APP-TESTCLIENT0001",
+        orcid_client_secret="orcid-client-secret",
+    )
+
+
+@pytest.fixture
+def runtime(settings, database, broker, database_url, redis_url):
+    from worker.bootstrap import Runtime
+    from worker.orcid.tokens import TokenCipher
+
+    return Runtime(
+        settings=settings,
+        database=database,
+        broker=broker,
+        cipher=TokenCipher([TOKEN_KEY]),
+        database_url=database_url,
+        broker_url=redis_url,
+        servers=EmbeddedServers(database_url, redis_url),
+    )
+
+
+@pytest.fixture
+def client(runtime):
+    from fastapi.testclient import TestClient
+
+    from worker.web.app import create_app
+
+    with TestClient(create_app(runtime)) as c:
+        yield c

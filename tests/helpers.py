@@ -1,0 +1,59 @@
+"""Small builders shared by tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from worker.events.signature import sign
+
+SOURCE = "https://cris.example.edu"
+
+
+def work(work_id: str = "w-1", **fields: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": work_id,
+        "type": "dataset",
+        "title": "Ocean temperatures 2020",
+        "publisher": "Example University",
+        "publication_date": "2024-03-01",
+        "url": "https://repo.example.edu/w-1",
+        "contributors": [{"given": "Ada", "family": "Lovelace"}],
+    }
+    data.update(fields)
+    return data
+
+
+def event(
+    event_type: str = "work.published",
+    data: Any = None,
+    *,
+    event_id: str = "e-1",
+    source: str = SOURCE,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": source,
+        "type": event_type,
+        "datacontenttype": "application/json",
+        "data": work() if data is None else data,
+        **extra,
+    }
+
+
+def signed_post(client, body: Any, *, secret: str, client_id: str = "cris", batch: bool | None = None,
+                content_type: str | None = None, raw: bytes | None = None, signature: str | None = None):
+    payload = raw if raw is not None else json.dumps(body).encode()
+    if content_type is None:
+        is_batch = isinstance(body, list) if batch is None else batch
+        content_type = (
+            "application/cloudevents-batch+json" if is_batch else "application/cloudevents+json"
+        )
+    headers = {
+        "Content-Type": content_type,
+        "Pidsync-Client": client_id,
+        "Pidsync-Signature": signature if signature is not None else sign(secret, payload),
+    }
+    return client.post("/events", content=payload, headers=headers)

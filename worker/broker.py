@@ -1,0 +1,194 @@
+"""The dramatiq broker (Redis, or RabbitMQ for an ``amqp://`` URL) and its middleware.
+
+Actors are declared with :func:`actor` at import time against a stub broker and bound to the
+real one by :func:`init_broker` at process boot, so importing an actor module never opens a
+connection. The middleware binds log context per message, retries only transient errors,
+postpones without spending a retry, and parks a message that ran out of tries (or kept killing
+its worker) as a dead letter whose reason a person can read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import dramatiq
+import structlog
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import CurrentMessage, Middleware, SkipMessage
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from worker.errors import Postpone, TransientError
+from worker.logging import get_logger, redact_text
+
+log = get_logger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_QUEUE = "pidsync"
+#: Deliveries of one message that never finished (the worker died) before it is parked.
+MAX_UNFINISHED_DELIVERIES = 3
+
+_actors: list[dramatiq.Actor[Any, Any]] = []
+_placeholder = StubBroker()
+_placeholder.emit_after("process_boot")
+_max_retries = 8
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, TransientError):
+        return True
+    # A lost or refused database connection; not an integrity or programming error.
+    return isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+
+
+def retry_when(retries: int, exc: BaseException) -> bool:
+    return is_transient(exc) and retries < _max_retries
+
+
+def actor(
+    name: str, *, queue_name: str = DEFAULT_QUEUE, **options: Any
+) -> Callable[[F], dramatiq.Actor[Any, Any]]:
+    """Declare an actor with pidsync's policy: retry transient errors only; Postpone is free."""
+
+    def decorate(fn: F) -> dramatiq.Actor[Any, Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Postpone as wait:
+                _requeue(wait)
+                return None
+
+        run.__name__ = fn.__name__
+        run.__doc__ = fn.__doc__
+        options.setdefault("retry_when", retry_when)
+        declared: dramatiq.Actor[Any, Any] = dramatiq.actor(
+            run, actor_name=name, queue_name=queue_name, broker=_current_broker(), **options
+        )
+        _actors.append(declared)
+        return declared
+
+    return decorate
+
+
+def _requeue(wait: Postpone) -> None:
+    message = CurrentMessage.get_current_message()
+    if message is None:  # called directly (a test): nothing to requeue, say so loudly
+        raise wait
+    broker = dramatiq.get_broker()
+    # A new message id: the old one is acked when this returns.
+    fresh = message.copy(message_id=str(uuid.uuid4()))
+    broker.enqueue(fresh, delay=int(wait.delay * 1000))
+    log.info("postponed", delay_s=round(wait.delay, 3), reason=wait.reason)
+
+
+def _current_broker() -> dramatiq.Broker:
+    broker = dramatiq.get_broker() if _bound else _placeholder
+    return broker
+
+
+_bound = False
+
+
+class LogContextMiddleware(Middleware):
+    """Bind actor_name, message_id and correlation_id into structlog for each message."""
+
+    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(
+            actor_name=message.actor_name,
+            message_id=message.message_id,
+            correlation_id=message.options.get("correlation_id"),
+        )
+
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: Any, *, result: Any = None, exception: Any = None
+    ) -> None:
+        structlog.contextvars.clear_contextvars()
+
+    after_skip_message = after_process_message
+
+
+class DeadLetterMiddleware(Middleware):
+    """Park failed messages in Postgres with their reason; park messages that kill workers.
+
+    Must come after dramatiq's Retries middleware, which decides whether a message failed.
+    The unfinished-delivery count lives in Redis when the broker is Redis (shared by every
+    worker process); with another broker only the retry path is covered.
+    """
+
+    def __init__(self, record: Callable[..., None], redis_client: Any | None = None) -> None:
+        self.record = record
+        self.redis = redis_client
+
+    def _key(self, message: Any) -> str:
+        return f"pidsync:deliveries:{message.message_id}"
+
+    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        if self.redis is None:
+            return
+        count = int(self.redis.incr(self._key(message)))
+        self.redis.expire(self._key(message), 7 * 24 * 3600)
+        if count > MAX_UNFINISHED_DELIVERIES:
+            reason = (
+                f"delivered {count - 1} times without finishing: the worker died each time "
+                "(out of memory, killed, or a crash outside Python)"
+            )
+            self.record(message, reason)
+            self.redis.delete(self._key(message))
+            raise SkipMessage(reason)
+
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: Any, *, result: Any = None, exception: Any = None
+    ) -> None:
+        if self.redis is not None:
+            self.redis.delete(self._key(message))
+        if exception is not None and message.failed:
+            reason = redact_text(f"{type(exception).__name__}: {exception}")
+            retries = message.options.get("retries", 0)
+            if not is_transient(exception):
+                reason = f"permanent error: {reason}"
+            else:
+                reason = f"gave up after {retries} retries: {reason}"
+            self.record(message, reason)
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        return
+
+
+def build_broker(url: str, *, record_dead_letter: Callable[..., None]) -> dramatiq.Broker:
+    """A Redis or RabbitMQ broker for the URL, with pidsync's middleware."""
+    redis_client = None
+    if url.startswith(("amqp://", "amqps://")):
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+        broker: dramatiq.Broker = RabbitmqBroker(url=url)
+    else:
+        import redis
+        from dramatiq.brokers.redis import RedisBroker
+
+        redis_client = redis.Redis.from_url(url)
+        broker = RedisBroker(client=redis_client, namespace="pidsync")
+    broker.add_middleware(CurrentMessage())
+    broker.add_middleware(LogContextMiddleware())
+    broker.add_middleware(DeadLetterMiddleware(record_dead_letter, redis_client))
+    return broker
+
+
+def init_broker(broker: dramatiq.Broker, *, max_retries: int = 8) -> dramatiq.Broker:
+    """Make ``broker`` the process's broker and bind every declared actor to it."""
+    global _bound, _max_retries  # noqa: PLW0603 - one broker per process, set at boot
+    _max_retries = max_retries
+    dramatiq.set_broker(broker)
+    _bound = True
+    for declared in _actors:
+        declared.broker = broker
+        broker.declare_actor(declared)
+    return broker
+
+
+def declared_actors() -> list[dramatiq.Actor[Any, Any]]:
+    return list(_actors)

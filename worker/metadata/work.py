@@ -1,0 +1,412 @@
+"""The canonical Work (DESIGN.md §3, §7): pidsync's own neutral record of a research output.
+
+Only ``id``, ``type`` and ``title`` are required; each render target checks what else it needs
+(``worker.metadata.errors.MissingFields``). Identifiers are normalised here, once, through
+``worker.pids.identifiers``; unknown keys are refused (``extra="forbid"``) so typos surface.
+"""
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from worker.metadata.errors import WorkValidationError
+from worker.metadata.types import ContributorRole, WorkType
+from worker.metadata.vocab import (
+    DateType,
+    DescriptionType,
+    RelatedIdentifierType,
+    RelationType,
+    TitleType,
+)
+from worker.pids import identifiers as ids
+
+WORK_SCHEMA_ID = "urn:pidsync:schema:work:1"
+
+_FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def _clean_text(value: str) -> str:
+    found = _FORBIDDEN_CHARS.search(value)
+    if found:
+        raise ValueError(f"contains a control character (U+{ord(found.group()):04X})")
+    return value
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _identifier(normalizer: Any) -> AfterValidator:
+    def check(value: str) -> str:
+        result: str = normalizer(value)
+        return result
+
+    return AfterValidator(check)
+
+
+def _partial_date(value: str) -> str:
+    match = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", value)
+    if not match:
+        raise ValueError("not a date of the form YYYY, YYYY-MM or YYYY-MM-DD")
+    year, month, day = match.groups()
+    try:
+        dt.date(int(year), int(month or 1), int(day or 1))
+    except ValueError as exc:
+        raise ValueError(f"not a calendar date ({exc})") from None
+    return value
+
+
+def _date_or_range(value: str) -> str:
+    parts = value.split("/")
+    if len(parts) > 2 or not any(parts):
+        raise ValueError("not a date, datetime or range 'start/end'")
+    for part in parts:
+        if part and not _is_date_or_datetime(part):
+            raise ValueError(f"{part!r} is not a date (YYYY[-MM[-DD]]) or ISO 8601 datetime")
+    return value
+
+
+def _is_date_or_datetime(part: str) -> bool:
+    try:
+        _partial_date(part)
+    except ValueError:
+        try:
+            dt.datetime.fromisoformat(part)
+        except ValueError:
+            return False
+    return True
+
+
+def _url(value: str) -> str:
+    if not re.fullmatch(r"(?:https?|ftp)://\S+", value):
+        raise ValueError("not an absolute http(s) URL without spaces")
+    return value
+
+
+def _language(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*", value):
+        raise ValueError("not a language tag such as 'en' or 'pt-BR'")
+    primary, *rest = value.split("-")
+    return "-".join([primary.lower(), *rest])
+
+
+Text = Annotated[str, Field(min_length=1), AfterValidator(_clean_text)]
+OptText = Annotated[Text | None, BeforeValidator(_blank_to_none)]
+Doi = Annotated[str, _identifier(ids.normalize_doi), Field(examples=["10.5555/abc123"])]
+Orcid = Annotated[str, _identifier(ids.normalize_orcid), Field(examples=["0000-0002-1825-0097"])]
+Ror = Annotated[str, _identifier(ids.normalize_ror), Field(examples=["https://ror.org/02mhbdp94"])]
+Issn = Annotated[str, _identifier(ids.normalize_issn), Field(examples=["0317-8471"])]
+Isbn = Annotated[str, _identifier(ids.normalize_isbn), Field(examples=["9783161484100"])]
+FunderId = Annotated[
+    str, _identifier(ids.normalize_funder_id), Field(examples=["10.13039/501100000780"])
+]
+PartialDate = Annotated[
+    str, AfterValidator(_partial_date), Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
+]
+Url = Annotated[str, AfterValidator(_url), Field(pattern=r"^(https?|ftp)://\S+$")]
+Language = Annotated[str, AfterValidator(_language), Field(examples=["en", "pt-BR"])]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Affiliation(_Model):
+    """An organisation a contributor belongs to: a name, a ROR id, or both."""
+
+    name: OptText = Field(None, description="Organisation name as written on the work.")
+    ror: Ror | None = Field(None, description="ROR id (normalised to https://ror.org/...).")
+
+    @model_validator(mode="after")
+    def _needs_something(self) -> Self:
+        if self.name is None and self.ror is None:
+            raise ValueError("an affiliation needs a name or a ror")
+        return self
+
+
+class Contributor(_Model):
+    """A person (given/family, or a literal name) or an organisation (name only)."""
+
+    type: Literal["person", "organization"] | None = Field(
+        None,
+        description="person or organization; inferred when absent (an orcid, given or family "
+        "name means a person, a lone name an organisation).",
+    )
+    given: OptText = Field(None, description="Given name(s) of a person.")
+    family: OptText = Field(None, description="Family name of a person.")
+    name: OptText = Field(None, description="Organisation name, or a person's full literal name.")
+    orcid: Orcid | None = Field(None, description="ORCID iD; only persons carry one.")
+    role: ContributorRole = Field(ContributorRole.AUTHOR, description="Contribution role.")
+    sequence: Literal["first", "additional"] | None = Field(
+        None, description="first or additional; derived from list order when absent."
+    )
+    affiliations: list[Affiliation] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _person_or_organization(self) -> Self:
+        personal = self.given is not None or self.family is not None or self.orcid is not None
+        if self.type is None:
+            self.type = "person" if personal else "organization"
+        if self.type == "organization":
+            if personal:
+                raise ValueError("an organization has a name only (no given, family or orcid)")
+            if self.name is None:
+                raise ValueError("an organization needs a name")
+        elif self.family is None and self.name is None:
+            raise ValueError("a person needs a family name or a name")
+        return self
+
+    @property
+    def is_person(self) -> bool:
+        return self.type == "person"
+
+    @property
+    def full_name(self) -> str:
+        """'Given Family', the literal name, or the organisation's name."""
+        if self.family is not None:
+            return f"{self.given} {self.family}" if self.given else self.family
+        return self.name or ""
+
+    @property
+    def inverted_name(self) -> str:
+        """'Family, Given' for persons with a family name, else the literal name."""
+        if self.family is not None:
+            return f"{self.family}, {self.given}" if self.given else self.family
+        return self.name or ""
+
+
+class Container(_Model):
+    """The journal, book or proceedings a work appears in."""
+
+    title: OptText = Field(None, description="Journal, book or proceedings title.")
+    issn: Issn | None = Field(None, description="Print (or only) ISSN.")
+    eissn: Issn | None = Field(None, description="Electronic ISSN.")
+    isbn: Isbn | None = Field(None, description="ISBN of the book or proceedings.")
+    volume: OptText = None
+    issue: OptText = None
+    pages: OptText = Field(None, description="Page range 'first-last' or a single page.")
+    first_page: OptText = None
+    last_page: OptText = None
+
+    @model_validator(mode="after")
+    def _pages(self) -> Self:
+        """pages, first_page and last_page agree: 'first-last' (hyphen) or a single page."""
+        if self.pages and self.first_page is None:
+            parts = re.split(r"\s*[-\u2013\u2014]+\s*", self.pages, maxsplit=1)
+            self.first_page = parts[0] or None
+            self.last_page = parts[1] if len(parts) > 1 and parts[1] else None
+        if self.first_page is None and self.last_page is not None:
+            raise ValueError("last_page without first_page")
+        if self.first_page is not None:
+            self.pages = (
+                f"{self.first_page}-{self.last_page}" if self.last_page else self.first_page
+            )
+        return self
+
+
+class Event(_Model):
+    """The conference or meeting a paper, poster or presentation belongs to."""
+
+    name: Text
+    acronym: OptText = None
+    location: OptText = None
+    start_date: PartialDate | None = None
+    end_date: PartialDate | None = None
+
+
+class Funding(_Model):
+    funder_name: Text
+    funder_id: FunderId | None = Field(
+        None, description="Crossref Funder ID (a 10.13039 DOI) or ROR id of the funder."
+    )
+    award_number: OptText = None
+    award_title: OptText = None
+    award_uri: Url | None = None
+
+
+class RelatedIdentifier(_Model):
+    identifier: Text
+    identifier_type: RelatedIdentifierType = Field(description="DataCite relatedIdentifierType.")
+    relation_type: RelationType = Field(description="DataCite relationType (this work → it).")
+
+    @model_validator(mode="after")
+    def _normalise(self) -> Self:
+        normalizer = {
+            "DOI": ids.normalize_doi,
+            "ISSN": ids.normalize_issn,
+            "EISSN": ids.normalize_issn,
+            "ISBN": ids.normalize_isbn,
+            "URL": _url,
+        }.get(self.identifier_type)
+        if normalizer is not None:
+            self.identifier = normalizer(self.identifier)
+        return self
+
+
+class License(_Model):
+    url: Url = Field(description="URL of the licence text.")
+    name: OptText = Field(None, description="Human-readable licence name.")
+    identifier: OptText = Field(None, description="SPDX licence identifier, e.g. CC-BY-4.0.")
+
+
+class DateEntry(_Model):
+    date: Annotated[str, AfterValidator(_date_or_range)] = Field(
+        description="YYYY[-MM[-DD]], an ISO 8601 datetime, or a range 'start/end'."
+    )
+    type: DateType = Field(description="DataCite dateType.")
+    information: OptText = None
+
+
+class Description(_Model):
+    """A description other than the abstract (methods, technical info, ...)."""
+
+    text: Text
+    type: DescriptionType = "Other"
+
+
+class AlternativeTitle(_Model):
+    title: Text
+    type: TitleType = "AlternativeTitle"
+    language: Language | None = None
+
+
+class Registration(_Model):
+    registrar: Literal["datacite", "crossref", "none"] = "none"
+    account: OptText = Field(None, description="Configured registrar account (default account).")
+    state: Literal["findable", "registered"] = Field(
+        "findable", description="DataCite DOI state to reach."
+    )
+
+
+class Work(_Model):
+    """pidsync's canonical Work. Identity: (CloudEvent source, id)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        title="Work",
+        json_schema_extra={"description": "A research output as pidsync receives it."},
+    )
+
+    id: Text = Field(description="Stable id of the work in the emitting system.")
+    type: WorkType = Field(description="Work type (mapped to each agency's vocabulary).")
+    title: Text
+    subtitle: OptText = None
+    alternative_titles: list[AlternativeTitle] = Field(default_factory=list)
+    abstract: OptText = Field(
+        None, description="Abstract as plain text; blank lines split paragraphs."
+    )
+    descriptions: list[Description] = Field(default_factory=list)
+    language: Language | None = Field(None, description="Language tag (ISO 639-1, e.g. 'en').")
+    publication_date: PartialDate | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD.")
+    publisher: OptText = None
+    url: Url | None = Field(None, description="Landing page.")
+    doi: Doi | None = Field(None, description="The work's DOI (normalised: lower case, bare).")
+    registration: Registration | None = Field(
+        None, description="Where to register the DOI; absent = registrar 'none'."
+    )
+    version: int | None = Field(
+        None, ge=1, description="Monotonic version; an older one never overwrites a newer one."
+    )
+    resource_version: OptText = Field(None, description="Free-text version (DataCite <version>).")
+    resource_type: OptText = Field(
+        None, description="Free-text resource type (DataCite resourceType); default: from type."
+    )
+    contributors: list[Contributor] = Field(default_factory=list)
+    container: Container | None = None
+    event: Event | None = None
+    funding: list[Funding] = Field(default_factory=list)
+    related_identifiers: list[RelatedIdentifier] = Field(default_factory=list)
+    keywords: list[Text] = Field(default_factory=list)
+    license: License | None = None
+    dates: list[DateEntry] = Field(default_factory=list, description="Other dated events.")
+
+    @property
+    def publication_year(self) -> int | None:
+        return int(self.publication_date[:4]) if self.publication_date else None
+
+    def date_parts(self) -> list[int]:
+        """[year], [year, month] or [year, month, day] of the publication date."""
+        return (
+            [int(part) for part in self.publication_date.split("-")]
+            if self.publication_date
+            else []
+        )
+
+    def contributors_with(self, role: ContributorRole) -> list[Contributor]:
+        return [c for c in self.contributors if c.role == role]
+
+    @property
+    def authors(self) -> list[Contributor]:
+        return self.contributors_with(ContributorRole.AUTHOR)
+
+    @property
+    def registrar(self) -> str:
+        return self.registration.registrar if self.registration else "none"
+
+
+def work_json_schema(schema_id: str = WORK_SCHEMA_ID) -> dict[str, Any]:
+    """The Work's JSON Schema (draft 2020-12), generated from the model."""
+    schema = Work.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": schema_id,
+        **schema,
+    }
+
+
+def validate_work(data: Any) -> Work:
+    """A Work from JSON-shaped data, or :class:`WorkValidationError` listing each problem."""
+    if not isinstance(data, dict):
+        raise WorkValidationError([("", "a Work must be a JSON object")])
+    try:
+        return Work.model_validate(data)
+    except ValidationError as exc:
+        raise WorkValidationError(problems_of(exc)) from None
+
+
+def problems_of(exc: ValidationError) -> list[tuple[str, str]]:
+    """Pydantic's errors as (JSON path, message) pairs, e.g. ('contributors[0].orcid', ...)."""
+    problems = []
+    for error in exc.errors():
+        path = json_path(error["loc"])
+        problems.append((path, _message(error)))
+    return problems
+
+
+def json_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part.startswith(("function-", "function_")) or "[" in part:
+            continue
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def _message(error: Any) -> str:
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, ids.InvalidIdentifier):
+        return cause.reason
+    if isinstance(cause, ValueError):
+        return str(cause)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required"
+    return str(error["msg"])

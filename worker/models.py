@@ -1,0 +1,362 @@
+"""SQLAlchemy 2.0 models for the whole domain.
+
+Postgres is the source of truth for unfinished work (DESIGN.md §7): every state a job can be
+in is a column here, so the scheduler can find and re-enqueue anything that stalled.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: dict[Any, Any] = {  # noqa: RUF012 - SQLAlchemy's documented hook
+        dict[str, Any]: JSONB,
+        list[Any]: JSONB,
+        datetime: DateTime(timezone=True),
+    }
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    # Stored as text with a CHECK-free native-less enum: adding a state is a code change only.
+    return Enum(cls, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+class EventStatus(enum.StrEnum):
+    RECEIVED = "received"  # stored, message sent after commit
+    PROCESSING = "processing"
+    DONE = "done"
+    STALE = "stale"  # older version than the stored one: recorded, skipped
+    FAILED = "failed"  # with a reason a person can act on
+    UNIMPLEMENTED = "unimplemented"  # accepted, but this pidsync has no effect for it yet
+
+
+class ReceivedEvent(Base):
+    """The inbox: one row per CloudEvent, unique on (source, event_id)."""
+
+    __tablename__ = "received_events"
+    __table_args__ = (
+        UniqueConstraint("source", "event_id", name="uq_received_events_source_event_id"),
+        Index("ix_received_events_status_received_at", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1000))
+    event_id: Mapped[str] = mapped_column(String(1000))
+    type: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str | None] = mapped_column(String(1000))
+    client_id: Mapped[str] = mapped_column(String(200))
+    correlation_id: Mapped[str] = mapped_column(String(100))
+    event_time: Mapped[datetime | None]
+    # The CloudEvent's data. For researcher.authorized the tokens are already ciphertext.
+    data: Mapped[dict[str, Any]]
+    status: Mapped[EventStatus] = mapped_column(_enum(EventStatus), default=EventStatus.RECEIVED)
+    outcome: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # When a processing message was last sent: the sweep re-sends only after a grace period.
+    enqueued_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    handled_at: Mapped[datetime | None]
+    work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="SET NULL"))
+
+
+# --- works and DOIs ------------------------------------------------------------------------
+
+
+class Work(Timestamped, Base):
+    __tablename__ = "works"
+    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_works_source_external_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    source: Mapped[str] = mapped_column(String(1000))
+    external_id: Mapped[str] = mapped_column(String(1000))
+    type: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str] = mapped_column(Text)
+    doi: Mapped[str | None] = mapped_column(String(500))
+    # The canonical Work as JSON (worker.metadata.work.Work) and a hash of it.
+    work_metadata: Mapped[dict[str, Any]] = mapped_column("metadata")
+    metadata_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int | None] = mapped_column(Integer)
+    withdrawn_at: Mapped[datetime | None]
+    tombstone_url: Mapped[str | None] = mapped_column(Text)
+
+    registration: Mapped[DoiRegistration | None] = relationship(back_populates="work")
+    placements: Mapped[list[OrcidPlacement]] = relationship(back_populates="work")
+
+
+class DoiState(enum.StrEnum):
+    RESERVED = "reserved"  # chosen and stored; nothing sent yet
+    ON_HOLD = "on_hold"  # possible duplicate: an operator decides
+    SUBMITTED = "submitted"  # sent; the agency has not confirmed
+    REGISTERED = "registered"  # confirmed by the agency (DataCite 'registered' or Crossref)
+    FINDABLE = "findable"  # confirmed by DataCite as findable
+    WITHDRAWN = "withdrawn"  # hidden (DataCite) or pointed at a tombstone (Crossref)
+    FAILED = "failed"  # the agency refused it; last_error says why
+
+
+class DoiRegistration(Timestamped, Base):
+    __tablename__ = "doi_registrations"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), unique=True)
+    registrar: Mapped[str] = mapped_column(String(20))  # datacite | crossref
+    account: Mapped[str] = mapped_column(String(200))
+    doi: Mapped[str] = mapped_column(String(500), unique=True)
+    state: Mapped[DoiState] = mapped_column(_enum(DoiState), default=DoiState.RESERVED)
+    target_state: Mapped[str] = mapped_column(String(20), default="findable")
+    # Hash of the last payload the agency confirmed: an unchanged update sends nothing.
+    confirmed_hash: Mapped[str | None] = mapped_column(String(64))
+    pending_hash: Mapped[str | None] = mapped_column(String(64))
+    # Crossref <timestamp>: only ever grows per DOI.
+    last_timestamp: Mapped[int | None] = mapped_column(BigInteger)
+    warning: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    registered_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+
+    work: Mapped[Work] = relationship(back_populates="registration")
+
+
+class DepositStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    QUEUED = "queued"
+    IN_PROCESS = "in_process"
+    COMPLETED = "completed"
+    FAILED = "failed"  # the upload itself was refused
+
+
+class CrossrefDeposit(Timestamped, Base):
+    """One submission file sent to Crossref, followed until Crossref has processed it."""
+
+    __tablename__ = "crossref_deposits"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    account: Mapped[str] = mapped_column(String(200))
+    file_name: Mapped[str] = mapped_column(String(300), unique=True)
+    doi_batch_id: Mapped[str] = mapped_column(String(300))
+    status: Mapped[DepositStatus] = mapped_column(
+        _enum(DepositStatus), default=DepositStatus.SUBMITTED
+    )
+    submitted_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None]
+    poll_count: Mapped[int] = mapped_column(Integer, default=0)
+    stale: Mapped[bool] = mapped_column(default=False)
+    submission_id: Mapped[str | None] = mapped_column(String(100))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    records: Mapped[list[CrossrefDepositRecord]] = relationship(back_populates="deposit")
+
+
+class CrossrefDepositRecord(Base):
+    __tablename__ = "crossref_deposit_records"
+    __table_args__ = (UniqueConstraint("deposit_id", "doi", name="uq_crossref_records_deposit_doi"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    deposit_id: Mapped[int] = mapped_column(ForeignKey("crossref_deposits.id", ondelete="CASCADE"))
+    registration_id: Mapped[int] = mapped_column(
+        ForeignKey("doi_registrations.id", ondelete="CASCADE")
+    )
+    doi: Mapped[str] = mapped_column(String(500))
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str | None] = mapped_column(String(20))  # Success | Warning | Failure
+    message: Mapped[str | None] = mapped_column(Text)
+
+    deposit: Mapped[CrossrefDeposit] = relationship(back_populates="records")
+
+
+# --- researchers and ORCID ---------------------------------------------------------------
+
+
+class Researcher(Timestamped, Base):
+    __tablename__ = "researchers"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    orcid: Mapped[str] = mapped_column(String(19), unique=True)
+    name: Mapped[str | None] = mapped_column(Text)
+
+    grants: Mapped[list[OrcidGrant]] = relationship(back_populates="researcher")
+
+
+class GrantStatus(enum.StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"  # by the researcher at ORCID, or by us
+
+
+class OrcidGrant(Timestamped, Base):
+    """A researcher's authorisation for one ORCID member client. Tokens are ciphertext only."""
+
+    __tablename__ = "orcid_grants"
+    __table_args__ = (
+        UniqueConstraint("researcher_id", "client_id", name="uq_orcid_grants_researcher_client"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    researcher_id: Mapped[int] = mapped_column(ForeignKey("researchers.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(Text)
+    access_token_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    refresh_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime | None]
+    status: Mapped[GrantStatus] = mapped_column(_enum(GrantStatus), default=GrantStatus.ACTIVE)
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+    last_checked_at: Mapped[datetime | None]
+    webhook_secret: Mapped[str | None] = mapped_column(String(100))
+    webhook_registered_at: Mapped[datetime | None]
+
+    researcher: Mapped[Researcher] = relationship(back_populates="grants")
+
+
+class PlacementState(enum.StrEnum):
+    PENDING = "pending"
+    PLACED = "placed"
+    AWAITING_CONSENT = "awaiting_consent"  # no grant, or the grant was revoked
+    REMOVED_BY_RESEARCHER = "removed_by_researcher"  # respected: not re-added unless asked
+    NOT_OURS = "not_ours"  # 403/9010
+    DELETED = "deleted"  # removed by us after a withdrawal
+    FAILED = "failed"
+
+
+class OrcidPlacement(Timestamped, Base):
+    __tablename__ = "orcid_placements"
+    __table_args__ = (
+        UniqueConstraint("work_id", "orcid", "client_id", name="uq_orcid_placements_work_orcid"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"))
+    orcid: Mapped[str] = mapped_column(String(19), index=True)
+    client_id: Mapped[str] = mapped_column(String(100))
+    put_code: Mapped[int | None] = mapped_column(BigInteger)
+    state: Mapped[PlacementState] = mapped_column(
+        _enum(PlacementState), default=PlacementState.PENDING
+    )
+    confirmed_hash: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    placed_at: Mapped[datetime | None]
+
+    work: Mapped[Work] = relationship(back_populates="placements")
+
+
+class OAuthState(Base):
+    """A single-use, expiring OAuth `state`, bound to the consent request that made it."""
+
+    __tablename__ = "oauth_states"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    state: Mapped[str] = mapped_column(String(100), unique=True)
+    person: Mapped[str | None] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(100))
+    return_to: Mapped[str | None] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# --- audit, notifications, dead letters --------------------------------------------------
+
+
+class ApiCall(Base):
+    """Every outbound call: what an operator needs to see why something failed."""
+
+    __tablename__ = "api_calls"
+    __table_args__ = (Index("ix_api_calls_service_created_at", "service", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    service: Mapped[str] = mapped_column(String(50))
+    method: Mapped[str] = mapped_column(String(10))
+    url: Mapped[str] = mapped_column(Text)  # redacted
+    status: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    excerpt: Mapped[str | None] = mapped_column(Text)  # redacted, truncated
+    error: Mapped[str | None] = mapped_column(Text)
+    correlation_id: Mapped[str | None] = mapped_column(String(100))
+    work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class NotificationStatus(enum.StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # retries exhausted
+    NO_ENDPOINT = "no_endpoint"  # the client has no webhook URL configured; visible in status
+
+
+class OutboundNotification(Base):
+    """A signed webhook to the emitting system (doi.registered, orcid.placed, ...)."""
+
+    __tablename__ = "outbound_notifications"
+    __table_args__ = (Index("ix_outbound_notifications_status", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(100))
+    work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="SET NULL"))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[NotificationStatus] = mapped_column(
+        _enum(NotificationStatus), default=NotificationStatus.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class DeadLetter(Base):
+    """A message parked after its retries ran out, with the reason, for an operator."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str] = mapped_column(String(100), unique=True)
+    args: Mapped[list[Any]]
+    reason: Mapped[str] = mapped_column(Text)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    correlation_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    requeued_at: Mapped[datetime | None]

@@ -1,0 +1,60 @@
+"""Dead letters: messages that ran out of tries, parked in Postgres with their reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from worker.db import get_database
+from worker.logging import get_logger, redact
+from worker.models import DeadLetter
+
+log = get_logger(__name__)
+
+
+def park(session: Session, message: Any, reason: str) -> None:
+    """Record a failed message; if it was processing an event, mark that event failed too."""
+    session.execute(
+        insert(DeadLetter)
+        .values(
+            queue=message.queue_name,
+            actor=message.actor_name,
+            message_id=message.message_id,
+            args=redact(list(message.args)),
+            reason=reason,
+            retries=message.options.get("retries", 0),
+            correlation_id=message.options.get("correlation_id"),
+        )
+        .on_conflict_do_nothing(index_elements=[DeadLetter.message_id])
+    )
+    if message.actor_name == "events.process" and message.args:
+        from worker.events.service import mark_failed
+
+        mark_failed(session, int(message.args[0]), reason)
+    session.flush()
+
+
+def record_dead_letter(message: Any, reason: str) -> None:
+    """The broker middleware's hook: its own unit of work, never raising into the worker."""
+    try:
+        with get_database().session() as session:
+            park(session, message, reason)
+        log.error("dead_letter", actor=message.actor_name, reason=reason)
+    except Exception as exc:
+        log.error("dead_letter_record_failed", actor=message.actor_name, error=str(exc))
+
+
+def list_dead_letters(session: Session, *, include_requeued: bool = False) -> list[DeadLetter]:
+    query = select(DeadLetter).order_by(DeadLetter.created_at.desc())
+    if not include_requeued:
+        query = query.where(DeadLetter.requeued_at.is_(None))
+    return list(session.execute(query).scalars())
+
+
+def mark_requeued(session: Session, letter: DeadLetter) -> None:
+    letter.requeued_at = datetime.now(UTC)
+    session.flush()

@@ -1,0 +1,87 @@
+"""What the status API, the CLI and the dashboard say about a work: one function, one shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.models import ReceivedEvent, Work
+from worker.works.service import get_work
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def work_status(session: Session, source: str, external_id: str) -> dict[str, Any] | None:
+    work = get_work(session, source, external_id)
+    if work is None:
+        return None
+    return {
+        "source": work.source,
+        "id": work.external_id,
+        "type": work.type,
+        "title": work.title,
+        "version": work.version,
+        "withdrawn": work.withdrawn_at is not None,
+        "withdrawn_at": _iso(work.withdrawn_at),
+        "doi": _doi(work),
+        "orcid": [_placement(p) for p in work.placements],
+        "events": _events(session, work),
+        "updated_at": _iso(work.updated_at),
+    }
+
+
+def _doi(work: Work) -> dict[str, Any] | None:
+    reg = work.registration
+    if reg is None:
+        return {"doi": work.doi, "state": "external", "registrar": "none"} if work.doi else None
+    return {
+        "doi": reg.doi,
+        "registrar": reg.registrar,
+        "account": reg.account,
+        "state": reg.state.value,
+        "warning": reg.warning,
+        "last_error": reg.last_error,
+        "attempts": reg.attempts,
+        "registered_at": _iso(reg.registered_at),
+        "updated_at": _iso(reg.updated_at),
+    }
+
+
+def _placement(p: Any) -> dict[str, Any]:
+    return {
+        "orcid": p.orcid,
+        "client_id": p.client_id,
+        "state": p.state.value,
+        "put_code": p.put_code,
+        "last_error": p.last_error,
+        "placed_at": _iso(p.placed_at),
+    }
+
+
+def _events(session: Session, work: Work) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(ReceivedEvent)
+        .where(ReceivedEvent.work_id == work.id)
+        .order_by(ReceivedEvent.received_at.desc())
+        .limit(20)
+    ).scalars()
+    return [event_summary(e) for e in rows]
+
+
+def event_summary(e: ReceivedEvent) -> dict[str, Any]:
+    return {
+        "receipt": e.id,
+        "source": e.source,
+        "id": e.event_id,
+        "type": e.type,
+        "status": e.status.value,
+        "outcome": e.outcome,
+        "correlation_id": e.correlation_id,
+        "received_at": _iso(e.received_at),
+        "handled_at": _iso(e.handled_at),
+    }

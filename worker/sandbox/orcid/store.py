@@ -1,0 +1,311 @@
+"""What the simulated ORCID holds: clients, records and their works, tokens, codes, webhooks.
+
+One :class:`OrcidStore` per sandbox. The HTTP handlers run on the sandbox's event loop while
+tests and the control API may call in from other threads, so every change happens under
+``store.lock``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.sandbox.orcid import ids
+
+EXPIRES_IN = 631138518  # seconds, about 20 years: the value in every ORCID token example
+PUBLIC, LIMITED, PRIVATE = "public", "limited", "private"
+VISIBILITIES = (PUBLIC, LIMITED, PRIVATE, "registered-only")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Client:
+    """A registered API client. No ``redirect_uris`` means any loopback URI is accepted."""
+
+    client_id: str
+    secret: str
+    name: str
+    redirect_uris: tuple[str, ...] = ()
+    member: bool = True
+    premium: bool = True
+    seeded: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "name": self.name,
+            "redirect_uris": list(self.redirect_uris),
+            "member": self.member,
+            "premium": self.premium,
+        }
+
+
+@dataclass
+class Work:
+    put_code: int
+    orcid: str
+    source_client_id: str
+    source_name: str
+    body: dict[str, Any]  # the work's own fields, in ORCID's v3.0 JSON spelling
+    visibility: str = PUBLIC
+    created_ms: int = field(default_factory=now_ms)
+    modified_ms: int = field(default_factory=now_ms)
+
+    @property
+    def title(self) -> str:
+        return str(self.body["title"]["title"]["value"])
+
+    def external_ids(self) -> list[dict[str, Any]]:
+        holder = self.body.get("external-ids") or {}
+        return list(holder.get("external-id") or [])
+
+    def duplicate_keys(self) -> set[tuple[str, str, str]]:
+        return ids.duplicate_keys(self.body)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "put_code": self.put_code,
+            "source_client_id": self.source_client_id,
+            "external_ids": [
+                {
+                    "type": ext.get("external-id-type"),
+                    "value": ext.get("external-id-value"),
+                    "relationship": ext.get("external-id-relationship"),
+                }
+                for ext in self.external_ids()
+            ],
+            "title": self.title,
+            "type": self.body.get("type"),
+            "visibility": self.visibility,
+        }
+
+
+@dataclass
+class Record:
+    """A researcher's ORCID record."""
+
+    orcid: str
+    given_names: str | None = None
+    family_name: str | None = None
+    email: str | None = None
+    affiliation: str | None = None
+    ror: str | None = None
+    opt_out_notifications: bool = False
+    created_ms: int = field(default_factory=now_ms)
+    modified_ms: int = field(default_factory=now_ms)
+    works: dict[int, Work] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str | None:
+        parts = [part for part in (self.given_names, self.family_name) if part]
+        return " ".join(parts) or None
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "orcid": self.orcid,
+            "given_names": self.given_names,
+            "family_name": self.family_name,
+            "email": self.email,
+            "affiliation": self.affiliation,
+            "ror": self.ror,
+            "opt_out_notifications": self.opt_out_notifications,
+            "works": [work.snapshot() for work in sorted(self.works.values(), key=_by_code)],
+        }
+
+
+def _by_code(work: Work) -> int:
+    return work.put_code
+
+
+@dataclass
+class Token:
+    access_token: str
+    refresh_token: str
+    client_id: str
+    orcid: str | None
+    scopes: tuple[str, ...]
+    name: str | None
+    expires_in: int = EXPIRES_IN
+    issued_at: float = field(default_factory=time.time)
+    revoked: bool = False
+
+    @property
+    def expired(self) -> bool:
+        return time.time() > self.issued_at + self.expires_in
+
+    @property
+    def usable(self) -> bool:
+        return not self.revoked and not self.expired
+
+    def response(self) -> dict[str, Any]:
+        """ORCID's token JSON (API_FACTS §1.2); client-credentials tokens carry no name."""
+        body: dict[str, Any] = {
+            "access_token": self.access_token,
+            "token_type": "bearer",
+            "refresh_token": self.refresh_token,
+            "expires_in": max(0, math.ceil(self.issued_at + self.expires_in - time.time())),
+            "scope": " ".join(self.scopes),
+        }
+        if self.orcid is not None:
+            body["name"] = self.name
+        body["orcid"] = self.orcid
+        return body
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "orcid": self.orcid,
+            "scope": " ".join(self.scopes),
+            "revoked": self.revoked,
+        }
+
+
+@dataclass
+class AuthCode:
+    code: str
+    client_id: str
+    orcid: str
+    scopes: tuple[str, ...]
+    redirect_uri: str | None
+    used: bool = False
+
+
+@dataclass
+class Webhook:
+    orcid: str
+    url: str
+    client_id: str
+    registered_ms: int = field(default_factory=now_ms)
+
+
+@dataclass
+class Notification:
+    put_code: int
+    orcid: str
+    client_id: str
+    source_name: str
+    body: dict[str, Any]
+    created_ms: int = field(default_factory=now_ms)
+    read_ms: int | None = None
+    archived_ms: int | None = None
+
+
+class OrcidStore:
+    """Everything the simulated ORCID holds, behind one lock."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        self.lock = threading.RLock()
+        self.dice = random.Random(seed)
+        self.clients: dict[str, Client] = {}
+        self.records: dict[str, Record] = {}
+        self.tokens: dict[str, Token] = {}  # by access token
+        self.refresh: dict[str, Token] = {}  # by refresh token
+        self.codes: dict[str, AuthCode] = {}
+        self.webhooks: dict[tuple[str, str], Webhook] = {}  # (orcid, url)
+        self.webhook_calls: list[dict[str, Any]] = []
+        self.notifications: dict[int, Notification] = {}
+        self.next_put_code = 1000
+        self.next_notification_code = 1
+
+    # --- clients and records ------------------------------------------------------------------
+
+    def add_client(self, client: Client) -> Client:
+        with self.lock:
+            self.clients[client.client_id] = client
+            return client
+
+    def create_record(self, **fields: Any) -> Record:
+        with self.lock:
+            orcid = ids.new_orcid(self.dice, frozenset(self.records))
+            record = Record(orcid=orcid, **fields)
+            self.records[orcid] = record
+            return record
+
+    def take_put_code(self) -> int:
+        with self.lock:
+            self.next_put_code += 1
+            return self.next_put_code
+
+    # --- tokens -------------------------------------------------------------------------------
+
+    def issue_token(
+        self, client_id: str, orcid: str | None, scopes: tuple[str, ...], expires_in: int | None
+    ) -> Token:
+        with self.lock:
+            record = self.records.get(orcid) if orcid else None
+            token = Token(
+                access_token=ids.new_token(),
+                refresh_token=ids.new_token(),
+                client_id=client_id,
+                orcid=orcid,
+                scopes=scopes,
+                name=record.name if record else None,
+                expires_in=EXPIRES_IN if expires_in is None else expires_in,
+            )
+            self.tokens[token.access_token] = token
+            self.refresh[token.refresh_token] = token
+            return token
+
+    def revoke_token(self, token: Token) -> None:
+        """Revoking an access token also removes its refresh token (API_FACTS §1.2)."""
+        with self.lock:
+            token.revoked = True
+            self.refresh.pop(token.refresh_token, None)
+
+    def revoke_researcher_tokens(self, orcid: str, client_id: str | None = None) -> int:
+        with self.lock:
+            revoked = 0
+            for token in list(self.tokens.values()):
+                if token.orcid == orcid and not token.revoked:
+                    if client_id is None or token.client_id == client_id:
+                        self.revoke_token(token)
+                        revoked += 1
+            return revoked
+
+    # --- the whole state ------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "records": {orcid: rec.snapshot() for orcid, rec in self.records.items()},
+                "clients": [client.as_dict() for client in self.clients.values()],
+                "tokens": [token.snapshot() for token in self.tokens.values()],
+                "webhooks": {
+                    "registrations": [
+                        {"orcid": hook.orcid, "url": hook.url, "client_id": hook.client_id}
+                        for hook in self.webhooks.values()
+                    ],
+                    "calls": [dict(call) for call in self.webhook_calls],
+                },
+                "notifications": [
+                    {
+                        "put_code": note.put_code,
+                        "orcid": note.orcid,
+                        "client_id": note.client_id,
+                        "subject": note.body.get("notification-subject"),
+                        "archived": note.archived_ms is not None,
+                    }
+                    for note in self.notifications.values()
+                ],
+            }
+
+    def reset(self) -> None:
+        """Forget everything except the seeded clients."""
+        with self.lock:
+            self.clients = {cid: c for cid, c in self.clients.items() if c.seeded}
+            self.records.clear()
+            self.tokens.clear()
+            self.refresh.clear()
+            self.codes.clear()
+            self.webhooks.clear()
+            self.webhook_calls.clear()
+            self.notifications.clear()
+            self.next_put_code = 1000
+            self.next_notification_code = 1

@@ -1,0 +1,83 @@
+"""The scheduler process: periodic work, one leader at a time (a Postgres advisory lock).
+
+Any number of scheduler processes may run; the one holding the lock works, the others wait to
+take over. The lock lives on a dedicated connection, so it is released if the leader dies.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
+
+from worker.db import Database
+from worker.logging import get_logger
+from worker.ops.sweep import resend_stalled_events
+
+log = get_logger(__name__)
+
+#: Advisory lock key: "pidsync" scheduler leadership.
+LEADER_LOCK = 0x706964_73796E63
+
+
+@dataclass
+class Job:
+    name: str
+    every: float
+    run: Callable[[Session], int]
+    last: float = field(default=0.0)
+
+
+def default_jobs(sweep_interval: float) -> list[Job]:
+    return [Job("resend_stalled_events", sweep_interval, resend_stalled_events)]
+
+
+def try_lead(conn: Connection) -> bool:
+    return bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK}).scalar())
+
+
+def run_due_jobs(database: Database, jobs: list[Job], now: float) -> None:
+    for job in jobs:
+        if now - job.last < job.every:
+            continue
+        job.last = now
+        try:
+            with database.session() as session:
+                count = job.run(session)
+            if count:
+                log.info("job_ran", job=job.name, count=count)
+        except Exception as exc:
+            log.error("job_failed", job=job.name, error=str(exc))
+
+
+def run_scheduler(
+    database: Database,
+    jobs: list[Job],
+    *,
+    stop: threading.Event,
+    tick: float = 1.0,
+    once: bool = False,
+) -> bool:
+    """Run until ``stop`` is set. Returns whether this process was ever the leader."""
+    led = False
+    with database.engine.connect() as conn:
+        conn.commit()
+        while not stop.is_set():
+            if not led:
+                led = try_lead(conn)
+                conn.commit()
+                if led:
+                    log.info("scheduler_leader")
+            if led:
+                run_due_jobs(database, jobs, time.monotonic())
+            if once:
+                break
+            stop.wait(tick)
+        if led:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK})
+            conn.commit()
+    return led

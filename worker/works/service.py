@@ -1,0 +1,113 @@
+"""Works as pidsync stores them: one row per (source, external id), newest version wins."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from worker.models import Work
+
+
+@dataclass
+class Applied:
+    work: Work | None
+    stale: bool = False
+    changed: bool = False
+    message: str = ""
+
+
+def metadata_hash(data: dict[str, Any]) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def get_work(session: Session, source: str, external_id: str, *, lock: bool = False) -> Work | None:
+    query = select(Work).where(Work.source == source, Work.external_id == external_id)
+    if lock:
+        query = query.with_for_update()
+    return session.execute(query).scalar_one_or_none()
+
+
+def _is_stale(stored: int | None, incoming: int | None) -> bool:
+    return incoming is not None and stored is not None and incoming <= stored
+
+
+def apply_work(session: Session, source: str, data: dict[str, Any]) -> Applied:
+    """Create or update the Work from an event's data (already validated and normalised)."""
+    external_id = str(data["id"])
+    version = data.get("version")
+    digest = metadata_hash(data)
+    # Create if absent, then lock the row: events of one work are applied one at a time.
+    created = session.execute(
+        insert(Work)
+        .values(
+            source=source,
+            external_id=external_id,
+            type=data["type"],
+            title=data["title"],
+            doi=data.get("doi"),
+            work_metadata=data,
+            metadata_hash=digest,
+            version=version,
+        )
+        .on_conflict_do_nothing(constraint="uq_works_source_external_id")
+        .returning(Work.id)
+    ).scalar_one_or_none()
+    work = get_work(session, source, external_id, lock=True)
+    assert work is not None
+    if created is not None:
+        return Applied(work, changed=True, message="stored")
+    if work.metadata_hash == digest:
+        return Applied(work, changed=False, message="metadata unchanged")
+    if _is_stale(work.version, version):
+        return Applied(
+            work,
+            stale=True,
+            message=f"version {version} is not newer than the stored version {work.version}",
+        )
+    if work.doi and data.get("doi") and data["doi"] != work.doi:
+        return Applied(
+            None,
+            message=f"doi {data['doi']} differs from this work's DOI {work.doi}; a work's DOI "
+            "never changes",
+        )
+    work.type = data["type"]
+    work.title = data["title"]
+    work.doi = work.doi or data.get("doi")
+    work.work_metadata = data
+    work.metadata_hash = digest
+    if version is not None:
+        work.version = version
+    # A higher version after a withdrawal brings the work back (DESIGN.md §7).
+    if work.withdrawn_at is not None and version is not None:
+        work.withdrawn_at = None
+    session.flush()
+    return Applied(work, changed=True, message="stored")
+
+
+def withdraw_work(session: Session, source: str, data: dict[str, Any]) -> Applied:
+    work = get_work(session, source, str(data["id"]), lock=True)
+    if work is None:
+        return Applied(None, message=f"unknown work {data['id']!r} from {source!r}")
+    version = data.get("version")
+    if _is_stale(work.version, version):
+        return Applied(
+            work,
+            stale=True,
+            message=f"version {version} is not newer than the stored version {work.version}",
+        )
+    if work.withdrawn_at is not None:
+        return Applied(work, changed=False, message="already withdrawn")
+    work.withdrawn_at = datetime.now(UTC)
+    work.tombstone_url = data.get("tombstone_url")
+    if version is not None:
+        work.version = version
+    session.flush()
+    return Applied(work, changed=True, message="withdrawn")
