@@ -94,7 +94,10 @@ def committed_database(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    return f"{REDIS_URL.rstrip('/')}/{1 + _worker_index() % 14}"
+    db = 1 + _worker_index() % 14
+    if REDIS_URL.startswith("unix://"):
+        return f"{REDIS_URL}?db={db}"
+    return f"{REDIS_URL.rstrip('/')}/{db}"
 
 
 @pytest.fixture
@@ -133,15 +136,21 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def runtime(settings, database, broker, database_url, redis_url):
-    from worker.bootstrap import Runtime
+def cipher():
     from worker.orcid.tokens import TokenCipher
+
+    return TokenCipher([TOKEN_KEY])
+
+
+@pytest.fixture
+def runtime(settings, database, broker, database_url, redis_url, cipher):
+    from worker.bootstrap import Runtime
 
     return Runtime(
         settings=settings,
         database=database,
         broker=broker,
-        cipher=TokenCipher([TOKEN_KEY]),
+        cipher=cipher,
         database_url=database_url,
         broker_url=redis_url,
         servers=EmbeddedServers(database_url, redis_url),

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import dramatiq
 import structlog
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import CurrentMessage, Middleware, SkipMessage
+from dramatiq.middleware import CurrentMessage, Middleware, Retries, SkipMessage
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from worker.errors import Postpone, TransientError
@@ -115,7 +115,8 @@ class LogContextMiddleware(Middleware):
 class DeadLetterMiddleware(Middleware):
     """Park failed messages in Postgres with their reason; park messages that kill workers.
 
-    Must come after dramatiq's Retries middleware, which decides whether a message failed.
+    Its after-hook must run after dramatiq's Retries middleware, which decides whether a
+    message failed.
     The unfinished-delivery count lives in Redis when the broker is Redis (shared by every
     worker process); with another broker only the retry path is covered.
     """
@@ -148,11 +149,11 @@ class DeadLetterMiddleware(Middleware):
             self.redis.delete(self._key(message))
         if exception is not None and message.failed:
             reason = redact_text(f"{type(exception).__name__}: {exception}")
-            retries = message.options.get("retries", 0)
+            tries = message.options.get("retries", 1)  # Retries counts failed attempts
             if not is_transient(exception):
                 reason = f"permanent error: {reason}"
             else:
-                reason = f"gave up after {retries} retries: {reason}"
+                reason = f"gave up after {tries} tries: {reason}"
             self.record(message, reason)
 
     def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
@@ -174,7 +175,9 @@ def build_broker(url: str, *, record_dead_letter: Callable[..., None]) -> dramat
         broker = RedisBroker(client=redis_client, namespace="pidsync")
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(LogContextMiddleware())
-    broker.add_middleware(DeadLetterMiddleware(record_dead_letter, redis_client))
+    # "after" hooks run in reverse order: placed before Retries, ours runs after Retries has
+    # decided whether the message failed.
+    broker.add_middleware(DeadLetterMiddleware(record_dead_letter, redis_client), before=Retries)
     return broker
 
 

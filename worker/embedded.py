@@ -90,3 +90,33 @@ def ensure_servers(
         redis_url, handle = start_redis(data_dir)
         handles.append(handle)
     return EmbeddedServers(database_url, redis_url, tuple(handles))
+
+
+def serve(data_dir: Path, *, admin: bool) -> None:
+    """Start both servers, print 'DATABASE_URL REDIS_URL' on one line, run until killed."""
+    import signal
+    import sys
+    import threading
+
+    servers = ensure_servers(data_dir, database_url=None, redis_url=None)
+    assert servers.database_url is not None
+    url = servers.database_url
+    if admin:  # the test suite creates its own databases from the admin one
+        url = url.replace(f"/{DATABASE_NAME}?", "/postgres?")
+    sys.stdout.write(f"{url} {servers.redis_url}\n")
+    sys.stdout.flush()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m worker.embedded")
+    parser.add_argument("command", choices=["serve"])
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--admin", action="store_true")
+    args = parser.parse_args()
+    serve(args.data_dir, admin=args.admin)

@@ -107,6 +107,18 @@ def _redact_rendered(_logger: Any, _method: str, rendered: Any) -> Any:
 _configured = False
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time (test capture, a redirected stream)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        return
+
+
 def configure_logging(level: str = "INFO", renderer: str = "console") -> None:
     """Configure structlog and stdlib logging once per process."""
     global _configured  # noqa: PLW0603 - one configuration per process, by design
@@ -141,7 +153,7 @@ def configure_logging(level: str = "INFO", renderer: str = "console") -> None:
             _redact_rendered,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -25,3 +25,28 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def check(database_url: str) -> None:
     command.check(alembic_config(database_url))
+
+
+def fresh_check(admin_url: str, name: str = "pidsync_migration_check") -> None:
+    """Upgrade an empty database to head and check that models and migrations agree."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(admin_url)
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    check(url)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--fresh-check":
+        fresh_check(sys.argv[2])
+        print("migrations: upgrade head and check passed", file=sys.stderr)  # noqa: T201
+    else:
+        sys.exit("usage: python -m worker.migrate --fresh-check ADMIN_DATABASE_URL")

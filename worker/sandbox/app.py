@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from aiohttp import web
 
 from worker.sandbox.faults import SERVICES, FaultSettingsError, Handler, apply_faults
+from worker.sandbox.ratelimit import Limits, LimitsError
 from worker.sandbox.service import (
     CONTROL_PREFIX,
     RATE_LIMITED_KEY,
     SandboxContext,
     SandboxService,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -44,8 +47,11 @@ def json_error(status: int, body: Any, headers: dict[str, str] | None = None) ->
 class SandboxApp:
     """Holds the services and counters, and builds the aiohttp application."""
 
-    def __init__(self, ctx: SandboxContext, services: Sequence[SandboxService]) -> None:
+    def __init__(
+        self, ctx: SandboxContext, services: Sequence[SandboxService], limits: Limits | None = None
+    ) -> None:
         self.ctx = ctx
+        self.limits = limits or Limits({})
         self.services = list(services)
         self.counters = {name: ServiceCounters() for name in SERVICES}
         self.dirty = False
@@ -99,6 +105,7 @@ class SandboxApp:
         state: dict[str, Any] = {service.name: service.snapshot() for service in self.services}
         state["requests"] = {name: c.as_dict() for name, c in self.counters.items()}
         state["faults"] = self.ctx.faults.snapshot()
+        state["limits"] = self.limits.snapshot()
         return state
 
     def reset(self) -> None:
@@ -107,6 +114,7 @@ class SandboxApp:
         for name in SERVICES:
             self.counters[name] = ServiceCounters()
         self.ctx.faults.reset()
+        self.limits.reset()
         self.dirty = True
 
     def restore(self, saved: dict[str, Any]) -> None:
@@ -125,7 +133,19 @@ class SandboxApp:
             web.get(CONTROL_PREFIX + "/faults", self._get_faults),
             web.post(CONTROL_PREFIX + "/faults", self._post_faults),
             web.post(CONTROL_PREFIX + "/reset", self._post_reset),
+            web.get(CONTROL_PREFIX + "/limits", self._get_limits),
+            web.post(CONTROL_PREFIX + "/limits", self._post_limits),
         ]
+
+    async def _get_limits(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.limits.snapshot())
+
+    async def _post_limits(self, request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        try:
+            return web.json_response(self.limits.update(body))
+        except LimitsError as exc:
+            return json_error(400, {"error": str(exc)})
 
     async def _get_state(self, _request: web.Request) -> web.Response:
         return web.json_response(self.state())

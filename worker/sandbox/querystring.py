@@ -22,8 +22,8 @@ Document = Mapping[str, list[str]]
 Predicate = Callable[[Document], bool]
 
 _TOKEN = re.compile(
-    r'\s*(?:(?P<lpar>\()|(?P<rpar>\))|(?P<op>AND\b|OR\b|NOT\b|&&|\|\|)'
-    r'|(?P<field>[A-Za-z_][\w.\-]*):'
+    r"\s*(?:(?P<lpar>\()|(?P<rpar>\))|(?P<op>AND\b|OR\b|NOT\b|&&|\|\|)"
+    r"|(?P<field>[A-Za-z_][\w.\-]*):"
     r'|(?P<range>[\[{][^\]}]*[\]}])|"(?P<phrase>(?:[^"\\]|\\.)*)"'
     r'|(?P<sign>[+\-])(?=\S)|(?P<word>(?:[^\s()"\\:]|\\.|:(?!\s))+))'
 )
@@ -56,7 +56,9 @@ def _tokenize(query: str) -> list[_Token]:
     return tokens
 
 
-def flatten(value: Any, prefix: str = "", into: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
+def flatten(
+    value: Any, prefix: str = "", into: dict[str, list[str]] | None = None
+) -> dict[str, list[str]]:
     """``{"creators": [{"name": "X"}]}`` → ``{"creators.name": ["X"], "creators": ["X"]}``.
 
     Every nested field is listed under its dotted path; each parent path also lists every
@@ -111,7 +113,9 @@ def _range_matches(text: str, values: Iterable[str]) -> bool:
 
 
 class _Parser:
-    def __init__(self, tokens: list[_Token], default_fields: tuple[str, ...], aliases: Mapping[str, str]) -> None:
+    def __init__(
+        self, tokens: list[_Token], default_fields: tuple[str, ...], aliases: Mapping[str, str]
+    ) -> None:
         self.tokens = tokens
         self.position = 0
         self.default_fields = default_fields
@@ -158,7 +162,9 @@ class _Parser:
         token = self.peek()
         if token is None:
             raise QuerySyntaxError("query ends too early")
-        if (token.kind == "op" and token.text == "NOT") or (token.kind == "sign" and token.text == "-"):
+        if (token.kind == "op" and token.text == "NOT") or (
+            token.kind == "sign" and token.text == "-"
+        ):
             self.take()
             inner = self.unary(fields)
             return lambda document: not inner(document)

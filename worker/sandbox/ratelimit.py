@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 Clock = Callable[[], float]
 
@@ -95,3 +96,58 @@ class FixedWindow:
 
     def reset(self) -> None:
         self._windows.clear()
+
+
+Limiter = TokenBucket | FixedWindow
+
+
+class LimitsError(ValueError):
+    """An unknown limiter or setting, or a bad value."""
+
+
+class Limits:
+    """The sandbox's limiters by name, changeable at run time; ``reset`` restores the originals."""
+
+    def __init__(self, limiters: dict[str, Limiter]) -> None:
+        self.limiters = limiters
+        self._originals = {name: limiter.spec for name, limiter in limiters.items()}
+
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        return {name: asdict(limiter.spec) for name, limiter in self.limiters.items()}
+
+    def update(self, changes: dict[str, Any]) -> dict[str, dict[str, float]]:
+        """Apply ``{"datacite": {"limit": 10}, "orcid": {"rate": 5, "burst": 5}}``; all checked first."""
+        new_specs: dict[str, BucketSpec | WindowSpec] = {}
+        for name, settings in changes.items():
+            limiter = self.limiters.get(name)
+            if limiter is None:
+                raise LimitsError(f"unknown limiter: {name} (known: {', '.join(self.limiters)})")
+            if not isinstance(settings, dict):
+                raise LimitsError(f"{name}: settings must be an object")
+            current = asdict(limiter.spec)
+            unknown = sorted(set(settings) - set(current))
+            if unknown:
+                raise LimitsError(f"{name}: unknown setting(s): {', '.join(unknown)}")
+            for key, value in settings.items():
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    raise LimitsError(f"{name}.{key} must be a non-negative number")
+            merged = {**current, **settings}
+            if isinstance(limiter.spec, BucketSpec):
+                new_specs[name] = BucketSpec(rate=float(merged["rate"]), burst=max(1, int(merged["burst"])))
+            else:
+                new_specs[name] = WindowSpec(int(merged["limit"]), float(merged["window_seconds"]))
+        for name, spec in new_specs.items():
+            self._set(name, spec)
+        return self.snapshot()
+
+    def _set(self, name: str, spec: BucketSpec | WindowSpec) -> None:
+        limiter = self.limiters[name]
+        if isinstance(limiter, TokenBucket) and isinstance(spec, BucketSpec):
+            limiter.spec = spec
+        elif isinstance(limiter, FixedWindow) and isinstance(spec, WindowSpec):
+            limiter.spec = spec
+        limiter.reset()
+
+    def reset(self) -> None:
+        for name, spec in self._originals.items():
+            self._set(name, spec)

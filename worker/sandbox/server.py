@@ -14,10 +14,8 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, TYPE_CHECKING
 
 import requests
 from aiohttp import web
@@ -28,9 +26,13 @@ from worker.sandbox.app import SandboxApp
 from worker.sandbox.crossref import CrossrefService
 from worker.sandbox.datacite import DataCiteService
 from worker.sandbox.faults import Faults
-from worker.sandbox.ratelimit import BucketSpec, WindowSpec
+from worker.sandbox.ratelimit import BucketSpec, Limiter, Limits, TokenBucket, WindowSpec
 from worker.sandbox.resolver import ResolverService
 from worker.sandbox.service import CONTROL_PREFIX, SandboxContext, SandboxService
+
+if TYPE_CHECKING:
+    from types import TracebackType
+    from collections.abc import Callable, Coroutine
 
 T = TypeVar("T")
 
@@ -85,9 +87,7 @@ class Sandbox:
             delays = (float(crossref_delays), float(crossref_delays))
         else:
             delays = (float(crossref_delays[0]), float(crossref_delays[1]))
-        self.datacite = DataCiteService(
-            self.ctx, _window(datacite_limit, WindowSpec(3000, 300.0))
-        )
+        self.datacite = DataCiteService(self.ctx, _window(datacite_limit, WindowSpec(3000, 300.0)))
         self.crossref = CrossrefService(
             self.ctx,
             delays=delays,
@@ -99,7 +99,14 @@ class Sandbox:
         services: list[SandboxService] = [self.datacite, self.crossref, self.resolver]
         if self.orcid is not None:
             services.insert(0, self.orcid)
-        self.app = SandboxApp(self.ctx, services)
+        limiters: dict[str, Limiter] = {
+            "datacite": self.datacite.limiter,
+            "crossref_api": self.crossref.api_limiter,
+        }
+        orcid_limiter = getattr(self.orcid, "limiter", None)
+        if isinstance(orcid_limiter, TokenBucket):
+            limiters["orcid"] = orcid_limiter
+        self.app = SandboxApp(self.ctx, services, Limits(limiters))
         self.state_file = Path(state_file) if state_file else None
         self.token_keys = Fernet.generate_key().decode()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -250,6 +257,14 @@ class Sandbox:
     def set_faults(self, service: str, **settings: float) -> dict[str, float]:
         """Change a service's fault settings (``POST {control_url}/faults``)."""
         return self._call(lambda: self.app.set_faults(service, settings))
+
+    def set_limits(self, **limits: dict[str, float]) -> dict[str, dict[str, float]]:
+        """Change rate limits at run time (``POST {control_url}/limits``); reset() restores them.
+
+        ``set_limits(datacite={"limit": 5}, orcid={"rate": 2, "burst": 2},
+        crossref_api={"limit": 3, "window_seconds": 1})``
+        """
+        return self._call(lambda: self.app.limits.update(limits))
 
     def crossref_force_outcome(self, doi: str, status: str, msg: str) -> None:
         """Make the next deposited record of ``doi`` end as ``Warning`` or ``Failure``."""

@@ -51,15 +51,17 @@ Control routes are full paths under :data:`CONTROL_PREFIX`. The ORCID ones (the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable, TYPE_CHECKING
 
-from aiohttp import web
 
 from worker.sandbox.accounts import Accounts
 from worker.sandbox.faults import Faults
 from worker.sandbox.ratelimit import BucketSpec
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from collections.abc import Callable
 
 CONTROL_PREFIX = "/_sandbox"
 RATE_LIMITED_KEY = "sandbox.rate_limited"

@@ -140,7 +140,9 @@ def process(
         return Outcome(_batch_failure(doi_datas, message), [], batch_id)
     timestamp_text = (root.findtext("{*}head/{*}timestamp") or "").strip()
     if not timestamp_text.isdigit():
-        return Outcome(_batch_failure(doi_datas, "Error: <timestamp> must be a number"), [], batch_id)
+        return Outcome(
+            _batch_failure(doi_datas, "Error: <timestamp> must be a number"), [], batch_id
+        )
     timestamp = int(timestamp_text)
     registrant = (root.findtext("{*}head/{*}registrant") or "").strip() or registrant_default
     records: list[RecordDiagnostic] = []
@@ -156,9 +158,17 @@ def process(
         batch_prefix = batch_prefix or prefix
         previous = known.get(key)
         if prefix not in prefixes:
-            records.append(RecordDiagnostic(doi, "Failure", f"User not allowed to add records for prefix: {prefix}"))
+            records.append(
+                RecordDiagnostic(
+                    doi, "Failure", f"User not allowed to add records for prefix: {prefix}"
+                )
+            )
         elif prefix != batch_prefix:
-            records.append(RecordDiagnostic(doi, "Failure", f"All prefixes in a submission must match (DOI[{doi}])"))
+            records.append(
+                RecordDiagnostic(
+                    doi, "Failure", f"All prefixes in a submission must match (DOI[{doi}])"
+                )
+            )
         elif previous is not None and timestamp <= previous.timestamp:
             records.append(
                 RecordDiagnostic(

@@ -34,7 +34,11 @@ _TYPES = {
     "grant": "grant",
     "pending_publication": "pending-publication",
 }
-_BOOK_TYPES = {"edited_book": "edited-book", "monograph": "monograph", "reference": "reference-book"}
+_BOOK_TYPES = {
+    "edited_book": "edited-book",
+    "monograph": "monograph",
+    "reference": "reference-book",
+}
 _CHAPTER_TYPES = {
     "chapter": "book-chapter",
     "section": "book-section",
@@ -122,7 +126,9 @@ def _contributors(item: etree._Element) -> dict[str, list[dict[str, Any]]]:
             entry["suffix"] = suffix
         entry["sequence"] = person.get("sequence", "additional")
         affiliations = [_text(a) for a in _findall(person, "affiliation")]
-        affiliations += [_text(a) for a in _findall(person, "affiliations/institution/institution_name")]
+        affiliations += [
+            _text(a) for a in _findall(person, "affiliations/institution/institution_name")
+        ]
         entry["affiliation"] = [{"name": a} for a in affiliations if a]
         if orcid := _text(_find(person, "ORCID")):
             entry["ORCID"] = orcid if orcid.startswith("http") else f"https://orcid.org/{orcid}"
@@ -132,7 +138,11 @@ def _contributors(item: etree._Element) -> dict[str, list[dict[str, Any]]]:
             )
         roles.setdefault(person.get("contributor_role", "author"), []).append(entry)
     for org in _findall(item, "contributors/organization"):
-        entry = {"name": _text(org) or "", "sequence": org.get("sequence", "additional"), "affiliation": []}
+        entry = {
+            "name": _text(org) or "",
+            "sequence": org.get("sequence", "additional"),
+            "affiliation": [],
+        }
         roles.setdefault(org.get("contributor_role", "author"), []).append(entry)
     return roles
 
@@ -178,14 +188,20 @@ def _container(item: etree._Element, message: dict[str, Any]) -> None:
 
 def _dates(item: etree._Element, message: dict[str, Any]) -> None:
     candidates: list[list[int]] = []
-    for date in _findall(item, "publication_date") + _findall(item, "database_date/publication_date"):
+    for date in _findall(item, "publication_date") + _findall(
+        item, "database_date/publication_date"
+    ):
         parts = _date_parts(date)
         if not parts:
             continue
         key = "published-online" if date.get("media_type") == "online" else "published-print"
         message.setdefault(key, date_field(parts))
         candidates.append(parts)
-    for tag, key in (("posted_date", "posted"), ("approval_date", "approved"), ("acceptance_date", "accepted")):
+    for tag, key in (
+        ("posted_date", "posted"),
+        ("approval_date", "approved"),
+        ("acceptance_date", "accepted"),
+    ):
         date = _find(item, tag)
         if date is not None and (parts := _date_parts(date)):
             message[key] = date_field(parts)
@@ -229,7 +245,11 @@ def _programs(item: etree._Element, message: dict[str, Any]) -> None:
     ):
         kind = relation.get("relationship-type", "references")
         relations.setdefault(kind, []).append(
-            {"id-type": relation.get("identifier-type", "doi"), "id": _text(relation) or "", "asserted-by": "subject"}
+            {
+                "id-type": relation.get("identifier-type", "doi"),
+                "id": _text(relation) or "",
+                "asserted-by": "subject",
+            }
         )
     message["relation"] = relations
     references = []
@@ -280,9 +300,18 @@ def work_message(
     for alternative in ("full_title", "proceedings_title"):
         titles += [_text(t) for t in _findall(doi_data.getparent(), alternative)]
     message["title"] = [t for t in titles if t]
-    message["subtitle"] = [s for s in (_text(t) for t in _findall(title_source, "titles/subtitle")) if s]
+    message["subtitle"] = [
+        s for s in (_text(t) for t in _findall(title_source, "titles/subtitle")) if s
+    ]
     for role, people in _contributors(item).items():
-        message[{"author": "author", "editor": "editor", "chair": "chair", "translator": "translator"}.get(role, "author")] = people
+        message[
+            {
+                "author": "author",
+                "editor": "editor",
+                "chair": "chair",
+                "translator": "translator",
+            }.get(role, "author")
+        ] = people
     _container(item, message)
     _dates(item, message)
     abstract = _find(item, "abstract")

@@ -13,7 +13,12 @@ if TYPE_CHECKING:
     from worker.sandbox.accounts import DataCiteAccount
     from worker.sandbox.datacite.service import DataCiteService
 
-_TEXTS = {401: "Bad credentials", 403: "Access is denied", 404: "DOI not found", 429: "Too many requests"}
+_TEXTS = {
+    401: "Bad credentials",
+    403: "Access is denied",
+    404: "DOI not found",
+    429: "Too many requests",
+}
 
 
 def _text(status: int, text: str, **headers: str) -> web.Response:
@@ -53,7 +58,11 @@ class _Mds:
             account = self._account(request)
         except DataCiteError as exc:
             return self._guard(exc)
-        owned = [r.doi.upper() for r in self.service.records.values() if r.client == account.repository_id]
+        owned = [
+            r.doi.upper()
+            for r in self.service.records.values()
+            if r.client == account.repository_id
+        ]
         return _text(200 if owned else 204, "\n".join(owned))
 
     async def get_url(self, request: web.Request) -> web.Response:
@@ -120,9 +129,7 @@ class _Mds:
         if existing is not None and existing.client != account.repository_id:
             return _text(403, _TEXTS[403])
         try:
-            record = self.service.write_attributes(
-                account, doi, {"xml": raw.decode("utf-8")}
-            )
+            record = self.service.write_attributes(account, doi, {"xml": raw.decode("utf-8")})
         except DataCiteError as exc:
             return _text(exc.status, "; ".join(e.get("title", "") for e in exc.errors))
         location = self.service.ctx.url(f"/datacite-mds/metadata/{record.doi}")

@@ -134,7 +134,9 @@ class DoiRecord:
             self.published = now_iso()
         self.state = target
 
-    def attributes(self, *, publisher_object: bool = False, xml_b64: str | None = None) -> dict[str, Any]:
+    def attributes(
+        self, *, publisher_object: bool = False, xml_b64: str | None = None
+    ) -> dict[str, Any]:
         """The JSON:API attributes DataCite answers with."""
         attributes: dict[str, Any] = {"doi": self.doi, "prefix": self.prefix, "suffix": self.suffix}
         for key, default in METADATA_DEFAULTS.items():

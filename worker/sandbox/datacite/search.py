@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TYPE_CHECKING
 from urllib.parse import urlencode
 
 from worker.sandbox.datacite.errors import bad_request
-from worker.sandbox.datacite.records import DoiRecord
 from worker.sandbox.querystring import QuerySyntaxError, compile_query, flatten
+
+if TYPE_CHECKING:
+    from worker.sandbox.datacite.records import DoiRecord
+    from collections.abc import Callable, Mapping
 
 DEFAULT_SIZE = 25
 MAX_SIZE = 1000
@@ -128,7 +130,7 @@ def answer(
         page = [r for r in ordered if r.sequence > after][:size]
         if size and len(page) == size:
             query = {**kept, "page[cursor]": encode_cursor(page[-1]), "page[size]": str(size)}
-            links["next"] = f"{self_url.split('?')[0]}?{urlencode(query)}"
+            links["next"] = f"{self_url.split('?', maxsplit=1)[0]}?{urlencode(query)}"
     else:
         number = max(_int(params, "page[number]", 1), 1)
         if number * size > MAX_PAGED_RECORDS:
@@ -142,7 +144,7 @@ def answer(
         meta["page"] = number
         if number < meta["totalPages"]:
             query = {**kept, "page[number]": str(number + 1), "page[size]": str(size)}
-            links["next"] = f"{self_url.split('?')[0]}?{urlencode(query)}"
+            links["next"] = f"{self_url.split('?', maxsplit=1)[0]}?{urlencode(query)}"
     meta["states"] = _facet(Counter(r.state for r in selected))
     meta["prefixes"] = _facet(Counter(r.prefix for r in selected))
     meta["clients"] = _facet(Counter(r.client.lower() for r in selected))

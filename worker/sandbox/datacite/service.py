@@ -8,11 +8,10 @@ import copy
 import json
 import secrets
 from dataclasses import replace
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from aiohttp import web
 
-from worker.sandbox.accounts import DataCiteAccount
 from worker.sandbox.datacite import mds, search
 from worker.sandbox.datacite import xml as xml_input
 from worker.sandbox.datacite.errors import (
@@ -25,6 +24,10 @@ from worker.sandbox.datacite.errors import (
 from worker.sandbox.datacite.records import DOI_PATTERN, DoiRecord, now_iso, validation_errors
 from worker.sandbox.ratelimit import FixedWindow, WindowSpec
 from worker.sandbox.service import SandboxContext, mark_rate_limited
+import contextlib
+
+if TYPE_CHECKING:
+    from worker.sandbox.accounts import DataCiteAccount
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 _NOT_IN_XML = frozenset({"doi", "prefix", "event", "url", "contentUrl", "xml"})
@@ -111,10 +114,8 @@ class DataCiteService:
         key = request.remote or "anonymous"
         header = request.headers.get("Authorization", "")
         if header.lower().startswith("basic "):
-            try:
+            with contextlib.suppress(binascii.Error, UnicodeDecodeError):
                 key = base64.b64decode(header[6:]).decode("utf-8").split(":", 1)[0].lower()
-            except (binascii.Error, UnicodeDecodeError):
-                pass
         decision = self.limiter.take(key)
         if not decision.allowed:
             mark_rate_limited(request)

@@ -58,9 +58,13 @@ def decode(value: str, doi: str) -> bytes:
     try:
         raw = base64.b64decode(stripped + "=" * (-len(stripped) % 4), validate=False)
     except (binascii.Error, ValueError):
-        raise XmlInputError([{"source": "xml", "title": "Xml is not valid base64", "uid": doi}]) from None
+        raise XmlInputError(
+            [{"source": "xml", "title": "Xml is not valid base64", "uid": doi}]
+        ) from None
     if not raw.lstrip().startswith(b"<"):
-        raise XmlInputError([{"source": "xml", "title": "Metadata format not recognized", "uid": doi}])
+        raise XmlInputError(
+            [{"source": "xml", "title": "Metadata format not recognized", "uid": doi}]
+        )
     return raw
 
 

@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from worker.sandbox.orcid import xml
-from worker.sandbox.orcid.errors import OAuthError, OrcidApiError, api_error, forbidden, invalid_token
+from worker.sandbox.orcid.errors import (
+    OAuthError,
+    OrcidApiError,
+    api_error,
+    forbidden,
+    invalid_token,
+)
 from worker.sandbox.service import mark_rate_limited
 
 if TYPE_CHECKING:
@@ -96,7 +102,7 @@ def _media_ranges(header: str) -> list[tuple[str, float]]:
 
 def _quality(media_type: str, ranges: list[tuple[str, float]]) -> float:
     """The q of the most specific range matching ``media_type`` (0 when none does)."""
-    main = media_type.split("/")[0]
+    main = media_type.split("/", maxsplit=1)[0]
     best: tuple[int, float] = (-1, 0.0)
     for pattern, quality in ranges:
         if pattern == media_type:
@@ -123,10 +129,9 @@ def error_response(err: OrcidApiError, fmt: Format = DEFAULT_FORMAT) -> web.Resp
     if fmt.is_xml:
         body = xml.error(err)
     else:
+        fmt = fmt if fmt.media_type.endswith("json") else DEFAULT_FORMAT
         body = json.dumps(err.body()).encode()
-    return web.Response(
-        status=err.status, body=body, content_type=fmt.media_type, charset="UTF-8"
-    )
+    return web.Response(status=err.status, body=body, content_type=fmt.media_type, charset="UTF-8")
 
 
 def oauth_error_response(err: OAuthError) -> web.Response:
@@ -186,6 +191,21 @@ async def read_document(request: web.Request, *, bulk: bool = False) -> Any:
 Handler = Callable[[web.Request, Caller], Awaitable[web.StreamResponse]]
 
 
+def _gate(service: OrcidService, request: web.Request, *, member: bool) -> web.Response | Token | None:
+    """The rate limit and the bearer token: a refusal, or the caller's token (None: anonymous)."""
+    value = bearer(request)
+    token = service.store.tokens.get(value) if value else None
+    key = token.client_id if token else f"ip:{request.remote}"
+    if not service.limiter.take(key).allowed:
+        mark_rate_limited(request)
+        return web.Response(status=503, text=_NGINX_503, content_type="text/html")
+    if value is not None and (token is None or not token.usable):
+        return oauth_error_response(invalid_token(value))
+    if member and value is None:
+        return oauth_error_response(forbidden())
+    return token
+
+
 def endpoint(
     service: OrcidService,
     *,
@@ -197,16 +217,9 @@ def endpoint(
     def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         @functools.wraps(handler)
         async def run(request: web.Request) -> web.StreamResponse:
-            value = bearer(request)
-            token = service.store.tokens.get(value) if value else None
-            key = token.client_id if token else f"ip:{request.remote}"
-            if not service.limiter.take(key).allowed:
-                mark_rate_limited(request)
-                return web.Response(status=503, text=_NGINX_503, content_type="text/html")
-            if value is not None and (token is None or not token.usable):
-                return oauth_error_response(invalid_token(value))
-            if member and value is None:
-                return oauth_error_response(forbidden())
+            token = _gate(service, request, member=member)
+            if isinstance(token, web.Response):
+                return token
             fmt = negotiate(request.headers.get("Accept"), produced)
             if fmt is None:
                 return error_response(unroutable(406, "HTTP 406 Not Acceptable"))
@@ -216,8 +229,6 @@ def endpoint(
                 return await handler(request, caller)
             except OrcidApiError as err:
                 return error_response(err, fmt)
-            except OAuthError as err:
-                return oauth_error_response(err)
 
         return run
 

@@ -19,9 +19,11 @@ _CLIENT = "${clientName}"
 CATALOG: dict[int, tuple[int, str, str]] = {
     9001: (
         400,
-        "400 Bad Request: There is an issue with your data or the API endpoint. "
-        "405 Method Not Allowed: Endpoint and method mismatch. "
-        "415 Unsupported Media Type: data must be in XML or JSON format.",
+        (
+            "400 Bad Request: There is an issue with your data or the API endpoint. "
+            "405 Method Not Allowed: Endpoint and method mismatch. "
+            "415 Unsupported Media Type: data must be in XML or JSON format."
+        ),
         "ORCID could not process the data, because they were invalid.",
     ),
     9006: (
@@ -37,8 +39,10 @@ CATALOG: dict[int, tuple[int, str, str]] = {
     ),
     9010: (
         403,
-        "403 Forbidden: You are not the source of the ${activity}, so you are not allowed to "
-        "update it.",
+        (
+            "403 Forbidden: You are not the source of the ${activity}, so you are not allowed to "
+            "update it."
+        ),
         "The client application is not the source of the resource it is trying to access.",
     ),
     9012: (
@@ -59,19 +63,27 @@ CATALOG: dict[int, tuple[int, str, str]] = {
     ),
     9019: (
         400,
-        "400 Bad Request: The put code in the URL was ${urlPutCode} whereas the one in the body "
-        "was ${bodyPutCode}.",
-        "There was an error when updating the record. Please try again. If the error persists, "
-        f"please contact {_CLIENT} for assistance.",
+        (
+            "400 Bad Request: The put code in the URL was ${urlPutCode} whereas the one in the "
+            "body was ${bodyPutCode}."
+        ),
+        (
+            "There was an error when updating the record. Please try again. If the error persists, "
+            f"please contact {_CLIENT} for assistance."
+        ),
     ),
     9020: (400, "400 Bad Request: Invalid incoming message.", "Invalid incoming message."),
     9021: (
         409,
-        "409 Conflict: You have already added this activity (matched by external identifiers), "
-        "please see element with put-code ${putCode}. If you are trying to edit the item, "
-        "please use PUT instead of POST.",
-        "There was an error when updating the record. Please try again. If the error persists, "
-        f"please contact {_CLIENT} for assistance.",
+        (
+            "409 Conflict: You have already added this activity (matched by external identifiers), "
+            "please see element with put-code ${putCode}. If you are trying to edit the item, "
+            "please use PUT instead of POST."
+        ),
+        (
+            "There was an error when updating the record. Please try again. If the error persists, "
+            f"please contact {_CLIENT} for assistance."
+        ),
     ),
     9022: (
         400,
@@ -85,10 +97,14 @@ CATALOG: dict[int, tuple[int, str, str]] = {
     ),
     9024: (
         400,
-        "400 Bad Request: Put-code is included when not expected. When posting new activities, "
-        "the put code should be omitted.",
-        "There was an error when updating the record. Please try again. If the error persists, "
-        f"please contact {_CLIENT} for assistance.",
+        (
+            "400 Bad Request: Put-code is included when not expected. When posting new activities, "
+            "the put code should be omitted."
+        ),
+        (
+            "There was an error when updating the record. Please try again. If the error persists, "
+            f"please contact {_CLIENT} for assistance."
+        ),
     ),
     9028: (
         404,
@@ -102,40 +118,69 @@ CATALOG: dict[int, tuple[int, str, str]] = {
     ),
     9032: (
         409,
-        "409 Conflict: The user has opted not to receive notifications so you cannot post "
-        "notifications.",
+        (
+            "409 Conflict: The user has opted not to receive notifications so you cannot post "
+            "notifications."
+        ),
         "The user ${orcid} doesn't allow notifications.",
+    ),
+    9034: (
+        400,
+        "400 Bad Request: The put code provided is not valid.",
+        (
+            "There was an error when updating the record. Please try again. If the error persists, "
+            f"please contact {_CLIENT} for assistance."
+        ),
     ),
     9035: (
         403,
-        "403 Forbidden: You can't change the visibility of an item, please remove the "
-        "visibility or set it to the current value.",
-        "There was an error when updating the record. Please try again. If the error persists, "
-        f"please contact {_CLIENT} for assistance.",
+        (
+            "403 Forbidden: You can't change the visibility of an item, please remove the "
+            "visibility or set it to the current value."
+        ),
+        (
+            "There was an error when updating the record. Please try again. If the error persists, "
+            f"please contact {_CLIENT} for assistance."
+        ),
     ),
     9037: (400, "Invalid ${type}, valid values are: ${values}.", "Please specify a work type."),
     9038: (
         403,
-        "409 Conflict: The item has a limited or private visibility and your request doesn't "
-        "have the required scope.",
+        (
+            "409 Conflict: The item has a limited or private visibility and your request doesn't "
+            "have the required scope."
+        ),
         "You don't have the permissions to execute this action.",
+    ),
+    9039: (
+        403,
+        "403 Forbidden: The item is not public and cannot be accessed with the Public API.",
+        "The client application is forbidden to perform the action.",
     ),
     9042: (400, "Too many put codes supplied", "Too many put codes supplied"),
     9043: (
         400,
-        "The start parameter for API users without credentials must be an integer between 0 "
-        "and 10,000",
-        "The start parameter for API users without credentials must be an integer between 0 "
-        "and 10,000",
+        (
+            "The start parameter for API users without credentials must be an integer between 0 "
+            "and 10,000"
+        ),
+        (
+            "The start parameter for API users without credentials must be an integer between 0 "
+            "and 10,000"
+        ),
     ),
     9047: (400, "400 Bad request: invalid JSON - ${error}", "Invalid JSON."),
     9048: (
         409,
-        "409 Conflict: The maximum number of works that can be connected to an ORCID record is "
-        "10,000",
-        "The maximum number of works that can be connected to an ORCID record is 10,000 and you "
-        "have now exceeded this limit. Please remove some works and try again. For more "
-        "information, see https://support.orcid.org/hc/articles/360006973133",
+        (
+            "409 Conflict: The maximum number of works that can be connected to an ORCID record is "
+            "10,000"
+        ),
+        (
+            "The maximum number of works that can be connected to an ORCID record is 10,000 and "
+            "you have now exceeded this limit. Please remove some works and try again. For more "
+            "information, see https://support.orcid.org/hc/articles/360006973133"
+        ),
     ),
     9049: (400, "400 Bad request: invalid date: ${dateString} ", "Invalid date"),
     9051: (

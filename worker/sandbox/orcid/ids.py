@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import random
 import re
 import secrets
 import string
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import random
 
 ORCID_PATTERN = re.compile(r"^(\d{4}-){3}\d{3}[\dX]$")
 _CODE_ALPHABET = string.ascii_letters + string.digits

@@ -6,11 +6,14 @@ Dates are epoch milliseconds in ``{"value": ms}`` holders, as in ORCID's JSON
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from worker.sandbox.orcid import ids
-from worker.sandbox.orcid.store import Work
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from worker.sandbox.orcid.store import Work
 
 DEFAULT_HOST = "orcid.org"
 

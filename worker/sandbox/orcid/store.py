@@ -1,15 +1,13 @@
 """What the simulated ORCID holds: clients, records and their works, tokens, codes, webhooks.
 
-One :class:`OrcidStore` per sandbox. The HTTP handlers run on the sandbox's event loop while
-tests and the control API may call in from other threads, so every change happens under
-``store.lock``.
+One :class:`OrcidStore` per sandbox; works are kept in ORCID's v3.0 JSON spelling (a JSON or
+XML body is read into that one shape by ``orcid.validation`` and ``orcid.xml``).
 """
 
 from __future__ import annotations
 
 import math
 import random
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +16,7 @@ from worker.sandbox.orcid import ids
 
 EXPIRES_IN = 631138518  # seconds, about 20 years: the value in every ORCID token example
 PUBLIC, LIMITED, PRIVATE = "public", "limited", "private"
-VISIBILITIES = (PUBLIC, LIMITED, PRIVATE, "registered-only")
+FIRST_PUT_CODE = 1000
 
 
 def now_ms() -> int:
@@ -69,23 +67,6 @@ class Work:
     def duplicate_keys(self) -> set[tuple[str, str, str]]:
         return ids.duplicate_keys(self.body)
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "put_code": self.put_code,
-            "source_client_id": self.source_client_id,
-            "external_ids": [
-                {
-                    "type": ext.get("external-id-type"),
-                    "value": ext.get("external-id-value"),
-                    "relationship": ext.get("external-id-relationship"),
-                }
-                for ext in self.external_ids()
-            ],
-            "title": self.title,
-            "type": self.body.get("type"),
-            "visibility": self.visibility,
-        }
-
 
 @dataclass
 class Record:
@@ -106,22 +87,6 @@ class Record:
     def name(self) -> str | None:
         parts = [part for part in (self.given_names, self.family_name) if part]
         return " ".join(parts) or None
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "orcid": self.orcid,
-            "given_names": self.given_names,
-            "family_name": self.family_name,
-            "email": self.email,
-            "affiliation": self.affiliation,
-            "ror": self.ror,
-            "opt_out_notifications": self.opt_out_notifications,
-            "works": [work.snapshot() for work in sorted(self.works.values(), key=_by_code)],
-        }
-
-
-def _by_code(work: Work) -> int:
-    return work.put_code
 
 
 @dataclass
@@ -158,14 +123,6 @@ class Token:
         body["orcid"] = self.orcid
         return body
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "orcid": self.orcid,
-            "scope": " ".join(self.scopes),
-            "revoked": self.revoked,
-        }
-
 
 @dataclass
 class AuthCode:
@@ -198,10 +155,13 @@ class Notification:
 
 
 class OrcidStore:
-    """Everything the simulated ORCID holds, behind one lock."""
+    """Everything the simulated ORCID holds.
+
+    Used from the sandbox's event loop only (the server runs every handler and control call
+    there), so it needs no locking.
+    """
 
     def __init__(self, seed: int | None = None) -> None:
-        self.lock = threading.RLock()
         self.dice = random.Random(seed)
         self.clients: dict[str, Client] = {}
         self.records: dict[str, Record] = {}
@@ -211,101 +171,80 @@ class OrcidStore:
         self.webhooks: dict[tuple[str, str], Webhook] = {}  # (orcid, url)
         self.webhook_calls: list[dict[str, Any]] = []
         self.notifications: dict[int, Notification] = {}
-        self.next_put_code = 1000
-        self.next_notification_code = 1
+        self.next_put_code = FIRST_PUT_CODE
+        self.next_notification_code = 0
 
     # --- clients and records ------------------------------------------------------------------
 
     def add_client(self, client: Client) -> Client:
-        with self.lock:
-            self.clients[client.client_id] = client
-            return client
+        self.clients[client.client_id] = client
+        return client
 
     def create_record(self, **fields: Any) -> Record:
-        with self.lock:
-            orcid = ids.new_orcid(self.dice, frozenset(self.records))
-            record = Record(orcid=orcid, **fields)
-            self.records[orcid] = record
-            return record
+        orcid = ids.new_orcid(self.dice, frozenset(self.records))
+        record = Record(orcid=orcid, **fields)
+        self.records[orcid] = record
+        return record
 
     def take_put_code(self) -> int:
-        with self.lock:
-            self.next_put_code += 1
-            return self.next_put_code
+        """Put-codes are increasing integers, unique across all records (as ORCID's are)."""
+        self.next_put_code += 1
+        return self.next_put_code
+
+    def take_notification_code(self) -> int:
+        self.next_notification_code += 1
+        return self.next_notification_code
 
     # --- tokens -------------------------------------------------------------------------------
 
     def issue_token(
-        self, client_id: str, orcid: str | None, scopes: tuple[str, ...], expires_in: int | None
+        self,
+        client_id: str,
+        orcid: str | None,
+        scopes: tuple[str, ...],
+        expires_in: int | None = None,
     ) -> Token:
-        with self.lock:
-            record = self.records.get(orcid) if orcid else None
-            token = Token(
-                access_token=ids.new_token(),
-                refresh_token=ids.new_token(),
-                client_id=client_id,
-                orcid=orcid,
-                scopes=scopes,
-                name=record.name if record else None,
-                expires_in=EXPIRES_IN if expires_in is None else expires_in,
-            )
-            self.tokens[token.access_token] = token
+        record = self.records.get(orcid) if orcid else None
+        token = Token(
+            access_token=ids.new_token(),
+            refresh_token=ids.new_token(),
+            client_id=client_id,
+            orcid=orcid,
+            scopes=scopes,
+            name=record.name if record else None,
+            expires_in=EXPIRES_IN if expires_in is None else expires_in,
+        )
+        self.add_token(token)
+        return token
+
+    def add_token(self, token: Token) -> None:
+        self.tokens[token.access_token] = token
+        if not token.revoked:
             self.refresh[token.refresh_token] = token
-            return token
 
     def revoke_token(self, token: Token) -> None:
         """Revoking an access token also removes its refresh token (API_FACTS §1.2)."""
-        with self.lock:
-            token.revoked = True
-            self.refresh.pop(token.refresh_token, None)
+        token.revoked = True
+        self.refresh.pop(token.refresh_token, None)
 
     def revoke_researcher_tokens(self, orcid: str, client_id: str | None = None) -> int:
-        with self.lock:
-            revoked = 0
-            for token in list(self.tokens.values()):
-                if token.orcid == orcid and not token.revoked:
-                    if client_id is None or token.client_id == client_id:
-                        self.revoke_token(token)
-                        revoked += 1
-            return revoked
-
-    # --- the whole state ------------------------------------------------------------------------
-
-    def snapshot(self) -> dict[str, Any]:
-        with self.lock:
-            return {
-                "records": {orcid: rec.snapshot() for orcid, rec in self.records.items()},
-                "clients": [client.as_dict() for client in self.clients.values()],
-                "tokens": [token.snapshot() for token in self.tokens.values()],
-                "webhooks": {
-                    "registrations": [
-                        {"orcid": hook.orcid, "url": hook.url, "client_id": hook.client_id}
-                        for hook in self.webhooks.values()
-                    ],
-                    "calls": [dict(call) for call in self.webhook_calls],
-                },
-                "notifications": [
-                    {
-                        "put_code": note.put_code,
-                        "orcid": note.orcid,
-                        "client_id": note.client_id,
-                        "subject": note.body.get("notification-subject"),
-                        "archived": note.archived_ms is not None,
-                    }
-                    for note in self.notifications.values()
-                ],
-            }
+        revoked = 0
+        for token in list(self.tokens.values()):
+            mine = client_id is None or token.client_id == client_id
+            if token.orcid == orcid and not token.revoked and mine:
+                self.revoke_token(token)
+                revoked += 1
+        return revoked
 
     def reset(self) -> None:
         """Forget everything except the seeded clients."""
-        with self.lock:
-            self.clients = {cid: c for cid, c in self.clients.items() if c.seeded}
-            self.records.clear()
-            self.tokens.clear()
-            self.refresh.clear()
-            self.codes.clear()
-            self.webhooks.clear()
-            self.webhook_calls.clear()
-            self.notifications.clear()
-            self.next_put_code = 1000
-            self.next_notification_code = 1
+        self.clients = {cid: c for cid, c in self.clients.items() if c.seeded}
+        self.records.clear()
+        self.tokens.clear()
+        self.refresh.clear()
+        self.codes.clear()
+        self.webhooks.clear()
+        self.webhook_calls.clear()
+        self.notifications.clear()
+        self.next_put_code = FIRST_PUT_CODE
+        self.next_notification_code = 0

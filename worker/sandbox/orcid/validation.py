@@ -213,9 +213,7 @@ def _type_error(kind: str, values: str) -> OrcidApiError:
 
 
 def _date_string(date: dict[str, Any]) -> str:
-    year, month, day = (
-        (date.get(part) or {}).get("value") for part in ("year", "month", "day")
-    )
+    year, month, day = ((date.get(part) or {}).get("value") for part in ("year", "month", "day"))
     if day is not None:
         return f"{year}-{month}-{day}"
     if month is not None:
@@ -283,7 +281,9 @@ def _validate_contributors(contributors: list[dict[str, Any]]) -> None:
             if path and not ids.is_valid_orcid(path):
                 raise api_error(9020, "Invalid contributor ORCID")
         if con["credit-name"] is not None and not (con["credit-name"]["value"] or "").strip():
-            raise api_error(9020, "Please specify a contributor credit name or remove the empty tag")
+            raise api_error(
+                9020, "Please specify a contributor credit name or remove the empty tag"
+            )
 
 
 def validate_work(

@@ -24,6 +24,10 @@ NS = {
     "search": "http://www.orcid.org/ns/search",
     "expanded-search": "http://www.orcid.org/ns/expanded-search",
     "notification": "http://www.orcid.org/ns/notification",
+    "record": "http://www.orcid.org/ns/record",
+    "person": "http://www.orcid.org/ns/person",
+    "personal-details": "http://www.orcid.org/ns/personal-details",
+    "email": "http://www.orcid.org/ns/email",
 }
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 
@@ -118,7 +122,9 @@ def _work_dict(node: Element) -> dict[str, Any]:
     contributors = _child(node, "work", "contributors")
     if contributors is not None:
         work["contributors"] = {
-            "contributor": [_contributor(c) for c in contributors.findall(_q("work", "contributor"))]
+            "contributor": [
+                _contributor(c) for c in contributors.findall(_q("work", "contributor"))
+            ]
         }
     work["language-code"] = _text(node, "common", "language-code")
     work["country"] = _held(node, "common", "country")
@@ -310,9 +316,11 @@ def bulk(items: list[dict[str, Any]]) -> bytes:
     return _serialise(root)
 
 
-def works(summary: dict[str, Any]) -> bytes:
-    """The ``render.works_summary`` dict as ``activities:works``."""
-    root = _root("activities", "works", "common", "work")
+def _works_element(parent: Element | None, summary: dict[str, Any]) -> Element:
+    if parent is None:
+        root = _root("activities", "works", "common", "work")
+    else:
+        root = _el(parent, "activities", "works")
     root.set("path", summary["path"])
     if summary["last-modified-date"] is not None:
         _el(root, "common", "last-modified-date", _datetime(summary["last-modified-date"]))
@@ -330,6 +338,55 @@ def works(summary: dict[str, Any]) -> bytes:
             _el(ws, "work", "type", item["type"])
             _date(ws, item["publication-date"])
             _held_el(ws, "work", "journal-title", item["journal-title"])
+    return root
+
+
+def works(summary: dict[str, Any]) -> bytes:
+    """The ``render.works_summary`` dict as ``activities:works``."""
+    return _serialise(_works_element(None, summary))
+
+
+def _person_element(parent: Element | None, person: dict[str, Any]) -> Element:
+    if parent is None:
+        node = _root("person", "person", "common", "personal-details", "email")
+    else:
+        node = _el(parent, "person", "person")
+    node.set("path", person["path"])
+    name = person["name"]
+    holder = _el(node, "person", "name")
+    holder.set("visibility", name["visibility"])
+    holder.set("path", name["path"])
+    _held_el(holder, "personal-details", "given-names", name["given-names"])
+    _held_el(holder, "personal-details", "family-name", name["family-name"])
+    emails = _el(node, "email", "emails")
+    emails.set("path", person["emails"]["path"])
+    for item in person["emails"]["email"]:
+        email = _el(emails, "email", "email")
+        email.set("visibility", item["visibility"])
+        email.set("verified", "true")
+        email.set("primary", "true")
+        _el(email, "email", "email", item["email"])
+    return node
+
+
+def person(data: dict[str, Any]) -> bytes:
+    """The person section: name and e-mail addresses."""
+    return _serialise(_person_element(None, data))
+
+
+def record(data: dict[str, Any]) -> bytes:
+    """The record: iD, person (name, e-mails) and the works of the activities summary."""
+    root = _root(
+        "record", "record", "common", "person", "personal-details", "email", "activities", "work"
+    )
+    root.set("path", data["path"])
+    identifier = _el(root, "common", "orcid-identifier")
+    for part in ("uri", "path", "host"):
+        _el(identifier, "common", part, data["orcid-identifier"][part])
+    _person_element(root, data["person"])
+    activities = _el(root, "activities", "activities-summary")
+    activities.set("path", data["activities-summary"]["path"])
+    _works_element(activities, data["activities-summary"]["works"])
     return _serialise(root)
 
 

@@ -1,0 +1,92 @@
+"""What happens to each event after intake: versions, duplicates, withdrawals, grants."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from tests.helpers import SOURCE, work
+from worker.events.service import process_event
+from worker.models import EventStatus, GrantStatus, OrcidGrant, ReceivedEvent, Work
+
+
+def _receive(session, event_type: str, data: dict, event_id: str) -> int:
+    row = ReceivedEvent(source=SOURCE, event_id=event_id, type=event_type, client_id="cris",
+                        correlation_id="c-" + event_id, data=data)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def _stored(session) -> Work:
+    return session.execute(select(Work)).scalar_one()
+
+
+def test_newer_version_applies_and_older_is_recorded_stale(session):
+    first = _receive(session, "work.published", work(version=2, title="v2"), "a")
+    late = _receive(session, "work.updated", work(version=1, title="v1"), "b")
+    newer = _receive(session, "work.updated", work(version=3, title="v3"), "c")
+
+    assert process_event(session, first).status == EventStatus.DONE
+    stale = process_event(session, late)
+    assert stale.status == EventStatus.STALE
+    assert "not newer than the stored version 2" in stale.message
+    assert _stored(session).title == "v2"
+    assert process_event(session, newer).status == EventStatus.DONE
+    assert _stored(session).title == "v3"
+    assert _stored(session).version == 3
+
+
+def test_redelivered_message_is_not_processed_twice(session):
+    event_id = _receive(session, "work.published", work(), "a")
+    assert process_event(session, event_id) is not None
+    assert process_event(session, event_id) is None
+    assert session.get(ReceivedEvent, event_id).attempts == 1
+
+
+def test_unchanged_update_changes_nothing(session):
+    process_event(session, _receive(session, "work.published", work(), "a"))
+    outcome = process_event(session, _receive(session, "work.updated", work(), "b"))
+    assert outcome.status == EventStatus.DONE
+    assert outcome.message == "metadata unchanged"
+
+
+def test_registration_is_reported_as_not_implemented_not_faked(session):
+    data = work(registration={"registrar": "datacite"})
+    outcome = process_event(session, _receive(session, "work.published", data, "a"))
+    assert outcome.status == EventStatus.UNIMPLEMENTED
+    assert "DOI registration at datacite is not implemented yet" in outcome.message
+    assert _stored(session).registration is None
+
+
+def test_a_different_doi_for_the_same_work_fails(session):
+    process_event(session, _receive(session, "work.published", work(doi="10.5072/abc"), "a"))
+    outcome = process_event(session, _receive(session, "work.updated", work(doi="10.5072/xyz", title="t2"), "b"))
+    assert outcome.status == EventStatus.FAILED
+    assert "never changes" in outcome.message
+
+
+def test_withdrawal_then_higher_version_restores(session):
+    process_event(session, _receive(session, "work.published", work(version=1), "a"))
+    out = process_event(session, _receive(session, "work.withdrawn",
+                                          {"id": "w-1", "version": 2, "tombstone_url": "https://x.org/gone"}, "b"))
+    assert out.status == EventStatus.DONE
+    assert _stored(session).withdrawn_at is not None
+    assert _stored(session).tombstone_url == "https://x.org/gone"
+    process_event(session, _receive(session, "work.updated", work(version=3, title="back"), "c"))
+    assert _stored(session).withdrawn_at is None
+
+
+def test_withdrawing_an_unknown_work_fails_with_reason(session):
+    out = process_event(session, _receive(session, "work.withdrawn", {"id": "nope"}, "a"))
+    assert out.status == EventStatus.FAILED
+    assert "unknown work 'nope'" in out.message
+
+
+def test_grant_is_stored_as_ciphertext(session):
+    data = {"orcid": "0000-0002-1825-0097", "access_token_enc": "gAAAA-cipher", "scope": "/read-limited",
+            "client_id": "APP-1", "expires_in": 100}
+    out = process_event(session, _receive(session, "researcher.authorized", data, "a"))
+    assert out.status == EventStatus.DONE  # read-only grant: nothing to place
+    grant = session.execute(select(OrcidGrant)).scalar_one()
+    assert grant.access_token_enc == b"gAAAA-cipher"
+    assert grant.status == GrantStatus.ACTIVE

@@ -1,0 +1,146 @@
+"""Wiring: the real Redis broker, pidsync's middleware, a real dramatiq worker."""
+
+from __future__ import annotations
+
+import dramatiq
+import pytest
+from sqlalchemy import select
+
+from tests.helpers import event
+from worker.broker import DEFAULT_QUEUE, actor
+from worker.db import enqueue_after_commit
+from worker.errors import PermanentError, Postpone, TransientError
+from worker.events.intake import check_events, store_events
+from worker.events.types import IntakeContext
+from worker.models import DeadLetter, EventStatus, ReceivedEvent
+
+calls: list[str] = []
+
+
+@actor("test.permanent")
+def fails_permanently(tag: str) -> None:
+    calls.append(tag)
+    raise PermanentError("DataCite said 422: url can't be blank")
+
+
+@actor("test.transient", min_backoff=10, max_backoff=20)
+def fails_transiently(tag: str) -> None:
+    calls.append(tag)
+    raise TransientError("503 from the agency")
+
+
+@actor("test.postpone")
+def postpones(tag: str) -> None:
+    calls.append(tag)
+    if calls.count(tag) < 3:
+        raise Postpone(0.01, "waiting for a rate-limit slot")
+
+
+@pytest.fixture
+def worker(broker):
+    calls.clear()
+    w = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
+    w.start()
+    yield w
+    w.stop()
+
+
+def _queue_length(redis_client) -> int:
+    return redis_client.llen(f"pidsync:{DEFAULT_QUEUE}")
+
+
+def test_message_is_sent_only_after_commit(committed_database, broker, redis_client, cipher):
+    checked = check_events([event()], IntakeContext(()), batch=False)
+    # A rolled-back unit of work sends nothing.
+    with pytest.raises(RuntimeError), committed_database.session() as session:
+        store_events(session, checked, client_id="cris", cipher=cipher)
+        assert _queue_length(redis_client) == 0
+        raise RuntimeError("boom")
+    assert _queue_length(redis_client) == 0
+    # A committed one sends exactly one message.
+    with committed_database.session() as session:
+        store_events(session, checked, client_id="cris", cipher=cipher)
+        assert _queue_length(redis_client) == 0
+    assert _queue_length(redis_client) == 1
+
+
+def test_event_flows_through_a_real_worker(committed_database, broker, worker, cipher):
+    checked = check_events([event()], IntakeContext(()), batch=False)
+    with committed_database.session() as session:
+        store_events(session, checked, client_id="cris", cipher=cipher)
+    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    worker.join()
+    with committed_database.session() as session:
+        stored = session.execute(select(ReceivedEvent)).scalar_one()
+        assert stored.status == EventStatus.DONE
+
+
+def test_permanent_error_is_parked_with_its_reason_without_retry(committed_database, broker, worker):
+    fails_permanently.send("p1")
+    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    worker.join()
+    assert calls == ["p1"]
+    with committed_database.session() as session:
+        letter = session.execute(select(DeadLetter)).scalar_one()
+    assert letter.actor == "test.permanent"
+    assert "permanent error" in letter.reason and "url can't be blank" in letter.reason
+
+
+def test_transient_error_is_retried_then_parked(committed_database, broker, worker):
+    fails_transiently.send("t1")
+    broker.join(DEFAULT_QUEUE, timeout=20_000)
+    worker.join()
+    assert calls == ["t1", "t1", "t1"]  # first try + max_retries=2
+    with committed_database.session() as session:
+        letter = session.execute(select(DeadLetter)).scalar_one()
+    assert "gave up after 3 tries" in letter.reason
+
+
+def test_postpone_does_not_spend_a_retry(committed_database, broker, worker):
+    message = postpones.send("w1")
+    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    worker.join()
+    assert calls == ["w1", "w1", "w1"]
+    assert message.options.get("retries") is None
+    with committed_database.session() as session:
+        assert session.execute(select(DeadLetter)).first() is None
+
+
+def test_message_that_keeps_killing_its_worker_is_parked(committed_database, broker, worker, redis_client):
+    # Given a message whose earlier deliveries never finished (the worker died each time)
+    message = fails_permanently.message("killer")
+    redis_client.set(f"pidsync:deliveries:{message.message_id}", 3)
+    # When it is delivered again
+    broker.enqueue(message)
+    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    worker.join()
+    # Then it is not run but parked with the reason
+    assert calls == []
+    with committed_database.session() as session:
+        letter = session.execute(select(DeadLetter)).scalar_one()
+    assert "without finishing" in letter.reason
+
+
+def test_dead_letter_of_an_event_marks_the_event_failed(committed_database, broker, worker, cipher, monkeypatch):
+    from worker.events import service
+
+    def explode(session, event_id):
+        raise PermanentError("handler bug: cannot map type")
+
+    monkeypatch.setattr(service, "process_event", explode)
+    checked = check_events([event()], IntakeContext(()), batch=False)
+    with committed_database.session() as session:
+        store_events(session, checked, client_id="cris", cipher=cipher)
+    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    worker.join()
+    with committed_database.session() as session:
+        stored = session.execute(select(ReceivedEvent)).scalar_one()
+    assert stored.status == EventStatus.FAILED
+    assert "cannot map type" in stored.outcome
+
+
+def test_enqueue_after_commit_is_dropped_on_rollback(committed_database, broker, redis_client):
+    with pytest.raises(ValueError), committed_database.session() as session:
+        enqueue_after_commit(session, fails_permanently, "never")
+        raise ValueError
+    assert _queue_length(redis_client) == 0

@@ -1,0 +1,53 @@
+"""Secrets never reach a log line, whichever path they take."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+import structlog
+
+from worker.logging import configure_logging, redact, register_secret
+
+TOKEN = "f5af9f51-07e6-4332-8f1a-c0c11c1e3728"
+PASSWORD = "crossref-Pa55word"
+
+
+@pytest.fixture
+def json_logs(capsys):
+    configure_logging("DEBUG", "json")
+    structlog.reset_defaults()
+    configure_logging("DEBUG", "json")
+    yield lambda: capsys.readouterr().err
+    configure_logging("INFO", "console")
+
+
+def test_token_never_appears_on_any_log_path(json_logs):
+    log = structlog.get_logger("test")
+    log.info("key", access_token=TOKEN)
+    log.info("nested", response={"access_token": TOKEN, "headers": {"Authorization": f"Bearer {TOKEN}"}})
+    log.info("url", url=f"https://doi.crossref.org/servlet/deposit?login_id=me&login_passwd={PASSWORD}")
+    log.info("form", body=f"client_id=APP-1&client_secret={PASSWORD}&refresh_token={TOKEN}")
+    log.info("json text", body=json.dumps({"refresh_token": TOKEN}))
+    log.warning("orcid said", error=f"Invalid access token: {TOKEN}")
+    log.info(f"message itself with Bearer {TOKEN}")
+    logging.getLogger("dramatiq").warning("stdlib %s", f"pwd={PASSWORD}")
+    try:
+        raise RuntimeError(f"failed with token {TOKEN}")
+    except RuntimeError:
+        register_secret(TOKEN)
+        log.exception("with traceback")
+        logging.getLogger("stdlib").exception("stdlib traceback")
+    out = json_logs()
+    assert out.count("\n") >= 10
+    assert TOKEN not in out
+    assert PASSWORD not in out
+    assert "[REDACTED]" in out
+
+
+def test_redact_keeps_harmless_values():
+    assert redact({"orcid": "0000-0002-1825-0097", "password": ""}) == {
+        "orcid": "0000-0002-1825-0097", "password": "",
+    }
+    assert redact("https://api.test.datacite.org/dois/10.5072/x") == "https://api.test.datacite.org/dois/10.5072/x"

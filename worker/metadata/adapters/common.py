@@ -1,0 +1,97 @@
+"""What every adapter shares: building a Work from a dict while reporting, not failing on,
+values a Work cannot hold (an invalid ORCID iD in a DataCite record is dropped with a note)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from worker.metadata.errors import InputError
+from worker.metadata.work import Work, json_path, problems_of
+
+_ESSENTIAL = ("id", "type", "title")
+
+
+def build_work(data: dict[str, Any], problems: list[str], source: str) -> Work:
+    """A Work from ``data``; fields the model refuses are removed (each noted in ``problems``)
+    and the rest kept. Raises InputError only when id, type or title cannot be had."""
+    for _ in range(50):
+        try:
+            return Work.model_validate(data)
+        except ValidationError as exc:
+            pairs = problems_of(exc)
+            for path, message in pairs:
+                if path.split(".")[0].split("[")[0] in _ESSENTIAL or not path:
+                    raise InputError(source, f"{path or 'record'}: {message}") from None
+            # Remove deepest paths first so list indexes stay right.
+            for error in sorted(
+                exc.errors(), key=lambda e: [str(p) for p in e["loc"]], reverse=True
+            ):
+                _remove(data, list(error["loc"]))
+            problems.extend(f"{path}: {message} (dropped)" for path, message in pairs)
+    raise InputError(source, "could not make a valid Work")
+
+
+def _remove(data: Any, loc: list[Any]) -> None:
+    """Delete the value at ``loc`` (pydantic's location: keys, list indexes, validator tags)."""
+    loc = [part for part in loc if isinstance(part, int) or json_path((part,))]
+    parent = data
+    for part in loc[:-1]:
+        try:
+            parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = loc[-1] if loc else None
+    removable = (isinstance(parent, dict) and last in parent) or (
+        isinstance(parent, list) and isinstance(last, int) and last < len(parent)
+    )
+    if removable:
+        del parent[last]
+
+
+def load_json(text: str | bytes, source: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(source, f"not JSON ({exc})") from None
+
+
+def unhandled(
+    data: dict[str, Any], handled: set[str], ignored: set[str], where: str = ""
+) -> list[str]:
+    """A problem line for every non-empty key neither handled nor known to be bookkeeping."""
+    return [
+        f"{where}{key}: not represented in a Work"
+        for key, value in data.items()
+        if key not in handled and key not in ignored and value not in (None, "", [], {})
+    ]
+
+
+def first_text(value: Any) -> str | None:
+    """The first string of a list (Crossref REST style), or the string itself."""
+    if isinstance(value, list):
+        value = next((v for v in value if isinstance(v, str) and v.strip()), None)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def date_from_parts(parts: Any) -> str | None:
+    """'YYYY[-MM[-DD]]' from CSL/Crossref ``{"date-parts": [[y, m, d]]}``."""
+    try:
+        first = parts["date-parts"][0]
+        numbers = [int(p) for p in first if p not in (None, "")]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    if not numbers or not 0 < numbers[0] < 10000:
+        return None
+    return "-".join([f"{numbers[0]:04d}", *(f"{n:02d}" for n in numbers[1:3])])
+
+
+def date_from_text(text: Any) -> str | None:
+    """'YYYY[-MM[-DD]]' from the start of an ISO-like date string."""
+    if not isinstance(text, str):
+        return None
+    match = re.match(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", text.strip())
+    return "-".join(part for part in match.groups() if part) if match else None
