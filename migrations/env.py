@@ -40,9 +40,7 @@ def run_migrations_online() -> None:
         connection.execute(text("SET lock_timeout = '5s'"))
         connection.execute(text("SET statement_timeout = '60s'"))
         connection.commit()  # session settings stay; alembic then owns the transaction
-        context.configure(
-            connection=connection, target_metadata=Base.metadata, compare_type=True
-        )
+        context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -43,8 +43,17 @@ def event(
     }
 
 
-def signed_post(client, body: Any, *, secret: str, client_id: str = "cris", batch: bool | None = None,
-                content_type: str | None = None, raw: bytes | None = None, signature: str | None = None):
+def signed_post(
+    client,
+    body: Any,
+    *,
+    secret: str,
+    client_id: str = "cris",
+    batch: bool | None = None,
+    content_type: str | None = None,
+    raw: bytes | None = None,
+    signature: str | None = None,
+):
     payload = raw if raw is not None else json.dumps(body).encode()
     if content_type is None:
         is_batch = isinstance(body, list) if batch is None else batch

@@ -75,7 +75,9 @@ def test_event_flows_through_a_real_worker(committed_database, broker, worker, c
         assert stored.status == EventStatus.DONE
 
 
-def test_permanent_error_is_parked_with_its_reason_without_retry(committed_database, broker, worker):
+def test_permanent_error_is_parked_with_its_reason_without_retry(
+    committed_database, broker, worker
+):
     fails_permanently.send("p1")
     broker.join(DEFAULT_QUEUE, timeout=10_000)
     worker.join()
@@ -106,7 +108,9 @@ def test_postpone_does_not_spend_a_retry(committed_database, broker, worker):
         assert session.execute(select(DeadLetter)).first() is None
 
 
-def test_message_that_keeps_killing_its_worker_is_parked(committed_database, broker, worker, redis_client):
+def test_message_that_keeps_killing_its_worker_is_parked(
+    committed_database, broker, worker, redis_client
+):
     # Given a message whose earlier deliveries never finished (the worker died each time)
     message = fails_permanently.message("killer")
     redis_client.set(f"pidsync:deliveries:{message.message_id}", 3)
@@ -121,7 +125,9 @@ def test_message_that_keeps_killing_its_worker_is_parked(committed_database, bro
     assert "without finishing" in letter.reason
 
 
-def test_dead_letter_of_an_event_marks_the_event_failed(committed_database, broker, worker, cipher, monkeypatch):
+def test_dead_letter_of_an_event_marks_the_event_failed(
+    committed_database, broker, worker, cipher, monkeypatch
+):
     from worker.events import service
 
     def explode(session, event_id):

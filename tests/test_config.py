@@ -15,7 +15,10 @@ def test_defaults_need_no_configuration(monkeypatch, tmp_path):
 def test_intake_clients_parse(monkeypatch):
     monkeypatch.setenv("PIDSYNC_INTAKE_CLIENTS", "a:one, b:two")
     settings = load_settings(_env_file=None)
-    assert {k: v.get_secret_value() for k, v in settings.intake_clients.items()} == {"a": "one", "b": "two"}
+    assert {k: v.get_secret_value() for k, v in settings.intake_clients.items()} == {
+        "a": "one",
+        "b": "two",
+    }
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,12 @@ def json_logs(capsys):
 def test_token_never_appears_on_any_log_path(json_logs):
     log = structlog.get_logger("test")
     log.info("key", access_token=TOKEN)
-    log.info("nested", response={"access_token": TOKEN, "headers": {"Authorization": f"Bearer {TOKEN}"}})
-    log.info("url", url=f"https://doi.crossref.org/servlet/deposit?login_id=me&login_passwd={PASSWORD}")
+    log.info(
+        "nested", response={"access_token": TOKEN, "headers": {"Authorization": f"Bearer {TOKEN}"}}
+    )
+    log.info(
+        "url", url=f"https://doi.crossref.org/servlet/deposit?login_id=me&login_passwd={PASSWORD}"
+    )
     log.info("form", body=f"client_id=APP-1&client_secret={PASSWORD}&refresh_token={TOKEN}")
     log.info("json text", body=json.dumps({"refresh_token": TOKEN}))
     log.warning("orcid said", error=f"Invalid access token: {TOKEN}")
@@ -48,6 +52,10 @@ def test_token_never_appears_on_any_log_path(json_logs):
 
 def test_redact_keeps_harmless_values():
     assert redact({"orcid": "0000-0002-1825-0097", "password": ""}) == {
-        "orcid": "0000-0002-1825-0097", "password": "",
+        "orcid": "0000-0002-1825-0097",
+        "password": "",
     }
-    assert redact("https://api.test.datacite.org/dois/10.5072/x") == "https://api.test.datacite.org/dois/10.5072/x"
+    assert (
+        redact("https://api.test.datacite.org/dois/10.5072/x")
+        == "https://api.test.datacite.org/dois/10.5072/x"
+    )

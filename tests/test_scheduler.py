@@ -15,7 +15,10 @@ from worker.scheduler import default_jobs, run_scheduler, try_lead
 
 
 def test_only_one_scheduler_leads(committed_database):
-    with committed_database.engine.connect() as first, committed_database.engine.connect() as second:
+    with (
+        committed_database.engine.connect() as first,
+        committed_database.engine.connect() as second,
+    ):
         assert try_lead(first) is True
         assert try_lead(second) is False
         first.invalidate()  # the leader dies: its session ends, the lock is free
@@ -31,14 +34,29 @@ def test_follower_runs_nothing_while_leader_holds_the_lock(committed_database):
 
 def test_sweep_resends_events_whose_message_was_lost(committed_database, broker, redis_client):
     with committed_database.session() as session:
-        row = ReceivedEvent(source="s", event_id="lost", type="work.published", client_id="c",
-                            correlation_id="x", data=work())
-        fresh = ReceivedEvent(source="s", event_id="fresh", type="work.published", client_id="c",
-                              correlation_id="y", data=work("w-2"))
+        row = ReceivedEvent(
+            source="s",
+            event_id="lost",
+            type="work.published",
+            client_id="c",
+            correlation_id="x",
+            data=work(),
+        )
+        fresh = ReceivedEvent(
+            source="s",
+            event_id="fresh",
+            type="work.published",
+            client_id="c",
+            correlation_id="y",
+            data=work("w-2"),
+        )
         session.add_all([row, fresh])
     with committed_database.session() as session:
-        session.execute(update(ReceivedEvent).where(ReceivedEvent.event_id == "lost")
-                        .values(enqueued_at=datetime.now(UTC) - timedelta(minutes=5)))
+        session.execute(
+            update(ReceivedEvent)
+            .where(ReceivedEvent.event_id == "lost")
+            .values(enqueued_at=datetime.now(UTC) - timedelta(minutes=5))
+        )
     with committed_database.session() as session:
         assert resend_stalled_events(session) == 1
     assert redis_client.llen(f"pidsync:{DEFAULT_QUEUE}") == 1

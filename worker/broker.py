@@ -66,8 +66,8 @@ def actor(
         run.__doc__ = fn.__doc__
         options.setdefault("retry_when", retry_when)
         declared: dramatiq.Actor[Any, Any] = dramatiq.actor(
-            run, actor_name=name, queue_name=queue_name, broker=_current_broker(), **options
-        )
+            actor_name=name, queue_name=queue_name, broker=_current_broker(), **options
+        )(run)
         _actors.append(declared)
         return declared
 
@@ -86,8 +86,7 @@ def _requeue(wait: Postpone) -> None:
 
 
 def _current_broker() -> dramatiq.Broker:
-    broker = dramatiq.get_broker() if _bound else _placeholder
-    return broker
+    return dramatiq.get_broker() if _bound else _placeholder
 
 
 _bound = False
@@ -172,7 +171,7 @@ def build_broker(url: str, *, record_dead_letter: Callable[..., None]) -> dramat
         from dramatiq.brokers.redis import RedisBroker
 
         redis_client = redis.Redis.from_url(url)
-        broker = RedisBroker(client=redis_client, namespace="pidsync")
+        broker = RedisBroker(client=redis_client, namespace="pidsync")  # type: ignore[no-untyped-call]
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(LogContextMiddleware())
     # "after" hooks run in reverse order: placed before Retries, ours runs after Retries has

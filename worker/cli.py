@@ -111,7 +111,9 @@ def status(source: str, work_id: str) -> None:
 
 @main.command()
 @click.argument("file", type=click.File("rb"))
-@click.option("--url", envvar="PIDSYNC_EMIT_URL", default="http://127.0.0.1:8000", show_default=True)
+@click.option(
+    "--url", envvar="PIDSYNC_EMIT_URL", default="http://127.0.0.1:8000", show_default=True
+)
 @click.option("--client", envvar="PIDSYNC_EMIT_CLIENT", required=True)
 @click.option("--secret", envvar="PIDSYNC_EMIT_SECRET", required=True)
 def emit(file: Any, url: str, client: str, secret: str) -> None:
@@ -132,7 +134,9 @@ def emit(file: Any, url: str, client: str, secret: str) -> None:
 
 
 @main.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Keep the demo's servers' data here.")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="Keep the demo's servers' data here."
+)
 def demo(data_dir: Path | None) -> None:
     """Run the whole pipeline on embedded servers and sample events, and show what happened."""
     from worker.demo import run_demo

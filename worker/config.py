@@ -229,8 +229,8 @@ class Settings(BaseSettings):
 
 def _parse_pairs(raw: str, name: str, *, sep: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
-    for item in raw.split(","):
-        item = item.strip()
+    for raw_item in raw.split(","):
+        item = raw_item.strip()
         if not item:
             continue
         key, found, value = item.partition(sep)

@@ -60,9 +60,7 @@ class Database:
                 raise ValueError("Database needs a url or an engine")
             engine = create_engine(url, pool_pre_ping=True, **kw)
         self.engine = engine
-        self.sessionmaker = sessionmaker(
-            bind=engine, class_=PidsyncSession, expire_on_commit=False
-        )
+        self.sessionmaker = sessionmaker(bind=engine, class_=PidsyncSession, expire_on_commit=False)
 
     @classmethod
     def within(cls, connection: Connection) -> Database:

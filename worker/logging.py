@@ -42,10 +42,9 @@ SECRET_KEYS = frozenset(
     }
 )
 
-_SECRET_PARAM = "|".join(
-    ["access_token", "refresh_token", "login_passwd", "passwd", "pwd", "password",
-     "client_secret", "token", "code"]
-)  # fmt: skip
+_SECRET_PARAM = (  # noqa: S105 - names of secret parameters, not a secret
+    "access_token|refresh_token|login_passwd|passwd|pwd|password|client_secret|token|code"
+)
 # key=value in query strings and form bodies, "key": "value" in JSON text.
 _PARAM_RE = re.compile(rf"(?i)\b({_SECRET_PARAM})=([^&\s\"']+)")
 _JSON_RE = re.compile(rf"(?i)\"({_SECRET_PARAM})\"\s*:\s*\"([^\"]*)\"")
@@ -107,10 +106,10 @@ def _redact_rendered(_logger: Any, _method: str, rendered: Any) -> Any:
 _configured = False
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
     """Writes to whatever sys.stderr is at the time (test capture, a redirected stream)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

@@ -19,7 +19,9 @@ INTAKE_REQUESTS = Counter(
     "pidsync_intake_requests", "Intake requests by HTTP status", ["status"], registry=REGISTRY
 )
 INTAKE_EVENTS = Counter(
-    "pidsync_intake_events", "Events received, by type and duplicate", ["type", "duplicate"],
+    "pidsync_intake_events",
+    "Events received, by type and duplicate",
+    ["type", "duplicate"],
     registry=REGISTRY,
 )
 

@@ -102,7 +102,9 @@ class ReceivedEvent(Base):
 
 class Work(Timestamped, Base):
     __tablename__ = "works"
-    __table_args__ = (UniqueConstraint("source", "external_id", name="uq_works_source_external_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "external_id", name="uq_works_source_external_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     source: Mapped[str] = mapped_column(String(1000))
@@ -188,7 +190,9 @@ class CrossrefDeposit(Timestamped, Base):
 
 class CrossrefDepositRecord(Base):
     __tablename__ = "crossref_deposit_records"
-    __table_args__ = (UniqueConstraint("deposit_id", "doi", name="uq_crossref_records_deposit_doi"),)
+    __table_args__ = (
+        UniqueConstraint("deposit_id", "doi", name="uq_crossref_records_deposit_doi"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     deposit_id: Mapped[int] = mapped_column(ForeignKey("crossref_deposits.id", ondelete="CASCADE"))

@@ -36,7 +36,10 @@ def reference_dir() -> Path | None:
     candidates = []
     if env := os.environ.get("PIDSYNC_REFERENCE_DIR"):
         candidates.append(Path(env))
-    candidates += [Path.cwd().parent / "shared" / "reference", _PROJECT_ROOT.parent / "shared" / "reference"]
+    candidates += [
+        Path.cwd().parent / "shared" / "reference",
+        _PROJECT_ROOT.parent / "shared" / "reference",
+    ]
     for candidate in candidates:
         if (candidate / XSD_FILES["datacite"]).is_file():
             return candidate

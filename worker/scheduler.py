@@ -51,7 +51,7 @@ def run_due_jobs(database: Database, jobs: list[Job], now: float) -> None:
             if count:
                 log.info("job_ran", job=job.name, count=count)
         except Exception as exc:
-            log.error("job_failed", job=job.name, error=str(exc))
+            log.exception("job_failed", job=job.name, error=str(exc))
 
 
 def run_scheduler(

@@ -42,8 +42,9 @@ def test_bad_signature_is_401_and_stores_nothing(client, session):
 def test_unknown_client_and_missing_signature_are_401(client):
     assert signed_post(client, event(), secret=INTAKE_SECRET, client_id="nobody").status_code == 401
     response = client.post(
-        "/events", json=event(), headers={"Pidsync-Client": "cris",
-                                          "Content-Type": "application/cloudevents+json"}
+        "/events",
+        json=event(),
+        headers={"Pidsync-Client": "cris", "Content-Type": "application/cloudevents+json"},
     )
     assert response.status_code == 401
     assert "missing Pidsync-Signature" in response.json()["error"]
@@ -62,8 +63,14 @@ def test_rotation_allows_several_v1_values(client):
     good = sign(INTAKE_SECRET, raw)
     t = good.split(",")[0]
     header = f"{t},v1={'0' * 64},{good.split(',')[1]}"
-    response = signed_post(client, None, secret=INTAKE_SECRET, raw=raw, signature=header,
-                           content_type="application/cloudevents+json")
+    response = signed_post(
+        client,
+        None,
+        secret=INTAKE_SECRET,
+        raw=raw,
+        signature=header,
+        content_type="application/cloudevents+json",
+    )
     assert response.status_code == 202
 
 
@@ -79,7 +86,11 @@ def test_invalid_work_is_422_naming_each_field(client, session):
 
 
 def test_batch_with_one_bad_event_stores_nothing(client, session):
-    batch = [event(event_id="a"), event(event_id="b", data=work(doi="not-a-doi")), event(event_id="c")]
+    batch = [
+        event(event_id="a"),
+        event(event_id="b", data=work(doi="not-a-doi")),
+        event(event_id="c"),
+    ]
     response = signed_post(client, batch, secret=INTAKE_SECRET)
     assert response.status_code == 422
     assert [p["path"] for p in response.json()["problems"]] == ["$[1].data.doi"]
@@ -95,8 +106,13 @@ def test_batch_is_accepted_whole(client, session):
 
 
 def test_malformed_json_is_400(client):
-    response = signed_post(client, None, secret=INTAKE_SECRET, raw=b"{not json",
-                           content_type="application/cloudevents+json")
+    response = signed_post(
+        client,
+        None,
+        secret=INTAKE_SECRET,
+        raw=b"{not json",
+        content_type="application/cloudevents+json",
+    )
     assert response.status_code == 400
     assert "not valid JSON" in response.json()["error"]
 
@@ -128,9 +144,15 @@ def test_oversized_body_is_413(client, runtime):
 
 
 def test_researcher_authorized_keeps_no_plaintext_token(client, session):
-    data = {"orcid": "0000-0002-1825-0097", "access_token": "f5af9f51-07e6-4332-8f1a-c0c11c1e3728",
-            "refresh_token": "f725f747-3a65-49f6-a231-3e8944ce464d", "scope": "/activities/update /read-limited",
-            "expires_in": 631138518, "name": "Sofia Garcia", "token_type": "bearer"}
+    data = {
+        "orcid": "0000-0002-1825-0097",
+        "access_token": "f5af9f51-07e6-4332-8f1a-c0c11c1e3728",
+        "refresh_token": "f725f747-3a65-49f6-a231-3e8944ce464d",
+        "scope": "/activities/update /read-limited",
+        "expires_in": 631138518,
+        "name": "Sofia Garcia",
+        "token_type": "bearer",
+    }
     response = signed_post(client, event("researcher.authorized", data), secret=INTAKE_SECRET)
     assert response.status_code == 202, response.text
     stored = session.execute(select(ReceivedEvent)).scalar_one()

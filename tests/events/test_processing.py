@@ -10,8 +10,14 @@ from worker.models import EventStatus, GrantStatus, OrcidGrant, ReceivedEvent, W
 
 
 def _receive(session, event_type: str, data: dict, event_id: str) -> int:
-    row = ReceivedEvent(source=SOURCE, event_id=event_id, type=event_type, client_id="cris",
-                        correlation_id="c-" + event_id, data=data)
+    row = ReceivedEvent(
+        source=SOURCE,
+        event_id=event_id,
+        type=event_type,
+        client_id="cris",
+        correlation_id="c-" + event_id,
+        data=data,
+    )
     session.add(row)
     session.flush()
     return row.id
@@ -60,15 +66,24 @@ def test_registration_is_reported_as_not_implemented_not_faked(session):
 
 def test_a_different_doi_for_the_same_work_fails(session):
     process_event(session, _receive(session, "work.published", work(doi="10.5072/abc"), "a"))
-    outcome = process_event(session, _receive(session, "work.updated", work(doi="10.5072/xyz", title="t2"), "b"))
+    outcome = process_event(
+        session, _receive(session, "work.updated", work(doi="10.5072/xyz", title="t2"), "b")
+    )
     assert outcome.status == EventStatus.FAILED
     assert "never changes" in outcome.message
 
 
 def test_withdrawal_then_higher_version_restores(session):
     process_event(session, _receive(session, "work.published", work(version=1), "a"))
-    out = process_event(session, _receive(session, "work.withdrawn",
-                                          {"id": "w-1", "version": 2, "tombstone_url": "https://x.org/gone"}, "b"))
+    out = process_event(
+        session,
+        _receive(
+            session,
+            "work.withdrawn",
+            {"id": "w-1", "version": 2, "tombstone_url": "https://x.org/gone"},
+            "b",
+        ),
+    )
     assert out.status == EventStatus.DONE
     assert _stored(session).withdrawn_at is not None
     assert _stored(session).tombstone_url == "https://x.org/gone"
@@ -83,8 +98,13 @@ def test_withdrawing_an_unknown_work_fails_with_reason(session):
 
 
 def test_grant_is_stored_as_ciphertext(session):
-    data = {"orcid": "0000-0002-1825-0097", "access_token_enc": "gAAAA-cipher", "scope": "/read-limited",
-            "client_id": "APP-1", "expires_in": 100}
+    data = {
+        "orcid": "0000-0002-1825-0097",
+        "access_token_enc": "gAAAA-cipher",
+        "scope": "/read-limited",
+        "client_id": "APP-1",
+        "expires_in": 100,
+    }
     out = process_event(session, _receive(session, "researcher.authorized", data, "a"))
     assert out.status == EventStatus.DONE  # read-only grant: nothing to place
     grant = session.execute(select(OrcidGrant)).scalar_one()

@@ -51,13 +51,15 @@ def parse_event(obj: Any, path: str = "$") -> tuple[CloudEvent | None, list[Prob
     if not isinstance(obj, dict):
         return None, [Problem(path, "a CloudEvent must be a JSON object")]
     if obj.get("specversion") != "1.0":
-        problems.append(Problem(f"{path}.specversion", "must be \"1.0\""))
+        problems.append(Problem(f"{path}.specversion", 'must be "1.0"'))
     for name in ("id", "source", "type"):
         value = obj.get(name)
         if not isinstance(value, str) or not value.strip():
             problems.append(Problem(f"{path}.{name}", "required, a non-empty string"))
     if "data_base64" in obj:
-        problems.append(Problem(f"{path}.data_base64", "binary data is not accepted; send JSON data"))
+        problems.append(
+            Problem(f"{path}.data_base64", "binary data is not accepted; send JSON data")
+        )
     if "data" not in obj:
         problems.append(Problem(f"{path}.data", "required"))
     ctype = obj.get("datacontenttype")
@@ -69,15 +71,15 @@ def parse_event(obj: Any, path: str = "$") -> tuple[CloudEvent | None, list[Prob
     when: datetime | None = None
     if obj.get("time") is not None:
         try:
-            when = datetime.fromisoformat(str(obj["time"]).replace("Z", "+00:00"))
+            when = datetime.fromisoformat(str(obj["time"]))
         except ValueError:
             problems.append(Problem(f"{path}.time", "must be an RFC 3339 timestamp"))
     extensions = {k: v for k, v in obj.items() if k not in _CORE and k != "data"}
-    for name in extensions:
-        if not _EXTENSION_NAME.match(name):
-            problems.append(
-                Problem(f"{path}.{name}", "extension names are lower-case letters and digits")
-            )
+    problems.extend(
+        Problem(f"{path}.{name}", "extension names are lower-case letters and digits")
+        for name in extensions
+        if not _EXTENSION_NAME.match(name)
+    )
     if problems:
         return None, problems
     return (

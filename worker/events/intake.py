@@ -139,6 +139,7 @@ def store_events(
             row_id, correlation_id = existing.id, existing.correlation_id
         else:
             enqueue_after_commit(session, process_event, row_id, correlation_id=correlation_id)
+        assert row_id is not None
         receipts.append(
             Receipt(
                 source=event.source,

@@ -52,7 +52,9 @@ def _work_outcome(applied: Applied, data: dict[str, object]) -> Outcome:
         return Outcome(EventStatus.STALE, applied.message, work_id)
     notes = _pending_effects(data) if applied.changed else []
     if notes:
-        return Outcome(EventStatus.UNIMPLEMENTED, f"{applied.message}; " + "; ".join(notes), work_id)
+        return Outcome(
+            EventStatus.UNIMPLEMENTED, f"{applied.message}; " + "; ".join(notes), work_id
+        )
     return Outcome(EventStatus.DONE, applied.message, work_id)
 
 
@@ -118,7 +120,9 @@ def process_event(session: Session, event_id: int) -> Outcome | None:
     event.work_id = outcome.work_id
     event.handled_at = datetime.now(UTC)
     session.flush()
-    log.info("event_processed", type=event.type, status=outcome.status.value, outcome=outcome.message)
+    log.info(
+        "event_processed", type=event.type, status=outcome.status.value, outcome=outcome.message
+    )
     return outcome
 
 

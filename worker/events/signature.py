@@ -49,7 +49,8 @@ def verify(
     current = time.time() if now is None else now
     if abs(current - timestamp) > tolerance:
         raise SignatureError(
-            f"Pidsync-Signature timestamp is outside the {tolerance} s window (clock skew or replay)"
+            f"Pidsync-Signature timestamp is outside the {tolerance} s window "
+            "(clock skew or replay)"
         )
     payload = f"{timestamp}.".encode() + body
     for secret in secrets:

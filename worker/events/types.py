@@ -8,7 +8,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from worker.events.cloudevents import Problem
-from worker.metadata.work import WorkValidationError, validate_work
+from worker.metadata.errors import WorkValidationError
+from worker.metadata.work import validate_work
 from worker.pids.identifiers import InvalidIdentifier, normalize_orcid
 
 WORK_PUBLISHED = "work.published"
@@ -96,8 +97,10 @@ def _authorized(data: Any, path: str, ctx: IntakeContext) -> tuple[dict[str, Any
         if len(ctx.orcid_client_ids) == 1:
             client_id = ctx.orcid_client_ids[0]
         else:
-            why = "several ORCID clients are configured" if ctx.orcid_client_ids else (
-                "no ORCID client is configured to default to"
+            why = (
+                "several ORCID clients are configured"
+                if ctx.orcid_client_ids
+                else ("no ORCID client is configured to default to")
             )
             problems.append(Problem(f"{path}.client_id", f"required: {why}"))
     elif isinstance(client_id, str) and client_id not in ctx.orcid_client_ids:
@@ -122,7 +125,9 @@ CHECKS: dict[str, Checker] = {
 }
 
 
-def check_data(event_type: str, data: Any, path: str, ctx: IntakeContext) -> tuple[dict[str, Any], list[Problem]]:
+def check_data(
+    event_type: str, data: Any, path: str, ctx: IntakeContext
+) -> tuple[dict[str, Any], list[Problem]]:
     check = CHECKS.get(event_type)
     if check is None:
         known = ", ".join(sorted(CHECKS))

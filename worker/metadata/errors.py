@@ -20,7 +20,7 @@ class WorkValidationError(MetadataError):
         super().__init__("invalid Work", problems)
 
 
-class MissingFields(MetadataError):  # noqa: N818 - the name callers use
+class MissingFields(MetadataError):
     """The Work is valid but lacks what ``target`` needs; ``fields`` names each missing one."""
 
     def __init__(self, target: str, fields: list[str]) -> None:
@@ -29,7 +29,7 @@ class MissingFields(MetadataError):  # noqa: N818 - the name callers use
         super().__init__(f"{target} needs", [(field, "missing") for field in fields])
 
 
-class Unrepresentable(MetadataError):  # noqa: N818 - reads as a sentence with target
+class Unrepresentable(MetadataError):
     """A value ``target`` cannot carry (e.g. a name Crossref's schema refuses)."""
 
     def __init__(self, target: str, problems: list[tuple[str, str]]) -> None:

@@ -45,7 +45,7 @@ def record_dead_letter(message: Any, reason: str) -> None:
             park(session, message, reason)
         log.error("dead_letter", actor=message.actor_name, reason=reason)
     except Exception as exc:
-        log.error("dead_letter_record_failed", actor=message.actor_name, error=str(exc))
+        log.exception("dead_letter_record_failed", actor=message.actor_name, error=str(exc))
 
 
 def list_dead_letters(session: Session, *, include_requeued: bool = False) -> list[DeadLetter]:

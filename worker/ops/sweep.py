@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.db import enqueue_after_commit
-from worker.models import ReceivedEvent
 from worker.events.service import OPEN
+from worker.models import ReceivedEvent
 
 GRACE = timedelta(seconds=60)
 

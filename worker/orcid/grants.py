@@ -16,9 +16,9 @@ WRITE_SCOPE = "/activities/update"
 
 def get_or_create_researcher(session: Session, orcid: str, name: str | None = None) -> Researcher:
     session.execute(
-        insert(Researcher).values(orcid=orcid, name=name).on_conflict_do_nothing(
-            index_elements=[Researcher.orcid]
-        )
+        insert(Researcher)
+        .values(orcid=orcid, name=name)
+        .on_conflict_do_nothing(index_elements=[Researcher.orcid])
     )
     researcher = session.execute(select(Researcher).where(Researcher.orcid == orcid)).scalar_one()
     if name and researcher.name != name:

@@ -52,7 +52,9 @@ class TokenCipher:
         try:
             return self._fernet.rotate(ciphertext)
         except InvalidToken:
-            raise TokenKeyError("a stored token cannot be decrypted with any configured key") from None
+            raise TokenKeyError(
+                "a stored token cannot be decrypted with any configured key"
+            ) from None
 
 
 def new_key() -> str:

@@ -42,7 +42,7 @@ Kind = Literal["doi", "orcid", "ror", "issn", "isbn"]
 KINDS: tuple[Kind, ...] = ("doi", "orcid", "ror", "issn", "isbn")
 
 
-class InvalidIdentifier(ValueError):  # noqa: N818 - the name the rest of pidsync uses
+class InvalidIdentifier(ValueError):
     """A value that is not a valid identifier of the expected kind."""
 
     def __init__(self, kind: str, value: str, reason: str) -> None:

@@ -266,6 +266,11 @@ class Sandbox:
         """
         return self._call(lambda: self.app.limits.update(limits))
 
+    def set_crossref_processing(self, **settings: float) -> dict[str, float]:
+        """``queued_seconds``, ``in_process_seconds``, ``queue_limit`` (``POST
+        {control_url}/crossref/processing``); reset() restores the configured values."""
+        return self._call(lambda: self.crossref.set_processing(settings))
+
     def crossref_force_outcome(self, doi: str, status: str, msg: str) -> None:
         """Make the next deposited record of ``doi`` end as ``Warning`` or ``Failure``."""
         self._call(lambda: self.crossref.force_outcome(doi, status, msg))

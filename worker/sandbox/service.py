@@ -52,19 +52,19 @@ Control routes are full paths under :data:`CONTROL_PREFIX`. The ORCID ones (the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from aiohttp import web
 
 from worker.sandbox.accounts import Accounts
 from worker.sandbox.faults import Faults
 from worker.sandbox.ratelimit import BucketSpec
 
 if TYPE_CHECKING:
-    from aiohttp import web
     from collections.abc import Callable
 
 CONTROL_PREFIX = "/_sandbox"
-RATE_LIMITED_KEY = "sandbox.rate_limited"
+RATE_LIMITED_KEY = web.RequestKey("sandbox.rate_limited", bool)
 
 
 def mark_rate_limited(request: web.BaseRequest) -> None:

@@ -21,7 +21,9 @@ def session(request: Request) -> Iterator[Session]:
         yield s
 
 
-def problem(error: str, problems: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+def problem(
+    error: str, problems: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {"error": error}
     if problems is not None:
         body["problems"] = problems

@@ -82,15 +82,15 @@ async def post_events(request: Request) -> JSONResponse:
     try:
         checked = check_events(body if batch else [body], ctx, batch=batch)
     except IntakeRejected as exc:
-        return _answer(
-            422, problem("invalid events", [p.as_dict() for p in exc.problems])
-        )
+        return _answer(422, problem("invalid events", [p.as_dict() for p in exc.problems]))
     with rt.database.session() as session:
         receipts = store_events(session, checked, client_id=client_id, cipher=rt.cipher)
     fresh = [r for r in receipts if not r.duplicate]
     for r in receipts:
         INTAKE_EVENTS.labels(type=r.type, duplicate=str(r.duplicate).lower()).inc()
-    log.info("events_accepted", client=client_id, new=len(fresh), duplicates=len(receipts) - len(fresh))
+    log.info(
+        "events_accepted", client=client_id, new=len(fresh), duplicates=len(receipts) - len(fresh)
+    )
     answer: dict[str, Any] = {
         "accepted": len(fresh),
         "duplicates": len(receipts) - len(fresh),

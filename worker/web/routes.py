@@ -48,7 +48,9 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", tags=["ops"])
 def get_metrics(request: Request) -> Response:
-    return Response(metrics.render(runtime(request).database), media_type="text/plain; version=0.0.4")
+    return Response(
+        metrics.render(runtime(request).database), media_type="text/plain; version=0.0.4"
+    )
 
 
 @router.get("/schemas/work.json", tags=["contract"])
@@ -66,7 +68,7 @@ def _segments(request: Request, prefix: str) -> list[str]:
 
 
 @router.get("/works/{rest:path}", tags=["status"])
-def get_work_status(rest: str, request: Request, s: SessionDep) -> JSONResponse:
+def get_work_status(rest: str, request: Request, s: SessionDep) -> JSONResponse:  # noqa: ARG001
     """`GET /works/{source}/{id}`: DOI state, deposit outcome, each contributor's ORCID
     placement, recent events. `source` (the CloudEvent source) and `id` are each
     percent-encoded as one path segment."""

@@ -43,7 +43,7 @@ CROSSREF_LANGUAGES = frozenset((
 ))  # fmt: skip
 
 # DataCite relationType → (Crossref relation element, relationship-type); others not deposited.
-_INTER = {
+INTER_RELATIONS = {
     "IsDerivedFrom": "isDerivedFrom", "IsSourceOf": "hasDerivation", "Reviews": "isReviewOf",
     "IsReviewedBy": "hasReview", "IsCompiledBy": "isCompiledBy", "Compiles": "compiles",
     "IsDocumentedBy": "isDocumentedBy", "Documents": "documents",
@@ -53,7 +53,7 @@ _INTER = {
     "Cites": "references", "IsCitedBy": "isReferencedBy", "Requires": "requires",
     "IsRequiredBy": "isRequiredBy",
 }  # fmt: skip
-_INTRA = {
+INTRA_RELATIONS = {
     "HasTranslation": "hasTranslation", "IsTranslationOf": "isTranslationOf",
     "IsIdenticalTo": "isIdenticalTo", "IsVariantFormOf": "isVariantFormOf",
     "IsOriginalFormOf": "isOriginalFormOf", "IsVersionOf": "isVersionOf",
@@ -219,7 +219,7 @@ def programs(parent: etree._Element, work: Work, *, relations: bool = True) -> N
 
 def related(parent: etree._Element, work: Work) -> None:
     items = [
-        (rel, _INTER.get(rel.relation_type), _INTRA.get(rel.relation_type))
+        (rel, INTER_RELATIONS.get(rel.relation_type), INTRA_RELATIONS.get(rel.relation_type))
         for rel in work.related_identifiers
     ]
     items = [item for item in items if item[1] or item[2]]

@@ -41,8 +41,9 @@ def render_datacite_xml(work: Work) -> str:
 
 
 def attributes_to_xml(attrs: dict[str, Any]) -> str:
-    """DataCite XML from DataCite REST JSON attributes (the subset pidsync writes, and a
-    publisher given as a string or as a 4.5 publisher object)."""
+    """DataCite XML from DataCite REST JSON attributes: what pidsync writes, plus alternate
+    identifiers, sizes, formats and a 4.5 publisher object (geoLocations and relatedItems are
+    not written)."""
     root = etree.Element(_Q + "resource", nsmap={None: NS, "xsi": XSI})
     root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
     _sub(root, "identifier", attrs["doi"].upper(), identifierType="DOI")
@@ -95,6 +96,16 @@ def _rest(root: etree._Element, attrs: dict[str, Any]) -> None:
     _list(root, "dates", "date", attrs.get("dates"), _DATE)
     if attrs.get("language"):
         _sub(root, "language", attrs["language"])
+    if attrs.get("identifiers"):
+        alternates = _sub(root, "alternateIdentifiers")
+        for alt in attrs["identifiers"]:
+            _sub(alternates, "alternateIdentifier", alt.get("identifier"),
+                 alternateIdentifierType=alt.get("identifierType") or "Other")  # fmt: skip
+    for outer, inner in (("sizes", "size"), ("formats", "format")):
+        if attrs.get(outer):
+            element = _sub(root, outer)
+            for value in attrs[outer]:
+                _sub(element, inner, value)
     _list(
         root, "relatedIdentifiers", "relatedIdentifier", attrs.get("relatedIdentifiers"), _RELATED
     )

@@ -145,62 +145,74 @@ def process(
         )
     timestamp = int(timestamp_text)
     registrant = (root.findtext("{*}head/{*}registrant") or "").strip() or registrant_default
-    records: list[RecordDiagnostic] = []
-    accepted: list[DepositedDoi] = []
-    batch_prefix: str | None = None
+    batch = _Batch(submission.login_id, timestamp, registrant, prefixes, dict(known), forced)
     for doi_data in doi_datas:
+        batch.record(doi_data)
+    if not doi_datas:
+        batch.records.append(
+            RecordDiagnostic("", "Failure", "Error: the submission holds no <doi_data>")
+        )
+    return Outcome(batch.records, batch.accepted, batch_id)
+
+
+@dataclass
+class _Batch:
+    """Per-record decisions of one submission, in file order."""
+
+    login_id: str
+    timestamp: int
+    registrant: str
+    prefixes: tuple[str, ...]
+    known: dict[str, DepositedDoi]  # updated as records are accepted
+    forced: dict[str, tuple[str, str]]
+    prefix: str | None = None
+    records: list[RecordDiagnostic] = field(default_factory=list)
+    accepted: list[DepositedDoi] = field(default_factory=list)
+
+    def refusal(self, doi: str, prefix: str, previous: DepositedDoi | None) -> str | None:
+        if prefix != self.prefix:
+            return f"All prefixes in a submission must match (DOI[{doi}])"
+        if prefix not in self.prefixes:
+            return f"User not allowed to add records for prefix: {prefix}"
+        if previous is not None and self.timestamp <= previous.timestamp:
+            return (
+                f"Record not processed because submitted version: {self.timestamp} is less or "
+                "equal to previously submitted version (DOI match)"
+            )
+        if self.forced.get(doi.lower(), ("", ""))[0] == "Failure":
+            return self.forced.pop(doi.lower())[1]
+        return None
+
+    def record(self, doi_data: etree._Element) -> None:
         doi = _doi_text(doi_data)
         if doi is None:
-            records.append(RecordDiagnostic("", "Failure", "Error: <doi> is empty"))
-            continue
+            self.records.append(RecordDiagnostic("", "Failure", "Error: <doi> is empty"))
+            return
         key = doi.lower()
         prefix = key.split("/", 1)[0]
-        batch_prefix = batch_prefix or prefix
-        previous = known.get(key)
-        if prefix not in prefixes:
-            records.append(
-                RecordDiagnostic(
-                    doi, "Failure", f"User not allowed to add records for prefix: {prefix}"
-                )
-            )
-        elif prefix != batch_prefix:
-            records.append(
-                RecordDiagnostic(
-                    doi, "Failure", f"All prefixes in a submission must match (DOI[{doi}])"
-                )
-            )
-        elif previous is not None and timestamp <= previous.timestamp:
-            records.append(
-                RecordDiagnostic(
-                    doi,
-                    "Failure",
-                    f"Record not processed because submitted version: {timestamp} is less or equal "
-                    "to previously submitted version (DOI match)",
-                )
-            )
-        elif key in forced and forced[key][0] == "Failure":
-            records.append(RecordDiagnostic(doi, "Failure", forced.pop(key)[1]))
-        else:
-            status, msg = forced.pop(key, ("Success", ""))
-            if not msg:
-                msg = "Successfully updated" if previous is not None else "Successfully added"
-            records.append(RecordDiagnostic(doi, status, msg))
-            created = previous.created if previous is not None else time.time()
-            accepted.append(
-                DepositedDoi(
-                    doi=key,
-                    owner=submission.login_id,
-                    timestamp=timestamp,
-                    url=(doi_data.findtext("{*}resource") or "").strip(),
-                    message=work_message(doi_data, publisher=registrant, created=created),
-                    created=created,
-                    deposits=(previous.deposits + 1) if previous is not None else 1,
-                    xml=_item_xml(doi_data),
-                )
-            )
-    if not doi_datas:
-        records.append(RecordDiagnostic("", "Failure", "Error: the submission holds no <doi_data>"))
-    return Outcome(records, accepted, batch_id)
+        self.prefix = self.prefix or prefix
+        previous = self.known.get(key)
+        refusal = self.refusal(doi, prefix, previous)
+        if refusal is not None:
+            self.records.append(RecordDiagnostic(doi, "Failure", refusal))
+            return
+        status, msg = self.forced.pop(key, ("Success", ""))
+        if not msg:
+            msg = "Successfully updated" if previous is not None else "Successfully added"
+        self.records.append(RecordDiagnostic(doi, status, msg))
+        created = previous.created if previous is not None else time.time()
+        deposited = DepositedDoi(
+            doi=key,
+            owner=self.login_id,
+            timestamp=self.timestamp,
+            url=(doi_data.findtext("{*}resource") or "").strip(),
+            message=work_message(doi_data, publisher=self.registrant, created=created),
+            created=created,
+            deposits=(previous.deposits + 1) if previous is not None else 1,
+            xml=_item_xml(doi_data),
+        )
+        self.known[key] = deposited
+        self.accepted.append(deposited)
 
 
 def _item_xml(doi_data: etree._Element) -> str:

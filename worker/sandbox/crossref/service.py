@@ -55,8 +55,8 @@ class CrossrefService:
         queue_limit: int = 10_000,
     ) -> None:
         self.ctx = ctx
-        self.delays = delays
-        self.queue_limit = queue_limit
+        self.delays = self.default_delays = delays
+        self.queue_limit = self.default_queue_limit = queue_limit
         self.api_limiter = FixedWindow(api_rate or WindowSpec(50, 1.0))
         self.submissions: list[Submission] = []
         self.dois: dict[str, DepositedDoi] = {}
@@ -76,7 +76,10 @@ class CrossrefService:
         ]
 
     def control_routes(self) -> list[web.RouteDef]:
-        return [web.post(CONTROL_PREFIX + "/crossref/outcomes", self.post_outcome)]
+        return [
+            web.post(CONTROL_PREFIX + "/crossref/outcomes", self.post_outcome),
+            web.post(CONTROL_PREFIX + "/crossref/processing", self.post_processing),
+        ]
 
     def snapshot(self) -> dict[str, Any]:
         return {
@@ -93,6 +96,8 @@ class CrossrefService:
         self.dois.clear()
         self.forced.clear()
         self.api_limiter.reset()
+        self.delays = self.default_delays
+        self.queue_limit = self.default_queue_limit
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         self.reset()
@@ -158,6 +163,33 @@ class CrossrefService:
             doi, status, msg or ("Added with conflict" if status == "Warning" else "Failure")
         )
         return web.json_response({"doi": doi.lower(), "status": status, "msg": msg})
+
+    def processing(self) -> dict[str, float]:
+        return {
+            "queued_seconds": self.delays[0],
+            "in_process_seconds": self.delays[1],
+            "queue_limit": self.queue_limit,
+        }
+
+    def set_processing(self, settings: dict[str, Any]) -> dict[str, float]:
+        """Change delays / queue limit (keys of :meth:`processing`); ValueError when bad."""
+        current = self.processing()
+        unknown = sorted(set(settings) - set(current))
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        for key, value in settings.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(f"{key} must be a non-negative number")
+        merged = {**current, **settings}
+        self.delays = (float(merged["queued_seconds"]), float(merged["in_process_seconds"]))
+        self.queue_limit = int(merged["queue_limit"])
+        return self.processing()
+
+    async def post_processing(self, request: web.Request) -> web.Response:
+        try:
+            return web.json_response(self.set_processing(await read_json_object(request)))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
 
     # -- deposit -------------------------------------------------------------------------------
 

@@ -191,7 +191,9 @@ async def read_document(request: web.Request, *, bulk: bool = False) -> Any:
 Handler = Callable[[web.Request, Caller], Awaitable[web.StreamResponse]]
 
 
-def _gate(service: OrcidService, request: web.Request, *, member: bool) -> web.Response | Token | None:
+def _gate(
+    service: OrcidService, request: web.Request, *, member: bool
+) -> web.Response | Token | None:
     """The rate limit and the bearer token: a refusal, or the caller's token (None: anonymous)."""
     value = bearer(request)
     token = service.store.tokens.get(value) if value else None

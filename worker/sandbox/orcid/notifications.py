@@ -16,7 +16,7 @@ from aiohttp import web
 
 from worker.sandbox.orcid import vocab
 from worker.sandbox.orcid.api import Caller, endpoint, payload, read_document
-from worker.sandbox.orcid.errors import api_error
+from worker.sandbox.orcid.errors import OrcidApiError, api_error
 from worker.sandbox.orcid.store import Notification, Record, now_ms
 
 if TYPE_CHECKING:
@@ -42,8 +42,22 @@ _KEYS = frozenset(
 _MAX_TEXT = 1000
 
 
-def _invalid(detail: str) -> Exception:
+def _invalid(detail: str) -> OrcidApiError:
     return api_error(9001, detail)
+
+
+def _check_items(document: dict[str, Any]) -> list[Any]:
+    holder = document.get("items")
+    items = holder.get("item") if isinstance(holder, dict) else None
+    if not isinstance(items, list) or not items:
+        raise _invalid("items must hold at least one item")
+    for item in items:
+        if not isinstance(item, dict) or item.get("item-type") not in vocab.NOTIFICATION_ITEM_TYPES:
+            raise _invalid("item-type must be one of " + ", ".join(vocab.NOTIFICATION_ITEM_TYPES))
+        name = item.get("item-name")
+        if not isinstance(name, str) or len(name) > _MAX_TEXT:
+            raise _invalid(f"item-name must be a string of at most {_MAX_TEXT} characters")
+    return items
 
 
 def check_notification(document: Any) -> dict[str, Any]:
@@ -55,33 +69,21 @@ def check_notification(document: Any) -> dict[str, Any]:
             raise api_error(9047, error=f'Unrecognized field "{key}", not marked as ignorable')
     if document.get("put-code") is not None:
         raise api_error(9024)
-    if document.get("notification-type") != "permission":
-        raise api_error(9051, value=str(document.get("notification-type")), enum="NotificationType")
+    kind = document.get("notification-type")
+    if kind != "permission":
+        raise api_error(9051, value=str(kind), enum="NotificationType")
     url = document.get("authorization-url")
     if not isinstance(url, dict) or not (url.get("uri") or url.get("path")):
         raise _invalid("authorization-url with a uri or a path is required")
     intro = document.get("notification-intro")
     if intro is not None and (not isinstance(intro, str) or len(intro) > _MAX_TEXT):
         raise _invalid(f"notification-intro must be a string of at most {_MAX_TEXT} characters")
-    items = (
-        (document.get("items") or {}).get("item")
-        if isinstance(document.get("items"), dict)
-        else None
-    )
-    if not isinstance(items, list) or not items:
-        raise _invalid("items must hold at least one item")
-    for item in items:
-        if not isinstance(item, dict) or item.get("item-type") not in vocab.NOTIFICATION_ITEM_TYPES:
-            raise _invalid("item-type must be one of " + ", ".join(vocab.NOTIFICATION_ITEM_TYPES))
-        name = item.get("item-name")
-        if not isinstance(name, str) or len(name) > _MAX_TEXT:
-            raise _invalid(f"item-name must be a string of at most {_MAX_TEXT} characters")
     return {
         "notification-type": "permission",
         "authorization-url": url,
         "notification-subject": document.get("notification-subject"),
         "notification-intro": intro,
-        "items": {"item": items},
+        "items": {"item": _check_items(document)},
     }
 
 

@@ -178,17 +178,7 @@ class OAuthApi:
         form = await _form(request)
         try:
             client = self.authenticate(request, form)
-            grant = form.get("grant_type")
-            if grant == "authorization_code":
-                token = self._from_code(client, form)
-            elif grant == "client_credentials":
-                token = self._from_client(client, form)
-            elif grant == "refresh_token":
-                token = self._from_refresh(client, form)
-            elif not grant:
-                raise OAuthError(400, "invalid_request", "Missing grant type")
-            else:
-                raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
+            token = self._grant(client, form)
         except OAuthError as err:
             return oauth_error_response(err)
         self.service.ctx.changed()
@@ -196,6 +186,19 @@ class OAuthApi:
             token.response(),
             headers={"Cache-Control": "no-store", "Pragma": "no-cache", "Content-Type": JSON_UTF8},
         )
+
+    def _grant(self, client: Client, form: Form) -> Token:
+        grant = form.get("grant_type")
+        if not grant:
+            raise OAuthError(400, "invalid_request", "Missing grant type")
+        grants = {
+            "authorization_code": self._from_code,
+            "client_credentials": self._from_client,
+            "refresh_token": self._from_refresh,
+        }
+        if grant not in grants:
+            raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
+        return grants[grant](client, form)
 
     def _from_code(self, client: Client, form: Form) -> Token:
         raw = form.get("code", "")

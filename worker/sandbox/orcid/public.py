@@ -77,7 +77,7 @@ def person(record: Record) -> dict[str, Any]:
 
 def _employments(record: Record) -> dict[str, Any]:
     orcid = record.orcid
-    groups = []
+    groups: list[dict[str, Any]] = []
     if record.affiliation:
         ror = record.ror
         summary = {

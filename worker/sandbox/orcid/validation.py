@@ -286,15 +286,7 @@ def _validate_contributors(contributors: list[dict[str, Any]]) -> None:
             )
 
 
-def validate_work(
-    parsed: ParsedWork,
-    *,
-    create: bool,
-    current_visibility: str | None = None,
-    client_name: str | None = None,
-) -> None:
-    """Raise the error ORCID would answer for this work, or return."""
-    body = parsed.body
+def _validate_title_and_codes(body: dict[str, Any]) -> None:
     title = body["title"]
     if title is None or title["title"] is None or not (title["title"]["value"] or "").strip():
         raise api_error(9022)
@@ -311,14 +303,30 @@ def validate_work(
         raise _type_error("work type", ", ".join(vocab.WORK_TYPES))
     if body["language-code"] and body["language-code"] not in vocab.LANGUAGE_CODES:
         raise _type_error("language code", ", ".join(vocab.LANGUAGE_CODES))
+
+
+def _validate_citation(citation: dict[str, Any] | None) -> None:
+    if citation is None:
+        return
+    if citation["citation-type"] is None:
+        raise _type_error("citation type", ", ".join(vocab.CITATION_TYPES))
+    if not (citation["citation-value"] or "").strip():
+        raise api_error(9020, "Please specify a citation or remove the parent tag")
+
+
+def validate_work(
+    parsed: ParsedWork,
+    *,
+    create: bool,
+    current_visibility: str | None = None,
+    client_name: str | None = None,
+) -> None:
+    """Raise the error ORCID would answer for this work, or return."""
+    body = parsed.body
+    _validate_title_and_codes(body)
     if body["publication-date"] is not None:
         _validate_date(body["publication-date"])
-    citation = body["citation"]
-    if citation is not None:
-        if citation["citation-type"] is None:
-            raise _type_error("citation type", ", ".join(vocab.CITATION_TYPES))
-        if not (citation["citation-value"] or "").strip():
-            raise api_error(9020, "Please specify a citation or remove the parent tag")
+    _validate_citation(body["citation"])
     ext_holder = body["external-ids"]
     ext_ids: list[dict[str, Any]] = ext_holder["external-id"] if ext_holder else []
     if not ext_ids:

@@ -152,14 +152,14 @@ def _contributor(node: Element) -> dict[str, Any]:
 def read_work(data: bytes) -> dict[str, Any]:
     root = _parse(data, "orcid-work")
     if root.tag != _q("work", "work"):
-        raise api_error(9001, f"unexpected element {root.tag}")
+        raise api_error(9001, f"unexpected element {root.tag!r}")
     return _work_dict(root)
 
 
 def read_bulk(data: bytes) -> dict[str, Any]:
     root = _parse(data, "orcid-bulk")
     if root.tag != _q("bulk", "bulk"):
-        raise api_error(9001, f"unexpected element {root.tag}")
+        raise api_error(9001, f"unexpected element {root.tag!r}")
     return {"bulk": [{"work": _work_dict(node)} for node in root.findall(_q("work", "work"))]}
 
 
@@ -178,8 +178,12 @@ def _root(prefix: str, name: str, *prefixes: str) -> Element:
     return etree.Element(_q(prefix, name), nsmap=nsmap)
 
 
+_DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+
 def _serialise(root: Element) -> bytes:
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)
+    """JAXB's spelling: the declaration in double quotes, then the document."""
+    return _DECLARATION + etree.tostring(root, encoding="UTF-8")
 
 
 def _datetime(holder: dict[str, Any] | None) -> str | None:

@@ -1,0 +1,220 @@
+"""A Crossref REST ``work`` message → Work. Accepts the ``{"status", "message-type",
+"message"}`` envelope and the bare message."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from lxml import etree
+
+from worker.metadata.adapters.common import (
+    build_work,
+    date_from_parts,
+    first_text,
+    load_json,
+    unhandled,
+)
+from worker.metadata.errors import InputError
+from worker.metadata.render.crossref_parts import INTER_RELATIONS, INTRA_RELATIONS
+from worker.metadata.types import FROM_CROSSREF_REST, WorkType
+
+if TYPE_CHECKING:
+    from worker.metadata.work import Work
+
+SOURCE = "crossref-json"
+_ROLES = {"author": "author", "editor": "editor", "translator": "translator", "chair": "chair"}
+_SUBTYPES = {
+    "preprint": WorkType.PREPRINT, "working_paper": WorkType.WORKING_PAPER,
+    "working-paper": WorkType.WORKING_PAPER, "report": WorkType.REPORT,
+    "dissertation": WorkType.DISSERTATION, "other": WorkType.OTHER,
+}  # fmt: skip
+_HANDLED = {
+    "DOI", "URL", "resource", "title", "subtitle", "container-title", "group-title", "ISSN",
+    "issn-type", "ISBN", "isbn-type", "volume", "issue", "page", "publisher", "issued",
+    "published", "published-print", "published-online", "posted", "approved", "author",
+    "editor", "translator", "chair", "type", "subtype", "abstract", "language", "license",
+    "funder", "subject", "relation", "event", *_ROLES,
+}  # fmt: skip
+_IGNORED = {
+    "indexed", "reference-count", "references-count", "is-referenced-by-count", "source",
+    "prefix", "member", "score", "deposited", "created", "content-domain", "short-container-title",
+    "link", "publisher-location", "reference", "update-policy", "institution", "accepted",
+    "content-created", "journal-issue", "archive", "degree",
+}  # fmt: skip
+_CAMEL_TO_DATACITE: dict[str, str] = {}
+for _key, _camel in (INTER_RELATIONS | INTRA_RELATIONS).items():
+    _CAMEL_TO_DATACITE.setdefault(_camel, _key)
+_ID_TYPES = {"doi": "DOI", "uri": "URL", "issn": "ISSN", "isbn": "ISBN", "pmid": "PMID",
+             "purl": "PURL", "arxiv": "arXiv", "ark": "ARK", "handle": "Handle"}  # fmt: skip
+
+
+def crossref_message_to_work(data: Any) -> tuple[Work, list[str]]:
+    """A Work from a Crossref REST work message (or envelope, or JSON text)."""
+    if isinstance(data, (str, bytes)):
+        data = load_json(data, SOURCE)
+    if isinstance(data, dict) and isinstance(data.get("message"), dict):
+        if data.get("message-type") not in (None, "work"):
+            raise InputError(SOURCE, f"message-type {data['message-type']!r}, not 'work'")
+        data = data["message"]
+    if not isinstance(data, dict):
+        raise InputError(SOURCE, "expected a Crossref work message (object)")
+    problems = unhandled(data, _HANDLED, _IGNORED)
+    lost_reference = data.get("reference")
+    if lost_reference:
+        problems.append(f"reference: {len(lost_reference)} cited references not represented")
+    work: dict[str, Any] = {
+        "id": data.get("DOI") or data.get("URL") or "crossref-record",
+        "type": _work_type(data, problems),
+        "title": first_text(data.get("title")),
+        "subtitle": first_text(data.get("subtitle")),
+        "publication_date": _date(data),
+        "publisher": data.get("publisher"),
+        "doi": data.get("DOI"),
+        "url": ((data.get("resource") or {}).get("primary") or {}).get("URL") or data.get("URL"),
+        "abstract": _abstract(data.get("abstract")),
+        "language": data.get("language"),
+        "keywords": [s for s in data.get("subject") or [] if isinstance(s, str)],
+        "contributors": _contributors(data, problems),
+        "container": _container(data, problems),
+        "event": _event(data.get("event")),
+        "license": _license(data.get("license") or [], problems),
+        "funding": _funding(data.get("funder") or []),
+        "related_identifiers": _relations(data.get("relation") or {}, problems),
+    }
+    clean = {key: value for key, value in work.items() if value not in (None, [], {})}
+    return build_work(clean, problems, SOURCE), problems
+
+
+def _work_type(data: dict[str, Any], problems: list[str]) -> str:
+    kind = data.get("type")
+    if kind == "posted-content" and data.get("subtype") in _SUBTYPES:
+        return _SUBTYPES[data["subtype"]].value
+    if kind in FROM_CROSSREF_REST:
+        return FROM_CROSSREF_REST[kind].value
+    problems.append(f"type: Crossref type {kind!r} has no Work type; read as 'other'")
+    return WorkType.OTHER.value
+
+
+def _date(data: dict[str, Any]) -> str | None:
+    for key in ("issued", "published", "published-online", "published-print", "posted", "approved"):
+        value = date_from_parts(data.get(key))
+        if value:
+            return value
+    return None
+
+
+def _abstract(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    wrapped = (
+        '<r xmlns:jats="http://www.ncbi.nlm.nih.gov/JATS1" '
+        'xmlns:mml="http://www.w3.org/1998/Math/MathML">' + value + "</r>"
+    )
+    try:
+        root = etree.fromstring(
+            wrapped.encode(), etree.XMLParser(resolve_entities=False, no_network=True)
+        )
+    except etree.XMLSyntaxError:
+        return " ".join(re.sub(r"<[^>]+>", " ", value).split()) or None
+    paragraphs = [" ".join("".join(p.itertext()).split()) for p in root.iter("{*}p")]
+    paragraphs = [p for p in paragraphs if p and p.lower() != "abstract"]
+    return "\n\n".join(paragraphs) or " ".join("".join(root.itertext()).split()) or None
+
+
+def _contributors(data: dict[str, Any], problems: list[str]) -> list[dict[str, Any]]:
+    contributors = []
+    for key, role in _ROLES.items():
+        for index, person in enumerate(data.get(key) or []):
+            entry: dict[str, Any] = {"role": role, "sequence": person.get("sequence")}
+            if person.get("family"):
+                entry.update(type="person", given=person.get("given"), family=person["family"])
+            else:
+                entry["name"] = person.get("name")
+            entry["orcid"] = person.get("ORCID")
+            entry["affiliations"] = [_affiliation(a) for a in person.get("affiliation") or []]
+            if person.get("suffix"):
+                problems.append(f"{key}[{index}].suffix: not represented")
+            contributors.append({k: v for k, v in entry.items() if v not in (None, [])})
+    return contributors
+
+
+def _affiliation(affiliation: dict[str, Any]) -> dict[str, Any]:
+    entry = {"name": affiliation.get("name")}
+    for identifier in affiliation.get("id") or []:
+        if (identifier.get("id-type") or "").upper() == "ROR":
+            entry["ror"] = identifier.get("id")
+            break
+    return {k: v for k, v in entry.items() if v}
+
+
+def _container(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    typed = {i.get("type"): i.get("value") for i in data.get("issn-type") or []}
+    issns = [i for i in data.get("ISSN") or [] if isinstance(i, str)]
+    isbns = [i for i in data.get("ISBN") or [] if isinstance(i, str)]
+    if len(isbns) > 1:
+        problems.append("ISBN: only the first ISBN is represented")
+    container = {
+        "title": first_text(data.get("container-title")) or first_text(data.get("group-title")),
+        "issn": typed.get("print") or (issns[0] if issns else None),
+        "eissn": typed.get("electronic"),
+        "isbn": isbns[0] if isbns else None,
+        "volume": data.get("volume"),
+        "issue": data.get("issue"),
+        "pages": data.get("page"),
+    }
+    if container["eissn"] == container["issn"]:
+        container["eissn"] = None
+    return {k: v for k, v in container.items() if v}
+
+
+def _event(event: Any) -> dict[str, Any] | None:
+    if not isinstance(event, dict) or not event.get("name"):
+        return None
+    entry = {
+        "name": event["name"],
+        "acronym": event.get("acronym"),
+        "location": event.get("location"),
+        "start_date": date_from_parts(event.get("start")),
+        "end_date": date_from_parts(event.get("end")),
+    }
+    return {k: v for k, v in entry.items() if v}
+
+
+def _license(licenses: list[dict[str, Any]], problems: list[str]) -> dict[str, Any] | None:
+    if not licenses:
+        return None
+    chosen = next((lic for lic in licenses if lic.get("content-version") == "vor"), licenses[0])
+    if len(licenses) > 1:
+        problems.append(f"license: {len(licenses) - 1} further licence(s) not represented")
+    return {"url": chosen.get("URL")} if chosen.get("URL") else None
+
+
+def _funding(funders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    funding = []
+    for funder in funders:
+        base = {"funder_name": funder.get("name"), "funder_id": funder.get("DOI")}
+        base = {k: v for k, v in base.items() if v}
+        awards = [a for a in funder.get("award") or [] if isinstance(a, str) and a.strip()]
+        funding += [{**base, "award_number": award} for award in awards] or [base]
+    return funding
+
+
+def _relations(relations: dict[str, Any], problems: list[str]) -> list[dict[str, Any]]:
+    related = []
+    for key, items in relations.items():
+        camel = re.sub(r"-(\w)", lambda m: m.group(1).upper(), key)
+        relation = _CAMEL_TO_DATACITE.get(camel)
+        for item in items if isinstance(items, list) else []:
+            id_type = _ID_TYPES.get((item.get("id-type") or "").lower())
+            if relation is None or id_type is None:
+                problems.append(f"relation.{key}: {item.get('id')} not represented")
+                continue
+            related.append(
+                {
+                    "identifier": item.get("id"),
+                    "identifier_type": id_type,
+                    "relation_type": relation,
+                }
+            )
+    return related
