@@ -5,14 +5,12 @@ Only ``id``, ``type`` and ``title`` are required; each render target checks what
 ``worker.pids.identifiers``; unknown keys are refused (``extra="forbid"``) so typos surface.
 """
 
-import datetime as dt
 import re
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -20,6 +18,21 @@ from pydantic import (
 )
 
 from worker.metadata.errors import WorkValidationError
+from worker.metadata.fields import (
+    Doi,
+    FunderId,
+    Isbn,
+    Issn,
+    Language,
+    OptText,
+    Orcid,
+    PartialDate,
+    Ror,
+    Text,
+    Url,
+    check_url,
+    date_or_range,
+)
 from worker.metadata.types import ContributorRole, WorkType
 from worker.metadata.vocab import (
     DateType,
@@ -31,92 +44,6 @@ from worker.metadata.vocab import (
 from worker.pids import identifiers as ids
 
 WORK_SCHEMA_ID = "urn:pidsync:schema:work:1"
-
-_FORBIDDEN_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
-
-
-def _clean_text(value: str) -> str:
-    found = _FORBIDDEN_CHARS.search(value)
-    if found:
-        raise ValueError(f"contains a control character (U+{ord(found.group()):04X})")
-    return value
-
-
-def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
-def _identifier(normalizer: Any) -> AfterValidator:
-    def check(value: str) -> str:
-        result: str = normalizer(value)
-        return result
-
-    return AfterValidator(check)
-
-
-def _partial_date(value: str) -> str:
-    match = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", value)
-    if not match:
-        raise ValueError("not a date of the form YYYY, YYYY-MM or YYYY-MM-DD")
-    year, month, day = match.groups()
-    try:
-        dt.date(int(year), int(month or 1), int(day or 1))
-    except ValueError as exc:
-        raise ValueError(f"not a calendar date ({exc})") from None
-    return value
-
-
-def _date_or_range(value: str) -> str:
-    parts = value.split("/")
-    if len(parts) > 2 or not any(parts):
-        raise ValueError("not a date, datetime or range 'start/end'")
-    for part in parts:
-        if part and not _is_date_or_datetime(part):
-            raise ValueError(f"{part!r} is not a date (YYYY[-MM[-DD]]) or ISO 8601 datetime")
-    return value
-
-
-def _is_date_or_datetime(part: str) -> bool:
-    try:
-        _partial_date(part)
-    except ValueError:
-        try:
-            dt.datetime.fromisoformat(part)
-        except ValueError:
-            return False
-    return True
-
-
-def _url(value: str) -> str:
-    if not re.fullmatch(r"(?:https?|ftp)://\S+", value):
-        raise ValueError("not an absolute http(s) URL without spaces")
-    return value
-
-
-def _language(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*", value):
-        raise ValueError("not a language tag such as 'en' or 'pt-BR'")
-    primary, *rest = value.split("-")
-    return "-".join([primary.lower(), *rest])
-
-
-Text = Annotated[str, Field(min_length=1), AfterValidator(_clean_text)]
-OptText = Annotated[Text | None, BeforeValidator(_blank_to_none)]
-Doi = Annotated[str, _identifier(ids.normalize_doi), Field(examples=["10.5555/abc123"])]
-Orcid = Annotated[str, _identifier(ids.normalize_orcid), Field(examples=["0000-0002-1825-0097"])]
-Ror = Annotated[str, _identifier(ids.normalize_ror), Field(examples=["https://ror.org/02mhbdp94"])]
-Issn = Annotated[str, _identifier(ids.normalize_issn), Field(examples=["0317-8471"])]
-Isbn = Annotated[str, _identifier(ids.normalize_isbn), Field(examples=["9783161484100"])]
-FunderId = Annotated[
-    str, _identifier(ids.normalize_funder_id), Field(examples=["10.13039/501100000780"])
-]
-PartialDate = Annotated[
-    str, AfterValidator(_partial_date), Field(pattern=r"^\d{4}(-\d{2}(-\d{2})?)?$")
-]
-Url = Annotated[str, AfterValidator(_url), Field(pattern=r"^(https?|ftp)://\S+$")]
-Language = Annotated[str, AfterValidator(_language), Field(examples=["en", "pt-BR"])]
 
 
 class _Model(BaseModel):
@@ -248,7 +175,7 @@ class RelatedIdentifier(_Model):
             "ISSN": ids.normalize_issn,
             "EISSN": ids.normalize_issn,
             "ISBN": ids.normalize_isbn,
-            "URL": _url,
+            "URL": check_url,
         }.get(self.identifier_type)
         if normalizer is not None:
             self.identifier = normalizer(self.identifier)
@@ -262,7 +189,7 @@ class License(_Model):
 
 
 class DateEntry(_Model):
-    date: Annotated[str, AfterValidator(_date_or_range)] = Field(
+    date: Annotated[str, AfterValidator(date_or_range)] = Field(
         description="YYYY[-MM[-DD]], an ISO 8601 datetime, or a range 'start/end'."
     )
     type: DateType = Field(description="DataCite dateType.")

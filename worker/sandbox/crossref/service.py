@@ -7,7 +7,7 @@ import contextlib
 import time
 from typing import Any, TYPE_CHECKING
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 from lxml import etree
 
 from worker.reference import xsd
@@ -200,7 +200,7 @@ class CrossrefService:
         if request.content_type.startswith("multipart/"):
             reader = await request.multipart()
             async for part in reader:
-                if not isinstance(part, web.BodyPartReader) or part.name is None:
+                if not isinstance(part, BodyPartReader) or part.name is None:
                     continue
                 if part.name == "fname" or part.filename:
                     content = await part.read()

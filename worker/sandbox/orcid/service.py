@@ -9,7 +9,7 @@ both the API and the control routes use (so webhooks fire either way).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from worker.sandbox.orcid import persist
@@ -67,6 +67,7 @@ class OrcidService:
     def __init__(self, ctx: SandboxContext, settings: OrcidSettings | None = None) -> None:
         self.ctx = ctx
         self.settings = settings or OrcidSettings()
+        self._defaults = replace(self.settings)
         self.store = OrcidStore()
         self.limiter = TokenBucket(ctx.orcid_rate)
         self.dispatcher = WebhookDispatcher(self)
@@ -111,9 +112,11 @@ class OrcidService:
         return persist.snapshot(self.store)
 
     def reset(self) -> None:
+        """Back to the seeded clients and the settings the service was built with."""
         self.dispatcher.cancel_all()
         self.store.reset()
         self.limiter.reset()
+        self.settings.update(asdict(self._defaults))
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         persist.restore(self.store, snapshot)
