@@ -144,9 +144,9 @@ def cipher():
 
 @pytest.fixture
 def runtime(settings, database, broker, database_url, redis_url, cipher):
-    from worker.bootstrap import Runtime
+    from worker.bootstrap import Runtime, set_runtime
 
-    return Runtime(
+    rt = Runtime(
         settings=settings,
         database=database,
         broker=broker,
@@ -155,6 +155,16 @@ def runtime(settings, database, broker, database_url, redis_url, cipher):
         broker_url=redis_url,
         servers=EmbeddedServers(database_url, redis_url),
     )
+    set_runtime(rt)
+    return rt
+
+
+@pytest.fixture(autouse=True)
+def _no_runtime_leaks():
+    from worker.bootstrap import set_runtime
+
+    yield
+    set_runtime(None)
 
 
 @pytest.fixture

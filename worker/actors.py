@@ -2,5 +2,6 @@
 senders alike)."""
 
 from worker.events import actors as events_actors
+from worker.notify import actors as notify_actors
 
-__all__ = ["events_actors"]
+__all__ = ["events_actors", "notify_actors"]

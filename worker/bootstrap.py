@@ -68,6 +68,21 @@ def _register_configured_secrets(settings: Settings) -> None:
         register_secret(client.client_secret.get_secret_value())
 
 
+_runtime: Runtime | None = None
+
+
+def set_runtime(runtime: Runtime | None) -> None:
+    """Make ``runtime`` the process's (actors read settings, cipher and clients from it)."""
+    global _runtime  # noqa: PLW0603 - one runtime per process, set at boot
+    _runtime = runtime
+
+
+def current_runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("pidsync is not booted in this process: call worker.bootstrap.boot()")
+    return _runtime
+
+
 def boot(settings: Settings | None = None, *, migrate: bool | None = None) -> Runtime:
     """Bring up everything a pidsync process needs, or raise BootError with one line."""
     settings = settings or load_settings()
@@ -110,4 +125,6 @@ def boot(settings: Settings | None = None, *, migrate: bool | None = None) -> Ru
     cipher = TokenCipher(
         load_keys([k.get_secret_value() for k in settings.token_keys], settings.data_dir)
     )
-    return Runtime(settings, database, broker, cipher, servers.database_url, broker_url, servers)
+    runtime = Runtime(settings, database, broker, cipher, servers.database_url, broker_url, servers)
+    set_runtime(runtime)
+    return runtime

@@ -7,8 +7,16 @@ from xml.sax.saxutils import escape
 NS = "http://www.crossref.org/schema/5.3.1"
 
 
-def article(doi: str, title: str = "A sandbox article", *, given: str = "Josiah", family: str = "Carberry",
-            orcid: str | None = None, year: int = 2024, url: str | None = None) -> str:
+def article(
+    doi: str,
+    title: str = "A sandbox article",
+    *,
+    given: str = "Josiah",
+    family: str = "Carberry",
+    orcid: str | None = None,
+    year: int = 2024,
+    url: str | None = None,
+) -> str:
     orcid_xml = f"<ORCID>https://orcid.org/{orcid}</ORCID>" if orcid else ""
     return (
         '<journal_article publication_type="full_text">'
@@ -22,8 +30,12 @@ def article(doi: str, title: str = "A sandbox article", *, given: str = "Josiah"
     )
 
 
-def deposit(*articles: str, timestamp: int = 20240101000000000, batch_id: str = "batch-1",
-            journal: str = "Journal of Sandbox Studies") -> bytes:
+def deposit(
+    *articles: str,
+    timestamp: int = 20240101000000000,
+    batch_id: str = "batch-1",
+    journal: str = "Journal of Sandbox Studies",
+) -> bytes:
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<doi_batch xmlns="{NS}" version="5.3.1">'
         f"<head><doi_batch_id>{batch_id}</doi_batch_id><timestamp>{timestamp}</timestamp>"
@@ -32,4 +44,4 @@ def deposit(*articles: str, timestamp: int = 20240101000000000, batch_id: str = 
         f'<journal_metadata language="en"><full_title>{escape(journal)}</full_title>'
         '<issn media_type="electronic">2049-3630</issn></journal_metadata>'
         f"{''.join(articles)}</journal></body></doi_batch>"
-    ).encode("utf-8")
+    ).encode()

@@ -29,10 +29,17 @@ def upload(http, info, content: bytes, file_name: str, *, login=None, password=N
 
 
 def poll(http, info, file_name: str, *, want="completed", kind="result", timeout=10.0):
-    params = {"usr": info["crossref_login_id"], "pwd": info["crossref_password"], "file_name": file_name, "type": kind}
+    params = {
+        "usr": info["crossref_login_id"],
+        "pwd": info["crossref_password"],
+        "file_name": file_name,
+        "type": kind,
+    }
     deadline = time.monotonic() + timeout
     while True:
-        answer = http.get(info["crossref_deposit_url"] + "/servlet/submissionDownload", params=params, timeout=10)
+        answer = http.get(
+            info["crossref_deposit_url"] + "/servlet/submissionDownload", params=params, timeout=10
+        )
         if kind != "result":
             return answer
         root = etree.fromstring(answer.content)
@@ -44,7 +51,8 @@ def poll(http, info, file_name: str, *, want="completed", kind="result", timeout
 def diagnostics(answer) -> tuple[etree._Element, list[tuple[str, str, str]]]:
     root = etree.fromstring(answer.content)
     records = [
-        (r.get("status"), r.findtext("doi"), r.findtext("msg")) for r in root.findall("record_diagnostic")
+        (r.get("status"), r.findtext("doi"), r.findtext("msg"))
+        for r in root.findall("record_diagnostic")
     ]
     return root, records
 
@@ -72,9 +80,16 @@ def test_deposit_answers_the_success_page_and_polls_through_to_completed(sandbox
     assert root.findtext("batch_id") == "batch-1"
     assert records == [("Success", "10.32013/dep-1", "Successfully added")]
     counts = {child.tag: child.text for child in root.find("batch_data")}
-    assert counts == {"record_count": "1", "success_count": "1", "warning_count": "0", "failure_count": "0"}
+    assert counts == {
+        "record_count": "1",
+        "success_count": "1",
+        "warning_count": "0",
+        "failure_count": "0",
+    }
     state = sandbox.state()["crossref"]
-    assert state["submissions"][0]["records"] == [{"doi": "10.32013/dep-1", "status": "Success", "msg": "Successfully added"}]
+    assert state["submissions"][0]["records"] == [
+        {"doi": "10.32013/dep-1", "status": "Success", "msg": "Successfully added"}
+    ]
     assert state["submissions"][0]["status"] == "completed"
     assert [d["doi"] for d in state["dois"]] == ["10.32013/dep-1"]
 
@@ -83,14 +98,23 @@ def test_query_parameters_and_batch_id_lookup_and_contents(sandbox, info, http):
     content = deposit(article("10.32013/q-1"), batch_id="my-batch-7")
     answer = http.post(
         info["crossref_deposit_url"] + "/servlet/deposit",
-        params={"operation": "doMDUpload", "login_id": info["crossref_login_id"], "login_passwd": info["crossref_password"]},
+        params={
+            "operation": "doMDUpload",
+            "login_id": info["crossref_login_id"],
+            "login_passwd": info["crossref_password"],
+        },
         files={"fname": ("q-1.xml", content)},
     )
     assert answer.text == SUCCESS_PAGE
     poll(http, info, "q-1.xml")
     by_batch = http.get(
         info["crossref_deposit_url"] + "/servlet/submissionDownload",
-        params={"usr": info["crossref_login_id"], "pwd": info["crossref_password"], "doi_batch_id": "my-batch-7", "type": "result"},
+        params={
+            "usr": info["crossref_login_id"],
+            "pwd": info["crossref_password"],
+            "doi_batch_id": "my-batch-7",
+            "type": "result",
+        },
     )
     assert diagnostics(by_batch)[1] == [("Success", "10.32013/q-1", "Successfully added")]
     assert poll(http, info, "q-1.xml", kind="contents").content == content
@@ -111,19 +135,29 @@ def test_timestamp_must_grow_per_doi(sandbox, info, http):
     ]
     # And a newer timestamp updates the record
     upload(http, info, deposit(article("10.32013/ts-1", "Changed"), timestamp=201), "ts-c.xml")
-    assert diagnostics(poll(http, info, "ts-c.xml"))[1] == [("Success", "10.32013/ts-1", "Successfully updated")]
+    assert diagnostics(poll(http, info, "ts-c.xml"))[1] == [
+        ("Success", "10.32013/ts-1", "Successfully updated")
+    ]
     dois = sandbox.state()["crossref"]["dois"]
-    assert [(d["doi"], d["timestamp"], d["title"], d["deposits"]) for d in dois] == [("10.32013/ts-1", 201, ["Changed"], 2)]
+    assert [(d["doi"], d["timestamp"], d["title"], d["deposits"]) for d in dois] == [
+        ("10.32013/ts-1", 201, ["Changed"], 2)
+    ]
 
 
 def test_mixed_batch_prefixes_ownership_and_forced_outcomes(sandbox, info, http):
     # Given forced outcomes for two DOIs
     sandbox.crossref_force_outcome("10.32013/MIX-2", "Warning", "Added with conflict")
-    forced = http.post(info["control_url"] + "/crossref/outcomes", json={"doi": "10.32013/mix-3", "status": "Failure", "msg": "Invalid ISSN"})
+    forced = http.post(
+        info["control_url"] + "/crossref/outcomes",
+        json={"doi": "10.32013/mix-3", "status": "Failure", "msg": "Invalid ISSN"},
+    )
     assert forced.status_code == 200
     # When one batch holds them, a normal record and a record under another prefix
     content = deposit(
-        article("10.32013/mix-1"), article("10.32013/mix-2"), article("10.32013/mix-3"), article("10.80002/mix-4")
+        article("10.32013/mix-1"),
+        article("10.32013/mix-2"),
+        article("10.32013/mix-3"),
+        article("10.80002/mix-4"),
     )
     upload(http, info, content, "mix.xml")
     root, records = diagnostics(poll(http, info, "mix.xml"))
@@ -132,11 +166,23 @@ def test_mixed_batch_prefixes_ownership_and_forced_outcomes(sandbox, info, http)
         ("Success", "10.32013/mix-1", "Successfully added"),
         ("Warning", "10.32013/mix-2", "Added with conflict"),
         ("Failure", "10.32013/mix-3", "Invalid ISSN"),
-        ("Failure", "10.80002/mix-4", "All prefixes in a submission must match (DOI[10.80002/mix-4])"),
+        (
+            "Failure",
+            "10.80002/mix-4",
+            "All prefixes in a submission must match (DOI[10.80002/mix-4])",
+        ),
     ]
     counts = {child.tag: child.text for child in root.find("batch_data")}
-    assert counts == {"record_count": "4", "success_count": "1", "warning_count": "1", "failure_count": "2"}
-    assert sorted(d["doi"] for d in sandbox.state()["crossref"]["dois"]) == ["10.32013/mix-1", "10.32013/mix-2"]
+    assert counts == {
+        "record_count": "4",
+        "success_count": "1",
+        "warning_count": "1",
+        "failure_count": "2",
+    }
+    assert sorted(d["doi"] for d in sandbox.state()["crossref"]["dois"]) == [
+        "10.32013/mix-1",
+        "10.32013/mix-2",
+    ]
     # And a batch under a prefix the login does not own is refused record by record
     upload(http, info, deposit(article("10.80002/foreign")), "foreign.xml")
     assert diagnostics(poll(http, info, "foreign.xml"))[1] == [
@@ -149,10 +195,17 @@ def test_schema_failure_and_unparsable_file(sandbox, info, http):
 
     if xsd("crossref") is None:
         pytest.skip("Crossref XSD not at hand (../shared/reference)")
-    invalid = deposit(article("10.32013/bad-1"), article("10.32013/bad-2")).replace(b"<titles>", b"<titlez>", 1).replace(b"</titles>", b"</titlez>", 1)
+    invalid = (
+        deposit(article("10.32013/bad-1"), article("10.32013/bad-2"))
+        .replace(b"<titles>", b"<titlez>", 1)
+        .replace(b"</titles>", b"</titlez>", 1)
+    )
     upload(http, info, invalid, "invalid.xml")
     _, records = diagnostics(poll(http, info, "invalid.xml"))
-    assert [(status, doi) for status, doi, _ in records] == [("Failure", "10.32013/bad-1"), ("Failure", "10.32013/bad-2")]
+    assert [(status, doi) for status, doi, _ in records] == [
+        ("Failure", "10.32013/bad-1"),
+        ("Failure", "10.32013/bad-2"),
+    ]
     assert records[0][2].startswith("Error: ")
     assert "titlez" in records[0][2]
     upload(http, info, b"<doi_batch><unclosed>", "garbage.xml")
@@ -166,7 +219,12 @@ def test_wrong_credentials(sandbox, info, http):
     assert answer.text == "Wrong credentials. Incorrect username or password."
     polled = http.get(
         info["crossref_deposit_url"] + "/servlet/submissionDownload",
-        params={"usr": info["crossref_login_id"], "pwd": "wrong", "file_name": "x.xml", "type": "result"},
+        params={
+            "usr": info["crossref_login_id"],
+            "pwd": "wrong",
+            "file_name": "x.xml",
+            "type": "result",
+        },
     )
     assert polled.text == "Wrong credentials. Incorrect username or password."
     assert sandbox.state()["crossref"]["submissions"] == []
@@ -178,7 +236,14 @@ def test_queue_limit_is_429(sandbox, info, http):
     assert upload(http, info, deposit(article("10.32013/q2")), "q2.xml").status_code == 200
     assert upload(http, info, deposit(article("10.32013/q3")), "q3.xml").status_code == 429
     # Another login has its own queue
-    other = upload(http, info, deposit(article("10.80002/o1")), "o1.xml", login="other-role", password="other-crossref-password")
+    other = upload(
+        http,
+        info,
+        deposit(article("10.80002/o1")),
+        "o1.xml",
+        login="other-role",
+        password="other-crossref-password",
+    )
     assert other.status_code == 200
 
 
@@ -187,6 +252,10 @@ def test_unknown_submission(sandbox, info, http):
     assert etree.fromstring(answer.content).get("status") == "unknown_submission"
     missing_type = http.get(
         info["crossref_deposit_url"] + "/servlet/submissionDownload",
-        params={"usr": info["crossref_login_id"], "pwd": info["crossref_password"], "file_name": "x"},
+        params={
+            "usr": info["crossref_login_id"],
+            "pwd": info["crossref_password"],
+            "file_name": "x",
+        },
     )
     assert missing_type.status_code == 400

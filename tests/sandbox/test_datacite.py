@@ -13,7 +13,14 @@ from datacite.errors import (
 )
 
 METADATA = {
-    "creators": [{"name": "Carberry, Josiah", "nameType": "Personal", "givenName": "Josiah", "familyName": "Carberry"}],
+    "creators": [
+        {
+            "name": "Carberry, Josiah",
+            "nameType": "Personal",
+            "givenName": "Josiah",
+            "familyName": "Carberry",
+        }
+    ],
     "titles": [{"title": "Sandbox fidelity dataset"}],
     "publisher": "pidsync sandbox",
     "publicationYear": "2024",
@@ -47,7 +54,9 @@ def test_datacite_package_lifecycle(sandbox, info, http):
     # When it creates a draft, then publishes it with metadata and a URL
     assert api.draft_doi(doi=doi) == doi
     assert sandbox.state()["datacite"]["dois"][0]["state"] == "draft"
-    attributes = api.update_doi(doi, metadata={**METADATA, "event": "publish"}, url="https://example.org/a")
+    attributes = api.update_doi(
+        doi, metadata={**METADATA, "event": "publish"}, url="https://example.org/a"
+    )
 
     # Then the DOI is findable with the merged metadata, and public reads see it
     assert attributes["state"] == "findable"
@@ -72,7 +81,9 @@ def test_datacite_package_lifecycle(sandbox, info, http):
     with pytest.raises(DataCiteNotFoundError):
         api.get_doi(draft)
     state = sandbox.state()["datacite"]["dois"]
-    assert [(d["doi"], d["state"], d["client"]) for d in state] == [(doi, "findable", "SANDBOX.REPO")]
+    assert [(d["doi"], d["state"], d["client"]) for d in state] == [
+        (doi, "findable", "SANDBOX.REPO")
+    ]
     assert state[0]["metadata"]["publisher"] == "pidsync sandbox"
 
 
@@ -84,7 +95,10 @@ def test_public_doi_and_generated_suffix(sandbox, info):
     assert len(suffix) == 9
     assert suffix[4] == "-"
     assert api.get_metadata(doi)["state"] == "findable"
-    assert api.private_doi(METADATA.copy(), "https://example.org/q", doi=f"{prefix}/private-1") == f"{prefix}/private-1"
+    assert (
+        api.private_doi(METADATA.copy(), "https://example.org/q", doi=f"{prefix}/private-1")
+        == f"{prefix}/private-1"
+    )
     assert api.get_metadata(f"{prefix}/private-1")["state"] == "registered"
 
 
@@ -103,11 +117,17 @@ def test_foreign_prefix_and_other_clients_doi(sandbox, info, http):
         client(info, prefix="10.80001").draft_doi(doi="10.80001/not-mine")
     # Given a DOI owned by the other repository
     other = ("OTHER.REPO", "other-datacite-password")
-    created = http.put(dois_url(info, "10.80001/theirs"), json={"data": {"attributes": {}}}, auth=other)
+    created = http.put(
+        dois_url(info, "10.80001/theirs"), json={"data": {"attributes": {}}}, auth=other
+    )
     assert created.status_code == 201
     # Then our repository may neither update nor delete it
-    forbidden = {"errors": [{"status": "403", "title": "You are not authorized to access this resource."}]}
-    update = http.put(dois_url(info, "10.80001/theirs"), json={"data": {"attributes": {}}}, auth=auth(info))
+    forbidden = {
+        "errors": [{"status": "403", "title": "You are not authorized to access this resource."}]
+    }
+    update = http.put(
+        dois_url(info, "10.80001/theirs"), json={"data": {"attributes": {}}}, auth=auth(info)
+    )
     assert (update.status_code, update.json()) == (403, forbidden)
     assert http.delete(dois_url(info, "10.80001/theirs"), auth=auth(info)).status_code == 403
     # And its draft is invisible to us
@@ -116,53 +136,94 @@ def test_foreign_prefix_and_other_clients_doi(sandbox, info, http):
 
 def test_put_is_an_upsert_that_merges(sandbox, info, http):
     url = dois_url(info, "10.5072/upsert")
-    first = http.put(url, json={"data": {"attributes": {"titles": [{"title": "One"}], "publisher": "P"}}}, auth=auth(info))
+    first = http.put(
+        url,
+        json={"data": {"attributes": {"titles": [{"title": "One"}], "publisher": "P"}}},
+        auth=auth(info),
+    )
     assert first.status_code == 201
-    second = http.put(url, json={"data": {"type": "dois", "attributes": {"publisher": "Q"}}}, auth=auth(info))
+    second = http.put(
+        url, json={"data": {"type": "dois", "attributes": {"publisher": "Q"}}}, auth=auth(info)
+    )
     assert second.status_code == 200
     attributes = second.json()["data"]["attributes"]
     assert attributes["titles"] == [{"title": "One"}]
     assert attributes["publisher"] == "Q"
-    patched = http.patch(url, json={"data": {"attributes": {"publicationYear": "2020"}}}, auth=auth(info))
+    patched = http.patch(
+        url, json={"data": {"attributes": {"publicationYear": "2020"}}}, auth=auth(info)
+    )
     assert patched.status_code == 200
     assert patched.json()["data"]["attributes"]["publisher"] == "Q"
-    assert http.get(url, auth=auth(info), params={"publisher": "true"}).json()["data"]["attributes"]["publisher"] == {"name": "Q"}
+    assert http.get(url, auth=auth(info), params={"publisher": "true"}).json()["data"][
+        "attributes"
+    ]["publisher"] == {"name": "Q"}
 
 
 def test_validation_errors_one_per_problem(sandbox, info, http):
     # Given a draft with only a title
     url = dois_url(info, "10.5072/invalid")
-    http.put(url, json={"data": {"attributes": {"titles": [{"title": "Only a title"}]}}}, auth=auth(info))
+    http.put(
+        url, json={"data": {"attributes": {"titles": [{"title": "Only a title"}]}}}, auth=auth(info)
+    )
     # When it is published
     answer = http.put(url, json={"data": {"attributes": {"event": "publish"}}}, auth=auth(info))
     # Then DataCite's 422 lists each missing property, and the DOI stays a draft
     assert answer.status_code == 422
     errors = answer.json()["errors"]
-    assert [e["source"] for e in errors] == ["url", "creators", "publisher", "publicationYear", "types"]
+    assert [e["source"] for e in errors] == [
+        "url",
+        "creators",
+        "publisher",
+        "publicationYear",
+        "types",
+    ]
     assert errors[0] == {"source": "url", "title": "Can't be blank", "uid": "10.5072/invalid"}
     assert all(set(e) == {"source", "title", "uid"} for e in errors)
     assert sandbox.state()["datacite"]["dois"][0]["state"] == "draft"
-    bad_url = http.put(url, json={"data": {"attributes": {**METADATA, "url": "example.org", "event": "register"}}}, auth=auth(info))
-    assert bad_url.json()["errors"] == [{"source": "url", "title": "URL is not valid", "uid": "10.5072/invalid"}]
+    bad_url = http.put(
+        url,
+        json={"data": {"attributes": {**METADATA, "url": "example.org", "event": "register"}}},
+        auth=auth(info),
+    )
+    assert bad_url.json()["errors"] == [
+        {"source": "url", "title": "URL is not valid", "uid": "10.5072/invalid"}
+    ]
 
 
 def test_doi_pattern_duplicate_and_missing_payload(sandbox, info, http):
-    bad = http.post(dois_url(info), json={"data": {"attributes": {"doi": "10.5072/has space"}}}, auth=auth(info))
-    assert bad.json() == {"errors": [{"source": "doi", "title": "Is invalid", "uid": "10.5072/has space"}]}
-    ok = http.post(dois_url(info), json={"data": {"attributes": {"doi": "10.5072/dup"}}}, auth=auth(info))
+    bad = http.post(
+        dois_url(info), json={"data": {"attributes": {"doi": "10.5072/has space"}}}, auth=auth(info)
+    )
+    assert bad.json() == {
+        "errors": [{"source": "doi", "title": "Is invalid", "uid": "10.5072/has space"}]
+    }
+    ok = http.post(
+        dois_url(info), json={"data": {"attributes": {"doi": "10.5072/dup"}}}, auth=auth(info)
+    )
     assert ok.status_code == 201
     assert ok.headers["Location"].endswith("/datacite/dois/10.5072/dup")
-    dup = http.post(dois_url(info), json={"data": {"attributes": {"doi": "10.5072/DUP"}}}, auth=auth(info))
+    dup = http.post(
+        dois_url(info), json={"data": {"attributes": {"doi": "10.5072/DUP"}}}, auth=auth(info)
+    )
     assert dup.status_code == 422
     assert dup.json()["errors"][0]["title"] == "This DOI has already been taken"
     missing = http.post(dois_url(info), json={"attributes": {}}, auth=auth(info))
     assert missing.status_code == 400
-    assert missing.json()["errors"][0]["title"] == "You need to provide a payload following the JSONAPI spec"
+    assert (
+        missing.json()["errors"][0]["title"]
+        == "You need to provide a payload following the JSONAPI spec"
+    )
 
 
 def test_delete_non_draft_is_405_with_allow(sandbox, info, http):
     url = dois_url(info, "10.5072/kept")
-    http.put(url, json={"data": {"attributes": {**METADATA, "url": "https://example.org", "event": "register"}}}, auth=auth(info))
+    http.put(
+        url,
+        json={
+            "data": {"attributes": {**METADATA, "url": "https://example.org", "event": "register"}}
+        },
+        auth=auth(info),
+    )
     answer = http.delete(url, auth=auth(info))
     assert answer.status_code == 405
     assert answer.headers["Allow"] == "HEAD, GET, POST, PATCH, PUT, OPTIONS"
@@ -172,18 +233,50 @@ def test_delete_non_draft_is_405_with_allow(sandbox, info, http):
 def test_invalid_transitions_are_ignored(sandbox, info, http):
     url = dois_url(info, "10.5072/states")
     body = lambda event: {"data": {"attributes": {"event": event}}}  # noqa: E731
-    http.put(url, json={"data": {"attributes": {**METADATA, "url": "https://example.org"}}}, auth=auth(info))
-    assert http.put(url, json=body("hide"), auth=auth(info)).json()["data"]["attributes"]["state"] == "draft"
-    assert http.put(url, json=body("show"), auth=auth(info)).json()["data"]["attributes"]["state"] == "draft"
-    assert http.put(url, json=body("register"), auth=auth(info)).json()["data"]["attributes"]["state"] == "registered"
-    assert http.put(url, json=body("register"), auth=auth(info)).json()["data"]["attributes"]["state"] == "registered"
-    assert http.put(url, json=body("show"), auth=auth(info)).json()["data"]["attributes"]["state"] == "findable"
-    assert http.put(url, json=body("register"), auth=auth(info)).json()["data"]["attributes"]["state"] == "findable"
+    http.put(
+        url,
+        json={"data": {"attributes": {**METADATA, "url": "https://example.org"}}},
+        auth=auth(info),
+    )
+    assert (
+        http.put(url, json=body("hide"), auth=auth(info)).json()["data"]["attributes"]["state"]
+        == "draft"
+    )
+    assert (
+        http.put(url, json=body("show"), auth=auth(info)).json()["data"]["attributes"]["state"]
+        == "draft"
+    )
+    assert (
+        http.put(url, json=body("register"), auth=auth(info)).json()["data"]["attributes"]["state"]
+        == "registered"
+    )
+    assert (
+        http.put(url, json=body("register"), auth=auth(info)).json()["data"]["attributes"]["state"]
+        == "registered"
+    )
+    assert (
+        http.put(url, json=body("show"), auth=auth(info)).json()["data"]["attributes"]["state"]
+        == "findable"
+    )
+    assert (
+        http.put(url, json=body("register"), auth=auth(info)).json()["data"]["attributes"]["state"]
+        == "findable"
+    )
 
 
 def _publish(http, info, suffix, title, creator="Carberry, Josiah", state="publish"):
-    metadata = {**METADATA, "titles": [{"title": title}], "creators": [{"name": creator}], "url": "https://example.org/" + suffix, "event": state}
-    answer = http.put(dois_url(info, f"10.5072/{suffix}"), json={"data": {"attributes": metadata}}, auth=auth(info))
+    metadata = {
+        **METADATA,
+        "titles": [{"title": title}],
+        "creators": [{"name": creator}],
+        "url": "https://example.org/" + suffix,
+        "event": state,
+    }
+    answer = http.put(
+        dois_url(info, f"10.5072/{suffix}"),
+        json={"data": {"attributes": metadata}},
+        auth=auth(info),
+    )
     assert answer.status_code == 201, answer.text
 
 
@@ -191,7 +284,11 @@ def test_search_query_syntax_and_visibility(sandbox, info, http):
     _publish(http, info, "s1", "Ocean temperature records", "Smith, Anna")
     _publish(http, info, "s2", "Ocean salinity records", "Jones, Bo")
     _publish(http, info, "s3", "Glacier mass balance", "Smith, Carl", state="register")
-    http.put(dois_url(info, "10.5072/s4"), json={"data": {"attributes": {"titles": [{"title": "Ocean draft"}]}}}, auth=auth(info))
+    http.put(
+        dois_url(info, "10.5072/s4"),
+        json={"data": {"attributes": {"titles": [{"title": "Ocean draft"}]}}},
+        auth=auth(info),
+    )
 
     def total(query, **kwargs):
         answer = http.get(dois_url(info), params={"query": query}, **kwargs)
@@ -230,16 +327,22 @@ def test_cursor_paging_over_several_pages(sandbox, info, http):
 def test_page_number_paging_and_size_cap(sandbox, info, http):
     for index in range(5):
         _publish(http, info, f"num-{index}", f"Numbered {index}")
-    first = http.get(dois_url(info), params={"page[size]": 2, "page[number]": 1, "sort": "created"}).json()
+    first = http.get(
+        dois_url(info), params={"page[size]": 2, "page[number]": 1, "sort": "created"}
+    ).json()
     assert [d["id"] for d in first["data"]] == ["10.5072/num-0", "10.5072/num-1"]
     assert first["meta"] == {**first["meta"], "total": 5, "totalPages": 3, "page": 1}
     assert "next" in first["links"]
-    last = http.get(dois_url(info), params={"page[size]": 2, "page[number]": 3, "sort": "created"}).json()
+    last = http.get(
+        dois_url(info), params={"page[size]": 2, "page[number]": 3, "sort": "created"}
+    ).json()
     assert [d["id"] for d in last["data"]] == ["10.5072/num-4"]
     assert "next" not in last["links"]
     capped = http.get(dois_url(info), params={"page[size]": 5000}).json()
     assert capped["meta"]["totalPages"] == 1
-    assert http.get(dois_url(info), params={"page[size]": 1000, "page[number]": 11}).status_code == 400
+    assert (
+        http.get(dois_url(info), params={"page[size]": 1000, "page[number]": 11}).status_code == 400
+    )
 
 
 def test_rate_limit_429_with_retry_after(sandbox, info, http):
@@ -250,7 +353,9 @@ def test_rate_limit_429_with_retry_after(sandbox, info, http):
     assert int(limited.headers["Retry-After"]) >= 1
     assert limited.json()["errors"][0]["status"] == "429"
     # Another repository has its own window
-    assert http.get(dois_url(info), auth=("OTHER.REPO", "other-datacite-password")).status_code == 200
+    assert (
+        http.get(dois_url(info), auth=("OTHER.REPO", "other-datacite-password")).status_code == 200
+    )
     requests_seen = sandbox.state()["requests"]["datacite"]
     assert requests_seen["rate_limited"] == 2
     assert requests_seen["by_status"]["429"] == 2
@@ -272,7 +377,11 @@ DATACITE_XML = """<?xml version="1.0" encoding="UTF-8"?>
 
 def test_xml_metadata_is_decoded_into_attributes(sandbox, info, http):
     encoded = base64.b64encode(DATACITE_XML.encode()).decode()
-    body = {"data": {"attributes": {"xml": encoded, "url": "https://example.org/xml", "event": "publish"}}}
+    body = {
+        "data": {
+            "attributes": {"xml": encoded, "url": "https://example.org/xml", "event": "publish"}
+        }
+    }
     answer = http.put(dois_url(info, "10.5072/xml-1"), json=body, auth=auth(info))
     assert answer.status_code == 201, answer.text
     attributes = answer.json()["data"]["attributes"]
@@ -291,7 +400,15 @@ def test_invalid_xml_gets_the_xsd_message(sandbox, info, http):
     if xsd("datacite") is None:
         pytest.skip("DataCite XSD not at hand (../shared/reference)")
     broken = DATACITE_XML.replace("<publicationYear>2016</publicationYear>", "")
-    body = {"data": {"attributes": {"xml": base64.b64encode(broken.encode()).decode(), "url": "https://example.org/x", "event": "publish"}}}
+    body = {
+        "data": {
+            "attributes": {
+                "xml": base64.b64encode(broken.encode()).decode(),
+                "url": "https://example.org/x",
+                "event": "publish",
+            }
+        }
+    }
     answer = http.put(dois_url(info, "10.5072/xml-2"), json=body, auth=auth(info))
     assert answer.status_code == 422
     error = answer.json()["errors"][0]
@@ -306,10 +423,20 @@ def test_invalid_xml_gets_the_xsd_message(sandbox, info, http):
 
 def test_mds_basics(sandbox, info, http):
     mds = info["datacite_api_url"].replace("/datacite", "/datacite-mds")
-    answer = http.put(f"{mds}/metadata/10.5072/mds-1", data=DATACITE_XML.encode(), headers={"Content-Type": "application/xml;charset=UTF-8"}, auth=auth(info))
+    answer = http.put(
+        f"{mds}/metadata/10.5072/mds-1",
+        data=DATACITE_XML.encode(),
+        headers={"Content-Type": "application/xml;charset=UTF-8"},
+        auth=auth(info),
+    )
     assert (answer.status_code, answer.text) == (201, "OK (10.5072/MDS-1)")
     assert http.get(f"{mds}/doi/10.5072/mds-1", auth=auth(info)).status_code == 204
-    minted = http.put(f"{mds}/doi/10.5072/mds-1", data="doi=10.5072/mds-1\nurl=https://example.org/mds", headers={"Content-Type": "text/plain"}, auth=auth(info))
+    minted = http.put(
+        f"{mds}/doi/10.5072/mds-1",
+        data="doi=10.5072/mds-1\nurl=https://example.org/mds",
+        headers={"Content-Type": "text/plain"},
+        auth=auth(info),
+    )
     assert (minted.status_code, minted.text) == (201, "OK")
     assert http.get(f"{mds}/doi/10.5072/mds-1", auth=auth(info)).text == "https://example.org/mds"
     assert http.get(f"{mds}/metadata/10.5072/mds-1", auth=auth(info)).text == DATACITE_XML

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import requests
 
@@ -27,7 +27,9 @@ def token_url(info: dict[str, Any]) -> str:
     return info["orcid_oauth_url"] + "/oauth/token"
 
 
-def headers(token: str | None = None, accept: str = JSON, content: str | None = JSON) -> dict[str, str]:
+def headers(
+    token: str | None = None, accept: str = JSON, content: str | None = JSON
+) -> dict[str, str]:
     out = {"Accept": accept}
     if content:
         out["Content-Type"] = content
@@ -57,7 +59,12 @@ def first_client(sandbox) -> tuple[str, str]:
 def client_token(info: dict[str, Any], client: tuple[str, str], scope: str) -> str:
     answer = requests.post(
         token_url(info),
-        data={"client_id": client[0], "client_secret": client[1], "grant_type": "client_credentials", "scope": scope},
+        data={
+            "client_id": client[0],
+            "client_secret": client[1],
+            "grant_type": "client_credentials",
+            "scope": scope,
+        },
         headers={"Accept": "application/json"},
         timeout=5,
     )
@@ -65,7 +72,9 @@ def client_token(info: dict[str, Any], client: tuple[str, str], scope: str) -> s
     return answer.json()["access_token"]
 
 
-def work(doi: str = "10.5555/sandbox-1", title: str = "A sandbox work", **extra: Any) -> dict[str, Any]:
+def work(
+    doi: str = "10.5555/sandbox-1", title: str = "A sandbox work", **extra: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "title": {"title": {"value": title}},
         "type": "journal-article",
@@ -85,8 +94,12 @@ def work(doi: str = "10.5555/sandbox-1", title: str = "A sandbox work", **extra:
     return body
 
 
-def post_work(info: dict[str, Any], orcid: str, token: str, body: Any, **kwargs: Any) -> requests.Response:
-    return requests.post(f"{api(info)}/{orcid}/work", json=body, headers=headers(token, **kwargs), timeout=5)
+def post_work(
+    info: dict[str, Any], orcid: str, token: str, body: Any, **kwargs: Any
+) -> requests.Response:
+    return requests.post(
+        f"{api(info)}/{orcid}/work", json=body, headers=headers(token, **kwargs), timeout=5
+    )
 
 
 def put_code_of(response: requests.Response) -> int:
@@ -130,7 +143,7 @@ class CallbackServer:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> CallbackServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 

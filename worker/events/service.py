@@ -17,6 +17,7 @@ from worker.events import types as t
 from worker.logging import get_logger
 from worker.models import EventStatus, ReceivedEvent
 from worker.orcid.grants import can_write, store_grant
+from worker.works import effects
 from worker.works.service import Applied, apply_work, withdraw_work
 
 log = get_logger(__name__)
@@ -29,48 +30,43 @@ class Outcome:
     work_id: int | None = None
 
 
-def _pending_effects(data: dict[str, object]) -> list[str]:
-    """Effects of a work event that this version does not perform yet, named plainly."""
-    notes = []
-    registration = data.get("registration")
-    registrar = registration.get("registrar") if isinstance(registration, dict) else None
-    if registrar and registrar != "none":
-        notes.append(f"DOI registration at {registrar} is not implemented yet")
-    contributors = data.get("contributors")
-    if isinstance(contributors, list) and any(
-        isinstance(c, dict) and c.get("orcid") for c in contributors
-    ):
-        notes.append("ORCID placement is not implemented yet")
-    return notes
-
-
-def _work_outcome(applied: Applied, data: dict[str, object]) -> Outcome:
+def _work_outcome(applied: Applied, notes: list[str]) -> Outcome:
     work_id = applied.work.id if applied.work else None
     if applied.work is None:
         return Outcome(EventStatus.FAILED, applied.message, work_id)
     if applied.stale:
         return Outcome(EventStatus.STALE, applied.message, work_id)
-    notes = _pending_effects(data) if applied.changed else []
-    if notes:
-        return Outcome(
-            EventStatus.UNIMPLEMENTED, f"{applied.message}; " + "; ".join(notes), work_id
-        )
-    return Outcome(EventStatus.DONE, applied.message, work_id)
+    message = "; ".join([applied.message, *notes])
+    unimplemented = any("not implemented" in n for n in notes)
+    return Outcome(
+        EventStatus.UNIMPLEMENTED if unimplemented else EventStatus.DONE, message, work_id
+    )
+
+
+def _refused(exc: effects.EffectRefused, work_id: int | None) -> Outcome:
+    return Outcome(EventStatus.FAILED, str(exc), work_id)
 
 
 def _work_event(session: Session, event: ReceivedEvent) -> Outcome:
-    return _work_outcome(apply_work(session, event.source, event.data), event.data)
+    applied = apply_work(session, event.source, event.data)
+    notes: list[str] = []
+    if applied.work is not None and applied.changed and not applied.stale:
+        try:
+            notes = effects.on_work_changed(session, applied.work)
+        except effects.EffectRefused as exc:
+            return _refused(exc, applied.work.id)
+    return _work_outcome(applied, notes)
 
 
 def _withdrawn(session: Session, event: ReceivedEvent) -> Outcome:
     applied = withdraw_work(session, event.source, event.data)
-    if applied.work is None or applied.stale or not applied.changed:
-        return _work_outcome(applied, {})
-    notes = _pending_effects(applied.work.work_metadata)
-    notes = [n.replace("registration", "withdrawal").replace("placement", "removal") for n in notes]
-    if notes:
-        return Outcome(EventStatus.UNIMPLEMENTED, "withdrawn; " + "; ".join(notes), applied.work.id)
-    return Outcome(EventStatus.DONE, "withdrawn", applied.work.id)
+    notes: list[str] = []
+    if applied.work is not None and applied.changed and not applied.stale:
+        try:
+            notes = effects.on_work_withdrawn(session, applied.work)
+        except effects.EffectRefused as exc:
+            return _refused(exc, applied.work.id)
+    return _work_outcome(applied, notes)
 
 
 def _authorized(session: Session, event: ReceivedEvent) -> Outcome:
@@ -78,17 +74,17 @@ def _authorized(session: Session, event: ReceivedEvent) -> Outcome:
     message = f"grant stored for {event.data['orcid']} (scope {grant.scope})"
     if not can_write(grant):
         return Outcome(EventStatus.DONE, message + "; read-only: works will not be placed")
-    return Outcome(
-        EventStatus.UNIMPLEMENTED, message + "; placing existing works is not implemented yet"
-    )
+    note = effects.on_grant_stored(session, grant)
+    if note is None:
+        return Outcome(EventStatus.DONE, message)
+    status = EventStatus.UNIMPLEMENTED if "not implemented" in note else EventStatus.DONE
+    return Outcome(status, f"{message}; {note}")
 
 
-def _revoked(_session: Session, event: ReceivedEvent) -> Outcome:
-    return Outcome(
-        EventStatus.UNIMPLEMENTED,
-        f"revocation of {event.data['orcid']}'s grant at ORCID is not implemented yet; "
-        "the grant is unchanged",
-    )
+def _revoked(session: Session, event: ReceivedEvent) -> Outcome:
+    note = effects.on_researcher_revoked(session, event.data)
+    status = EventStatus.UNIMPLEMENTED if "not implemented" in note else EventStatus.DONE
+    return Outcome(status, note)
 
 
 HANDLERS: dict[str, Callable[[Session, ReceivedEvent], Outcome]] = {

@@ -337,3 +337,16 @@ def _message(error: Any) -> str:
     if kind == "missing":
         return "required"
     return str(error["msg"])
+
+
+def work_to_json(work: Work) -> dict[str, Any]:
+    """The Work as JSON data, without empty optional fields."""
+    return _prune(work.model_dump(mode="json", exclude_none=True))  # type: ignore[no-any-return]
+
+
+def _prune(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _prune(v) for k, v in value.items() if v not in ([], {})}
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value

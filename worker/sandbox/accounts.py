@@ -1,4 +1,7 @@
-"""The accounts the sandbox is seeded with: fixed, so scripts and docs can rely on them."""
+"""The accounts the sandbox is seeded with: fixed, so scripts and docs can rely on them.
+
+The secrets below are public test values of a local simulator, never real credentials.
+"""
 
 from __future__ import annotations
 
@@ -42,12 +45,12 @@ class Accounts:
         default_factory=lambda: (
             OrcidClientAccount(
                 client_id="APP-SANDBOXCLIENT001",
-                client_secret="5f1c3d0e-8a27-4c1b-9e52-0b7d6a4f2c19",
+                client_secret="5f1c3d0e-8a27-4c1b-9e52-0b7d6a4f2c19",  # noqa: S106 - public test value
                 name="pidsync sandbox institution",
             ),
             OrcidClientAccount(
                 client_id="APP-SANDBOXCLIENT002",
-                client_secret="c2a9e7b4-31d6-4f08-a5e1-7d94b0c3e862",
+                client_secret="c2a9e7b4-31d6-4f08-a5e1-7d94b0c3e862",  # noqa: S106 - public test value
                 name="Another member organisation",
             ),
         )

@@ -107,12 +107,12 @@ def _apa(item: dict[str, Any], conjunction: str) -> str:
 
 
 def _harvard(item: dict[str, Any], conjunction: str) -> str:
-    names = [_name_apa(p).replace(", ", ", ", 1) for p in _people(item)]
+    names = [_name_apa(p) for p in _people(item)]
     authors = _join(names, conjunction, oxford=False)
     title = _title(item).rstrip(".")
     text = f"{authors} ({_year(item)}) " if authors else f"({_year(item)}) "
     if container := _container(item):
-        text += f"‘{title}’, {container}"
+        text += f"‘{title}’, {container}"  # noqa: RUF001 - Harvard's typographic quotes
         if volume := item.get("volume"):
             text += f", {volume}"
             if issue := item.get("issue"):

@@ -6,7 +6,7 @@ import json
 import signal
 import sys
 import threading
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 

@@ -59,15 +59,15 @@ def _statements(
         literals.append((DCT, "title", title[0] if isinstance(title, list) else title))
     if doi := item.get("DOI"):
         literals += [(DCT, "identifier", doi), (BIBO, "doi", doi)]
-    if date := (item.get("issued") or {}).get("date-parts"):
-        if date[0] and date[0][0]:
-            literals.append(
-                (
-                    DCT,
-                    "date",
-                    "-".join(f"{int(p):02d}" if i else str(p) for i, p in enumerate(date[0])),
-                )
+    date = (item.get("issued") or {}).get("date-parts")
+    if date and date[0] and date[0][0]:
+        literals.append(
+            (
+                DCT,
+                "date",
+                "-".join(f"{int(p):02d}" if i else str(p) for i, p in enumerate(date[0])),
             )
+        )
     if publisher := item.get("publisher"):
         literals.append((DCT, "publisher", publisher))
     if abstract := item.get("abstract"):

@@ -116,7 +116,10 @@ class Limits:
         return {name: asdict(limiter.spec) for name, limiter in self.limiters.items()}
 
     def update(self, changes: dict[str, Any]) -> dict[str, dict[str, float]]:
-        """Apply ``{"datacite": {"limit": 10}, "orcid": {"rate": 5, "burst": 5}}``; all checked first."""
+        """Apply ``{"datacite": {"limit": 10}, "orcid": {"rate": 5, "burst": 5}}``.
+
+        Everything is checked before anything changes.
+        """
         new_specs: dict[str, BucketSpec | WindowSpec] = {}
         for name, settings in changes.items():
             limiter = self.limiters.get(name)
@@ -133,7 +136,9 @@ class Limits:
                     raise LimitsError(f"{name}.{key} must be a non-negative number")
             merged = {**current, **settings}
             if isinstance(limiter.spec, BucketSpec):
-                new_specs[name] = BucketSpec(rate=float(merged["rate"]), burst=max(1, int(merged["burst"])))
+                new_specs[name] = BucketSpec(
+                    rate=float(merged["rate"]), burst=max(1, int(merged["burst"]))
+                )
             else:
                 new_specs[name] = WindowSpec(int(merged["limit"]), float(merged["window_seconds"]))
         for name, spec in new_specs.items():
@@ -142,9 +147,11 @@ class Limits:
 
     def _set(self, name: str, spec: BucketSpec | WindowSpec) -> None:
         limiter = self.limiters[name]
-        if isinstance(limiter, TokenBucket) and isinstance(spec, BucketSpec):
+        if isinstance(limiter, TokenBucket):
+            assert isinstance(spec, BucketSpec)
             limiter.spec = spec
-        elif isinstance(limiter, FixedWindow) and isinstance(spec, WindowSpec):
+        else:
+            assert isinstance(spec, WindowSpec)
             limiter.spec = spec
         limiter.reset()
 

@@ -41,8 +41,10 @@ def to_work(entry: Entry) -> Work:
 
     if entry.agency == "datacite":
         attributes = {**entry.attributes, "doi": entry.doi, "url": entry.url}
-        return adapters.datacite_attributes_to_work(attributes)
-    return adapters.crossref_message_to_work(entry.message)
+        work, _problems = adapters.datacite_attributes_to_work(attributes)
+    else:
+        work, _problems = adapters.crossref_message_to_work(entry.message)
+    return work
 
 
 def csl(entry: Entry) -> dict[str, Any]:

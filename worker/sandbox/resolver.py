@@ -11,7 +11,7 @@ acceptable → 406; unknown DOI → 404. q-values are honoured; ties keep the he
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from aiohttp import web
@@ -19,11 +19,11 @@ from aiohttp import web
 from worker.metadata.errors import MetadataError
 from worker.sandbox import rendering
 from worker.sandbox.rendering import SUPPORTED, Entry
-from worker.sandbox.seeds import CROSSREF_WORKS, CROSSREF_XML, DATACITE_DOIS
+from worker.sandbox.seeds import CROSSREF_WORKS, CROSSREF_XML, DATACITE_DOIS, SEED_TIMESTAMP
 
 if TYPE_CHECKING:
-    from worker.sandbox.crossref import CrossrefService
-    from worker.sandbox.datacite import DataCiteService
+    from worker.sandbox.crossref.service import CrossrefService
+    from worker.sandbox.datacite.service import DataCiteService
     from worker.sandbox.service import SandboxContext
 
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "*/*", "text/*"})
@@ -164,7 +164,13 @@ class ResolverService:
             if message["DOI"] == key:
                 url = message["resource"]["primary"]["URL"]
                 return Entry(
-                    key, "crossref", url, message=message, xml=CROSSREF_XML[key], owner="seed"
+                    key,
+                    "crossref",
+                    url,
+                    message=message,
+                    xml=CROSSREF_XML[key],
+                    owner="seed",
+                    timestamp=SEED_TIMESTAMP,
                 )
         return None
 

@@ -14,10 +14,11 @@ from typing import Any
 
 from lxml import etree
 
-from worker.sandbox.crossref.message import content_item, work_message
+from worker.sandbox.crossref.message import content_item, record_xml, work_message
 
 SICI_DOI = "10.1002/(SICI)1097-4636(199812)43:4<342::AID-JBM3>3.0.CO;2-R"
 HASH_DOI = "10.5555/sandbox#seed;v2"
+SEED_TIMESTAMP = 20200101000000000
 
 _NS = "http://www.crossref.org/schema/5.3.1"
 
@@ -58,7 +59,7 @@ def _journal(title: str, issn: str, volume: str, issue: str, articles: list[str]
 
 _DEPOSIT = (
     f'<doi_batch xmlns="{_NS}" version="5.3.1"><head><doi_batch_id>sandbox-seed</doi_batch_id>'
-    "<timestamp>20200101000000000</timestamp><depositor><depositor_name>sandbox</depositor_name>"
+    f"<timestamp>{SEED_TIMESTAMP}</timestamp><depositor><depositor_name>sandbox</depositor_name>"
     "<email_address>sandbox@example.org</email_address></depositor>"
     "<registrant>Society of Metadata Idealists</registrant></head><body>"
     + _journal(
@@ -94,7 +95,7 @@ _DEPOSIT = (
             _article(
                 SICI_DOI,
                 "A sandbox record under a SICI-style DOI",
-                [("Grace", "Placeholder", ""), ("Alan", "Stand-In", "")],
+                [("Grace", "Hollis", ""), ("Alan", "Marsh", "")],
                 1998,
                 "342-349",
                 "https://example.org/landing/sici-seed",
@@ -115,7 +116,7 @@ def _crossref_seeds() -> tuple[list[dict[str, Any]], dict[str, str]]:
             doi_data, publisher="Society of Metadata Idealists", created=1577836800.0
         )
         messages.append(message)
-        xml[message["DOI"]] = etree.tostring(content_item(doi_data), encoding="unicode")
+        xml[message["DOI"]] = record_xml(doi_data)
     return messages, xml
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import socket
 import threading
 from pathlib import Path
-from typing import Any, Self, TypeVar, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import requests
 from aiohttp import web
@@ -23,16 +22,17 @@ from cryptography.fernet import Fernet
 
 from worker.sandbox.accounts import Accounts
 from worker.sandbox.app import SandboxApp
-from worker.sandbox.crossref import CrossrefService
-from worker.sandbox.datacite import DataCiteService
+from worker.sandbox.crossref.service import CrossrefService
+from worker.sandbox.datacite.service import DataCiteService
 from worker.sandbox.faults import Faults
-from worker.sandbox.ratelimit import BucketSpec, Limiter, Limits, TokenBucket, WindowSpec
+from worker.sandbox.orcid import OrcidService, OrcidSettings
+from worker.sandbox.ratelimit import BucketSpec, Limiter, Limits, WindowSpec
 from worker.sandbox.resolver import ResolverService
 from worker.sandbox.service import CONTROL_PREFIX, SandboxContext, SandboxService
 
 if TYPE_CHECKING:
-    from types import TracebackType
     from collections.abc import Callable, Coroutine
+    from types import TracebackType
 
 T = TypeVar("T")
 
@@ -65,6 +65,7 @@ class Sandbox:
         crossref_queue_limit: int = 10_000,
         state_file: str | Path | None = None,
         accounts: Accounts | None = None,
+        orcid_settings: OrcidSettings | None = None,
         seed: int | None = None,
     ) -> None:
         """Configure (nothing runs until :meth:`start`).
@@ -73,8 +74,9 @@ class Sandbox:
         ``datacite_limit``: requests per 5 minutes per repository account (default 3000), or a
         WindowSpec. ``crossref_delays``: seconds queued → in_process and in_process →
         completed (default 2 and 2; one number sets both). ``crossref_api_rate``: Crossref
-        REST requests per second (default 50). ``state_file``: restored at start when it
-        exists, written after changes and at stop.
+        REST requests per second (default 50). ``orcid_settings``: webhook timing and other
+        ORCID knobs. ``state_file``: restored at start when it exists, written after changes
+        and at stop. ``seed`` makes the fault dice reproducible.
         """
         self.ctx = SandboxContext(
             accounts=accounts or Accounts(),
@@ -95,17 +97,13 @@ class Sandbox:
             queue_limit=crossref_queue_limit,
         )
         self.resolver = ResolverService(self.ctx, self.datacite, self.crossref)
-        self.orcid = self._orcid_service()
-        services: list[SandboxService] = [self.datacite, self.crossref, self.resolver]
-        if self.orcid is not None:
-            services.insert(0, self.orcid)
+        self.orcid = OrcidService(self.ctx, orcid_settings)
+        services: list[SandboxService] = [self.orcid, self.datacite, self.crossref, self.resolver]
         limiters: dict[str, Limiter] = {
+            "orcid": self.orcid.limiter,
             "datacite": self.datacite.limiter,
             "crossref_api": self.crossref.api_limiter,
         }
-        orcid_limiter = getattr(self.orcid, "limiter", None)
-        if isinstance(orcid_limiter, TokenBucket):
-            limiters["orcid"] = orcid_limiter
         self.app = SandboxApp(self.ctx, services, Limits(limiters))
         self.state_file = Path(state_file) if state_file else None
         self.token_keys = Fernet.generate_key().decode()
@@ -114,14 +112,6 @@ class Sandbox:
         self._runner: web.AppRunner | None = None
         self._saver: asyncio.Task[None] | None = None
         self._http = requests.Session()
-
-    def _orcid_service(self) -> SandboxService | None:
-        try:
-            from worker.sandbox.orcid import OrcidService
-        except ImportError:
-            return None
-        service: SandboxService = OrcidService(self.ctx)
-        return service
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -229,7 +219,7 @@ class Sandbox:
         self.app.dirty = False
         temporary = self.state_file.with_name(self.state_file.name + ".tmp")
         temporary.write_text(json.dumps(self.app.state(), indent=1), encoding="utf-8")
-        os.replace(temporary, self.state_file)
+        temporary.replace(self.state_file)
 
     # -- control calls (thread-safe) -----------------------------------------------------------
 

@@ -98,10 +98,15 @@ class SandboxContext:
 class SandboxService(Protocol):
     """A simulated service mounted in the sandbox (see the module docstring)."""
 
-    #: Fault and counter key: ``"orcid"``, ``"datacite"``, ``"crossref"`` or ``"doi"``.
-    name: str
-    #: Path prefixes this service owns, e.g. ``("/orcid", "/orcid-api", "/orcid-pub")``.
-    prefixes: tuple[str, ...]
+    @property
+    def name(self) -> str:
+        """Fault and counter key: ``"orcid"``, ``"datacite"``, ``"crossref"`` or ``"doi"``."""
+        ...
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """Path prefixes this service owns, e.g. ``("/orcid", "/orcid-api", "/orcid-pub")``."""
+        ...
 
     def routes(self) -> list[web.RouteDef]:
         """The service's routes, with full paths (``/orcid-api/v3.0/{orcid}/work``)."""

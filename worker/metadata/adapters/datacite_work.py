@@ -80,7 +80,7 @@ def datacite_attributes_to_work(
     if resource_type and resource_type != TYPES[WorkType(data["type"])].datacite_type:
         data["resource_type"] = resource_type
     _titles(data, attrs.get("titles") or [], problems)
-    _dates(data, attrs, problems)
+    _dates(data, attrs)
     _descriptions(data, attrs.get("descriptions") or [], problems)
     contributors = [
         _name(c, "author", f"creators[{i}]", problems)
@@ -142,19 +142,26 @@ def _titles(data: dict[str, Any], titles: list[dict[str, Any]], problems: list[s
         kind, text = title.get("titleType"), title.get("title")
         if not text:
             continue
-        if kind is None and "title" not in data:
-            data["title"] = text
-        elif kind == "Subtitle" and "subtitle" not in data:
-            data["subtitle"] = text
+        lang = title.get("lang")
+        if (kind is None and "title" not in data) or (
+            kind == "Subtitle" and "subtitle" not in data
+        ):
+            data["subtitle" if kind else "title"] = text
+            if lang and lang != data.get("language"):
+                problems.append(f"titles[{index}]: language {lang!r} not represented")
         elif kind in TITLE_TYPES or kind is None:
-            alt = {"title": text, "type": kind or "Other", "language": title.get("lang")}
+            if kind is None:
+                problems.append(f"titles[{index}]: a second main title is kept as titleType Other")
+            alt = {"title": text, "type": kind or "Other", "language": lang}
             alternatives.append({k: v for k, v in alt.items() if v})
         else:
             problems.append(f"titles[{index}]: a second {kind} is not represented")
     data["alternative_titles"] = alternatives
 
 
-def _dates(data: dict[str, Any], attrs: dict[str, Any], problems: list[str]) -> None:
+def _dates(data: dict[str, Any], attrs: dict[str, Any]) -> None:
+    """publicationYear, refined by an Issued date of the same year; every date is kept (an
+    invalid one is reported by build_work)."""
     year = str(attrs.get("publicationYear") or "").strip() or None
     data["publication_date"] = year
     dates = []
@@ -172,7 +179,6 @@ def _dates(data: dict[str, Any], attrs: dict[str, Any], problems: list[str]) -> 
             continue
         dates.append({"date": value, "type": kind, "information": entry.get("dateInformation")})
     data["dates"] = [{k: v for k, v in d.items() if v} for d in dates]
-    del problems  # every date is kept; invalid ones are reported by build_work
 
 
 def _descriptions(data: dict[str, Any], items: list[dict[str, Any]], problems: list[str]) -> None:
@@ -181,6 +187,9 @@ def _descriptions(data: dict[str, Any], items: list[dict[str, Any]], problems: l
         kind, text = item.get("descriptionType"), item.get("description")
         if not text:
             continue
+        lang = item.get("lang")
+        if lang and lang != data.get("language"):
+            problems.append(f"descriptions[{index}]: language {lang!r} not represented")
         if kind == "Abstract" and "abstract" not in data:
             data["abstract"] = text
         elif kind in DESCRIPTION_TYPES:

@@ -45,8 +45,15 @@ def _verbatim(text: str) -> str:
     return text.replace("{", "%7B").replace("}", "%7D")
 
 
+# Letters that Unicode decomposition does not reduce to ASCII.
+_FOLD = str.maketrans({
+    "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ß": "ss",
+    "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d",
+})  # fmt: skip
+
+
 def _ascii(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    folded = unicodedata.normalize("NFKD", text.translate(_FOLD)).encode("ascii", "ignore").decode()
     return re.sub(r"[^A-Za-z0-9]", "", folded).lower()
 
 

@@ -174,12 +174,13 @@ def _check_batch(works: Sequence[Work], timestamps: Mapping[str, int] | int, **h
     missing: list[str] = []
     problems: list[tuple[str, str]] = []
     for index, work in enumerate(works):
+        label = f"works[{index}]." if len(works) > 1 else ""
         try:
             check_crossref(work)
         except MissingFields as exc:
-            missing += [f"works[{index}].{field}" for field in exc.fields]
+            missing += [label + field for field in exc.fields]
         except Unrepresentable as exc:
-            problems += [(f"works[{index}].{path}", message) for path, message in exc.problems]
+            problems += [(label + path, message) for path, message in exc.problems]
     if missing:
         raise MissingFields(p.TARGET, missing)
     problems += _batch_problems(works, timestamps)

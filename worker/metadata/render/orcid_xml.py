@@ -21,7 +21,7 @@ COMMON_NS = "http://www.orcid.org/ns/common"
 BULK_NS = "http://www.orcid.org/ns/bulk"
 _W = "{" + WORK_NS + "}"
 _C = "{" + COMMON_NS + "}"
-_NSMAP = {"work": WORK_NS, "common": COMMON_NS}
+NSMAP = {"work": WORK_NS, "common": COMMON_NS}
 
 
 def render_orcid_xml(work: Work, *, source: str, put_code: int | None = None) -> str:
@@ -32,7 +32,7 @@ def render_orcid_xml(work: Work, *, source: str, put_code: int | None = None) ->
 
 def render_orcid_bulk_xml(works: Sequence[Work], *, source: str) -> str:
     check_bulk_size(len(works))
-    root = etree.Element("{" + BULK_NS + "}bulk", nsmap={"bulk": BULK_NS, **_NSMAP})
+    root = etree.Element("{" + BULK_NS + "}bulk", nsmap={"bulk": BULK_NS, **NSMAP})
     for work in works:
         root.append(orcid_json_to_element(render_orcid_work(work, source=source)))
     return XML_DECLARATION + etree.tostring(root, encoding="unicode")
@@ -40,7 +40,7 @@ def render_orcid_bulk_xml(works: Sequence[Work], *, source: str) -> str:
 
 def orcid_json_to_element(body: dict[str, Any]) -> etree._Element:
     """The ``<work:work>`` element for an ORCID work JSON body as pidsync writes it."""
-    root = etree.Element(_W + "work", nsmap=_NSMAP)
+    root = etree.Element(_W + "work", nsmap=NSMAP)
     if body.get("put-code") is not None:
         root.set("put-code", str(body["put-code"]))
     _title(_sub(root, _W + "title"), body["title"])

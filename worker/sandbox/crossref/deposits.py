@@ -18,7 +18,7 @@ from typing import Any
 from lxml import etree
 
 from worker.reference import xsd
-from worker.sandbox.crossref.message import content_item, work_message
+from worker.sandbox.crossref.message import record_xml, work_message
 
 STATUSES = ("queued", "in_process", "completed")
 
@@ -216,7 +216,7 @@ class _Batch:
 
 
 def _item_xml(doi_data: etree._Element) -> str:
-    return etree.tostring(content_item(doi_data), encoding="unicode")
+    return record_xml(doi_data)
 
 
 def diagnostic_xml(submission: Submission) -> str:

@@ -83,6 +83,28 @@ def content_item(doi_data: etree._Element) -> etree._Element:
     return parent
 
 
+def record_xml(doi_data: etree._Element) -> str:
+    """The deposited record of one DOI as UNIXREF shows it: the body-level element (e.g.
+    ``<journal>`` with its metadata and issue) holding only this DOI's content item."""
+    own_item = content_item(doi_data)
+    top = own_item
+    while (parent := top.getparent()) is not None and local(parent) != "body":
+        top = parent
+    if top is own_item:
+        return etree.tostring(own_item, encoding="unicode")
+    copy = etree.fromstring(etree.tostring(top))
+    own_doi = _text(_find(doi_data, "doi"))
+    own_copy = next(
+        content_item(d) for d in copy.iter("{*}doi_data") if _text(_find(d, "doi")) == own_doi
+    )
+    for other in list(copy.iter("{*}doi_data")):
+        item = content_item(other)
+        parent = item.getparent()
+        if item is not own_copy and local(item) == local(own_copy) and parent is not None:
+            parent.remove(item)
+    return etree.tostring(copy, encoding="unicode")
+
+
 def work_type(item: etree._Element) -> str:
     name = local(item)
     if name == "book":
@@ -171,15 +193,16 @@ def _container(item: etree._Element, message: dict[str, Any]) -> None:
         if title := _text(_find(root_item, "proceedings_metadata/proceedings_title")):
             message["container-title"] = [title]
     elif name == "content_item" and root_item is not None:
-        book_meta = _find(root_item, "book_metadata") or _find(root_item, "book_series_metadata")
+        book_meta = _find(root_item, "book_metadata")
+        if book_meta is None:
+            book_meta = _find(root_item, "book_series_metadata")
         if title := _text(_find(book_meta, "titles/title")):
             message["container-title"] = [title]
         isbns = [_text(i) for i in _findall(book_meta, "isbn") if _text(i)]
         if isbns:
             message["ISBN"] = isbns
-    elif name == "posted_content":
-        if group := _text(_find(item, "group_title")):
-            message["group-title"] = group
+    elif name == "posted_content" and (group := _text(_find(item, "group_title"))):
+        message["group-title"] = group
     first = _text(_find(item, "pages/first_page"))
     last = _text(_find(item, "pages/last_page"))
     if first:
@@ -202,8 +225,8 @@ def _dates(item: etree._Element, message: dict[str, Any]) -> None:
         ("approval_date", "approved"),
         ("acceptance_date", "accepted"),
     ):
-        date = _find(item, tag)
-        if date is not None and (parts := _date_parts(date)):
+        found = _find(item, tag)
+        if found is not None and (parts := _date_parts(found)):
             message[key] = date_field(parts)
             candidates.append(parts)
     if candidates:

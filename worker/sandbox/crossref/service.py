@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import time
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import BodyPartReader, web
 from lxml import etree
@@ -63,7 +64,7 @@ class CrossrefService:
         self.forced: dict[str, tuple[str, str]] = {}
         self._next_id = _FIRST_SUBMISSION_ID
         self._loop_task: asyncio.Task[None] | None = None
-        self._schema_ready: asyncio.Future[Any] | None = None
+        self._schema_ready: asyncio.Future[None] | None = None
         self.rest = rest.CrossrefRest(self)
 
     # -- the service protocol ------------------------------------------------------------------
@@ -125,15 +126,36 @@ class CrossrefService:
             self._next_id = max(self._next_id, submission.submission_id + 1)
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._schema_ready = loop.run_in_executor(None, xsd, "crossref")
-        self._loop_task = loop.create_task(self._processing_loop())
+        self._loop_task = asyncio.get_running_loop().create_task(self._processing_loop())
+        if any(s.status != "completed" for s in self.submissions):
+            self._compile_schema()  # restored from a state file
 
     async def stop(self) -> None:
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
+
+    def _compile_schema(self) -> None:
+        """Compile the Crossref XSD (seconds) once, in a daemon thread, on the first deposit."""
+        if self._schema_ready is not None:
+            return
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        self._schema_ready = ready
+
+        def done() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        def compile_schema() -> None:
+            try:
+                xsd("crossref")
+            finally:
+                with contextlib.suppress(RuntimeError):  # the loop may be gone already
+                    loop.call_soon_threadsafe(done)
+
+        threading.Thread(target=compile_schema, name="crossref-xsd", daemon=True).start()
 
     # -- accounts and control ------------------------------------------------------------------
 
@@ -233,6 +255,7 @@ class CrossrefService:
         )
         self._next_id += 1
         self.submissions.append(submission)
+        self._compile_schema()
         return web.Response(text=SUCCESS_PAGE, content_type="text/html", charset="UTF-8")
 
     async def submission_download(self, request: web.Request) -> web.Response:

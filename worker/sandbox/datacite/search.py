@@ -5,15 +5,16 @@ from __future__ import annotations
 import base64
 import math
 from collections import Counter
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from worker.sandbox.datacite.errors import bad_request
 from worker.sandbox.querystring import QuerySyntaxError, compile_query, flatten
 
 if TYPE_CHECKING:
-    from worker.sandbox.datacite.records import DoiRecord
     from collections.abc import Callable, Mapping
+
+    from worker.sandbox.datacite.records import DoiRecord
 
 DEFAULT_SIZE = 25
 MAX_SIZE = 1000
@@ -102,13 +103,16 @@ def select(records: list[DoiRecord], params: Mapping[str, str]) -> list[DoiRecor
     }
     for parameter, field in filters.items():
         if wanted := params.get(parameter):
-            options = {option.strip().lower() for option in wanted.split(",")}
-            predicates.append(
-                lambda doc, field=field, options=options: any(
-                    value.lower() in options for value in doc.get(field, [])
-                )
-            )
+            options = frozenset(option.strip().lower() for option in wanted.split(","))
+            predicates.append(_one_of(field, options))
     return [r for r in records if all(p(document(r)) for p in predicates)]
+
+
+def _one_of(field: str, options: frozenset[str]) -> Callable[[dict[str, list[str]]], bool]:
+    def matches(doc: dict[str, list[str]]) -> bool:
+        return any(value.lower() in options for value in doc.get(field, []))
+
+    return matches
 
 
 def answer(

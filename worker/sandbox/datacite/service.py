@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import copy
 import json
 import secrets
 from dataclasses import replace
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -24,7 +25,6 @@ from worker.sandbox.datacite.errors import (
 from worker.sandbox.datacite.records import DOI_PATTERN, DoiRecord, now_iso, validation_errors
 from worker.sandbox.ratelimit import FixedWindow, WindowSpec
 from worker.sandbox.service import SandboxContext, mark_rate_limited
-import contextlib
 
 if TYPE_CHECKING:
     from worker.sandbox.accounts import DataCiteAccount
@@ -316,10 +316,11 @@ class DataCiteService:
         try:
             raw = xml_input.decode(xml_value, doi)
             root = xml_input.parse(raw, doi)
+            from_xml = xml_input.to_attributes(raw, doi)
         except xml_input.XmlInputError as exc:
             raise unprocessable(exc.errors) from None
         errors = xml_input.schema_errors(root, doi)
-        record.merge(xml_input.to_attributes(raw))
+        record.merge(from_xml)
         record.merge({k: v for k, v in attributes.items() if k != "xml"})
         record.xml = raw.decode("utf-8")
         return errors

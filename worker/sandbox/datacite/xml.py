@@ -9,6 +9,8 @@ from typing import Any
 
 from lxml import etree
 
+from worker.metadata.adapters import datacite_xml_to_attributes
+from worker.metadata.errors import InputError
 from worker.reference import xsd
 
 _ELEMENT = re.compile(r"^Element '\{[^}]*\}(?P<name>[\w]+)'(?:, attribute '[^']*')?: ")
@@ -54,7 +56,7 @@ def decode(value: str, doi: str) -> bytes:
     """The XML bytes of a base64 ``xml`` attribute (plain XML text is accepted too)."""
     stripped = value.strip()
     if stripped.startswith("<"):
-        return stripped.encode("utf-8")
+        return value.encode("utf-8")
     try:
         raw = base64.b64decode(stripped + "=" * (-len(stripped) % 4), validate=False)
     except (binascii.Error, ValueError):
@@ -94,9 +96,11 @@ def schema_errors(root: etree._Element, doi: str) -> list[dict[str, str]] | None
     return errors
 
 
-def to_attributes(raw: bytes) -> dict[str, Any]:
+def to_attributes(raw: bytes, doi: str) -> dict[str, Any]:
     """DataCite JSON attributes from DataCite XML (pidsync's own adapter)."""
-    from worker.metadata.adapters import datacite_xml_to_attributes
-
-    attributes: dict[str, Any] = datacite_xml_to_attributes(raw)
+    try:
+        attributes = datacite_xml_to_attributes(raw)
+    except InputError as exc:
+        raise XmlInputError([{"source": "xml", "title": f"DOI {doi}: {exc}", "uid": doi}]) from None
+    attributes.pop("unknownElements", None)
     return attributes

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from worker.sandbox.orcid import xml
+from worker.sandbox.orcid import xml, xmlread
 from worker.sandbox.orcid.errors import (
     OAuthError,
     OrcidApiError,
@@ -100,8 +100,9 @@ def _media_ranges(header: str) -> list[tuple[str, float]]:
     return ranges
 
 
-def _quality(media_type: str, ranges: list[tuple[str, float]]) -> float:
-    """The q of the most specific range matching ``media_type`` (0 when none does)."""
+def _match(media_type: str, ranges: list[tuple[str, float]]) -> tuple[float, int]:
+    """q and specificity (2 exact, 1 ``type/*``, 0 ``*/*``) of the most specific range that
+    matches ``media_type``; (0, -1) when none does."""
     main = media_type.split("/", maxsplit=1)[0]
     best: tuple[int, float] = (-1, 0.0)
     for pattern, quality in ranges:
@@ -114,14 +115,18 @@ def _quality(media_type: str, ranges: list[tuple[str, float]]) -> float:
         else:
             continue
         best = max(best, (specificity, quality))
-    return best[1]
+    return best[1], best[0]
 
 
 def negotiate(accept: str | None, produced: tuple[str, ...] = PRODUCED) -> Format | None:
-    """The type to answer in, or None (406). No ``Accept`` counts as ``*/*``."""
+    """The type to answer in, or None (406). No ``Accept`` counts as ``*/*``.
+
+    As Jersey does: the client's q first, then how specifically the client named the type, then
+    the server's preference (the order of ``produced``).
+    """
     ranges = _media_ranges(accept or "*/*") or [("*/*", 1.0)]
-    scored = [(_quality(t, ranges), -i, t) for i, t in enumerate(produced)]
-    quality, _, chosen = max(scored)
+    scored = [(*_match(t, ranges), -i, t) for i, t in enumerate(produced)]
+    quality, _, _, chosen = max(scored)
     return Format(chosen) if quality > 0 else None
 
 
@@ -135,11 +140,12 @@ def error_response(err: OrcidApiError, fmt: Format = DEFAULT_FORMAT) -> web.Resp
 
 
 def oauth_error_response(err: OAuthError) -> web.Response:
-    return web.Response(
-        status=err.status,
-        text=json.dumps(err.body()),
-        headers={"Content-Type": JSON_UTF8, "Cache-Control": "no-store", "Pragma": "no-cache"},
-    )
+    headers = {"Content-Type": JSON_UTF8, "Cache-Control": "no-store", "Pragma": "no-cache"}
+    if err.error == "invalid_token":
+        headers["WWW-Authenticate"] = (
+            f'Bearer error="{err.error}", error_description="{err.description}"'
+        )
+    return web.Response(status=err.status, text=json.dumps(err.body()), headers=headers)
 
 
 def unroutable(status: int, detail: str) -> OrcidApiError:
@@ -152,17 +158,18 @@ def unroutable(status: int, detail: str) -> OrcidApiError:
 def payload(
     caller: Caller,
     data: dict[str, Any],
-    to_xml: Callable[[dict[str, Any]], bytes],
+    to_xml: Callable[[dict[str, Any]], bytes] | None,
     status: int = 200,
-    headers: dict[str, str] | None = None,
 ) -> web.Response:
-    body = to_xml(data) if caller.fmt.is_xml else json.dumps(data).encode()
+    """``data`` in the negotiated format; ``to_xml`` None for a JSON-only resource."""
+    if caller.fmt.is_xml:
+        if to_xml is None:
+            raise unroutable(406, "HTTP 406 Not Acceptable")
+        body = to_xml(data)
+    else:
+        body = json.dumps(data).encode()
     return web.Response(
-        status=status,
-        body=body,
-        content_type=caller.fmt.media_type,
-        charset="UTF-8",
-        headers=headers,
+        status=status, body=body, content_type=caller.fmt.media_type, charset="UTF-8"
     )
 
 
@@ -179,7 +186,7 @@ async def read_document(request: web.Request, *, bulk: bool = False) -> Any:
     content_type = request.content_type.lower()
     raw = await request.read()
     if content_type.endswith("xml"):
-        return xml.read_bulk(raw) if bulk else xml.read_work(raw)
+        return xmlread.read_bulk(raw) if bulk else xmlread.read_work(raw)
     if content_type.endswith("json"):
         try:
             return json.loads(raw or b"null")

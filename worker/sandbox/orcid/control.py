@@ -35,7 +35,7 @@ from aiohttp import web
 from worker.sandbox.app import read_json_object
 from worker.sandbox.orcid import ids, persist, validation, vocab
 from worker.sandbox.orcid.errors import OrcidApiError
-from worker.sandbox.orcid.store import Client, Record, now_ms
+from worker.sandbox.orcid.store import PRIVATE, Client, Record, now_ms
 from worker.sandbox.service import CONTROL_PREFIX
 
 if TYPE_CHECKING:
@@ -97,10 +97,8 @@ class ControlApi:
         return fields
 
     async def create_researcher(self, request: web.Request) -> web.Response:
-        fields = self._fields(await read_json_object(request))
-        record = self.store.create_record(**fields)
-        self.service.ctx.changed()
-        return web.json_response({"orcid": record.orcid}, status=201)
+        orcid = self.service.create_researcher(**self._fields(await read_json_object(request)))
+        return web.json_response({"orcid": orcid}, status=201)
 
     async def get_researcher(self, request: web.Request) -> web.Response:
         record = self._record(request)
@@ -116,16 +114,14 @@ class ControlApi:
     async def issue_token(self, request: web.Request) -> web.Response:
         record = self._record(request)
         body = await read_json_object(request)
-        client_id = body.get("client_id") or self.service.ctx.accounts.orcid_client.client_id
-        if client_id not in self.store.clients:
-            raise _fail(400, f"unknown client_id: {client_id}")
-        scope = body.get("scope") or "/activities/update /read-limited"
+        scope = body.get("scope") or vocab.DEFAULT_SCOPE
         if not isinstance(scope, str):
             raise _fail(400, "scope must be a string")
-        scopes = tuple(dict.fromkeys(scope.replace(",", " ").split()))
-        token = self.store.issue_token(client_id, record.orcid, scopes)
-        self.service.ctx.changed()
-        return web.json_response(token.response())
+        try:
+            token = self.service.issue_token(record.orcid, body.get("client_id"), scope)
+        except ValueError as exc:
+            raise _fail(400, str(exc)) from None
+        return web.json_response(token)
 
     async def revoke_researcher(self, request: web.Request) -> web.Response:
         record = self._record(request)
@@ -136,11 +132,10 @@ class ControlApi:
 
     async def revoke_token(self, request: web.Request) -> web.Response:
         body = await read_json_object(request)
-        token = self.store.tokens.get(str(body.get("access_token", "")))
-        if token is None:
-            raise _fail(404, "unknown access_token")
-        self.store.revoke_token(token)
-        self.service.ctx.changed()
+        try:
+            self.service.revoke_token(str(body.get("access_token", "")))
+        except KeyError:
+            raise _fail(404, "unknown access_token") from None
         return web.Response(status=204)
 
     async def add_work(self, request: web.Request) -> web.Response:
@@ -165,16 +160,17 @@ class ControlApi:
 
     async def delete_work(self, request: web.Request) -> web.Response:
         record = self._record(request)
-        self.service.remove_work(record, self._put_code(request, record))
+        self.service.delete_work(record.orcid, self._put_code(request, record))
         return web.Response(status=204)
 
     async def hide_work(self, request: web.Request) -> web.Response:
         record = self._record(request)
         put_code = self._put_code(request, record)
-        visibility = (await read_json_object(request)).get("visibility", "private")
-        if visibility not in vocab.VISIBILITIES:
-            raise _fail(400, f"visibility must be one of {', '.join(vocab.VISIBILITIES)}")
-        self.service.set_visibility(record, put_code, visibility)
+        visibility = (await read_json_object(request)).get("visibility", PRIVATE)
+        try:
+            self.service.hide_work(record.orcid, put_code, str(visibility))
+        except ValueError as exc:
+            raise _fail(400, str(exc)) from None
         return web.Response(status=204)
 
     async def read_notification(self, request: web.Request) -> web.Response:

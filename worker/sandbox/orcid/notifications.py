@@ -171,7 +171,7 @@ class NotificationsApi:
 
     async def read(self, request: web.Request, caller: Caller) -> web.StreamResponse:
         note = self._notification(request, caller)
-        return payload(caller, self.render(note), _no_xml)
+        return payload(caller, self.render(note), None)
 
     async def archive(self, request: web.Request, caller: Caller) -> web.StreamResponse:
         note = self._notification(request, caller)
@@ -180,9 +180,4 @@ class NotificationsApi:
         if note.archived_ms is None:
             note.archived_ms = now_ms()
             self.service.ctx.changed()
-        return payload(caller, self.render(note), _no_xml)
-
-
-def _no_xml(_data: dict[str, Any]) -> bytes:
-    """Never called: these routes negotiate JSON types only."""
-    raise AssertionError("notifications are served as JSON only")
+        return payload(caller, self.render(note), None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -153,7 +154,7 @@ class OAuthApi:
             client_id=client.client_id,
             orcid=orcid,
             scopes=_scopes(params.get("scope")),
-            redirect_uri=str(target),
+            redirect_uri=params["redirect_uri"],
         )
         self.store.codes[code.code] = code
         raise self._redirect(target, code=code.code, state=state)
@@ -182,8 +183,8 @@ class OAuthApi:
         except OAuthError as err:
             return oauth_error_response(err)
         self.service.ctx.changed()
-        return web.json_response(
-            token.response(),
+        return web.Response(
+            text=json.dumps(token.response()),
             headers={"Cache-Control": "no-store", "Pragma": "no-cache", "Content-Type": JSON_UTF8},
         )
 
@@ -208,7 +209,7 @@ class OAuthApi:
         code.used = True
         if code.client_id != client.client_id:
             raise OAuthError(401, "invalid_client", "Client ID mismatch")
-        if code.redirect_uri and form.get("redirect_uri", code.redirect_uri) != code.redirect_uri:
+        if code.redirect_uri and form.get("redirect_uri") != code.redirect_uri:
             raise OAuthError(400, "invalid_grant", "Redirect URI mismatch.")
         return self.store.issue_token(client.client_id, code.orcid, code.scopes)
 

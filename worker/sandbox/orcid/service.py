@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from worker.sandbox.orcid import persist
+from worker.sandbox.orcid import persist, vocab
 from worker.sandbox.orcid.control import ControlApi
 from worker.sandbox.orcid.notifications import NotificationsApi
 from worker.sandbox.orcid.oauth import OAuthApi
 from worker.sandbox.orcid.public import RecordApi
 from worker.sandbox.orcid.search import SearchApi
-from worker.sandbox.orcid.store import Client, OrcidStore, Record, Work, now_ms
+from worker.sandbox.orcid.store import PRIVATE, Client, OrcidStore, Record, Work, now_ms
 from worker.sandbox.orcid.webhooks import WebhookDispatcher, WebhooksApi
 from worker.sandbox.orcid.works import WorksApi
 from worker.sandbox.ratelimit import TokenBucket
@@ -45,15 +45,19 @@ class OrcidSettings:
     host: str = "orcid.org"
 
     def update(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``changes`` (all checked first); answer every setting."""
         current = asdict(self)
         unknown = sorted(set(changes) - set(current))
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
         for key, value in changes.items():
-            if not isinstance(value, type(current[key])) and not (
-                isinstance(current[key], float) and isinstance(value, int)
-            ):
-                raise TypeError(f"{key} must be a {type(current[key]).__name__}")
+            kind = type(current[key])
+            number = kind in (int, float) and isinstance(value, int | float)
+            if isinstance(value, bool) or not (isinstance(value, kind) or number):
+                raise TypeError(f"{key} must be a {kind.__name__}")
+            if number and value < (1 if key == "webhook_attempts" else 0):
+                raise ValueError(f"{key} is too small: {value}")
+        for key, value in changes.items():
             setattr(self, key, type(current[key])(value))
         return asdict(self)
 
@@ -126,6 +130,58 @@ class OrcidService:
 
     async def stop(self) -> None:
         await self.dispatcher.stop()
+
+    # --- Python control calls (run them on the sandbox's loop, as ``Sandbox._call`` does) -----
+
+    def create_researcher(self, **fields: Any) -> str:
+        """A new record (``given_names``, ``family_name``, ``email``, ``affiliation``, ``ror``,
+        ``opt_out_notifications``); its iD."""
+        record = self.store.create_record(**fields)
+        self.ctx.changed()
+        return record.orcid
+
+    def issue_token(
+        self, orcid: str, client_id: str | None = None, scope: str = vocab.DEFAULT_SCOPE
+    ) -> dict[str, Any]:
+        """ORCID's token JSON for a token as if ``orcid`` had consented to ``client_id``."""
+        if orcid not in self.store.records:
+            raise KeyError(f"no researcher {orcid}")
+        client_id = client_id or self.ctx.accounts.orcid_client.client_id
+        if client_id not in self.store.clients:
+            raise ValueError(f"unknown client_id: {client_id}")
+        scopes = tuple(dict.fromkeys((scope or vocab.DEFAULT_SCOPE).replace(",", " ").split()))
+        token = self.store.issue_token(client_id, orcid, scopes)
+        self.ctx.changed()
+        return token.response()
+
+    def revoke_token(self, access_token: str) -> None:
+        """The researcher revokes a token (its refresh token goes with it)."""
+        token = self.store.tokens.get(access_token)
+        if token is None:
+            raise KeyError("unknown access_token")
+        self.store.revoke_token(token)
+        self.ctx.changed()
+
+    def delete_work(self, orcid: str, put_code: int) -> None:
+        """The researcher deletes a work (whoever its source)."""
+        self.remove_work(self._record(orcid), self._put_code(orcid, put_code))
+
+    def hide_work(self, orcid: str, put_code: int, visibility: str = PRIVATE) -> None:
+        """The researcher changes a work's visibility (``private`` hides it from everyone else)."""
+        if visibility not in vocab.VISIBILITIES:
+            raise ValueError(f"visibility must be one of {', '.join(vocab.VISIBILITIES)}")
+        self.set_visibility(self._record(orcid), self._put_code(orcid, put_code), visibility)
+
+    def _record(self, orcid: str) -> Record:
+        record = self.store.records.get(orcid)
+        if record is None:
+            raise KeyError(f"no researcher {orcid}")
+        return record
+
+    def _put_code(self, orcid: str, put_code: int) -> int:
+        if put_code not in self._record(orcid).works:
+            raise KeyError(f"no work {put_code} on {orcid}")
+        return put_code
 
     # --- changes to a record (by the API or by the researcher) --------------------------------
 

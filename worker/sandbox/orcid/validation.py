@@ -3,13 +3,13 @@
 Two steps, in ORCID's order:
 
 1. :func:`parse_work` reads the JSON object (or the dict the XML reader made) as ORCID's JSON
-   deserialiser would: wrong shapes and unknown fields are 400/9047, a bad enum value 400/9051,
-   a bad contributor role 400/9058.
+   deserialiser would: wrong shapes and unknown fields are 400/9047, a bad enum value 400/9051.
 2. :func:`validate_work` applies v3 ``ActivityValidator.validateWork`` in its order: title
    (9022), country, translated title, type (9037), language, publication date (9049 when it is
    not a real yyyy[-MM[-dd]] date, 9037/9020 after that), citation, external ids present
-   (9023), contributors (9020), put-code on create (9024), visibility change on update (9035),
-   then ``ExternalIDValidator`` (9023: a known type, a value, at least one ``self``).
+   (9023), contributors (9020; an unknown role 9058), put-code on create (9024), visibility
+   change on update (9035), then ``ExternalIDValidator`` (9023: a known type, a value, at least
+   one ``self``).
 """
 
 from __future__ import annotations
@@ -118,8 +118,6 @@ def _contributor(raw: Any) -> dict[str, Any]:
             attrs.get("contributor-sequence"), vocab.SEQUENCES, "SequenceType", "sequence"
         )
         role = _text(attrs.get("contributor-role"), "contributor-role")
-        if role is not None and role not in vocab.CONTRIBUTOR_ROLES:
-            raise api_error(9058, role=role, validRoles=", ".join(vocab.CONTRIBUTOR_ROLES))
     email = _text(con.get("contributor-email"), "contributor-email")
     return {
         "contributor-orcid": None
@@ -280,6 +278,10 @@ def _validate_contributors(contributors: list[dict[str, Any]]) -> None:
                 raise api_error(9020, "Invalid contributor URI")
             if path and not ids.is_valid_orcid(path):
                 raise api_error(9020, "Invalid contributor ORCID")
+        attrs = con["contributor-attributes"] or {}
+        role = attrs.get("contributor-role")
+        if role is not None and role not in vocab.CONTRIBUTOR_ROLES:
+            raise api_error(9058, role=role, validRoles=", ".join(vocab.CONTRIBUTOR_ROLES))
         if con["credit-name"] is not None and not (con["credit-name"]["value"] or "").strip():
             raise api_error(
                 9020, "Please specify a contributor credit name or remove the empty tag"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: What a member integration asks a researcher for (and the sandbox grants by default).
+DEFAULT_SCOPE = "/activities/update /read-limited"
+
 WORK_TYPES = (
     "annotation",
     "artistic-performance",

@@ -5,9 +5,11 @@ DELETE work/{put-code}``, ``GET works`` (summary grouped by external id), ``POST
 ≤ 100, 200 with one result per item in order), ``GET works/{pc1,pc2,…}`` (≤ 100). Public API,
 under ``/orcid-pub/v3.0/{orcid}/``: the three reads, public works only.
 
-The order of checks follows ORCID's ``MemberV3ApiServiceDelegatorImpl`` and ``WorkManagerImpl``:
-token and scope, the body's JSON, the put-code in the URL against the body's (PUT), the work
-(9016), its source (9010), validation, the 10,000-work limit (9048), duplicates (9021).
+The order of checks follows ORCID's stack: the bearer token (401), the body as Jersey reads it
+(415, XML schema 9001, JSON 9047, enum values 9051: for a bulk, the whole request), then
+``MemberV3ApiServiceDelegatorImpl``: the token's record (9017) and scope (9038), the put-code in
+the URL against the body's (PUT, 9019), the work (9016), its source (9010); then
+``WorkManagerImpl``: validation, the 10,000-work limit (9048), duplicates (9021).
 """
 
 from __future__ import annotations
@@ -116,10 +118,11 @@ class WorksApi:
                 return existing
         return None
 
-    def new_work(self, record: Record, caller: Caller, document: Any) -> Work:
+    def new_work(self, record: Record, caller: Caller, parsed: validation.ParsedWork) -> Work:
         """Check and store one new work (the body of a POST, or one bulk item)."""
-        parsed = validation.parse_work(document)
         validation.validate_work(parsed, create=True, client_name=caller.client_name)
+        if len(record.works) >= self.service.settings.max_works:
+            raise api_error(9048)
         assert caller.token is not None
         existing = self.duplicate_of(record, parsed.body, caller.token.client_id)
         if existing is not None:
@@ -127,19 +130,17 @@ class WorksApi:
         return self.service.add_work(record, caller.token.client_id, parsed.body)
 
     async def create(self, request: web.Request, caller: Caller) -> web.StreamResponse:
+        # The body is read (415, 9001, 9047, 9051) before the delegator's checks, as in Jersey.
+        parsed = validation.parse_work(await read_document(request))
         orcid = request.match_info["orcid"]
         record = self.writable_record(caller, orcid)
-        document = await read_document(request)
-        if len(record.works) >= self.service.settings.max_works:
-            raise api_error(9048)
-        work = self.new_work(record, caller, document)
+        work = self.new_work(record, caller, parsed)
         location = f"{request.scheme}://{request.host}/orcid-api/v3.0/{orcid}/work/{work.put_code}"
         return web.Response(status=201, headers={"Location": location})
 
     async def update(self, request: web.Request, caller: Caller) -> web.StreamResponse:
+        parsed = validation.parse_work(await read_document(request))
         record = self.writable_record(caller, request.match_info["orcid"])
-        document = await read_document(request)
-        parsed = validation.parse_work(document)
         url_code = request.match_info["put_code"]
         body_code = parsed.put_code
         if body_code is None or str(body_code).strip() != url_code:
@@ -179,24 +180,25 @@ class WorksApi:
         return web.Response(status=204)
 
     async def create_bulk(self, request: web.Request, caller: Caller) -> web.StreamResponse:
-        record = self.writable_record(caller, request.match_info["orcid"])
         document = await read_document(request, bulk=True)
         items = document.get("bulk") if isinstance(document, dict) else None
-        if not isinstance(items, list):
-            raise api_error(9047, error="a bulk object with a list of works is required")
-        if len(items) > BULK_WRITE_MAX:
+        if not isinstance(items, list) or not all(
+            isinstance(item, dict) and set(item) == {"work"} for item in items
+        ):
+            raise api_error(9047, error='a "bulk" list of {"work": ...} elements is required')
+        parsed = [validation.parse_work(item["work"]) for item in items]
+        record = self.writable_record(caller, request.match_info["orcid"])
+        if len(parsed) > BULK_WRITE_MAX:
             raise api_error(
                 9006, f"You are allowed to add up to {BULK_WRITE_MAX} elements per request."
             )
-        if len(record.works) + len(items) > self.service.settings.max_works:
+        if len(record.works) + len(parsed) > self.service.settings.max_works:
             raise api_error(9048)
         results: list[dict[str, Any]] = []
         host = self.service.settings.host
-        for item in items:
+        for one in parsed:
             try:
-                if not isinstance(item, dict) or "work" not in item:
-                    raise api_error(9047, error="each bulk element must be a work")
-                work = self.new_work(record, caller, item["work"])
+                work = self.new_work(record, caller, one)
             except OrcidApiError as err:
                 results.append({"error": err.body()})
             else:

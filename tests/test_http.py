@@ -1,0 +1,74 @@
+"""Outbound HTTP: typed errors the retry policy relies on, and every call recorded, redacted."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+import responses
+
+from worker.http import ApiClient, RequestError, ServerError, TransportError, retry_after_seconds
+
+
+class Client(ApiClient):
+    service = "example"
+
+
+@pytest.fixture
+def calls():
+    return []
+
+
+@pytest.fixture
+def client(calls):
+    return Client("https://api.example.org", recorder=calls.append, timeout=5)
+
+
+@responses.activate
+def test_success_is_recorded_with_redacted_url(client, calls):
+    responses.get("https://api.example.org/x", json={"ok": True})
+    assert client.request("GET", "/x?pwd=hunter22&usr=me").json() == {"ok": True}
+    assert calls[0].status == 200
+    assert "hunter22" not in calls[0].url
+    assert calls[0].service == "example"
+
+
+@responses.activate
+def test_4xx_is_a_permanent_request_error_with_the_parsed_body(client):
+    responses.put("https://api.example.org/dois/x", status=422,
+                  json={"errors": [{"source": "url", "title": "Can't be blank"}]})
+    with pytest.raises(RequestError) as exc:
+        client.request("PUT", "/dois/x", json={})
+    assert exc.value.status == 422
+    assert exc.value.body["errors"][0]["source"] == "url"
+
+
+@responses.activate
+def test_429_and_5xx_are_transient_with_retry_after(client):
+    responses.get("https://api.example.org/a", status=429, headers={"Retry-After": "7"})
+    responses.get("https://api.example.org/b", status=503)
+    with pytest.raises(ServerError) as exc:
+        client.request("GET", "/a")
+    assert exc.value.retry_after == 7
+    with pytest.raises(ServerError):
+        client.request("GET", "/b")
+
+
+@responses.activate
+def test_network_failure_is_transient_and_recorded(client, calls):
+    responses.get("https://api.example.org/down", body=requests.ConnectionError("reset by peer"))
+    with pytest.raises(TransportError):
+        client.request("GET", "/down")
+    assert calls[0].status is None
+    assert "reset by peer" in calls[0].error
+
+
+@responses.activate
+def test_statuses_the_caller_handles_are_returned(client):
+    responses.get("https://api.example.org/missing", status=404)
+    assert client.request("GET", "/missing", ok={200, 404}).status_code == 404
+
+
+def test_retry_after_forms():
+    assert retry_after_seconds("3") == 3
+    assert retry_after_seconds(None) is None
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0

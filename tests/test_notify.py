@@ -1,0 +1,61 @@
+"""Webhooks to the emitting system: signed, retried on failure, every outcome visible."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.conftest import INTAKE_SECRET
+from worker.events.signature import verify
+from worker.models import NotificationStatus, OutboundNotification
+from worker.notify.service import WebhookClient, deliver, notify
+
+
+@pytest.fixture
+def receiver():
+    received: list[tuple[dict, bytes]] = []
+    statuses = [500, 200]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((dict(self.headers), body))
+            self.send_response(statuses.pop(0) if statuses else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+
+
+def test_delivery_is_signed_and_retried_after_a_failure(session, settings, receiver, broker):
+    url, received = receiver
+    settings = settings.model_copy(update={"notify_urls": {"cris": url}})
+    row = notify(session, client_id="cris", event_type="doi.registered", payload={"doi": "10.5072/x"})
+    client = WebhookClient("", timeout=5)
+    # First attempt: the receiver answers 500 → a later attempt is scheduled
+    assert deliver(session, client, settings, row.id) == 5
+    assert row.status == NotificationStatus.PENDING
+    assert row.last_status == 500
+    # Second attempt succeeds
+    assert deliver(session, client, settings, row.id) is None
+    assert row.status == NotificationStatus.DELIVERED
+    headers, body = received[-1]
+    verify(headers["Pidsync-Signature"], [INTAKE_SECRET], body)
+    assert json.loads(body)["type"] == "doi.registered"
+    assert json.loads(body)["data"] == {"doi": "10.5072/x"}
+
+
+def test_client_without_endpoint_is_visible_not_dropped(session, settings, broker):
+    row = notify(session, client_id="cris", event_type="doi.failed", payload={})
+    assert deliver(session, WebhookClient(""), settings, row.id) is None
+    stored = session.get(OutboundNotification, row.id)
+    assert stored.status == NotificationStatus.NO_ENDPOINT
+    assert "no webhook URL configured" in stored.last_error

@@ -1,0 +1,222 @@
+"""Outbound HTTP shared by every client class: typed errors, timeouts, and a record of each call.
+
+A client class per external API (DataCite, Crossref, ORCID, doi.org, ...) subclasses
+:class:`ApiClient` and does HTTP only. Failures are typed so the actors' retry policy can
+decide: :class:`TransportError` (network, timeout) and :class:`ServerError` (5xx, 429) are
+transient; :class:`RequestError` (other 4xx) is permanent and carries the parsed body. Every
+call is handed to a recorder (service, method, redacted URL, status, latency, excerpt) so an
+operator can see why something failed without reading code.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+import structlog
+
+from worker.errors import PermanentError, TransientError
+from worker.logging import get_logger, redact_text
+
+log = get_logger(__name__)
+
+EXCERPT_CHARS = 2000
+USER_AGENT = "pidsync/0.1 (+https://github.com/pidsync/pidsync)"
+
+
+@dataclass
+class CallRecord:
+    service: str
+    method: str
+    url: str  # redacted
+    status: int | None
+    latency_ms: int
+    excerpt: str | None
+    error: str | None = None
+    correlation_id: str | None = None
+    work_id: int | None = None
+
+
+Recorder = Callable[[CallRecord], None]
+
+
+class HttpError(Exception):
+    """Base of outbound HTTP failures; the message says service, method, URL and status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        service: str,
+        status: int | None = None,
+        body: Any = None,
+        text: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.service = service
+        self.status = status
+        self.body = body  # parsed JSON when the answer was JSON, else None
+        self.text = text  # the raw answer (redacted, truncated)
+
+
+class TransportError(HttpError, TransientError):
+    """The network failed: refused, reset, timed out, the answer was lost."""
+
+
+class ServerError(HttpError, TransientError):
+    """5xx or 429: the service is unwell or asks us to slow down (``retry_after`` seconds)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        HttpError.__init__(self, message, **kw)
+        self.retry_after = retry_after
+
+
+class RequestError(HttpError, PermanentError):
+    """Another 4xx: the service refused the request; retrying the same request cannot help."""
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds, from either form (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _context(key: str) -> Any:
+    return structlog.contextvars.get_contextvars().get(key)
+
+
+class ApiClient:
+    """HTTP plumbing for one external service. Subclasses add the service's calls."""
+
+    service = "http"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        recorder: Recorder | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.http = session or requests.Session()
+        self.http.headers.setdefault("User-Agent", USER_AGENT)
+        self.timeout = timeout
+        self.recorder = recorder
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        ok: Iterable[int] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send, record, and raise a typed error unless the status is acceptable.
+
+        ``ok`` lists the statuses the caller handles itself; by default any 2xx (and 3xx when
+        redirects are not followed)."""
+        url = self.url(path)
+        kwargs.setdefault("timeout", self.timeout)
+        started = time.perf_counter()
+        try:
+            response = self.http.request(method, url, **kwargs)
+        except requests.RequestException as exc:
+            latency = int((time.perf_counter() - started) * 1000)
+            reason = f"{type(exc).__name__}: {exc}"
+            self._record(method, url, None, latency, None, reason)
+            raise TransportError(
+                f"{self.service} {method} {redact_text(url)}: {redact_text(reason)}",
+                service=self.service,
+            ) from None
+        latency = int((time.perf_counter() - started) * 1000)
+        excerpt = redact_text(response.text[:EXCERPT_CHARS]) if response.content else None
+        self._record(method, url, response.status_code, latency, excerpt, None)
+        status = response.status_code
+        accepted = set(ok) if ok is not None else None
+        if (accepted is not None and status in accepted) or (accepted is None and status < 400):
+            return response
+        body: Any = None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        message = f"{self.service} {method} {redact_text(url)} answered {status}: {excerpt or ''}"
+        details = {"service": self.service, "status": status, "body": body, "text": excerpt or ""}
+        if status == 429 or status >= 500:
+            raise ServerError(
+                message, retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                **details,
+            )  # fmt: skip
+        raise RequestError(message, **details)
+
+    def _record(
+        self,
+        method: str,
+        url: str,
+        status: int | None,
+        latency_ms: int,
+        excerpt: str | None,
+        error: str | None,
+    ) -> None:
+        record = CallRecord(
+            service=self.service,
+            method=method,
+            url=redact_text(url),
+            status=status,
+            latency_ms=latency_ms,
+            excerpt=excerpt,
+            error=redact_text(error) if error else None,
+            correlation_id=_context("correlation_id"),
+            work_id=_context("work_id"),
+        )
+        log.debug(
+            "http_call", service=record.service, method=method, url=record.url,
+            status=status, latency_ms=latency_ms,
+        )  # fmt: skip
+        if self.recorder is not None:
+            try:
+                self.recorder(record)
+            except Exception as exc:  # the audit must never break the call it describes
+                log.warning("http_call_record_failed", error=str(exc))
+
+
+class DatabaseRecorder:
+    """Writes each call to ``api_calls`` in its own short transaction, so the record of a
+    failed call survives the rollback of the unit of work that made it."""
+
+    def __init__(self, database: Any) -> None:
+        self.database = database
+
+    def __call__(self, record: CallRecord) -> None:
+        from worker.models import ApiCall
+
+        with self.database.session() as session:
+            session.add(
+                ApiCall(
+                    service=record.service,
+                    method=record.method,
+                    url=record.url,
+                    status=record.status,
+                    latency_ms=record.latency_ms,
+                    excerpt=record.excerpt,
+                    error=record.error,
+                    correlation_id=record.correlation_id,
+                    work_id=record.work_id,
+                )
+            )

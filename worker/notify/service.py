@@ -1,0 +1,110 @@
+"""Signed webhooks back to the emitting system (``doi.registered``, ``orcid.placed``, ...).
+
+A notification is a row first (in the same unit of work as the state change it reports) and a
+delivery after commit. Deliveries are signed like the intake (``Pidsync-Signature`` with the
+client's intake secret), retried with backoff, and every attempt is recorded; a client with no
+webhook URL configured gets status ``no_endpoint``, visible in the status API, rather than a
+silent drop.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from worker.config import Settings
+from worker.db import enqueue_after_commit
+from worker.events.signature import sign
+from worker.http import ApiClient, HttpError
+from worker.models import NotificationStatus, OutboundNotification
+
+#: Delivery attempts before a notification is marked failed, and the backoff between them.
+MAX_ATTEMPTS = 8
+BACKOFF_SECONDS = (5, 30, 120, 600, 1800, 3600, 3600 * 3)
+
+
+class WebhookClient(ApiClient):
+    service = "webhook"
+
+
+def notify(
+    session: Session,
+    *,
+    client_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    work_id: int | None = None,
+) -> OutboundNotification:
+    """Record a notification for the emitting system; it is delivered after commit."""
+    from worker.notify.actors import deliver_notification
+
+    row = OutboundNotification(
+        client_id=client_id, event_type=event_type, work_id=work_id, payload=payload
+    )
+    session.add(row)
+    session.flush()
+    enqueue_after_commit(session, deliver_notification, row.id)
+    return row
+
+
+def envelope(row: OutboundNotification) -> dict[str, Any]:
+    """The webhook body: a CloudEvent, like the ones pidsync receives."""
+    return {
+        "specversion": "1.0",
+        "id": f"pidsync-{row.id}",
+        "source": "pidsync",
+        "type": row.event_type,
+        "time": (row.created_at or datetime.now(UTC)).isoformat(),
+        "datacontenttype": "application/json",
+        "data": row.payload,
+    }
+
+
+def deliver(
+    session: Session, client: WebhookClient | None, settings: Settings, notification_id: int
+) -> float | None:
+    """Try one delivery. Returns the delay before the next try, or None when finished."""
+    row = session.get(OutboundNotification, notification_id, with_for_update=True)
+    if row is None or row.status != NotificationStatus.PENDING:
+        return None
+    url = settings.notify_urls.get(row.client_id)
+    secret = settings.intake_clients.get(row.client_id)
+    if url is None or secret is None or client is None:
+        row.status = NotificationStatus.NO_ENDPOINT
+        row.last_error = f"no webhook URL configured for client {row.client_id!r}"
+        session.flush()
+        return None
+    body = json.dumps(envelope(row), separators=(",", ":")).encode()
+    row.attempts += 1
+    try:
+        response = client.request(
+            "POST",
+            url,
+            data=body,
+            headers={
+                "Content-Type": "application/cloudevents+json",
+                "Pidsync-Signature": sign(secret.get_secret_value(), body),
+                "Pidsync-Delivery": str(uuid.uuid4()),
+            },
+        )
+    except HttpError as exc:
+        row.last_status = exc.status
+        row.last_error = str(exc)[:1000]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.status = NotificationStatus.FAILED
+            session.flush()
+            return None
+        delay = BACKOFF_SECONDS[min(row.attempts - 1, len(BACKOFF_SECONDS) - 1)]
+        row.next_attempt_at = datetime.now(UTC) + timedelta(seconds=delay)
+        session.flush()
+        return float(delay)
+    row.last_status = response.status_code
+    row.status = NotificationStatus.DELIVERED
+    row.delivered_at = datetime.now(UTC)
+    row.last_error = None
+    session.flush()
+    return None

@@ -1,0 +1,79 @@
+"""Rate limits shared by every process, in Redis, shaped to each API's rule.
+
+A GCRA token bucket (the "generic cell rate algorithm"): ``rate`` requests per second on
+average with bursts of up to ``burst``. The state is one Redis key per limit holding the
+theoretical arrival time; the check-and-take is one Lua script using Redis' own clock, so any
+number of workers on any number of machines share the limit exactly.
+
+Waiting is not failing: :meth:`RateLimiter.acquire` sleeps for short waits and raises
+:class:`~worker.errors.Postpone` for long ones, which re-runs the message later without
+spending a retry.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from worker.errors import Postpone
+
+_SCRIPT = """
+local key = KEYS[1]
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local tat = tonumber(redis.call('GET', key) or '0')
+if tat < now then tat = now end
+local allow_at = tat - (burst - 1) * interval
+if allow_at > now then
+  return tostring(allow_at - now)
+end
+local new_tat = tat + interval
+redis.call('SET', key, tostring(new_tat), 'PX', math.ceil((new_tat - now) * 1000) + 1000)
+return '0'
+"""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """``rate`` requests/second on average, bursts of ``burst``."""
+
+    name: str
+    rate: float
+    burst: int
+
+    @classmethod
+    def per_window(cls, name: str, count: int, seconds: float, *, share: float = 0.98) -> Limit:
+        """A window rule ("3,000 per 5 minutes") as a steady rate a little under it, with no
+        burst, so that no window of that length ever holds more than ``count`` requests."""
+        return cls(name, rate=count * share / seconds, burst=1)
+
+
+#: The agencies' published rules (DESIGN.md §5), with a small margin under each.
+ORCID = Limit("orcid", rate=24 * 0.97, burst=36)
+DATACITE = Limit.per_window("datacite", 3000, 300)
+
+
+class RateLimiter:
+    def __init__(self, redis_client: Any, *, prefix: str = "pidsync:ratelimit") -> None:
+        self.redis = redis_client
+        self.prefix = prefix
+        self._script = redis_client.register_script(_SCRIPT)
+
+    def try_acquire(self, limit: Limit, key: str = "") -> float:
+        """Take a slot now and return 0, or return how many seconds until one is free."""
+        redis_key = f"{self.prefix}:{limit.name}:{key}"
+        wait = self._script(keys=[redis_key], args=[1.0 / limit.rate, limit.burst])
+        return float(wait)
+
+    def acquire(self, limit: Limit, key: str = "", *, max_sleep: float = 2.0) -> None:
+        """Wait for a slot: sleep through short waits, Postpone the message for long ones."""
+        while True:
+            wait = self.try_acquire(limit, key)
+            if wait <= 0:
+                return
+            if wait > max_sleep:
+                raise Postpone(wait, f"{limit.name} rate limit: next slot in {wait:.1f}s")
+            time.sleep(wait)

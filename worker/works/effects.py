@@ -1,0 +1,50 @@
+"""The effects a work or grant event has on the outside world, by domain.
+
+Each domain exposes hook functions that run inside the event's unit of work: they record what
+must happen (a reserved DOI, pending placements), enqueue the actors that do it after commit,
+and return a one-line note for the event's outcome (or None when there is nothing to do). A
+hook that must refuse the event raises :class:`EffectRefused` with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from worker.models import OrcidGrant, Work
+
+
+class EffectRefused(Exception):
+    """The event cannot be applied as asked (e.g. a registration account that does not exist)."""
+
+
+def on_work_changed(session: Session, work: Work) -> list[str]:
+    from worker.orcid import placements
+    from worker.registrars import service as registrars
+
+    notes = [registrars.on_work_changed(session, work), placements.on_work_changed(session, work)]
+    return [n for n in notes if n]
+
+
+def on_work_withdrawn(session: Session, work: Work) -> list[str]:
+    from worker.orcid import placements
+    from worker.registrars import service as registrars
+
+    notes = [
+        registrars.on_work_withdrawn(session, work),
+        placements.on_work_withdrawn(session, work),
+    ]
+    return [n for n in notes if n]
+
+
+def on_grant_stored(session: Session, grant: OrcidGrant) -> str | None:
+    from worker.orcid import placements
+
+    return placements.on_grant_stored(session, grant)
+
+
+def on_researcher_revoked(session: Session, data: dict[str, Any]) -> str:
+    from worker.orcid import placements
+
+    return placements.on_researcher_revoked(session, data)
