@@ -28,6 +28,14 @@ INTAKE_SECRET = "s3cret-intake-key"
 TOKEN_KEY = "8Fq2hYwSpX6VdC0NvQbq0k6tMfQb3d7Zs1vH8aJ2xq0="
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _logging():
+    """Log as every pidsync process does (to stderr, redacted), never to stdout."""
+    from worker.logging import configure_logging
+
+    configure_logging("INFO", "console")
+
+
 def _worker_index() -> int:
     name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     return int(name.removeprefix("gw") or 0)

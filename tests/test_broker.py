@@ -150,3 +150,29 @@ def test_enqueue_after_commit_is_dropped_on_rollback(committed_database, broker,
         enqueue_after_commit(session, fails_permanently, "never")
         raise ValueError
     assert _queue_length(redis_client) == 0
+
+
+def test_requeued_dead_letter_runs_again(committed_database, broker, worker, cipher, monkeypatch):
+    from worker.events import service
+    from worker.ops.dead_letters import requeue
+
+    real = service.process_event
+    monkeypatch.setattr(
+        service, "process_event", lambda s, i: (_ for _ in ()).throw(PermanentError("bug"))
+    )
+    checked = check_events([event()], IntakeContext(()), batch=False)
+    with committed_database.session() as session:
+        store_events(session, checked, client_id="cris", cipher=cipher)
+    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    worker.join()
+    # The cause is fixed, an operator requeues the parked message
+    monkeypatch.setattr(service, "process_event", real)
+    with committed_database.session() as session:
+        letter_id = session.execute(select(DeadLetter.id)).scalar_one()
+        requeue(session, letter_id)
+    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    worker.join()
+    with committed_database.session() as session:
+        assert session.execute(select(ReceivedEvent.status)).scalar_one() == EventStatus.DONE
+        with pytest.raises(LookupError):
+            requeue(session, letter_id)

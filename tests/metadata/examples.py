@@ -46,12 +46,20 @@ EXAMPLES: dict[str, dict] = {
             "eissn": "2049-3630",
             "volume": "12",
             "issue": "3",
-            "pages": "101–118",
+            "pages": "101\u2013118",
         },
         "funding": [EC],
         "related_identifiers": [
-            {"identifier": "10.5061/dryad.12345", "identifier_type": "DOI", "relation_type": "IsSupplementedBy"},
-            {"identifier": "https://github.com/example/tool", "identifier_type": "URL", "relation_type": "References"},
+            {
+                "identifier": "10.5061/dryad.12345",
+                "identifier_type": "DOI",
+                "relation_type": "IsSupplementedBy",
+            },
+            {
+                "identifier": "https://github.com/example/tool",
+                "identifier_type": "URL",
+                "relation_type": "References",
+            },
         ],
         "keywords": ["metadata", "persistent identifiers"],
         "license": CC_BY,
@@ -68,7 +76,11 @@ EXAMPLES: dict[str, dict] = {
         "contributors": [GARCIA],
         "container": {"title": "MetaArXiv"},
         "related_identifiers": [
-            {"identifier": "10.32013/abc-4711", "identifier_type": "DOI", "relation_type": "IsPreviousVersionOf"}
+            {
+                "identifier": "10.32013/abc-4711",
+                "identifier_type": "DOI",
+                "relation_type": "IsPreviousVersionOf",
+            }
         ],
         "license": CC_BY,
     },
@@ -126,7 +138,7 @@ EXAMPLES: dict[str, dict] = {
     "dataset": {
         "id": "dryad:12345",
         "type": "dataset",
-        "title": "Survey of DOI registrations 2010–2020",
+        "title": "Survey of DOI registrations 2010\u20132020",
         "abstract": "Counts per registration agency and year.",
         "publication_date": "2020-12-01",
         "publisher": "Dryad",
@@ -136,8 +148,17 @@ EXAMPLES: dict[str, dict] = {
         "resource_version": "2.1",
         "contributors": [CARBERRY, CERN],
         "keywords": ["DOI", "statistics"],
-        "license": {"url": "https://creativecommons.org/publicdomain/zero/1.0/", "identifier": "CC0-1.0"},
-        "funding": [{"funder_name": "Wellcome Trust", "funder_id": "https://ror.org/029chgv08", "award_number": "WT-1"}],
+        "license": {
+            "url": "https://creativecommons.org/publicdomain/zero/1.0/",
+            "identifier": "CC0-1.0",
+        },
+        "funding": [
+            {
+                "funder_name": "Wellcome Trust",
+                "funder_id": "https://ror.org/029chgv08",
+                "award_number": "WT-1",
+            }
+        ],
         "dates": [{"date": "2010-01-01/2020-12-31", "type": "Collected"}],
         "descriptions": [{"text": "CSV, one row per agency-year.", "type": "TechnicalInfo"}],
     },
@@ -151,7 +172,11 @@ EXAMPLES: dict[str, dict] = {
         "doi": "10.5281/zenodo.42",
         "resource_version": "1.0.0",
         "contributors": [GARCIA],
-        "license": {"url": "https://opensource.org/licenses/MIT", "name": "MIT License", "identifier": "MIT"},
+        "license": {
+            "url": "https://opensource.org/licenses/MIT",
+            "name": "MIT License",
+            "identifier": "MIT",
+        },
     },
     "report": {
         "id": "inst:report:2020-7",

@@ -126,12 +126,20 @@ def containers() -> st.SearchStrategy[dict[str, Any]]:
 def events() -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries(
         {"name": text(min_size=3, max_size=80).filter(lambda s: len(s.strip()) >= 3)},
-        optional={"acronym": _short(8), "location": text(min_size=2, max_size=40).filter(lambda s: len(s.strip()) >= 2),
-                  "start_date": dates(), "end_date": dates()},
+        optional={
+            "acronym": _short(8),
+            "location": text(min_size=2, max_size=40).filter(lambda s: len(s.strip()) >= 2),
+            "start_date": dates(),
+            "end_date": dates(),
+        },
     )
 
 
-_FUNDER_IDS = ["10.13039/501100000780", "https://doi.org/10.13039/100000001", "https://ror.org/029chgv08"]
+_FUNDER_IDS = [
+    "10.13039/501100000780",
+    "https://doi.org/10.13039/100000001",
+    "https://ror.org/029chgv08",
+]
 
 
 def fundings() -> st.SearchStrategy[dict[str, Any]]:
@@ -147,14 +155,36 @@ def fundings() -> st.SearchStrategy[dict[str, Any]]:
 
 
 def related() -> st.SearchStrategy[dict[str, Any]]:
-    relation = st.sampled_from(["IsSupplementTo", "References", "IsPartOf", "IsVersionOf", "Cites",
-                                "HasMetadata", "IsNewVersionOf", "Other"])
+    relation = st.sampled_from(
+        [
+            "IsSupplementTo",
+            "References",
+            "IsPartOf",
+            "IsVersionOf",
+            "Cites",
+            "HasMetadata",
+            "IsNewVersionOf",
+            "Other",
+        ]
+    )
     return st.one_of(
-        st.fixed_dictionaries({"identifier": dois(), "identifier_type": st.just("DOI"), "relation_type": relation}),
-        st.fixed_dictionaries({"identifier": st.just("https://example.org/thing"), "identifier_type": st.just("URL"),
-                               "relation_type": relation}),
-        st.fixed_dictionaries({"identifier": st.just("arXiv:2101.00001"), "identifier_type": st.just("arXiv"),
-                               "relation_type": relation}),
+        st.fixed_dictionaries(
+            {"identifier": dois(), "identifier_type": st.just("DOI"), "relation_type": relation}
+        ),
+        st.fixed_dictionaries(
+            {
+                "identifier": st.just("https://example.org/thing"),
+                "identifier_type": st.just("URL"),
+                "relation_type": relation,
+            }
+        ),
+        st.fixed_dictionaries(
+            {
+                "identifier": st.just("arXiv:2101.00001"),
+                "identifier_type": st.just("arXiv"),
+                "relation_type": relation,
+            }
+        ),
     )
 
 
@@ -165,7 +195,9 @@ _LICENSES = [
 
 
 @st.composite
-def work_dicts(draw: st.DrawFn, work_type: WorkType | None = None, *, complete: bool = False) -> dict[str, Any]:
+def work_dicts(
+    draw: st.DrawFn, work_type: WorkType | None = None, *, complete: bool = False
+) -> dict[str, Any]:
     """A Work as JSON. ``complete``: with everything every target requires (DOI, URL,
     publisher, date, an author, container and event), so every renderer must succeed."""
     kind = work_type or draw(st.sampled_from(list(WorkType)))
@@ -177,21 +209,44 @@ def work_dicts(draw: st.DrawFn, work_type: WorkType | None = None, *, complete: 
     }
     optional: dict[str, st.SearchStrategy[Any]] = {
         "subtitle": text(max_size=100),
-        "abstract": st.one_of(text(max_size=300), st.text(_PRINTABLE, min_size=5001, max_size=5100)),
+        "abstract": st.one_of(
+            text(max_size=300), st.text(_PRINTABLE, min_size=5001, max_size=5100)
+        ),
         "language": st.sampled_from(["en", "de", "pt-BR", "zh-TW", "he", "xx", "tlh"]),
         "resource_version": _short(6),
         "keywords": st.lists(text(max_size=30), max_size=4),
         "funding": st.lists(fundings(), max_size=2),
         "related_identifiers": st.lists(related(), max_size=3),
         "license": st.sampled_from(_LICENSES),
-        "dates": st.lists(st.fixed_dictionaries({"date": dates(), "type": st.sampled_from(["Created", "Updated", "Collected"])}), max_size=2),
-        "descriptions": st.lists(st.fixed_dictionaries({"text": text(max_size=80), "type": st.sampled_from(["Methods", "Other"])}), max_size=2),
-        "alternative_titles": st.lists(st.fixed_dictionaries({"title": text(max_size=60), "type": st.just("TranslatedTitle"), "language": st.sampled_from(["fr", "de"])}), max_size=1),
+        "dates": st.lists(
+            st.fixed_dictionaries(
+                {"date": dates(), "type": st.sampled_from(["Created", "Updated", "Collected"])}
+            ),
+            max_size=2,
+        ),
+        "descriptions": st.lists(
+            st.fixed_dictionaries(
+                {"text": text(max_size=80), "type": st.sampled_from(["Methods", "Other"])}
+            ),
+            max_size=2,
+        ),
+        "alternative_titles": st.lists(
+            st.fixed_dictionaries(
+                {
+                    "title": text(max_size=60),
+                    "type": st.just("TranslatedTitle"),
+                    "language": st.sampled_from(["fr", "de"]),
+                }
+            ),
+            max_size=1,
+        ),
         "version": st.integers(1, 10**6),
     }
     required = {
         "doi": dois(),
-        "url": st.sampled_from(["https://example.org/w/1", "http://repo.example.edu/handle/1/2?x=ü"]),
+        "url": st.sampled_from(
+            ["https://example.org/w/1", "http://repo.example.edu/handle/1/2?x=ü"]
+        ),
         "publisher": text(max_size=100),
         "publication_date": dates(1400 if not complete else 1900, 2100),
         "container": containers(),

@@ -76,7 +76,11 @@ def test_golden(name, suffix):
         assert check.valid, check.errors
     if REGENERATE:
         path.write_text(output, encoding="utf-8")
-        other = path.with_name(path.name.removesuffix(".err")) if path.suffix == ".err" else path.with_name(path.name + ".err")
+        other = (
+            path.with_name(path.name.removesuffix(".err"))
+            if path.suffix == ".err"
+            else path.with_name(path.name + ".err")
+        )
         other.unlink(missing_ok=True)
     assert path.is_file(), f"no golden file {path.name}: run with PIDSYNC_REGEN_GOLDEN=1"
     assert output == path.read_text(encoding="utf-8")

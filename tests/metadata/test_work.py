@@ -32,7 +32,11 @@ def test_identifiers_are_normalised_at_the_edge():
     assert work.contributors[1].affiliations[0].ror == "https://ror.org/02mhbdp94"
     assert work.funding[0].funder_id == "10.13039/501100000780"
     assert work.container is not None
-    assert (work.container.first_page, work.container.last_page, work.container.pages) == ("101", "118", "101-118")
+    assert (work.container.first_page, work.container.last_page, work.container.pages) == (
+        "101",
+        "118",
+        "101-118",
+    )
 
 
 def test_each_problem_is_named_by_its_json_path():
@@ -82,12 +86,21 @@ def test_contributor_kind_is_inferred():
 
 @pytest.mark.parametrize("value", ["2020", "2020-02", "2020-02-29"])
 def test_partial_dates_accepted(value):
-    assert validate_work({"id": "1", "type": "other", "title": "T", "publication_date": value}).publication_date == value
+    assert (
+        validate_work(
+            {"id": "1", "type": "other", "title": "T", "publication_date": value}
+        ).publication_date
+        == value
+    )
 
 
-@pytest.mark.parametrize("value", ["20", "2020-2", "2021-02-29", "2020/01/01", "2020-01-01T00:00:00"])
+@pytest.mark.parametrize(
+    "value", ["20", "2020-2", "2021-02-29", "2020/01/01", "2020-01-01T00:00:00"]
+)
 def test_bad_publication_dates_rejected(value):
-    assert "publication_date" in problems({"id": "1", "type": "other", "title": "T", "publication_date": value})
+    assert "publication_date" in problems(
+        {"id": "1", "type": "other", "title": "T", "publication_date": value}
+    )
 
 
 def test_control_characters_and_blank_title_are_refused():
@@ -97,13 +110,17 @@ def test_control_characters_and_blank_title_are_refused():
 
 
 def test_blank_optional_text_reads_as_absent():
-    work = validate_work({"id": "1", "type": "other", "title": "T", "subtitle": " ", "publisher": ""})
+    work = validate_work(
+        {"id": "1", "type": "other", "title": "T", "subtitle": " ", "publisher": ""}
+    )
     assert work.subtitle is None
     assert work.publisher is None
 
 
 def test_version_is_a_positive_integer_and_distinct_from_resource_version():
-    work = validate_work({"id": "1", "type": "dataset", "title": "T", "version": 3, "resource_version": "1.0"})
+    work = validate_work(
+        {"id": "1", "type": "dataset", "title": "T", "version": 3, "resource_version": "1.0"}
+    )
     assert (work.version, work.resource_version) == (3, "1.0")
     assert "version" in problems({"id": "1", "type": "other", "title": "T", "version": 0})
 
@@ -111,7 +128,9 @@ def test_version_is_a_positive_integer_and_distinct_from_resource_version():
 def test_every_type_maps_to_every_target():
     assert set(TYPES) == set(WorkType)
     for row in TYPES.values():
-        assert all([row.datacite_general, row.crossref_kind, row.orcid, row.csl, row.bibtex, row.ris])
+        assert all(
+            [row.datacite_general, row.crossref_kind, row.orcid, row.csl, row.bibtex, row.ris]
+        )
 
 
 def test_json_schema_is_published_with_id_title_and_descriptions():
@@ -121,7 +140,9 @@ def test_json_schema_is_published_with_id_title_and_descriptions():
     assert schema["required"] == ["id", "type", "title"]
     assert schema["additionalProperties"] is False
     assert schema["properties"]["publication_date"]["description"]
-    assert work_json_schema("https://pidsync.example/schemas/work.json")["$id"].endswith("work.json")
+    assert work_json_schema("https://pidsync.example/schemas/work.json")["$id"].endswith(
+        "work.json"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

@@ -96,7 +96,10 @@ def test_orcid_check_digit_is_the_only_valid_one(base):
         assert ids.is_valid_orcid(formatted) == (digit == good)
 
 
-@pytest.mark.parametrize("value", ["https://ror.org/02mhbdp94", "05dxps055", "ror.org/03YRM5C26", "https://ror.org/029chgv08"])
+@pytest.mark.parametrize(
+    "value",
+    ["https://ror.org/02mhbdp94", "05dxps055", "ror.org/03YRM5C26", "https://ror.org/029chgv08"],
+)
 def test_real_ror_ids_are_valid(value):
     normalised = ids.normalize_ror(value)
     assert normalised.startswith("https://ror.org/0")
@@ -104,7 +107,15 @@ def test_real_ror_ids_are_valid(value):
     assert ids.ror_url(value) == normalised
 
 
-@pytest.mark.parametrize(("value", "reason"), [("https://ror.org/02mhbdp95", "checksum"), ("02mhbdp9", "form"), ("12mhbdp94", "form"), ("02mhbip94", "form")])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("https://ror.org/02mhbdp95", "checksum"),
+        ("02mhbdp9", "form"),
+        ("12mhbdp94", "form"),
+        ("02mhbip94", "form"),
+    ],
+)
 def test_ror_rejected(value, reason):
     with pytest.raises(InvalidIdentifier) as info:
         ids.normalize_ror(value)
@@ -129,7 +140,9 @@ def test_issn_and_isbn():
 
 
 def test_funder_ids():
-    assert ids.normalize_funder_id("https://doi.org/10.13039/501100000780") == "10.13039/501100000780"
+    assert (
+        ids.normalize_funder_id("https://doi.org/10.13039/501100000780") == "10.13039/501100000780"
+    )
     assert ids.normalize_funder_id("https://ror.org/029chgv08") == "https://ror.org/029chgv08"
     assert ids.funder_id_kind("https://ror.org/029chgv08") == "ror"
     assert ids.funder_id_kind("10.13039/501100000780") == "doi"

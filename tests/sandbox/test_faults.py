@@ -116,3 +116,10 @@ def test_control_api_faults(sandbox, info, http):
     http.post(url, json={"service": "datacite", "outage_seconds": 60})
     assert http.get(info["control_url"] + "/state").status_code == 200
     assert sandbox.state()["requests"]["datacite"]["total"] == 0
+
+
+def test_lost_redirect_is_dropped_too(sandbox, info, http):
+    sandbox.set_faults("doi", lost_response_rate=1.0)
+    with pytest.raises(requests.ConnectionError):
+        http.get(f"{info['doi_resolver_url']}/10.5555/12345678", allow_redirects=False)
+    assert sandbox.state()["requests"]["doi"]["by_status"] == {"dropped": 1}

@@ -21,12 +21,16 @@ class WorkValidationError(MetadataError):
 
 
 class MissingFields(MetadataError):
-    """The Work is valid but lacks what ``target`` needs; ``fields`` names each missing one."""
+    """The Work is valid but lacks what ``target`` needs; ``fields`` names each missing one
+    by its path (``messages`` may say more than "missing" for some of them)."""
 
-    def __init__(self, target: str, fields: list[str]) -> None:
+    def __init__(
+        self, target: str, fields: list[str], messages: dict[str, str] | None = None
+    ) -> None:
         self.target = target
         self.fields = fields
-        super().__init__(f"{target} needs", [(field, "missing") for field in fields])
+        said = messages or {}
+        super().__init__(f"{target} needs", [(f, said.get(f, "missing")) for f in fields])
 
 
 class Unrepresentable(MetadataError):

@@ -35,8 +35,8 @@ def canonical_bytes(obj: Any) -> bytes:
 
 
 def payload_hash(obj: Any) -> str:
-    """``sha256:<hex>`` of :func:`canonical_bytes` of ``obj``."""
-    return "sha256:" + hashlib.sha256(canonical_bytes(obj)).hexdigest()
+    """The SHA-256 (64 hex characters) of :func:`canonical_bytes` of ``obj``."""
+    return hashlib.sha256(canonical_bytes(obj)).hexdigest()
 
 
 def crossref_record_hash(work: Work) -> str:

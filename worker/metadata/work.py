@@ -79,7 +79,9 @@ class Contributor(_Model):
     sequence: Literal["first", "additional"] | None = Field(
         None, description="first or additional; derived from list order when absent."
     )
-    affiliations: list[Affiliation] = Field(default_factory=list)
+    affiliations: list[Affiliation] = Field(
+        default_factory=list, description="Organisations, by name and/or ROR id."
+    )
 
     @model_validator(mode="after")
     def _person_or_organization(self) -> Self:
@@ -121,11 +123,11 @@ class Container(_Model):
     issn: Issn | None = Field(None, description="Print (or only) ISSN.")
     eissn: Issn | None = Field(None, description="Electronic ISSN.")
     isbn: Isbn | None = Field(None, description="ISBN of the book or proceedings.")
-    volume: OptText = None
-    issue: OptText = None
+    volume: OptText = Field(None, description="Volume number (free text).")
+    issue: OptText = Field(None, description="Issue number (free text).")
     pages: OptText = Field(None, description="Page range 'first-last' or a single page.")
-    first_page: OptText = None
-    last_page: OptText = None
+    first_page: OptText = Field(None, description="First page (filled from pages if absent).")
+    last_page: OptText = Field(None, description="Last page (filled from pages if absent).")
 
     @model_validator(mode="after")
     def _pages(self) -> Self:
@@ -146,25 +148,25 @@ class Container(_Model):
 class Event(_Model):
     """The conference or meeting a paper, poster or presentation belongs to."""
 
-    name: Text
-    acronym: OptText = None
-    location: OptText = None
-    start_date: PartialDate | None = None
-    end_date: PartialDate | None = None
+    name: Text = Field(description="Conference or event name.")
+    acronym: OptText = Field(None, description="Short name, e.g. 'PIDA22'.")
+    location: OptText = Field(None, description="Place, e.g. 'Lisbon, Portugal'.")
+    start_date: PartialDate | None = Field(None, description="First day, YYYY[-MM[-DD]].")
+    end_date: PartialDate | None = Field(None, description="Last day, YYYY[-MM[-DD]].")
 
 
 class Funding(_Model):
-    funder_name: Text
+    funder_name: Text = Field(description="Name of the funding organisation.")
     funder_id: FunderId | None = Field(
         None, description="Crossref Funder ID (a 10.13039 DOI) or ROR id of the funder."
     )
-    award_number: OptText = None
-    award_title: OptText = None
-    award_uri: Url | None = None
+    award_number: OptText = Field(None, description="Grant or award number.")
+    award_title: OptText = Field(None, description="Title of the grant or award.")
+    award_uri: Url | None = Field(None, description="URL of the award.")
 
 
 class RelatedIdentifier(_Model):
-    identifier: Text
+    identifier: Text = Field(description="The related identifier (DOIs, ISSNs, ISBNs normalised).")
     identifier_type: RelatedIdentifierType = Field(description="DataCite relatedIdentifierType.")
     relation_type: RelationType = Field(description="DataCite relationType (this work → it).")
 
@@ -193,24 +195,26 @@ class DateEntry(_Model):
         description="YYYY[-MM[-DD]], an ISO 8601 datetime, or a range 'start/end'."
     )
     type: DateType = Field(description="DataCite dateType.")
-    information: OptText = None
+    information: OptText = Field(None, description="Free text about the date.")
 
 
 class Description(_Model):
     """A description other than the abstract (methods, technical info, ...)."""
 
-    text: Text
-    type: DescriptionType = "Other"
+    text: Text = Field(description="The description, plain text.")
+    type: DescriptionType = Field("Other", description="DataCite descriptionType.")
 
 
 class AlternativeTitle(_Model):
-    title: Text
-    type: TitleType = "AlternativeTitle"
-    language: Language | None = None
+    title: Text = Field(description="The title.")
+    type: TitleType = Field("AlternativeTitle", description="DataCite titleType.")
+    language: Language | None = Field(None, description="Language tag of this title.")
 
 
 class Registration(_Model):
-    registrar: Literal["datacite", "crossref", "none"] = "none"
+    registrar: Literal["datacite", "crossref", "none"] = Field(
+        "none", description="Agency registering the DOI; 'none': the DOI (if any) is external."
+    )
     account: OptText = Field(None, description="Configured registrar account (default account).")
     state: Literal["findable", "registered"] = Field(
         "findable", description="DataCite DOI state to reach."
@@ -229,16 +233,22 @@ class Work(_Model):
 
     id: Text = Field(description="Stable id of the work in the emitting system.")
     type: WorkType = Field(description="Work type (mapped to each agency's vocabulary).")
-    title: Text
-    subtitle: OptText = None
-    alternative_titles: list[AlternativeTitle] = Field(default_factory=list)
+    title: Text = Field(description="Main title.")
+    subtitle: OptText = Field(None, description="Subtitle.")
+    alternative_titles: list[AlternativeTitle] = Field(
+        default_factory=list, description="Alternative and translated titles."
+    )
     abstract: OptText = Field(
         None, description="Abstract as plain text; blank lines split paragraphs."
     )
-    descriptions: list[Description] = Field(default_factory=list)
+    descriptions: list[Description] = Field(
+        default_factory=list, description="Descriptions other than the abstract."
+    )
     language: Language | None = Field(None, description="Language tag (ISO 639-1, e.g. 'en').")
     publication_date: PartialDate | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD.")
-    publisher: OptText = None
+    publisher: OptText = Field(
+        None, description="Publisher (for a dissertation: the degree-granting institution)."
+    )
     url: Url | None = Field(None, description="Landing page.")
     doi: Doi | None = Field(None, description="The work's DOI (normalised: lower case, bare).")
     registration: Registration | None = Field(
@@ -251,13 +261,20 @@ class Work(_Model):
     resource_type: OptText = Field(
         None, description="Free-text resource type (DataCite resourceType); default: from type."
     )
-    contributors: list[Contributor] = Field(default_factory=list)
-    container: Container | None = None
-    event: Event | None = None
-    funding: list[Funding] = Field(default_factory=list)
-    related_identifiers: list[RelatedIdentifier] = Field(default_factory=list)
-    keywords: list[Text] = Field(default_factory=list)
-    license: License | None = None
+    contributors: list[Contributor] = Field(
+        default_factory=list, description="Authors, editors and others, in credit order."
+    )
+    container: Container | None = Field(
+        None,
+        description="Journal, book or proceedings the work is in (for a book: its own ISBN).",
+    )
+    event: Event | None = Field(None, description="Conference or event of the work.")
+    funding: list[Funding] = Field(default_factory=list, description="Funders and awards.")
+    related_identifiers: list[RelatedIdentifier] = Field(
+        default_factory=list, description="Identifiers of related works, with the relation."
+    )
+    keywords: list[Text] = Field(default_factory=list, description="Free keywords.")
+    license: License | None = Field(None, description="Licence of the work.")
     dates: list[DateEntry] = Field(default_factory=list, description="Other dated events.")
 
     @property

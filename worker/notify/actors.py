@@ -14,9 +14,7 @@ from worker.bootstrap import current_runtime
 @actor("notify.deliver", time_limit=60_000)
 def deliver_notification(notification_id: int) -> None:
     settings = current_runtime().settings
-    client = service.WebhookClient(
-        "", timeout=10, recorder=DatabaseRecorder(get_database())
-    )
+    client = service.WebhookClient("", timeout=10, recorder=DatabaseRecorder(get_database()))
     with session_scope() as session:
         delay = service.deliver(session, client, settings, notification_id)
     if delay is not None:

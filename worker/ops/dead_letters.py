@@ -55,6 +55,25 @@ def list_dead_letters(session: Session, *, include_requeued: bool = False) -> li
     return list(session.execute(query).scalars())
 
 
-def mark_requeued(session: Session, letter: DeadLetter) -> None:
+def requeue(session: Session, letter_id: int) -> DeadLetter:
+    """Send a parked message again (after the cause was fixed), once, after commit."""
+    import dramatiq
+
+    from worker.db import enqueue_after_commit
+
+    letter = session.get(DeadLetter, letter_id, with_for_update=True)
+    if letter is None:
+        raise LookupError(f"no dead letter {letter_id}")
+    if letter.requeued_at is not None:
+        raise LookupError(f"dead letter {letter_id} was already requeued at {letter.requeued_at}")
+    actor = dramatiq.get_broker().get_actor(letter.actor)
+    enqueue_after_commit(session, actor, *letter.args, correlation_id=letter.correlation_id)
     letter.requeued_at = datetime.now(UTC)
+    if letter.actor == "events.process" and letter.args:
+        from worker.models import EventStatus, ReceivedEvent
+
+        event = session.get(ReceivedEvent, int(letter.args[0]))
+        if event is not None and event.status == EventStatus.FAILED:
+            event.status = EventStatus.RECEIVED  # processing runs again from the start
     session.flush()
+    return letter

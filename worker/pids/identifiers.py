@@ -9,8 +9,8 @@ Normalised forms:
 - DOI: lower case, no resolver or ``doi:`` prefix (``10.1234/abc``). DOIs are case-insensitive;
   lower case is what DataCite stores.
 - ORCID iD: ``0000-0002-1694-233X`` (hyphenated, upper-case ``X``).
-- ROR: the full ``https://ror.org/0xxxxxx##`` URL, which is how ROR itself writes its ids and how
-  DataCite and Crossref take them.
+- ROR: the full ``https://ror.org/<id>`` URL (id: 0, 6 base32 characters, 2 check digits), as ROR
+  itself writes its ids and as DataCite and Crossref take them.
 - ISSN: ``NNNN-NNNC``; ISBN: digits only (10 or 13 of them, upper-case ``X``), as given.
 - Funder id: a Crossref Funder ID is a DOI (normalised as one); a ROR id as above.
 

@@ -18,6 +18,7 @@ Rates are probabilities in [0, 1]; 0 turns a fault off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -180,6 +181,7 @@ async def apply_faults(
         await asyncio.sleep(settings.timeout_seconds)
         return drop_connection(request)
     if settings.lost_response_rate > 0 and dice.random() < settings.lost_response_rate:
-        await handler(request)
+        with contextlib.suppress(web.HTTPException):  # redirects and errors are answers too
+            await handler(request)
         return drop_connection(request)
     return await handler(request)

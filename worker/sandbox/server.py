@@ -126,7 +126,11 @@ class Sandbox:
             raise RuntimeError("sandbox already started")
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
+        try:
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            raise
         bound_port = sock.getsockname()[1]
         url_host = f"[{host}]" if ":" in host else host
         self.ctx.base_url = f"http://{url_host}:{bound_port}"
@@ -162,7 +166,9 @@ class Sandbox:
     async def _startup(self, sock: socket.socket) -> None:
         if self.state_file is not None and self.state_file.is_file():
             self.app.restore(json.loads(self.state_file.read_text(encoding="utf-8")))
-        runner = web.AppRunner(self.app.build(), access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            self.app.build(), access_log=None, handle_signals=False, shutdown_timeout=1.0
+        )
         await runner.setup()
         await web.SockSite(runner, sock, backlog=1024).start()
         self._runner = runner

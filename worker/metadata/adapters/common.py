@@ -16,22 +16,26 @@ _ESSENTIAL = ("id", "type", "title")
 
 
 def build_work(data: dict[str, Any], problems: list[str], source: str) -> Work:
-    """A Work from ``data``; fields the model refuses are removed (each noted in ``problems``)
-    and the rest kept. Raises InputError only when id, type or title cannot be had."""
+    """A Work from ``data``; values the model refuses are removed (each noted in ``problems``)
+    and the rest kept. An entry left without a required part goes as a whole (a date without
+    its date). Raises InputError only when id, type or title cannot be had."""
     for _ in range(50):
         try:
             return Work.model_validate(data)
         except ValidationError as exc:
-            pairs = problems_of(exc)
-            for path, message in pairs:
-                if path.split(".")[0].split("[")[0] in _ESSENTIAL or not path:
+            errors = sorted(exc.errors(), key=lambda e: [str(p) for p in e["loc"]], reverse=True)
+            for (path, message), error in zip(problems_of(exc), exc.errors(), strict=True):
+                if not path or path.split(".")[0].split("[")[0] in _ESSENTIAL:
                     raise InputError(source, f"{path or 'record'}: {message}") from None
+                if error["type"] == "missing":
+                    parent = json_path(tuple(error["loc"][:-1]))
+                    problems.append(f"{parent}: lacks {path.rsplit('.', 1)[-1]} (dropped)")
+                else:
+                    problems.append(f"{path}: {message} (dropped)")
             # Remove deepest paths first so list indexes stay right.
-            for error in sorted(
-                exc.errors(), key=lambda e: [str(p) for p in e["loc"]], reverse=True
-            ):
-                _remove(data, list(error["loc"]))
-            problems.extend(f"{path}: {message} (dropped)" for path, message in pairs)
+            for error in errors:
+                loc = list(error["loc"])
+                _remove(data, loc[:-1] if error["type"] == "missing" else loc)
     raise InputError(source, "could not make a valid Work")
 
 

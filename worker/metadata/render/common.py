@@ -15,11 +15,15 @@ if TYPE_CHECKING:
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
 
+AUTHOR_NEEDED = "missing: at least one author is needed"
+
+
 def require(target: str, checks: Iterable[tuple[str, object]]) -> None:
     """Raise MissingFields naming every path whose value is missing (None, '' or empty)."""
     missing = [path for path, value in checks if value is None or value in ("", [], {})]
     if missing:
-        raise MissingFields(target, missing)
+        messages = {"contributors": AUTHOR_NEEDED} if "contributors" in missing else None
+        raise MissingFields(target, missing, messages)
 
 
 def truncate(text: str, limit: int) -> str:

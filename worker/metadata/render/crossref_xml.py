@@ -76,7 +76,7 @@ def check_crossref(work: Work) -> None:
     if kind == "conference_paper":
         checks.append(("event.name", work.event.name if work.event else None))
     if kind == "dissertation":
-        checks.append(("contributors (an author)", p.deposited(work.contributors)))
+        checks.append(("contributors", p.deposited(work.contributors)))
     require(p.TARGET, checks)
     problems = _limit_problems(work, kind)
     if problems:

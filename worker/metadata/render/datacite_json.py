@@ -38,7 +38,7 @@ def check_datacite(work: Work, *, draft: bool = False) -> None:
             ("url", work.url),
             ("publisher", work.publisher),
             ("publication_date", work.publication_date),
-            ("contributors (an author)", work.authors),
+            ("contributors", work.authors),
         ],
     )
 

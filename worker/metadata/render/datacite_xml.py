@@ -34,7 +34,7 @@ def render_datacite_xml(work: Work) -> str:
             ("doi", work.doi),
             ("publisher", work.publisher),
             ("publication_date", work.publication_date),
-            ("contributors (an author)", work.authors),
+            ("contributors", work.authors),
         ],
     )
     return attributes_to_xml(work_to_attributes(work))

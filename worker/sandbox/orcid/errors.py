@@ -228,7 +228,7 @@ def api_error(
 ) -> OrcidApiError:
     """The error ``code`` with its template filled from ``params``.
 
-    ``client_name`` fills ``${clientName}``; ORCID leaves the placeholder in the text when it
+    ``client_name`` fills ``${clientName}``; ORCID leaves ``${clientName}`` unfilled when it
     has no name (an anonymous caller).
     """
     status, developer, user = CATALOG[code]

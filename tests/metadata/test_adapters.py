@@ -1,0 +1,350 @@
+"""Adapters: DataCite XML/JSON, CSL-JSON and Crossref REST messages → Work. What a Work
+cannot hold is reported; a DataCite record survives the round trip XML → Work → XML."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from tests.metadata.conftest import assert_xml_valid
+from tests.metadata.examples import EXAMPLES
+from worker.metadata.adapters import (
+    crossref_message_to_work,
+    csl_to_work,
+    datacite_attributes_to_work,
+    datacite_xml_to_attributes,
+    datacite_xml_to_work,
+)
+from worker.metadata.errors import InputError, MetadataError
+from worker.metadata.render.csl import render_csl
+from worker.metadata.render.datacite_json import render_datacite_attributes
+from worker.metadata.render.datacite_xml import render_datacite_xml
+from worker.metadata.work import validate_work
+
+FULL = (Path(__file__).parent / "data" / "datacite-full-v4.xml").read_bytes()
+KEPT = ("doi", "creators", "titles", "publisher", "publicationYear", "types", "descriptions",
+        "subjects", "rightsList", "fundingReferences", "relatedIdentifiers", "language", "version",
+        "dates")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_round_trip_of_pidsync_written_datacite_xml_is_exact(name):
+    work = validate_work(EXAMPLES[name])
+    try:
+        xml = render_datacite_xml(work)
+    except MetadataError:
+        pytest.skip(f"{name} is not a DataCite record (see its .err golden file)")
+    again, problems = datacite_xml_to_work(xml, work_id=work.id)
+    assert problems == []
+    assert render_datacite_xml(again) == xml
+    # the Work itself comes back, except what DataCite does not carry
+    assert again.doi == work.doi
+    assert again.title == work.title and again.subtitle == work.subtitle
+    assert [c.orcid for c in again.authors] == [c.orcid for c in work.authors]
+    assert again.resource_version == work.resource_version
+
+
+def test_round_trip_of_a_full_datacite_record_keeps_what_the_issue_lists(datacite_xsd):
+    # Given DataCite's full example record (schema 4.5 features included)
+    work, problems = datacite_xml_to_work(FULL)
+    # When it is written back out
+    xml = render_datacite_xml(work)
+    assert_xml_valid(datacite_xsd, xml)
+    before, after = datacite_xml_to_attributes(FULL), datacite_xml_to_attributes(xml)
+    # Then identifier, creators (names, ORCID, ROR affiliations), titles, publisher, year,
+    # resource type, descriptions, subjects, rights, funding, related ids, language, version
+    # and dates are kept - apart from the parts reported as not representable
+    assert after["doi"] == before["doi"] == "10.82433/b09z-4k37"
+    assert after["creators"][0] == before["creators"][0]
+    assert after["creators"][1]["name"] == "ExampleOrganization"
+    assert [t["title"] for t in after["titles"]] == [t["title"] for t in before["titles"]]
+    assert [t.get("titleType") for t in after["titles"]] == [
+        t.get("titleType") for t in before["titles"]
+    ]
+    assert after["publisher"] == "Example Publisher" and after["publicationYear"] == "2023"
+    assert after["types"] == before["types"]
+    assert after["descriptions"] == [{"description": "Example Abstract\nsecond line", "descriptionType": "Abstract"},
+                                     {"description": "Example Methods", "descriptionType": "Methods"}]  # fmt: skip
+    assert [s["subject"] for s in after["subjects"]] == [s["subject"] for s in before["subjects"]]
+    assert after["rightsList"] == [
+        {k: v for k, v in before["rightsList"][0].items() if k != "lang"}
+    ]
+    assert after["fundingReferences"][0] == before["fundingReferences"][0]
+    assert after["relatedIdentifiers"] == [
+        {k: v for k, v in r.items() if k != "resourceTypeGeneral"}
+        for r in before["relatedIdentifiers"]
+    ]
+    assert after["language"] == "en" and after["version"] == "1"
+    key = lambda d: (d["dateType"], d["date"])  # noqa: E731 - order of dates carries no meaning
+    assert sorted(after["dates"], key=key) == sorted(before["dates"], key=key)
+    # And everything that was lost is said
+    joined = "\n".join(problems)
+    for lost in ("identifiers", "sizes", "formats", "geoLocations", "relatedItems", "publisher: publisherIdentifier",
+                 "subjects[0]", "creators[1]: name identifier ROR", "DataCollector", "rightsList[1]",
+                 "fundingReferences[1]: GRID", "relatedIdentifiers[0]: resourceTypeGeneral"):  # fmt: skip
+        assert lost in joined, lost
+
+
+def test_xml_to_attributes_is_datacite_json():
+    attrs = datacite_xml_to_attributes(FULL)
+    assert attrs["creators"][0]["affiliation"][0] == {
+        "name": "ExampleAffiliation", "affiliationIdentifier": "https://ror.org/04wxnsj81",
+        "affiliationIdentifierScheme": "ROR", "schemeUri": "https://ror.org"}  # fmt: skip
+    assert attrs["rightsList"][0]["rightsUri"].startswith("https://creativecommons.org")
+    assert attrs["fundingReferences"][0]["awardUri"] == "https://example.com/example-award-uri"
+    assert attrs["identifiers"] == [
+        {"identifier": "12345", "identifierType": "Local accession number"}
+    ]
+    assert attrs["geoLocations"][0]["geoLocationPoint"] == {
+        "pointLatitude": "49.2827",
+        "pointLongitude": "-123.1207",
+    }
+    assert attrs["sizes"] == ["1 MB"] and attrs["formats"] == ["application/xml"]
+    assert attrs["publisher"] == "Example Publisher"
+    assert (
+        datacite_xml_to_attributes(FULL, publisher_object=True)["publisher"]["publisherIdentifier"]
+        == "https://ror.org/04z8jg394"
+    )
+
+
+def test_kernel_40_record_without_name_types():
+    xml = b"""<?xml version="1.0"?><resource xmlns="http://datacite.org/schema/kernel-4">
+      <identifier identifierType="DOI">10.5072/D3P26Q35R-Test</identifier>
+      <creators><creator><creatorName>Fosmire, Michael</creatorName><givenName>Michael</givenName>
+      <familyName>Fosmire</familyName></creator><creator><creatorName>Purdue University</creatorName></creator></creators>
+      <titles><title>Full DataCite XML Example</title></titles><publisher>DataCite</publisher>
+      <publicationYear>2014</publicationYear><resourceType resourceTypeGeneral="Software">XML</resourceType>
+      <subjects><subject>000 computer science</subject></subjects></resource>"""
+    work, problems = datacite_xml_to_work(xml)
+    assert work.type == "software" and work.resource_type == "XML"
+    assert [(c.type, c.full_name) for c in work.contributors] == [
+        ("person", "Michael Fosmire"),
+        ("organization", "Purdue University"),
+    ]
+    assert problems == ["creators[1]: no nameType; read as an organization"]
+
+
+def test_invalid_values_are_dropped_with_a_note_not_fatal():
+    attrs = render_datacite_attributes(validate_work(EXAMPLES["dataset"]))
+    attrs["creators"][0]["nameIdentifiers"][0]["nameIdentifier"] = (
+        "https://orcid.org/0000-0002-1825-0098"
+    )
+    attrs["dates"].append({"date": "sometime", "dateType": "Created"})
+    work, problems = datacite_attributes_to_work(
+        {"data": {"id": attrs["doi"], "attributes": attrs}}
+    )
+    assert work.contributors[0].orcid is None
+    assert "contributors[0].orcid: invalid check digit (dropped)" in problems
+    assert any(
+        p.startswith("dates[1].date: 'sometime'") and p.endswith("(dropped)") for p in problems
+    )
+    assert len(work.dates) == 1
+
+
+def test_unreadable_inputs():
+    with pytest.raises(InputError, match="well-formed"):
+        datacite_xml_to_attributes(b"<resource")
+    with pytest.raises(InputError, match="kernel-4"):
+        datacite_xml_to_attributes(b"<resource xmlns='http://datacite.org/schema/kernel-3'/>")
+    with pytest.raises(InputError, match="title"):
+        datacite_attributes_to_work(
+            {"doi": "10.5555/x", "types": {"resourceTypeGeneral": "Dataset"}}
+        )
+
+
+CSL_ITEM = {
+    "id": "http://zotero.org/users/1/items/ABCD",
+    "type": "article-journal",
+    "title": "The Mozilla Public License",
+    "container-title": "Journal of Open Law",
+    "volume": 12,
+    "issue": "3",
+    "page": "33-45",
+    "ISSN": "0317-8471",
+    "DOI": "10.1234/JOL.2020.3",
+    "URL": "https://example.org/jol/3",
+    "language": "en",
+    "abstract": "On licences.",
+    "keyword": "licences; open source",
+    "author": [
+        {"family": "Gogh", "given": "Vincent", "non-dropping-particle": "van"},
+        {"literal": "The Mozilla Foundation"},
+    ],
+    "editor": [{"family": "Editor", "given": "E."}],
+    "issued": {"date-parts": [[2020, 5]]},
+    "note": "a note",
+    "accessed": {"date-parts": [[2024, 1, 1]]},
+}
+
+
+def test_csl_item_to_work_and_back():
+    work, problems = csl_to_work(CSL_ITEM)
+    assert problems == ["note: not represented in a Work"]
+    assert work.type == "journal-article" and work.doi == "10.1234/jol.2020.3"
+    assert work.publication_date == "2020-05"
+    assert [c.full_name for c in work.contributors] == [
+        "Vincent van Gogh",
+        "The Mozilla Foundation",
+        "E. Editor",
+    ]
+    assert work.container and work.container.volume == "12" and work.container.first_page == "33"
+    assert work.keywords == ["licences", "open source"]
+    item = render_csl(work)
+    for key in (
+        "type",
+        "title",
+        "container-title",
+        "page",
+        "ISSN",
+        "URL",
+        "abstract",
+        "language",
+        "issued",
+    ):
+        assert str(item[key]) == str(CSL_ITEM[key])
+
+
+def test_csl_lists_genres_and_unknown_types():
+    work, problems = csl_to_work(
+        [
+            {"id": 1, "type": "speech", "genre": "Poster", "title": "P"},
+            {"id": 2, "type": "book", "title": "B"},
+        ]
+    )
+    assert work.type == "poster" and work.id == "1"
+    assert problems == ["1 further item(s): only the first is read"]
+    work, problems = csl_to_work({"id": "x", "type": "legislation", "title": "L"})
+    assert work.type == "other"
+    assert "legislation" in problems[0]
+    with pytest.raises(InputError):
+        csl_to_work("[]")
+
+
+CROSSREF_MESSAGE = {
+    "indexed": {"date-parts": [[2024, 3, 1]]},
+    "reference-count": 2,
+    "publisher": "Society of Metadata Idealists",
+    "issue": "3",
+    "license": [
+        {
+            "start": {"date-parts": [[2021, 3, 15]]},
+            "content-version": "vor",
+            "delay-in-days": 0,
+            "URL": "https://creativecommons.org/licenses/by/4.0/",
+        },
+        {"URL": "https://www.elsevier.com/tdm/userlicense/1.0/", "content-version": "tdm"},
+    ],
+    "funder": [
+        {
+            "DOI": "10.13039/501100000780",
+            "name": "European Commission",
+            "award": ["101017536", "654321"],
+        }
+    ],
+    "content-domain": {"domain": [], "crossmark-restriction": False},
+    "abstract": "<jats:title>Abstract</jats:title><jats:p>We describe <jats:italic>how</jats:italic> a registry works.</jats:p><jats:p>Second.</jats:p>",
+    "DOI": "10.32013/ABC-4711",
+    "type": "journal-article",
+    "page": "101-118",
+    "source": "Crossref",
+    "title": ["Eating your own dog food"],
+    "subtitle": ["Lessons from a metadata registry"],
+    "prefix": "10.32013",
+    "volume": "12",
+    "author": [
+        {
+            "ORCID": "http://orcid.org/0000-0002-1825-0097",
+            "authenticated-orcid": True,
+            "given": "Josiah",
+            "family": "Carberry",
+            "sequence": "first",
+            "affiliation": [
+                {
+                    "name": "Brown University",
+                    "id": [
+                        {
+                            "id": "https://ror.org/05gq02987",
+                            "id-type": "ROR",
+                            "asserted-by": "publisher",
+                        }
+                    ],
+                }
+            ],
+        },
+        {"name": "CERN", "sequence": "additional", "affiliation": []},
+    ],
+    "member": "7822",
+    "container-title": ["Journal of Metadata Practice"],
+    "language": "en",
+    "link": [{"URL": "https://example.org/fulltext.pdf", "content-type": "application/pdf"}],
+    "issued": {"date-parts": [[2021, 3, 15]]},
+    "URL": "https://doi.org/10.32013/abc-4711",
+    "resource": {"primary": {"URL": "https://repository.example.org/articles/4711"}},
+    "ISSN": ["0317-8471", "2049-3630"],
+    "issn-type": [
+        {"type": "print", "value": "0317-8471"},
+        {"type": "electronic", "value": "2049-3630"},
+    ],
+    "subject": ["Library and Information Sciences"],
+    "relation": {
+        "is-supplemented-by": [
+            {"id-type": "doi", "id": "10.5061/dryad.12345", "asserted-by": "subject"}
+        ],
+        "has-review": [{"id-type": "other", "id": "rev-1", "asserted-by": "object"}],
+    },
+    "reference": [{"key": "r1"}, {"key": "r2"}],
+    "update-to": [{"DOI": "10.32013/old", "type": "correction"}],
+}
+
+
+@pytest.mark.parametrize("envelope", [True, False])
+def test_crossref_message_to_work(envelope):
+    data = (
+        {
+            "status": "ok",
+            "message-type": "work",
+            "message-version": "1.0.0",
+            "message": CROSSREF_MESSAGE,
+        }
+        if envelope
+        else CROSSREF_MESSAGE
+    )
+    work, problems = crossref_message_to_work(copy.deepcopy(data))
+    assert work.doi == "10.32013/abc-4711" and work.type == "journal-article"
+    assert work.url == "https://repository.example.org/articles/4711"
+    assert work.abstract == "We describe how a registry works.\n\nSecond."
+    assert work.contributors[0].orcid == "0000-0002-1825-0097"
+    assert work.contributors[0].affiliations[0].ror == "https://ror.org/05gq02987"
+    assert work.contributors[1].type == "organization"
+    assert work.container and (work.container.issn, work.container.eissn) == (
+        "0317-8471",
+        "2049-3630",
+    )
+    assert [f.award_number for f in work.funding] == ["101017536", "654321"]
+    assert work.license and work.license.url == "https://creativecommons.org/licenses/by/4.0/"
+    assert [(r.identifier, r.relation_type) for r in work.related_identifiers] == [
+        ("10.5061/dryad.12345", "IsSupplementedBy")
+    ]
+    assert work.publication_date == "2021-03-15"
+    assert sorted(problems) == sorted([
+        "update-to: not represented in a Work",
+        "reference: 2 cited references not represented",
+        "license: 1 further licence(s) not represented",
+        "relation.has-review: rev-1 not represented",
+    ])  # fmt: skip
+
+
+def test_crossref_posted_content_and_wrong_messages():
+    work, _ = crossref_message_to_work({"DOI": "10.1101/2020.01.01.1", "type": "posted-content", "subtype": "preprint",
+                                        "title": ["A preprint"], "posted": {"date-parts": [[2020, 1, 2]]},
+                                        "group-title": "Bioinformatics"})  # fmt: skip
+    assert work.type == "preprint" and work.publication_date == "2020-01-02"
+    assert work.container and work.container.title == "Bioinformatics"
+    with pytest.raises(InputError, match="work-list"):
+        crossref_message_to_work(
+            {"status": "ok", "message-type": "work-list", "message": {"items": []}}
+        )
+    with pytest.raises(InputError, match="JSON"):
+        crossref_message_to_work("{nope")

@@ -1,0 +1,106 @@
+"""The pidsync command as an operator meets it: one-line errors, exit codes, emit."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import uvicorn
+from click.testing import CliRunner
+
+from tests.conftest import INTAKE_SECRET
+from tests.helpers import event
+from worker.cli import main
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PIDSYNC_")}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", *args], capture_output=True, text=True,
+        env=full_env, timeout=60, check=False,
+    )
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_postgres_is_one_line_not_a_traceback(tmp_path):
+    port = _closed_port()
+    result = _run("status", "s", "w", PIDSYNC_DATABASE_URL=f"postgresql+psycopg://u@127.0.0.1:{port}/x",
+                  PIDSYNC_REDIS_URL="redis://127.0.0.1:6379/15", PIDSYNC_DATA_DIR=str(tmp_path))
+    assert result.returncode == 1
+    assert "PostgreSQL unreachable at postgresql+psycopg://u@127.0.0.1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_redis_is_one_line(tmp_path, database_url):
+    port = _closed_port()
+    result = _run("status", "s", "w", PIDSYNC_DATABASE_URL=database_url,
+                  PIDSYNC_REDIS_URL=f"redis://127.0.0.1:{port}/0", PIDSYNC_DATA_DIR=str(tmp_path))
+    assert result.returncode == 1
+    assert f"broker unreachable at redis://127.0.0.1:{port}/0" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_configuration_exits_2_naming_the_variable(tmp_path):
+    result = _run("status", "s", "w", PIDSYNC_MAX_RETRIES="lots", PIDSYNC_DATA_DIR=str(tmp_path))
+    assert result.returncode == 2
+    assert "PIDSYNC_MAX_RETRIES" in result.stderr
+
+
+@pytest.fixture
+def live_server(runtime):
+    from worker.web.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port,
+                                          log_level="warning", log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
+
+
+def test_emit_signs_and_posts_a_file(live_server, tmp_path):
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event()))
+    runner = CliRunner()
+    args = ["emit", str(path), "--url", live_server, "--client", "cris", "--secret", INTAKE_SECRET]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["accepted"] == 1
+    again = runner.invoke(main, args)
+    assert json.loads(again.stdout)["duplicate"] is True
+
+
+def test_emit_reports_rejection_with_exit_2(live_server, tmp_path):
+    path = tmp_path / "batch.json"
+    path.write_text(json.dumps([event(data={"id": "x"})]))
+    result = CliRunner().invoke(main, ["emit", str(path), "--url", live_server, "--client", "cris",
+                                       "--secret", INTAKE_SECRET])
+    assert result.exit_code == 2
+    assert "rejected with HTTP 422" in result.stderr
+
+
+def test_emit_refuses_a_file_that_is_not_json(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text("{oops")
+    result = CliRunner().invoke(main, ["emit", str(path), "--client", "c", "--secret", "s"])
+    assert result.exit_code == 2
+    assert "not JSON" in result.stderr
