@@ -23,8 +23,12 @@ def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PIDSYNC_")}
     full_env.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "worker.cli", *args], capture_output=True, text=True,
-        env=full_env, timeout=60, check=False,
+        [sys.executable, "-m", "worker.cli", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+        check=False,
     )
 
 
@@ -36,8 +40,14 @@ def _closed_port() -> int:
 
 def test_unreachable_postgres_is_one_line_not_a_traceback(tmp_path):
     port = _closed_port()
-    result = _run("status", "s", "w", PIDSYNC_DATABASE_URL=f"postgresql+psycopg://u@127.0.0.1:{port}/x",
-                  PIDSYNC_REDIS_URL="redis://127.0.0.1:6379/15", PIDSYNC_DATA_DIR=str(tmp_path))
+    result = _run(
+        "status",
+        "s",
+        "w",
+        PIDSYNC_DATABASE_URL=f"postgresql+psycopg://u@127.0.0.1:{port}/x",
+        PIDSYNC_REDIS_URL="redis://127.0.0.1:6379/15",
+        PIDSYNC_DATA_DIR=str(tmp_path),
+    )
     assert result.returncode == 1
     assert "PostgreSQL unreachable at postgresql+psycopg://u@127.0.0.1" in result.stderr
     assert "Traceback" not in result.stderr
@@ -46,8 +56,14 @@ def test_unreachable_postgres_is_one_line_not_a_traceback(tmp_path):
 
 def test_unreachable_redis_is_one_line(tmp_path, database_url):
     port = _closed_port()
-    result = _run("status", "s", "w", PIDSYNC_DATABASE_URL=database_url,
-                  PIDSYNC_REDIS_URL=f"redis://127.0.0.1:{port}/0", PIDSYNC_DATA_DIR=str(tmp_path))
+    result = _run(
+        "status",
+        "s",
+        "w",
+        PIDSYNC_DATABASE_URL=database_url,
+        PIDSYNC_REDIS_URL=f"redis://127.0.0.1:{port}/0",
+        PIDSYNC_DATA_DIR=str(tmp_path),
+    )
     assert result.returncode == 1
     assert f"broker unreachable at redis://127.0.0.1:{port}/0" in result.stderr
     assert "Traceback" not in result.stderr
@@ -66,8 +82,11 @@ def live_server(runtime):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port,
-                                          log_level="warning", log_config=None))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime), host="127.0.0.1", port=port, log_level="warning", log_config=None
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -92,8 +111,10 @@ def test_emit_signs_and_posts_a_file(live_server, tmp_path):
 def test_emit_reports_rejection_with_exit_2(live_server, tmp_path):
     path = tmp_path / "batch.json"
     path.write_text(json.dumps([event(data={"id": "x"})]))
-    result = CliRunner().invoke(main, ["emit", str(path), "--url", live_server, "--client", "cris",
-                                       "--secret", INTAKE_SECRET])
+    result = CliRunner().invoke(
+        main,
+        ["emit", str(path), "--url", live_server, "--client", "cris", "--secret", INTAKE_SECRET],
+    )
     assert result.exit_code == 2
     assert "rejected with HTTP 422" in result.stderr
 

@@ -34,8 +34,11 @@ def test_success_is_recorded_with_redacted_url(client, calls):
 
 @responses.activate
 def test_4xx_is_a_permanent_request_error_with_the_parsed_body(client):
-    responses.put("https://api.example.org/dois/x", status=422,
-                  json={"errors": [{"source": "url", "title": "Can't be blank"}]})
+    responses.put(
+        "https://api.example.org/dois/x",
+        status=422,
+        json={"errors": [{"source": "url", "title": "Can't be blank"}]},
+    )
     with pytest.raises(RequestError) as exc:
         client.request("PUT", "/dois/x", json={})
     assert exc.value.status == 422

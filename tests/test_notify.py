@@ -38,7 +38,9 @@ def receiver():
 def test_delivery_is_signed_and_retried_after_a_failure(session, settings, receiver, broker):
     url, received = receiver
     settings = settings.model_copy(update={"notify_urls": {"cris": url}})
-    row = notify(session, client_id="cris", event_type="doi.registered", payload={"doi": "10.5072/x"})
+    row = notify(
+        session, client_id="cris", event_type="doi.registered", payload={"doi": "10.5072/x"}
+    )
     client = WebhookClient("", timeout=5)
     # First attempt: the receiver answers 500 → a later attempt is scheduled
     assert deliver(session, client, settings, row.id) == 5

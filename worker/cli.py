@@ -158,7 +158,7 @@ def dead_letters_list(include_requeued: bool, as_json: bool) -> None:
 
     runtime = _boot()
     with runtime.database.session() as session:
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"id": d.id, "actor": d.actor, "args": d.args, "reason": d.reason,
              "created_at": d.created_at.isoformat(),
              "requeued_at": d.requeued_at.isoformat() if d.requeued_at else None}

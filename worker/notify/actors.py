@@ -3,12 +3,12 @@ the backoff schedule lives in the notification row."""
 
 from __future__ import annotations
 
+from worker.bootstrap import current_runtime
 from worker.broker import actor
 from worker.db import get_database, session_scope
 from worker.errors import Postpone
 from worker.http import DatabaseRecorder
 from worker.notify import service
-from worker.bootstrap import current_runtime
 
 
 @actor("notify.deliver", time_limit=60_000)
