@@ -1,0 +1,52 @@
+"""RabbitMQ works as the broker when the URL is amqp:// (skipped where none is running)."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import dramatiq
+import pytest
+from sqlalchemy import select
+
+from tests.helpers import event
+from worker.broker import DEFAULT_QUEUE, build_broker, init_broker
+from worker.events.intake import check_events, store_events
+from worker.events.types import IntakeContext
+from worker.models import EventStatus, ReceivedEvent
+from worker.ops.dead_letters import record_dead_letter
+
+AMQP_URL = os.environ.get("PIDSYNC_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def _rabbit_answers() -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", 5672), 1).close()
+    except OSError:
+        return False
+    return True
+
+
+pytestmark = pytest.mark.skipif(not _rabbit_answers(), reason="no RabbitMQ on 127.0.0.1:5672")
+
+
+def test_event_flows_through_rabbitmq(committed_database, cipher):
+    broker = build_broker(AMQP_URL, record_dead_letter=record_dead_letter)
+    init_broker(broker, max_retries=2)
+    import worker.actors  # noqa: F401
+
+    broker.declare_queue(DEFAULT_QUEUE)
+    broker.flush(DEFAULT_QUEUE)
+    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
+    worker.start()
+    try:
+        checked = check_events([event(event_id="rabbit")], IntakeContext(()), batch=False)
+        with committed_database.session() as session:
+            store_events(session, checked, client_id="cris", cipher=cipher)
+        broker.join(DEFAULT_QUEUE, timeout=20_000)
+        worker.join()
+    finally:
+        worker.stop()
+        broker.close()
+    with committed_database.session() as session:
+        assert session.execute(select(ReceivedEvent.status)).scalar_one() == EventStatus.DONE
