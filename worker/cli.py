@@ -204,13 +204,12 @@ def tokens_new_key() -> None:
 
 
 def _add_domain_commands() -> None:
-    import importlib
+    # These modules import nothing from the database or broker stack (stateless commands).
+    from worker.metadata.cli import render
+    from worker.sandbox.cli import sandbox
 
-    for module, name in (("worker.metadata.cli", "render"), ("worker.sandbox.cli", "sandbox")):
-        try:
-            main.add_command(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            continue
+    main.add_command(render)
+    main.add_command(sandbox)
 
 
 _add_domain_commands()

@@ -109,6 +109,20 @@ class Settings(BaseSettings):
     orcid_client_id: str | None = None
     orcid_client_secret: SecretStr | None = None
     orcid_clients: list[OrcidClient] = Field(default_factory=list)  # JSON, for several clients
+    # ORCID consent (GET /orcid/connect, /orcid/callback), webhooks and notifications.
+    # The redirect URI registered with ORCID; unset = this request's own /orcid/callback URL.
+    orcid_callback_url: str | None = None
+    # Where /orcid/connect may send the browser back: URL prefixes, comma-separated.
+    orcid_return_to_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    orcid_state_ttl_seconds: int = 900  # a consent request must finish within this
+    orcid_invite_ttl_days: int = 60  # re-authorisation links sent in ORCID notifications
+    # Public base URL ORCID can POST webhooks to; unset = no webhooks (premium clients only).
+    orcid_webhook_base_url: str | None = None
+    # Send a permission notification asking a researcher who revoked to authorise again.
+    orcid_premium_notifications: bool = False
+    orcid_token_check_days: float = 7.0  # each active grant's token is tried this often
+    # Propose ORCID iDs for contributors without one (reported to the emitting system only).
+    orcid_suggest_ids: bool = False
 
     datacite_url: str = "https://api.test.datacite.org"
     datacite_repository_id: str | None = None
@@ -154,6 +168,21 @@ class Settings(BaseSettings):
                 _require_https(url, "PIDSYNC_NOTIFY_URLS")
             return pairs
         return v
+
+    @field_validator("orcid_return_to_allowlist", mode="before")
+    @classmethod
+    def _parse_allowlist(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [item.strip() for item in v.split(",") if item.strip()]
+        if isinstance(v, list):
+            for url in v:
+                _require_https(str(url), "PIDSYNC_ORCID_RETURN_TO_ALLOWLIST")
+        return v
+
+    @field_validator("orcid_callback_url", "orcid_webhook_base_url")
+    @classmethod
+    def _orcid_urls(cls, v: str | None, info: Any) -> str | None:
+        return _require_https(v, f"PIDSYNC_{info.field_name.upper()}") if v else None
 
     @field_validator("token_keys", mode="before")
     @classmethod
