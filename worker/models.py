@@ -124,7 +124,7 @@ class Work(Timestamped, Base):
 
 
 class DoiState(enum.StrEnum):
-    RESERVED = "reserved"  # chosen and stored; nothing sent yet
+    RESERVED = "reserved"  # chosen and stored; nothing confirmed yet
     ON_HOLD = "on_hold"  # possible duplicate: an operator decides
     SUBMITTED = "submitted"  # sent; the agency has not confirmed
     REGISTERED = "registered"  # confirmed by the agency (DataCite 'registered' or Crossref)
@@ -134,31 +134,62 @@ class DoiState(enum.StrEnum):
 
 
 class DoiRegistration(Timestamped, Base):
+    """A Work's DOI at one registrar account: chosen and stored before any call, then followed
+    until the agency confirms each change (``pending_hash`` set = a change still to confirm)."""
+
     __tablename__ = "doi_registrations"
+    __table_args__ = (
+        Index("ix_doi_registrations_next_attempt_at", "next_attempt_at"),
+        Index("ix_doi_registrations_account_state", "registrar", "account", "state"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), unique=True)
     registrar: Mapped[str] = mapped_column(String(20))  # datacite | crossref
     account: Mapped[str] = mapped_column(String(200))
     doi: Mapped[str] = mapped_column(String(500), unique=True)
+    # True when pidsync chose the DOI (the Work carried none).
+    minted: Mapped[bool] = mapped_column(default=False)
+    # The intake client whose events drive this work: webhooks go back to it.
+    client_id: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[DoiState] = mapped_column(_enum(DoiState), default=DoiState.RESERVED)
     target_state: Mapped[str] = mapped_column(String(20), default="findable")
     # Hash of the last payload the agency confirmed: an unchanged update sends nothing.
-    confirmed_hash: Mapped[str | None] = mapped_column(String(64))
-    pending_hash: Mapped[str | None] = mapped_column(String(64))
+    confirmed_hash: Mapped[str | None] = mapped_column(String(80))
+    # Hash of the change waiting to be confirmed; None when the agency holds what we hold.
+    pending_hash: Mapped[str | None] = mapped_column(String(80))
+    pending_since: Mapped[datetime | None]
     # Crossref <timestamp>: only ever grows per DOI.
     last_timestamp: Mapped[int | None] = mapped_column(BigInteger)
     warning: Mapped[str | None] = mapped_column(Text)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The agency's own messages for the last refusal (DataCite's field errors, Crossref's msg).
+    error_details: Mapped[list[Any] | None]
+    # Sends made (every call that carried this DOI's payload), and transient failures in a row.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
     registered_at: Mapped[datetime | None]
+    confirmed_at: Mapped[datetime | None]
+    # When the next message for it is due; the sweep re-sends when this is long past.
     next_attempt_at: Mapped[datetime | None]
+    # Duplicate guard: None (not asked), pending, clear, held, released, skipped.
+    duplicate_check: Mapped[str | None] = mapped_column(String(20))
+    hold: Mapped[dict[str, Any] | None]
+    # The Crossref deposit that carries this DOI's latest change, while it is unfinished.
+    open_deposit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("crossref_deposits.id", ondelete="SET NULL")
+    )
+    reconciled_at: Mapped[datetime | None]
 
     work: Mapped[Work] = relationship(back_populates="registration")
+    deposit_records: Mapped[list[CrossrefDepositRecord]] = relationship(
+        order_by="CrossrefDepositRecord.id", viewonly=True
+    )
 
 
 class DepositStatus(enum.StrEnum):
-    SUBMITTED = "submitted"
+    PREPARED = "prepared"  # the file is built and stored; not uploaded yet
+    SUBMITTED = "submitted"  # uploaded; Crossref has not reported on it yet
     QUEUED = "queued"
     IN_PROCESS = "in_process"
     COMPLETED = "completed"
@@ -169,19 +200,26 @@ class CrossrefDeposit(Timestamped, Base):
     """One submission file sent to Crossref, followed until Crossref has processed it."""
 
     __tablename__ = "crossref_deposits"
+    __table_args__ = (Index("ix_crossref_deposits_status_next_poll_at", "status", "next_poll_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     account: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(50))
     file_name: Mapped[str] = mapped_column(String(300), unique=True)
     doi_batch_id: Mapped[str] = mapped_column(String(300))
+    # The file exactly as uploaded: a retried upload sends the same bytes and timestamps.
+    content: Mapped[str] = mapped_column(Text)
     status: Mapped[DepositStatus] = mapped_column(
-        _enum(DepositStatus), default=DepositStatus.SUBMITTED
+        _enum(DepositStatus), default=DepositStatus.PREPARED
     )
     submitted_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     next_poll_at: Mapped[datetime | None]
     poll_count: Mapped[int] = mapped_column(Integer, default=0)
+    upload_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    retry_count: Mapped[int] = mapped_column(Integer, default=0)
     stale: Mapped[bool] = mapped_column(default=False)
+    stale_at: Mapped[datetime | None]
     submission_id: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
 
@@ -192,6 +230,7 @@ class CrossrefDepositRecord(Base):
     __tablename__ = "crossref_deposit_records"
     __table_args__ = (
         UniqueConstraint("deposit_id", "doi", name="uq_crossref_records_deposit_doi"),
+        Index("ix_crossref_deposit_records_registration_id", "registration_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -201,7 +240,9 @@ class CrossrefDepositRecord(Base):
     )
     doi: Mapped[str] = mapped_column(String(500))
     timestamp: Mapped[int] = mapped_column(BigInteger)
-    payload_hash: Mapped[str] = mapped_column(String(64))
+    payload_hash: Mapped[str] = mapped_column(String(80))
+    # register (metadata and landing page) | withdraw (pointed at the tombstone URL)
+    intent: Mapped[str] = mapped_column(String(20), default="register")
     status: Mapped[str | None] = mapped_column(String(20))  # Success | Warning | Failure
     message: Mapped[str | None] = mapped_column(Text)
 
@@ -217,6 +258,10 @@ class Researcher(Timestamped, Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     orcid: Mapped[str] = mapped_column(String(19), unique=True)
     name: Mapped[str | None] = mapped_column(Text)
+    # What the last reconciliation saw on the record: put-codes of works from other sources
+    # (so new ones can be reported), and when it ran.
+    record_snapshot: Mapped[dict[str, Any] | None]
+    reconciled_at: Mapped[datetime | None]
 
     grants: Mapped[list[OrcidGrant]] = relationship(back_populates="researcher")
 
@@ -247,6 +292,8 @@ class OrcidGrant(Timestamped, Base):
     last_checked_at: Mapped[datetime | None]
     webhook_secret: Mapped[str | None] = mapped_column(String(100))
     webhook_registered_at: Mapped[datetime | None]
+    # When a permission notification last asked the researcher to authorise again.
+    reauth_requested_at: Mapped[datetime | None]
 
     researcher: Mapped[Researcher] = relationship(back_populates="grants")
 
@@ -279,6 +326,12 @@ class OrcidPlacement(Timestamped, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     placed_at: Mapped[datetime | None]
+    # A write was sent and its answer lost: read the record before writing again.
+    in_doubt: Mapped[bool] = mapped_column(default=False)
+    # As last seen on the record (public, limited, private: the researcher may hide a work).
+    visibility: Mapped[str | None] = mapped_column(String(20))
+    # When a message for this placement was last sent (the sweep re-sends stalled ones).
+    enqueued_at: Mapped[datetime | None]
 
     work: Mapped[Work] = relationship(back_populates="placements")
 
@@ -293,8 +346,14 @@ class OAuthState(Base):
     person: Mapped[str | None] = mapped_column(String(500))
     client_id: Mapped[str] = mapped_column(String(100))
     return_to: Mapped[str | None] = mapped_column(Text)
+    redirect_uri: Mapped[str | None] = mapped_column(Text)  # must be repeated at the exchange
+    # An invitation (sent in an ORCID notification) is not bound to a browser.
+    invite: Mapped[bool] = mapped_column(default=False)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # granted | denied | failed: <reason>; and whose record was granted.
+    outcome: Mapped[str | None] = mapped_column(Text)
+    orcid: Mapped[str | None] = mapped_column(String(19))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 

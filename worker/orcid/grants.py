@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from worker.models import GrantStatus, OrcidGrant, Researcher
+from worker.orcid.tokens import TokenCipher, TokenKeyError
 
 WRITE_SCOPE = "/activities/update"
 
@@ -54,3 +55,78 @@ def store_grant(session: Session, data: dict[str, Any]) -> OrcidGrant:
 
 def can_write(grant: OrcidGrant) -> bool:
     return grant.status == GrantStatus.ACTIVE and WRITE_SCOPE in grant.scope.split()
+
+
+def seal_token_response(cipher: TokenCipher, token: dict[str, Any], client_id: str) -> dict[str, Any]:
+    """ORCID's token JSON with the token values replaced by ciphertext (what store_grant takes)."""
+    sealed: dict[str, Any] = {
+        "orcid": token["orcid"],
+        "name": token.get("name"),
+        "scope": token.get("scope") or "",
+        "expires_in": token.get("expires_in"),
+        "client_id": client_id,
+        "access_token_enc": cipher.encrypt(str(token["access_token"])).decode(),
+    }
+    if token.get("refresh_token"):
+        sealed["refresh_token_enc"] = cipher.encrypt(str(token["refresh_token"])).decode()
+    return sealed
+
+
+def store_token_response(
+    session: Session, cipher: TokenCipher, client_id: str, token: dict[str, Any]
+) -> OrcidGrant:
+    """Store a grant straight from ORCID's token answer (the OAuth callback)."""
+    return store_grant(session, seal_token_response(cipher, token, client_id))
+
+
+def grants_of(
+    session: Session, orcid: str, client_id: str | None = None, *, active: bool = False
+) -> list[OrcidGrant]:
+    query = (
+        select(OrcidGrant)
+        .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
+        .where(Researcher.orcid == orcid)
+        .order_by(OrcidGrant.id)
+    )
+    if client_id is not None:
+        query = query.where(OrcidGrant.client_id == client_id)
+    if active:
+        query = query.where(OrcidGrant.status == GrantStatus.ACTIVE)
+    return list(session.execute(query).scalars())
+
+
+def active_grant(session: Session, orcid: str, client_id: str) -> OrcidGrant | None:
+    found = grants_of(session, orcid, client_id, active=True)
+    return found[0] if found else None
+
+
+def write_grant_for(session: Session, orcid: str) -> OrcidGrant | None:
+    """The researcher's grant that places works: the earliest active one that may write."""
+    for grant in grants_of(session, orcid, active=True):
+        if can_write(grant):
+            return grant
+    return None
+
+
+def access_token(cipher: TokenCipher, grant: OrcidGrant) -> str:
+    """The grant's access token, decrypted for one call (raises TokenKeyError loudly when no
+    configured key opens it)."""
+    if not grant.access_token_enc:
+        raise TokenKeyError(f"the grant of {grant.researcher.orcid} holds no token any more")
+    return cipher.decrypt(grant.access_token_enc)
+
+
+def mark_revoked(grant: OrcidGrant, reason: str) -> bool:
+    """Mark the grant revoked; False when it already was."""
+    if grant.status == GrantStatus.REVOKED:
+        return False
+    grant.status = GrantStatus.REVOKED
+    grant.revoked_at = datetime.now(UTC)
+    grant.revoked_reason = reason
+    return True
+
+
+def wipe_tokens(grant: OrcidGrant) -> None:
+    """Forget a revoked grant's tokens (ORCID no longer accepts them; nothing to keep)."""
+    grant.access_token_enc = b""
+    grant.refresh_token_enc = None

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: bde615ae9c0a
+Revision ID: 99d347a0563a
 Revises:
-Create Date: 2026-11-25 04:10:02.816310
+Create Date: 2026-11-25 04:19:45.891635
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "bde615ae9c0a"
+revision: str = "99d347a0563a"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -23,11 +23,14 @@ def upgrade() -> None:
         "crossref_deposits",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("account", sa.String(length=200), nullable=False),
+        sa.Column("prefix", sa.String(length=50), nullable=False),
         sa.Column("file_name", sa.String(length=300), nullable=False),
         sa.Column("doi_batch_id", sa.String(length=300), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
         sa.Column(
             "status",
             sa.Enum(
+                "prepared",
                 "submitted",
                 "queued",
                 "in_process",
@@ -43,7 +46,10 @@ def upgrade() -> None:
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_poll_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("poll_count", sa.Integer(), nullable=False),
+        sa.Column("upload_attempts", sa.Integer(), nullable=False),
+        sa.Column("retry_count", sa.Integer(), nullable=False),
         sa.Column("stale", sa.Boolean(), nullable=False),
+        sa.Column("stale_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("submission_id", sa.String(length=100), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column(
@@ -60,6 +66,12 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_crossref_deposits")),
         sa.UniqueConstraint("file_name", name=op.f("uq_crossref_deposits_file_name")),
+    )
+    op.create_index(
+        "ix_crossref_deposits_status_next_poll_at",
+        "crossref_deposits",
+        ["status", "next_poll_at"],
+        unique=False,
     )
     op.create_table(
         "dead_letters",
@@ -88,8 +100,12 @@ def upgrade() -> None:
         sa.Column("person", sa.String(length=500), nullable=True),
         sa.Column("client_id", sa.String(length=100), nullable=False),
         sa.Column("return_to", sa.Text(), nullable=True),
+        sa.Column("redirect_uri", sa.Text(), nullable=True),
+        sa.Column("invite", sa.Boolean(), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sa.Text(), nullable=True),
+        sa.Column("orcid", sa.String(length=19), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -104,6 +120,8 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("orcid", sa.String(length=19), nullable=False),
         sa.Column("name", sa.Text(), nullable=True),
+        sa.Column("record_snapshot", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("reconciled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -180,6 +198,8 @@ def upgrade() -> None:
         sa.Column("registrar", sa.String(length=20), nullable=False),
         sa.Column("account", sa.String(length=200), nullable=False),
         sa.Column("doi", sa.String(length=500), nullable=False),
+        sa.Column("minted", sa.Boolean(), nullable=False),
+        sa.Column("client_id", sa.String(length=200), nullable=True),
         sa.Column(
             "state",
             sa.Enum(
@@ -197,14 +217,22 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("target_state", sa.String(length=20), nullable=False),
-        sa.Column("confirmed_hash", sa.String(length=64), nullable=True),
-        sa.Column("pending_hash", sa.String(length=64), nullable=True),
+        sa.Column("confirmed_hash", sa.String(length=80), nullable=True),
+        sa.Column("pending_hash", sa.String(length=80), nullable=True),
+        sa.Column("pending_since", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_timestamp", sa.BigInteger(), nullable=True),
         sa.Column("warning", sa.Text(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("error_details", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("retry_count", sa.Integer(), nullable=False),
         sa.Column("registered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("duplicate_check", sa.String(length=20), nullable=True),
+        sa.Column("hold", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("open_deposit_id", sa.BigInteger(), nullable=True),
+        sa.Column("reconciled_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -218,6 +246,12 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
+            ["open_deposit_id"],
+            ["crossref_deposits.id"],
+            name=op.f("fk_doi_registrations_open_deposit_id_crossref_deposits"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
             ["work_id"],
             ["works.id"],
             name=op.f("fk_doi_registrations_work_id_works"),
@@ -226,6 +260,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_doi_registrations")),
         sa.UniqueConstraint("doi", name=op.f("uq_doi_registrations_doi")),
         sa.UniqueConstraint("work_id", name=op.f("uq_doi_registrations_work_id")),
+    )
+    op.create_index(
+        "ix_doi_registrations_account_state",
+        "doi_registrations",
+        ["registrar", "account", "state"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_doi_registrations_next_attempt_at",
+        "doi_registrations",
+        ["next_attempt_at"],
+        unique=False,
     )
     op.create_table(
         "orcid_grants",
@@ -246,6 +292,7 @@ def upgrade() -> None:
         sa.Column("last_checked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("webhook_secret", sa.String(length=100), nullable=True),
         sa.Column("webhook_registered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reauth_requested_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -294,6 +341,9 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("placed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("in_doubt", sa.Boolean(), nullable=False),
+        sa.Column("visibility", sa.String(length=20), nullable=True),
+        sa.Column("enqueued_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -425,7 +475,8 @@ def upgrade() -> None:
         sa.Column("registration_id", sa.BigInteger(), nullable=False),
         sa.Column("doi", sa.String(length=500), nullable=False),
         sa.Column("timestamp", sa.BigInteger(), nullable=False),
-        sa.Column("payload_hash", sa.String(length=64), nullable=False),
+        sa.Column("payload_hash", sa.String(length=80), nullable=False),
+        sa.Column("intent", sa.String(length=20), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=True),
         sa.Column("message", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
@@ -443,11 +494,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_crossref_deposit_records")),
         sa.UniqueConstraint("deposit_id", "doi", name="uq_crossref_records_deposit_doi"),
     )
+    op.create_index(
+        "ix_crossref_deposit_records_registration_id",
+        "crossref_deposit_records",
+        ["registration_id"],
+        unique=False,
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_index(
+        "ix_crossref_deposit_records_registration_id", table_name="crossref_deposit_records"
+    )
     op.drop_table("crossref_deposit_records")
     op.drop_index("ix_received_events_status_received_at", table_name="received_events")
     op.drop_table("received_events")
@@ -456,6 +516,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_orcid_placements_orcid"), table_name="orcid_placements")
     op.drop_table("orcid_placements")
     op.drop_table("orcid_grants")
+    op.drop_index("ix_doi_registrations_next_attempt_at", table_name="doi_registrations")
+    op.drop_index("ix_doi_registrations_account_state", table_name="doi_registrations")
     op.drop_table("doi_registrations")
     op.drop_index("ix_api_calls_service_created_at", table_name="api_calls")
     op.drop_table("api_calls")
@@ -463,5 +525,6 @@ def downgrade() -> None:
     op.drop_table("researchers")
     op.drop_table("oauth_states")
     op.drop_table("dead_letters")
+    op.drop_index("ix_crossref_deposits_status_next_poll_at", table_name="crossref_deposits")
     op.drop_table("crossref_deposits")
     # ### end Alembic commands ###

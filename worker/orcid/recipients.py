@@ -1,0 +1,83 @@
+"""Telling the emitting systems what happened on ORCID (signed webhooks via worker.notify).
+
+A work's news goes to the intake client that sent its latest event; a researcher's news
+(``grant.revoked``, ``orcid.record_changed``) to every intake client with works on that record
+or that sent the researcher's authorisation. With a single intake client configured, that one
+is the fallback when no event names a client (a grant made through ``/orcid/connect``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.config import Settings
+from worker.events.types import RESEARCHER_AUTHORIZED
+from worker.logging import get_logger
+from worker.models import OrcidPlacement, ReceivedEvent, Work
+from worker.notify.service import notify
+
+log = get_logger(__name__)
+
+
+def _fallback(settings: Settings | None) -> list[str]:
+    if settings is not None and len(settings.intake_clients) == 1:
+        return list(settings.intake_clients)
+    return []
+
+
+def work_client(session: Session, work_id: int, settings: Settings | None) -> str | None:
+    found = session.execute(
+        select(ReceivedEvent.client_id)
+        .where(ReceivedEvent.work_id == work_id)
+        .order_by(ReceivedEvent.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if found:
+        return found
+    fallback = _fallback(settings)
+    return fallback[0] if fallback else None
+
+
+def researcher_clients(session: Session, orcid: str, settings: Settings | None) -> list[str]:
+    via_works = select(ReceivedEvent.client_id).where(
+        ReceivedEvent.work_id.in_(select(OrcidPlacement.work_id).where(OrcidPlacement.orcid == orcid))
+    )
+    via_grant = select(ReceivedEvent.client_id).where(
+        ReceivedEvent.type == RESEARCHER_AUTHORIZED,
+        ReceivedEvent.data["orcid"].astext == orcid,
+    )
+    found = sorted(set(session.execute(via_works.union(via_grant)).scalars()))
+    return found or _fallback(settings)
+
+
+def tell_work(
+    session: Session,
+    settings: Settings | None,
+    work: Work,
+    event_type: str,
+    payload: dict[str, Any],
+) -> None:
+    client = work_client(session, work.id, settings)
+    body = {"source": work.source, "id": work.external_id, **payload}
+    if client is None:
+        log.warning("orcid_notify_no_client", event_type=event_type, work_id=work.id)
+        return
+    notify(session, client_id=client, event_type=event_type, payload=body, work_id=work.id)
+
+
+def tell_researcher(
+    session: Session,
+    settings: Settings | None,
+    orcid: str,
+    event_type: str,
+    payload: dict[str, Any],
+) -> int:
+    clients = researcher_clients(session, orcid, settings)
+    for client in clients:
+        notify(session, client_id=client, event_type=event_type, payload={"orcid": orcid, **payload})
+    if not clients:
+        log.warning("orcid_notify_no_client", event_type=event_type, orcid=orcid)
+    return len(clients)

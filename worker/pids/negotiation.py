@@ -1,0 +1,440 @@
+"""DOI content negotiation through doi.org (API_FACTS.md §4), and who registered a DOI.
+
+Public interface:
+
+- :func:`resolve` ``(doi, format="csl", style=None, locale=None, *, negotiator=None)`` →
+  :class:`Resolved` (the agency's answer: ``text``, ``content_type``, final ``url``,
+  ``redirects``). ``doi`` in any common written form (``10.x/y``, ``doi:10.x/y``,
+  ``https://doi.org/10.x/y``, ``https://dx.doi.org/...``); ``format`` one of :data:`FORMATS`.
+- :func:`agency` ``(doi, *, negotiator=None)`` → ``"Crossref"``, ``"DataCite"``, ... via
+  ``{resolver}/doiRA/{doi}``.
+- :class:`Negotiator`: the client behind both (one per process is fine; thread-safe pacing),
+  plus :meth:`Negotiator.to_work` (the DOI's metadata as pidsync's Work: DataCite XML for
+  DataCite DOIs, the Crossref REST message for Crossref DOIs when a Crossref API URL is
+  configured, CSL-JSON otherwise, each through its adapter in :mod:`worker.metadata.adapters`).
+  :mod:`worker.pids.enrich` takes a Negotiator.
+
+Errors, each one line naming the DOI: :class:`DoiNotFound` (404: no such DOI),
+:class:`FormatNotOffered` (406, or a landing page instead of metadata: names the agency and the
+formats it does offer, from the support matrix :data:`OFFERED`), :class:`NoMetadata` (204),
+:class:`ResolverTimeout`, :class:`ResolverUnavailable` (5xx, 429 beyond patience, network).
+The first three are :class:`~worker.errors.PermanentError`, the last two
+:class:`~worker.errors.TransientError`. A malformed DOI raises
+:class:`~worker.pids.identifiers.InvalidIdentifier`, an unknown format :class:`UnknownFormat`
+(both ValueErrors: bad input).
+
+The DOI goes into the URL path with every ``/`` kept (prefix/suffix and within the suffix, as
+doi.org expects) and everything else outside RFC 3986's unreserved characters and
+``:()!*$,=@'`` percent-encoded: ``#`` → ``%23`` (else it starts a fragment), ``?`` → ``%3F``,
+``%`` → ``%25``, ``<`` ``>`` → ``%3C`` ``%3E``, ``;`` → ``%3B`` (a path parameter to some
+servers), ``+`` → ``%2B``, space → ``%20`` (DOI Handbook 2.5.2.4).
+
+Pacing: doi.org's content negotiation allows about 1,000 requests per 5 minutes per client
+(DataCite's figure, API_FACTS.md §2.1); the default :class:`~worker.pids.search.LocalThrottle`
+stays under it; a worker may pass a :class:`~worker.pids.search.RedisThrottle`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import requests
+
+from worker.errors import PermanentError, PidsyncError, TransientError
+from worker.http import HttpError, Recorder, RequestError, ServerError, TransportError
+from worker.pids.identifiers import normalize_doi
+from worker.pids.search import LocalThrottle, PacedClient, Throttle, polite_user_agent
+
+if TYPE_CHECKING:
+    from worker.config import Settings
+    from worker.metadata.work import Work
+
+#: Format name → the Accept header sent (alternatives with a lower q where the agencies
+#: register another name for the same thing).
+FORMATS: dict[str, str] = {
+    "csl": "application/vnd.citationstyles.csl+json",
+    "bibtex": "application/x-bibtex",
+    "ris": "application/x-research-info-systems",
+    "citation": "text/x-bibliography",
+    "datacite-xml": "application/vnd.datacite.datacite+xml",
+    "crossref-xml": "application/vnd.crossref.unixref+xml",
+    "rdf": "application/rdf+xml",
+    # DataCite's service registers application/x-turtle, not text/turtle (API_FACTS.md §4).
+    "turtle": "text/turtle, application/x-turtle;q=0.9",
+    "schemaorg": "application/vnd.schemaorg.ld+json, application/ld+json;q=0.9",
+}
+#: Every ``--format`` of ``pidsync resolve``: the media types above, and ``work``.
+FORMAT_NAMES: tuple[str, ...] = (*FORMATS, "work")
+
+#: Which formats each agency's service offers (API_FACTS.md §4 support matrix), by the
+#: lower-cased name doiRA gives.
+OFFERED: dict[str, tuple[str, ...]] = {
+    "crossref": ("csl", "bibtex", "ris", "citation", "crossref-xml", "rdf", "turtle"),
+    "datacite": ("csl", "bibtex", "ris", "citation", "datacite-xml", "rdf", "turtle",
+                 "schemaorg"),  # fmt: skip
+    "medra": ("csl", "bibtex", "citation", "rdf", "turtle"),
+}
+
+_PATH_SAFE = "/:()!*$,=@'"
+_STYLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+_HTML = ("text/html", "application/xhtml+xml")
+
+
+def doi_path(doi: str) -> str:
+    """The normalised DOI as doi.org expects it in a URL path (see the module docstring)."""
+    return quote(normalize_doi(doi), safe=_PATH_SAFE)
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class UnknownFormat(ValueError):
+    """A format name that is not one of :data:`FORMAT_NAMES`, or a bad style/locale."""
+
+
+class ResolveError(PidsyncError):
+    """Content negotiation failed; the message is one line that names the DOI."""
+
+    doi: str = ""
+
+
+class DoiNotFound(ResolveError, PermanentError):
+    def __init__(self, doi: str, detail: str = "doi.org answered 404") -> None:
+        super().__init__(f"no such DOI: {doi} ({detail})")
+        self.doi = doi
+
+
+class FormatNotOffered(ResolveError, PermanentError):
+    def __init__(
+        self, doi: str, format_name: str, agency: str | None, *, landing_page: bool = False
+    ) -> None:
+        self.doi = doi
+        self.format = format_name
+        self.agency = agency
+        self.offered = OFFERED.get((agency or "").lower())
+        who = agency or "its registration agency"
+        how = "answered with its landing page" if landing_page else "answered 406"
+        if self.offered:
+            offers = f"it offers: {', '.join(self.offered)}"
+        elif agency:
+            offers = f"pidsync knows no content-negotiation formats for {agency}"
+        else:
+            offers = "the agency could not be determined"
+        super().__init__(f"{doi}: {who} does not offer {format_name} ({how}); {offers}")
+
+
+class NoMetadata(ResolveError, PermanentError):
+    def __init__(self, doi: str, format_name: str) -> None:
+        super().__init__(
+            f"{doi}: the DOI exists but its agency has no {format_name} metadata for it (204)"
+        )
+        self.doi = doi
+
+
+class ResolveFailed(ResolveError, PermanentError):
+    """Another refusal (a 4xx other than 404/406)."""
+
+
+class ResolverTimeout(ResolveError, TransientError):
+    pass
+
+
+class ResolverUnavailable(ResolveError, TransientError):
+    pass
+
+
+# --- the answer ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Resolved:
+    doi: str
+    format: str
+    accept: str
+    content_type: str
+    text: str
+    url: str  # where the answer finally came from (the agency's service)
+    redirects: list[str] = field(default_factory=list)  # each URL that redirected, in order
+    work: Work | None = None  # format "work": the Work (``text`` is its JSON)
+    notes: list[str] = field(default_factory=list)  # format "work": what the adapter dropped
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+def accept_header(format_name: str, style: str | None = None, locale: str | None = None) -> str:
+    """The Accept header for a format (``citation``: ``style`` and ``locale``, default apa and
+    en-US). Raises :class:`UnknownFormat` for an unknown format or a malformed style/locale."""
+    if format_name not in FORMATS:
+        if format_name == "work":
+            raise UnknownFormat("format 'work' is not a media type (use Negotiator.to_work)")
+        raise UnknownFormat(
+            f"unknown format {format_name!r} (choose from {', '.join(FORMAT_NAMES)})"
+        )
+    if format_name != "citation":
+        return FORMATS[format_name]
+    style = style or "apa"
+    locale = locale or "en-US"
+    if not _STYLE.match(style):
+        raise UnknownFormat(f"invalid citation style {style!r} (a CSL style name, e.g. apa)")
+    if not _LOCALE.match(locale):
+        raise UnknownFormat(f"invalid locale {locale!r} (a language tag, e.g. en-US)")
+    return f"text/x-bibliography; style={style}; locale={locale}"
+
+
+# --- the client ---------------------------------------------------------------------------------
+
+
+class Negotiator(PacedClient):
+    """doi.org: content negotiation (following redirects to the agency) and doiRA."""
+
+    service = "doi.org"
+
+    def __init__(
+        self,
+        resolver_url: str = "https://doi.org",
+        *,
+        crossref_api_url: str | None = None,
+        mailto: str | None = None,
+        throttle: Throttle | None = None,
+        timeout: float = 30.0,
+        max_wait: float = 10.0,
+        retries: int = 3,
+        session: requests.Session | None = None,
+        recorder: Recorder | None = None,
+    ) -> None:
+        super().__init__(
+            resolver_url,
+            throttle=throttle or LocalThrottle("doi.org", 1000 * 0.95 / 300, burst=20),
+            retries=retries,
+            max_wait=max_wait,
+            session=session,
+            timeout=timeout,
+            recorder=recorder,
+        )
+        self.http.headers["User-Agent"] = polite_user_agent(mailto)
+        self.http.max_redirects = 10
+        self.crossref_api_url = crossref_api_url.rstrip("/") if crossref_api_url else None
+        self.mailto = mailto
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, timeout: float | None = None, recorder: Recorder | None = None
+    ) -> Negotiator:
+        return cls(
+            settings.doi_resolver_url,
+            crossref_api_url=settings.crossref_api_url,
+            mailto=settings.crossref_mailto,
+            timeout=timeout or settings.http_timeout_seconds,
+            recorder=recorder,
+        )
+
+    def resolve(
+        self,
+        doi: str,
+        format_name: str = "csl",
+        *,
+        style: str | None = None,
+        locale: str | None = None,
+    ) -> Resolved:
+        """The DOI's metadata as ``format_name`` (see the module docstring for the errors);
+        ``work`` gives the Work's JSON as ``text`` and the Work itself (see :meth:`to_work`)."""
+        if format_name == "work":
+            return self._work(doi)
+        accept = accept_header(format_name, style, locale)
+        normalized = normalize_doi(doi)
+        response = self._get(normalized, "/" + doi_path(normalized), {"Accept": accept})
+        status = response.status_code
+        redirects = [r.url for r in response.history]
+        if status == 404:
+            detail = "doi.org answered 404"
+            if redirects:
+                detail = f"the agency's service at {_host(response.url)} has no record of it"
+            raise DoiNotFound(normalized, detail)
+        if status == 406:
+            raise FormatNotOffered(normalized, format_name, self._agency_or_none(normalized))
+        if status == 204:
+            raise NoMetadata(normalized, format_name)
+        if status >= 300:
+            raise ResolveFailed(f"{normalized}: doi.org answered {status} for {format_name}")
+        content_type = response.headers.get("Content-Type", "")
+        if content_type.split(";")[0].strip().lower() in _HTML:
+            raise FormatNotOffered(
+                normalized, format_name, self._agency_or_none(normalized), landing_page=True
+            )
+        if "charset" not in content_type.lower():
+            response.encoding = "utf-8"  # content negotiation answers are UTF-8
+        return Resolved(
+            doi=normalized,
+            format=format_name,
+            accept=accept,
+            content_type=content_type,
+            text=response.text,
+            url=response.url,
+            redirects=redirects,
+        )
+
+    def agency(self, doi: str) -> str:
+        """Who registered the DOI (doiRA's ``RA``: ``Crossref``, ``DataCite``, ``mEDRA``...)."""
+        normalized = normalize_doi(doi)
+        response = self._get(normalized, "/doiRA/" + doi_path(normalized), {})
+        if response.status_code == 404:
+            raise DoiNotFound(normalized)
+        try:
+            answers = response.json()
+        except ValueError:
+            raise ResolveFailed(
+                f"{normalized}: doiRA answered something that is not JSON"
+            ) from None
+        answer = answers[0] if isinstance(answers, list) and answers else {}
+        agency = answer.get("RA") if isinstance(answer, dict) else None
+        if isinstance(agency, str) and agency:
+            return agency
+        status = answer.get("status") if isinstance(answer, dict) else None
+        if status == "DOI does not exist":
+            raise DoiNotFound(normalized, "doiRA: DOI does not exist")
+        raise ResolveFailed(f"{normalized}: doiRA gave no agency ({status or 'no answer'})")
+
+    def to_work(self, doi: str) -> tuple[Work, list[str]]:
+        """The DOI's metadata as a Work and the adapter's notes (what it could not carry).
+
+        DataCite DOIs: DataCite XML; Crossref DOIs: the Crossref REST work message (when
+        ``crossref_api_url`` is set; richer than CSL: funders, licences, affiliations);
+        others: CSL-JSON. Raises the errors of :meth:`resolve`, or
+        :class:`~worker.metadata.errors.MetadataError` when the answer cannot become a Work.
+        """
+        from worker.metadata import adapters
+
+        normalized = normalize_doi(doi)
+        agency = self.agency(normalized).lower()
+        if agency == "datacite":
+            answer = self.resolve(normalized, "datacite-xml")
+            work, notes = adapters.datacite_xml_to_work(answer.text.encode("utf-8"))
+            return work, [f"from DataCite XML: {note}" for note in notes]
+        if agency == "crossref" and self.crossref_api_url:
+            message = self.crossref_message(normalized)
+            work, notes = adapters.crossref_message_to_work(message)
+            return work, [f"from the Crossref REST message: {note}" for note in notes]
+        answer = self.resolve(normalized, "csl")
+        work, notes = adapters.csl_to_work(answer.json())
+        return work, [f"from CSL-JSON: {note}" for note in notes]
+
+    def _work(self, doi: str) -> Resolved:
+        from worker.metadata.work import work_to_json
+
+        normalized = normalize_doi(doi)
+        work, notes = self.to_work(normalized)
+        text = json.dumps(work_to_json(work), indent=2, ensure_ascii=False) + "\n"
+        return Resolved(
+            doi=normalized,
+            format="work",
+            accept="",
+            content_type="application/json",
+            text=text,
+            url=self.url("/" + doi_path(normalized)),
+            work=work,
+            notes=notes,
+        )
+
+    def crossref_message(self, doi: str) -> dict[str, Any]:
+        """``GET {crossref_api_url}/works/{doi}`` (the REST envelope)."""
+        normalized = normalize_doi(doi)
+        params = {"mailto": self.mailto} if self.mailto else {}
+        url = f"{self.crossref_api_url}/works/{doi_path(normalized)}"
+        response = self._get(normalized, url, {"Accept": "application/json"}, params=params)
+        if response.status_code == 404:
+            raise DoiNotFound(normalized, "Crossref REST API answered 404")
+        body = response.json()
+        if not isinstance(body, dict):
+            raise ResolveFailed(f"{normalized}: Crossref REST API answered JSON that is no object")
+        return body
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _get(
+        self,
+        doi: str,
+        path: str,
+        headers: dict[str, str],
+        *,
+        params: dict[str, str] | None = None,
+    ) -> requests.Response:
+        try:
+            return self.paced_get(path, headers=headers, params=params, statuses=(404, 406))
+        except TransportError as exc:
+            context = exc.__context__
+            if isinstance(context, requests.Timeout):
+                raise ResolverTimeout(
+                    f"{doi}: no answer from {_host(self.url(path))} within {self.timeout:g}s"
+                ) from None
+            if isinstance(context, requests.TooManyRedirects):
+                raise ResolveFailed(
+                    f"{doi}: too many redirects from {_host(self.url(path))}"
+                ) from None
+            raise ResolverUnavailable(
+                f"{doi}: cannot reach {_host(self.url(path))} ({_reason(context)})"
+            ) from None
+        except ServerError as exc:
+            after = f", retry after {exc.retry_after:g}s" if exc.retry_after else ""
+            what = "rate limited" if exc.status == 429 else "unavailable"
+            raise ResolverUnavailable(
+                f"{doi}: {_host(self.url(path))} is {what} (HTTP {exc.status}{after})",
+                retry_after=exc.retry_after,
+            ) from None
+        except RequestError as exc:
+            raise ResolveFailed(
+                f"{doi}: {_host(self.url(path))} refused the request (HTTP {exc.status})"
+            ) from None
+        except HttpError as exc:
+            raise ResolverUnavailable(f"{doi}: {exc}") from None
+
+    def _agency_or_none(self, doi: str) -> str | None:
+        try:
+            return self.agency(doi)
+        except ResolveError:
+            return None
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.netloc or url
+
+
+def _reason(exc: BaseException | None) -> str:
+    if isinstance(exc, requests.ConnectionError):
+        return "connection failed"
+    return type(exc).__name__ if exc is not None else "network error"
+
+
+# --- module-level conveniences ------------------------------------------------------------------
+
+
+def default_negotiator() -> Negotiator:
+    """A Negotiator from the configuration (``PIDSYNC_DOI_RESOLVER_URL`` and friends)."""
+    from worker.config import load_settings
+
+    return Negotiator.from_settings(load_settings())
+
+
+def resolve(
+    doi: str,
+    format: str = "csl",  # noqa: A002 - the name the CLI and the issue use
+    style: str | None = None,
+    locale: str | None = None,
+    *,
+    negotiator: Negotiator | None = None,
+) -> Resolved:
+    """The DOI's metadata in ``format`` from the configured resolver (see :class:`Negotiator`)."""
+    return (negotiator or default_negotiator()).resolve(doi, format, style=style, locale=locale)
+
+
+def agency(doi: str, *, negotiator: Negotiator | None = None) -> str:
+    """Who registered the DOI (``Crossref``, ``DataCite``, ...), via doiRA."""
+    return (negotiator or default_negotiator()).agency(doi)

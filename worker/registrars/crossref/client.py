@@ -1,0 +1,185 @@
+"""Crossref deposit servlet (``doMDUpload``, ``submissionDownload``) and the REST works API:
+HTTP only.
+
+The deposit answers 200 with an HTML "SUCCESS" page as soon as the file is queued; the outcome
+comes later from ``submissionDownload?type=result`` as a ``<doi_batch_diagnostic>``.
+Credentials travel in form fields and query strings: the call recorder and the log redact
+``login_passwd`` and ``pwd``, and the password is registered as a known secret besides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from lxml import etree
+
+from worker.config import CrossrefAccount
+from worker.http import ApiClient, Recorder, RequestError, TransportError
+from worker.logging import register_secret, redact_text
+
+ACCEPTED = "successfully received"
+WRONG_CREDENTIALS = "wrong credentials"
+NOT_NEWER = "less or equal to previously submitted version"
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    doi: str
+    status: str  # Success | Warning | Failure
+    message: str
+
+    @property
+    def timestamp_not_newer(self) -> bool:
+        return self.status == "Failure" and NOT_NEWER in self.message
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    """What ``submissionDownload?type=result`` says about one submission."""
+
+    status: str  # queued | in_process | completed | unknown_submission
+    submission_id: str | None = None
+    batch_id: str | None = None
+    records: list[RecordResult] = field(default_factory=list)
+
+    @property
+    def completed(self) -> bool:
+        return self.status == "completed"
+
+
+class CrossrefClient(ApiClient):
+    service = "crossref"
+
+    def __init__(
+        self,
+        account: CrossrefAccount,
+        *,
+        session: requests.Session | None = None,
+        timeout: float = 60.0,
+        recorder: Recorder | None = None,
+    ) -> None:
+        super().__init__(account.deposit_url, session=session, timeout=timeout, recorder=recorder)
+        self._password = account.password.get_secret_value()
+        register_secret(self._password)
+        self.account = account
+
+    def deposit(self, file_name: str, content: bytes) -> None:
+        """Upload one deposit file; returns once Crossref has queued it."""
+        response = self.request(
+            "POST",
+            "/servlet/deposit",
+            data={
+                "operation": "doMDUpload",
+                "login_id": self.account.login_id,
+                "login_passwd": self._password,
+            },
+            files={"fname": (file_name, content, "application/xml")},
+        )
+        text = response.text
+        if ACCEPTED not in text.lower():
+            # Crossref has answered a bad login with 200 and a plain sentence.
+            status = 401 if WRONG_CREDENTIALS in text.lower() else response.status_code
+            raise RequestError(
+                f"crossref did not accept the deposit {file_name}: {_excerpt(text)}",
+                service=self.service,
+                status=status,
+                text=_excerpt(text),
+            )
+
+    def submission_result(self, file_name: str) -> SubmissionResult:
+        """The processing outcome of the submission uploaded as ``file_name``."""
+        response = self.request(
+            "GET",
+            "/servlet/submissionDownload",
+            params={
+                "usr": self.account.login_id,
+                "pwd": self._password,
+                "file_name": file_name,
+                "type": "result",
+            },
+        )
+        return parse_result(response.content, service=self.service)
+
+
+def parse_result(content: bytes, *, service: str = "crossref") -> SubmissionResult:
+    """A ``<doi_batch_diagnostic>``; RequestError for a refused login, TransportError for an
+    answer that is not one (a proxy page, a truncated body: worth asking again)."""
+    try:
+        parser = etree.XMLParser(resolve_entities=False, no_network=True)
+        root = etree.fromstring(content, parser)
+    except etree.XMLSyntaxError:
+        text = content.decode("utf-8", "replace")
+        if WRONG_CREDENTIALS in text.lower():
+            raise RequestError(
+                f"crossref refused the login: {_excerpt(text)}",
+                service=service,
+                status=401,
+                text=_excerpt(text),
+            ) from None
+        raise TransportError(
+            f"crossref answered something other than a doi_batch_diagnostic: {_excerpt(text)}",
+            service=service,
+        ) from None
+    if etree.QName(root).localname != "doi_batch_diagnostic":
+        raise TransportError(
+            f"crossref answered <{etree.QName(root).localname}>, not <doi_batch_diagnostic>",
+            service=service,
+        )
+    records = [
+        RecordResult(
+            doi=(element.findtext("{*}doi") or element.findtext("doi") or "").strip().lower(),
+            status=(element.get("status") or "").strip(),
+            message=" ".join((element.findtext("{*}msg") or element.findtext("msg") or "").split()),
+        )
+        for element in root.iter("{*}record_diagnostic", "record_diagnostic")
+    ]
+    return SubmissionResult(
+        status=(root.get("status") or "").strip(),
+        submission_id=(root.findtext("submission_id") or "").strip() or None,
+        batch_id=(root.findtext("batch_id") or "").strip() or None,
+        records=records,
+    )
+
+
+def _excerpt(text: str, limit: int = 300) -> str:
+    return redact_text(" ".join(text.split())[:limit])
+
+
+class CrossrefRestClient(ApiClient):
+    """``api.crossref.org/works/{doi}``: what Crossref holds for a DOI (for reconciliation)."""
+
+    service = "crossref_api"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        mailto: str | None = None,
+        session: requests.Session | None = None,
+        timeout: float = 30.0,
+        recorder: Recorder | None = None,
+    ) -> None:
+        super().__init__(base_url, session=session, timeout=timeout, recorder=recorder)
+        self.mailto = mailto
+
+    def work(self, doi: str) -> dict[str, Any] | None:
+        """The work ``message``, or None when Crossref does not know the DOI."""
+        params = {"mailto": self.mailto} if self.mailto else None
+        response = self.request(
+            "GET", "/works/" + quote(doi, safe="/:;()._-"), params=params, ok={200, 404}
+        )
+        if response.status_code == 404:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        message = body.get("message") if isinstance(body, dict) else None
+        if not isinstance(message, dict):
+            raise TransportError(
+                "crossref REST answered 200 without a work message", service=self.service
+            )
+        return message
