@@ -167,6 +167,24 @@ def runtime(settings, database, broker, database_url, redis_url, cipher):
     return rt
 
 
+@pytest.fixture
+def committed_runtime(settings, committed_database, broker, database_url, redis_url, cipher):
+    """A booted-process stand-in over the committing database (for real-worker tests)."""
+    from worker.bootstrap import Runtime, set_runtime
+
+    rt = Runtime(
+        settings=settings,
+        database=committed_database,
+        broker=broker,
+        cipher=cipher,
+        database_url=database_url,
+        broker_url=redis_url,
+        servers=EmbeddedServers(database_url, redis_url),
+    )
+    set_runtime(rt)
+    return rt
+
+
 @pytest.fixture(autouse=True)
 def _no_runtime_leaks():
     from worker.bootstrap import set_runtime

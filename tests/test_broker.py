@@ -37,7 +37,7 @@ def postpones(tag: str) -> None:
 
 
 @pytest.fixture
-def worker(broker):
+def worker(broker, committed_runtime):
     calls.clear()
     w = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
     w.start()
@@ -130,7 +130,7 @@ def test_dead_letter_of_an_event_marks_the_event_failed(
 ):
     from worker.events import service
 
-    def explode(session, event_id):
+    def explode(session, event_id, ctx=None):
         raise PermanentError("handler bug: cannot map type")
 
     monkeypatch.setattr(service, "process_event", explode)
@@ -158,7 +158,7 @@ def test_requeued_dead_letter_runs_again(committed_database, broker, worker, cip
 
     real = service.process_event
     monkeypatch.setattr(
-        service, "process_event", lambda s, i: (_ for _ in ()).throw(PermanentError("bug"))
+        service, "process_event", lambda s, i, c=None: (_ for _ in ()).throw(PermanentError("bug"))
     )
     checked = check_events([event()], IntakeContext(()), batch=False)
     with committed_database.session() as session:

@@ -209,10 +209,11 @@ def tokens_new_key() -> None:
 def _add_domain_commands() -> None:
     # These modules import nothing from the database or broker stack (stateless commands).
     from worker.metadata.cli import render
+    from worker.pids.cli import id_command, resolve, search
     from worker.sandbox.cli import sandbox
 
-    main.add_command(render)
-    main.add_command(sandbox)
+    for command in (render, sandbox, resolve, search, id_command):
+        main.add_command(command)
 
 
 _add_domain_commands()

@@ -87,6 +87,8 @@ class ReceivedEvent(Base):
     event_time: Mapped[datetime | None]
     # The CloudEvent's data. For researcher.authorized the tokens are already ciphertext.
     data: Mapped[dict[str, Any]]
+    # What the sender asked for beyond the data (CloudEvent extensions), e.g. {"enrich": true}.
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[EventStatus] = mapped_column(_enum(EventStatus), default=EventStatus.RECEIVED)
     outcome: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

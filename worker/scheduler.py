@@ -33,7 +33,34 @@ class Job:
 
 
 def default_jobs(sweep_interval: float) -> list[Job]:
-    return [Job("resend_stalled_events", sweep_interval, resend_stalled_events)]
+    from functools import partial
+
+    from worker.orcid import jobs as orcid
+    from worker.registrars import sweep as dois
+    from worker.registrars.settings import current_options
+
+    doi_options = current_options()
+    return [
+        Job("resend_stalled_events", sweep_interval, resend_stalled_events),
+        Job(
+            "resend_stalled_dois",
+            sweep_interval,
+            partial(dois.resend_stalled, options=doi_options),
+        ),
+        Job(
+            "crossref_deposit_upkeep",
+            sweep_interval,
+            partial(dois.deposit_upkeep, options=doi_options),
+        ),
+        Job(
+            "reconcile_dois",
+            doi_options.doi_reconcile_sweep_seconds,
+            partial(dois.schedule_reconciliation, options=doi_options),
+        ),
+        Job("orcid_stalled_placements", sweep_interval, orcid.resend_stalled_placements),
+        Job("orcid_token_health", 3600, orcid.queue_token_checks),
+        Job("orcid_webhook_upkeep", 600, orcid.webhook_upkeep),
+    ]
 
 
 def try_lead(conn: Connection) -> bool:

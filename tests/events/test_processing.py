@@ -56,12 +56,12 @@ def test_unchanged_update_changes_nothing(session):
     assert outcome.message == "metadata unchanged"
 
 
-def test_registration_is_reported_as_not_implemented_not_faked(session):
+def test_registration_without_a_configured_account_fails_naming_the_setting(session, runtime):
     data = work(registration={"registrar": "datacite"})
     outcome = process_event(session, _receive(session, "work.published", data, "a"))
-    assert outcome.status == EventStatus.UNIMPLEMENTED
-    assert "DOI registration at datacite is not implemented yet" in outcome.message
-    assert _stored(session).registration is None
+    assert outcome.status == EventStatus.FAILED
+    assert "no datacite account is configured" in outcome.message
+    assert "PIDSYNC_DATACITE_REPOSITORY_ID" in outcome.message
 
 
 def test_a_different_doi_for_the_same_work_fails(session):

@@ -113,6 +113,7 @@ def store_events(
         if event.type == RESEARCHER_AUTHORIZED:
             data = _seal_tokens(data, cipher)
         correlation_id = str(event.extensions.get("correlationid") or uuid.uuid4())
+        options = {"enrich": True} if event.extensions.get("enrich") in (True, "true") else {}
         row_id = session.execute(
             insert(ReceivedEvent)
             .values(
@@ -124,6 +125,7 @@ def store_events(
                 correlation_id=correlation_id,
                 event_time=event.time,
                 data=data,
+                options=options,
                 status=EventStatus.RECEIVED,
             )
             .on_conflict_do_nothing(constraint="uq_received_events_source_event_id")

@@ -9,14 +9,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.errors import PermanentError
 from worker.events import types as t
 from worker.logging import get_logger
+from worker.metadata.errors import MetadataError
+from worker.metadata.work import validate_work
 from worker.models import EventStatus, ReceivedEvent
 from worker.orcid.grants import can_write, store_grant
+from worker.pids.enrich import enrich_work
+from worker.pids.identifiers import InvalidIdentifier
+from worker.pids.negotiation import Negotiator
 from worker.works import effects
 from worker.works.service import Applied, apply_work, withdraw_work
 
@@ -47,18 +54,50 @@ def _refused(exc: effects.EffectRefused, work_id: int | None) -> Outcome:
     return Outcome(EventStatus.FAILED, str(exc), work_id)
 
 
-def _work_event(session: Session, event: ReceivedEvent) -> Outcome:
-    applied = apply_work(session, event.source, event.data)
-    notes: list[str] = []
+@dataclass
+class Context:
+    """The clients an event may need; a None client means that effect is not available."""
+
+    negotiator: Negotiator | None = None
+
+
+def _enriched(event: ReceivedEvent, ctx: Context) -> tuple[dict[str, Any], list[str]]:
+    """The event's Work, with missing fields filled from its DOI's metadata when asked.
+
+    What the event says is never overwritten; a DOI the resolver cannot describe leaves the
+    Work as sent, with the reason in the outcome. Timeouts and outages propagate (retried).
+    """
+    data = event.data
+    if not (event.options or {}).get("enrich") or event.type != t.WORK_PUBLISHED:
+        return data, []
+    if not data.get("doi"):
+        return data, ["enrichment asked, but the work carries no DOI"]
+    if ctx.negotiator is None:
+        return data, ["enrichment asked, but no resolver is available to this worker"]
+    try:
+        enriched, filled = enrich_work(data, ctx.negotiator)
+        work = validate_work(enriched)
+    except (PermanentError, MetadataError, InvalidIdentifier) as exc:
+        return data, [f"enrichment skipped: {exc}"]
+    if not filled:
+        return data, ["enrichment found nothing missing"]
+    return work.model_dump(mode="json", exclude_none=True), [
+        f"enriched from {data['doi']}: {', '.join(filled)}"
+    ]
+
+
+def _work_event(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
+    data, notes = _enriched(event, ctx)
+    applied = apply_work(session, event.source, data)
     if applied.work is not None and applied.changed and not applied.stale:
         try:
-            notes = effects.on_work_changed(session, applied.work)
+            notes += effects.on_work_changed(session, applied.work)
         except effects.EffectRefused as exc:
             return _refused(exc, applied.work.id)
     return _work_outcome(applied, notes)
 
 
-def _withdrawn(session: Session, event: ReceivedEvent) -> Outcome:
+def _withdrawn(session: Session, event: ReceivedEvent, _ctx: Context) -> Outcome:
     applied = withdraw_work(session, event.source, event.data)
     notes: list[str] = []
     if applied.work is not None and applied.changed and not applied.stale:
@@ -69,7 +108,7 @@ def _withdrawn(session: Session, event: ReceivedEvent) -> Outcome:
     return _work_outcome(applied, notes)
 
 
-def _authorized(session: Session, event: ReceivedEvent) -> Outcome:
+def _authorized(session: Session, event: ReceivedEvent, _ctx: Context) -> Outcome:
     grant = store_grant(session, event.data)
     message = f"grant stored for {event.data['orcid']} (scope {grant.scope})"
     if not can_write(grant):
@@ -81,13 +120,13 @@ def _authorized(session: Session, event: ReceivedEvent) -> Outcome:
     return Outcome(status, f"{message}; {note}")
 
 
-def _revoked(session: Session, event: ReceivedEvent) -> Outcome:
+def _revoked(session: Session, event: ReceivedEvent, _ctx: Context) -> Outcome:
     note = effects.on_researcher_revoked(session, event.data)
     status = EventStatus.UNIMPLEMENTED if "not implemented" in note else EventStatus.DONE
     return Outcome(status, note)
 
 
-HANDLERS: dict[str, Callable[[Session, ReceivedEvent], Outcome]] = {
+HANDLERS: dict[str, Callable[[Session, ReceivedEvent, Context], Outcome]] = {
     t.WORK_PUBLISHED: _work_event,
     t.WORK_UPDATED: _work_event,
     t.WORK_WITHDRAWN: _withdrawn,
@@ -98,7 +137,7 @@ HANDLERS: dict[str, Callable[[Session, ReceivedEvent], Outcome]] = {
 OPEN = (EventStatus.RECEIVED, EventStatus.PROCESSING)
 
 
-def process_event(session: Session, event_id: int) -> Outcome | None:
+def process_event(session: Session, event_id: int, ctx: Context | None = None) -> Outcome | None:
     """Apply one inbox event. Returns None when it was already handled (a redelivery)."""
     event = session.execute(
         select(ReceivedEvent).where(ReceivedEvent.id == event_id).with_for_update()
@@ -110,7 +149,7 @@ def process_event(session: Session, event_id: int) -> Outcome | None:
     if handler is None:  # accepted by an older or newer intake than this worker
         outcome = Outcome(EventStatus.UNIMPLEMENTED, f"no handler for type {event.type!r}")
     else:
-        outcome = handler(session, event)
+        outcome = handler(session, event, ctx or Context())
     event.status = outcome.status
     event.outcome = outcome.message
     event.work_id = outcome.work_id

@@ -36,30 +36,25 @@ def work_status(session: Session, source: str, external_id: str) -> dict[str, An
 
 
 def _doi(work: Work) -> dict[str, Any] | None:
+    from worker.registrars.status import describe
+
     reg = work.registration
     if reg is None:
         return {"doi": work.doi, "state": "external", "registrar": "none"} if work.doi else None
-    return {
-        "doi": reg.doi,
-        "registrar": reg.registrar,
-        "account": reg.account,
-        "state": reg.state.value,
-        "warning": reg.warning,
-        "last_error": reg.last_error,
-        "attempts": reg.attempts,
-        "registered_at": _iso(reg.registered_at),
-        "updated_at": _iso(reg.updated_at),
-    }
+    return describe(reg)
 
 
 def _placement(p: Any) -> dict[str, Any]:
     return {
         "orcid": p.orcid,
-        "client_id": p.client_id,
+        "client_id": p.client_id or None,  # none yet: the researcher has not authorised
         "state": p.state.value,
         "put_code": p.put_code,
+        "visibility": p.visibility,
         "last_error": p.last_error,
+        "attempts": p.attempts,
         "placed_at": _iso(p.placed_at),
+        "updated_at": _iso(p.updated_at),
     }
 
 

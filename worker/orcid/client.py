@@ -163,7 +163,7 @@ class BulkItem:
 
 
 def parse_summaries(data: dict[str, Any]) -> list[WorkSummary]:
-    summaries = []
+    summaries: list[WorkSummary] = []
     for group in data.get("group") or []:
         summaries.extend(WorkSummary.parse(item) for item in group.get("work-summary") or [])
     return summaries
@@ -174,9 +174,7 @@ class OrcidApi(ApiClient):
 
     service = "orcid"
 
-    def __init__(
-        self, base_url: str, *, limiter: Limiter | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, base_url: str, *, limiter: Limiter | None = None, **kwargs: Any) -> None:
         super().__init__(base_url, **kwargs)
         self.limiter = limiter
 

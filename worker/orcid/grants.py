@@ -57,7 +57,9 @@ def can_write(grant: OrcidGrant) -> bool:
     return grant.status == GrantStatus.ACTIVE and WRITE_SCOPE in grant.scope.split()
 
 
-def seal_token_response(cipher: TokenCipher, token: dict[str, Any], client_id: str) -> dict[str, Any]:
+def seal_token_response(
+    cipher: TokenCipher, token: dict[str, Any], client_id: str
+) -> dict[str, Any]:
     """ORCID's token JSON with the token values replaced by ciphertext (what store_grant takes)."""
     sealed: dict[str, Any] = {
         "orcid": token["orcid"],

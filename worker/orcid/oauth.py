@@ -75,7 +75,7 @@ class _RecordedSession(OAuth2Session):  # type: ignore[misc]
         self._http = http
         self.register_compliance_hook("access_token_response", self._raise_server_error)
 
-    def request(  # type: ignore[override]
+    def request(
         self, method: str, url: str, data: Any = None, headers: Any = None, **kwargs: Any
     ) -> requests.Response:
         for key in ("withhold_token", "client_id", "client_secret", "files"):

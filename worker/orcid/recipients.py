@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
@@ -28,13 +29,36 @@ def _fallback(settings: Settings | None) -> list[str]:
     return []
 
 
+_CACHE = "pidsync_orcid_work_clients"
+
+
+def prefetch_work_clients(session: Session, work_ids: list[int]) -> None:
+    """Look up the clients of many works in one query (a bulk backfill tells each)."""
+    cache: dict[int, str | None] = session.info.setdefault(_CACHE, {})
+    wanted = [w for w in work_ids if w not in cache]
+    if not wanted:
+        return
+    rows = session.execute(
+        select(ReceivedEvent.work_id, ReceivedEvent.client_id)
+        .where(ReceivedEvent.work_id.in_(wanted))
+        .order_by(ReceivedEvent.work_id, ReceivedEvent.id.desc())
+        .ext(distinct_on(ReceivedEvent.work_id))
+    ).all()
+    found = {row.work_id: row.client_id for row in rows}
+    for work_id in wanted:
+        cache[work_id] = found.get(work_id)
+
+
 def work_client(session: Session, work_id: int, settings: Settings | None) -> str | None:
-    found = session.execute(
-        select(ReceivedEvent.client_id)
-        .where(ReceivedEvent.work_id == work_id)
-        .order_by(ReceivedEvent.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    cache: dict[int, str | None] = session.info.setdefault(_CACHE, {})
+    if work_id not in cache:
+        cache[work_id] = session.execute(
+            select(ReceivedEvent.client_id)
+            .where(ReceivedEvent.work_id == work_id)
+            .order_by(ReceivedEvent.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    found = cache[work_id]
     if found:
         return found
     fallback = _fallback(settings)
@@ -43,7 +67,9 @@ def work_client(session: Session, work_id: int, settings: Settings | None) -> st
 
 def researcher_clients(session: Session, orcid: str, settings: Settings | None) -> list[str]:
     via_works = select(ReceivedEvent.client_id).where(
-        ReceivedEvent.work_id.in_(select(OrcidPlacement.work_id).where(OrcidPlacement.orcid == orcid))
+        ReceivedEvent.work_id.in_(
+            select(OrcidPlacement.work_id).where(OrcidPlacement.orcid == orcid)
+        )
     )
     via_grant = select(ReceivedEvent.client_id).where(
         ReceivedEvent.type == RESEARCHER_AUTHORIZED,
@@ -77,7 +103,9 @@ def tell_researcher(
 ) -> int:
     clients = researcher_clients(session, orcid, settings)
     for client in clients:
-        notify(session, client_id=client, event_type=event_type, payload={"orcid": orcid, **payload})
+        notify(
+            session, client_id=client, event_type=event_type, payload={"orcid": orcid, **payload}
+        )
     if not clients:
         log.warning("orcid_notify_no_client", event_type=event_type, orcid=orcid)
     return len(clients)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import idutils
 
@@ -106,8 +106,14 @@ def is_valid_doi(value: str) -> bool:
     return _is_valid(normalize_doi, value)
 
 
+#: What a DOI keeps unescaped in a doi.org URL path; the rest is percent-encoded (DOI Handbook
+#: 2.5.2.4: ``#``, ``?``, ``%``, ``<``, ``>``, ``;``, ``+``, spaces...).
+_DOI_URL_SAFE = "/:()!*$,=@'"
+
+
 def doi_url(value: str) -> str:
-    return "https://doi.org/" + normalize_doi(value)
+    """``https://doi.org/10.1234/abc``; ``10.5555/a#b`` → ``https://doi.org/10.5555/a%23b``."""
+    return "https://doi.org/" + quote(normalize_doi(value), safe=_DOI_URL_SAFE)
 
 
 # --- ORCID iD -------------------------------------------------------------------------------

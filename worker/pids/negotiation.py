@@ -40,14 +40,20 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import urlsplit
 
 import requests
 
 from worker.errors import PermanentError, PidsyncError, TransientError
 from worker.http import HttpError, Recorder, RequestError, ServerError, TransportError
-from worker.pids.identifiers import normalize_doi
-from worker.pids.search import LocalThrottle, PacedClient, Throttle, polite_user_agent
+from worker.pids.identifiers import doi_url, normalize_doi
+from worker.pids.search import (
+    CrossrefSearchClient,
+    LocalThrottle,
+    PacedClient,
+    Throttle,
+    polite_user_agent,
+)
 
 if TYPE_CHECKING:
     from worker.config import Settings
@@ -74,20 +80,19 @@ FORMAT_NAMES: tuple[str, ...] = (*FORMATS, "work")
 #: lower-cased name doiRA gives.
 OFFERED: dict[str, tuple[str, ...]] = {
     "crossref": ("csl", "bibtex", "ris", "citation", "crossref-xml", "rdf", "turtle"),
-    "datacite": ("csl", "bibtex", "ris", "citation", "datacite-xml", "rdf", "turtle",
-                 "schemaorg"),  # fmt: skip
+    "datacite": ("csl", "bibtex", "ris", "citation", "datacite-xml", "rdf", "turtle", "schemaorg"),
     "medra": ("csl", "bibtex", "citation", "rdf", "turtle"),
 }
 
-_PATH_SAFE = "/:()!*$,=@'"
 _STYLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _HTML = ("text/html", "application/xhtml+xml")
 
 
 def doi_path(doi: str) -> str:
-    """The normalised DOI as doi.org expects it in a URL path (see the module docstring)."""
-    return quote(normalize_doi(doi), safe=_PATH_SAFE)
+    """The normalised DOI as doi.org expects it in a URL path (see the module docstring):
+    the path of :func:`worker.pids.identifiers.doi_url`."""
+    return doi_url(doi).removeprefix("https://doi.org/")
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -116,7 +121,7 @@ class FormatNotOffered(ResolveError, PermanentError):
         self.doi = doi
         self.format = format_name
         self.agency = agency
-        self.offered = OFFERED.get((agency or "").lower())
+        self.offered = OFFERED.get((agency or "").lower(), ())
         who = agency or "its registration agency"
         how = "answered with its landing page" if landing_page else "answered 406"
         if self.offered:
@@ -199,7 +204,7 @@ class Negotiator(PacedClient):
         self,
         resolver_url: str = "https://doi.org",
         *,
-        crossref_api_url: str | None = None,
+        crossref: CrossrefSearchClient | None = None,
         mailto: str | None = None,
         throttle: Throttle | None = None,
         timeout: float = 30.0,
@@ -219,18 +224,32 @@ class Negotiator(PacedClient):
         )
         self.http.headers["User-Agent"] = polite_user_agent(mailto)
         self.http.max_redirects = 10
-        self.crossref_api_url = crossref_api_url.rstrip("/") if crossref_api_url else None
-        self.mailto = mailto
+        self.crossref = crossref
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, timeout: float | None = None, recorder: Recorder | None = None
+        cls,
+        settings: Settings,
+        *,
+        timeout: float | None = None,
+        recorder: Recorder | None = None,
+        throttle: Throttle | None = None,
     ) -> Negotiator:
+        """The configured resolver (``throttle``: e.g. a :class:`~worker.pids.search.
+        RedisThrottle` in workers; default an in-process one) and Crossref REST API."""
+        seconds = timeout or settings.http_timeout_seconds
+        crossref = CrossrefSearchClient(
+            settings.crossref_api_url,
+            mailto=settings.crossref_mailto,
+            timeout=seconds,
+            recorder=recorder,
+        )
         return cls(
             settings.doi_resolver_url,
-            crossref_api_url=settings.crossref_api_url,
+            crossref=crossref,
             mailto=settings.crossref_mailto,
-            timeout=timeout or settings.http_timeout_seconds,
+            throttle=throttle,
+            timeout=seconds,
             recorder=recorder,
         )
 
@@ -303,8 +322,8 @@ class Negotiator(PacedClient):
     def to_work(self, doi: str) -> tuple[Work, list[str]]:
         """The DOI's metadata as a Work and the adapter's notes (what it could not carry).
 
-        DataCite DOIs: DataCite XML; Crossref DOIs: the Crossref REST work message (when
-        ``crossref_api_url`` is set; richer than CSL: funders, licences, affiliations);
+        DataCite DOIs: DataCite XML; Crossref DOIs: the Crossref REST work message (when a
+        ``crossref`` client is given; richer than CSL: funders, licences, affiliations);
         others: CSL-JSON. Raises the errors of :meth:`resolve`, or
         :class:`~worker.metadata.errors.MetadataError` when the answer cannot become a Work.
         """
@@ -316,8 +335,8 @@ class Negotiator(PacedClient):
             answer = self.resolve(normalized, "datacite-xml")
             work, notes = adapters.datacite_xml_to_work(answer.text.encode("utf-8"))
             return work, [f"from DataCite XML: {note}" for note in notes]
-        if agency == "crossref" and self.crossref_api_url:
-            message = self.crossref_message(normalized)
+        if agency == "crossref" and self.crossref is not None:
+            message = self._crossref_message(normalized)
             work, notes = adapters.crossref_message_to_work(message)
             return work, [f"from the Crossref REST message: {note}" for note in notes]
         answer = self.resolve(normalized, "csl")
@@ -341,31 +360,28 @@ class Negotiator(PacedClient):
             notes=notes,
         )
 
-    def crossref_message(self, doi: str) -> dict[str, Any]:
-        """``GET {crossref_api_url}/works/{doi}`` (the REST envelope)."""
-        normalized = normalize_doi(doi)
-        params = {"mailto": self.mailto} if self.mailto else {}
-        url = f"{self.crossref_api_url}/works/{doi_path(normalized)}"
-        response = self._get(normalized, url, {"Accept": "application/json"}, params=params)
-        if response.status_code == 404:
-            raise DoiNotFound(normalized, "Crossref REST API answered 404")
-        body = response.json()
-        if not isinstance(body, dict):
-            raise ResolveFailed(f"{normalized}: Crossref REST API answered JSON that is no object")
-        return body
+    def _crossref_message(self, doi: str) -> dict[str, Any]:
+        assert self.crossref is not None
+        try:
+            message = self.crossref.work_message(doi)
+        except TransportError as exc:
+            raise ResolverUnavailable(f"{doi}: Crossref REST API: {exc}") from None
+        except ServerError as exc:
+            raise ResolverUnavailable(
+                f"{doi}: Crossref REST API is unavailable (HTTP {exc.status})",
+                retry_after=exc.retry_after,
+            ) from None
+        except HttpError as exc:
+            raise ResolveFailed(f"{doi}: Crossref REST API: {exc}") from None
+        if message is None:
+            raise DoiNotFound(doi, "the Crossref REST API has no record of it")
+        return message
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _get(
-        self,
-        doi: str,
-        path: str,
-        headers: dict[str, str],
-        *,
-        params: dict[str, str] | None = None,
-    ) -> requests.Response:
+    def _get(self, doi: str, path: str, headers: dict[str, str]) -> requests.Response:
         try:
-            return self.paced_get(path, headers=headers, params=params, statuses=(404, 406))
+            return self.paced_get(path, headers=headers, statuses=(404, 406))
         except TransportError as exc:
             context = exc.__context__
             if isinstance(context, requests.Timeout):
@@ -401,10 +417,7 @@ class Negotiator(PacedClient):
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return parts.netloc or url
+    return urlsplit(url).netloc or url
 
 
 def _reason(exc: BaseException | None) -> str:

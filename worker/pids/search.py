@@ -37,6 +37,7 @@ rather than 500 requests per 5 minutes, API_FACTS.md §2.1).
 from __future__ import annotations
 
 import contextlib
+import html
 import re
 import threading
 import time
@@ -107,12 +108,20 @@ def parse_rate_limit(headers: Mapping[str, str]) -> tuple[int, float] | None:
     return (limit, seconds) if seconds > 0 else None
 
 
+def announced_rate(announced: tuple[int, float], share: float) -> float:
+    """The steady rate that stays under "``limit`` per ``interval``" whatever the window's
+    alignment: one request of slack in each interval, and ``share`` of the rest (50 per 1s →
+    44.1/s; 5 per 1s → 3.6/s)."""
+    limit, seconds = announced
+    return max(limit - 1, 1) * share / seconds
+
+
 class LocalThrottle:
     """An in-process GCRA limiter: ``rate`` requests/s on average, bursts of ``burst``.
 
     Thread-safe: a caller reserves its slot under the lock, then sleeps outside it. An
-    announced limit (``X-Rate-Limit-*``) replaces the configured rate, at ``share`` of it and
-    without bursts, so no interval of the announced length holds more than the limit.
+    announced limit (``X-Rate-Limit-*``) replaces the configured rate (:func:`announced_rate`)
+    and bursts, so no interval of the announced length holds more than the limit.
     """
 
     def __init__(
@@ -136,6 +145,7 @@ class LocalThrottle:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._tat = 0.0  # theoretical arrival time of the next request
+        self._last = float("-inf")  # when the latest slot was granted
         self.waited = 0.0  # total seconds slept, for reporting and tests
 
     def acquire(self) -> None:
@@ -145,6 +155,7 @@ class LocalThrottle:
             tat = max(self._tat, now)
             wait = max(0.0, tat - (self.burst - 1) * interval - now)
             self._tat = tat + interval
+            self._last = now + wait
         if wait > 0:
             self.waited += wait
             self._sleep(wait)
@@ -153,11 +164,12 @@ class LocalThrottle:
         announced = parse_rate_limit(headers)
         if announced is None or announced == self.announced:
             return
-        limit, seconds = announced
         with self._lock:
             self.announced = announced
-            self.rate = max(limit * self.share / seconds, 1e-3)
+            self.rate = max(announced_rate(announced, self.share), 1e-3)
             self.burst = 1
+            # The slot already reserved at the old rate must respect the new one.
+            self._tat = max(self._tat, self._last + 1.0 / self.rate)
 
     def pause(self, seconds: float) -> None:
         with self._lock:
@@ -172,12 +184,19 @@ class RedisThrottle:
     """
 
     def __init__(
-        self, limiter: RateLimiter, limit: Limit, *, key: str = "", share: float = 0.9
+        self,
+        limiter: RateLimiter,
+        limit: Limit,
+        *,
+        key: str = "",
+        share: float = 0.9,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.limiter = limiter
         self.limit = limit
         self.key = key
         self.share = share
+        self._sleep = sleep
 
     def acquire(self) -> None:
         self.limiter.acquire(self.limit, self.key)
@@ -186,12 +205,14 @@ class RedisThrottle:
         announced = parse_rate_limit(headers)
         if announced is None:
             return
-        rate = announced[0] * self.share / announced[1]
+        rate = announced_rate(announced, self.share)
         if rate < self.limit.rate:
             self.limit = type(self.limit)(self.limit.name, rate=rate, burst=1)
 
     def pause(self, seconds: float) -> None:
-        del seconds  # the ServerError carries retry_after; the actor's retry honours it
+        # Only short waits get here (PacedClient raises beyond its max_wait, and the actor's
+        # retry honours the error's retry_after); this process waits them out.
+        self._sleep(max(0.0, seconds))
 
 
 def polite_user_agent(mailto: str | None) -> str:
@@ -362,7 +383,7 @@ def _first(value: Any) -> str | None:
     if isinstance(value, list):
         value = next((v for v in value if isinstance(v, str) and v.strip()), None)
     if isinstance(value, str) and value.strip():
-        return " ".join(_TAG.sub("", value).split())
+        return " ".join(html.unescape(_TAG.sub("", value)).split())
     return None
 
 
@@ -506,7 +527,12 @@ class CrossrefSearchClient(PacedClient):
 
     service = "crossref"
     name = "crossref"
-    FIELDS = "DOI,title,subtitle,author,issued,published,type,container-title,score"
+    #: ``select``: only what a hit needs (full records carry reference lists); every name is
+    #: one Crossref's select accepts (a name it does not know is a 400).
+    FIELDS = (
+        "DOI,title,subtitle,author,issued,published-print,published-online,type,"
+        "container-title,score"
+    )
 
     def __init__(
         self,
@@ -548,6 +574,16 @@ class CrossrefSearchClient(PacedClient):
         if self.mailto:
             params["mailto"] = self.mailto
         return params
+
+    def work_message(self, doi: str) -> dict[str, Any] | None:
+        """``GET /works/{doi}``: the REST envelope of one work, or None when Crossref has none."""
+        from worker.pids.negotiation import doi_path
+
+        params = {"mailto": self.mailto} if self.mailto else {}
+        response = self.paced_get(f"/works/{doi_path(doi)}", params=params, statuses=(404,))
+        if response.status_code == 404:
+            return None
+        return _json(response, self.service)
 
     def page(
         self, query: SearchQuery, rows: int, cursor: str | None, *, relevance: bool = False
@@ -757,6 +793,7 @@ class SearchRun:
         self.warnings: list[str] = []
         self.totals: dict[str, int | None] = {}
         self.failed: dict[str, str] = {}
+        self.fetched: dict[str, int] = {}  # hits each registry answered (before de-duplication)
         self.count = 0
 
     def warn(self, message: str) -> None:
@@ -791,15 +828,20 @@ class SearchRun:
                     for name, cursor in live.items()
                 }
                 pages: dict[str, Page] = {}
+                failed_now: list[str] = []
                 for name, future in futures.items():  # registry order: stable merging
                     try:
                         pages[name] = future.result()
                     except (HttpError, ValueError) as exc:
-                        reason = describe_failure(exc)
-                        self.failed[name] = reason
+                        self.failed[name] = describe_failure(exc)
+                        failed_now.append(name)
                         del live[name]
-                        self.warn(self._partial_warning(name, reason, first=first))
+                if self.failed.keys() >= asked:
+                    break  # nothing left to answer: SearchFailed below, no warnings first
+                for name in failed_now:
+                    self.warn(self._partial_warning(name, self.failed[name], first=first))
                 for name, page in pages.items():
+                    self.fetched[name] = self.fetched.get(name, 0) + len(page.hits)
                     if first:
                         self.totals[name] = page.total
                     if page.next_cursor is None or not self.cursors:
@@ -824,9 +866,11 @@ class SearchRun:
 
     def _partial_warning(self, name: str, reason: str, *, first: bool) -> str:
         others = [n for n in self.search.clients if n != name and n not in self.failed]
-        where = "" if first else " part-way; results so far are kept"
-        rest = f"results are from {', '.join(others)} only" if others else "no results from it"
-        return f"warning: {name} {reason}{where}: {rest}"
+        only = f" from {', '.join(others)} only" if others else ""
+        if first:
+            return f"warning: {name} {reason}: results are{only}"
+        got = self.fetched.get(name, 0)
+        return f"warning: {name} {reason} after {got} of its results: the rest are{only}"
 
 
 def _interleave(pages: Sequence[Sequence[SearchHit]]) -> Iterator[SearchHit]:
@@ -857,21 +901,30 @@ class RegistrySearch:
         timeout: float | None = None,
         max_wait: float = 10.0,
         recorder: Recorder | None = None,
+        throttles: Mapping[str, Throttle] | None = None,
     ) -> RegistrySearch:
-        """Clients for the configured ``crossref_api_url`` and ``datacite_url``."""
+        """Clients for the configured ``crossref_api_url`` and ``datacite_url``; ``throttles``
+        by registry name (e.g. :class:`RedisThrottle` in workers), else in-process ones."""
         common: dict[str, Any] = {
             "timeout": timeout or settings.http_timeout_seconds,
             "max_wait": max_wait,
             "recorder": recorder,
         }
+        paced = throttles or {}
         clients: dict[str, RegistryClient] = {}
         if "crossref" in registries:
             clients["crossref"] = CrossrefSearchClient(
-                settings.crossref_api_url, mailto=settings.crossref_mailto, **common
+                settings.crossref_api_url,
+                mailto=settings.crossref_mailto,
+                throttle=paced.get("crossref"),
+                **common,
             )
         if "datacite" in registries:
             clients["datacite"] = DataCiteSearchClient(
-                settings.datacite_url, mailto=settings.crossref_mailto, **common
+                settings.datacite_url,
+                mailto=settings.crossref_mailto,
+                throttle=paced.get("datacite"),
+                **common,
             )
         return cls(clients)
 

@@ -1,23 +1,420 @@
-"""DOI registration decisions. This version registers nothing and says so in the event outcome."""
+"""DOI registration decisions, inside the event's unit of work (DESIGN.md §4).
+
+``on_work_changed`` / ``on_work_withdrawn`` are the hooks the event processor calls
+(:mod:`worker.works.effects`). They check what the Work asks for (registrar, account, the DOI,
+the fields the agency needs), reserve the DOI in the same commit that creates the
+registration row, record the change to send (``pending_hash``), and enqueue the registrar's
+actor after commit. Nothing here talks to an agency; a refusal becomes the event's failure
+reason (:class:`~worker.works.effects.EffectRefused`).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.models import Work
+from worker.config import Settings
+from worker.logging import get_logger
+from worker.metadata.errors import MetadataError, WorkValidationError
+from worker.metadata.work import validate_work
+from worker.models import DoiRegistration, DoiState, ReceivedEvent, Work
+from worker.registrars import accounts, duplicates
+from worker.registrars.accounts import CROSSREF, DATACITE, UnknownAccount
+from worker.registrars.common import (
+    CONFIRMED,
+    NEVER_SENT,
+    enqueue_later,
+    mark_confirmed,
+    mark_failed,
+    registration_of,
+    report,
+    send_options,
+    utcnow,
+    wanted_registration,
+)
+from worker.registrars.crossref import service as crossref
+from worker.registrars.datacite import service as datacite
+from worker.registrars.doi import DoiTemplateError, choose_doi, is_random
+from worker.registrars.settings import RegistrarOptions, current_options
+from worker.works.effects import EffectRefused
+from worker.works.service import get_work
+
+log = get_logger(__name__)
+
+WORK_EVENT_TYPES = ("work.published", "work.updated", "work.withdrawn")
+#: Draws of a random DOI before giving up on a collision (32^8 suffixes: never in practice).
+MINT_TRIES = 5
 
 
-def _registrar(work: Work) -> str | None:
-    registration = work.work_metadata.get("registration") or {}
-    registrar = registration.get("registrar")
-    return registrar if registrar and registrar != "none" else None
+@dataclass(frozen=True)
+class Change:
+    hash: str
+    target: str
 
 
-def on_work_changed(_session: Session, work: Work) -> str | None:
-    registrar = _registrar(work)
-    return f"DOI registration at {registrar} is not implemented yet" if registrar else None
+# --- the hooks -----------------------------------------------------------------------------
 
 
-def on_work_withdrawn(_session: Session, work: Work) -> str | None:
-    registrar = _registrar(work)
-    return f"DOI withdrawal at {registrar} is not implemented yet" if registrar else None
+def on_work_changed(session: Session, work: Work) -> str | None:
+    """Reserve (first time) and queue the registration or update of the Work's DOI."""
+    wanted = wanted_registration(work)
+    registrar = wanted.get("registrar") or "none"
+    reg = registration_of(session, work)
+    if registrar == "none":
+        if reg is None:
+            return None
+        return f"registration 'none': DOI {reg.doi} at {reg.registrar} is left as it is"
+    return plan_change(
+        session,
+        work,
+        reg,
+        settings=_settings(),
+        options=current_options(),
+        client_id=emitting_client(session, work),
+    )
+
+
+def on_work_withdrawn(session: Session, work: Work) -> str | None:
+    """Queue the withdrawal of the Work's DOI (hide at DataCite, tombstone at Crossref)."""
+    reg = registration_of(session, work)
+    if reg is None:
+        return None
+    return plan_withdrawal(
+        session, work, reg, options=current_options(), client_id=emitting_client(session, work)
+    )
+
+
+def _settings() -> Settings:
+    """The booted process's settings; read from the environment in a process not booted."""
+    from worker.bootstrap import current_runtime
+    from worker.config import load_settings
+
+    try:
+        return current_runtime().settings
+    except RuntimeError:
+        return load_settings()
+
+
+# --- decisions -----------------------------------------------------------------------------
+
+
+def plan_change(
+    session: Session,
+    work: Work,
+    reg: DoiRegistration | None,
+    *,
+    settings: Settings,
+    options: RegistrarOptions,
+    client_id: str | None,
+    now: datetime | None = None,
+) -> str:
+    now = now or utcnow()
+    wanted = wanted_registration(work)
+    registrar = str(wanted.get("registrar"))
+    try:
+        account = accounts.resolve(settings, registrar, wanted.get("account"))
+    except UnknownAccount as exc:
+        raise EffectRefused(str(exc)) from None
+    try:
+        model = validate_work(work.work_metadata)
+    except WorkValidationError as exc:
+        raise EffectRefused(str(exc)) from None
+    created = reg is None
+    if reg is None:
+        reg = _new_registration(session, work, registrar, account, model.doi, options)
+    elif reg.registrar != registrar or reg.account != account.name:
+        raise EffectRefused(
+            f"this work's DOI {reg.doi} is registered at {reg.registrar} with account "
+            f"{reg.account!r}; it cannot move to {registrar} account {account.name!r}"
+        )
+    elif model.doi and model.doi != reg.doi:
+        raise EffectRefused(
+            f"doi {model.doi} differs from this work's DOI {reg.doi}; a work's DOI never changes"
+        )
+    target = str(wanted.get("state") or "findable") if registrar == DATACITE else "registered"
+    try:
+        change = desired_change(work, reg.doi, registrar, target)
+    except MetadataError as exc:
+        raise EffectRefused(f"DOI {reg.doi} not registered: {exc}") from None
+    except crossref.NoTombstone:  # a withdrawn work updated without a newer version
+        return f"work is withdrawn: DOI {reg.doi} at Crossref left as it is"
+    reg.client_id = client_id or reg.client_id
+    reg.target_state = change.target
+    if created:
+        session.add(reg)
+        session.flush()
+        reg.work = work
+        work.doi = reg.doi
+        report(session, reg, "doi.reserved", message="DOI reserved; registration queued")
+    where = f"{registrar} (account {account.name})"
+    if reg.pending_hash is None and reg.confirmed_hash == change.hash and reg.state in CONFIRMED:
+        session.flush()
+        return f"DOI {reg.doi} unchanged at {where}: nothing sent"
+    reg.pending_hash = change.hash
+    reg.pending_since = now
+    reg.retry_count = 0
+    if created and _guard_applies(reg, wanted, options):
+        reg.duplicate_check = duplicates.PENDING
+        schedule_check(session, reg, now)
+        return f"DOI {reg.doi} reserved at {where}; checking for possible duplicates first"
+    if reg.state == DoiState.ON_HOLD:
+        # A follow-up event decides: the changed work is checked again.
+        reg.duplicate_check = duplicates.PENDING
+        schedule_check(session, reg, now)
+        return f"DOI {reg.doi} on hold at {where}; the changed work is checked again"
+    schedule_send(session, options, reg, now)
+    verb = "reserved; registration queued" if created else "update queued"
+    return f"DOI {reg.doi} {verb} at {where}"
+
+
+def plan_withdrawal(
+    session: Session,
+    work: Work,
+    reg: DoiRegistration,
+    *,
+    options: RegistrarOptions,
+    client_id: str | None,
+    now: datetime | None = None,
+) -> str:
+    now = now or utcnow()
+    reg.client_id = client_id or reg.client_id
+    if reg.state == DoiState.WITHDRAWN and reg.pending_hash is None:
+        return f"DOI {reg.doi} is already withdrawn"
+    never_sent = reg.attempts == 0 and reg.open_deposit_id is None
+    if reg.state == DoiState.ON_HOLD or (never_sent and reg.confirmed_hash is None):
+        # Nothing ever reached the agency: there is nothing to hide or re-point.
+        reg.duplicate_check = None if reg.state == DoiState.ON_HOLD else reg.duplicate_check
+        mark_confirmed(
+            session,
+            reg,
+            state=DoiState.WITHDRAWN,
+            confirmed_hash=NEVER_SENT,
+            now=now,
+            note="the DOI was never registered; nothing was sent",
+        )
+        reg.pending_hash = reg.pending_since = None
+        return f"DOI {reg.doi} was never registered: withdrawn without a call to {reg.registrar}"
+    try:
+        change = desired_change(work, reg.doi, reg.registrar, reg.target_state)
+    except crossref.NoTombstone as exc:
+        reg.warning = f"withdrawn, but the DOI still points at the landing page: {exc}"
+        session.flush()
+        return f"DOI {reg.doi} left unchanged at Crossref: {exc}"
+    except MetadataError as exc:  # the tombstone record still needs Crossref's fields
+        mark_failed(session, reg, f"withdrawal not deposited: {exc}")
+        return f"withdrawal of DOI {reg.doi} not deposited: {exc}"
+    reg.pending_hash = change.hash
+    reg.pending_since = now
+    reg.retry_count = 0
+    schedule_send(session, options, reg, now)
+    how = "hide" if reg.registrar == DATACITE else "re-deposit pointing at the tombstone"
+    if reg.registrar == DATACITE and work.tombstone_url:
+        how += ", URL to the tombstone"
+    return f"withdrawal of DOI {reg.doi} queued at {reg.registrar} ({how})"
+
+
+def desired_change(work: Work, doi: str, registrar: str, target: str) -> Change:
+    """The hash of what the agency should hold for ``work`` now (MetadataError names what it
+    would miss)."""
+    if registrar == DATACITE:
+        want = datacite.desired(work, doi, target)
+        return Change(want.hash, target)
+    record = crossref.desired_record(work, doi)
+    return Change(record.hash, "registered")
+
+
+def _new_registration(
+    session: Session,
+    work: Work,
+    registrar: str,
+    account: accounts.Account,
+    supplied: str | None,
+    options: RegistrarOptions,
+) -> DoiRegistration:
+    """A registration (not yet added to the session) with its DOI chosen and checked."""
+    if supplied is not None:
+        prefix = supplied.split("/", 1)[0]
+        if prefix not in account.prefixes:
+            raise EffectRefused(
+                f"doi {supplied}: prefix {prefix} is not one of {registrar} account "
+                f"{account.name!r}'s prefixes ({', '.join(account.prefixes)})"
+            )
+        _refuse_if_taken(session, supplied)
+        doi, minted = supplied, False
+    else:
+        doi, minted = _mint(session, work, account.prefixes[0], options), True
+    return DoiRegistration(
+        work_id=work.id,
+        registrar=registrar,
+        account=account.name,
+        doi=doi,
+        minted=minted,
+        state=DoiState.RESERVED,
+        attempts=0,
+        retry_count=0,
+    )
+
+
+def _mint(session: Session, work: Work, prefix: str, options: RegistrarOptions) -> str:
+    template = options.doi_suffix_template
+    year = work.work_metadata.get("publication_date")
+    tries = MINT_TRIES if is_random(template) else 1
+    taken: list[str] = []
+    for _ in range(tries):
+        try:
+            doi = choose_doi(
+                prefix, template, work_id=work.external_id, year=int(year[:4]) if year else None
+            )
+        except DoiTemplateError as exc:
+            raise EffectRefused(str(exc)) from None
+        if _holder(session, doi) is None:
+            return doi
+        taken.append(doi)
+    raise EffectRefused(
+        f"the DOI suffix template gives {', '.join(taken)}, already used by another work"
+    )
+
+
+def _holder(session: Session, doi: str) -> DoiRegistration | None:
+    return session.execute(
+        select(DoiRegistration).where(DoiRegistration.doi == doi)
+    ).scalar_one_or_none()
+
+
+def _refuse_if_taken(session: Session, doi: str) -> None:
+    holder = _holder(session, doi)
+    if holder is not None:
+        other = holder.work
+        raise EffectRefused(
+            f"DOI {doi} already belongs to work {other.external_id!r} from {other.source!r}"
+        )
+
+
+def _guard_applies(reg: DoiRegistration, wanted: dict[str, Any], options: RegistrarOptions) -> bool:
+    return reg.minted and options.doi_duplicate_check and not duplicates.declared_new(wanted)
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+def schedule_send(
+    session: Session, options: RegistrarOptions, reg: DoiRegistration, now: datetime
+) -> None:
+    """Enqueue (after commit) the actor that sends the registration's pending change:
+    DataCite at once; Crossref after the coalescing window, batched per account/prefix."""
+    from worker.registrars.actors import crossref_batch, datacite_sync
+
+    if reg.registrar == DATACITE:
+        reg.next_attempt_at = now
+        enqueue_later(session, datacite_sync, reg.id, **send_options())
+    elif reg.open_deposit_id is None:
+        window = options.crossref_batch_window_seconds
+        reg.next_attempt_at = now + timedelta(seconds=window)
+        prefix = reg.doi.split("/", 1)[0]
+        enqueue_later(session, crossref_batch, reg.account, prefix, delay=window, **send_options())
+    # else: the deposit in flight re-batches the newer change when it completes
+    session.flush()
+
+
+def schedule_check(session: Session, reg: DoiRegistration, now: datetime) -> None:
+    from worker.registrars.actors import check_duplicates
+
+    reg.next_attempt_at = now
+    enqueue_later(session, check_duplicates, reg.id, **send_options())
+    session.flush()
+
+
+def emitting_client(session: Session, work: Work) -> str | None:
+    """The intake client of the event being processed for ``work`` (its webhooks go there)."""
+    for obj in list(session.identity_map.values()):
+        if (
+            isinstance(obj, ReceivedEvent)
+            and obj.handled_at is None
+            and obj.source == work.source
+            and str((obj.data or {}).get("id")) == work.external_id
+        ):
+            return obj.client_id
+    return session.execute(
+        select(ReceivedEvent.client_id)
+        .where(
+            ReceivedEvent.source == work.source,
+            ReceivedEvent.type.in_(WORK_EVENT_TYPES),
+            ReceivedEvent.data["id"].astext == work.external_id,
+        )
+        .order_by(ReceivedEvent.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+# --- operator actions ----------------------------------------------------------------------
+
+
+class ReleaseRefused(Exception):
+    """The registration is not in a state ``pidsync doi release`` can act on."""
+
+
+def release(
+    session: Session,
+    source: str,
+    external_id: str,
+    *,
+    force: bool = False,
+    options: RegistrarOptions | None = None,
+    now: datetime | None = None,
+) -> DoiRegistration:
+    """Let an on-hold registration go on (an operator judged it is no duplicate). With
+    ``force``, also send any other registration again now, whatever the agency last
+    confirmed (e.g. a failed one after its account was fixed)."""
+    options = options or current_options()
+    now = now or utcnow()
+    work = get_work(session, source, external_id)
+    if work is None:
+        raise LookupError(f"no work {external_id!r} from source {source!r}")
+    reg = registration_of(session, work)
+    if reg is None:
+        raise LookupError(f"work {external_id!r} from {source!r} has no DOI registration")
+    held = reg.state == DoiState.ON_HOLD or reg.duplicate_check == duplicates.PENDING
+    if not held and not force:
+        raise ReleaseRefused(
+            f"DOI {reg.doi} is {reg.state.value}, not on hold; use --force to send it again"
+        )
+    if held:
+        reg.duplicate_check = duplicates.RELEASED
+        if reg.hold is not None:
+            reg.hold = {**reg.hold, "released_at": now.isoformat()}
+        reg.warning = None
+        if reg.state == DoiState.ON_HOLD:
+            reg.state = DoiState.RESERVED
+    if force:
+        reg.confirmed_hash = None  # whatever the agency holds, send ours again
+        if reg.state == DoiState.FAILED:
+            reg.state = DoiState.SUBMITTED  # sent again; the agency's answer decides
+    try:
+        change = desired_change(work, reg.doi, reg.registrar, reg.target_state)
+    except (MetadataError, crossref.NoTombstone) as exc:
+        raise ReleaseRefused(f"DOI {reg.doi} cannot be sent: {exc}") from None
+    reg.pending_hash = change.hash
+    reg.pending_since = now
+    reg.retry_count = 0
+    reg.last_error = None
+    reg.error_details = None
+    schedule_send(session, options, reg, now)
+    log.info("doi_released", doi=reg.doi, force=force)
+    return reg
+
+
+__all__ = [
+    "CROSSREF",
+    "DATACITE",
+    "ReleaseRefused",
+    "on_work_changed",
+    "on_work_withdrawn",
+    "plan_change",
+    "plan_withdrawal",
+    "release",
+    "schedule_send",
+]

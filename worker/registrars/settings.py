@@ -69,7 +69,7 @@ class RegistrarOptions(BaseSettings):
 
     # The duplicate guard (worker.pids.duplicates) before minting: off by default.
     doi_duplicate_check: bool = False
-    doi_duplicate_threshold: float = Field(0.9, gt=0, le=1)
+    doi_duplicate_threshold: float = Field(0.85, gt=0, le=1)  # the toolkit's calibrated default
 
     @field_validator("doi_retry_backoff", "crossref_poll_schedule", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from worker.bootstrap import Runtime
-from worker.web import intake, routes
+from worker.web import intake, orcid, routes
 from worker.web.deps import problem
 
 
@@ -20,6 +20,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(intake.router)
     app.include_router(routes.router)
+    app.include_router(orcid.router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

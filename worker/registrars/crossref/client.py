@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import requests
 from lxml import etree
 
 from worker.config import CrossrefAccount
 from worker.http import ApiClient, Recorder, RequestError, TransportError
-from worker.logging import register_secret, redact_text
+from worker.logging import redact_text, register_secret
 
 ACCEPTED = "successfully received"
 WRONG_CREDENTIALS = "wrong credentials"
@@ -91,16 +91,16 @@ class CrossrefClient(ApiClient):
 
     def submission_result(self, file_name: str) -> SubmissionResult:
         """The processing outcome of the submission uploaded as ``file_name``."""
-        response = self.request(
-            "GET",
-            "/servlet/submissionDownload",
-            params={
+        # The query is part of the recorded URL (file_name shows in the audit; pwd is redacted).
+        query = urlencode(
+            {
                 "usr": self.account.login_id,
                 "pwd": self._password,
                 "file_name": file_name,
                 "type": "result",
-            },
+            }
         )
+        response = self.request("GET", f"/servlet/submissionDownload?{query}")
         return parse_result(response.content, service=self.service)
 
 
@@ -130,16 +130,16 @@ def parse_result(content: bytes, *, service: str = "crossref") -> SubmissionResu
         )
     records = [
         RecordResult(
-            doi=(element.findtext("{*}doi") or element.findtext("doi") or "").strip().lower(),
+            doi=(element.findtext("{*}doi") or "").strip().lower(),
             status=(element.get("status") or "").strip(),
-            message=" ".join((element.findtext("{*}msg") or element.findtext("msg") or "").split()),
+            message=" ".join((element.findtext("{*}msg") or "").split()),
         )
-        for element in root.iter("{*}record_diagnostic", "record_diagnostic")
+        for element in root.iter("{*}record_diagnostic")
     ]
     return SubmissionResult(
         status=(root.get("status") or "").strip(),
-        submission_id=(root.findtext("submission_id") or "").strip() or None,
-        batch_id=(root.findtext("batch_id") or "").strip() or None,
+        submission_id=(root.findtext("{*}submission_id") or "").strip() or None,
+        batch_id=(root.findtext("{*}batch_id") or "").strip() or None,
         records=records,
     )
 

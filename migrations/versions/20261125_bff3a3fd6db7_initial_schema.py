@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 99d347a0563a
+Revision ID: bff3a3fd6db7
 Revises:
-Create Date: 2026-11-25 04:19:45.891635
+Create Date: 2026-11-25 04:47:49.317887
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "99d347a0563a"
+revision: str = "bff3a3fd6db7"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -422,6 +422,7 @@ def upgrade() -> None:
         sa.Column("correlation_id", sa.String(length=100), nullable=False),
         sa.Column("event_time", sa.DateTime(timezone=True), nullable=True),
         sa.Column("data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("options", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column(
             "status",
             sa.Enum(

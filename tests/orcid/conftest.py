@@ -1,0 +1,92 @@
+"""ORCID tests run against the sandbox's ORCID over real HTTP, with real Postgres and Redis.
+
+``settings`` here points pidsync at the sandbox (one premium member client, the sandbox's
+first; ``two_clients`` adds the second). ``deps`` are the ORCID services' dependencies for the
+rolled-back ``session``; ``committed_deps`` for tests that cross threads and processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import INTAKE_SECRET, TOKEN_KEY
+from worker.config import OrcidClient, Settings
+from worker.http import DatabaseRecorder
+from worker.orcid.deps import OrcidDeps, build
+from worker.sandbox.server import Sandbox
+
+RETURN_TO = "https://cris.example.edu/after"
+CALLBACK = "http://127.0.0.1:8000/orcid/callback"
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[Sandbox]:
+    server = Sandbox(seed=4321)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
+    sandbox_server.reset()
+    sandbox_server.control("POST", "/orcid/settings", {"webhook_delay": 0.05})
+    yield sandbox_server
+    sandbox_server.reset()
+
+
+def sandbox_clients(sandbox: Sandbox) -> list[OrcidClient]:
+    return [
+        OrcidClient(
+            client_id=account.client_id,
+            client_secret=account.client_secret,
+            name=account.name,
+            premium=True,
+        )
+        for account in sandbox.ctx.accounts.orcid_clients
+    ]
+
+
+def orcid_settings(sandbox: Sandbox, tmp_path: Any, **overrides: Any) -> Settings:
+    info = sandbox.info()
+    values: dict[str, Any] = {
+        "_env_file": None,
+        "env": "test",
+        "data_dir": tmp_path,
+        "intake_clients": {"cris": INTAKE_SECRET},
+        "token_keys": [TOKEN_KEY],
+        "orcid_oauth_url": info["orcid_oauth_url"],
+        "orcid_api_url": info["orcid_api_url"],
+        "orcid_public_url": info["orcid_public_url"],
+        "orcid_clients": sandbox_clients(sandbox)[:1],
+        "orcid_callback_url": CALLBACK,
+        "orcid_return_to_allowlist": [RETURN_TO],
+        "max_retries": 3,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(sandbox: Sandbox, tmp_path: Any) -> Settings:
+    return orcid_settings(sandbox, tmp_path)
+
+
+@pytest.fixture
+def deps(settings: Settings, cipher: Any, redis_client: Any, database: Any) -> OrcidDeps:
+    return build(settings, cipher, redis_client, recorder=DatabaseRecorder(database))
+
+
+@pytest.fixture
+def committed_deps(
+    settings: Settings, cipher: Any, redis_client: Any, committed_database: Any
+) -> OrcidDeps:
+    return build(settings, cipher, redis_client, recorder=DatabaseRecorder(committed_database))
+
+
+@pytest.fixture
+def client_id(sandbox: Sandbox) -> str:
+    return sandbox.ctx.accounts.orcid_clients[0].client_id

@@ -1,0 +1,106 @@
+"""Builders for the ORCID tests: works and grants arrive as events, placements run through the
+service (what the actors call), and the sandbox is asked what the record really holds."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from sqlalchemy import select
+
+from tests.helpers import SOURCE, work
+from worker.events.service import process_event
+from worker.models import (
+    OrcidGrant,
+    OrcidPlacement,
+    OutboundNotification,
+    PlacementState,
+    ReceivedEvent,
+    Work,
+)
+from worker.orcid import placements
+from worker.orcid.grants import seal_token_response
+
+_ids = itertools.count(1)
+
+
+def receive(session, event_type: str, data: dict, *, client_id: str = "cris") -> ReceivedEvent:
+    number = next(_ids)
+    row = ReceivedEvent(
+        source=SOURCE,
+        event_id=f"ev-{number}",
+        type=event_type,
+        client_id=client_id,
+        correlation_id=f"corr-{number}",
+        data=data,
+    )
+    session.add(row)
+    session.flush()
+    process_event(session, row.id)
+    return row
+
+
+def publish(session, work_id: str, *orcids: str, event_type="work.published", **fields) -> Work:
+    """A work with one contributor per ORCID iD, published through the event processor."""
+    contributors = [
+        {"given": "Ada", "family": f"Lovelace {i}", "orcid": orcid}
+        for i, orcid in enumerate(orcids)
+    ]
+    data = work(work_id, contributors=contributors or [{"family": "Nobody"}], **fields)
+    event = receive(session, event_type, data)
+    assert event.status.value in ("done", "stale"), event.outcome
+    return session.execute(select(Work).where(Work.external_id == work_id)).scalar_one()
+
+
+def authorize(
+    session, sandbox, cipher, orcid: str, client_id: str, scope: str = ""
+) -> tuple[OrcidGrant, dict[str, Any]]:
+    """The researcher consents (at the sandbox); the grant arrives as researcher.authorized."""
+    token = sandbox.issue_token(orcid, client_id, scope)
+    sealed = seal_token_response(cipher, token, client_id)
+    event = receive(session, "researcher.authorized", sealed)
+    assert event.status.value == "done", event.outcome
+    grant = (
+        session.execute(
+            select(OrcidGrant)
+            .where(OrcidGrant.client_id == client_id)
+            .order_by(OrcidGrant.id.desc())
+        )
+        .scalars()
+        .first()
+    )
+    return grant, token
+
+
+def placement(session, work_row: Work, orcid: str) -> OrcidPlacement:
+    session.expire_all()
+    return session.execute(
+        select(OrcidPlacement).where(
+            OrcidPlacement.work_id == work_row.id, OrcidPlacement.orcid == orcid
+        )
+    ).scalar_one()
+
+
+def place_pending(session, deps) -> list[placements.Result]:
+    """Run every pending placement once, as the orcid.place actor would."""
+    ids = session.execute(
+        select(OrcidPlacement.id)
+        .where(OrcidPlacement.state == PlacementState.PENDING)
+        .order_by(OrcidPlacement.id)
+    ).scalars()
+    return [placements.place(session, deps, pid) for pid in list(ids)]
+
+
+def record_works(sandbox, orcid: str) -> list[dict[str, Any]]:
+    return sandbox.state()["orcid"]["records"][orcid]["works"]
+
+
+def notifications(session, event_type: str | None = None) -> list[OutboundNotification]:
+    query = select(OutboundNotification).order_by(OutboundNotification.id)
+    if event_type:
+        query = query.where(OutboundNotification.event_type == event_type)
+    return list(session.execute(query).scalars())
+
+
+def researcher(sandbox, **fields) -> str:
+    return sandbox.add_researcher(given_names="Ada", family_name="Lovelace", **fields)

@@ -1,0 +1,402 @@
+"""Placing works on ORCID records exactly once: every branch, counted at the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from tests.helpers import SOURCE
+from tests.orcid.helpers import (
+    authorize,
+    notifications,
+    place_pending,
+    placement,
+    publish,
+    receive,
+    record_works,
+    researcher,
+)
+from worker.models import ApiCall, PlacementState
+from worker.ops.status import work_status
+from worker.orcid import payload, placements
+
+
+def _orcid_calls(session, method: str | None = None) -> list[ApiCall]:
+    query = select(ApiCall).where(ApiCall.service == "orcid").order_by(ApiCall.id)
+    if method:
+        query = query.where(ApiCall.method == method)
+    return list(session.execute(query).scalars())
+
+
+def test_publish_places_once_and_an_unchanged_update_sends_nothing(
+    session, sandbox, cipher, deps, client_id
+):
+    # Given a researcher who authorised us
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+
+    # When a work naming them is published and the placement runs
+    work_row = publish(session, "w-1", orcid, doi="10.5072/abc")
+    results = place_pending(session, deps)
+
+    # Then the work is on the record once, with both self external ids, and we were told
+    row = placement(session, work_row, orcid)
+    assert [r.note for r in results] == [f"added (put-code {row.put_code})"]
+    assert row.state == PlacementState.PLACED and row.client_id == client_id
+    works = record_works(sandbox, orcid)
+    assert [w["put_code"] for w in works] == [row.put_code]
+    assert {(e["type"], e["relationship"]) for e in works[0]["external_ids"]} == {
+        ("doi", "self"),
+        ("source-work-id", "self"),
+    }
+    assert f"{SOURCE}:w-1" in {e["value"] for e in works[0]["external_ids"]}
+    placed = notifications(session, "orcid.placed")
+    assert placed[-1].payload["put_code"] == row.put_code
+    assert placed[-1].client_id == "cris"
+
+    # When the same metadata arrives again with a new version number only in the event...
+    before = len(_orcid_calls(session))
+    row.state = PlacementState.PENDING
+    session.flush()
+    results = place_pending(session, deps)
+
+    # Then nothing is sent at all
+    assert results[0].note == "unchanged: nothing sent"
+    assert len(_orcid_calls(session)) == before
+    assert placement(session, work_row, orcid).state == PlacementState.PLACED
+
+
+def test_changed_metadata_is_put_with_the_stored_put_code(
+    session, sandbox, cipher, deps, client_id
+):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    work_row = publish(session, "w-1", orcid)
+    place_pending(session, deps)
+    put_code = placement(session, work_row, orcid).put_code
+
+    publish(session, "w-1", orcid, event_type="work.updated", title="A better title")
+    results = place_pending(session, deps)
+
+    assert results[0].note == f"updated (put-code {put_code})"
+    works = record_works(sandbox, orcid)
+    assert [(w["put_code"], w["title"]) for w in works] == [(put_code, "A better title")]
+    assert [c.method for c in _orcid_calls(session)] == ["POST", "PUT"]
+
+
+def test_lost_answer_to_a_post_leaves_exactly_one_work(session, sandbox, cipher, deps, client_id):
+    # Given the network loses ORCID's answer to the POST (ORCID did create the work)
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    work_row = publish(session, "w-1", orcid)
+    sandbox.set_faults("orcid", lost_response_rate=1.0)
+    first = place_pending(session, deps)[0]
+    sandbox.set_faults("orcid", lost_response_rate=0)
+
+    # Then the attempt is retried, and the placement knows its POST is in doubt
+    assert first.retry is not None
+    row = placement(session, work_row, orcid)
+    assert row.in_doubt and row.put_code is None and row.state == PlacementState.PENDING
+    assert len(record_works(sandbox, orcid)) == 1
+
+    # When the retry runs: it reads the record first and adopts our work, never POSTs again
+    second = place_pending(session, deps)[0]
+
+    row = placement(session, work_row, orcid)
+    works = record_works(sandbox, orcid)
+    assert len(works) == 1
+    assert row.put_code == works[0]["put_code"] and row.state == PlacementState.PLACED
+    assert second.retry is None
+    assert [c.method for c in _orcid_calls(session)] == ["POST", "GET", "PUT"]
+
+
+def test_409_duplicate_adopts_the_named_put_code_and_puts(
+    session, sandbox, cipher, deps, client_id
+):
+    # Given our work already on the record (a worker died after its POST, before its commit)
+    orcid = researcher(sandbox)
+    _grant, token = authorize(session, sandbox, cipher, orcid, client_id)
+    work_row = publish(session, "w-1", orcid, title="Old title")
+    body = payload.orcid_work(work_row)
+    answer = requests.post(
+        f"{sandbox.info()['orcid_api_url']}/v3.0/{orcid}/work",
+        json=body,
+        headers={
+            "Authorization": f"Bearer {token['access_token']}",
+            "Content-Type": "application/vnd.orcid+json",
+            "Accept": "application/vnd.orcid+json",
+        },
+        timeout=5,
+    )
+    existing = int(answer.headers["Location"].rsplit("/", 1)[1])
+    publish(session, "w-1", orcid, event_type="work.updated", title="New title")
+
+    # When the placement runs
+    place_pending(session, deps)
+
+    # Then ORCID's 409 names our put-code; we adopt it and PUT: one work, updated
+    row = placement(session, work_row, orcid)
+    assert row.put_code == existing and row.state == PlacementState.PLACED
+    assert [(w["put_code"], w["title"]) for w in record_works(sandbox, orcid)] == [
+        (existing, "New title")
+    ]
+    calls = _orcid_calls(session)
+    assert [(c.method, c.status) for c in calls] == [("POST", 409), ("PUT", 200)]
+
+
+def test_work_deleted_by_the_researcher_is_not_added_back(
+    session, sandbox, cipher, deps, client_id
+):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    work_row = publish(session, "w-1", orcid)
+    place_pending(session, deps)
+    put_code = placement(session, work_row, orcid).put_code
+
+    # When the researcher deletes it, then the work is updated
+    sandbox.delete_work(orcid, put_code)
+    publish(session, "w-1", orcid, event_type="work.updated", title="Changed")
+    place_pending(session, deps)
+
+    # Then the 404 is recorded as the researcher's choice and the emitting system told
+    row = placement(session, work_row, orcid)
+    assert row.state == PlacementState.REMOVED_BY_RESEARCHER
+    assert "not added again" in row.last_error
+    assert notifications(session, "orcid.removed_by_researcher")[-1].payload["put_code"] == put_code
+
+    # And later updates leave it alone
+    publish(session, "w-1", orcid, event_type="work.updated", title="Changed again")
+    assert place_pending(session, deps) == []
+    assert record_works(sandbox, orcid) == []
+
+    # Unless an operator asks: then it is placed again, once
+    assert placements.readd(session, placement(session, work_row, orcid))
+    place_pending(session, deps)
+    assert placement(session, work_row, orcid).state == PlacementState.PLACED
+    assert len(record_works(sandbox, orcid)) == 1
+
+
+def test_a_work_of_another_source_is_recorded_as_not_ours(
+    session, sandbox, cipher, deps, client_id
+):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    work_row = publish(session, "w-1", orcid)
+    place_pending(session, deps)
+    # Given the stored put-code points at a work another client added
+    other = sandbox.ctx.accounts.orcid_clients[1].client_id
+    foreign = sandbox.control(
+        "POST",
+        f"/orcid/researchers/{orcid}/works",
+        {
+            "client_id": other,
+            "work": payload.orcid_work(work_row)
+            | {
+                "external-ids": {
+                    "external-id": [
+                        {
+                            "external-id-type": "doi",
+                            "external-id-value": "10.5072/other",
+                            "external-id-relationship": "self",
+                        }
+                    ]
+                }
+            },
+        },
+    )["put_code"]
+    row = placement(session, work_row, orcid)
+    row.put_code = foreign
+    publish(session, "w-1", orcid, event_type="work.updated", title="Changed")
+
+    place_pending(session, deps)
+
+    row = placement(session, work_row, orcid)
+    assert row.state == PlacementState.NOT_OURS
+    assert "9010" in row.last_error
+
+
+def test_validation_error_fails_with_orcid_message_and_no_retry(
+    session, sandbox, cipher, deps, client_id, monkeypatch
+):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    work_row = publish(session, "w-1", orcid)
+    render = payload.orcid_work
+    monkeypatch.setattr(
+        payload, "orcid_work", lambda row: {k: v for k, v in render(row).items() if k != "title"}
+    )
+
+    result = place_pending(session, deps)[0]
+
+    row = placement(session, work_row, orcid)
+    assert result.retry is None
+    assert row.state == PlacementState.FAILED
+    assert row.last_error.startswith("ORCID 400/9022: 400 Bad Request: Invalid activity")
+    failed = notifications(session, "orcid.failed")[-1]
+    assert "title is required" in failed.payload["error"]
+    assert record_works(sandbox, orcid) == []
+
+
+def test_transient_failures_are_retried_then_given_up_with_a_reason(
+    session, sandbox, cipher, deps, client_id
+):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    work_row = publish(session, "w-1", orcid)
+    sandbox.set_faults("orcid", outage_seconds=30)
+
+    results = [place_pending(session, deps)[0] for _ in range(deps.settings.max_retries + 1)]
+
+    assert all(r.retry is not None for r in results[:-1])
+    assert results[-1].retry is None
+    row = placement(session, work_row, orcid)
+    assert row.state == PlacementState.FAILED
+    assert "gave up after 4 attempts" in row.last_error and "503" in row.last_error
+
+
+def test_withdrawal_deletes_and_removing_a_contributor_takes_it_off_their_record(
+    session, sandbox, cipher, deps, client_id
+):
+    first, second = researcher(sandbox), researcher(sandbox)
+    authorize(session, sandbox, cipher, first, client_id)
+    authorize(session, sandbox, cipher, second, client_id)
+    work_row = publish(session, "w-1", first, second, version=1)
+    place_pending(session, deps)
+    assert len(record_works(sandbox, first)) == len(record_works(sandbox, second)) == 1
+
+    # The second contributor is dropped from the work: off their record only
+    publish(session, "w-1", first, event_type="work.updated", version=2)
+    place_pending(session, deps)
+    assert len(record_works(sandbox, first)) == 1
+    assert record_works(sandbox, second) == []
+    assert placement(session, work_row, second).state == PlacementState.DELETED
+
+    # The work is withdrawn: off every record
+    receive(session, "work.withdrawn", {"id": "w-1", "version": 3})
+    place_pending(session, deps)
+    assert record_works(sandbox, first) == []
+    assert placement(session, work_row, first).state == PlacementState.DELETED
+    assert placement(session, work_row, first).put_code is None
+
+    # A higher version brings it back
+    publish(session, "w-1", first, event_type="work.updated", version=4)
+    place_pending(session, deps)
+    assert len(record_works(sandbox, first)) == 1
+
+
+def test_contributor_without_grant_waits_then_grant_backfills(
+    session, sandbox, cipher, deps, client_id
+):
+    orcid = researcher(sandbox)
+    work_row = publish(session, "w-1", orcid)
+    row = placement(session, work_row, orcid)
+    assert row.state == PlacementState.AWAITING_CONSENT and row.client_id == ""
+    status = work_status(session, SOURCE, "w-1")
+    assert status["orcid"][0]["state"] == "awaiting_consent"
+    assert status["orcid"][0]["client_id"] is None
+
+    grant, _token = authorize(session, sandbox, cipher, orcid, client_id)
+    assert placement(session, work_row, orcid).state == PlacementState.PENDING
+    result = placements.backfill(session, deps, grant.id)
+
+    assert result.note == "bulk: 1 placed, 0 adopted, 0 failed"
+    row = placement(session, work_row, orcid)
+    assert row.state == PlacementState.PLACED and row.client_id == client_id
+    shown = work_status(session, SOURCE, "w-1")["orcid"][0]
+    assert shown["state"] == "placed" and shown["put_code"] == row.put_code
+
+
+def test_read_only_grant_places_nothing(session, sandbox, cipher, deps, client_id):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id, scope="/read-limited")
+    work_row = publish(session, "w-1", orcid)
+    assert placement(session, work_row, orcid).state == PlacementState.AWAITING_CONSENT
+    assert place_pending(session, deps) == []
+
+
+def test_a_second_client_places_with_its_own_grant(
+    session, sandbox, cipher, tmp_path, redis_client, database
+):
+    from tests.orcid.conftest import orcid_settings, sandbox_clients
+    from worker.orcid.deps import build
+
+    settings = orcid_settings(sandbox, tmp_path, orcid_clients=sandbox_clients(sandbox))
+    deps = build(settings, cipher, redis_client)
+    second = sandbox.ctx.accounts.orcid_clients[1].client_id
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, second)
+    work_row = publish(session, "w-1", orcid)
+
+    place_pending(session, deps)
+
+    row = placement(session, work_row, orcid)
+    assert row.client_id == second and row.state == PlacementState.PLACED
+    assert [w["source_client_id"] for w in record_works(sandbox, orcid)] == [second]
+
+
+@pytest.mark.parametrize("message", ["put-code 1234.", "please see element with put-code 77 "])
+def test_named_put_code_is_read_from_the_developer_message(message):
+    from worker.orcid.client import OrcidError
+
+    error = OrcidError("x", service="orcid", status=409, body={"developer-message": message})
+    assert error.named_put_code() == int(message.split("put-code ")[1].strip(" ."))
+
+
+def test_waiting_for_a_rate_limit_slot_spends_no_attempt(
+    session, sandbox, cipher, deps, client_id, monkeypatch
+):
+    from worker.errors import Postpone
+
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    work_row = publish(session, "w-1", orcid)
+
+    def busy(limit, key="", *, max_sleep=2.0):
+        assert limit.name == "orcid" and key == client_id  # the client's shared budget
+        raise Postpone(3.0, "orcid rate limit: next slot in 3.0s")
+
+    monkeypatch.setattr(deps.limiter, "acquire", busy)
+    pid = placement(session, work_row, orcid).id
+    unit_of_work = session.begin_nested()
+    with pytest.raises(Postpone):
+        placements.place(session, deps, pid)
+    unit_of_work.rollback()  # what the unit of work does with a Postpone
+    row = placement(session, work_row, orcid)
+    assert row.state == PlacementState.PENDING and row.attempts == 0 and not row.in_doubt
+    assert record_works(sandbox, orcid) == []
+
+
+def test_sweep_resends_stalled_placements_grouping_new_works_into_one_backfill(
+    session, sandbox, cipher, deps, client_id
+):
+    from datetime import UTC, datetime, timedelta
+
+    from worker.orcid.jobs import resend_stalled_placements
+
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    rows = [placement(session, publish(session, f"w-{i}", orcid), orcid) for i in range(3)]
+    assert resend_stalled_placements(session) == 0  # just queued: not stalled
+    for row in rows:
+        row.enqueued_at = datetime.now(UTC) - timedelta(hours=1)
+    session.flush()
+
+    assert resend_stalled_placements(session) == 3
+    assert resend_stalled_placements(session) == 0
+    pending = session.info.get("pidsync_pending_messages", [])
+    assert [actor.actor_name for actor, _a, _o in pending][-1] == "orcid.backfill"
+
+
+def test_a_token_no_configured_key_opens_fails_loudly(session, sandbox, cipher, deps, client_id):
+    from dataclasses import replace
+
+    from worker.orcid.tokens import TokenCipher, TokenKeyError, new_key
+
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    work_row = publish(session, "w-1", orcid)
+    wrong = replace(deps, cipher=TokenCipher([new_key()]))
+
+    with pytest.raises(TokenKeyError, match="rotate-keys"):
+        placements.place(session, wrong, placement(session, work_row, orcid).id)

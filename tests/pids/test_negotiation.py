@@ -1,0 +1,272 @@
+"""DOI content negotiation against the sandbox's doi.org over HTTP (and `responses` where the
+sandbox cannot produce an answer: 204, a landing page, a 503 then 200)."""
+
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import responses
+
+# The sandbox's fixtures, used here as test parameters (hence F811 off for this file).
+from tests.sandbox.conftest import http, info, sandbox, sandbox_server  # noqa: F401
+from worker.errors import PermanentError, TransientError
+from worker.metadata.work import Work
+from worker.pids.identifiers import InvalidIdentifier
+from worker.pids.negotiation import (
+    FORMAT_NAMES,
+    FORMATS,
+    OFFERED,
+    DoiNotFound,
+    FormatNotOffered,
+    Negotiator,
+    NoMetadata,
+    Resolved,
+    ResolverTimeout,
+    ResolverUnavailable,
+    UnknownFormat,
+    accept_header,
+    doi_path,
+)
+from worker.pids.search import CrossrefSearchClient, LocalThrottle
+
+CROSSREF_DOI = "10.5555/12345678"
+DATACITE_DOI = "10.5072/sandbox-seed-dataset"
+SICI_DOI = "10.1002/(SICI)1097-4636(199812)43:4<342::AID-JBM3>3.0.CO;2-R"
+HASH_DOI = "10.5555/sandbox#seed;v2"
+
+
+@pytest.fixture
+def calls():
+    return []
+
+
+@pytest.fixture
+def negotiator(info, calls):
+    crossref = CrossrefSearchClient(
+        info["crossref_api_url"], mailto="ops@example.org", timeout=5, recorder=calls.append
+    )
+    return Negotiator(
+        info["doi_resolver_url"],
+        crossref=crossref,
+        mailto="ops@example.org",
+        timeout=5,
+        recorder=calls.append,
+    )
+
+
+def _check(format_name: str, answer: Resolved) -> None:
+    text = answer.text
+    checks = {
+        "csl": lambda: json.loads(text)["DOI"].lower() == answer.doi,
+        "bibtex": lambda: text.lstrip().startswith("@"),
+        "ris": lambda: "TY  - " in text and "ER  -" in text,
+        "citation": lambda: "(20" in text and "https://doi.org/" in text,
+        "datacite-xml": lambda: "<resource" in text and "kernel-4" in text,
+        "crossref-xml": lambda: "<doi_records" in text and answer.doi in text.lower(),
+        "rdf": lambda: "rdf:RDF" in text,
+        "turtle": lambda: "@prefix" in text,
+        "schemaorg": lambda: json.loads(text)["@type"] == "Dataset",
+    }
+    assert checks[format_name](), text[:300]
+
+
+@pytest.mark.parametrize(
+    ("doi", "format_name"),
+    [(CROSSREF_DOI, name) for name in OFFERED["crossref"]]
+    + [(DATACITE_DOI, name) for name in OFFERED["datacite"]],
+)
+def test_every_format_through_the_resolver_to_the_agency(negotiator, doi, format_name):
+    # Given a Crossref and a DataCite DOI, when each format either agency offers is asked for
+    answer = negotiator.resolve(doi, format_name)
+    # Then doi.org redirected to the agency's service, which answered in that format
+    assert answer.redirects, "the resolver's redirect was followed"
+    assert answer.redirects[0].endswith("/doi/" + doi_path(doi))
+    service = "/crossref-api/works/" if doi == CROSSREF_DOI else "/datacite-cn/"
+    assert service in answer.url
+    assert answer.accept == FORMATS[format_name] or format_name == "citation"
+    _check(format_name, answer)
+
+
+def test_every_format_has_an_accept_header_and_work_is_extra():
+    assert set(FORMAT_NAMES) == {*FORMATS, "work"}
+    assert accept_header("citation") == "text/x-bibliography; style=apa; locale=en-US"
+    assert accept_header("citation", "ieee", "de-DE") == (
+        "text/x-bibliography; style=ieee; locale=de-DE"
+    )
+    with pytest.raises(UnknownFormat, match="unknown format 'pdf'"):
+        accept_header("pdf")
+    with pytest.raises(UnknownFormat, match="style"):
+        accept_header("citation", "apa; q=0")
+    with pytest.raises(UnknownFormat, match="locale"):
+        accept_header("citation", "apa", "en_US,fr")
+
+
+def test_citation_style_and_locale_reach_the_agency(negotiator):
+    apa = negotiator.resolve(SICI_DOI, "citation").text
+    french = negotiator.resolve(SICI_DOI, "citation", style="apa", locale="fr-FR").text
+    ieee = negotiator.resolve(SICI_DOI, "citation", style="ieee").text
+    assert "Hollis, G. & Marsh, A. (1998)" in apa
+    assert "Hollis, G. et Marsh, A." in french
+    assert ieee != apa and "Hollis" in ieee
+
+
+@pytest.mark.parametrize(
+    ("written", "doi"),
+    [
+        (SICI_DOI, SICI_DOI),
+        ("doi:" + SICI_DOI, SICI_DOI),
+        ("https://doi.org/" + doi_path(SICI_DOI), SICI_DOI),
+        ("https://dx.doi.org/" + SICI_DOI, SICI_DOI),
+        ("https://doi.org/10.5555/sandbox%23seed%3Bv2", HASH_DOI),
+        ("DOI: " + HASH_DOI, HASH_DOI),
+        ("http://dx.doi.org/10.5555/12345678", CROSSREF_DOI),
+    ],
+)
+def test_dois_in_any_written_form_and_with_special_characters(negotiator, calls, written, doi):
+    answer = negotiator.resolve(written, "csl")
+    assert answer.doi == doi.lower()
+    assert json.loads(answer.text)["DOI"].lower() == doi.lower()
+    # The path kept "/" and percent-encoded what doi.org needs encoded.
+    first = calls[0].url
+    assert first.endswith("/doi/" + doi_path(doi))
+    assert "#" not in first and "<" not in first and ";" not in first
+
+
+def test_doi_path_encoding():
+    assert doi_path(SICI_DOI) == (
+        "10.1002/(sici)1097-4636(199812)43:4%3C342::aid-jbm3%3E3.0.co%3B2-r"
+    )
+    assert doi_path(HASH_DOI) == "10.5555/sandbox%23seed%3Bv2"
+    assert doi_path('10.1000/a/b?c%d+e"f{g}') == "10.1000/a/b%3Fc%25d%2Be%22f%7Bg%7D"
+    with pytest.raises(InvalidIdentifier):
+        doi_path("11.1000/x")
+
+
+def test_unknown_doi_is_404_in_one_line(negotiator):
+    with pytest.raises(DoiNotFound) as caught:
+        negotiator.resolve("10.5555/no-such-doi", "bibtex")
+    assert str(caught.value) == "no such DOI: 10.5555/no-such-doi (doi.org answered 404)"
+    assert isinstance(caught.value, PermanentError)
+
+
+def test_406_names_the_agency_and_what_it_offers(negotiator):
+    with pytest.raises(FormatNotOffered) as caught:
+        negotiator.resolve(CROSSREF_DOI, "datacite-xml")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(
+        "10.5555/12345678: Crossref does not offer datacite-xml (answered 406)"
+    )
+    assert "it offers: csl, bibtex, ris, citation, crossref-xml, rdf, turtle" in message
+    assert caught.value.offered == OFFERED["crossref"]
+    with pytest.raises(FormatNotOffered) as caught:
+        negotiator.resolve(DATACITE_DOI, "crossref-xml")
+    assert "DataCite does not offer crossref-xml" in str(caught.value)
+    assert "schemaorg" in str(caught.value)
+
+
+@responses.activate
+def test_204_no_metadata_and_a_landing_page_instead_of_metadata():
+    base = "https://resolver.test"
+    responses.get(f"{base}/10.1234/empty", status=204)
+    responses.get(f"{base}/doiRA/10.1234/landing", json=[{"DOI": "10.1234/landing", "RA": "JaLC"}])
+    responses.get(
+        f"{base}/10.1234/landing",
+        status=302,
+        headers={"Location": "https://publisher.test/landing"},
+    )
+    responses.get("https://publisher.test/landing", body="<html></html>", content_type="text/html")
+    negotiator = Negotiator(base, timeout=2)
+    with pytest.raises(NoMetadata) as caught:
+        negotiator.resolve("10.1234/empty", "ris")
+    assert str(caught.value) == (
+        "10.1234/empty: the DOI exists but its agency has no ris metadata for it (204)"
+    )
+    with pytest.raises(FormatNotOffered) as landing:
+        negotiator.resolve("10.1234/landing", "bibtex")
+    assert "JaLC does not offer bibtex (answered with its landing page)" in str(landing.value)
+
+
+@responses.activate
+def test_a_503_with_retry_after_is_retried_and_a_long_one_is_not():
+    base = "https://resolver.test"
+    url = f"{base}/10.1234/flaky"
+    responses.get(url, status=503, headers={"Retry-After": "1"})
+    responses.get(url, body="@misc{x}", content_type="application/x-bibtex")
+    slept: list[float] = []
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    throttle = LocalThrottle("doi.org", 100, clock=lambda: clock[0], sleep=sleep)
+    negotiator = Negotiator(base, throttle=throttle, timeout=2)
+    assert negotiator.resolve("10.1234/flaky", "bibtex").text == "@misc{x}"
+    assert sum(slept) == pytest.approx(1.0, abs=0.02)  # waited as told, then asked again
+    responses.get(f"{base}/10.1234/down", status=503, headers={"Retry-After": "600"})
+    with pytest.raises(ResolverUnavailable) as caught:
+        negotiator.resolve("10.1234/down", "bibtex")
+    assert "unavailable (HTTP 503, retry after 600s)" in str(caught.value)
+    assert caught.value.retry_after == 600
+    assert isinstance(caught.value, TransientError)
+
+
+def test_timeout_in_one_line(sandbox, info):
+    sandbox.set_faults("doi", timeout_rate=1, timeout_seconds=0.8)
+    negotiator = Negotiator(info["doi_resolver_url"], timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(ResolverTimeout) as caught:
+        negotiator.resolve(CROSSREF_DOI, "csl")
+    assert time.monotonic() - started < 2
+    assert str(caught.value).startswith("10.5555/12345678: no answer from 127.0.0.1:")
+    assert str(caught.value).endswith("within 0.3s")
+    time.sleep(0.6)  # let the sandbox's hanging handler finish before the next test
+
+
+def test_outage_is_unavailable_not_a_long_wait(sandbox, info):
+    sandbox.set_faults("doi", outage_seconds=60)
+    negotiator = Negotiator(info["doi_resolver_url"], timeout=2, max_wait=5)
+    with pytest.raises(ResolverUnavailable, match=r"unavailable \(HTTP 503, retry after"):
+        negotiator.resolve(CROSSREF_DOI, "csl")
+
+
+def test_agency_via_doira(negotiator):
+    assert negotiator.agency("https://doi.org/10.5555/12345678") == "Crossref"
+    assert negotiator.agency(DATACITE_DOI) == "DataCite"
+    assert negotiator.agency(HASH_DOI) == "Crossref"
+    with pytest.raises(DoiNotFound, match="doiRA: DOI does not exist"):
+        negotiator.agency("10.5555/nothing-here")
+
+
+def test_invalid_input_is_a_value_error_before_any_request(negotiator, calls):
+    with pytest.raises(InvalidIdentifier):
+        negotiator.resolve("not-a-doi", "csl")
+    with pytest.raises(UnknownFormat):
+        negotiator.resolve(CROSSREF_DOI, "pdf")
+    assert calls == []
+
+
+def test_work_from_each_agency_through_its_adapter(negotiator, calls):
+    datacite = negotiator.resolve(DATACITE_DOI, "work")
+    assert isinstance(datacite.work, Work)
+    assert datacite.work.type == "dataset"
+    assert datacite.work.contributors[0].orcid == "0000-0002-1825-0097"
+    assert json.loads(datacite.text)["doi"] == DATACITE_DOI
+    crossref = negotiator.resolve(SICI_DOI, "work")
+    assert crossref.work is not None
+    assert crossref.work.title == "A sandbox record under a SICI-style DOI"
+    assert crossref.work.container is not None and crossref.work.container.issn == "0021-9304"
+    assert any("/crossref-api/works/10.1002/" in call.url for call in calls)
+
+
+def test_work_falls_back_to_csl_without_a_crossref_client(info):
+    negotiator = Negotiator(info["doi_resolver_url"], timeout=5)
+    work, notes = negotiator.to_work(CROSSREF_DOI)
+    assert work.title.startswith("Toward a Unified Theory")
+    assert work.publication_date == "2008"
+    assert all(note.startswith("from CSL-JSON") for note in notes)

@@ -1,0 +1,190 @@
+"""The duplicate guard's wiring: hold a DOI that may already exist, report why, release it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.registrars.flow import calls, datacite_dois, datacite_work, event, registration, sync
+from tests.registrars.flow import webhooks as sent
+from worker.errors import TransientError
+from worker.models import DoiState
+from worker.ops.status import work_status
+from worker.registrars import duplicates
+from worker.registrars.service import ReleaseRefused, release
+from worker.registrars.settings import set_options
+
+
+@dataclass
+class Match:
+    doi: str
+    score: float
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+class Finder:
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.asked: list[Any] = []
+
+    def __call__(self, work: Any) -> list[Match]:
+        self.asked.append(work)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+@pytest.fixture
+def guarded(ctx, options):
+    set_options(options.model_copy(update={"doi_duplicate_check": True}))
+    ctx.options = ctx.options.model_copy(update={"doi_duplicate_check": True})
+    return ctx
+
+
+MATCH = Match("10.1234/existing", 0.97, {"title": 0.99, "year": True, "first_author": "lovelace"})
+
+
+def test_likely_duplicate_is_held_with_evidence_and_reported(session, guarded, sandbox):
+    guarded.duplicate_finder = finder = Finder([MATCH, Match("10.5555/weaker", 0.91)])
+    outcome = event(session, "work.published", datacite_work())
+    reg = registration(session, "w-1")
+    assert "checking for possible duplicates first" in outcome.message
+    assert reg.duplicate_check == "pending"
+    assert sync(session, guarded, reg) is None  # nothing is sent before the check
+    assert duplicates.check_registration(session, guarded, reg.id) is None
+    reg = registration(session, "w-1")
+    # Then the registration waits for a person, who sees why
+    assert reg.state == DoiState.ON_HOLD
+    assert reg.warning == "possible duplicate of 10.1234/existing (score 0.97)"
+    assert reg.hold["possible_duplicate_of"] == "10.1234/existing"
+    assert [m["doi"] for m in reg.hold["matches"]] == ["10.1234/existing", "10.5555/weaker"]
+    assert finder.asked[0].title == "Ocean temperatures 2020" and finder.asked[0].doi == reg.doi
+    (held,) = sent(session, "doi.on_hold")
+    assert held.payload["possible_duplicate_of"] == "10.1234/existing"
+    assert held.payload["matches"][0]["evidence"]["first_author"] == "lovelace"
+    status = work_status(session, reg.work.source, "w-1")["doi"]
+    assert status["state"] == "on_hold" and status["hold"]["possible_duplicate_of"]
+    assert sync(session, guarded, reg) is None
+    assert calls(session, "datacite") == []
+    # When an operator releases it
+    release(session, reg.work.source, "w-1", options=guarded.options)
+    reg = registration(session, "w-1")
+    assert reg.state == DoiState.RESERVED and reg.duplicate_check == "released"
+    assert sync(session, guarded, reg) is None
+    assert registration(session, "w-1").state == DoiState.FINDABLE
+    assert list(datacite_dois(sandbox)) == [reg.doi]
+
+
+def test_no_match_goes_straight_on(session, guarded, sandbox):
+    guarded.duplicate_finder = Finder([])
+    event(session, "work.published", datacite_work())
+    reg = registration(session, "w-1")
+    assert duplicates.check_registration(session, guarded, reg.id) is None
+    reg = registration(session, "w-1")
+    assert reg.duplicate_check == "clear" and reg.state == DoiState.RESERVED
+    assert sync(session, guarded, reg) is None
+    assert registration(session, "w-1").state == DoiState.FINDABLE
+
+
+def test_a_work_carrying_its_doi_is_not_checked(session, guarded):
+    guarded.duplicate_finder = Finder([MATCH])
+    event(session, "work.published", datacite_work(doi="10.5072/given"))
+    assert registration(session, "w-1").duplicate_check is None
+
+
+def test_guard_off_by_default_checks_nothing(session, ctx):
+    event(session, "work.published", datacite_work())
+    assert registration(session, "w-1").duplicate_check is None
+
+
+def test_search_failures_are_retried_then_the_check_is_skipped_with_a_warning(
+    session, guarded, sandbox
+):
+    guarded.options = guarded.options.model_copy(update={"doi_max_retries": 2})
+    guarded.duplicate_finder = Finder(TransientError("crossref search: 503"))
+    event(session, "work.published", datacite_work())
+    reg = registration(session, "w-1")
+    assert duplicates.check_registration(session, guarded, reg.id) == pytest.approx(0.01)
+    assert "registry search failed" in registration(session, "w-1").last_error
+    assert duplicates.check_registration(session, guarded, reg.id) is None
+    reg = registration(session, "w-1")
+    assert reg.duplicate_check == "skipped"
+    assert reg.warning.startswith("duplicate check skipped: duplicate check: registry search")
+    assert sync(session, guarded, reg) is None
+    assert registration(session, "w-1").state == DoiState.FINDABLE
+
+
+def test_guard_unavailable_in_the_process_is_skipped_with_a_warning(session, guarded):
+    guarded.duplicate_finder = None
+    event(session, "work.published", datacite_work())
+    reg = registration(session, "w-1")
+    duplicates.check_registration(session, guarded, reg.id)
+    reg = registration(session, "w-1")
+    assert reg.duplicate_check == "skipped" and "not configured" in reg.warning
+
+
+def test_follow_up_event_checks_the_changed_work_again(session, guarded, sandbox):
+    guarded.duplicate_finder = Finder([MATCH], [])
+    event(session, "work.published", datacite_work(version=1))
+    reg = registration(session, "w-1")
+    duplicates.check_registration(session, guarded, reg.id)
+    assert registration(session, "w-1").state == DoiState.ON_HOLD
+    outcome = event(session, "work.updated", datacite_work(version=2, title="A distinct title"))
+    assert "checked again" in outcome.message
+    duplicates.check_registration(session, guarded, reg.id)
+    reg = registration(session, "w-1")
+    assert reg.state == DoiState.RESERVED and reg.duplicate_check == "clear"
+
+
+def test_withdrawal_while_on_hold_sends_nothing(session, guarded):
+    guarded.duplicate_finder = Finder([MATCH])
+    event(session, "work.published", datacite_work())
+    reg = registration(session, "w-1")
+    duplicates.check_registration(session, guarded, reg.id)
+    outcome = event(session, "work.withdrawn", {"id": "w-1"})
+    assert "never registered" in outcome.message
+    assert registration(session, "w-1").state == DoiState.WITHDRAWN
+    assert calls(session, "datacite") == []
+
+
+def test_release_needs_force_unless_held(session, ctx, sandbox):
+    event(session, "work.published", datacite_work())
+    reg = registration(session, "w-1")
+    sync(session, ctx, reg)
+    with pytest.raises(ReleaseRefused, match="is findable, not on hold; use --force"):
+        release(session, reg.work.source, "w-1", options=ctx.options)
+    with pytest.raises(LookupError, match="no work 'nope'"):
+        release(session, reg.work.source, "nope", options=ctx.options)
+    # --force sends it again whatever DataCite last confirmed
+    release(session, reg.work.source, "w-1", force=True, options=ctx.options)
+    assert sync(session, ctx, registration(session, "w-1")) is None
+    assert [c.method for c in calls(session, "datacite")] == ["PUT", "PUT"]
+
+
+def test_the_toolkit_guard_over_the_sandbox_registries_holds_a_real_duplicate(
+    session, guarded, sandbox
+):
+    # Given DataCite already holds a DOI for this dataset (minted by another system)
+    guarded.duplicate_finder = Finder([])
+    event(session, "work.published", datacite_work("w-1"))
+    first = registration(session, "w-1")
+    duplicates.check_registration(session, guarded, first.id)
+    sync(session, guarded, registration(session, "w-1"))
+    assert registration(session, "w-1").state == DoiState.FINDABLE
+    # When the same work arrives again under another id, checked by the PID toolkit's guard
+    guarded.duplicate_finder = duplicates.registry_finder(
+        guarded.settings, threshold=guarded.options.doi_duplicate_threshold
+    )
+    event(session, "work.published", datacite_work("w-2"))
+    second = registration(session, "w-2")
+    assert duplicates.check_registration(session, guarded, second.id) is None
+    second = registration(session, "w-2")
+    # Then it is held as a possible duplicate of the existing DOI, with the toolkit's evidence
+    assert second.state == DoiState.ON_HOLD
+    assert second.hold["possible_duplicate_of"] == first.doi
+    evidence = second.hold["matches"][0]["evidence"]
+    assert evidence["title"]["similarity"] == 1.0
+    assert list(datacite_dois(sandbox)) == [first.doi]

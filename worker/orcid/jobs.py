@@ -1,0 +1,105 @@
+"""The scheduler's ORCID jobs. Each only reads Postgres and queues messages; the actors do the
+calls. Postgres is the source of truth: a placement left pending (its message lost, its worker
+gone) is sent again after a grace period; grants are tried with their token now and then so a
+dead one is found before a push; webhooks follow the grants."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from worker.config import Settings
+from worker.db import enqueue_after_commit
+from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState
+
+STALLED_AFTER = timedelta(minutes=10)
+BATCH = 500
+
+
+def _settings() -> Settings | None:
+    from worker.bootstrap import current_runtime
+
+    try:
+        return current_runtime().settings
+    except RuntimeError:
+        return None
+
+
+def resend_stalled_placements(
+    session: Session, *, grace: timedelta = STALLED_AFTER, limit: int = BATCH
+) -> int:
+    """Queue again every pending placement with no message sent for ``grace``: new works of
+    one record together (one bulk backfill), the rest one by one."""
+    from worker.orcid.actors import backfill_grant, place_work
+    from worker.orcid.grants import active_grant
+
+    now = datetime.now(UTC)
+    rows = list(
+        session.execute(
+            select(OrcidPlacement)
+            .where(
+                OrcidPlacement.state == PlacementState.PENDING,
+                or_(OrcidPlacement.enqueued_at.is_(None), OrcidPlacement.enqueued_at < now - grace),
+            )
+            .order_by(OrcidPlacement.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    fresh: dict[tuple[str, str], list[OrcidPlacement]] = {}
+    for row in rows:
+        row.enqueued_at = now
+        if row.put_code is None and row.client_id:
+            fresh.setdefault((row.orcid, row.client_id), []).append(row)
+        else:
+            enqueue_after_commit(session, place_work, row.id)
+    for (orcid, client_id), group in fresh.items():
+        grant = active_grant(session, orcid, client_id)
+        if grant is not None and len(group) > 1:
+            enqueue_after_commit(session, backfill_grant, grant.id)
+            continue
+        for row in group:
+            enqueue_after_commit(session, place_work, row.id)
+    session.flush()
+    return len(rows)
+
+
+def queue_token_checks(session: Session, *, limit: int = BATCH) -> int:
+    """Queue a token check for active grants not checked for ``orcid_token_check_days``."""
+    from worker.orcid.actors import check_grant
+
+    settings = _settings()
+    days = settings.orcid_token_check_days if settings else 7.0
+    now = datetime.now(UTC)
+    grants = session.execute(
+        select(OrcidGrant)
+        .where(
+            OrcidGrant.status == GrantStatus.ACTIVE,
+            or_(
+                OrcidGrant.last_checked_at.is_(None),
+                OrcidGrant.last_checked_at < now - timedelta(days=days),
+            ),
+        )
+        .order_by(OrcidGrant.last_checked_at.nulls_first(), OrcidGrant.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).scalars()
+    count = 0
+    for grant in grants:
+        grant.last_checked_at = now  # not queued again until the next period
+        enqueue_after_commit(session, check_grant, grant.id)
+        count += 1
+    session.flush()
+    return count
+
+
+def webhook_upkeep(session: Session) -> int:
+    """Register webhooks for granted records, remove those of ended grants."""
+    from worker.orcid import webhooks
+    from worker.orcid.deps import for_process
+
+    if _settings() is None:
+        return 0
+    return webhooks.upkeep(session, for_process())

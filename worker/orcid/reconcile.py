@@ -1,0 +1,205 @@
+"""Reconciliation of one ORCID record: read back what ORCID holds and repair drift.
+
+With each active grant's token, the record's works are read (ours include private ones), then:
+
+- a placed work that is gone → ``removed_by_researcher`` (respected, never re-added unless an
+  operator asks) and the emitting system is told;
+- a work the researcher made private → its visibility recorded and reported as hidden;
+- a write whose answer was lost → our work found by its ``self`` external id and adopted;
+- a placed work whose metadata changed since ORCID confirmed it → queued for an update;
+- works from other sources that were not there at the last look → reported
+  (``orcid.record_changed``; the first look reports everything, flagged ``first_look``).
+
+Run by the webhook receiver's queue, by ``pidsync reconcile orcid`` and after a grant arrives.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.errors import TransientError
+from worker.logging import get_logger
+from worker.metadata.errors import MetadataError, WorkValidationError
+from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState, Researcher
+from worker.orcid import payload as render
+from worker.orcid.client import OrcidError, RevokedToken, WorkSummary
+from worker.orcid.grants import access_token, grants_of
+from worker.orcid.placements import (
+    Result,
+    error_text,
+    find_ours,
+    flushed,
+    handle_revoked,
+    mark_removed_by_researcher,
+    queue_placement,
+    researcher_of,
+    revoked_reason,
+)
+from worker.orcid.recipients import tell_researcher
+
+if TYPE_CHECKING:
+    from worker.orcid.deps import OrcidDeps
+
+log = get_logger(__name__)
+
+HIDDEN = "private"
+
+
+def _work_ref(row: OrcidPlacement) -> dict[str, Any]:
+    return {"source": row.work.source, "id": row.work.external_id, "put_code": row.put_code}
+
+
+def _check_placement(
+    session: Session,
+    deps: OrcidDeps,
+    row: OrcidPlacement,
+    ours: dict[int, WorkSummary],
+    summaries: list[WorkSummary],
+    report: dict[str, Any],
+) -> None:
+    if row.state == PlacementState.PLACED and row.put_code is not None:
+        seen = ours.get(row.put_code)
+        if seen is None:
+            report["removed_by_researcher"].append(_work_ref(row))
+            mark_removed_by_researcher(session, deps.settings, row, "gone from the record")
+            return
+        if seen.visibility != row.visibility:
+            if seen.visibility == HIDDEN:
+                report["hidden"].append(_work_ref(row))
+            row.visibility = seen.visibility
+        try:
+            digest = render.digest(render.orcid_work(row.work))
+        except (MetadataError, WorkValidationError):
+            return
+        if row.work.withdrawn_at is None and digest != row.confirmed_hash:
+            row.state = PlacementState.PENDING
+            queue_placement(session, row)
+            report["requeued"].append(_work_ref(row))
+        return
+    if row.put_code is None and row.in_doubt:
+        try:
+            body = render.orcid_work(row.work)
+        except (MetadataError, WorkValidationError):
+            return
+        found = find_ours(summaries, row.client_id, render.payload_self_ids(body))
+        row.in_doubt = found is None and row.in_doubt
+        if found is not None:
+            row.put_code = found.put_code
+            row.visibility = found.visibility
+            report["adopted"].append(_work_ref(row))
+        row.state = PlacementState.PENDING
+        queue_placement(session, row)
+
+
+def _reconcile_grant(
+    session: Session,
+    deps: OrcidDeps,
+    grant: OrcidGrant,
+    foreign: dict[int, WorkSummary],
+    report: dict[str, Any],
+) -> TransientError | None:
+    orcid = grant.researcher.orcid
+    try:
+        summaries = deps.member(grant.client_id).works(orcid, access_token(deps.cipher, grant))
+    except RevokedToken as exc:
+        handle_revoked(session, deps.settings, grant, revoked_reason(exc))
+        report["errors"].append(f"{grant.client_id}: grant revoked")
+        return None
+    except OrcidError as exc:
+        report["errors"].append(f"{grant.client_id}: {error_text(exc)}")
+        return None
+    except TransientError as exc:
+        report["errors"].append(f"{grant.client_id}: {error_text(exc)}")
+        return exc
+    configured = {c.client_id for c in deps.clients()}
+    ours = {s.put_code: s for s in summaries if s.source_client_id == grant.client_id}
+    for summary in summaries:
+        if summary.source_client_id not in configured:
+            foreign[summary.put_code] = summary
+    rows = session.execute(
+        select(OrcidPlacement)
+        .where(
+            OrcidPlacement.orcid == orcid,
+            OrcidPlacement.client_id == grant.client_id,
+            OrcidPlacement.state.in_(
+                (PlacementState.PLACED, PlacementState.PENDING, PlacementState.FAILED)
+            ),
+        )
+        .order_by(OrcidPlacement.id)
+        .with_for_update(skip_locked=True)
+    ).scalars()
+    for row in rows:
+        _check_placement(session, deps, row, ours, summaries, report)
+    return None
+
+
+@flushed
+def reconcile_record(session: Session, deps: OrcidDeps, orcid: str) -> Result:
+    report: dict[str, Any] = {
+        "orcid": orcid,
+        "removed_by_researcher": [],
+        "hidden": [],
+        "adopted": [],
+        "requeued": [],
+        "added_by_others": [],
+        "errors": [],
+    }
+    researcher = researcher_of(session, orcid)
+    grants = grants_of(session, orcid, active=True) if researcher else []
+    if researcher is None or not grants:
+        report["errors"].append("no active grant: the record cannot be read with a token")
+        return Result("no active grant", report=report)
+    foreign: dict[int, WorkSummary] = {}
+    retry: TransientError | None = None
+    for grant in grants:
+        retry = _reconcile_grant(session, deps, grant, foreign, report) or retry
+    if retry is not None:
+        return Result("will retry", retry=retry, report=report)
+    first_look = researcher.record_snapshot is None
+    previous = set((researcher.record_snapshot or {}).get("foreign") or [])
+    report["added_by_others"] = [
+        foreign[c].as_report() for c in sorted(foreign) if c not in previous
+    ]
+    researcher.record_snapshot = {"foreign": sorted(foreign)}
+    researcher.reconciled_at = datetime.now(UTC)
+    if report["removed_by_researcher"] or report["hidden"] or report["added_by_others"]:
+        tell_researcher(
+            session,
+            deps.settings,
+            orcid,
+            "orcid.record_changed",
+            {
+                "removed_by_researcher": report["removed_by_researcher"],
+                "hidden": report["hidden"],
+                "added_by_others": report["added_by_others"],
+                "first_look": first_look,
+            },
+        )
+    session.flush()
+    log.info(
+        "orcid_reconciled",
+        orcid=orcid,
+        removed=len(report["removed_by_researcher"]),
+        hidden=len(report["hidden"]),
+        adopted=len(report["adopted"]),
+        requeued=len(report["requeued"]),
+        added_by_others=len(report["added_by_others"]),
+    )
+    return Result("reconciled", report=report)
+
+
+def granted_records(session: Session) -> list[str]:
+    """ORCID iDs of every researcher with an active grant."""
+    return list(
+        session.execute(
+            select(Researcher.orcid)
+            .join(OrcidGrant, OrcidGrant.researcher_id == Researcher.id)
+            .where(OrcidGrant.status == GrantStatus.ACTIVE)
+            .distinct()
+            .order_by(Researcher.orcid)
+        ).scalars()
+    )

@@ -1,0 +1,136 @@
+"""ORCID webhooks (premium): ORCID tells us when a granted record changes; we re-read it.
+
+For each active grant of a premium client, when ``PIDSYNC_ORCID_WEBHOOK_BASE_URL`` is set, a
+webhook is registered (``PUT {api}/{orcid}/webhook/{callback}`` with a client-credentials
+``/webhook`` token) whose callback carries an unguessable per-record secret:
+``{base}/webhooks/orcid/{orcid}/{secret}``. ORCID POSTs an empty body there; the receiver answers
+at once and queues a reconciliation of that record. The webhook is removed when the grant ends.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from hmac import compare_digest
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.config import Settings
+from worker.db import enqueue_after_commit
+from worker.errors import TransientError
+from worker.logging import get_logger
+from worker.models import GrantStatus, OrcidGrant, Researcher
+from worker.orcid.client import OrcidError, RevokedToken
+from worker.orcid.oauth import WEBHOOK
+from worker.orcid.placements import Result, flushed
+
+if TYPE_CHECKING:
+    from worker.orcid.deps import OrcidDeps
+
+log = get_logger(__name__)
+
+
+def callback_url(settings: Settings, orcid: str, secret: str) -> str:
+    base = (settings.orcid_webhook_base_url or "").rstrip("/")
+    return f"{base}/webhooks/orcid/{orcid}/{secret}"
+
+
+def wanted(deps: OrcidDeps, grant: OrcidGrant) -> bool:
+    """Whether this grant's record should have a webhook."""
+    if not deps.settings.orcid_webhook_base_url or grant.status != GrantStatus.ACTIVE:
+        return False
+    return any(c.client_id == grant.client_id and c.premium for c in deps.clients())
+
+
+@flushed
+def register(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
+    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
+    if grant is None or not wanted(deps, grant):
+        return Result("no webhook wanted")
+    if grant.webhook_secret is None:
+        grant.webhook_secret = secrets.token_urlsafe(32)
+    orcid = grant.researcher.orcid
+    oauth = deps.oauth(grant.client_id)
+    try:
+        created = deps.member(grant.client_id).register_webhook(
+            orcid,
+            oauth.client_token(WEBHOOK),
+            callback_url(deps.settings, orcid, grant.webhook_secret),
+        )
+    except RevokedToken:
+        oauth.forget(WEBHOOK)
+        return Result("webhook token refused; will retry", retry=TransientError("stale token"))
+    except OrcidError as exc:
+        return Result(f"webhook refused: {exc.describe()}")
+    except TransientError as exc:
+        return Result("will retry", retry=exc)
+    grant.webhook_registered_at = datetime.now(UTC)
+    log.info("orcid_webhook_registered", orcid=orcid, client_id=grant.client_id, created=created)
+    return Result("webhook registered" if created else "webhook already registered")
+
+
+@flushed
+def unregister(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
+    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
+    if grant is None or grant.webhook_registered_at is None or grant.webhook_secret is None:
+        return Result("no webhook registered")
+    if grant.status == GrantStatus.ACTIVE and wanted(deps, grant):
+        return Result("grant is active: webhook kept")
+    orcid = grant.researcher.orcid
+    oauth = deps.oauth(grant.client_id)
+    url = callback_url(deps.settings, orcid, grant.webhook_secret)
+    try:
+        known = deps.member(grant.client_id).unregister_webhook(
+            orcid, oauth.client_token(WEBHOOK), url
+        )
+    except RevokedToken:
+        oauth.forget(WEBHOOK)
+        return Result("webhook token refused; will retry", retry=TransientError("stale token"))
+    except OrcidError as exc:
+        return Result(f"webhook removal refused: {exc.describe()}")
+    except TransientError as exc:
+        return Result("will retry", retry=exc)
+    grant.webhook_registered_at = None
+    grant.webhook_secret = None
+    log.info("orcid_webhook_removed", orcid=orcid, client_id=grant.client_id, known=known)
+    return Result("webhook removed")
+
+
+def receive(session: Session, orcid: str, secret: str) -> bool:
+    """A call from ORCID: True (and a reconciliation queued) when the secret is this record's."""
+    from worker.orcid.actors import reconcile_orcid
+
+    secrets_of = session.execute(
+        select(OrcidGrant.webhook_secret)
+        .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
+        .where(Researcher.orcid == orcid, OrcidGrant.webhook_secret.is_not(None))
+    ).scalars()
+    if not any(compare_digest(str(known), secret) for known in secrets_of):
+        return False
+    enqueue_after_commit(session, reconcile_orcid, orcid)
+    return True
+
+
+def upkeep(session: Session, deps: OrcidDeps) -> int:
+    """Queue registration for granted records without a webhook, removal for ended grants."""
+    from worker.orcid.actors import register_webhook, unregister_webhook
+
+    count = 0
+    grants = session.execute(
+        select(OrcidGrant).where(
+            (OrcidGrant.status == GrantStatus.ACTIVE) & OrcidGrant.webhook_registered_at.is_(None)
+            | (OrcidGrant.status != GrantStatus.ACTIVE)
+            & OrcidGrant.webhook_registered_at.is_not(None)
+        )
+    ).scalars()
+    for grant in grants:
+        if grant.status == GrantStatus.ACTIVE:
+            if wanted(deps, grant):
+                enqueue_after_commit(session, register_webhook, grant.id)
+                count += 1
+        else:
+            enqueue_after_commit(session, unregister_webhook, grant.id)
+            count += 1
+    return count

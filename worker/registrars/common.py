@@ -1,0 +1,213 @@
+"""What both registrars share: loading and locking registrations, the Work as the renderers
+take it, outcomes (confirmed, refused, retry later) and the webhooks that report them.
+
+The rule everywhere: a state that says the agency holds something (registered, findable,
+withdrawn) is set only from the agency's own answer.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dramatiq
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.db import enqueue_after_commit
+from worker.http import HttpError, ServerError
+from worker.logging import get_logger, redact_text
+from worker.metadata.work import Work as MetaWork
+from worker.metadata.work import validate_work
+from worker.models import DoiRegistration, DoiState, Work
+from worker.notify.service import notify
+from worker.registrars.settings import RegistrarOptions
+
+log = get_logger(__name__)
+
+#: States that say what the agency confirmed.
+CONFIRMED = (DoiState.REGISTERED, DoiState.FINDABLE, DoiState.WITHDRAWN)
+#: ``confirmed_hash`` of a DOI withdrawn before anything was sent for it.
+NEVER_SENT = "never-sent"
+#: A message that arrives this much before its registration's next attempt is a duplicate.
+EARLY = timedelta(seconds=1)
+ERROR_CHARS = 2000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def lock_registration(session: Session, registration_id: int) -> DoiRegistration | None:
+    return session.execute(
+        select(DoiRegistration).where(DoiRegistration.id == registration_id).with_for_update()
+    ).scalar_one_or_none()
+
+
+def registration_of(session: Session, work: Work, *, lock: bool = True) -> DoiRegistration | None:
+    query = select(DoiRegistration).where(DoiRegistration.work_id == work.id)
+    if lock:
+        query = query.with_for_update()
+    return session.execute(query).scalar_one_or_none()
+
+
+def wanted_registration(work: Work) -> dict[str, Any]:
+    """The Work's ``registration`` object as stored (``{}`` when absent)."""
+    value = work.work_metadata.get("registration")
+    return value if isinstance(value, dict) else {}
+
+
+def work_model(work: Work, doi: str, *, url: str | None = None) -> MetaWork:
+    """The stored Work as the renderers take it, carrying ``doi`` (and ``url`` instead of its
+    own landing page, for a tombstone)."""
+    model = validate_work(work.work_metadata)
+    update: dict[str, Any] = {"doi": doi}
+    if url is not None:
+        update["url"] = url
+    return model.model_copy(update=update)
+
+
+def in_flight(reg: DoiRegistration, now: datetime) -> bool:
+    """Whether a later attempt is already scheduled (this message is then a duplicate)."""
+    return reg.next_attempt_at is not None and reg.next_attempt_at > now + EARLY
+
+
+def error_text(exc: BaseException) -> str:
+    return redact_text(str(exc))[:ERROR_CHARS]
+
+
+def send_options() -> dict[str, Any]:
+    """Message options that carry the current correlation id on to the next actor."""
+    correlation = structlog.contextvars.get_contextvars().get("correlation_id")
+    return {"correlation_id": correlation} if correlation else {}
+
+
+def enqueue_later(
+    session: Session,
+    actor: dramatiq.Actor[Any, Any],
+    *args: Any,
+    delay: float | None = None,
+    **options: Any,
+) -> None:
+    """Send ``actor(*args)`` after commit, ``delay`` seconds later when given."""
+    if delay:
+        options["delay"] = int(delay * 1000)
+    enqueue_after_commit(session, actor, *args, **options)
+
+
+def payload(reg: DoiRegistration, work: Work, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "source": work.source,
+        "id": work.external_id,
+        "doi": reg.doi,
+        "registrar": reg.registrar,
+        "account": reg.account,
+        "state": reg.state.value,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def report(session: Session, reg: DoiRegistration, event_type: str, **extra: Any) -> None:
+    """A signed webhook (``doi.registered``, ``doi.failed``, ...) to the work's emitting
+    system, delivered after commit. Without a known client it is logged, never dropped
+    silently."""
+    work = reg.work
+    body = payload(reg, work, **extra)
+    if reg.client_id is None:
+        log.warning("doi_webhook_without_client", event_type=event_type, doi=reg.doi)
+        return
+    notify(session, client_id=reg.client_id, event_type=event_type, payload=body, work_id=work.id)
+
+
+def mark_confirmed(
+    session: Session,
+    reg: DoiRegistration,
+    *,
+    state: DoiState,
+    confirmed_hash: str,
+    now: datetime,
+    warning: str | None = None,
+    note: str | None = None,
+) -> None:
+    """The agency confirmed the payload with hash ``confirmed_hash``: record and report it."""
+    before = reg.state
+    reg.state = state
+    reg.confirmed_hash = confirmed_hash
+    if reg.pending_hash == confirmed_hash:
+        reg.pending_hash = None
+        reg.pending_since = None
+    reg.confirmed_at = now
+    if state != DoiState.WITHDRAWN and reg.registered_at is None:
+        reg.registered_at = now
+    reg.warning = warning
+    reg.last_error = None
+    reg.error_details = None
+    reg.retry_count = 0
+    reg.next_attempt_at = None
+    session.flush()
+    if state == DoiState.WITHDRAWN:
+        report(session, reg, "doi.withdrawn", warning=warning, message=note)
+        return
+    change = "updated" if before in CONFIRMED and before != DoiState.WITHDRAWN else "registered"
+    if before == DoiState.WITHDRAWN:
+        change = "restored"
+    report(session, reg, "doi.registered", change=change, warning=warning, message=note)
+    log.info("doi_confirmed", doi=reg.doi, state=state.value, change=change)
+
+
+def mark_failed(
+    session: Session,
+    reg: DoiRegistration,
+    message: str,
+    *,
+    details: list[Any] | None = None,
+    failed_hash: str | None = None,
+) -> None:
+    """The agency refused (or we gave up): failed, with a reason a person can act on.
+
+    The change that failed is no longer pending (retrying it cannot help); a newer change
+    (``pending_hash`` other than ``failed_hash``) stays pending."""
+    reg.state = DoiState.FAILED
+    reg.last_error = message[:ERROR_CHARS]
+    reg.error_details = details or None
+    if failed_hash is None or reg.pending_hash == failed_hash:
+        reg.pending_hash = None
+        reg.pending_since = None
+    reg.retry_count = 0
+    reg.next_attempt_at = None
+    session.flush()
+    report(session, reg, "doi.failed", message=reg.last_error, errors=details or None)
+    log.warning("doi_failed", doi=reg.doi, registrar=reg.registrar, reason=reg.last_error)
+
+
+def retry_later(
+    session: Session,
+    reg: DoiRegistration,
+    exc: HttpError,
+    options: RegistrarOptions,
+    now: datetime,
+    *,
+    agency: str,
+) -> float | None:
+    """A transient failure (network, 5xx, 429): the delay before the next try, or None when
+    the tries are spent (then failed, and reported). A 429 is the agency asking us to wait;
+    it does not count as a failed try."""
+    throttled = isinstance(exc, ServerError) and exc.status == 429
+    if not throttled:
+        reg.retry_count += 1
+    reg.last_error = f"{agency} did not answer usably (try {reg.retry_count}): {error_text(exc)}"
+    if reg.retry_count >= options.doi_max_retries:
+        mark_failed(
+            session,
+            reg,
+            f"gave up after {reg.retry_count} tries; last answer: {error_text(exc)}",
+            failed_hash=reg.pending_hash,
+        )
+        return None
+    delay = options.retry_delay(reg.retry_count, getattr(exc, "retry_after", None))
+    reg.next_attempt_at = now + timedelta(seconds=delay)
+    session.flush()
+    log.info("doi_retry_scheduled", doi=reg.doi, delay_s=delay, error=reg.last_error)
+    return delay

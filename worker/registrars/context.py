@@ -1,0 +1,138 @@
+"""What the registrar services need from the process, as one argument: settings, options,
+the shared rate limiter, the call recorder, and clients per configured account.
+
+Services take a :class:`RegistrarContext` (tests build one against the sandbox); actors and
+CLI commands get the process's with :func:`current_context`. HTTP sessions are shared per
+base URL, so every client of one agency reuses its connections.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from worker.config import CrossrefAccount, DataCiteAccount, Settings
+from worker.http import Recorder
+from worker.ratelimit import RateLimiter
+from worker.registrars import accounts
+from worker.registrars.crossref.client import CrossrefClient, CrossrefRestClient
+from worker.registrars.datacite.client import DataCiteClient
+from worker.registrars.settings import RegistrarOptions, current_options
+
+#: Finds DOIs that may already exist for a Work: (work) -> matches with .doi .score .evidence.
+DuplicateFinder = Callable[[Any], Sequence[Any]]
+
+
+@dataclass
+class RegistrarContext:
+    settings: Settings
+    options: RegistrarOptions
+    limiter: RateLimiter | None = None
+    recorder: Recorder | None = None
+    duplicate_finder: DuplicateFinder | None = None
+    _sessions: dict[str, requests.Session] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def _session(self, base_url: str) -> requests.Session:
+        with self._lock:
+            session = self._sessions.get(base_url)
+            if session is None:
+                session = self._sessions[base_url] = requests.Session()
+            return session
+
+    def datacite_account(self, name: str) -> DataCiteAccount:
+        return accounts.datacite_account(self.settings, name)
+
+    def crossref_account(self, name: str) -> CrossrefAccount:
+        return accounts.crossref_account(self.settings, name)
+
+    def datacite(self, account: DataCiteAccount) -> DataCiteClient:
+        return DataCiteClient(
+            account,
+            session=self._session(account.url),
+            timeout=self.settings.http_timeout_seconds,
+            recorder=self.recorder,
+        )
+
+    def crossref(self, account: CrossrefAccount) -> CrossrefClient:
+        return CrossrefClient(
+            account,
+            session=self._session(account.deposit_url),
+            timeout=max(self.settings.http_timeout_seconds, 60.0),  # deposit files are large
+            recorder=self.recorder,
+        )
+
+    def crossref_rest(self) -> CrossrefRestClient:
+        return CrossrefRestClient(
+            self.settings.crossref_api_url,
+            mailto=self.settings.crossref_mailto,
+            session=self._session(self.settings.crossref_api_url),
+            timeout=self.settings.http_timeout_seconds,
+            recorder=self.recorder,
+        )
+
+    def throttle_datacite(self, account: DataCiteAccount) -> None:
+        """Wait for a DataCite slot. DataCite counts per IP address, so every account on one
+        DataCite host shares one budget (the sandbox counts per account: the same thing with
+        one account)."""
+        if self.limiter is not None:
+            host = urlsplit(account.url).netloc
+            self.limiter.acquire(self.options.datacite_limit, key=host)
+
+    def throttle_crossref(self, account: CrossrefAccount) -> None:
+        if self.limiter is not None:
+            self.limiter.acquire(self.options.crossref_limit, key=account.login_id)
+
+    def close(self) -> None:
+        for session in self._sessions.values():
+            session.close()
+        self._sessions.clear()
+
+
+_current: tuple[Any, RegistrarOptions, RegistrarContext] | None = None
+_current_lock = threading.Lock()
+
+
+def current_context() -> RegistrarContext:
+    """The process's context, built from the booted runtime (rebuilt if either changes)."""
+    global _current  # noqa: PLW0603 - one context per booted runtime, like the runtime itself
+    from worker.bootstrap import current_runtime
+
+    runtime = current_runtime()
+    options = current_options()
+    with _current_lock:
+        if _current is not None and _current[0] is runtime and _current[1] is options:
+            return _current[2]
+        context = build_context(runtime, options)
+        _current = (runtime, options, context)
+        return context
+
+
+def build_context(runtime: Any, options: RegistrarOptions) -> RegistrarContext:
+    import redis
+
+    from worker.http import DatabaseRecorder
+    from worker.registrars.duplicates import registry_finder
+
+    redis_url = runtime.servers.redis_url or runtime.settings.redis_url
+    limiter = RateLimiter(redis.Redis.from_url(redis_url)) if redis_url else None
+    recorder = DatabaseRecorder(runtime.database)
+    finder = (
+        registry_finder(
+            runtime.settings, threshold=options.doi_duplicate_threshold, recorder=recorder
+        )
+        if options.doi_duplicate_check
+        else None
+    )
+    return RegistrarContext(
+        settings=runtime.settings,
+        options=options,
+        limiter=limiter,
+        recorder=recorder,
+        duplicate_finder=finder,
+    )

@@ -1,0 +1,557 @@
+"""Crossref: coalesce pending changes into deposit files, upload them, poll each submission
+until Crossref has processed it, and apply the outcome record by record.
+
+1. :func:`prepare_batches` (one account/prefix, after the coalescing window): every pending
+   registration there, up to the batch size, goes into one file per record kind, with a
+   ``<timestamp>`` per DOI of max(now as yyyymmddhhmmssSSS, last + 1) stored in Postgres, and
+   the file itself stored, in the same commit.
+2. :func:`upload_deposit`: ``doMDUpload`` of the stored file under its unique ``file_name``.
+   A lost answer is harmless: the retry uploads the same bytes, which Crossref can only
+   accept once (the copy's timestamps are not newer), and polling by ``file_name`` returns
+   the first submission.
+3. :func:`poll_deposit`: ``submissionDownload`` on the configured backoff schedule until
+   ``completed``; a submission unfinished past the deadline is flagged stale (status, alert,
+   webhook) and polling goes on.
+4. :func:`apply_result`: Success → registered; Warning → registered with the warning kept;
+   Failure → that record's DOI failed with Crossref's message, and only that one. A "not
+   newer" failure for a payload Crossref already accepted is treated as done.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from worker.config import CrossrefAccount
+from worker.http import RequestError, ServerError, TransportError
+from worker.logging import get_logger
+from worker.metadata.errors import MetadataError
+from worker.metadata.hashing import crossref_record_hash
+from worker.metadata.render.crossref_xml import body_element, render_crossref_deposit
+from worker.metadata.work import Work as MetaWork
+from worker.models import (
+    CrossrefDeposit,
+    CrossrefDepositRecord,
+    DepositStatus,
+    DoiRegistration,
+    DoiState,
+    Work,
+)
+from worker.registrars.accounts import CROSSREF, UnknownAccount
+from worker.registrars.common import (
+    EARLY,
+    enqueue_later,
+    error_text,
+    mark_confirmed,
+    mark_failed,
+    report,
+    send_options,
+    utcnow,
+    work_model,
+)
+from worker.registrars.context import RegistrarContext
+from worker.registrars.crossref.client import RecordResult, SubmissionResult
+from worker.registrars.settings import RegistrarOptions
+
+log = get_logger(__name__)
+
+REGISTER, WITHDRAW = "register", "withdraw"
+OPEN = (DepositStatus.SUBMITTED, DepositStatus.QUEUED, DepositStatus.IN_PROCESS)
+ACCEPTED = ("Success", "Warning")
+
+
+class NoTombstone(ValueError):
+    """A Crossref DOI cannot be hidden: withdrawing it needs a tombstone URL to point at."""
+
+
+@dataclass(frozen=True)
+class DesiredRecord:
+    model: MetaWork
+    hash: str
+    intent: str  # register | withdraw
+
+
+def timestamp_for(now: datetime) -> int:
+    """``yyyymmddhhmmssSSS`` of ``now`` (UTC) as a number."""
+    return int(now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}")
+
+
+def next_timestamp(now: datetime, last: int | None) -> int:
+    """Crossref's ``<timestamp>`` for a DOI: max(now, last + 1), so it only ever grows."""
+    return max(timestamp_for(now), (last or 0) + 1)
+
+
+def desired_record(work: Work, doi: str) -> DesiredRecord:
+    """The record for ``work`` as stored now; MetadataError names what Crossref would miss,
+    NoTombstone for a withdrawal without a tombstone URL."""
+    if work.withdrawn_at is not None:
+        if not work.tombstone_url:
+            raise NoTombstone(
+                "Crossref DOIs cannot be hidden or deleted: a withdrawal needs tombstone_url "
+                "to point the DOI at"
+            )
+        model = work_model(work, doi, url=work.tombstone_url)
+        intent = WITHDRAW
+    else:
+        model = work_model(work, doi)
+        intent = REGISTER
+    return DesiredRecord(model, crossref_record_hash(model), intent)
+
+
+def doi_prefix(doi: str) -> str:
+    return doi.split("/", 1)[0]
+
+
+# --- 1. batches ----------------------------------------------------------------------------
+
+
+def prepare_batches(
+    session: Session,
+    ctx: RegistrarContext,
+    account_name: str,
+    prefix: str,
+    *,
+    now: datetime | None = None,
+) -> list[int]:
+    """Put every pending change of one account/prefix (up to the batch size) into deposit
+    files, one per record kind; returns the new deposits' ids (uploaded after commit)."""
+    from worker.registrars.actors import crossref_batch
+
+    now = now or utcnow()
+    size = ctx.options.crossref_batch_max_records
+    regs = list(
+        session.execute(
+            select(DoiRegistration)
+            .where(
+                DoiRegistration.registrar == CROSSREF,
+                DoiRegistration.account == account_name,
+                DoiRegistration.doi.startswith(prefix + "/", autoescape=True),
+                DoiRegistration.pending_hash.is_not(None),
+                DoiRegistration.open_deposit_id.is_(None),
+                DoiRegistration.state != DoiState.ON_HOLD,
+                or_(
+                    DoiRegistration.duplicate_check.is_(None),
+                    DoiRegistration.duplicate_check != "pending",
+                ),
+            )
+            .order_by(DoiRegistration.pending_since, DoiRegistration.id)
+            .limit(size)
+            .options(selectinload(DoiRegistration.work))
+            .with_for_update(skip_locked=True, of=DoiRegistration)
+        ).scalars()
+    )
+    if not regs:
+        return []
+    try:
+        account = ctx.crossref_account(account_name)
+    except UnknownAccount as exc:
+        for reg in regs:
+            mark_failed(session, reg, f"not deposited: {exc}", failed_hash=reg.pending_hash)
+        return []
+    groups: dict[str, list[tuple[DoiRegistration, DesiredRecord]]] = defaultdict(list)
+    for reg in regs:
+        want = _batchable(session, reg, now)
+        if want is not None:
+            groups[body_element(want.model)].append((reg, want))
+    deposits = [_prepare(session, account, prefix, items, now) for items in groups.values()]
+    if len(regs) == size:  # more may be waiting: the next batch right away
+        enqueue_later(session, crossref_batch, account_name, prefix, **send_options())
+    return [d for d in deposits if d is not None]
+
+
+def _batchable(session: Session, reg: DoiRegistration, now: datetime) -> DesiredRecord | None:
+    """The record to deposit for ``reg``, or None when there is nothing to send (recorded)."""
+    try:
+        want = desired_record(reg.work, reg.doi)
+    except NoTombstone as exc:
+        reg.pending_hash = reg.pending_since = reg.next_attempt_at = None
+        reg.warning = f"withdrawn, but the DOI still points at the landing page: {exc}"
+        session.flush()
+        return None
+    except MetadataError as exc:
+        mark_failed(session, reg, f"not deposited: {exc}", failed_hash=reg.pending_hash)
+        return None
+    if want.hash == reg.confirmed_hash and reg.state in (DoiState.REGISTERED, DoiState.WITHDRAWN):
+        reg.pending_hash = reg.pending_since = reg.next_attempt_at = None
+        session.flush()
+        return None
+    if want.intent == WITHDRAW and reg.confirmed_hash is None:
+        # Crossref never accepted this DOI: depositing the tombstone would create it.
+        mark_confirmed(
+            session,
+            reg,
+            state=DoiState.WITHDRAWN,
+            confirmed_hash=want.hash,
+            now=now,
+            note="the DOI was never registered at Crossref; nothing deposited",
+        )
+        return None
+    return want
+
+
+def _prepare(
+    session: Session,
+    account: CrossrefAccount,
+    prefix: str,
+    items: list[tuple[DoiRegistration, DesiredRecord]],
+    now: datetime,
+) -> int | None:
+    from worker.registrars.actors import crossref_upload
+
+    token = uuid.uuid4().hex
+    stamp = max(next_timestamp(now, reg.last_timestamp) for reg, _ in items)
+    batch_id = f"pidsync-{token[:24]}"
+    try:
+        xml = render_crossref_deposit(
+            [want.model for _, want in items],
+            doi_batch_id=batch_id,
+            timestamps=stamp,
+            depositor_name=account.depositor_name,
+            depositor_email=account.depositor_email,
+            registrant=account.registrant,
+        )
+    except MetadataError as exc:  # the head (depositor, registrant) is the account's own
+        for reg, _ in items:
+            mark_failed(session, reg, f"not deposited: {exc}", failed_hash=reg.pending_hash)
+        return None
+    deposit = CrossrefDeposit(
+        account=account.name,
+        prefix=prefix,
+        file_name=f"pidsync-{account.name}-{token}.xml",
+        doi_batch_id=batch_id,
+        content=xml,
+        status=DepositStatus.PREPARED,
+        next_poll_at=now,
+    )
+    session.add(deposit)
+    session.flush()
+    for reg, want in items:
+        session.add(
+            CrossrefDepositRecord(
+                deposit_id=deposit.id,
+                registration_id=reg.id,
+                doi=reg.doi,
+                timestamp=stamp,
+                payload_hash=want.hash,
+                intent=want.intent,
+            )
+        )
+        reg.last_timestamp = stamp
+        reg.open_deposit_id = deposit.id
+        reg.next_attempt_at = None
+    session.flush()
+    enqueue_later(session, crossref_upload, deposit.id, **send_options())
+    log.info("crossref_deposit_prepared", file=deposit.file_name, records=len(items))
+    return deposit.id
+
+
+# --- 2. upload -----------------------------------------------------------------------------
+
+
+def _lock_deposit(session: Session, deposit_id: int) -> CrossrefDeposit | None:
+    return session.execute(
+        select(CrossrefDeposit).where(CrossrefDeposit.id == deposit_id).with_for_update()
+    ).scalar_one_or_none()
+
+
+def _registrations(session: Session, deposit: CrossrefDeposit) -> list[DoiRegistration]:
+    ids = sorted({record.registration_id for record in deposit.records})
+    return list(
+        session.execute(
+            select(DoiRegistration)
+            .where(DoiRegistration.id.in_(ids))
+            .order_by(DoiRegistration.id)
+            .with_for_update()
+        ).scalars()
+    )
+
+
+def upload_deposit(
+    session: Session, ctx: RegistrarContext, deposit_id: int, *, now: datetime | None = None
+) -> float | None:
+    """Upload a prepared deposit. Returns a delay when it must be tried again later."""
+    from worker.registrars.actors import crossref_poll
+
+    now = now or utcnow()
+    deposit = _lock_deposit(session, deposit_id)
+    if deposit is None or deposit.status != DepositStatus.PREPARED:
+        return None
+    if deposit.next_poll_at is not None and deposit.next_poll_at > now + EARLY:
+        return None  # a retry is already scheduled; this message is a duplicate
+    try:
+        account = ctx.crossref_account(deposit.account)
+    except UnknownAccount as exc:
+        _upload_refused(session, deposit, f"not uploaded: {exc}")
+        return None
+    waiting = _pending_submissions(session, deposit.account)
+    if waiting >= ctx.options.crossref_max_pending_submissions:
+        delay = ctx.options.poll_delay(0)
+        deposit.next_poll_at = now + timedelta(seconds=delay)
+        deposit.last_error = (
+            f"waiting: {waiting} submissions of account {deposit.account!r} are still queued at "
+            f"Crossref (budget {ctx.options.crossref_max_pending_submissions})"
+        )
+        session.flush()
+        return delay
+    ctx.throttle_crossref(account)
+    regs = _registrations(session, deposit)
+    deposit.upload_attempts += 1
+    for reg in regs:
+        reg.attempts += 1
+    try:
+        ctx.crossref(account).deposit(deposit.file_name, deposit.content.encode("utf-8"))
+    except RequestError as exc:
+        _upload_refused(session, deposit, f"Crossref refused the upload ({exc.status}): {exc}")
+        return None
+    except (ServerError, TransportError) as exc:
+        deposit.retry_count += 1
+        deposit.last_error = f"upload try {deposit.retry_count}: {error_text(exc)}"
+        if deposit.retry_count >= ctx.options.doi_max_retries:
+            _upload_refused(
+                session, deposit, f"gave up uploading after {deposit.retry_count} tries: {exc}"
+            )
+            return None
+        delay = ctx.options.retry_delay(deposit.retry_count, exc.retry_after)
+        deposit.next_poll_at = now + timedelta(seconds=delay)
+        session.flush()
+        return delay
+    delay = ctx.options.poll_delay(0)
+    deposit.status = DepositStatus.SUBMITTED
+    deposit.submitted_at = now
+    deposit.retry_count = 0
+    deposit.last_error = None
+    deposit.next_poll_at = now + timedelta(seconds=delay)
+    for reg in regs:
+        if reg.state in (DoiState.RESERVED, DoiState.FAILED):
+            reg.state = DoiState.SUBMITTED
+    session.flush()
+    enqueue_later(session, crossref_poll, deposit.id, delay=delay, **send_options())
+    log.info("crossref_deposit_uploaded", file=deposit.file_name, poll_in_s=delay)
+    return None
+
+
+def _pending_submissions(session: Session, account_name: str) -> int:
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(CrossrefDeposit)
+            .where(CrossrefDeposit.account == account_name, CrossrefDeposit.status.in_(OPEN))
+        ).scalar_one()
+    )
+
+
+def _upload_refused(session: Session, deposit: CrossrefDeposit, message: str) -> None:
+    deposit.status = DepositStatus.FAILED
+    deposit.last_error = message
+    deposit.next_poll_at = None
+    log.error("crossref_upload_refused", account=deposit.account, file=deposit.file_name)
+    hashes = {record.registration_id: record.payload_hash for record in deposit.records}
+    for reg in _registrations(session, deposit):
+        reg.open_deposit_id = None
+        mark_failed(session, reg, message, failed_hash=hashes.get(reg.id))
+    session.flush()
+
+
+# --- 3. polling ----------------------------------------------------------------------------
+
+
+def poll_deposit(
+    session: Session, ctx: RegistrarContext, deposit_id: int, *, now: datetime | None = None
+) -> float | None:
+    """Ask Crossref about one submission. Returns the delay until the next poll while it is
+    unfinished, else None."""
+    now = now or utcnow()
+    deposit = _lock_deposit(session, deposit_id)
+    if deposit is None or deposit.status not in OPEN:
+        return None
+    if deposit.next_poll_at is not None and deposit.next_poll_at > now + EARLY:
+        return None  # the next poll is already scheduled; this message is a duplicate
+    try:
+        account = ctx.crossref_account(deposit.account)
+    except UnknownAccount as exc:
+        deposit.last_error = f"cannot poll: {exc}"
+        return _poll_again(session, ctx, deposit, now)
+    ctx.throttle_crossref(account)
+    try:
+        result = ctx.crossref(account).submission_result(deposit.file_name)
+    except RequestError as exc:
+        log.error(  # noqa: TRY400 - an alert; the status and api_calls say why, no traceback
+            "crossref_poll_refused", account=deposit.account, status=exc.status
+        )
+        deposit.last_error = f"polling refused ({exc.status}): {error_text(exc)}"
+        return _poll_again(session, ctx, deposit, now)
+    except (ServerError, TransportError) as exc:
+        deposit.last_error = f"polling failed: {error_text(exc)}"
+        return _poll_again(session, ctx, deposit, now, retry_after=exc.retry_after)
+    deposit.poll_count += 1
+    if result.completed:
+        apply_result(session, ctx, deposit, result, now=now)
+        return None
+    deposit.last_error = (
+        "Crossref does not know this submission yet"
+        if result.status == "unknown_submission"
+        else None
+    )
+    if result.status == "queued":
+        deposit.status = DepositStatus.QUEUED
+    elif result.status == "in_process":
+        deposit.status = DepositStatus.IN_PROCESS
+    deposit.submission_id = result.submission_id or deposit.submission_id
+    return _poll_again(session, ctx, deposit, now)
+
+
+def _poll_again(
+    session: Session,
+    ctx: RegistrarContext,
+    deposit: CrossrefDeposit,
+    now: datetime,
+    *,
+    retry_after: float | None = None,
+) -> float:
+    flag_if_stale(session, ctx.options, deposit, now)
+    delay = ctx.options.poll_delay(deposit.poll_count)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    deposit.next_poll_at = now + timedelta(seconds=delay)
+    session.flush()
+    return delay
+
+
+def flag_if_stale(
+    session: Session, options: RegistrarOptions, deposit: CrossrefDeposit, now: datetime
+) -> bool:
+    """Flag a submission still unfinished past the deadline (once): status, alert, webhook."""
+    if deposit.stale or deposit.submitted_at is None or deposit.status not in OPEN:
+        return False
+    age = (now - deposit.submitted_at).total_seconds()
+    if age < options.crossref_stale_after_seconds:
+        return False
+    deposit.stale = True
+    deposit.stale_at = now
+    hours = age / 3600
+    message = (
+        f"Crossref submission {deposit.file_name} is still {deposit.status.value} after "
+        f"{hours:.1f} h; pidsync keeps polling"
+    )
+    log.error(
+        "crossref_deposit_stale", account=deposit.account, file=deposit.file_name, hours=hours
+    )
+    for reg in _registrations(session, deposit):
+        if reg.open_deposit_id == deposit.id:
+            reg.warning = message
+            report(session, reg, "doi.stale", message=message, deposit=deposit.file_name)
+    session.flush()
+    return True
+
+
+# --- 4. outcome ----------------------------------------------------------------------------
+
+
+def apply_result(
+    session: Session,
+    ctx: RegistrarContext,
+    deposit: CrossrefDeposit,
+    result: SubmissionResult,
+    *,
+    now: datetime,
+) -> None:
+    """Apply a completed submission's per-record diagnostics, each to its own DOI."""
+    from worker.registrars.actors import crossref_batch
+
+    by_doi = {record.doi.lower(): record for record in result.records}
+    regs = {reg.id: reg for reg in _registrations(session, deposit)}
+    rebatch = False
+    for record in sorted(deposit.records, key=lambda r: r.id):
+        reg = regs[record.registration_id]
+        outcome = by_doi.get(record.doi.lower()) or RecordResult(
+            record.doi, "Failure", "Crossref's result has no diagnostic for this DOI"
+        )
+        record.status = outcome.status
+        record.message = outcome.message or None
+        if reg.open_deposit_id == deposit.id:
+            reg.open_deposit_id = None
+        _apply_record(session, reg, record, outcome, now)
+        if reg.pending_hash is not None and reg.state != DoiState.ON_HOLD:
+            rebatch = True  # a newer change arrived while this deposit was in flight
+    deposit.status = DepositStatus.COMPLETED
+    deposit.completed_at = now
+    deposit.next_poll_at = None
+    deposit.last_error = None
+    deposit.submission_id = result.submission_id or deposit.submission_id
+    session.flush()
+    if rebatch:
+        enqueue_later(
+            session,
+            crossref_batch,
+            deposit.account,
+            deposit.prefix,
+            delay=ctx.options.crossref_batch_window_seconds,
+            **send_options(),
+        )
+    log.info(
+        "crossref_deposit_completed",
+        file=deposit.file_name,
+        outcomes=[r.status for r in deposit.records],
+    )
+
+
+def _apply_record(
+    session: Session,
+    reg: DoiRegistration,
+    record: CrossrefDepositRecord,
+    outcome: RecordResult,
+    now: datetime,
+) -> None:
+    state = DoiState.WITHDRAWN if record.intent == WITHDRAW else DoiState.REGISTERED
+    if outcome.status in ACCEPTED:
+        warning = outcome.message if outcome.status == "Warning" else None
+        mark_confirmed(
+            session,
+            reg,
+            state=state,
+            confirmed_hash=record.payload_hash,
+            now=now,
+            warning=warning and f"Crossref: {warning}",
+        )
+    elif outcome.timestamp_not_newer and _accepted_before(session, reg, record):
+        mark_confirmed(
+            session,
+            reg,
+            state=state,
+            confirmed_hash=record.payload_hash,
+            now=now,
+            note="Crossref already held this payload (its timestamp was not newer)",
+        )
+    else:
+        mark_failed(
+            session,
+            reg,
+            f"Crossref refused the record: {outcome.message or outcome.status}",
+            details=[{"status": outcome.status, "msg": outcome.message}],
+            failed_hash=record.payload_hash,
+        )
+
+
+def _accepted_before(session: Session, reg: DoiRegistration, record: CrossrefDepositRecord) -> bool:
+    """Whether the newer-or-equal version Crossref holds is one of ours with this very payload:
+    a record of this DOI that Crossref accepted, with the same payload and a timestamp at least
+    this one's, or this same file uploaded twice (an answer was lost: the first copy was
+    accepted, the second is refused). Newer content deposited by someone else is not ours to
+    call done."""
+    if record.deposit.upload_attempts > 1:
+        return True
+    earlier = session.execute(
+        select(CrossrefDepositRecord.id).where(
+            CrossrefDepositRecord.registration_id == reg.id,
+            CrossrefDepositRecord.id != record.id,
+            CrossrefDepositRecord.payload_hash == record.payload_hash,
+            CrossrefDepositRecord.timestamp >= record.timestamp,
+            CrossrefDepositRecord.status.in_(ACCEPTED),
+        )
+    ).first()
+    return earlier is not None

@@ -1,0 +1,193 @@
+"""DataCite: send a registration's pending change with ``PUT /dois/{doi}`` and record what
+DataCite answered.
+
+The payload is rendered from the Work as stored when the message runs, so a late message
+always sends the newest version, and its hash (attributes + target state) is compared with
+what DataCite last confirmed: unchanged means nothing is sent. A state that says DataCite holds
+the DOI is set only from DataCite's answer. 422 → failed with DataCite's field messages; 401
+and 403 → failed as an account problem (logged as an alert and reported); 429, 5xx and network
+failures → tried again with backoff (Retry-After honoured).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from worker.http import RequestError, ServerError, TransportError
+from worker.logging import get_logger
+from worker.metadata.errors import MetadataError
+from worker.metadata.hashing import payload_hash
+from worker.metadata.render.datacite_json import render_datacite_attributes
+from worker.models import DoiRegistration, DoiState, Work
+from worker.registrars.accounts import UnknownAccount
+from worker.registrars.common import (
+    in_flight,
+    lock_registration,
+    mark_confirmed,
+    mark_failed,
+    retry_later,
+    utcnow,
+    work_model,
+)
+from worker.registrars.context import RegistrarContext
+from worker.registrars.datacite.client import describe_errors, field_errors
+
+log = get_logger(__name__)
+
+FINDABLE, REGISTERED, WITHDRAWN = "findable", "registered", "withdrawn"
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What DataCite should hold for a registration: attributes, the state, and their hash."""
+
+    attributes: dict[str, Any]
+    target: str  # findable | registered | withdrawn
+    hash: str
+
+    def event(self, current: DoiState) -> str:
+        """The DataCite event that moves the DOI from ``current`` to the target."""
+        if self.target == WITHDRAWN:
+            return "hide"
+        if self.target == REGISTERED:
+            return "hide" if current == DoiState.FINDABLE else "register"
+        return "publish"
+
+
+def desired(work: Work, doi: str, target_state: str) -> Desired:
+    """The request for ``work`` as stored now; MetadataError names what DataCite would miss."""
+    if work.withdrawn_at is not None:
+        # Hidden; the landing page moves to the tombstone when the emitting system names one.
+        attributes: dict[str, Any] = {"url": work.tombstone_url} if work.tombstone_url else {}
+        target = WITHDRAWN
+    else:
+        attributes = render_datacite_attributes(work_model(work, doi))
+        target = REGISTERED if target_state == REGISTERED else FINDABLE
+    return Desired(attributes, target, payload_hash({"attributes": attributes, "target": target}))
+
+
+def sync_registration(
+    session: Session,
+    ctx: RegistrarContext,
+    registration_id: int,
+    *,
+    now: datetime | None = None,
+) -> float | None:
+    """Send the registration's pending change. Returns the delay before the next try after a
+    transient failure, else None (confirmed, refused, or nothing to do)."""
+    now = now or utcnow()
+    reg = lock_registration(session, registration_id)
+    if reg is None or reg.pending_hash is None or in_flight(reg, now):
+        return None
+    if reg.state == DoiState.ON_HOLD or reg.duplicate_check == "pending":
+        return None
+    try:
+        want = desired(reg.work, reg.doi, reg.target_state)
+    except MetadataError as exc:
+        mark_failed(session, reg, f"not sent to DataCite: {exc}", failed_hash=reg.pending_hash)
+        return None
+    if want.hash == reg.confirmed_hash and reg.state in (
+        DoiState.FINDABLE,
+        DoiState.REGISTERED,
+        DoiState.WITHDRAWN,
+    ):
+        reg.pending_hash = reg.pending_since = reg.next_attempt_at = None
+        session.flush()
+        return None
+    try:
+        account = ctx.datacite_account(reg.account)
+    except UnknownAccount as exc:
+        mark_failed(session, reg, f"not sent to DataCite: {exc}", failed_hash=reg.pending_hash)
+        return None
+    client = ctx.datacite(account)
+    # Never confirmed: if nothing reached DataCite, there is nothing to hide.
+    if (
+        want.target == WITHDRAWN
+        and reg.confirmed_hash is None
+        and (reg.attempts == 0 or _unknown_at_datacite(ctx, client, account, reg))
+    ):
+        mark_confirmed(
+            session,
+            reg,
+            state=DoiState.WITHDRAWN,
+            confirmed_hash=want.hash,
+            now=now,
+            note="the DOI was never registered at DataCite; nothing to hide",
+        )
+        return None
+    ctx.throttle_datacite(account)
+    reg.attempts += 1
+    try:
+        data = client.put_doi(reg.doi, want.attributes, want.event(reg.state))
+    except RequestError as exc:
+        _refused(session, reg, exc)
+        return None
+    except (ServerError, TransportError) as exc:
+        return retry_later(session, reg, exc, ctx.options, now, agency="DataCite")
+    _confirmed(session, reg, want, data, now)
+    return None
+
+
+def _unknown_at_datacite(
+    ctx: RegistrarContext, client: Any, account: Any, reg: DoiRegistration
+) -> bool:
+    ctx.throttle_datacite(account)
+    return client.get_doi(reg.doi) is None
+
+
+def _confirmed(
+    session: Session, reg: DoiRegistration, want: Desired, data: dict[str, Any], now: datetime
+) -> None:
+    remote = str(data.get("attributes", {}).get("state") or "")
+    warning = None
+    if want.target == WITHDRAWN:
+        state = DoiState.WITHDRAWN
+    elif remote == FINDABLE:
+        state = DoiState.FINDABLE
+    elif remote == REGISTERED:
+        state = DoiState.REGISTERED
+        if want.target == FINDABLE:
+            warning = "DataCite answered state 'registered', not 'findable'"
+    else:
+        mark_failed(
+            session,
+            reg,
+            f"DataCite kept {reg.doi} in state {remote or 'unknown'!r} after the "
+            f"'{want.event(reg.state)}' event",
+            failed_hash=want.hash,
+        )
+        return
+    mark_confirmed(session, reg, state=state, confirmed_hash=want.hash, now=now, warning=warning)
+
+
+def _refused(session: Session, reg: DoiRegistration, exc: RequestError) -> None:
+    errors = field_errors(exc)
+    detail = describe_errors(errors) or exc.text or str(exc)
+    status = exc.status
+    if status == 401:
+        message = (
+            f"DataCite refused the credentials of account {reg.account!r} (401 {detail}): "
+            "check its repository id and password"
+        )
+    elif status == 403:
+        message = (
+            f"DataCite refused account {reg.account!r} for {reg.doi} (403 {detail}): the DOI's "
+            "prefix may not belong to this repository, or another repository owns the DOI"
+        )
+    elif status == 422:
+        message = f"DataCite refused the metadata (422): {detail}"
+    else:
+        message = f"DataCite refused the request ({status}): {detail}"
+    if status in (401, 403):
+        log.error(
+            "registrar_account_refused",
+            registrar="datacite",
+            account=reg.account,
+            status=status,
+            doi=reg.doi,
+        )
+    mark_failed(session, reg, message, details=errors or None, failed_hash=reg.pending_hash)

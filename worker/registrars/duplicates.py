@@ -1,0 +1,151 @@
+"""The duplicate guard's wiring: before minting a DOI for a Work that carries none, ask the
+PID toolkit (``worker.pids.duplicates``, issue 7) whether a DOI for it may already exist.
+
+Off by default (``PIDSYNC_DOI_DUPLICATE_CHECK``). A likely match puts the registration on hold
+("possible duplicate of 10.x/y" with the evidence) in the status API and a ``doi.on_hold``
+webhook; ``pidsync doi release`` lets it go on. A search that keeps failing does not block
+minting forever: after the usual tries the DOI goes ahead with a warning saying the check was
+skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from worker.config import Settings
+from worker.errors import TransientError
+from worker.http import Recorder
+from worker.logging import get_logger
+from worker.metadata.work import Work as MetaWork
+from worker.models import DoiRegistration, DoiState
+from worker.registrars.common import (
+    error_text,
+    lock_registration,
+    report,
+    utcnow,
+    work_model,
+)
+from worker.registrars.context import DuplicateFinder, RegistrarContext
+
+log = get_logger(__name__)
+
+PENDING, CLEAR, HELD, RELEASED, SKIPPED = "pending", "clear", "held", "released", "skipped"
+
+
+def registry_finder(
+    settings: Settings, *, threshold: float, recorder: Recorder | None = None
+) -> DuplicateFinder:
+    """The PID toolkit's ``find_possible_duplicates(work, search, threshold=...)`` over one
+    :class:`~worker.pids.search.RegistrySearch` of this installation's Crossref and DataCite
+    (its calls recorded like every other). A registry that cannot be searched raises
+    ``DuplicateCheckIncomplete``, a TransientError: the check is tried again later."""
+    from worker.pids.duplicates import find_possible_duplicates
+    from worker.pids.search import RegistrySearch
+
+    search = RegistrySearch.from_settings(settings, recorder=recorder)
+
+    def find(work: MetaWork) -> Sequence[Any]:
+        return find_possible_duplicates(work, search, threshold=threshold)
+
+    return find
+
+
+def declared_new(registration: dict[str, Any]) -> bool:
+    """Whether the emitting system says the DOI is new (``registration.new_doi: true``), which
+    skips the guard."""
+    return registration.get("new_doi") is True
+
+
+def _evidence(match: Any) -> dict[str, Any]:
+    evidence = getattr(match, "evidence", None)
+    dump = getattr(evidence, "model_dump", None)
+    if callable(dump):
+        evidence = dump(mode="json")
+    elif evidence is not None and not isinstance(evidence, dict | list | str | int | float):
+        evidence = str(evidence)
+    return {
+        "doi": str(match.doi),
+        "score": round(float(match.score), 4),
+        "evidence": evidence,
+    }
+
+
+def check_registration(
+    session: Session, ctx: RegistrarContext, registration_id: int, *, now: datetime | None = None
+) -> float | None:
+    """Run the guard for a reserved DOI. Returns a delay when the search failed and should be
+    tried again, else None (held, or cleared and sent on)."""
+    from worker.registrars.service import schedule_send
+
+    now = now or utcnow()
+    reg = lock_registration(session, registration_id)
+    if reg is None or reg.duplicate_check != PENDING:
+        return None
+    model = work_model(reg.work, reg.doi)
+    try:
+        if ctx.duplicate_finder is None:
+            raise LookupError("the duplicate guard is not configured in this process")
+        matches = [m for m in ctx.duplicate_finder(model) if str(m.doi).lower() != reg.doi]
+    except TransientError as exc:
+        reg.retry_count += 1
+        reg.last_error = f"duplicate check: registry search failed: {error_text(exc)}"
+        if reg.retry_count < ctx.options.doi_max_retries:
+            delay = ctx.options.retry_delay(reg.retry_count, exc.retry_after)
+            session.flush()
+            return delay
+        _skip(session, ctx, reg, reg.last_error, now)
+        return None
+    except LookupError as exc:
+        _skip(session, ctx, reg, f"duplicate guard unavailable: {exc}", now)
+        return None
+    if not matches:
+        reg.duplicate_check = CLEAR
+        reg.retry_count = 0
+        reg.last_error = None
+        if reg.state == DoiState.ON_HOLD:
+            reg.state = DoiState.RESERVED if reg.confirmed_hash is None else reg.state
+        schedule_send(session, ctx.options, reg, now)
+        return None
+    _hold(session, reg, sorted(matches, key=lambda m: -float(m.score)))
+    return None
+
+
+def _skip(
+    session: Session, ctx: RegistrarContext, reg: DoiRegistration, reason: str, now: datetime
+) -> None:
+    log.warning("duplicate_check_skipped", doi=reg.doi, reason=reason)
+    reg.duplicate_check = SKIPPED
+    reg.retry_count = 0
+    reg.last_error = None
+    reg.warning = f"duplicate check skipped: {reason}"
+    if reg.state == DoiState.ON_HOLD:
+        reg.state = DoiState.RESERVED
+    from worker.registrars.service import schedule_send
+
+    schedule_send(session, ctx.options, reg, now)
+
+
+def _hold(session: Session, reg: DoiRegistration, matches: list[Any]) -> None:
+    found = [_evidence(m) for m in matches]
+    best = found[0]
+    reg.state = DoiState.ON_HOLD
+    reg.duplicate_check = HELD
+    reg.retry_count = 0
+    reg.last_error = None
+    reg.next_attempt_at = None
+    reg.hold = {"possible_duplicate_of": best["doi"], "matches": found}
+    reg.warning = f"possible duplicate of {best['doi']} (score {best['score']})"
+    session.flush()
+    report(
+        session,
+        reg,
+        "doi.on_hold",
+        message=reg.warning,
+        possible_duplicate_of=best["doi"],
+        matches=found,
+    )
+    log.info("doi_on_hold", doi=reg.doi, duplicate_of=best["doi"], score=best["score"])

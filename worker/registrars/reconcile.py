@@ -1,0 +1,216 @@
+"""Reconciliation: read back what the agencies hold and repair drift (DESIGN.md §4).
+
+For each DOI pidsync holds as confirmed: unknown at the agency → registered again; metadata or
+state differs → updated. Deposits stuck without a poll → polled again (:mod:`.sweep`). Run by
+``pidsync reconcile dois [--since]`` and, a batch at a time, by the scheduler.
+
+The comparison looks at what identifies a record to a reader (landing page, titles, creators,
+publisher, year, type, state), not at every attribute: an agency that normalises what it
+stores must not look like drift on every pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from worker.http import RequestError
+from worker.logging import get_logger
+from worker.metadata.errors import MetadataError
+from worker.models import DoiRegistration, DoiState
+from worker.registrars.accounts import CROSSREF, DATACITE, UnknownAccount
+from worker.registrars.common import CONFIRMED, NEVER_SENT, lock_registration, utcnow
+from worker.registrars.context import RegistrarContext
+from worker.registrars.crossref import service as crossref
+from worker.registrars.datacite import service as datacite
+from worker.registrars.settings import RegistrarOptions
+
+log = get_logger(__name__)
+
+IN_SYNC = "in_sync"
+UNKNOWN = "unknown_at_agency"
+METADATA = "metadata_differs"
+STATE = "state_differs"
+STUCK = "deposit_stuck"
+ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Finding:
+    doi: str
+    registrar: str
+    kind: str
+    detail: str = ""
+    action: str = "none"  # none | re-register | update | re-poll | upload
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def reconcilable(query: Any) -> Any:
+    return query.where(
+        DoiRegistration.state.in_(CONFIRMED),
+        DoiRegistration.pending_hash.is_(None),
+        DoiRegistration.confirmed_hash.is_not(None),
+        DoiRegistration.confirmed_hash != NEVER_SENT,
+    )
+
+
+def due_registrations(
+    session: Session,
+    options: RegistrarOptions,
+    *,
+    now: datetime,
+    since: datetime | None = None,
+    limit: int | None = None,
+    every: bool = False,
+) -> list[int]:
+    """Confirmed registrations to read back: changed since ``since`` (all when None), confirmed
+    at least the minimum age ago, and (unless ``every``) not read back within the interval."""
+    query = reconcilable(select(DoiRegistration.id)).where(
+        DoiRegistration.confirmed_at
+        <= now - timedelta(seconds=options.doi_reconcile_min_age_seconds)
+    )
+    if since is not None:
+        query = query.where(DoiRegistration.confirmed_at >= since)
+    if not every:
+        query = query.where(
+            or_(
+                DoiRegistration.reconciled_at.is_(None),
+                DoiRegistration.reconciled_at
+                < now - timedelta(seconds=options.doi_reconcile_interval_seconds),
+            )
+        )
+    query = query.order_by(DoiRegistration.reconciled_at.nulls_first(), DoiRegistration.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.execute(query).scalars())
+
+
+def reconcile_registration(
+    session: Session, ctx: RegistrarContext, registration_id: int, *, now: datetime | None = None
+) -> Finding | None:
+    """Read one DOI back from its agency and repair drift. None when it is not in a state to
+    compare (a change is pending: the normal path is already sending it)."""
+    now = now or utcnow()
+    reg = lock_registration(session, registration_id)
+    if reg is None or reg.state not in CONFIRMED or reg.pending_hash is not None:
+        return None
+    reg.reconciled_at = now
+    try:
+        if reg.registrar == DATACITE:
+            finding = _datacite(ctx, reg)
+        else:
+            finding = _crossref(ctx, reg)
+    except (UnknownAccount, RequestError, MetadataError, crossref.NoTombstone) as exc:
+        finding = Finding(reg.doi, reg.registrar, ERROR, str(exc))
+    if finding.action in ("re-register", "update"):
+        _send_again(session, ctx, reg, finding, now)
+    session.flush()
+    log.info("doi_reconciled", doi=reg.doi, kind=finding.kind, action=finding.action)
+    return finding
+
+
+def _send_again(
+    session: Session,
+    ctx: RegistrarContext,
+    reg: DoiRegistration,
+    finding: Finding,
+    now: datetime,
+) -> None:
+    from worker.registrars.service import desired_change, schedule_send
+
+    change = desired_change(reg.work, reg.doi, reg.registrar, reg.target_state)
+    reg.confirmed_hash = None  # the agency does not hold what we last sent
+    reg.pending_hash = change.hash
+    reg.pending_since = now
+    reg.retry_count = 0
+    reg.last_error = f"reconciliation: {finding.detail}; sending again"
+    schedule_send(session, ctx.options, reg, now)
+
+
+# --- DataCite ------------------------------------------------------------------------------
+
+
+def _datacite(ctx: RegistrarContext, reg: DoiRegistration) -> Finding:
+    account = ctx.datacite_account(reg.account)
+    want = datacite.desired(reg.work, reg.doi, reg.target_state)
+    ctx.throttle_datacite(account)
+    held = ctx.datacite(account).get_doi(reg.doi)
+    if held is None:
+        return Finding(reg.doi, DATACITE, UNKNOWN, "DataCite does not know the DOI", "re-register")
+    attributes = held.get("attributes") or {}
+    differences = [
+        key
+        for key, value in fingerprint(want.attributes).items()
+        if fingerprint(attributes).get(key) != value
+    ]
+    if differences:
+        detail = "DataCite holds different " + ", ".join(differences)
+        return Finding(reg.doi, DATACITE, METADATA, detail, "update")
+    remote = str(attributes.get("state") or "")
+    expected = {
+        DoiState.FINDABLE: {"findable"},
+        DoiState.REGISTERED: {"registered"},
+        DoiState.WITHDRAWN: {"registered", "draft"},
+    }[reg.state]
+    if remote not in expected:
+        detail = f"DataCite has state {remote!r}, pidsync expects {reg.state.value!r}"
+        return Finding(reg.doi, DATACITE, STATE, detail, "update")
+    return Finding(reg.doi, DATACITE, IN_SYNC)
+
+
+def _names(items: Any, key: str) -> list[str]:
+    if not isinstance(items, list):
+        return []
+    return [_text(item.get(key)) for item in items if isinstance(item, dict)]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        value = value.get("name")
+    return " ".join(str(value or "").split()).casefold()
+
+
+def fingerprint(attributes: dict[str, Any]) -> dict[str, Any]:
+    """What identifies a DataCite record to a reader, normalised; only keys present."""
+    found: dict[str, Any] = {}
+    if "url" in attributes:
+        found["url"] = attributes.get("url") or None
+    if "titles" in attributes:
+        found["titles"] = _names(attributes.get("titles"), "title")
+    if "creators" in attributes:
+        found["creators"] = _names(attributes.get("creators"), "name")
+    if "publisher" in attributes:
+        found["publisher"] = _text(attributes.get("publisher"))
+    if "publicationYear" in attributes:
+        found["publicationYear"] = str(attributes.get("publicationYear") or "")
+    if "types" in attributes:
+        types = attributes.get("types") or {}
+        found["resourceTypeGeneral"] = types.get("resourceTypeGeneral") if types else None
+    return found
+
+
+# --- Crossref ------------------------------------------------------------------------------
+
+
+def _crossref(ctx: RegistrarContext, reg: DoiRegistration) -> Finding:
+    want = crossref.desired_record(reg.work, reg.doi)
+    held = ctx.crossref_rest().work(reg.doi)
+    if held is None:
+        return Finding(reg.doi, CROSSREF, UNKNOWN, "Crossref does not know the DOI", "re-register")
+    differences = []
+    url = ((held.get("resource") or {}).get("primary") or {}).get("URL")
+    if url != want.model.url:
+        differences.append("landing page URL")
+    titles = [_text(t) for t in held.get("title") or []]
+    if _text(want.model.title) not in titles:
+        differences.append("title")
+    if differences:
+        detail = "Crossref holds a different " + " and ".join(differences)
+        return Finding(reg.doi, CROSSREF, METADATA, detail, "update")
+    return Finding(reg.doi, CROSSREF, IN_SYNC)

@@ -1,0 +1,63 @@
+"""A registration as the status API, the CLI and the dashboard show it: the DOI, its state,
+the agency's messages, attempts, timestamps, and each Crossref deposit that carried it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from worker.models import CrossrefDepositRecord, DoiRegistration
+
+#: Deposits shown per DOI (newest first).
+DEPOSITS_SHOWN = 5
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def describe(reg: DoiRegistration) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "doi": reg.doi,
+        "registrar": reg.registrar,
+        "account": reg.account,
+        "state": reg.state.value,
+        "target_state": reg.target_state,
+        "minted": reg.minted,
+        "pending": reg.pending_hash is not None,
+        "pending_since": _iso(reg.pending_since),
+        "warning": reg.warning,
+        "last_error": reg.last_error,
+        "errors": reg.error_details,
+        "hold": reg.hold,
+        "duplicate_check": reg.duplicate_check,
+        "attempts": reg.attempts,
+        "next_attempt_at": _iso(reg.next_attempt_at),
+        "registered_at": _iso(reg.registered_at),
+        "confirmed_at": _iso(reg.confirmed_at),
+        "reconciled_at": _iso(reg.reconciled_at),
+        "updated_at": _iso(reg.updated_at),
+    }
+    if reg.registrar == "crossref":
+        records = sorted(reg.deposit_records, key=lambda r: r.id, reverse=True)
+        details["timestamp"] = reg.last_timestamp
+        details["deposits"] = [_deposit(r) for r in records[:DEPOSITS_SHOWN]]
+    return details
+
+
+def _deposit(record: CrossrefDepositRecord) -> dict[str, Any]:
+    deposit = record.deposit
+    return {
+        "file_name": deposit.file_name,
+        "status": deposit.status.value,
+        "intent": record.intent,
+        "timestamp": record.timestamp,
+        "outcome": record.status,
+        "message": record.message,
+        "submitted_at": _iso(deposit.submitted_at),
+        "completed_at": _iso(deposit.completed_at),
+        "polls": deposit.poll_count,
+        "next_poll_at": _iso(deposit.next_poll_at),
+        "stale": deposit.stale,
+        "last_error": deposit.last_error,
+    }

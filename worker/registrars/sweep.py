@@ -1,0 +1,106 @@
+"""The scheduler's DOI jobs. Postgres is the source of truth for unfinished work: a change
+whose message was lost (a Redis restart, a send that failed after commit) is sent again once
+its next attempt is long past; deposits are uploaded, polled and flagged stale; confirmed DOIs
+are read back a batch at a time. Every actor is idempotent, so a second message is harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from worker.models import CrossrefDeposit, DepositStatus, DoiRegistration, DoiState
+from worker.registrars import duplicates, reconcile
+from worker.registrars.accounts import DATACITE
+from worker.registrars.common import enqueue_later, utcnow
+from worker.registrars.crossref.service import OPEN, flag_if_stale
+from worker.registrars.settings import RegistrarOptions
+
+
+def resend_stalled(
+    session: Session, *, options: RegistrarOptions, now: datetime | None = None, limit: int = 500
+) -> int:
+    """Re-send registrations with a change to send whose message is overdue."""
+    from worker.registrars.actors import check_duplicates, crossref_batch, datacite_sync
+
+    now = now or utcnow()
+    overdue = now - timedelta(seconds=options.doi_resend_grace_seconds)
+    stalled = session.execute(
+        select(DoiRegistration)
+        .where(
+            DoiRegistration.pending_hash.is_not(None),
+            DoiRegistration.state != DoiState.ON_HOLD,
+            DoiRegistration.open_deposit_id.is_(None),
+            or_(
+                DoiRegistration.next_attempt_at < overdue,
+                DoiRegistration.next_attempt_at.is_(None)
+                & (DoiRegistration.pending_since < overdue),
+            ),
+        )
+        .order_by(DoiRegistration.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).scalars()
+    batches: set[tuple[str, str]] = set()
+    count = 0
+    for reg in stalled:
+        reg.next_attempt_at = now
+        if reg.duplicate_check == duplicates.PENDING:
+            enqueue_later(session, check_duplicates, reg.id)
+        elif reg.registrar == DATACITE:
+            enqueue_later(session, datacite_sync, reg.id)
+        else:
+            batches.add((reg.account, reg.doi.split("/", 1)[0]))
+        count += 1
+    for account, prefix in sorted(batches):
+        enqueue_later(session, crossref_batch, account, prefix)
+    session.flush()
+    return count
+
+
+def deposit_upkeep(
+    session: Session, *, options: RegistrarOptions, now: datetime | None = None, limit: int = 500
+) -> int:
+    """Upload prepared deposits and poll submitted ones whose message is overdue; flag stale
+    ones. Returns how many messages were sent again."""
+    from worker.registrars.actors import crossref_poll, crossref_upload
+
+    now = now or utcnow()
+    overdue = now - timedelta(seconds=options.doi_resend_grace_seconds)
+    deposits = session.execute(
+        select(CrossrefDeposit)
+        .where(CrossrefDeposit.status.in_((DepositStatus.PREPARED, *OPEN)))
+        .order_by(CrossrefDeposit.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).scalars()
+    count = 0
+    for deposit in deposits:
+        flag_if_stale(session, options, deposit, now)
+        if deposit.next_poll_at is not None and deposit.next_poll_at >= overdue:
+            continue
+        deposit.next_poll_at = now
+        actor = crossref_upload if deposit.status == DepositStatus.PREPARED else crossref_poll
+        enqueue_later(session, actor, deposit.id)
+        count += 1
+    session.flush()
+    return count
+
+
+def schedule_reconciliation(
+    session: Session, *, options: RegistrarOptions, now: datetime | None = None
+) -> int:
+    """Enqueue a read-back of the confirmed DOIs due for one (a batch per run)."""
+    from worker.registrars.actors import reconcile_registration
+
+    now = now or utcnow()
+    due = reconcile.due_registrations(session, options, now=now, limit=options.doi_reconcile_batch)
+    for registration_id in due:
+        reg = session.get(DoiRegistration, registration_id)
+        if reg is not None:
+            reg.reconciled_at = now  # not picked again while its message is queued
+        enqueue_later(session, reconcile_registration, registration_id)
+    session.flush()
+    return len(due)

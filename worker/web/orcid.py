@@ -1,0 +1,119 @@
+"""ORCID routes: researcher consent (connect → ORCID → callback) and ORCID's webhook calls.
+
+- ``GET /orcid/connect?person=&return_to=[&client=]``: a single-use, expiring ``state`` bound to
+  this browser (a cookie), then a redirect to ORCID's consent page for
+  ``/activities/update /read-limited``.
+- ``GET /orcid/callback``: checks the state (known, this browser's, unused, in time), exchanges
+  the code, stores the grant; back to the allow-listed ``return_to`` with ``orcid_status`` (and
+  ``orcid``, ``person``) in the query, or a plain page. Denied and failed consent are shown
+  plainly and recorded.
+- ``POST /webhooks/orcid/{orcid}/{secret}``: 204 at once and a reconciliation of that record
+  queued; 404 for an unknown record or secret.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from worker.orcid import consent, webhooks
+from worker.orcid.deps import for_runtime
+from worker.web.deps import runtime
+
+router = APIRouter(tags=["orcid"])
+
+_STYLE = "body{font-family:sans-serif;max-width:36em;margin:3em auto;line-height:1.4}"
+_TITLES = {
+    "granted": "ORCID connected",
+    "denied": "ORCID not connected",
+    "failed": "ORCID connection failed",
+}
+
+
+def _page(title: str, message: str, *, status: int = 200) -> HTMLResponse:
+    body = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
+        f"<body><h1>{escape(title)}</h1><p>{escape(message)}</p></body></html>"
+    )
+    return HTMLResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/orcid/connect")
+def orcid_connect(
+    request: Request,
+    person: str | None = None,
+    return_to: str | None = None,
+    client: str | None = None,
+) -> Response:
+    """Start a researcher's consent: redirect to ORCID's authorize page."""
+    rt = runtime(request)
+    settings = rt.settings
+    redirect_uri = settings.orcid_callback_url or str(request.url_for("orcid_callback"))
+    try:
+        with rt.database.session() as session:
+            started = consent.start(
+                session,
+                for_runtime(rt),
+                person=person,
+                return_to=return_to,
+                client_id=client,
+                redirect_uri=redirect_uri,
+            )
+    except consent.ConsentRejected as exc:
+        return _page("Cannot connect to ORCID", str(exc), status=exc.status)
+    response = RedirectResponse(started.url, status_code=302)
+    response.set_cookie(
+        consent.COOKIE,
+        started.state,
+        max_age=settings.orcid_state_ttl_seconds,
+        path="/orcid",
+        httponly=True,
+        samesite="lax",
+        secure=redirect_uri.startswith("https://"),
+    )
+    return response
+
+
+@router.get("/orcid/callback", name="orcid_callback")
+def orcid_callback(
+    request: Request,
+    state: str | None = None,
+    code: str | None = None,
+    error: str | None = None,
+    error_description: str | None = None,
+) -> Response:
+    """ORCID sends the researcher back here with a code (or an error)."""
+    rt = runtime(request)
+    try:
+        with rt.database.session() as session:
+            done = consent.finish(
+                session,
+                for_runtime(rt),
+                state=state,
+                browser_state=request.cookies.get(consent.COOKIE),
+                code=code,
+                error=error,
+                error_description=error_description,
+            )
+    except consent.ConsentRejected as exc:
+        return _page("ORCID connection not accepted", str(exc), status=exc.status)
+    target = done.redirect_url()
+    response: Response
+    if target:
+        response = RedirectResponse(target, status_code=302)
+    else:
+        response = _page(_TITLES.get(done.outcome, "ORCID"), done.message, status=done.status)
+    response.delete_cookie(consent.COOKIE, path="/orcid")
+    return response
+
+
+@router.post("/webhooks/orcid/{orcid}/{secret}", status_code=204)
+def orcid_webhook(orcid: str, secret: str, request: Request) -> Response:
+    """ORCID's call when a granted record changed (empty body)."""
+    rt = runtime(request)
+    with rt.database.session() as session:
+        known = webhooks.receive(session, orcid, secret)
+    return Response(status_code=204 if known else 404)
