@@ -48,22 +48,43 @@ DATABASE = "pidsync_bench_dois"
 
 
 def run_worker(threads: int) -> None:
-    """``bench_dois.py --as-worker``: boot, run a dramatiq worker, answer CPU-time requests."""
+    """``bench_dois.py --as-worker``: boot, run a dramatiq worker, answer CPU-time requests.
+
+    A middleware adds up each message's thread CPU time by actor, so the total can be split
+    into the actors' own work and the rest (fetching, acking, heartbeats, idle polling)."""
     import dramatiq
+    from dramatiq.middleware import Middleware
 
     from worker.bootstrap import boot
 
+    per_actor: dict[str, list[float]] = {}
+    local = threading.local()
+
+    class ActorCpu(Middleware):
+        def before_process_message(self, broker: Any, message: Any) -> None:
+            local.started = time.thread_time()
+
+        def after_process_message(
+            self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
+        ) -> None:
+            spent = time.thread_time() - getattr(local, "started", time.thread_time())
+            entry = per_actor.setdefault(message.actor_name, [0, 0.0])
+            entry[0] += 1
+            entry[1] += spent
+
     runtime = boot(migrate=False)
+    runtime.broker.add_middleware(ActorCpu())
     worker = dramatiq.Worker(runtime.broker, worker_threads=threads, worker_timeout=100)
     worker.start()
     print(json.dumps({"ready": True, "cpu": time.process_time()}), flush=True)
     for line in sys.stdin:
         command = line.strip()
         if command == "cpu":
+            per_actor.clear()
             print(json.dumps({"cpu": time.process_time()}), flush=True)
         elif command == "stop":
             worker.stop()
-            print(json.dumps({"cpu": time.process_time()}), flush=True)
+            print(json.dumps({"cpu": time.process_time(), "actors": per_actor}), flush=True)
             return
 
 
@@ -91,13 +112,14 @@ class WorkerProcess:
         self.process.stdin.flush()
         return float(self._read()["cpu"])
 
-    def stop(self) -> float:
+    def stop(self) -> tuple[float, dict[str, list[float]]]:
+        """The process's CPU seconds, and (messages, CPU seconds) per actor since ``cpu()``."""
         assert self.process.stdin is not None
         self.process.stdin.write("stop\n")
         self.process.stdin.flush()
-        cpu = float(self._read()["cpu"])
+        answer = self._read()
         self.process.wait(timeout=60)
-        return cpu
+        return float(answer["cpu"]), answer["actors"]
 
 
 # --- the environment -----------------------------------------------------------------------
@@ -295,13 +317,20 @@ def measure_throughput(
     poster.join()
     while not queue_empty(redis_client):  # the webhooks recorded after each DOI
         time.sleep(0.05)
-    cpu = worker.stop() - cpu_before
+    cpu_after, actors = worker.stop()
+    cpu = cpu_after - cpu_before
     at_datacite = len(sandbox.state()["datacite"]["dois"])
     calls = count(runtime, "SELECT count(*) FROM api_calls WHERE service = 'datacite'")
     print(f"   {events} events -> {at_datacite} DOIs at DataCite ({calls} DataCite calls) "
           f"in {registered:.1f} s: {events / registered:.0f} events/s")  # fmt: skip
-    print(f"   worker CPU: {cpu:.1f} s = {1000 * cpu / events:.2f} ms per event "
-          "(intake, events, DOI and webhook actors, call records)")  # fmt: skip
+    print(f"   worker process CPU: {cpu:.2f} s = {1000 * cpu / events:.2f} ms per event")
+    in_actors = 0.0
+    for name, (messages, seconds) in sorted(actors.items()):
+        in_actors += seconds
+        print(f"     {name:28} {int(messages):6} messages {1000 * seconds / events:6.2f} ms/event "
+              f"({1000 * seconds / max(messages, 1):.2f} ms/message)")  # fmt: skip
+    rest = cpu - in_actors
+    print(f"     {'outside actors (dramatiq)':28} {'':15} {1000 * rest / events:6.2f} ms/event")
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ def _rabbit_answers() -> bool:
 pytestmark = pytest.mark.skipif(not _rabbit_answers(), reason="no RabbitMQ on 127.0.0.1:5672")
 
 
-def test_event_flows_through_rabbitmq(committed_database, cipher):
+def test_event_flows_through_rabbitmq(committed_runtime, committed_database, cipher):
     broker = build_broker(AMQP_URL, record_dead_letter=record_dead_letter)
     init_broker(broker, max_retries=2)
     import worker.actors  # noqa: F401

@@ -194,6 +194,11 @@ def dead_letters_requeue(letter_id: int) -> None:
 
 
 @main.group()
+def reconcile() -> None:
+    """Read back what the agencies and ORCID hold and repair drift."""
+
+
+@main.group()
 def tokens() -> None:
     """Token encryption keys."""
 
@@ -208,12 +213,19 @@ def tokens_new_key() -> None:
 
 def _add_domain_commands() -> None:
     # These modules import nothing from the database or broker stack (stateless commands).
+    # Each domain's commands import their database or broker needs lazily, inside the command.
     from worker.metadata.cli import render
+    from worker.orcid.cli import orcid, reconcile_orcid, revoke, rotate_keys
     from worker.pids.cli import id_command, resolve, search
+    from worker.registrars.cli import doi, reconcile_dois
     from worker.sandbox.cli import sandbox
 
-    for command in (render, sandbox, resolve, search, id_command):
+    for command in (render, sandbox, resolve, search, id_command, orcid, doi):
         main.add_command(command)
+    tokens.add_command(rotate_keys, "rotate-keys")
+    tokens.add_command(revoke, "revoke")
+    reconcile.add_command(reconcile_dois, "dois")
+    reconcile.add_command(reconcile_orcid, "orcid")
 
 
 _add_domain_commands()

@@ -29,21 +29,55 @@ KEPT = ("doi", "creators", "titles", "publisher", "publicationYear", "types", "d
         "dates")  # fmt: skip
 
 
-@pytest.mark.parametrize("name", sorted(EXAMPLES))
+# "other" is the minimal Work, which is no DataCite record (see other.datacite.xml.err).
+DATACITE_RECORDS = sorted(set(EXAMPLES) - {"other"})
+
+
+def test_only_the_minimal_work_is_no_datacite_record():
+    with pytest.raises(MetadataError):
+        render_datacite_xml(validate_work(EXAMPLES["other"]))
+
+
+@pytest.mark.parametrize("name", DATACITE_RECORDS)
 def test_round_trip_of_pidsync_written_datacite_xml_is_exact(name):
     work = validate_work(EXAMPLES[name])
-    try:
-        xml = render_datacite_xml(work)
-    except MetadataError:
-        pytest.skip(f"{name} is not a DataCite record (see its .err golden file)")
+    xml = render_datacite_xml(work)
     again, problems = datacite_xml_to_work(xml, work_id=work.id)
     assert problems == []
     assert render_datacite_xml(again) == xml
     # the Work itself comes back, except what DataCite does not carry
     assert again.doi == work.doi
     assert again.title == work.title and again.subtitle == work.subtitle
-    assert [c.orcid for c in again.authors] == [c.orcid for c in work.authors]
+    assert [(c.role, c.full_name, c.orcid, c.ror) for c in again.contributors] == [
+        (c.role, c.full_name, c.orcid, c.ror) for c in work.contributors
+    ]
     assert again.resource_version == work.resource_version
+    # the container (journal, book, proceedings) travels as the IsPublishedIn relatedItem;
+    # DataCite's one relatedItemIdentifier holds one ISSN, so an eISSN beside a print ISSN stays
+    expected = work.container.model_dump() if work.container else None
+    if expected and expected["issn"] and expected["eissn"]:
+        expected["eissn"] = None
+    assert (again.container.model_dump() if again.container else None) == expected
+
+
+def test_edited_book_round_trips_as_editors_only():
+    # Given an edited book (editors, no authors), written for DataCite with its editors as
+    # creators and as Editor contributors
+    work = validate_work(EXAMPLES["edited-book"])
+    xml = render_datacite_xml(work)
+    assert xml.count("<creatorName") == 1 and 'contributorType="Editor"' in xml
+    # When it is read back, Then the editors are editors, not authors besides
+    again, problems = datacite_xml_to_work(xml)
+    assert problems == []
+    assert [(c.role, c.full_name) for c in again.contributors] == [("editor", "Ann Editor")]
+    # But a record whose creators are not all its editors keeps both
+    attrs = render_datacite_attributes(validate_work(EXAMPLES["book-chapter"]))
+    attrs["creators"].append(dict(attrs["contributors"][0], contributorType=None))
+    attrs["creators"][-1].pop("contributorType")
+    mixed, _ = datacite_attributes_to_work(attrs)
+    assert [(c.role, c.full_name) for c in mixed.contributors] == [
+        ("author", "Sofía García-Müller"), ("author", "Ann Editor"), ("editor", "Ann Editor"),
+    ]  # fmt: skip
 
 
 def test_round_trip_of_a_full_datacite_record_keeps_what_the_issue_lists(datacite_xsd):
@@ -58,7 +92,9 @@ def test_round_trip_of_a_full_datacite_record_keeps_what_the_issue_lists(datacit
     # and dates are kept - apart from the parts reported as not representable
     assert after["doi"] == before["doi"] == "10.82433/b09z-4k37"
     assert after["creators"][0] == before["creators"][0]
-    assert after["creators"][1]["name"] == "ExampleOrganization"
+    # an organisation as creator keeps its ROR id
+    assert after["creators"][1] == {k: v for k, v in before["creators"][1].items() if k != "lang"}
+    assert after["creators"][1]["nameIdentifiers"][0]["nameIdentifierScheme"] == "ROR"
     assert [t["title"] for t in after["titles"]] == [t["title"] for t in before["titles"]]
     assert [t.get("titleType") for t in after["titles"]] == [
         t.get("titleType") for t in before["titles"]
@@ -77,12 +113,18 @@ def test_round_trip_of_a_full_datacite_record_keeps_what_the_issue_lists(datacit
         for r in before["relatedIdentifiers"]
     ]
     assert after["language"] == "en" and after["version"] == "1"
+    # the journal it IsPublishedIn is the Work's container, and goes back out as a relatedItem
+    assert work.container is not None
+    assert (work.container.title, work.container.issn, work.container.volume,
+            work.container.first_page) == ("Physics letters / B", "0370-2693", "776", "249")  # fmt: skip
+    assert after["relatedItems"] == [{**before["relatedItems"][0], "relatedItemType": "Collection"}]
     key = lambda d: (d["dateType"], d["date"])  # noqa: E731 - order of dates carries no meaning
     assert sorted(after["dates"], key=key) == sorted(before["dates"], key=key)
     # And everything that was lost is said
     joined = "\n".join(problems)
-    for lost in ("identifiers", "sizes", "formats", "geoLocations", "relatedItems", "publisher: publisherIdentifier",
-                 "subjects[0]", "creators[1]: name identifier ROR", "DataCollector", "rightsList[1]",
+    for lost in ("identifiers[0]: Local accession number", "sizes", "formats", "geoLocations",
+                 "relatedItems[0]: relatedItemType 'Journal'", "publisher: publisherIdentifier",
+                 "subjects[0]", "creators[1]: language 'en' of the name", "DataCollector", "rightsList[1]",
                  "fundingReferences[1]: GRID", "relatedIdentifiers[0]: resourceTypeGeneral"):  # fmt: skip
         assert lost in joined, lost
 
@@ -141,6 +183,39 @@ def test_invalid_values_are_dropped_with_a_note_not_fatal():
         p.startswith("dates[1].date: 'sometime'") and p.endswith("(dropped)") for p in problems
     )
     assert len(work.dates) == 1
+
+
+def test_datacite_json_container_from_related_items_or_derived_container():
+    attrs = render_datacite_attributes(validate_work(EXAMPLES["journal-article"]))
+    attrs["relatedItems"].append(
+        {"relationType": "IsPublishedIn", "relatedItemType": "Journal", "titles": [{"title": "X"}]}
+    )
+    attrs["relatedItems"].append({"relationType": "References", "relatedItemType": "Book"})
+    attrs["relatedItems"][0]["publisher"] = "Some Press"
+    attrs["container"] = {"type": "Journal", "title": "Derived", "identifier": "0317-8471",
+                          "identifierType": "ISSN"}  # fmt: skip
+    work, problems = datacite_attributes_to_work(attrs)
+    assert work.container and work.container.title == "Journal of Metadata Practice"
+    assert problems == [
+        "relatedItems[0]: publisher not represented",
+        "relatedItems[1]: only one IsPublishedIn item is represented",
+        "relatedItems[2]: not represented in a Work",
+    ]
+    # without relatedItems, DataCite's derived container (older records) is read
+    del attrs["relatedItems"]
+    work, problems = datacite_attributes_to_work(attrs)
+    assert work.container and (work.container.title, work.container.issn) == (
+        "Derived",
+        "0317-8471",
+    )
+    assert problems == []
+
+
+def test_datacite_json_lists_and_errors_are_named_plainly():
+    with pytest.raises(InputError, match=r"a DataCite list of 2 records"):
+        datacite_attributes_to_work({"data": [{"id": "a"}, {"id": "b"}]})
+    with pytest.raises(InputError, match="a DataCite error response, not a record: DOI not found"):
+        datacite_attributes_to_work({"errors": [{"status": "404", "title": "DOI not found"}]})
 
 
 def test_unreadable_inputs():
@@ -348,3 +423,23 @@ def test_crossref_posted_content_and_wrong_messages():
         )
     with pytest.raises(InputError, match="JSON"):
         crossref_message_to_work("{nope")
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        ({"status": "failed", "message-type": "validation-failure",
+          "message": [{"type": "parameter-not-allowed", "value": "x", "message": "Parameter x not allowed"}]},
+         "a Crossref error response (status 'failed', message-type 'validation-failure'), not a work: Parameter x not allowed"),
+        ({"status": "ok", "message": {"items": [{}, {}], "total-results": 2}},
+         "a Crossref work-list message (2 items), not a single work"),
+        ({"items": [{}], "total-results": 1}, "a Crossref work-list message (1 items)"),
+        ([{"DOI": "10.5555/a"}], "a JSON list of 1 items, not one Crossref work message"),
+        ({"message": "Resource not found."}, "a Crossref error response"),
+    ],
+)  # fmt: skip
+def test_crossref_error_envelopes_and_lists_say_so(data, said):
+    with pytest.raises(InputError) as info:
+        crossref_message_to_work(data)
+    assert said in str(info.value)
+    assert "title" not in str(info.value)

@@ -18,10 +18,16 @@ from worker.metadata.render.crossref_xml import render_crossref_deposit
 from worker.metadata.render.csl import render_csl
 from worker.metadata.render.datacite_json import render_datacite_attributes
 from worker.metadata.render.datacite_xml import render_datacite_xml
-from worker.metadata.render.orcid_json import orcid_language, render_orcid_bulk, render_orcid_work
+from worker.metadata.render.orcid_json import (
+    orcid_language,
+    orcid_truncations,
+    render_orcid_bulk,
+    render_orcid_work,
+)
 from worker.metadata.render.ris import render_ris
 from worker.metadata.work import validate_work
 
+DC = "http://datacite.org/schema/kernel-4"
 HEAD = {
     "doi_batch_id": "batch-0001",
     "depositor_name": "pidsync",
@@ -59,7 +65,10 @@ def test_datacite_names_every_missing_field():
     with pytest.raises(MissingFields) as info:
         render_datacite_xml(bare)
     assert "url" not in info.value.fields
-    assert ("contributors", "missing: at least one author is needed") in info.value.problems
+    assert (
+        "contributors",
+        "missing: at least one author (or, for an edited work, an editor) is needed",
+    ) in info.value.problems
 
 
 def test_datacite_draft_needs_only_the_doi():
@@ -106,6 +115,86 @@ def test_datacite_ror_funder_and_editor_contributor():
     chapter = render_datacite_attributes(work("book-chapter"))
     assert chapter["contributors"][0]["contributorType"] == "Editor"
     assert [c["name"] for c in chapter["creators"]] == ["García-Müller, Sofía"]
+
+
+def test_datacite_journal_is_the_related_item_it_is_published_in(datacite_xsd):
+    # Given a journal article with journal title, ISSNs, volume, issue and pages
+    article = work("journal-article")
+    # Then DataCite gets them as the relatedItem the article IsPublishedIn
+    attrs = render_datacite_attributes(article)
+    assert attrs["relatedItems"] == [{
+        "relationType": "IsPublishedIn", "relatedItemType": "Journal",
+        "relatedItemIdentifier": {"relatedItemIdentifier": "0317-8471",
+                                  "relatedItemIdentifierType": "ISSN"},
+        "titles": [{"title": "Journal of Metadata Practice"}],
+        "volume": "12", "issue": "3", "firstPage": "101", "lastPage": "118",
+    }]  # fmt: skip
+    assert "container" not in attrs  # DataCite derives its read-only container itself
+    # And the XML says the same, valid against the 4.7 schema
+    xml = render_datacite_xml(article)
+    assert_xml_valid(datacite_xsd, xml)
+    item = etree.fromstring(xml.encode()).find(f"{{{DC}}}relatedItems/{{{DC}}}relatedItem")
+    assert item is not None
+    assert (item.get("relationType"), item.get("relatedItemType")) == ("IsPublishedIn", "Journal")
+    assert [(etree.QName(c).localname, c.text) for c in item if c.text] == [
+        ("relatedItemIdentifier", "0317-8471"), ("volume", "12"), ("issue", "3"),
+        ("firstPage", "101"), ("lastPage", "118"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "container", "expected"),
+    [
+        # a chapter's book is known by its ISBN first
+        ("book-chapter", {"title": "B", "isbn": "0-306-40615-2", "issn": "0317-8471"},
+         {"relatedItemType": "Book", "relatedItemIdentifier": {
+             "relatedItemIdentifier": "0306406152", "relatedItemIdentifierType": "ISBN"}}),
+        ("journal-article", {"title": "J", "eissn": "2049-3630"},
+         {"relatedItemType": "Journal", "relatedItemIdentifier": {
+             "relatedItemIdentifier": "2049-3630", "relatedItemIdentifierType": "EISSN"}}),
+        ("conference-paper", {"title": "P"}, {"relatedItemType": "ConferenceProceeding"}),
+        ("dataset", {"title": "A database"}, {"relatedItemType": "Collection"}),
+    ],
+)  # fmt: skip
+def test_datacite_related_item_type_and_identifier(name, container, expected):
+    item = render_datacite_attributes(work(name, container=container))["relatedItems"][0]
+    assert {**item, **expected} == item
+
+
+def test_datacite_own_isbn_is_an_alternate_identifier_not_a_container():
+    attrs = render_datacite_attributes(work("book"))
+    assert attrs["identifiers"] == [{"identifier": "9783161484100", "identifierType": "ISBN"}]
+    assert "relatedItems" not in attrs
+    assert '<alternateIdentifier alternateIdentifierType="ISBN">9783161484100<' in (
+        render_datacite_xml(work("book"))
+    )
+
+
+def test_datacite_edited_book_has_its_editors_as_creators(datacite_xsd):
+    edited = work("edited-book")
+    attrs = render_datacite_attributes(edited)
+    assert [c["name"] for c in attrs["creators"]] == ["Editor, Ann"]
+    assert [(c["name"], c["contributorType"]) for c in attrs["contributors"]] == [
+        ("Editor, Ann", "Editor")
+    ]
+    assert_xml_valid(datacite_xsd, render_datacite_xml(edited))
+    # authors, where there are any, are the creators (the editors stay contributors only)
+    chapter = render_datacite_attributes(work("book-chapter"))
+    assert [c["name"] for c in chapter["creators"]] == ["García-Müller, Sofía"]
+    # a translator alone is no creator
+    with pytest.raises(MissingFields):
+        render_datacite_xml(
+            work("edited-book", contributors=[{"family": "T", "role": "translator"}])
+        )
+
+
+def test_datacite_organisation_as_creator_carries_its_ror(datacite_xsd):
+    cern = {"name": "CERN", "ror": "01ggx4157"}
+    attrs = render_datacite_attributes(work("report", contributors=[cern]))
+    assert attrs["creators"] == [{"name": "CERN", "nameType": "Organizational", "nameIdentifiers": [
+        {"nameIdentifier": "https://ror.org/01ggx4157", "nameIdentifierScheme": "ROR",
+         "schemeUri": "https://ror.org"}]}]  # fmt: skip
+    assert_xml_valid(datacite_xsd, render_datacite_xml(work("report", contributors=[cern])))
 
 
 # --- Crossref -------------------------------------------------------------------------------
@@ -250,6 +339,14 @@ def test_orcid_truncates_to_its_limits():
     assert len(body["short-description"]) == 5000
     assert len(body["contributors"]["contributor"][0]["credit-name"]["value"]) == 150
     assert "publication-date" not in body  # ORCID takes years 1900-2100 only
+    # and what was cut or left out can be said
+    assert orcid_truncations(long) == [
+        "title: 1499 characters cut to 1000 (ORCID's limit)",
+        "abstract: 6000 characters cut to 5000 (ORCID's limit)",
+        "contributors[0] (credit-name): 200 characters cut to 150 (ORCID's limit)",
+        "publication_date: 1850 left out (ORCID takes years 1900-2100)",
+    ]
+    assert orcid_truncations(work("journal-article")) == []
 
 
 def test_orcid_bulk_limit_and_put_code():

@@ -19,6 +19,7 @@ from worker.models import (
     Work,
 )
 from worker.orcid import placements
+from worker.orcid.common import Result
 from worker.orcid.grants import seal_token_response
 
 _ids = itertools.count(1)
@@ -81,7 +82,7 @@ def placement(session, work_row: Work, orcid: str) -> OrcidPlacement:
     ).scalar_one()
 
 
-def place_pending(session, deps) -> list[placements.Result]:
+def place_pending(session, deps) -> list[Result]:
     """Run every pending placement once, as the orcid.place actor would."""
     ids = session.execute(
         select(OrcidPlacement.id)

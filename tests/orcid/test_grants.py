@@ -19,7 +19,7 @@ from tests.orcid.helpers import (
     researcher,
 )
 from worker.models import GrantStatus, OAuthState, OrcidGrant, OrcidPlacement, PlacementState
-from worker.orcid import keys, payload, placements
+from worker.orcid import backfill, keys, payload, revocation
 from worker.orcid import notifications as orcid_notifications
 from worker.orcid.tokens import TokenCipher, TokenKeyError, new_key
 
@@ -68,7 +68,7 @@ def test_backfill_uses_bulk_and_handles_each_item_like_a_single_call(
 
     # When the grant arrives, the backfill sends one bulk request
     grant, _token = authorize(session, sandbox, cipher, orcid, client_id)
-    result = placements.backfill(session, deps, grant.id)
+    result = backfill.backfill(session, deps, grant.id)
 
     # Then each item's outcome is handled like a single call's
     assert result.note == "bulk: 3 placed, 1 adopted, 1 failed"
@@ -94,9 +94,9 @@ def test_revocation_mid_backfill_parks_the_rest_and_tells_the_emitting_system(
     grant, token = authorize(session, sandbox, cipher, orcid, client_id)
 
     # When the first chunk of 100 is placed, then the researcher revokes at ORCID
-    first = placements.backfill(session, deps, grant.id)
+    first = backfill.backfill(session, deps, grant.id)
     sandbox.revoke_token(token["access_token"])
-    second = placements.backfill(session, deps, grant.id)
+    second = backfill.backfill(session, deps, grant.id)
 
     # Then the grant is revoked (the job did not fail) and the rest await consent
     assert first.note == "bulk: 100 placed, 0 adopted, 0 failed"
@@ -111,7 +111,7 @@ def test_revocation_mid_backfill_parks_the_rest_and_tells_the_emitting_system(
 
     # And when they authorise again, the rest is placed
     grant, _token = authorize(session, sandbox, cipher, orcid, client_id)
-    placements.backfill(session, deps, grant.id)
+    backfill.backfill(session, deps, grant.id)
     assert _states(session, orcid) == {"placed": 130}
     assert len(record_works(sandbox, orcid)) == 130
 
@@ -163,13 +163,13 @@ def test_researcher_revoked_event_revokes_at_orcid(session, sandbox, cipher, dep
     assert "revoking the token at ORCID is queued" in event.outcome
     assert placement(session, work_row, orcid).state == PlacementState.AWAITING_CONSENT
     # The queued actor's service call: ORCID revokes the token, we forget it
-    result = placements.revoke_at_orcid(session, deps, grant.id)
+    result = revocation.revoke_at_orcid(session, deps, grant.id)
     assert result.note == "token revoked at ORCID"
     assert _works_api(sandbox, orcid, token["access_token"]).status_code == 401
     session.expire_all()
     stored = session.get(OrcidGrant, grant.id)
     assert stored.status == GrantStatus.REVOKED and stored.access_token_enc == b""
-    assert placements.revoke_at_orcid(session, deps, grant.id).note == "no token to revoke"
+    assert revocation.revoke_at_orcid(session, deps, grant.id).note == "no token to revoke"
 
 
 def test_token_health_check_finds_a_dead_grant_before_a_push(
@@ -181,10 +181,10 @@ def test_token_health_check_finds_a_dead_grant_before_a_push(
     grant, token = authorize(session, sandbox, cipher, orcid, client_id)
     assert queue_token_checks(session) == 1
     assert queue_token_checks(session) == 0  # not again within the period
-    assert placements.check_grant(session, deps, grant.id).note == "token works"
+    assert revocation.check_grant(session, deps, grant.id).note == "token works"
 
     sandbox.revoke_token(token["access_token"])
-    result = placements.check_grant(session, deps, grant.id)
+    result = revocation.check_grant(session, deps, grant.id)
 
     assert "grant revoked" in result.note
     session.expire_all()

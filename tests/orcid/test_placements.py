@@ -19,7 +19,7 @@ from tests.orcid.helpers import (
 )
 from worker.models import ApiCall, PlacementState
 from worker.ops.status import work_status
-from worker.orcid import payload, placements
+from worker.orcid import backfill, payload, placements
 
 
 def _orcid_calls(session, method: str | None = None) -> list[ApiCall]:
@@ -298,7 +298,7 @@ def test_contributor_without_grant_waits_then_grant_backfills(
 
     grant, _token = authorize(session, sandbox, cipher, orcid, client_id)
     assert placement(session, work_row, orcid).state == PlacementState.PENDING
-    result = placements.backfill(session, deps, grant.id)
+    result = backfill.backfill(session, deps, grant.id)
 
     assert result.note == "bulk: 1 placed, 0 adopted, 0 failed"
     row = placement(session, work_row, orcid)
@@ -400,3 +400,17 @@ def test_a_token_no_configured_key_opens_fails_loudly(session, sandbox, cipher, 
 
     with pytest.raises(TokenKeyError, match="rotate-keys"):
         placements.place(session, wrong, placement(session, work_row, orcid).id)
+
+
+def test_what_orcid_limits_cut_is_said_in_the_placed_notification(
+    session, sandbox, cipher, deps, client_id
+):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    publish(session, "w-1", orcid, title="T" * 1200)
+
+    place_pending(session, deps)
+
+    told = notifications(session, "orcid.placed")[-1].payload
+    assert told["notes"] == ["title: 1200 characters cut to 1000 (ORCID's limit)"]
+    assert len(record_works(sandbox, orcid)[0]["title"]) == 1000

@@ -12,8 +12,8 @@ from tests.orcid.helpers import (
     publish,
     researcher,
 )
-from worker.models import OrcidGrant, PlacementState
-from worker.orcid import placements, reconcile, search, suggestions, webhooks
+from worker.models import OrcidGrant, PlacementState, Work
+from worker.orcid import placements, reconcile, revocation, search, suggestions, webhooks
 from worker.orcid.deps import public_client
 
 
@@ -117,7 +117,7 @@ def test_webhook_registered_with_a_secret_url_and_removed_when_the_grant_ends(
 
     # The grant ends (revoked at ORCID): the upkeep removes the webhook
     sandbox.revoke_token(token["access_token"])
-    placements.check_grant(session, deps, grant.id)
+    revocation.check_grant(session, deps, grant.id)
     assert webhooks.upkeep(session, deps) == 1
     assert placements_note(webhooks.unregister(session, deps, grant.id)) == "webhook removed"
     assert sandbox.state()["orcid"]["webhooks"] == []
@@ -194,7 +194,7 @@ def test_suggestions_are_reported_not_written(session, sandbox, deps):
         ],
     )
     receive(session, "work.published", data)
-    work_row = session.execute(select(placements.Work)).scalar_one()
+    work_row = session.execute(select(Work)).scalar_one()
 
     result = suggestions.suggest_for_work(session, deps, work_row.id)
 

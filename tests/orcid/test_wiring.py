@@ -23,7 +23,7 @@ from worker.broker import DEFAULT_QUEUE
 from worker.embedded import EmbeddedServers
 from worker.http import CallRecord, DatabaseRecorder
 from worker.models import DeadLetter, OrcidGrant, OrcidPlacement, PlacementState
-from worker.orcid import placements
+from worker.orcid import backfill, placements, revocation
 from worker.orcid.deps import build
 
 
@@ -269,7 +269,7 @@ def test_no_token_in_any_log_line_or_table(
         token = cipher.decrypt(grant.access_token_enc)
         publish(session, "w-1", orcid)
         publish(session, "w-2", orcid)
-        placements.backfill(session, deps, grant.id)
+        backfill.backfill(session, deps, grant.id)
         sandbox.set_faults("orcid", lost_response_rate=1.0)
         publish(session, "w-3", orcid)
         place_pending(session, deps)
@@ -277,7 +277,7 @@ def test_no_token_in_any_log_line_or_table(
         sandbox.revoke_token(token)
         publish(session, "w-1", orcid, event_type="work.updated", title="New")
         place_pending(session, deps)
-        placements.revoke_at_orcid(session, deps, grant.id)
+        revocation.revoke_at_orcid(session, deps, grant.id)
         from worker.orcid import reconcile
 
         reconcile.reconcile_record(session, deps, orcid)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from worker.metadata.errors import MissingFields
     from worker.metadata.work import Work
 
 FROM_FORMATS = ("work", "datacite-xml", "datacite-json", "csl", "crossref-json")
@@ -31,13 +32,20 @@ _SINGLE = ("datacite-xml", "datacite-json")
               help="Event source, for the ORCID source-work-id '<source>:<id>'.")  # fmt: skip
 @click.option("--id", "work_id", default=None,
               help="Work id when reading another format (default: the record's DOI).")  # fmt: skip
-@click.option("--depositor-name", envvar="PIDSYNC_CROSSREF_DEPOSITOR_NAME", default="pidsync",
-              show_default=True, help="Crossref <depositor_name>.")  # fmt: skip
-@click.option("--depositor-email", envvar="PIDSYNC_CROSSREF_DEPOSITOR_EMAIL",
-              default="pidsync@localhost", show_default=True,
-              help="Crossref <email_address>.")  # fmt: skip
+@click.option("--url", "landing_url", default=None,
+              help="Landing page of the work read (DataCite XML carries none); replaces the "
+                   "input's.")  # fmt: skip
+@click.option("--draft", is_flag=True,
+              help="With --to datacite-json: draft attributes, needing only the DOI.")  # fmt: skip
+@click.option("--depositor-name", envvar="PIDSYNC_CROSSREF_DEPOSITOR_NAME", default=None,
+              help="Crossref <depositor_name> (default: from configuration: the first Crossref "
+                   "account, else PIDSYNC_CROSSREF_DEPOSITOR_NAME, else 'pidsync').")  # fmt: skip
+@click.option("--depositor-email", envvar="PIDSYNC_CROSSREF_DEPOSITOR_EMAIL", default=None,
+              help="Crossref <email_address> (default: from configuration, as above; else "
+                   "'pidsync@example.org').")  # fmt: skip
 @click.option("--registrant", envvar="PIDSYNC_CROSSREF_REGISTRANT", default=None,
-              help="Crossref <registrant> (default: publisher, else depositor name).")  # fmt: skip
+              help="Crossref <registrant> (default: from configuration, as above; else "
+                   "'pidsync').")  # fmt: skip
 @click.option("--doi-batch-id", default=None, help="Crossref <doi_batch_id> (default: derived).")
 @click.option("--timestamp", type=int, default=None,
               help="Crossref <timestamp> (default: now, yyyymmddhhmmssSSS UTC).")  # fmt: skip
@@ -50,11 +58,16 @@ def render(
 ) -> None:
     """Render FILE (or stdin, '-') as TARGET. A JSON list of Works (or CSL items) makes one
     Crossref deposit, one ORCID bulk body, or several citations."""
-    from worker.metadata.errors import MetadataError
+    from worker.metadata.errors import MetadataError, MissingFields
 
+    if options["draft"] and target != "datacite-json":
+        raise click.UsageError("--draft applies to --to datacite-json only")
     raw = file.read()
     try:
         works, notes = read_works(source_format, raw, options["work_id"])
+        if options["landing_url"]:
+            works = _with_url(works, options["landing_url"])
+        notes += _target_notes(works, target)
         for note in notes:
             click.echo(f"note: {note}", err=True)
         output = render_works(works, target, options)
@@ -62,11 +75,45 @@ def render(
         click.echo(f"error: {exc.args[0].split(':', 1)[0]}", err=True)
         for path, message in exc.problems:
             click.echo(f"  {path}: {message}" if path else f"  {message}", err=True)
+        if isinstance(exc, MissingFields):
+            for hint in _hints(exc, source_format, target):
+                click.echo(f"hint: {hint}", err=True)
         ctx.exit(2)
     if options["validate"]:
-        _validate(ctx, target, output)
+        _validate(ctx, target, output, draft=options["draft"])
     text = output if isinstance(output, str) else json.dumps(output, indent=2, ensure_ascii=False)
     click.echo(text.rstrip("\n"))
+
+
+def _with_url(works: list[Work], url: str) -> list[Work]:
+    from worker.metadata.errors import InputError
+    from worker.metadata.work import validate_work, work_to_json
+
+    if len(works) != 1:
+        raise InputError("--url", f"--url gives one work its landing page; {len(works)} read")
+    return [validate_work({**work_to_json(works[0]), "url": url})]
+
+
+def _target_notes(works: list[Work], target: str) -> list[str]:
+    """What the target will cut or leave out (ORCID's length and range limits)."""
+    if target not in ("orcid-json", "orcid-xml"):
+        return []
+    from worker.metadata.render.orcid_json import orcid_truncations
+
+    notes = []
+    for index, work in enumerate(works):
+        prefix = f"[{index}] " if len(works) > 1 else ""
+        notes += [f"{prefix}orcid: {note}" for note in orcid_truncations(work)]
+    return notes
+
+
+def _hints(exc: MissingFields, source_format: str, target: str) -> list[str]:
+    hints = []
+    if "url" in exc.fields and target == "datacite-json":
+        hints.append("a draft DOI needs only its DOI: add --draft for draft DataCite JSON")
+    if "url" in exc.fields and source_format == "datacite-xml":
+        hints.append("DataCite XML carries no landing page: give it with --url")
+    return hints
 
 
 def read_works(source_format: str, raw: bytes, work_id: str | None) -> tuple[list[Work], list[str]]:
@@ -137,7 +184,9 @@ def render_works(works: list[Work], target: str, options: dict[str, Any]) -> Any
     if target == "datacite-xml":
         return datacite_xml.render_datacite_xml(works[0])
     if target == "datacite-json":
-        attributes = datacite_json.render_datacite_attributes(works[0])
+        attributes = datacite_json.render_datacite_attributes(
+            works[0], draft=bool(options.get("draft"))
+        )
         return {"data": {"id": works[0].doi, "type": "dois", "attributes": attributes}}
     if target == "crossref-xml":
         return _crossref(works, options)
@@ -162,29 +211,71 @@ def _crossref(works: list[Work], options: dict[str, Any]) -> str:
     timestamp = options.get("timestamp") or int(
         dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")[:17]
     )
-    name = options.get("depositor_name") or "pidsync"
+    head: dict[str, str] = {key: options[key] for key in CROSSREF_HEAD if options.get(key)}
+    if len(head) < len(CROSSREF_HEAD):
+        configured, note = crossref_defaults()
+        if note:
+            click.echo(f"note: {note}", err=True)
+        head = configured | head
     return render_crossref_deposit(
         works,
         doi_batch_id=options.get("doi_batch_id") or f"pidsync-{timestamp}",
         timestamps=timestamp,
-        depositor_name=name,
-        depositor_email=options.get("depositor_email") or "pidsync@localhost",
-        registrant=options.get("registrant") or works[0].publisher or name,
+        depositor_name=head["depositor_name"],
+        depositor_email=head["depositor_email"],
+        registrant=head["registrant"],
     )
 
 
-def _validate(ctx: click.Context, target: str, output: Any) -> None:
+CROSSREF_HEAD = ("depositor_name", "depositor_email", "registrant")
+
+
+def crossref_defaults() -> tuple[dict[str, str], str | None]:
+    """The Crossref head from configuration: the first configured Crossref account's depositor
+    name, email and registrant, else the PIDSYNC_CROSSREF_* settings (defaults 'pidsync',
+    'pidsync@example.org', 'pidsync'); and a note when the configuration cannot be read.
+
+    ``worker.config`` imports no database or broker code, so this keeps ``render`` stateless.
+    """
+    from worker.config import ConfigError, CrossrefAccount, Settings, load_settings
+
+    try:
+        settings = load_settings()
+    except (ConfigError, ValueError) as exc:  # pydantic-settings' SettingsError is a ValueError
+        fields = Settings.model_fields
+        fallback = {key: str(fields[f"crossref_{key}"].default) for key in CROSSREF_HEAD}
+        return fallback, f"{exc}; built-in Crossref defaults used"
+    accounts = settings.crossref_account_list()
+    source: Settings | CrossrefAccount = accounts[0] if accounts else settings
+    if isinstance(source, CrossrefAccount):
+        values = [source.depositor_name, source.depositor_email, source.registrant]
+    else:
+        values = [
+            source.crossref_depositor_name,
+            source.crossref_depositor_email,
+            source.crossref_registrant,
+        ]
+    return dict(zip(CROSSREF_HEAD, values, strict=True)), None
+
+
+def _validate(ctx: click.Context, target: str, output: Any, *, draft: bool = False) -> None:
     from worker.metadata.schemas import check_output
 
     check = check_output(target, output)
+    via = f" ({check.note})" if check.note and check.schema else ""
+    if check.errors and draft:
+        # DataCite checks a draft's metadata only when it is registered or published.
+        click.echo(f"note: a draft need not be valid until it is registered; against "
+                   f"{check.schema}{via} it is not yet:", err=True)  # fmt: skip
+        for error in check.errors:
+            click.echo(f"  {error}", err=True)
+        return
+    if check.errors:
+        click.echo(f"error: output is not valid against {check.schema}{via}:", err=True)
+        for error in check.errors:
+            click.echo(f"  {error}", err=True)
+        ctx.exit(1)
     if check.schema is None:
         click.echo(f"note: not validated: {check.note}", err=True)
         return
-    via = f" ({check.note})" if check.note else ""
-    if check.valid:
-        click.echo(f"note: valid against {check.schema}{via}", err=True)
-        return
-    click.echo(f"error: output is not valid against {check.schema}{via}:", err=True)
-    for error in check.errors:
-        click.echo(f"  {error}", err=True)
-    ctx.exit(1)
+    click.echo(f"note: valid against {check.schema}{via}", err=True)

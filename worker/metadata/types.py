@@ -104,6 +104,23 @@ TYPES: dict[WorkType, TypeMapping] = {
 }  # fmt: skip
 
 
+#: DataCite ``relatedItemType`` of a Work's container, written as the relatedItem the Work
+#: ``IsPublishedIn``: the journal, the book a chapter is in, the proceedings; any other
+#: container (a preprint server, a database, a report or book series) as a Collection.
+DATACITE_CONTAINER_TYPE: dict[WorkType, str] = {
+    WorkType.JOURNAL_ARTICLE: "Journal",
+    WorkType.BOOK_CHAPTER: "Book",
+    WorkType.CONFERENCE_PAPER: "ConferenceProceeding",
+}
+DATACITE_CONTAINER_DEFAULT = "Collection"
+
+#: Types whose ``container.isbn`` is the work's own ISBN (the book, report or thesis itself,
+#: as Crossref deposits it), not the ISBN of a book the work is part of.
+OWN_ISBN_TYPES: frozenset[WorkType] = frozenset(
+    {WorkType.BOOK, WorkType.EDITED_BOOK, WorkType.REPORT, WorkType.DISSERTATION}
+)
+
+
 def mapping(work_type: WorkType | str) -> TypeMapping:
     """The targets' types for a Work type."""
     return TYPES[WorkType(work_type)]

@@ -6,10 +6,9 @@ Only ``id``, ``type`` and ``title`` are required; each render target checks what
 """
 
 import re
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -19,6 +18,11 @@ from pydantic import (
 
 from worker.metadata.errors import WorkValidationError
 from worker.metadata.fields import (
+    DOI_PATTERN,
+    ISBN_PATTERN,
+    ISSN_PATTERN,
+    URL_PATTERN,
+    DateOrRange,
     Doi,
     FunderId,
     Isbn,
@@ -27,11 +31,11 @@ from worker.metadata.fields import (
     OptText,
     Orcid,
     PartialDate,
+    PositiveInt,
     Ror,
     Text,
     Url,
     check_url,
-    date_or_range,
 )
 from worker.metadata.types import ContributorRole, WorkType
 from worker.metadata.vocab import (
@@ -75,6 +79,11 @@ class Contributor(_Model):
     family: OptText = Field(None, description="Family name of a person.")
     name: OptText = Field(None, description="Organisation name, or a person's full literal name.")
     orcid: Orcid | None = Field(None, description="ORCID iD; only persons carry one.")
+    ror: Ror | None = Field(
+        None,
+        description="ROR id of an organization that is itself a contributor (a person's "
+        "organisations are affiliations).",
+    )
     role: ContributorRole = Field(ContributorRole.AUTHOR, description="Contribution role.")
     sequence: Literal["first", "additional"] | None = Field(
         None, description="first or additional; derived from list order when absent."
@@ -95,6 +104,8 @@ class Contributor(_Model):
                 raise ValueError("an organization needs a name")
         elif self.family is None and self.name is None:
             raise ValueError("a person needs a family name or a name")
+        elif self.ror is not None:
+            raise ValueError("only an organization carries a ror (a person's go in affiliations)")
         return self
 
     @property
@@ -165,7 +176,28 @@ class Funding(_Model):
     award_uri: Url | None = Field(None, description="URL of the award.")
 
 
+def _identifier_patterns() -> dict[str, Any]:
+    """JSON Schema: the identifier's pattern follows its identifier_type (as the model's
+    normalisers do)."""
+    patterns = {"DOI": DOI_PATTERN, "ISSN": ISSN_PATTERN, "EISSN": ISSN_PATTERN,
+                "ISBN": ISBN_PATTERN, "URL": URL_PATTERN}  # fmt: skip
+    return {
+        "allOf": [
+            {
+                "if": {
+                    "properties": {"identifier_type": {"const": kind}},
+                    "required": ["identifier_type"],
+                },
+                "then": {"properties": {"identifier": {"pattern": pattern}}},
+            }
+            for kind, pattern in patterns.items()
+        ]
+    }
+
+
 class RelatedIdentifier(_Model):
+    model_config = ConfigDict(json_schema_extra=_identifier_patterns())
+
     identifier: Text = Field(description="The related identifier (DOIs, ISSNs, ISBNs normalised).")
     identifier_type: RelatedIdentifierType = Field(description="DataCite relatedIdentifierType.")
     relation_type: RelationType = Field(description="DataCite relationType (this work → it).")
@@ -191,7 +223,7 @@ class License(_Model):
 
 
 class DateEntry(_Model):
-    date: Annotated[str, AfterValidator(date_or_range)] = Field(
+    date: DateOrRange = Field(
         description="YYYY[-MM[-DD]], an ISO 8601 datetime, or a range 'start/end'."
     )
     type: DateType = Field(description="DataCite dateType.")
@@ -254,8 +286,10 @@ class Work(_Model):
     registration: Registration | None = Field(
         None, description="Where to register the DOI; absent = registrar 'none'."
     )
-    version: int | None = Field(
-        None, ge=1, description="Monotonic version; an older one never overwrites a newer one."
+    version: PositiveInt | None = Field(
+        None,
+        description="Monotonic version (an integer >= 1, never a string); an older one never "
+        "overwrites a newer one.",
     )
     resource_version: OptText = Field(None, description="Free-text version (DataCite <version>).")
     resource_type: OptText = Field(
@@ -302,7 +336,12 @@ class Work(_Model):
 
 
 def work_json_schema(schema_id: str = WORK_SCHEMA_ID) -> dict[str, Any]:
-    """The Work's JSON Schema (draft 2020-12), generated from the model."""
+    """The Work's JSON Schema (draft 2020-12), generated from the model.
+
+    It accepts every Work the model accepts. Identifier, date, URL and language fields carry
+    patterns (``worker.metadata.fields``); what no pattern can check - ORCID, ISSN and ISBN
+    check digits, ROR checksums, 29 February of a common year - pidsync checks on receipt.
+    """
     schema = Work.model_json_schema(mode="validation")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -8,7 +8,15 @@ from typing import Any
 
 from worker.broker import actor
 from worker.db import session_scope
-from worker.orcid import notifications, placements, reconcile, suggestions, webhooks
+from worker.orcid import (
+    backfill,
+    notifications,
+    placements,
+    reconcile,
+    revocation,
+    suggestions,
+    webhooks,
+)
 from worker.orcid.deps import for_process
 
 #: Backoff between retries: at most five minutes (the scheduler's sweep is the safety net).
@@ -27,7 +35,7 @@ def place_work(placement_id: int) -> None:
 def backfill_grant(grant_id: int) -> None:
     deps = for_process()
     with session_scope() as session:
-        result = placements.backfill(session, deps, grant_id)
+        result = backfill.backfill(session, deps, grant_id)
     result.raise_if_retry()
 
 
@@ -35,7 +43,7 @@ def backfill_grant(grant_id: int) -> None:
 def revoke_token(grant_id: int) -> None:
     deps = for_process()
     with session_scope() as session:
-        result = placements.revoke_at_orcid(session, deps, grant_id)
+        result = revocation.revoke_at_orcid(session, deps, grant_id)
     result.raise_if_retry()
 
 
@@ -43,7 +51,7 @@ def revoke_token(grant_id: int) -> None:
 def check_grant(grant_id: int) -> None:
     deps = for_process()
     with session_scope() as session:
-        result = placements.check_grant(session, deps, grant_id)
+        result = revocation.check_grant(session, deps, grant_id)
     result.raise_if_retry()
 
 

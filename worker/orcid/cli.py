@@ -216,7 +216,7 @@ def rotate_keys(check: bool) -> None:
 def revoke(orcid_id: str, client_id: str | None) -> None:
     """Revoke a researcher's grant: here (nothing more is placed) and at ORCID."""
     from worker.orcid.deps import for_runtime
-    from worker.orcid.placements import revoke_at_orcid, revoke_grants
+    from worker.orcid.revocation import revoke_at_orcid, revoke_grants
 
     orcid_id = _orcid_arg(orcid_id)
     runtime = _boot()

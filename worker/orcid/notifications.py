@@ -20,10 +20,10 @@ from worker.errors import TransientError
 from worker.logging import get_logger
 from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState, Work
 from worker.orcid.client import OrcidError, RevokedToken
+from worker.orcid.common import Result, flushed
 from worker.orcid.consent import create_invite
 from worker.orcid.oauth import PREMIUM_NOTIFICATION
 from worker.orcid.payload import metadata_work
-from worker.orcid.placements import Result, flushed
 
 if TYPE_CHECKING:
     from worker.orcid.deps import OrcidDeps

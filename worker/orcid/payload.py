@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from worker.metadata.hashing import payload_hash
-from worker.metadata.render.orcid_json import render_orcid_work
+from worker.metadata.render.orcid_json import orcid_truncations, render_orcid_work
 from worker.metadata.work import Work as MetadataWork
 from worker.metadata.work import validate_work
 from worker.models import Work
@@ -36,6 +36,14 @@ def metadata_work(row: Work) -> MetadataWork:
 def orcid_work(row: Work) -> dict[str, Any]:
     """The ORCID v3.0 work JSON (without put-code)."""
     return render_orcid_work(metadata_work(row), source=row.source)
+
+
+def truncations(row: Work) -> list[str]:
+    """What ORCID's limits cut or leave out of this work, one line each."""
+    try:
+        return orcid_truncations(metadata_work(row))
+    except ValueError:
+        return []
 
 
 def digest(payload: dict[str, Any]) -> str:

@@ -6,8 +6,10 @@ Two halves:
   ``on_researcher_revoked``) run inside an event's unit of work. They record what must happen
   (a placement row per (work, ORCID iD, ORCID client), its state) and enqueue the actors that
   do it after commit, and return a one-line note for the event's outcome. No HTTP.
-- **The service** (``place``, ``backfill``, ``revoke_at_orcid``, ``handle_revoked``) makes one
-  record match, called by the actors with a session and :class:`~worker.orcid.deps.OrcidDeps`.
+- **The service** (``place``) makes one placement true on the record, called by the
+  ``orcid.place`` actor with a session and :class:`~worker.orcid.deps.OrcidDeps`. Bulk
+  backfill lives in :mod:`worker.orcid.backfill`, revoked grants in
+  :mod:`worker.orcid.revocation`.
 
 Exactly once (DESIGN.md §4): a POST whose answer was lost leaves the placement ``in_doubt``; the
 next attempt reads the record first and adopts our own work with the same ``self`` external id.
@@ -20,40 +22,22 @@ slot from the shared rate limit. A revoked token marks the grant revoked, not th
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 
 from worker.db import enqueue_after_commit
 from worker.errors import TransientError
-from worker.logging import get_logger, redact_text
+from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
-from worker.models import (
-    GrantStatus,
-    OrcidGrant,
-    OrcidPlacement,
-    PlacementState,
-    Researcher,
-    Work,
-)
+from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Researcher, Work
 from worker.orcid import payload as render
-from worker.orcid.client import BulkItem, MemberClient, OrcidError, RevokedToken, WorkSummary
-from worker.orcid.grants import (
-    access_token,
-    active_grant,
-    can_write,
-    grants_of,
-    mark_revoked,
-    wipe_tokens,
-    write_grant_for,
-)
-from worker.orcid.oauth import OAuthFailed
-from worker.orcid.recipients import prefetch_work_clients, tell_researcher, tell_work
+from worker.orcid.client import MemberClient, OrcidError, RevokedToken, WorkSummary
+from worker.orcid.common import ERROR_CHARS, Result, error_text, now, queue_placement
+from worker.orcid.grants import access_token, active_grant, can_write, grants_of, write_grant_for
+from worker.orcid.recipients import tell_work
+from worker.orcid.revocation import handle_revoked, revoke_locally, revoked_reason
 
 if TYPE_CHECKING:
     from worker.config import Settings
@@ -65,54 +49,6 @@ log = get_logger(__name__)
 #: and "not ours" are kept).
 KEPT = (PlacementState.REMOVED_BY_RESEARCHER, PlacementState.NOT_OURS)
 NO_GRANT = "no active grant with /activities/update for this ORCID client"
-ERROR_CHARS = 1000
-
-
-@dataclass
-class Result:
-    """What one service call did; ``retry`` is raised by the actor after the commit."""
-
-    note: str
-    retry: TransientError | None = None
-    report: dict[str, Any] | None = None
-
-    def raise_if_retry(self) -> None:
-        if self.retry is not None:
-            raise self.retry
-
-
-P = ParamSpec("P")
-
-
-def flushed(
-    fn: Callable[Concatenate[Session, P], Result],
-) -> Callable[Concatenate[Session, P], Result]:
-    """A service entry point: whatever branch it returns from, its changes are flushed."""
-
-    @functools.wraps(fn)
-    def run(session: Session, /, *args: P.args, **kwargs: P.kwargs) -> Result:
-        result = fn(session, *args, **kwargs)
-        session.flush()
-        return result
-
-    return run
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def error_text(exc: BaseException) -> str:
-    text = exc.describe() if isinstance(exc, OrcidError) else f"{type(exc).__name__}: {exc}"
-    return redact_text(text)[:ERROR_CHARS]
-
-
-def queue_placement(session: Session, row: OrcidPlacement) -> None:
-    from worker.orcid.actors import place_work
-
-    row.enqueued_at = _now()
-    row.attempts = 0
-    enqueue_after_commit(session, place_work, row.id)
 
 
 def _placements_of(session: Session, work_id: int) -> list[OrcidPlacement]:
@@ -125,25 +61,35 @@ def _placements_of(session: Session, work_id: int) -> list[OrcidPlacement]:
     )
 
 
-def _claim(session: Session, row: OrcidPlacement, grant: OrcidGrant) -> bool:
+def _claim(
+    session: Session, row: OrcidPlacement, grant: OrcidGrant, taken: set[int] | None = None
+) -> bool:
     """Let ``grant``'s client place an awaiting placement. A work already on the record from
     another client stays with that client (a second copy from another source would be a
-    duplicate)."""
+    duplicate). ``taken``: ids of works this client already has a placement for (when the
+    caller looked them up at once)."""
     if row.client_id == grant.client_id:
         return True
     if row.put_code is not None or row.in_doubt:
         return False
-    taken = session.execute(
-        select(OrcidPlacement.id).where(
-            OrcidPlacement.work_id == row.work_id,
-            OrcidPlacement.orcid == row.orcid,
-            OrcidPlacement.client_id == grant.client_id,
-        )
-    ).first()
-    if taken is not None:
+    if taken is None:
+        taken = _works_placed_by(session, row.orcid, grant.client_id, [row.work_id])
+    if row.work_id in taken:
         return False
     row.client_id = grant.client_id
+    taken.add(row.work_id)
     return True
+
+
+def _works_placed_by(
+    session: Session, orcid: str, client_id: str, work_ids: list[int] | None = None
+) -> set[int]:
+    query = select(OrcidPlacement.work_id).where(
+        OrcidPlacement.orcid == orcid, OrcidPlacement.client_id == client_id
+    )
+    if work_ids is not None:
+        query = query.where(OrcidPlacement.work_id.in_(work_ids))
+    return set(session.execute(query).scalars())
 
 
 def _summary(queued: int, awaiting: int, removing: int) -> str | None:
@@ -255,12 +201,15 @@ def on_grant_stored(session: Session, grant: OrcidGrant) -> str | None:
             OrcidPlacement.state == PlacementState.AWAITING_CONSENT,
         )
     ).scalars()
-    for row in awaiting:
-        if _claim(session, row, grant):
-            row.state = PlacementState.PENDING
-            row.last_error = None
-            row.enqueued_at = _now()
-            claimed += 1
+    taken = _works_placed_by(session, orcid, grant.client_id)
+    claimed_at = now()
+    with session.no_autoflush:
+        for row in awaiting:
+            if _claim(session, row, grant, taken):
+                row.state = PlacementState.PENDING
+                row.last_error = None
+                row.enqueued_at = claimed_at
+                claimed += 1
     # Works that name the researcher but have no placement yet (e.g. stored before this grant
     # arrived by another route).
     unplaced = session.execute(
@@ -279,7 +228,7 @@ def on_grant_stored(session: Session, grant: OrcidGrant) -> str | None:
                 orcid=orcid,
                 client_id=grant.client_id,
                 state=PlacementState.PENDING,
-                enqueued_at=_now(),
+                enqueued_at=now(),
             )
         )
         claimed += 1
@@ -298,7 +247,7 @@ def on_researcher_revoked(session: Session, data: dict[str, Any]) -> str:
     if not grants:
         return f"no ORCID grant for {orcid}: nothing to revoke"
     revoked = sum(
-        _revoke_locally(session, grant, "revoked by the emitting system (researcher.revoked)")
+        revoke_locally(session, grant, "revoked by the emitting system (researcher.revoked)")
         for grant in grants
     )
     session.flush()
@@ -307,95 +256,7 @@ def on_researcher_revoked(session: Session, data: dict[str, Any]) -> str:
     return f"{revoked} ORCID grant(s) of {orcid} revoked; revoking the token at ORCID is queued"
 
 
-def _revoke_locally(session: Session, grant: OrcidGrant, reason: str) -> int:
-    from worker.orcid.actors import revoke_token, unregister_webhook
-
-    if not mark_revoked(grant, reason):
-        return 0
-    _park(session, grant, reason)
-    enqueue_after_commit(session, revoke_token, grant.id)
-    if grant.webhook_registered_at is not None:
-        enqueue_after_commit(session, unregister_webhook, grant.id)
-    return 1
-
-
-def _park(session: Session, grant: OrcidGrant, reason: str) -> int:
-    rows = session.execute(
-        select(OrcidPlacement).where(
-            OrcidPlacement.orcid == grant.researcher.orcid,
-            OrcidPlacement.client_id == grant.client_id,
-            OrcidPlacement.state == PlacementState.PENDING,
-        )
-    ).scalars()
-    count = 0
-    for row in rows:
-        row.state = PlacementState.AWAITING_CONSENT
-        row.last_error = f"waiting for the researcher to authorise again: {reason}"
-        count += 1
-    return count
-
-
-def revoke_grants(
-    session: Session, settings: Settings | None, orcid: str, client_id: str | None, reason: str
-) -> list[int]:
-    """Revoke the researcher's grants here (an operator's ``pidsync tokens revoke``); the ids
-    of the grants whose tokens must now be revoked at ORCID. The emitting systems are told."""
-    from worker.orcid.actors import unregister_webhook
-
-    grants = grants_of(session, orcid, client_id)
-    for grant in grants:
-        if not mark_revoked(grant, reason):
-            continue
-        parked = _park(session, grant, reason)
-        tell_researcher(
-            session,
-            settings,
-            orcid,
-            "grant.revoked",
-            {"client_id": grant.client_id, "reason": reason, "awaiting_consent": parked},
-        )
-        if grant.webhook_registered_at is not None:
-            enqueue_after_commit(session, unregister_webhook, grant.id)
-    session.flush()
-    return [g.id for g in grants if g.access_token_enc]
-
-
 # --- the service (actors) ----------------------------------------------------------------------
-
-
-def handle_revoked(
-    session: Session, settings: Settings | None, grant: OrcidGrant, reason: str
-) -> Result:
-    """ORCID says the token is dead: grant revoked, pending placements parked, the emitting
-    system told (``grant.revoked``), and a permission notification asked for when configured."""
-    from worker.orcid.actors import request_permission, unregister_webhook
-
-    if not mark_revoked(grant, reason):
-        return Result("grant already revoked")
-    parked = _park(session, grant, reason)
-    tell_researcher(
-        session,
-        settings,
-        grant.researcher.orcid,
-        "grant.revoked",
-        {"client_id": grant.client_id, "reason": reason, "awaiting_consent": parked},
-    )
-    if settings is not None and settings.orcid_premium_notifications:
-        enqueue_after_commit(session, request_permission, grant.id)
-    if grant.webhook_registered_at is not None:
-        enqueue_after_commit(session, unregister_webhook, grant.id)
-    session.flush()
-    log.warning(
-        "orcid_grant_revoked",
-        orcid=grant.researcher.orcid,
-        client_id=grant.client_id,
-        reason=reason,
-    )
-    return Result(f"grant revoked ({reason}); {parked} placement(s) await consent")
-
-
-def revoked_reason(exc: RevokedToken) -> str:
-    return f"ORCID refused the token (HTTP {exc.status}, invalid_token): revoked or expired"
 
 
 def find_ours(
@@ -408,11 +269,11 @@ def find_ours(
     return None
 
 
-def _placed(session: Session, settings: Settings | None, row: OrcidPlacement, digest: str) -> None:
-    _tell_placed(session, settings, row, _mark_placed(row, digest))
+def placed(session: Session, settings: Settings | None, row: OrcidPlacement, digest: str) -> None:
+    tell_placed(session, settings, row, mark_placed(row, digest))
 
 
-def _mark_placed(row: OrcidPlacement, digest: str) -> str:
+def mark_placed(row: OrcidPlacement, digest: str) -> str:
     """Record a confirmed placement; "added" or "updated" for the notification."""
     first = row.state != PlacementState.PLACED or row.placed_at is None
     row.state = PlacementState.PLACED
@@ -420,29 +281,27 @@ def _mark_placed(row: OrcidPlacement, digest: str) -> str:
     row.last_error = None
     row.in_doubt = False
     row.attempts = 0
-    row.placed_at = row.placed_at or _now()
+    row.placed_at = row.placed_at or now()
     log.info("orcid_placed", orcid=row.orcid, work_id=row.work_id, put_code=row.put_code)
     return "added" if first else "updated"
 
 
-def _tell_placed(
+def tell_placed(
     session: Session, settings: Settings | None, row: OrcidPlacement, action: str
 ) -> None:
-    tell_work(
-        session,
-        settings,
-        row.work,
-        "orcid.placed",
-        {
-            "orcid": row.orcid,
-            "client_id": row.client_id,
-            "put_code": row.put_code,
-            "action": action,
-        },
-    )
+    payload: dict[str, Any] = {
+        "orcid": row.orcid,
+        "client_id": row.client_id,
+        "put_code": row.put_code,
+        "action": action,
+    }
+    notes = render.truncations(row.work)
+    if notes:  # what ORCID's limits made us cut or leave out, said plainly
+        payload["notes"] = notes
+    tell_work(session, settings, row.work, "orcid.placed", payload)
 
 
-def _failed(session: Session, settings: Settings | None, row: OrcidPlacement, why: str) -> None:
+def mark_failed(session: Session, settings: Settings | None, row: OrcidPlacement, why: str) -> None:
     row.state = PlacementState.FAILED
     row.last_error = why[:ERROR_CHARS]
     row.in_doubt = False
@@ -487,7 +346,12 @@ def place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
 
 
 def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
-    row = session.get(OrcidPlacement, placement_id, with_for_update=True)
+    row = session.execute(
+        select(OrcidPlacement)
+        .where(OrcidPlacement.id == placement_id)
+        .options(joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration))
+        .with_for_update(of=OrcidPlacement)
+    ).scalar_one_or_none()
     if row is None or row.state != PlacementState.PENDING:
         return Result("nothing to do")
     work = row.work
@@ -506,7 +370,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
         try:
             body = render.orcid_work(work)
         except (MetadataError, WorkValidationError) as exc:
-            _failed(session, deps.settings, row, f"cannot render the ORCID work: {exc}")
+            mark_failed(session, deps.settings, row, f"cannot render the ORCID work: {exc}")
             return Result("failed: cannot render")
         digest = render.digest(body)
         if row.put_code is not None and row.confirmed_hash == digest and not row.in_doubt:
@@ -514,7 +378,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
             row.last_error = None
             return Result("unchanged: nothing sent")
     row.attempts += 1
-    row.enqueued_at = _now()
+    row.enqueued_at = now()
     client = deps.member(row.client_id)
     token = access_token(deps.cipher, grant)
     try:
@@ -525,7 +389,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
     except RevokedToken as exc:
         return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
     except OrcidError as exc:
-        _failed(session, deps.settings, row, error_text(exc))
+        mark_failed(session, deps.settings, row, error_text(exc))
         return Result("failed")
     except TransientError as exc:
         return _transient(session, deps.settings, row, exc)
@@ -537,7 +401,7 @@ def _transient(
     """Record a retryable failure; give up (failed, told) after ``max_retries`` attempts."""
     why = error_text(exc)
     if row.attempts > settings.max_retries:
-        _failed(session, settings, row, f"gave up after {row.attempts} attempts: {why}")
+        mark_failed(session, settings, row, f"gave up after {row.attempts} attempts: {why}")
         return Result("failed: retries exhausted")
     row.last_error = why
     return Result(f"will retry: {why}", retry=exc)
@@ -582,10 +446,10 @@ def _write(
             log.info("orcid_adopted_409", orcid=row.orcid, work_id=row.work_id, put_code=adopted)
             return _update(session, deps, client, token, row, body, digest)
         row.in_doubt = False
-        _placed(session, deps.settings, row, digest)
+        placed(session, deps.settings, row, digest)
         return Result(f"added (put-code {row.put_code})")
     if row.confirmed_hash == digest:
-        _placed(session, deps.settings, row, digest)
+        placed(session, deps.settings, row, digest)
         return Result("unchanged: nothing sent")
     return _update(session, deps, client, token, row, body, digest)
 
@@ -610,7 +474,7 @@ def _update(
             _not_ours(row, exc)
             return Result("not ours")
         raise
-    _placed(session, deps.settings, row, digest)
+    placed(session, deps.settings, row, digest)
     return Result(f"updated (put-code {row.put_code})")
 
 
@@ -640,188 +504,7 @@ def _remove(client: MemberClient, token: str, row: OrcidPlacement) -> Result:
     return Result("removed from the record")
 
 
-# --- bulk backfill -----------------------------------------------------------------------------
-
-
-def backfill(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
-    """Place up to 100 of the researcher's pending works with one bulk POST; queue the next
-    chunk. Per-item outcomes are handled exactly like single calls."""
-    from worker.orcid.actors import backfill_grant
-
-    grant = session.get(OrcidGrant, grant_id)
-    if grant is None or grant.status != GrantStatus.ACTIVE or not can_write(grant):
-        return Result("grant not active: nothing to place")
-    orcid = grant.researcher.orcid
-    rows = list(
-        session.execute(
-            select(OrcidPlacement)
-            .where(
-                OrcidPlacement.orcid == orcid,
-                OrcidPlacement.client_id == grant.client_id,
-                OrcidPlacement.state == PlacementState.PENDING,
-            )
-            .order_by(OrcidPlacement.id)
-            .limit(100)
-            .with_for_update(skip_locked=True, of=OrcidPlacement)
-            .options(selectinload(OrcidPlacement.work).selectinload(Work.registration))
-        ).scalars()
-    )
-    if not rows:
-        return Result("nothing pending")
-    prefetch_work_clients(session, [row.work_id for row in rows])
-    fresh: list[tuple[OrcidPlacement, dict[str, Any], str]] = []
-    for row in rows:
-        row.enqueued_at = _now()
-        present = row.work.withdrawn_at is None and orcid in render.contributor_orcids(row.work)
-        if row.put_code is not None or not present:
-            queue_placement(
-                session, row
-            )  # an update or a removal: one call each, by the single path
-            continue
-        try:
-            body = render.orcid_work(row.work)
-        except (MetadataError, WorkValidationError) as exc:
-            _failed(session, deps.settings, row, f"cannot render the ORCID work: {exc}")
-            continue
-        fresh.append((row, body, render.digest(body)))
-    result = Result("nothing to send in bulk")
-    if fresh:
-        result = _bulk(session, deps, grant, fresh)
-    if result.retry is None and grant.status == GrantStatus.ACTIVE:
-        more = session.execute(
-            select(func.count(OrcidPlacement.id)).where(
-                OrcidPlacement.orcid == orcid,
-                OrcidPlacement.client_id == grant.client_id,
-                OrcidPlacement.state == PlacementState.PENDING,
-                OrcidPlacement.put_code.is_(None),
-                OrcidPlacement.id.not_in([r.id for r in rows]),
-            )
-        ).scalar_one()
-        if more:
-            enqueue_after_commit(session, backfill_grant, grant.id)
-    session.flush()
-    return result
-
-
-Fresh = list[tuple[OrcidPlacement, dict[str, Any], str]]
-
-
-def _adopt_in_doubt(
-    session: Session, client: MemberClient, token: str, grant: OrcidGrant, fresh: Fresh
-) -> Fresh:
-    """Rows whose earlier bulk answer was lost: adopt those that landed (one read); the rest."""
-    if not any(row.in_doubt for row, _b, _d in fresh):
-        return fresh
-    summaries = client.works(grant.researcher.orcid, token)
-    remaining = []
-    for row, body, digest in fresh:
-        found = find_ours(summaries, grant.client_id, render.payload_self_ids(body))
-        row.in_doubt = False
-        if found is None:
-            remaining.append((row, body, digest))
-            continue
-        row.put_code = found.put_code  # adopted: PUT the current metadata
-        queue_placement(session, row)
-    return remaining
-
-
-def _bulk(session: Session, deps: OrcidDeps, grant: OrcidGrant, fresh: Fresh) -> Result:
-    client = deps.member(grant.client_id)
-    token = access_token(deps.cipher, grant)
-    try:
-        with deps.locks.hold(grant.researcher.orcid):
-            fresh = _adopt_in_doubt(session, client, token, grant, fresh)
-            if not fresh:
-                return Result("every work was already on the record: adopted")
-            for row, _body, _digest in fresh:
-                row.in_doubt = True
-                row.attempts += 1
-            items = client.add_works(grant.researcher.orcid, token, [b for _r, b, _d in fresh])
-    except RevokedToken as exc:
-        for row, _body, _digest in fresh:
-            row.in_doubt = False
-        return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
-    except OrcidError as exc:
-        # The whole request was refused (not one item): place these one by one instead.
-        for row, _body, _digest in fresh:
-            row.in_doubt = False
-            queue_placement(session, row)
-        return Result(f"bulk refused ({error_text(exc)}); placing one by one")
-    except TransientError as exc:
-        give_up = fresh[0][0].attempts > deps.settings.max_retries
-        for row, _body, _digest in fresh:
-            if give_up:
-                _failed(session, deps.settings, row, f"gave up: {error_text(exc)}")
-            else:
-                row.last_error = error_text(exc)
-        if give_up:
-            return Result("failed: retries exhausted")
-        return Result(f"will retry: {error_text(exc)}", retry=exc)
-    return _apply_items(session, deps, fresh, items)
-
-
-def _apply_items(session: Session, deps: OrcidDeps, fresh: Fresh, items: list[BulkItem]) -> Result:
-    """Each bulk item's outcome, handled like the answer to a single call."""
-    with session.no_autoflush:
-        return _apply_each(session, deps, fresh, items)
-
-
-def _apply_each(session: Session, deps: OrcidDeps, fresh: Fresh, items: list[BulkItem]) -> Result:
-    placed: list[tuple[OrcidPlacement, str]] = []
-    adopted = failed = 0
-    for (row, _body, digest), item in zip(fresh, items, strict=False):
-        row.in_doubt = False
-        if item.put_code is not None:
-            row.put_code = item.put_code
-            placed.append((row, _mark_placed(row, digest)))
-            continue
-        error = item.error
-        assert error is not None
-        if error.status == 409 and error.error_code == 9021:
-            row.put_code = error.named_put_code()
-            row.in_doubt = row.put_code is None  # else found by reading on the next attempt
-            queue_placement(session, row)  # adopted: PUT the current metadata
-            adopted += 1
-            continue
-        _failed(session, deps.settings, row, error_text(error))
-        failed += 1
-    for row, _body, _digest in fresh[len(items) :]:  # ORCID answered fewer items than sent
-        row.in_doubt = True
-        queue_placement(session, row)
-    session.flush()  # every state change in one go, then one notification row each
-    for row, action in placed:
-        _tell_placed(session, deps.settings, row, action)
-    return Result(f"bulk: {len(placed)} placed, {adopted} adopted, {failed} failed")
-
-
 # --- revocation at ORCID, operator actions ----------------------------------------------------
-
-
-def revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
-    """Revoke a (locally revoked) grant's token at ORCID, then forget it."""
-    result = _revoke_at_orcid(session, deps, grant_id)
-    session.flush()
-    return result
-
-
-def _revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
-    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None or not grant.access_token_enc:
-        return Result("no token to revoke")
-    if grant.status == GrantStatus.ACTIVE:
-        return Result("grant is active again: token kept")
-    token = access_token(deps.cipher, grant)
-    try:
-        deps.oauth(grant.client_id).revoke(token)
-    except OAuthFailed as exc:
-        note = f"ORCID refused the revocation ({exc.error}): the token no longer works anyway"
-        wipe_tokens(grant)
-        return Result(note)
-    except TransientError as exc:
-        return Result(f"will retry: {error_text(exc)}", retry=exc)
-    wipe_tokens(grant)
-    log.info("orcid_token_revoked", orcid=grant.researcher.orcid, client_id=grant.client_id)
-    return Result("token revoked at ORCID")
 
 
 def readd(session: Session, placement: OrcidPlacement) -> bool:
@@ -836,29 +519,6 @@ def readd(session: Session, placement: OrcidPlacement) -> bool:
     queue_placement(session, placement)
     session.flush()
     return True
-
-
-def check_grant(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
-    """Token health: one cheap read with the token finds a dead grant before a push does."""
-    result = _check_grant(session, deps, grant_id)
-    session.flush()
-    return result
-
-
-def _check_grant(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
-    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None or grant.status != GrantStatus.ACTIVE:
-        return Result("grant not active")
-    grant.last_checked_at = _now()
-    try:
-        deps.member(grant.client_id).works(grant.researcher.orcid, access_token(deps.cipher, grant))
-    except RevokedToken as exc:
-        return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
-    except OrcidError as exc:
-        return Result(f"token check inconclusive: {error_text(exc)}")
-    except TransientError as exc:
-        return Result(f"will retry: {error_text(exc)}", retry=exc)
-    return Result("token works")
 
 
 def researcher_of(session: Session, orcid: str) -> Researcher | None:

@@ -27,19 +27,11 @@ from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState, Researcher
 from worker.orcid import payload as render
 from worker.orcid.client import OrcidError, RevokedToken, WorkSummary
+from worker.orcid.common import Result, error_text, flushed, queue_placement
 from worker.orcid.grants import access_token, grants_of
-from worker.orcid.placements import (
-    Result,
-    error_text,
-    find_ours,
-    flushed,
-    handle_revoked,
-    mark_removed_by_researcher,
-    queue_placement,
-    researcher_of,
-    revoked_reason,
-)
+from worker.orcid.placements import find_ours, mark_removed_by_researcher, researcher_of
 from worker.orcid.recipients import tell_researcher
+from worker.orcid.revocation import handle_revoked, revoked_reason
 
 if TYPE_CHECKING:
     from worker.orcid.deps import OrcidDeps

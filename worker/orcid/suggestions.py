@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from worker.errors import TransientError
 from worker.models import Work
 from worker.orcid.client import OrcidError
+from worker.orcid.common import Result, error_text, flushed
 from worker.orcid.payload import contributors_without_orcid
-from worker.orcid.placements import Result, error_text, flushed
 from worker.orcid.recipients import tell_work
 from worker.orcid.search import suggest
 

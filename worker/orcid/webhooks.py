@@ -23,8 +23,8 @@ from worker.errors import TransientError
 from worker.logging import get_logger
 from worker.models import GrantStatus, OrcidGrant, Researcher
 from worker.orcid.client import OrcidError, RevokedToken
+from worker.orcid.common import Result, flushed
 from worker.orcid.oauth import WEBHOOK
-from worker.orcid.placements import Result, flushed
 
 if TYPE_CHECKING:
     from worker.orcid.deps import OrcidDeps

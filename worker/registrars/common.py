@@ -13,7 +13,7 @@ from typing import Any
 import dramatiq
 import structlog
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from worker.db import enqueue_after_commit
 from worker.http import HttpError, ServerError
@@ -40,8 +40,12 @@ def utcnow() -> datetime:
 
 
 def lock_registration(session: Session, registration_id: int) -> DoiRegistration | None:
+    """The registration, locked, with its work loaded in the same query."""
     return session.execute(
-        select(DoiRegistration).where(DoiRegistration.id == registration_id).with_for_update()
+        select(DoiRegistration)
+        .where(DoiRegistration.id == registration_id)
+        .options(joinedload(DoiRegistration.work))
+        .with_for_update(of=DoiRegistration)
     ).scalar_one_or_none()
 
 
@@ -109,11 +113,18 @@ def payload(reg: DoiRegistration, work: Work, **extra: Any) -> dict[str, Any]:
     return body
 
 
-def report(session: Session, reg: DoiRegistration, event_type: str, **extra: Any) -> None:
+def report(
+    session: Session,
+    reg: DoiRegistration,
+    event_type: str,
+    *,
+    work: Work | None = None,
+    **extra: Any,
+) -> None:
     """A signed webhook (``doi.registered``, ``doi.failed``, ...) to the work's emitting
     system, delivered after commit. Without a known client it is logged, never dropped
     silently."""
-    work = reg.work
+    work = work or reg.work
     body = payload(reg, work, **extra)
     if reg.client_id is None:
         log.warning("doi_webhook_without_client", event_type=event_type, doi=reg.doi)

@@ -39,10 +39,16 @@ class RegistrarContext:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _session(self, base_url: str) -> requests.Session:
+        """One keep-alive session per base URL. Proxy settings are read from the environment
+        once, here, rather than on every request (requests' default scans os.environ each
+        time)."""
         with self._lock:
             session = self._sessions.get(base_url)
             if session is None:
-                session = self._sessions[base_url] = requests.Session()
+                session = requests.Session()
+                session.proxies.update(requests.utils.get_environ_proxies(base_url))
+                session.trust_env = False
+                self._sessions[base_url] = session
             return session
 
     def datacite_account(self, name: str) -> DataCiteAccount:

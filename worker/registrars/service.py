@@ -144,12 +144,6 @@ def plan_change(
         return f"work is withdrawn: DOI {reg.doi} at Crossref left as it is"
     reg.client_id = client_id or reg.client_id
     reg.target_state = change.target
-    if created:
-        session.add(reg)
-        session.flush()
-        reg.work = work
-        work.doi = reg.doi
-        report(session, reg, "doi.reserved", message="DOI reserved; registration queued")
     where = f"{registrar} (account {account.name})"
     if reg.pending_hash is None and reg.confirmed_hash == change.hash and reg.state in CONFIRMED:
         session.flush()
@@ -157,6 +151,11 @@ def plan_change(
     reg.pending_hash = change.hash
     reg.pending_since = now
     reg.retry_count = 0
+    if created:  # the row, its DOI and the change to send: one INSERT, in the event's commit
+        reg.next_attempt_at = first_attempt(reg, options, now)
+        session.add(reg)  # reg.work resolves from the identity map (work_id is set)
+        work.doi = reg.doi
+        report(session, reg, "doi.reserved", work=work, message="DOI reserved; registration queued")
     if created and _guard_applies(reg, wanted, options):
         reg.duplicate_check = duplicates.PENDING
         schedule_check(session, reg, now)
@@ -271,6 +270,10 @@ def _mint(session: Session, work: Work, prefix: str, options: RegistrarOptions) 
             )
         except DoiTemplateError as exc:
             raise EffectRefused(str(exc)) from None
+        if not template:
+            # 32^8 random suffixes: no look-up first. The unique index still guards; a
+            # collision fails this event's transaction, and its retry draws again.
+            return doi
         if _holder(session, doi) is None:
             return doi
         taken.append(doi)
@@ -309,15 +312,22 @@ def schedule_send(
     from worker.registrars.actors import crossref_batch, datacite_sync
 
     if reg.registrar == DATACITE:
-        reg.next_attempt_at = now
+        reg.next_attempt_at = first_attempt(reg, options, now)
         enqueue_later(session, datacite_sync, reg.id, **send_options())
     elif reg.open_deposit_id is None:
-        window = options.crossref_batch_window_seconds
-        reg.next_attempt_at = now + timedelta(seconds=window)
+        reg.next_attempt_at = first_attempt(reg, options, now)
         prefix = reg.doi.split("/", 1)[0]
+        window = options.crossref_batch_window_seconds
         enqueue_later(session, crossref_batch, reg.account, prefix, delay=window, **send_options())
     # else: the deposit in flight re-batches the newer change when it completes
     session.flush()
+
+
+def first_attempt(reg: DoiRegistration, options: RegistrarOptions, now: datetime) -> datetime:
+    """When the message that sends a new change is due: now, or after Crossref's window."""
+    if reg.registrar == DATACITE:
+        return now
+    return now + timedelta(seconds=options.crossref_batch_window_seconds)
 
 
 def schedule_check(session: Session, reg: DoiRegistration, now: datetime) -> None:

@@ -42,6 +42,8 @@ _IGNORED = {
     "link", "publisher-location", "reference", "update-policy", "institution", "accepted",
     "content-created", "journal-issue", "archive", "degree",
 }  # fmt: skip
+_ENVELOPE = {"status", "message-type", "message-version", "message"}
+_ERROR_TYPES = ("validation-failure", "exception", "route-not-found")
 _CAMEL_TO_DATACITE: dict[str, str] = {}
 for _key, _camel in (INTER_RELATIONS | INTRA_RELATIONS).items():
     _CAMEL_TO_DATACITE.setdefault(_camel, _key)
@@ -53,12 +55,14 @@ def crossref_message_to_work(data: Any) -> tuple[Work, list[str]]:
     """A Work from a Crossref REST work message (or envelope, or JSON text)."""
     if isinstance(data, (str, bytes)):
         data = load_json(data, SOURCE)
-    if isinstance(data, dict) and isinstance(data.get("message"), dict):
-        if data.get("message-type") not in (None, "work"):
-            raise InputError(SOURCE, f"message-type {data['message-type']!r}, not 'work'")
-        data = data["message"]
+    if isinstance(data, dict) and "message" in data and set(data) <= _ENVELOPE:
+        data = _unwrap(data)
+    if isinstance(data, list):
+        raise InputError(SOURCE, f"a JSON list of {len(data)} items, not one Crossref work message")
     if not isinstance(data, dict):
         raise InputError(SOURCE, "expected a Crossref work message (object)")
+    if isinstance(data.get("items"), list) and "title" not in data and "DOI" not in data:
+        raise InputError(SOURCE, _list_message(data))
     problems = unhandled(data, _HANDLED, _IGNORED)
     lost_reference = data.get("reference")
     if lost_reference:
@@ -84,6 +88,47 @@ def crossref_message_to_work(data: Any) -> tuple[Work, list[str]]:
     }
     clean = {key: value for key, value in work.items() if value not in (None, [], {})}
     return build_work(clean, problems, SOURCE), problems
+
+
+def _unwrap(envelope: dict[str, Any]) -> Any:
+    """The message of a ``{"status", "message-type", "message"}`` envelope, or InputError
+    saying plainly what else it is (an error response, a list of works, another message)."""
+    kind, status, message = (
+        envelope.get("message-type"),
+        envelope.get("status"),
+        envelope["message"],
+    )
+    failed = status not in (None, "ok") or kind in _ERROR_TYPES
+    if failed or not isinstance(message, dict):
+        details = message if isinstance(message, list) else [message]
+        said = "; ".join(
+            str(d.get("message") or d.get("type") or d) if isinstance(d, dict) else str(d)
+            for d in details
+        )
+        known = ", ".join(
+            f"{name} {value!r}" for name, value in (("status", status), ("message-type", kind))
+            if value is not None
+        )  # fmt: skip
+        raise InputError(
+            SOURCE,
+            f"a Crossref error response{f' ({known})' if known else ''}, not a work: {said}",
+        )
+    if kind == "work-list" or (
+        isinstance(message, dict) and isinstance(message.get("items"), list)
+    ):
+        raise InputError(SOURCE, _list_message(message, kind))
+    if kind not in (None, "work"):
+        raise InputError(SOURCE, f"message-type {kind!r}, not 'work'")
+    return message
+
+
+def _list_message(message: Any, kind: str | None = "work-list") -> str:
+    items = message.get("items") if isinstance(message, dict) else None
+    count = f"{len(items)} items" if isinstance(items, list) else "a list"
+    return (
+        f"a Crossref {kind or 'work-list'} message ({count}), not a single work: give one of "
+        "its items (message.items[i])"
+    )
 
 
 def _work_type(data: dict[str, Any], problems: list[str]) -> str:

@@ -214,6 +214,8 @@ def _related_items(element: etree._Element) -> dict[str, Any]:
                 entry[local] = _with_text(child, local)
             else:
                 entry[local] = _text(child)
+                if local == "number" and child.get("numberType"):
+                    entry["numberType"] = child.get("numberType")
         items.append(entry)
     return {"relatedItems": items}
 

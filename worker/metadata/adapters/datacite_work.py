@@ -2,7 +2,11 @@
 
 Read back through the DataCite renderers, a record keeps its identifier, creators (names,
 ORCID, ROR affiliations), titles, publisher, year, resource type, descriptions, subjects,
-rights, funding, related identifiers, language, version (→ ``resource_version``) and dates.
+rights, funding, related identifiers, language, version (→ ``resource_version``) and dates;
+the relatedItem it ``IsPublishedIn`` (or, lacking one, DataCite's derived ``container``)
+becomes the Work's ``container``, and an ISBN alternate identifier of a book, report or thesis
+its own ISBN. Creators who are all Editor contributors as well (how the renderer writes an
+edited book) are read as the editors they are, not as authors besides.
 """
 
 from __future__ import annotations
@@ -14,8 +18,11 @@ from worker.metadata.adapters.common import build_work, unhandled
 from worker.metadata.adapters.datacite import datacite_xml_to_attributes
 from worker.metadata.errors import InputError
 from worker.metadata.types import (
+    DATACITE_CONTAINER_DEFAULT,
+    DATACITE_CONTAINER_TYPE,
     FROM_DATACITE_CONTRIBUTOR_TYPE,
     FROM_DATACITE_GENERAL,
+    OWN_ISBN_TYPES,
     TYPES,
     WorkType,
 )
@@ -28,7 +35,7 @@ SOURCE = "datacite"
 _HANDLED = {
     "doi", "url", "types", "creators", "titles", "publisher", "publicationYear", "subjects",
     "contributors", "dates", "language", "relatedIdentifiers", "version", "rightsList",
-    "descriptions", "fundingReferences",
+    "descriptions", "fundingReferences", "relatedItems", "container", "identifiers",
 }  # fmt: skip
 _IGNORED = {
     "prefix", "suffix", "event", "state", "schemaVersion", "metadataVersion", "source", "isActive",
@@ -47,6 +54,17 @@ def datacite_xml_to_work(xml: bytes | str, *, work_id: str | None = None) -> tup
 
 def unwrap_attributes(data: Any) -> dict[str, Any]:
     """The attributes of a DataCite JSON:API document, or the attributes themselves."""
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        raise InputError(
+            "datacite-json",
+            f'a DataCite list of {len(data["data"])} records ({{"data": [...]}}), not one '
+            "record: give one of them (data[i])",
+        )
+    if isinstance(data, dict) and isinstance(data.get("errors"), list) and "data" not in data:
+        said = "; ".join(
+            str(e.get("title") or e) if isinstance(e, dict) else str(e) for e in data["errors"]
+        )
+        raise InputError("datacite-json", f"a DataCite error response, not a record: {said}")
     if isinstance(data, dict) and isinstance(data.get("data"), dict):
         data = data["data"]
         if isinstance(data.get("attributes"), dict):
@@ -82,10 +100,10 @@ def datacite_attributes_to_work(
     _titles(data, attrs.get("titles") or [], problems)
     _dates(data, attrs)
     _descriptions(data, attrs.get("descriptions") or [], problems)
-    contributors = [
-        _name(c, "author", f"creators[{i}]", problems)
-        for i, c in enumerate(attrs.get("creators") or [])
-    ]
+    creators = attrs.get("creators") or []
+    if _editors_as_creators(creators, attrs.get("contributors") or []):
+        creators = []  # the editors, read below as the contributors they also are
+    contributors = [_name(c, "author", f"creators[{i}]", problems) for i, c in enumerate(creators)]
     for index, contributor in enumerate(attrs.get("contributors") or []):
         contributors.append(
             _name(
@@ -100,8 +118,106 @@ def datacite_attributes_to_work(
     data["funding"] = [
         _funding(f, i, problems) for i, f in enumerate(attrs.get("fundingReferences") or [])
     ]
+    data["container"] = _container(attrs, WorkType(data["type"]), problems)
     clean = {key: value for key, value in data.items() if value not in (None, [], {})}
     return build_work(clean, problems, SOURCE), problems
+
+
+def _editors_as_creators(creators: list[Any], contributors: list[Any]) -> bool:
+    """True when every creator is also an Editor contributor (an edited work as the renderer
+    writes it: its editors are its creators)."""
+
+    def key(name: Any) -> Any:
+        if not isinstance(name, dict):
+            return None
+        return repr(sorted((k, v) for k, v in name.items() if k != "contributorType"))
+
+    editors = {
+        key(c) for c in contributors if isinstance(c, dict) and c.get("contributorType") == "Editor"
+    }
+    return bool(creators) and all(key(c) in editors for c in creators)
+
+
+_CONTAINER_IDS = {"ISSN": "issn", "EISSN": "eissn", "ISBN": "isbn"}
+
+
+def _container(attrs: dict[str, Any], work_type: WorkType, problems: list[str]) -> dict[str, Any]:
+    """The Work's container: the relatedItem the record IsPublishedIn (else DataCite's derived
+    ``container`` attribute), and the record's own ISBN for a book, report or thesis."""
+    container: dict[str, Any] = {}
+    items = [i for i in attrs.get("relatedItems") or [] if isinstance(i, dict)]
+    published_in = [i for i in items if i.get("relationType") == "IsPublishedIn"]
+    for index, item in enumerate(attrs.get("relatedItems") or []):
+        if not isinstance(item, dict) or item.get("relationType") != "IsPublishedIn":
+            problems.append(f"relatedItems[{index}]: not represented in a Work")
+        elif item is not published_in[0]:
+            problems.append(f"relatedItems[{index}]: only one IsPublishedIn item is represented")
+        else:
+            container = _published_in(item, f"relatedItems[{index}]", problems)
+            written = DATACITE_CONTAINER_TYPE.get(work_type, DATACITE_CONTAINER_DEFAULT)
+            if item.get("relatedItemType") not in (None, written):
+                problems.append(
+                    f"relatedItems[{index}]: relatedItemType {item['relatedItemType']!r} not "
+                    f"represented (a {work_type.value}'s container is written as {written!r})"
+                )
+    if not published_in and isinstance(attrs.get("container"), dict):
+        container = _derived_container(attrs["container"])
+    for index, alternate in enumerate(attrs.get("identifiers") or []):
+        kind = (alternate.get("identifierType") or "") if isinstance(alternate, dict) else ""
+        value = alternate.get("identifier") if isinstance(alternate, dict) else alternate
+        if kind.upper() == "ISBN" and work_type in OWN_ISBN_TYPES and "isbn" not in container:
+            container["isbn"] = value
+        elif kind.upper() == "DOI" and str(value).lower().endswith(str(attrs.get("doi")).lower()):
+            continue  # the record's own DOI, as older DataCite JSON repeats it
+        else:
+            problems.append(f"identifiers[{index}]: {kind or '?'} identifier not represented")
+    return container
+
+
+def _published_in(item: dict[str, Any], path: str, problems: list[str]) -> dict[str, Any]:
+    container: dict[str, Any] = {}
+    identifier = item.get("relatedItemIdentifier")
+    if isinstance(identifier, str):  # the flat form
+        kind = item.get("relatedItemIdentifierType")
+        identifier = {"relatedItemIdentifier": identifier, "relatedItemIdentifierType": kind}
+    if isinstance(identifier, dict) and identifier.get("relatedItemIdentifier"):
+        kind = identifier.get("relatedItemIdentifierType") or ""
+        if kind.upper() in _CONTAINER_IDS:
+            container[_CONTAINER_IDS[kind.upper()]] = identifier["relatedItemIdentifier"]
+        else:
+            problems.append(f"{path}.relatedItemIdentifier: {kind or '?'} not represented")
+    titles = [t for t in item.get("titles") or [] if isinstance(t, dict) and t.get("title")]
+    if titles:
+        container["title"] = titles[0]["title"]
+    if len(titles) > 1:
+        problems.append(f"{path}.titles: only the first title is represented")
+    for key, field in (("volume", "volume"), ("issue", "issue"), ("firstPage", "first_page"),
+                       ("lastPage", "last_page")):  # fmt: skip
+        if item.get(key) not in (None, ""):
+            container[field] = str(item[key])
+    handled = {"relationType", "relatedItemType", "relatedItemIdentifier",
+               "relatedItemIdentifierType", "titles", "volume", "issue", "firstPage",
+               "lastPage"}  # fmt: skip
+    lost = sorted(k for k, v in item.items() if k not in handled and v not in (None, "", [], {}))
+    if lost:
+        problems.append(f"{path}: {', '.join(lost)} not represented")
+    return container
+
+
+def _derived_container(value: dict[str, Any]) -> dict[str, Any]:
+    """DataCite's read-only ``container`` ({type, identifier, identifierType, title, volume,
+    issue, firstPage, lastPage}) as a Work container."""
+    container: dict[str, Any] = {
+        "title": value.get("title"),
+        "volume": value.get("volume"),
+        "issue": value.get("issue"),
+        "first_page": value.get("firstPage"),
+        "last_page": value.get("lastPage"),
+    }
+    kind = str(value.get("identifierType") or "").upper()
+    if kind in _CONTAINER_IDS:
+        container[_CONTAINER_IDS[kind]] = value.get("identifier")
+    return {k: str(v) for k, v in container.items() if v not in (None, "")}
 
 
 def _work_type(types: dict[str, Any], problems: list[str]) -> str:
@@ -212,15 +328,22 @@ def _name(name: dict[str, Any], role: str, path: str, problems: list[str]) -> di
     entry: dict[str, Any] = {"role": role}
     name_type = name.get("nameType")
     personal = name_type == "Personal" or bool(name.get("givenName") or name.get("familyName"))
-    orcid = None
+    orcid = ror = None
     for identifier in name.get("nameIdentifiers") or []:
         scheme = (identifier.get("nameIdentifierScheme") or "").upper()
         if scheme == "ORCID" and orcid is None:
             orcid = identifier.get("nameIdentifier")
+        elif scheme == "ROR" and ror is None and not personal:
+            ror = identifier.get("nameIdentifier")
         else:
             problems.append(f"{path}: name identifier {scheme or '?'} not represented")
     if orcid:
         personal = True
+    if orcid and ror:
+        problems.append(f"{path}: name identifier ROR of a person not represented")
+        ror = None
+    if name.get("lang"):
+        problems.append(f"{path}: language {name['lang']!r} of the name not represented")
     if name_type is None and not personal:
         problems.append(f"{path}: no nameType; read as an organization")
     entry["type"] = "person" if personal else "organization"
@@ -229,6 +352,7 @@ def _name(name: dict[str, Any], role: str, path: str, problems: list[str]) -> di
     else:
         entry["name"] = name.get("name")
     entry["orcid"] = orcid
+    entry["ror"] = ror
     entry["affiliations"] = [
         _affiliation(a, f"{path}.affiliation[{i}]", problems)
         for i, a in enumerate(name.get("affiliation") or [])

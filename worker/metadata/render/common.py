@@ -1,9 +1,10 @@
-"""Helpers shared by the renderers: requirement checks, truncation, paragraphs, sequences."""
+"""Helpers shared by the renderers: requirement checks, truncation, paragraphs, sequences, and
+the shape check of JSON the XML converters take."""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from worker.metadata.errors import MissingFields
 
@@ -18,12 +19,17 @@ XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 AUTHOR_NEEDED = "missing: at least one author is needed"
 
 
-def require(target: str, checks: Iterable[tuple[str, object]]) -> None:
-    """Raise MissingFields naming every path whose value is missing (None, '' or empty)."""
+def require(
+    target: str,
+    checks: Iterable[tuple[str, object]],
+    messages: dict[str, str] | None = None,
+) -> None:
+    """Raise MissingFields naming every path whose value is missing (None, '' or empty);
+    ``messages`` says more than "missing" for some paths."""
     missing = [path for path, value in checks if value is None or value in ("", [], {})]
     if missing:
-        messages = {"contributors": AUTHOR_NEEDED} if "contributors" in missing else None
-        raise MissingFields(target, missing, messages)
+        said = {"contributors": AUTHOR_NEEDED, **(messages or {})}
+        raise MissingFields(target, missing, {k: v for k, v in said.items() if k in missing})
 
 
 def truncate(text: str, limit: int) -> str:
@@ -57,3 +63,47 @@ def sequences(contributors: list[Contributor]) -> list[str]:
 
 def full_title(work: Work) -> str:
     return f"{work.title}: {work.subtitle}" if work.subtitle else work.title
+
+
+def shape_problems(value: Any, shape: Any, path: str = "") -> list[str]:
+    """What in JSON ``value`` does not fit ``shape``: unknown keys, missing required keys,
+    wrong kinds. A shape is ``str``, ``int`` (or another type), a dict of key → shape (a key
+    ending in ``!`` is required), a one-element list (every item has that shape), or a tuple of
+    alternatives. ``None`` stands for an absent value."""
+    where = path or "(root)"
+    if value is None:
+        return []
+    if isinstance(shape, tuple):
+        if any(not shape_problems(value, option, path) for option in shape):
+            return []
+        return [f"{where}: not of the expected form"]
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            return [f"{where}: expected a list"]
+        return [
+            p
+            for i, item in enumerate(value)
+            for p in shape_problems(item, shape[0], f"{path}[{i}]")
+        ]
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return [f"{where}: expected an object"]
+        keys = {key.rstrip("!"): key.endswith("!") for key in shape}
+        problems = [
+            f"{path + '.' if path else ''}{key}: unknown key (not carried by the conversion)"
+            for key in value
+            if key not in keys
+        ]
+        for key, required in keys.items():
+            child = f"{path + '.' if path else ''}{key}"
+            if value.get(key) is None:
+                if required:
+                    problems.append(f"{child}: required")
+                continue
+            problems += shape_problems(value[key], shape[key + "!" if required else key], child)
+        return problems
+    if shape is int and isinstance(value, bool):
+        return [f"{where}: expected an integer"]
+    if not isinstance(value, shape):
+        return [f"{where}: expected {'a string' if shape is str else shape.__name__}"]
+    return []

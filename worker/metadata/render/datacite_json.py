@@ -4,6 +4,14 @@ Required: ``doi``, ``publisher``, ``publication_date`` (for publicationYear), at
 author in ``contributors`` (DataCite creators) and, unless ``draft=True``, ``url`` (DataCite
 needs it for registered and findable DOIs). A draft needs only the DOI.
 
+A work with editors but no authors (an edited book) has its editors as creators; they stay
+contributors of type Editor too. The ``container`` (journal, book, proceedings, series) becomes
+the relatedItem the work ``IsPublishedIn``: type from the work type, title, one identifier
+(ISSN, else eISSN, else ISBN; for a chapter or paper the book's ISBN first), volume, issue,
+first and last page. A book's, report's or thesis's own ISBN (``container.isbn`` for those
+types) is an alternate identifier instead. No ``container`` attribute is sent: DataCite derives
+its read-only ``container`` from the relatedItems.
+
 The ``datacite`` package on PyPI is not used to build these: its JSON schema is an Invenio
 flavour of DataCite JSON (publisher as an object, ``schemaVersion`` required, no 4.6/4.7
 vocabulary such as Translator, Poster, Presentation), not the attributes the REST API takes.
@@ -14,13 +22,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from worker.metadata.render.common import require
-from worker.metadata.types import ROLES, ContributorRole, mapping
+from worker.metadata.types import (
+    DATACITE_CONTAINER_DEFAULT,
+    DATACITE_CONTAINER_TYPE,
+    OWN_ISBN_TYPES,
+    ROLES,
+    ContributorRole,
+    mapping,
+)
 from worker.pids.identifiers import doi_url, funder_id_kind
 
 if TYPE_CHECKING:
     from worker.metadata.work import Contributor, Funding, Work
 
 TARGET = "datacite"
+CREATOR_NEEDED = "missing: at least one author (or, for an edited work, an editor) is needed"
 ORCID_SCHEME = {"nameIdentifierScheme": "ORCID", "schemeUri": "https://orcid.org"}
 ROR_SCHEME = {"affiliationIdentifierScheme": "ROR", "schemeUri": "https://ror.org"}
 SPDX_SCHEME = {"rightsIdentifierScheme": "SPDX", "schemeUri": "https://spdx.org/licenses/"}
@@ -38,9 +54,16 @@ def check_datacite(work: Work, *, draft: bool = False) -> None:
             ("url", work.url),
             ("publisher", work.publisher),
             ("publication_date", work.publication_date),
-            ("contributors", work.authors),
+            ("contributors", datacite_creators(work)),
         ],
+        {"contributors": CREATOR_NEEDED},
     )
+
+
+def datacite_creators(work: Work) -> list[Contributor]:
+    """DataCite creators: the authors; for a work with editors but no authors (an edited
+    book), the editors (who are listed as Editor contributors as well)."""
+    return work.authors or work.contributors_with(ContributorRole.EDITOR)
 
 
 def render_datacite_attributes(work: Work, *, draft: bool = False) -> dict[str, Any]:
@@ -61,7 +84,7 @@ def work_to_attributes(work: Work) -> dict[str, Any]:
             "resourceTypeGeneral": row.datacite_general,
             "resourceType": work.resource_type or row.datacite_type,
         },
-        "creators": [_name(c) for c in work.authors],
+        "creators": [_name(c) for c in datacite_creators(work)],
         "titles": _titles(work),
         "publisher": work.publisher,
         "publicationYear": work.publication_date[:4] if work.publication_date else None,
@@ -69,6 +92,7 @@ def work_to_attributes(work: Work) -> dict[str, Any]:
         "contributors": [{**_name(c), "contributorType": ROLES[c.role].datacite} for c in others],
         "dates": _dates(work),
         "language": work.language,
+        "identifiers": _own_isbn(work),
         "relatedIdentifiers": [
             {
                 "relatedIdentifier": rel.identifier,
@@ -81,8 +105,44 @@ def work_to_attributes(work: Work) -> dict[str, Any]:
         "rightsList": _rights(work),
         "descriptions": _descriptions(work),
         "fundingReferences": [_funding(f) for f in work.funding],
+        "relatedItems": _related_items(work),
     }
     return {key: value for key, value in attrs.items() if value}
+
+
+def _own_isbn(work: Work) -> list[dict[str, str]]:
+    if work.type in OWN_ISBN_TYPES and work.container and work.container.isbn:
+        return [{"identifier": work.container.isbn, "identifierType": "ISBN"}]
+    return []
+
+
+def _related_items(work: Work) -> list[dict[str, Any]]:
+    """The container as the relatedItem the work IsPublishedIn (none without a container, or
+    when the container holds only the work's own ISBN)."""
+    container = work.container
+    if container is None:
+        return []
+    item: dict[str, Any] = {
+        "relationType": "IsPublishedIn",
+        "relatedItemType": DATACITE_CONTAINER_TYPE.get(work.type, DATACITE_CONTAINER_DEFAULT),
+    }
+    isbn = None if work.type in OWN_ISBN_TYPES else container.isbn
+    candidates = [("ISSN", container.issn), ("EISSN", container.eissn), ("ISBN", isbn)]
+    if item["relatedItemType"] in ("Book", "ConferenceProceeding"):
+        candidates.insert(0, candidates.pop())  # a book is known by its ISBN first
+    for kind, value in candidates:
+        if value:
+            item["relatedItemIdentifier"] = {
+                "relatedItemIdentifier": value,
+                "relatedItemIdentifierType": kind,
+            }
+            break
+    if container.title:
+        item["titles"] = [{"title": container.title}]
+    parts = {"volume": container.volume, "issue": container.issue,
+             "firstPage": container.first_page, "lastPage": container.last_page}  # fmt: skip
+    item.update({key: value for key, value in parts.items() if value})
+    return [item] if len(item) > 2 else []
 
 
 def _titles(work: Work) -> list[dict[str, str]]:
@@ -122,6 +182,11 @@ def _name(contributor: Contributor) -> dict[str, Any]:
         name["nameIdentifiers"] = [
             {"nameIdentifier": "https://orcid.org/" + contributor.orcid, **ORCID_SCHEME}
         ]
+    elif contributor.ror:
+        name["nameIdentifiers"] = [
+            {"nameIdentifier": contributor.ror, "nameIdentifierScheme": "ROR",
+             "schemeUri": "https://ror.org"}
+        ]  # fmt: skip
     if contributor.affiliations:
         affiliations = []
         for affiliation in contributor.affiliations:

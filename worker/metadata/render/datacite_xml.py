@@ -1,10 +1,10 @@
 """Work → DataCite XML (Metadata Schema kernel-4; valid against the 4.7 XSD).
 
 Built from the same attributes as the REST JSON (``work_to_attributes``), so both say the same.
-Required: ``doi``, ``publisher``, ``publication_date`` and an author (DataCite's mandatory
-identifier, creators, titles, publisher, publicationYear, resourceType); the URL does not
-travel in the XML. An affiliation known only by its ROR id is written with the ROR URL as its
-name, because the schema needs text there.
+Required: ``doi``, ``publisher``, ``publication_date`` and an author or, for an edited work,
+an editor (DataCite's mandatory identifier, creators, titles, publisher, publicationYear,
+resourceType); the URL does not travel in the XML. An affiliation known only by its ROR id is
+written with the ROR URL as its name, because the schema needs text there.
 """
 
 from __future__ import annotations
@@ -13,8 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from worker.metadata.render.common import XML_DECLARATION, require
-from worker.metadata.render.datacite_json import TARGET, work_to_attributes
+from worker.metadata.render.common import XML_DECLARATION, require, shape_problems
+from worker.metadata.render.datacite_json import (
+    CREATOR_NEEDED,
+    TARGET,
+    datacite_creators,
+    work_to_attributes,
+)
 
 if TYPE_CHECKING:
     from worker.metadata.work import Work
@@ -34,16 +39,17 @@ def render_datacite_xml(work: Work) -> str:
             ("doi", work.doi),
             ("publisher", work.publisher),
             ("publication_date", work.publication_date),
-            ("contributors", work.authors),
+            ("contributors", datacite_creators(work)),
         ],
+        {"contributors": CREATOR_NEEDED},
     )
     return attributes_to_xml(work_to_attributes(work))
 
 
 def attributes_to_xml(attrs: dict[str, Any]) -> str:
     """DataCite XML from DataCite REST JSON attributes: what pidsync writes, plus alternate
-    identifiers, sizes, formats and a 4.5 publisher object (geoLocations and relatedItems are
-    not written)."""
+    identifiers, sizes, formats, relatedItems and a 4.5 publisher object (geoLocations are not
+    written; :data:`ATTRIBUTES_SHAPE` lists every key carried)."""
     root = etree.Element(_Q + "resource", nsmap={None: NS, "xsi": XSI})
     root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
     _sub(root, "identifier", attrs["doi"].upper(), identifierType="DOI")
@@ -125,6 +131,60 @@ def _rest(root: etree._Element, attrs: dict[str, Any]) -> None:
                 _sub(element, "awardNumber", ref.get("awardNumber"), awardURI=ref.get("awardUri"))
             if ref.get("awardTitle"):
                 _sub(element, "awardTitle", ref["awardTitle"])
+    _related_items(root, attrs.get("relatedItems"))
+
+
+# relatedItem children, in the order of the schema's sequence (after identifier, creators
+# and titles).
+_ITEM_TEXTS = ("publicationYear", "volume", "issue", "number", "firstPage", "lastPage",
+               "publisher", "edition")  # fmt: skip
+
+
+def _related_items(root: etree._Element, items: list[dict[str, Any]] | None) -> None:
+    if not items:
+        return
+    outer = _sub(root, "relatedItems")
+    for item in items:
+        element = _sub(
+            outer,
+            "relatedItem",
+            relatedItemType=item.get("relatedItemType"),
+            relationType=item.get("relationType"),
+            relationTypeInformation=item.get("relationTypeInformation"),
+        )
+        identifier = item.get("relatedItemIdentifier")
+        if isinstance(identifier, str):  # the flat form some DataCite JSON uses
+            kind = item.get("relatedItemIdentifierType")
+            identifier = {"relatedItemIdentifier": identifier, "relatedItemIdentifierType": kind}
+        if identifier and identifier.get("relatedItemIdentifier"):
+            _sub(element, "relatedItemIdentifier", identifier["relatedItemIdentifier"],
+                 relatedItemIdentifierType=identifier.get("relatedItemIdentifierType"),
+                 relatedMetadataScheme=identifier.get("relatedMetadataScheme"),
+                 schemeURI=identifier.get("schemeUri"),
+                 schemeType=identifier.get("schemeType"))  # fmt: skip
+        _item_names(element, "creator", item.get("creators"))
+        _list(element, "titles", "title", item.get("titles"), {"titleType": "titleType",
+                                                               "lang": "lang"})  # fmt: skip
+        for key in _ITEM_TEXTS:
+            value = item.get(key)
+            if value not in (None, ""):
+                number_type = item.get("numberType") if key == "number" else None
+                _sub(element, key, str(value), numberType=number_type)
+        _item_names(element, "contributor", item.get("contributors"))
+
+
+def _item_names(parent: etree._Element, kind: str, names: list[dict[str, Any]] | None) -> None:
+    """A relatedItem's creators or contributors: names only (no identifiers, affiliations)."""
+    if not names:
+        return
+    outer = _sub(parent, kind + "s")
+    for name in names:
+        element = _sub(outer, kind, contributorType=name.get("contributorType"))
+        _sub(element, kind + "Name", name.get("name"), nameType=name.get("nameType"),
+             lang=name.get("lang"))  # fmt: skip
+        for part in ("givenName", "familyName"):
+            if name.get(part):
+                _sub(element, part, name[part])
 
 
 # JSON key → XML attribute, for the simple list elements.
@@ -132,7 +192,10 @@ _SUBJECT = {"subjectScheme": "subjectScheme", "schemeUri": "schemeURI", "valueUr
             "classificationCode": "classificationCode", "lang": "lang"}  # fmt: skip
 _DATE = {"dateType": "dateType", "dateInformation": "dateInformation"}
 _RELATED = {"relatedIdentifierType": "relatedIdentifierType", "relationType": "relationType",
-            "resourceTypeGeneral": "resourceTypeGeneral"}  # fmt: skip
+            "resourceTypeGeneral": "resourceTypeGeneral",
+            "relatedMetadataScheme": "relatedMetadataScheme", "schemeUri": "schemeURI",
+            "schemeType": "schemeType",
+            "relationTypeInformation": "relationTypeInformation"}  # fmt: skip
 _RIGHTS = {"rightsUri": "rightsURI", "rightsIdentifier": "rightsIdentifier",
            "rightsIdentifierScheme": "rightsIdentifierScheme", "schemeUri": "schemeURI",
            "lang": "lang"}  # fmt: skip
@@ -176,12 +239,100 @@ def _name(element: etree._Element, kind: str, name: dict[str, Any]) -> None:
 
 
 def _sub(
-    parent: etree._Element, tag: str, text: str | None = None, **attributes: Any
+    parent: etree._Element, tag: str, text: str | int | None = None, **attributes: Any
 ) -> etree._Element:
     element = etree.SubElement(parent, _Q + tag)
     if text is not None:
-        element.text = text
+        element.text = str(text)
     for key, value in attributes.items():
         if value is not None:
-            element.set(XML_LANG if key == "lang" else key, value)
+            element.set(XML_LANG if key == "lang" else key, str(value))
     return element
+
+
+# What attributes_to_xml carries, for ``--validate`` of DataCite JSON (see
+# ``worker.metadata.render.common.shape_problems``; "!" marks a key the conversion needs).
+# ``url`` does not travel in the XML but is a DataCite attribute all the same.
+_TEXT = (str, int)
+_TITLE = {"title!": str, "titleType": str, "lang": str}
+_AFFILIATION = (
+    str,
+    {
+        "name": str,
+        "affiliationIdentifier": str,
+        "affiliationIdentifierScheme": str,
+        "schemeUri": str,
+        "lang": str,
+    },
+)
+_NAME = {
+    "name!": str,
+    "nameType": str,
+    "givenName": str,
+    "familyName": str,
+    "lang": str,
+    "nameIdentifiers": [{"nameIdentifier!": str, "nameIdentifierScheme!": str, "schemeUri": str}],
+    "affiliation": [_AFFILIATION],
+}
+_ITEM_NAME = {"name!": str, "nameType": str, "givenName": str, "familyName": str, "lang": str}
+_PUBLISHER = {
+    "name!": str,
+    "publisherIdentifier": str,
+    "publisherIdentifierScheme": str,
+    "schemeUri": str,
+    "lang": str,
+}
+_FUNDING = {
+    "funderName!": str,
+    "funderIdentifier": str,
+    "funderIdentifierType": str,
+    "awardNumber": _TEXT,
+    "awardUri": str,
+    "awardTitle": str,
+}
+_ITEM_IDENTIFIER = {
+    "relatedItemIdentifier!": str,
+    "relatedItemIdentifierType": str,
+    "relatedMetadataScheme": str,
+    "schemeUri": str,
+    "schemeType": str,
+}
+_RELATED_ITEM = {
+    "relatedItemType!": str,
+    "relationType!": str,
+    "relationTypeInformation": str,
+    "relatedItemIdentifier": (str, _ITEM_IDENTIFIER),
+    "relatedItemIdentifierType": str,
+    "creators": [_ITEM_NAME],
+    "titles": [_TITLE],
+    **dict.fromkeys(_ITEM_TEXTS, _TEXT),
+    "numberType": str,
+    "contributors": [{**_ITEM_NAME, "contributorType!": str}],
+}
+ATTRIBUTES_SHAPE: dict[str, Any] = {
+    "doi!": str,
+    "url": str,
+    "types": {"resourceTypeGeneral": str, "resourceType": str},
+    "creators": [_NAME],
+    "titles": [_TITLE],
+    "publisher": (str, _PUBLISHER),
+    "publicationYear": _TEXT,
+    "subjects": [{"subject!": str, **dict.fromkeys(_SUBJECT, str)}],
+    "contributors": [{**_NAME, "contributorType!": str}],
+    "dates": [{"date!": str, **dict.fromkeys(_DATE, str)}],
+    "language": str,
+    "identifiers": [{"identifier!": str, "identifierType": str}],
+    "sizes": [str],
+    "formats": [str],
+    "relatedIdentifiers": [{"relatedIdentifier!": str, **dict.fromkeys(_RELATED, str)}],
+    "version": _TEXT,
+    "rightsList": [{"rights": str, **dict.fromkeys(_RIGHTS, str)}],
+    "descriptions": [{"description!": str, **dict.fromkeys(_DESC, str)}],
+    "fundingReferences": [_FUNDING],
+    "relatedItems": [_RELATED_ITEM],
+}
+
+
+def attributes_problems(attrs: Any) -> list[str]:
+    """Keys of DataCite JSON attributes the XML conversion would not carry (or cannot take)."""
+    return shape_problems(attrs, ATTRIBUTES_SHAPE)

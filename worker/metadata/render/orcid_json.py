@@ -116,6 +116,41 @@ def render_orcid_work(work: Work, *, source: str, put_code: int | None = None) -
     return body
 
 
+def orcid_truncations(work: Work) -> list[str]:
+    """What :func:`render_orcid_work` cuts or leaves out of ``work`` to stay within ORCID's
+    limits, one line each (empty when nothing), so a caller can say so."""
+    notes: list[str] = []
+
+    def cut(path: str, text: str | None, limit: int) -> None:
+        if text is not None and len(text) > limit:
+            notes.append(f"{path}: {len(text)} characters cut to {limit} (ORCID's limit)")
+
+    cut("title", work.title, TITLE_MAX)
+    cut("subtitle", work.subtitle, TITLE_MAX)
+    translated = next(
+        (i for i, alt in enumerate(work.alternative_titles)
+         if alt.type == "TranslatedTitle" and orcid_language(alt.language)),
+        None,
+    )  # fmt: skip
+    if translated is not None:
+        alt = work.alternative_titles[translated]
+        cut(f"alternative_titles[{translated}].title", alt.title, TITLE_MAX)
+    from_event = work.type in _CONFERENCE_TYPES and work.event is not None
+    cut("event.name" if from_event else "container.title", _journal_title(work), TITLE_MAX)
+    if work.abstract:
+        cut("abstract", "\n\n".join(paragraphs(work.abstract)), SHORT_DESCRIPTION_MAX)
+    for index, contributor in enumerate(work.contributors):
+        cut(f"contributors[{index}] (credit-name)", contributor.full_name, CREDIT_NAME_MAX)
+    parts = work.date_parts()
+    if parts and not 1900 <= parts[0] <= 2100:
+        notes.append(
+            f"publication_date: {work.publication_date} left out (ORCID takes years 1900-2100)"
+        )
+    if work.language and orcid_language(work.language) is None:
+        notes.append(f"language: {work.language!r} left out (not in ORCID's language list)")
+    return notes
+
+
 def render_orcid_bulk(works: Sequence[Work], *, source: str) -> dict[str, Any]:
     """``{"bulk": [{"work": ...}, ...]}`` for at most 100 works (ORCID's limit)."""
     check_bulk_size(len(works))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from worker.metadata.render.common import XML_DECLARATION
+from worker.metadata.render.common import XML_DECLARATION, shape_problems
 from worker.metadata.render.orcid_json import check_bulk_size, render_orcid_work
 
 if TYPE_CHECKING:
@@ -39,39 +39,41 @@ def render_orcid_bulk_xml(works: Sequence[Work], *, source: str) -> str:
 
 
 def orcid_json_to_element(body: dict[str, Any]) -> etree._Element:
-    """The ``<work:work>`` element for an ORCID work JSON body as pidsync writes it."""
+    """The ``<work:work>`` element for an ORCID work JSON body as pidsync writes it (the keys
+    of :data:`WORK_JSON_SHAPE`; a null value counts as absent)."""
     root = etree.Element(_W + "work", nsmap=NSMAP)
     if body.get("put-code") is not None:
         root.set("put-code", str(body["put-code"]))
     _title(_sub(root, _W + "title"), body["title"])
-    if "journal-title" in body:
+    if body.get("journal-title"):
         _sub(root, _W + "journal-title", body["journal-title"]["value"])
-    if "short-description" in body:
+    if body.get("short-description"):
         _sub(root, _W + "short-description", body["short-description"])
-    if "citation" in body:
+    if body.get("citation"):
         citation = _sub(root, _W + "citation")
         _sub(citation, _W + "citation-type", body["citation"]["citation-type"])
         _sub(citation, _W + "citation-value", body["citation"]["citation-value"])
     _sub(root, _W + "type", body["type"])
-    if "publication-date" in body:
+    if body.get("publication-date"):
         date = _sub(root, _C + "publication-date")
-        for part, value in body["publication-date"].items():
-            _sub(date, _C + part, value["value"])
+        for part in ("year", "month", "day"):  # the schema's order, whatever the JSON's
+            if body["publication-date"].get(part):
+                _sub(date, _C + part, body["publication-date"][part]["value"])
     _external_ids(_sub(root, _C + "external-ids"), body["external-ids"]["external-id"])
-    if "url" in body:
+    if body.get("url"):
         _sub(root, _C + "url", body["url"]["value"])
-    if "contributors" in body:
+    if body.get("contributors"):
         _contributors(_sub(root, _W + "contributors"), body["contributors"]["contributor"])
-    if "language-code" in body:
+    if body.get("language-code"):
         _sub(root, _C + "language-code", body["language-code"])
     return root
 
 
 def _title(element: etree._Element, title: dict[str, Any]) -> None:
     _sub(element, _C + "title", title["title"]["value"])
-    if "subtitle" in title:
+    if title.get("subtitle"):
         _sub(element, _C + "subtitle", title["subtitle"]["value"])
-    if "translated-title" in title:
+    if title.get("translated-title"):
         translated = title["translated-title"]
         _sub(element, _C + "translated-title", translated["value"]).set(
             "language-code", translated["language-code"]
@@ -83,7 +85,7 @@ def _external_ids(parent: etree._Element, external_ids: list[dict[str, Any]]) ->
         element = _sub(parent, _C + "external-id")
         _sub(element, _C + "external-id-type", external_id["external-id-type"])
         _sub(element, _C + "external-id-value", external_id["external-id-value"])
-        if "external-id-url" in external_id:
+        if external_id.get("external-id-url"):
             _sub(element, _C + "external-id-url", external_id["external-id-url"]["value"])
         _sub(element, _C + "external-id-relationship", external_id["external-id-relationship"])
 
@@ -91,15 +93,48 @@ def _external_ids(parent: etree._Element, external_ids: list[dict[str, Any]]) ->
 def _contributors(parent: etree._Element, contributors: list[dict[str, Any]]) -> None:
     for contributor in contributors:
         element = _sub(parent, _W + "contributor")
-        if "contributor-orcid" in contributor:
+        if contributor.get("contributor-orcid"):
             orcid = _sub(element, _C + "contributor-orcid")
             for part in ("uri", "path", "host"):
                 _sub(orcid, _C + part, contributor["contributor-orcid"][part])
         _sub(element, _W + "credit-name", contributor["credit-name"]["value"])
         attributes = _sub(element, _W + "contributor-attributes")
         for part in ("contributor-sequence", "contributor-role"):
-            if part in contributor["contributor-attributes"]:
+            if contributor["contributor-attributes"].get(part):
                 _sub(attributes, _W + part, contributor["contributor-attributes"][part])
+
+
+_VALUE = {"value!": str}
+#: What orcid_json_to_element carries, for ``--validate`` of ORCID JSON ("!": needed; see
+#: ``worker.metadata.render.common.shape_problems``).
+WORK_JSON_SHAPE: dict[str, Any] = {
+    "put-code": int,
+    "title!": {"title!": _VALUE, "subtitle": _VALUE,
+               "translated-title": {"value!": str, "language-code!": str}},
+    "journal-title": _VALUE,
+    "short-description": str,
+    "citation": {"citation-type!": str, "citation-value!": str},
+    "type!": str,
+    "publication-date": {"year": _VALUE, "month": _VALUE, "day": _VALUE},
+    "external-ids!": {"external-id!": [{
+        "external-id-type!": str, "external-id-value!": str, "external-id-url": _VALUE,
+        "external-id-relationship!": str,
+    }]},
+    "url": _VALUE,
+    "contributors": {"contributor!": [{
+        "contributor-orcid": {"uri!": str, "path!": str, "host!": str},
+        "credit-name!": _VALUE,
+        "contributor-attributes!": {"contributor-sequence": str, "contributor-role": str},
+    }]},
+    "language-code": str,
+}  # fmt: skip
+BULK_JSON_SHAPE: dict[str, Any] = {"bulk!": [{"work!": WORK_JSON_SHAPE}]}
+
+
+def orcid_json_problems(payload: Any) -> list[str]:
+    """Keys of an ORCID work (or bulk) JSON body the XML conversion would not carry."""
+    bulk = isinstance(payload, dict) and "bulk" in payload
+    return shape_problems(payload, BULK_JSON_SHAPE if bulk else WORK_JSON_SHAPE)
 
 
 def _sub(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:

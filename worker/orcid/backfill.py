@@ -1,0 +1,176 @@
+"""Backfill through the bulk endpoint: when a grant arrives, the researcher's works are placed
+up to 100 per request (``POST /works``), one chunk per message, each item's outcome handled
+exactly like a single call's (placed, adopted after 9021, failed with ORCID's message)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from worker.db import enqueue_after_commit
+from worker.errors import TransientError
+from worker.metadata.errors import MetadataError, WorkValidationError
+from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState, Work
+from worker.orcid import payload as render
+from worker.orcid.client import BulkItem, MemberClient, OrcidError, RevokedToken
+from worker.orcid.common import Result, error_text, now, queue_placement
+from worker.orcid.grants import access_token, can_write
+from worker.orcid.placements import find_ours, mark_failed, mark_placed, tell_placed
+from worker.orcid.recipients import prefetch_work_clients
+from worker.orcid.revocation import handle_revoked, revoked_reason
+
+if TYPE_CHECKING:
+    from worker.orcid.deps import OrcidDeps
+
+
+def backfill(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
+    """Place up to 100 of the researcher's pending works with one bulk POST; queue the next
+    chunk. Per-item outcomes are handled exactly like single calls."""
+    from worker.orcid.actors import backfill_grant
+
+    grant = session.get(OrcidGrant, grant_id)
+    if grant is None or grant.status != GrantStatus.ACTIVE or not can_write(grant):
+        return Result("grant not active: nothing to place")
+    orcid = grant.researcher.orcid
+    rows = list(
+        session.execute(
+            select(OrcidPlacement)
+            .where(
+                OrcidPlacement.orcid == orcid,
+                OrcidPlacement.client_id == grant.client_id,
+                OrcidPlacement.state == PlacementState.PENDING,
+            )
+            .order_by(OrcidPlacement.id)
+            .limit(100)
+            .with_for_update(skip_locked=True, of=OrcidPlacement)
+            .options(selectinload(OrcidPlacement.work).selectinload(Work.registration))
+        ).scalars()
+    )
+    if not rows:
+        return Result("nothing pending")
+    prefetch_work_clients(session, [row.work_id for row in rows])
+    fresh: list[tuple[OrcidPlacement, dict[str, Any], str]] = []
+    for row in rows:
+        row.enqueued_at = now()
+        present = row.work.withdrawn_at is None and orcid in render.contributor_orcids(row.work)
+        if row.put_code is not None or not present:
+            queue_placement(
+                session, row
+            )  # an update or a removal: one call each, by the single path
+            continue
+        try:
+            body = render.orcid_work(row.work)
+        except (MetadataError, WorkValidationError) as exc:
+            mark_failed(session, deps.settings, row, f"cannot render the ORCID work: {exc}")
+            continue
+        fresh.append((row, body, render.digest(body)))
+    result = Result("nothing to send in bulk")
+    if fresh:
+        result = _bulk(session, deps, grant, fresh)
+    if result.retry is None and grant.status == GrantStatus.ACTIVE:
+        more = session.execute(
+            select(func.count(OrcidPlacement.id)).where(
+                OrcidPlacement.orcid == orcid,
+                OrcidPlacement.client_id == grant.client_id,
+                OrcidPlacement.state == PlacementState.PENDING,
+                OrcidPlacement.put_code.is_(None),
+                OrcidPlacement.id.not_in([r.id for r in rows]),
+            )
+        ).scalar_one()
+        if more:
+            enqueue_after_commit(session, backfill_grant, grant.id)
+    session.flush()
+    return result
+
+
+Fresh = list[tuple[OrcidPlacement, dict[str, Any], str]]
+
+
+def _adopt_in_doubt(
+    session: Session, client: MemberClient, token: str, grant: OrcidGrant, fresh: Fresh
+) -> Fresh:
+    """Rows whose earlier bulk answer was lost: adopt those that landed (one read); the rest."""
+    if not any(row.in_doubt for row, _b, _d in fresh):
+        return fresh
+    summaries = client.works(grant.researcher.orcid, token)
+    remaining = []
+    for row, body, digest in fresh:
+        found = find_ours(summaries, grant.client_id, render.payload_self_ids(body))
+        row.in_doubt = False
+        if found is None:
+            remaining.append((row, body, digest))
+            continue
+        row.put_code = found.put_code  # adopted: PUT the current metadata
+        queue_placement(session, row)
+    return remaining
+
+
+def _bulk(session: Session, deps: OrcidDeps, grant: OrcidGrant, fresh: Fresh) -> Result:
+    client = deps.member(grant.client_id)
+    token = access_token(deps.cipher, grant)
+    try:
+        with deps.locks.hold(grant.researcher.orcid):
+            fresh = _adopt_in_doubt(session, client, token, grant, fresh)
+            if not fresh:
+                return Result("every work was already on the record: adopted")
+            for row, _body, _digest in fresh:
+                row.in_doubt = True
+                row.attempts += 1
+            items = client.add_works(grant.researcher.orcid, token, [b for _r, b, _d in fresh])
+    except RevokedToken as exc:
+        for row, _body, _digest in fresh:
+            row.in_doubt = False
+        return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
+    except OrcidError as exc:
+        # The whole request was refused (not one item): place these one by one instead.
+        for row, _body, _digest in fresh:
+            row.in_doubt = False
+            queue_placement(session, row)
+        return Result(f"bulk refused ({error_text(exc)}); placing one by one")
+    except TransientError as exc:
+        give_up = fresh[0][0].attempts > deps.settings.max_retries
+        for row, _body, _digest in fresh:
+            if give_up:
+                mark_failed(session, deps.settings, row, f"gave up: {error_text(exc)}")
+            else:
+                row.last_error = error_text(exc)
+        if give_up:
+            return Result("failed: retries exhausted")
+        return Result(f"will retry: {error_text(exc)}", retry=exc)
+    return _apply_items(session, deps, fresh, items)
+
+
+def _apply_items(session: Session, deps: OrcidDeps, fresh: Fresh, items: list[BulkItem]) -> Result:
+    """Each bulk item's outcome, handled like the answer to a single call."""
+    with session.no_autoflush:
+        return _apply_each(session, deps, fresh, items)
+
+
+def _apply_each(session: Session, deps: OrcidDeps, fresh: Fresh, items: list[BulkItem]) -> Result:
+    placed: list[tuple[OrcidPlacement, str]] = []
+    adopted = failed = 0
+    for (row, _body, digest), item in zip(fresh, items, strict=False):
+        row.in_doubt = False
+        if item.put_code is not None:
+            row.put_code = item.put_code
+            placed.append((row, mark_placed(row, digest)))
+            continue
+        error = item.error
+        assert error is not None
+        if error.status == 409 and error.error_code == 9021:
+            row.put_code = error.named_put_code()
+            row.in_doubt = row.put_code is None  # else found by reading on the next attempt
+            queue_placement(session, row)  # adopted: PUT the current metadata
+            adopted += 1
+            continue
+        mark_failed(session, deps.settings, row, error_text(error))
+        failed += 1
+    for row, _body, _digest in fresh[len(items) :]:  # ORCID answered fewer items than sent
+        row.in_doubt = True
+        queue_placement(session, row)
+    session.flush()  # every state change in one go, then one notification row each
+    for row, action in placed:
+        tell_placed(session, deps.settings, row, action)
+    return Result(f"bulk: {len(placed)} placed, {adopted} adopted, {failed} failed")

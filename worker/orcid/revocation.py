@@ -1,0 +1,165 @@
+"""Revoked grants: detected at ORCID (a dead token), asked for by the emitting system or an
+operator, and the token revoked at ORCID. A revoked grant never fails a job: its pending
+placements wait for consent, the emitting systems are told (``grant.revoked``), and, when
+configured, the researcher gets an ORCID notification asking them to authorise again."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from worker.db import enqueue_after_commit
+from worker.errors import TransientError
+from worker.logging import get_logger
+from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState
+from worker.orcid.client import OrcidError, RevokedToken
+from worker.orcid.common import Result, error_text, now
+from worker.orcid.grants import access_token, grants_of, mark_revoked, wipe_tokens
+from worker.orcid.oauth import OAuthFailed
+from worker.orcid.recipients import tell_researcher
+
+if TYPE_CHECKING:
+    from worker.config import Settings
+    from worker.orcid.deps import OrcidDeps
+
+log = get_logger(__name__)
+
+
+def revoke_locally(session: Session, grant: OrcidGrant, reason: str) -> int:
+    from worker.orcid.actors import revoke_token, unregister_webhook
+
+    if not mark_revoked(grant, reason):
+        return 0
+    park(session, grant, reason)
+    enqueue_after_commit(session, revoke_token, grant.id)
+    if grant.webhook_registered_at is not None:
+        enqueue_after_commit(session, unregister_webhook, grant.id)
+    return 1
+
+
+def park(session: Session, grant: OrcidGrant, reason: str) -> int:
+    rows = session.execute(
+        select(OrcidPlacement).where(
+            OrcidPlacement.orcid == grant.researcher.orcid,
+            OrcidPlacement.client_id == grant.client_id,
+            OrcidPlacement.state == PlacementState.PENDING,
+        )
+    ).scalars()
+    count = 0
+    for row in rows:
+        row.state = PlacementState.AWAITING_CONSENT
+        row.last_error = f"waiting for the researcher to authorise again: {reason}"
+        count += 1
+    return count
+
+
+def revoke_grants(
+    session: Session, settings: Settings | None, orcid: str, client_id: str | None, reason: str
+) -> list[int]:
+    """Revoke the researcher's grants here (an operator's ``pidsync tokens revoke``); the ids
+    of the grants whose tokens must now be revoked at ORCID. The emitting systems are told."""
+    from worker.orcid.actors import unregister_webhook
+
+    grants = grants_of(session, orcid, client_id)
+    for grant in grants:
+        if not mark_revoked(grant, reason):
+            continue
+        parked = park(session, grant, reason)
+        tell_researcher(
+            session,
+            settings,
+            orcid,
+            "grant.revoked",
+            {"client_id": grant.client_id, "reason": reason, "awaiting_consent": parked},
+        )
+        if grant.webhook_registered_at is not None:
+            enqueue_after_commit(session, unregister_webhook, grant.id)
+    session.flush()
+    return [g.id for g in grants if g.access_token_enc]
+
+
+def handle_revoked(
+    session: Session, settings: Settings | None, grant: OrcidGrant, reason: str
+) -> Result:
+    """ORCID says the token is dead: grant revoked, pending placements parked, the emitting
+    system told (``grant.revoked``), and a permission notification asked for when configured."""
+    from worker.orcid.actors import request_permission, unregister_webhook
+
+    if not mark_revoked(grant, reason):
+        return Result("grant already revoked")
+    parked = park(session, grant, reason)
+    tell_researcher(
+        session,
+        settings,
+        grant.researcher.orcid,
+        "grant.revoked",
+        {"client_id": grant.client_id, "reason": reason, "awaiting_consent": parked},
+    )
+    if settings is not None and settings.orcid_premium_notifications:
+        enqueue_after_commit(session, request_permission, grant.id)
+    if grant.webhook_registered_at is not None:
+        enqueue_after_commit(session, unregister_webhook, grant.id)
+    session.flush()
+    log.warning(
+        "orcid_grant_revoked",
+        orcid=grant.researcher.orcid,
+        client_id=grant.client_id,
+        reason=reason,
+    )
+    return Result(f"grant revoked ({reason}); {parked} placement(s) await consent")
+
+
+def revoked_reason(exc: RevokedToken) -> str:
+    return f"ORCID refused the token (HTTP {exc.status}, invalid_token): revoked or expired"
+
+
+def revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
+    """Revoke a (locally revoked) grant's token at ORCID, then forget it."""
+    result = _revoke_at_orcid(session, deps, grant_id)
+    session.flush()
+    return result
+
+
+def _revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
+    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
+    if grant is None or not grant.access_token_enc:
+        return Result("no token to revoke")
+    if grant.status == GrantStatus.ACTIVE:
+        return Result("grant is active again: token kept")
+    token = access_token(deps.cipher, grant)
+    try:
+        deps.oauth(grant.client_id).revoke(token)
+    except OAuthFailed as exc:
+        note = f"ORCID refused the revocation ({exc.error}): the token no longer works anyway"
+        wipe_tokens(grant)
+        return Result(note)
+    except TransientError as exc:
+        return Result(f"will retry: {error_text(exc)}", retry=exc)
+    wipe_tokens(grant)
+    log.info("orcid_token_revoked", orcid=grant.researcher.orcid, client_id=grant.client_id)
+    return Result("token revoked at ORCID")
+
+
+def check_grant(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
+    """Token health: one cheap read with the token finds a dead grant before a push does."""
+    result = _check_grant(session, deps, grant_id)
+    session.flush()
+    return result
+
+
+def _check_grant(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
+    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
+    if grant is None or grant.status != GrantStatus.ACTIVE:
+        return Result("grant not active")
+    grant.last_checked_at = now()
+    try:
+        deps.member(grant.client_id).works(grant.researcher.orcid, access_token(deps.cipher, grant))
+    except RevokedToken as exc:
+        return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
+    except OrcidError as exc:
+        return Result(f"token check inconclusive: {error_text(exc)}")
+    except TransientError as exc:
+        return Result(f"will retry: {error_text(exc)}", retry=exc)
+    return Result("token works")
