@@ -53,7 +53,7 @@ def test_publish_registers_a_findable_doi_once(session, ctx, sandbox):
     assert reg.state == DoiState.FINDABLE
     assert reg.pending_hash is None and reg.confirmed_hash is not None
     assert reg.registered_at is not None and reg.attempts == 1
-    assert [c.method for c in calls(session, "datacite")] == ["PUT"]
+    assert [(c.method, c.work_id) for c in calls(session, "datacite")] == [("PUT", reg.work_id)]
     registered = webhooks(session, "doi.registered")
     assert [(w.client_id, w.payload["state"], w.payload["change"]) for w in registered] == [
         ("cris", "findable", "registered")
@@ -242,6 +242,29 @@ def test_429_waits_for_retry_after_without_spending_a_try(session, ctx, sandbox)
     assert sync(session, ctx, reg) is None
     session.refresh(reg)
     assert reg.state == DoiState.FINDABLE
+
+
+def test_outage_waits_for_the_agencys_retry_after_then_confirms(session, ctx, sandbox):
+    event(session, "work.published", datacite_work())
+    reg = registration(session, "w-1")
+    sandbox.set_faults("datacite", outage_seconds=1)
+    delay = sync(session, ctx, reg)
+    session.refresh(reg)
+    assert delay == 1.0  # DataCite's Retry-After, not the backoff schedule
+    assert "503" in reg.last_error and reg.state == DoiState.RESERVED
+    time.sleep(1.1)
+    assert sync(session, ctx, reg) is None
+    assert registration(session, "w-1").state == DoiState.FINDABLE
+
+
+def test_registration_none_later_leaves_the_doi_as_it_is(session, ctx):
+    reg = _published(session, ctx)
+    outcome = event(
+        session, "work.updated", datacite_work(title="t2", registration={"registrar": "none"})
+    )
+    assert outcome.status == EventStatus.DONE
+    assert f"DOI {reg.doi} at datacite is left as it is" in outcome.message
+    assert registration(session, "w-1").pending_hash is None
 
 
 def test_retries_give_up_with_a_reason_and_a_report(session, ctx, sandbox):

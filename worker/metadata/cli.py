@@ -1,8 +1,11 @@
 """``pidsync render``: convert metadata between a Work, the agencies' formats and citations.
 
-Stateless: imports nothing from the database or broker. The result goes to stdout alone;
-notes (what an adapter could not represent, which schema validated the output) to stderr. Bad
-input or a Work lacking what the target needs: exit code 2 with a message naming each problem.
+Stateless: imports nothing from the database or broker (the Crossref head's defaults come from
+``worker.config``, which imports none either). The result goes to stdout alone; notes (what an
+adapter could not represent, what ORCID's limits cut, which schema validated the output) to
+stderr. Bad input or a Work lacking what the target needs: exit code 2 with a message naming
+each problem (and a hint where an option helps: ``--url``, ``--draft``). Output that fails
+``--validate``: exit code 1.
 """
 
 from __future__ import annotations
@@ -37,15 +40,15 @@ _SINGLE = ("datacite-xml", "datacite-json")
                    "input's.")  # fmt: skip
 @click.option("--draft", is_flag=True,
               help="With --to datacite-json: draft attributes, needing only the DOI.")  # fmt: skip
-@click.option("--depositor-name", envvar="PIDSYNC_CROSSREF_DEPOSITOR_NAME", default=None,
-              help="Crossref <depositor_name> (default: from configuration: the first Crossref "
-                   "account, else PIDSYNC_CROSSREF_DEPOSITOR_NAME, else 'pidsync').")  # fmt: skip
-@click.option("--depositor-email", envvar="PIDSYNC_CROSSREF_DEPOSITOR_EMAIL", default=None,
-              help="Crossref <email_address> (default: from configuration, as above; else "
-                   "'pidsync@example.org').")  # fmt: skip
-@click.option("--registrant", envvar="PIDSYNC_CROSSREF_REGISTRANT", default=None,
-              help="Crossref <registrant> (default: from configuration, as above; else "
-                   "'pidsync').")  # fmt: skip
+@click.option("--depositor-name", envvar="PIDSYNC_CROSSREF_DEPOSITOR_NAME", show_envvar=True,
+              help="Crossref <depositor_name> (default: the first configured Crossref "
+                   "account's, else 'pidsync').")  # fmt: skip
+@click.option("--depositor-email", envvar="PIDSYNC_CROSSREF_DEPOSITOR_EMAIL", show_envvar=True,
+              help="Crossref <email_address> (default: the first configured Crossref "
+                   "account's, else 'pidsync@example.org').")  # fmt: skip
+@click.option("--registrant", envvar="PIDSYNC_CROSSREF_REGISTRANT", show_envvar=True,
+              help="Crossref <registrant> (default: the first configured Crossref account's, "
+                   "else 'pidsync').")  # fmt: skip
 @click.option("--doi-batch-id", default=None, help="Crossref <doi_batch_id> (default: derived).")
 @click.option("--timestamp", type=int, default=None,
               help="Crossref <timestamp> (default: now, yyyymmddhhmmssSSS UTC).")  # fmt: skip
@@ -86,11 +89,11 @@ def render(
 
 
 def _with_url(works: list[Work], url: str) -> list[Work]:
-    from worker.metadata.errors import InputError
+    from worker.metadata.errors import MetadataError
     from worker.metadata.work import validate_work, work_to_json
 
     if len(works) != 1:
-        raise InputError("--url", f"--url gives one work its landing page; {len(works)} read")
+        raise MetadataError("--url takes one work", [("", f"{len(works)} works read")])
     return [validate_work({**work_to_json(works[0]), "url": url})]
 
 

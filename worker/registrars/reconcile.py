@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from structlog.contextvars import bound_contextvars
 
 from worker.http import RequestError
 from worker.logging import get_logger
@@ -102,10 +103,8 @@ def reconcile_registration(
         return None
     reg.reconciled_at = now
     try:
-        if reg.registrar == DATACITE:
-            finding = _datacite(ctx, reg)
-        else:
-            finding = _crossref(ctx, reg)
+        with bound_contextvars(work_id=reg.work_id):  # the call records name the work
+            finding = _datacite(ctx, reg) if reg.registrar == DATACITE else _crossref(ctx, reg)
     except (UnknownAccount, RequestError, MetadataError, crossref.NoTombstone) as exc:
         finding = Finding(reg.doi, reg.registrar, ERROR, str(exc))
     if finding.action in ("re-register", "update"):

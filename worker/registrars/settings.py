@@ -42,10 +42,13 @@ class RegistrarOptions(BaseSettings):
     # The sweep re-sends a change whose message is this late (seconds): a lost message.
     doi_resend_grace_seconds: float = Field(120.0, ge=0)
 
-    # DataCite's limit: 3,000 requests per 5 minutes per IP, shared by every process.
+    # DataCite's limit: 3,000 requests per 5 minutes per IP, shared by every process. pidsync
+    # uses ``share`` of it, with a small burst so that a moment without a sender ready does
+    # not lose its slot for good; any window still holds at most count x share requests.
     datacite_limit_count: int = Field(3000, ge=1)
     datacite_limit_window_seconds: float = Field(300.0, gt=0)
-    datacite_limit_share: float = Field(0.98, gt=0, le=1)
+    datacite_limit_share: float = Field(0.99, gt=0, le=1)
+    datacite_limit_burst: int = Field(30, ge=1)
 
     # Crossref: deposits arriving within the window for one account/prefix share one file.
     crossref_batch_window_seconds: float = Field(5.0, ge=0)
@@ -87,12 +90,12 @@ class RegistrarOptions(BaseSettings):
 
     @property
     def datacite_limit(self) -> Limit:
-        return Limit.per_window(
-            "datacite",
-            self.datacite_limit_count,
-            self.datacite_limit_window_seconds,
-            share=self.datacite_limit_share,
-        )
+        """A GCRA admits at most ``burst + rate x T`` requests in any interval ``T``: with
+        ``rate = (count x share - burst) / window`` no window ever exceeds count x share."""
+        allowed = self.datacite_limit_count * self.datacite_limit_share
+        burst = max(1, min(self.datacite_limit_burst, int(allowed) // 10))
+        rate = max(allowed - burst, allowed / 2) / self.datacite_limit_window_seconds
+        return Limit("datacite", rate=rate, burst=burst)
 
     @property
     def crossref_limit(self) -> Limit:

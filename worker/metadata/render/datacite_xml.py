@@ -252,7 +252,7 @@ def _sub(
 
 # What attributes_to_xml carries, for ``--validate`` of DataCite JSON (see
 # ``worker.metadata.render.common.shape_problems``; "!" marks a key the conversion needs).
-# ``url`` does not travel in the XML but is a DataCite attribute all the same.
+# ``url`` and ``event`` do not travel in the XML but are DataCite attributes all the same.
 _TEXT = (str, int)
 _TITLE = {"title!": str, "titleType": str, "lang": str}
 _AFFILIATION = (
@@ -312,6 +312,7 @@ _RELATED_ITEM = {
 ATTRIBUTES_SHAPE: dict[str, Any] = {
     "doi!": str,
     "url": str,
+    "event": str,
     "types": {"resourceTypeGeneral": str, "resourceType": str},
     "creators": [_NAME],
     "titles": [_TITLE],

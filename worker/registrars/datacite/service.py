@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
+from structlog.contextvars import bound_contextvars
 
 from worker.http import RequestError, ServerError, TransportError
 from worker.logging import get_logger
@@ -122,7 +123,8 @@ def sync_registration(
     ctx.throttle_datacite(account)
     reg.attempts += 1
     try:
-        data = client.put_doi(reg.doi, want.attributes, want.event(reg.state))
+        with bound_contextvars(work_id=reg.work_id):  # the call record names the work
+            data = client.put_doi(reg.doi, want.attributes, want.event(reg.state))
     except RequestError as exc:
         _refused(session, reg, exc)
         return None
@@ -136,7 +138,8 @@ def _unknown_at_datacite(
     ctx: RegistrarContext, client: Any, account: Any, reg: DoiRegistration
 ) -> bool:
     ctx.throttle_datacite(account)
-    return client.get_doi(reg.doi) is None
+    with bound_contextvars(work_id=reg.work_id):
+        return client.get_doi(reg.doi) is None
 
 
 def _confirmed(
