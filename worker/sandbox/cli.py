@@ -101,6 +101,14 @@ def sandbox(
         crossref_api_rate=WindowSpec(crossref_api_limit, 1.0),
         state_file=state_file,
     )
+    # Handlers before the ready line: a caller may signal as soon as it has read it.
+    stopping = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     try:
         simulator.start(host=host, port=port)
     except OSError as exc:
@@ -111,13 +119,6 @@ def sandbox(
         sys.stdout.flush()
     else:
         click.echo(_describe(info))
-    stopping = threading.Event()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     while not stopping.wait(0.5):
         pass
     simulator.stop()
