@@ -37,16 +37,16 @@ def test_event_flows_through_rabbitmq(committed_runtime, committed_database, cip
 
     broker.declare_queue(DEFAULT_QUEUE)
     broker.flush(DEFAULT_QUEUE)
-    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
-    worker.start()
+    consumer = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
+    consumer.start()
     try:
         checked = check_events([event(event_id="rabbit")], IntakeContext(()), batch=False)
         with committed_database.session() as session:
             store_events(session, checked, client_id="cris", cipher=cipher)
         broker.join(DEFAULT_QUEUE, timeout=20_000)
-        worker.join()
+        consumer.join()
     finally:
-        worker.stop()
+        consumer.stop()
         broker.close()
     with committed_database.session() as session:
         assert session.execute(select(ReceivedEvent.status)).scalar_one() == EventStatus.DONE

@@ -43,7 +43,9 @@ def _fail(message: str) -> None:
 @click.option(
     "--since",
     type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ"]),
-    help="Only DOIs confirmed since this date or time (UTC); default: all.",
+    help="Only DOIs confirmed since this date or time (UTC); default: all. DOIs confirmed "
+    "less than PIDSYNC_DOI_RECONCILE_MIN_AGE_SECONDS ago (default 1 h: Crossref's search index "
+    "lags) are left for a later run.",
 )
 def reconcile_dois(since: datetime | None) -> None:
     """Read DOIs back from DataCite and Crossref and repair drift (re-register what the agency
