@@ -95,6 +95,14 @@ def test_a_work_carrying_its_doi_is_not_checked(session, guarded):
     assert registration(session, "w-1").duplicate_check is None
 
 
+def test_a_doi_the_emitting_system_vouches_is_new_is_not_checked(session, guarded):
+    guarded.duplicate_finder = finder = Finder([MATCH])
+    work = datacite_work(registration={"registrar": "datacite", "new_doi": True})
+    event(session, "work.published", work)
+    assert registration(session, "w-1").duplicate_check is None
+    assert finder.asked == []
+
+
 def test_guard_off_by_default_checks_nothing(session, ctx):
     event(session, "work.published", datacite_work())
     assert registration(session, "w-1").duplicate_check is None

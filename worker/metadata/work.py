@@ -251,6 +251,11 @@ class Registration(_Model):
     state: Literal["findable", "registered"] = Field(
         "findable", description="DataCite DOI state to reach."
     )
+    new_doi: bool | None = Field(
+        None,
+        description="The emitting system vouches that no DOI exists yet for this work: the "
+        "duplicate guard (when enabled) is skipped.",
+    )
 
 
 class Work(_Model):
