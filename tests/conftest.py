@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 import redis
+import requests
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
@@ -19,6 +21,7 @@ from worker.config import Settings
 from worker.db import Database, set_database
 from worker.embedded import EmbeddedServers
 from worker.migrate import upgrade
+from worker.sandbox.server import Sandbox
 
 ADMIN_URL = os.environ.get(
     "PIDSYNC_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -42,9 +45,11 @@ def _worker_index() -> int:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
+def database_url() -> Iterator[str]:
     """A fresh database for this test process, migrated to head."""
-    name = f"pidsync_test_{_worker_index()}"
+    # PIDSYNC_TEST_RUN (set by scripts/test) keeps two suites on one server apart.
+    run = os.environ.get("PIDSYNC_TEST_RUN", "")
+    name = f"pidsync_test_{run + '_' if run else ''}{_worker_index()}"
     admin = make_url(ADMIN_URL)
     dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(dsn, autocommit=True) as conn:
@@ -52,7 +57,9 @@ def database_url() -> str:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = admin.set(database=name).render_as_string(hide_password=False)
     upgrade(url)
-    return url
+    yield url
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -143,15 +150,36 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[Sandbox]:
+    """One in-process sandbox per test process on a free port (fast Crossref processing)."""
+    server = Sandbox(crossref_delays=(0.05, 0.05), seed=1234)
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def cipher():
-    from worker.orcid.tokens import TokenCipher
-
-    return TokenCipher([TOKEN_KEY])
+def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
+    """The sandbox, reset before and after the test."""
+    sandbox_server.reset()
+    yield sandbox_server
+    sandbox_server.reset()
 
 
 @pytest.fixture
-def runtime(settings, database, broker, database_url, redis_url, cipher):
+def info(sandbox: Sandbox) -> dict[str, Any]:
+    return sandbox.info()
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+def make_runtime(settings, database, broker, cipher, database_url, redis_url):
+    """A booted-process stand-in (set as the process's runtime) over the given parts."""
     from worker.bootstrap import Runtime, set_runtime
 
     rt = Runtime(
@@ -168,21 +196,21 @@ def runtime(settings, database, broker, database_url, redis_url, cipher):
 
 
 @pytest.fixture
+def cipher():
+    from worker.orcid.tokens import TokenCipher
+
+    return TokenCipher([TOKEN_KEY])
+
+
+@pytest.fixture
+def runtime(settings, database, broker, database_url, redis_url, cipher):
+    return make_runtime(settings, database, broker, cipher, database_url, redis_url)
+
+
+@pytest.fixture
 def committed_runtime(settings, committed_database, broker, database_url, redis_url, cipher):
     """A booted-process stand-in over the committing database (for real-worker tests)."""
-    from worker.bootstrap import Runtime, set_runtime
-
-    rt = Runtime(
-        settings=settings,
-        database=committed_database,
-        broker=broker,
-        cipher=cipher,
-        database_url=database_url,
-        broker_url=redis_url,
-        servers=EmbeddedServers(database_url, redis_url),
-    )
-    set_runtime(rt)
-    return rt
+    return make_runtime(settings, committed_database, broker, cipher, database_url, redis_url)
 
 
 @pytest.fixture(autouse=True)

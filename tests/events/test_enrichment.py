@@ -1,16 +1,11 @@
 """A work.published event that asks for enrichment gets its missing fields from its DOI."""
 
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
 
 from tests.helpers import SOURCE
-
-# The sandbox's fixtures, used here as test parameters.
-from tests.sandbox.conftest import info, sandbox, sandbox_server  # noqa: F401
 from worker.events.service import Context, process_event
 from worker.models import EventStatus, ReceivedEvent, Work
 from worker.pids.negotiation import Negotiator

@@ -22,16 +22,9 @@ RETURN_TO = "https://cris.example.edu/after"
 CALLBACK = "http://127.0.0.1:8000/orcid/callback"
 
 
-@pytest.fixture(scope="session")
-def sandbox_server() -> Iterator[Sandbox]:
-    server = Sandbox(seed=4321)
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
+    """The root sandbox, with ORCID's webhook batching shortened for tests."""
     sandbox_server.reset()
     sandbox_server.control("POST", "/orcid/settings", {"webhook_delay": 0.05})
     yield sandbox_server

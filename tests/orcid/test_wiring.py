@@ -16,11 +16,10 @@ import structlog
 import uvicorn
 from sqlalchemy import select, text
 
+from tests.conftest import make_runtime
 from tests.orcid.conftest import orcid_settings
 from tests.orcid.helpers import authorize, place_pending, publish, researcher
-from worker.bootstrap import Runtime, set_runtime
 from worker.broker import DEFAULT_QUEUE
-from worker.embedded import EmbeddedServers
 from worker.http import CallRecord, DatabaseRecorder
 from worker.models import DeadLetter, OrcidGrant, OrcidPlacement, PlacementState
 from worker.orcid import backfill, placements, revocation
@@ -54,16 +53,7 @@ def live(sandbox, tmp_path, cipher, committed_database, broker, database_url, re
     settings = orcid_settings(
         sandbox, tmp_path, orcid_webhook_base_url=f"http://127.0.0.1:{port}", max_retries=2
     )
-    runtime = Runtime(
-        settings=settings,
-        database=committed_database,
-        broker=broker,
-        cipher=cipher,
-        database_url=database_url,
-        broker_url=redis_url,
-        servers=EmbeddedServers(database_url, redis_url),
-    )
-    set_runtime(runtime)
+    runtime = make_runtime(settings, committed_database, broker, cipher, database_url, redis_url)
     from worker.web.app import create_app
 
     server = uvicorn.Server(

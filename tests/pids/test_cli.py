@@ -1,8 +1,6 @@
 """``pidsync resolve``, ``search`` and ``id check`` through click's CliRunner against the
 sandbox: the answer on stdout alone, one line on stderr for each failure, exit codes 0/1/2."""
 
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import csv
@@ -17,9 +15,6 @@ import responses
 from click.testing import CliRunner
 
 from tests.pids.test_search import deposit_crossref, publish_datacite
-
-# The sandbox's fixtures, used here as test parameters (hence F811 off for this file).
-from tests.sandbox.conftest import http, info, sandbox, sandbox_server  # noqa: F401
 from worker.metadata.types import WorkType
 from worker.pids import cli
 from worker.pids.cli import id_command, resolve, search

@@ -1,8 +1,6 @@
 """The duplicate guard: precision and recall on a labelled set (duplicate_cases.json), and the
 whole path against the sandbox's Crossref and DataCite over HTTP."""
 
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -11,9 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.pids.test_search import deposit_crossref, publish_datacite, registry_search
-
-# The sandbox's fixtures, used here as test parameters (hence F811 off for this file).
-from tests.sandbox.conftest import http, info, sandbox, sandbox_server  # noqa: F401
 from worker.errors import TransientError
 from worker.metadata.work import Work
 from worker.pids.duplicates import (

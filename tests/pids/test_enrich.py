@@ -1,8 +1,6 @@
 """Enrichment fills what an event's Work lacks from the DOI's CSL-JSON and never overwrites it:
 against the sandbox's doi.org over HTTP, and as a property of the merge."""
 
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import copy
@@ -11,8 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-# The sandbox's fixtures, used here as test parameters (hence F811 off for this file).
-from tests.sandbox.conftest import http, info, sandbox, sandbox_server  # noqa: F401
 from worker.metadata.work import validate_work
 from worker.pids.enrich import NEVER_FILLED, enrich_work, fill_missing
 from worker.pids.identifiers import InvalidIdentifier

@@ -1,8 +1,6 @@
 """DOI content negotiation against the sandbox's doi.org over HTTP (and `responses` where the
 sandbox cannot produce an answer: 204, a landing page, a 503 then 200)."""
 
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import json
@@ -11,8 +9,6 @@ import time
 import pytest
 import responses
 
-# The sandbox's fixtures, used here as test parameters (hence F811 off for this file).
-from tests.sandbox.conftest import http, info, sandbox, sandbox_server  # noqa: F401
 from worker.errors import PermanentError, TransientError
 from worker.metadata.work import Work
 from worker.pids.identifiers import InvalidIdentifier

@@ -1,8 +1,6 @@
 """One search over Crossref and DataCite, against the sandbox over HTTP (and `responses` for a
 DOI both registries return, which the sandbox's separate prefixes cannot produce)."""
 
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import time
@@ -12,8 +10,6 @@ import pytest
 import requests
 import responses
 
-# The sandbox's fixtures, used here as test parameters (hence F811 off for this file).
-from tests.sandbox.conftest import http, info, sandbox, sandbox_server  # noqa: F401
 from tests.sandbox.deposits import article, deposit
 from tests.sandbox.test_crossref_deposit import poll, upload
 from worker.metadata.types import WorkType

@@ -18,21 +18,6 @@ from worker.registrars.settings import RegistrarOptions, set_options
 from worker.sandbox.server import Sandbox
 
 
-@pytest.fixture(scope="session")
-def sandbox_server() -> Iterator[Sandbox]:
-    server = Sandbox(crossref_delays=(0.05, 0.05), seed=5)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sandbox(sandbox_server: Sandbox) -> Iterator[Sandbox]:
-    sandbox_server.reset()
-    yield sandbox_server
-    sandbox_server.reset()
-
-
 @pytest.fixture
 def settings(tmp_path: Path, sandbox: Sandbox) -> Settings:
     """The root fixture's settings, with registrar accounts at the sandbox: each agency's

@@ -13,11 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.conftest import INTAKE_SECRET
+from tests.conftest import INTAKE_SECRET, make_runtime
 from tests.helpers import SOURCE, event, signed_post
 from tests.registrars.flow import crossref_dois, crossref_work, datacite_dois, datacite_work
-from worker.bootstrap import Runtime, set_runtime
-from worker.embedded import EmbeddedServers
 from worker.models import DoiRegistration, DoiState, EventStatus, ReceivedEvent
 from worker.registrars.settings import set_options
 
@@ -30,16 +28,7 @@ def _booted():
 @pytest.fixture
 def system(settings, options, committed_database, broker, database_url, redis_url, cipher):
     set_options(options.model_copy(update={"doi_retry_backoff": [0.3]}))
-    runtime = Runtime(
-        settings=settings,
-        database=committed_database,
-        broker=broker,
-        cipher=cipher,
-        database_url=database_url,
-        broker_url=redis_url,
-        servers=EmbeddedServers(database_url, redis_url),
-    )
-    set_runtime(runtime)
+    runtime = make_runtime(settings, committed_database, broker, cipher, database_url, redis_url)
     worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=50)
     worker.start()
     from worker.web.app import create_app
