@@ -31,8 +31,8 @@ DEFAULT_QUEUE = "pidsync"
 MAX_UNFINISHED_DELIVERIES = 3
 
 _actors: list[dramatiq.Actor[Any, Any]] = []
-_placeholder = StubBroker()
-_placeholder.emit_after("process_boot")
+_stub_broker = StubBroker()
+_stub_broker.emit_after("process_boot")
 _max_retries = 8
 
 
@@ -86,7 +86,7 @@ def _requeue(wait: Postpone) -> None:
 
 
 def _current_broker() -> dramatiq.Broker:
-    return dramatiq.get_broker() if _bound else _placeholder
+    return dramatiq.get_broker() if _bound else _stub_broker
 
 
 _bound = False
