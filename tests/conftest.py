@@ -18,8 +18,7 @@ from sqlalchemy.engine import make_url
 
 from worker.broker import build_broker, init_broker
 from worker.config import Settings
-from worker.db import Database, set_database
-from worker.embedded import EmbeddedServers
+from worker.db import Database
 from worker.migrate import upgrade
 from worker.sandbox.server import Sandbox
 
@@ -69,15 +68,25 @@ def engine(database_url: str):
     engine.dispose()
 
 
+#: The test's database(s), newest last: where the broker fixture parks dead letters.
+_databases: list[Database] = []
+
+
+def record_dead_letter(message: Any, reason: str) -> None:
+    from worker.ops.dead_letters import record_dead_letter as record
+
+    record(_databases[-1], message, reason)
+
+
 @pytest.fixture
 def database(engine) -> Iterator[Database]:
     """A Database whose sessions commit into savepoints of one transaction, rolled back after."""
     connection = engine.connect()
     transaction = connection.begin()
     db = Database.within(connection)
-    set_database(db)
+    _databases.append(db)
     yield db
-    set_database(None)
+    _databases.remove(db)
     transaction.rollback()
     connection.close()
 
@@ -92,9 +101,9 @@ def session(database: Database):
 def committed_database(database_url: str) -> Iterator[Database]:
     """A Database that really commits (for tests across processes); tables emptied after."""
     db = Database(database_url)
-    set_database(db)
+    _databases.append(db)
     yield db
-    set_database(None)
+    _databases.remove(db)
     with db.engine.begin() as conn:
         tables = ", ".join(
             f'"{t}"' for t in (
@@ -127,8 +136,6 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 @pytest.fixture
 def broker(redis_url: str, redis_client):
     """The real Redis broker with pidsync's middleware, bound to every actor."""
-    from worker.ops.dead_letters import record_dead_letter
-
     b = build_broker(redis_url, record_dead_letter=record_dead_letter)
     init_broker(b, max_retries=2)
     import worker.actors  # noqa: F401
@@ -180,17 +187,9 @@ def http() -> Iterator[requests.Session]:
 
 def make_runtime(settings, database, broker, cipher, database_url, redis_url):
     """A booted-process stand-in (set as the process's runtime) over the given parts."""
-    from worker.bootstrap import Runtime, set_runtime
+    from worker.bootstrap import compose, set_runtime
 
-    rt = Runtime(
-        settings=settings,
-        database=database,
-        broker=broker,
-        cipher=cipher,
-        database_url=database_url,
-        broker_url=redis_url,
-        servers=EmbeddedServers(database_url, redis_url),
-    )
+    rt = compose(settings, database, broker, cipher, redis_url=redis_url, database_url=database_url)
     set_runtime(rt)
     return rt
 

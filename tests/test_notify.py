@@ -11,7 +11,8 @@ import pytest
 from tests.conftest import INTAKE_SECRET
 from worker.events.signature import verify
 from worker.models import NotificationStatus, OutboundNotification
-from worker.notify.service import WebhookClient, deliver, notify
+from worker.notify.client import WebhookClient
+from worker.notify.service import deliver, notify
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import dramatiq
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import record_dead_letter
 from tests.helpers import event
 from worker.broker import DEFAULT_QUEUE, build_broker, init_broker
 from worker.events.intake import check_events, store_events
 from worker.events.types import IntakeContext
 from worker.models import EventStatus, ReceivedEvent
-from worker.ops.dead_letters import record_dead_letter
 
 AMQP_URL = os.environ.get("PIDSYNC_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 

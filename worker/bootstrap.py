@@ -1,23 +1,43 @@
-"""Process boot: configuration, logging, servers (embedded or configured), database, broker.
+"""The composition root: everything a pidsync process needs, built once at boot.
 
 Every process (web, worker, scheduler, demo, CLI commands that need state) boots through
-:func:`boot`, so they all run the same code paths; only the URLs differ.
+:func:`boot`, so they all run the same code paths; only the URLs differ. :func:`compose` builds
+the clients every service needs (registrars, ORCID, the resolver, outbound webhooks, the shared
+rate limiter and call recorder) from settings, database and Redis; tests call it directly.
+
+Only entry points read the process's :class:`Runtime` (actors, web routes, CLI commands, the
+scheduler, the demo); they pass what a service needs as arguments. Nothing here imports an
+actor module: the worker process imports :mod:`worker.actors` itself, and every other process
+sends messages by name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
 import dramatiq
+import redis
+from sqlalchemy.orm import Session
 
 from worker.broker import build_broker, init_broker
 from worker.config import Settings, load_settings
-from worker.db import Database, set_database
+from worker.db import Database
 from worker.embedded import EmbeddedServers, ensure_servers
+from worker.http import DatabaseRecorder, Recorder
 from worker.logging import configure_logging, redact_text, register_secret
+from worker.notify.client import WebhookClient
+from worker.ops.dead_letters import record_dead_letter
+from worker.orcid.deps import OrcidDeps
+from worker.orcid.deps import build as build_orcid
 from worker.orcid.tokens import TokenCipher, load_keys
+from worker.pids.negotiation import Negotiator
+from worker.ratelimit import RateLimiter
+from worker.registrars.context import RegistrarContext, build_context
 
 
 class BootError(Exception):
@@ -26,13 +46,72 @@ class BootError(Exception):
 
 @dataclass
 class Runtime:
+    """What one process has: configuration, servers, and the clients services take."""
+
     settings: Settings
     database: Database
     broker: dramatiq.Broker
     cipher: TokenCipher
+    redis: Any
+    limiter: RateLimiter
+    recorder: Recorder
+    registrars: RegistrarContext
+    orcid: OrcidDeps
+    negotiator: Negotiator
+    webhooks: WebhookClient
     database_url: str
     broker_url: str
     servers: EmbeddedServers
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """The unit of work on this process's database: commit on success, else roll back."""
+        with self.database.session() as session:
+            yield session
+
+    def close(self) -> None:
+        self.registrars.close()
+        self.redis.close()
+
+
+def compose(
+    settings: Settings,
+    database: Database,
+    broker: dramatiq.Broker,
+    cipher: TokenCipher,
+    *,
+    redis_url: str,
+    database_url: str,
+    broker_url: str | None = None,
+    servers: EmbeddedServers | None = None,
+) -> Runtime:
+    """Build every client the services take, over the given parts (no connection is opened:
+    HTTP sessions connect on first use)."""
+    redis_client = redis.Redis.from_url(redis_url)
+    limiter = RateLimiter(redis_client)
+    recorder = DatabaseRecorder(database)
+    return Runtime(
+        settings=settings,
+        database=database,
+        broker=broker,
+        cipher=cipher,
+        redis=redis_client,
+        limiter=limiter,
+        recorder=recorder,
+        registrars=build_context(settings, limiter=limiter, recorder=recorder),
+        orcid=build_orcid(
+            settings,
+            cipher,
+            redis_client,
+            recorder=recorder,
+            lock_wait=settings.orcid.record_lock_wait_seconds,
+        ),
+        negotiator=Negotiator.from_settings(settings, recorder=recorder),
+        webhooks=WebhookClient("", timeout=settings.notify.timeout_seconds, recorder=recorder),
+        database_url=database_url,
+        broker_url=broker_url or redis_url,
+        servers=servers or EmbeddedServers(database_url, redis_url),
+    )
 
 
 def describe(url: str) -> str:
@@ -72,12 +151,13 @@ _runtime: Runtime | None = None
 
 
 def set_runtime(runtime: Runtime | None) -> None:
-    """Make ``runtime`` the process's (actors read settings, cipher and clients from it)."""
+    """Make ``runtime`` the process's (what its entry points read)."""
     global _runtime  # noqa: PLW0603 - one runtime per process, set at boot
     _runtime = runtime
 
 
-def current_runtime() -> Runtime:
+def runtime() -> Runtime:
+    """The process's runtime, for entry points only (actors, routes, CLI, scheduler)."""
     if _runtime is None:
         raise RuntimeError("pidsync is not booted in this process: call worker.bootstrap.boot()")
     return _runtime
@@ -109,22 +189,29 @@ def boot(settings: Settings | None = None, *, migrate: bool | None = None) -> Ru
         from worker.migrate import upgrade
 
         upgrade(servers.database_url)
-    set_database(database)
-
-    from worker.ops.dead_letters import record_dead_letter
 
     broker_url = settings.broker_url or servers.redis_url
     try:
-        broker = build_broker(broker_url, record_dead_letter=record_dead_letter)
+        broker = build_broker(broker_url, record_dead_letter=partial(record_dead_letter, database))
     except Exception as exc:
         raise BootError(f"broker unreachable at {describe(broker_url)}: {exc}") from None
     _ping_broker(broker, broker_url)
     init_broker(broker, max_retries=settings.max_retries)
-    import worker.actors  # noqa: F401 - declares every actor on the broker
 
-    cipher = TokenCipher(
-        load_keys([k.get_secret_value() for k in settings.token_keys], settings.data_dir)
+    try:
+        keys = load_keys([k.get_secret_value() for k in settings.token_keys], settings.data_dir)
+        cipher = TokenCipher(keys)
+    except ValueError as exc:
+        raise BootError(f"PIDSYNC_TOKEN_KEYS: not usable Fernet keys ({exc})") from None
+    rt = compose(
+        settings,
+        database,
+        broker,
+        cipher,
+        redis_url=servers.redis_url,
+        database_url=servers.database_url,
+        broker_url=broker_url,
+        servers=servers,
     )
-    runtime = Runtime(settings, database, broker, cipher, servers.database_url, broker_url, servers)
-    set_runtime(runtime)
-    return runtime
+    set_runtime(rt)
+    return rt

@@ -49,10 +49,15 @@ def retry_when(retries: int, exc: BaseException) -> bool:
     return is_transient(exc) and retries < _max_retries
 
 
-def actor(
-    name: str, *, queue_name: str = DEFAULT_QUEUE, **options: Any
-) -> Callable[[F], dramatiq.Actor[Any, Any]]:
-    """Declare an actor with pidsync's policy: retry transient errors only; Postpone is free."""
+def actor(name: str, **options: Any) -> Callable[[F], dramatiq.Actor[Any, Any]]:
+    """Declare an actor with pidsync's policy: retry transient errors only; Postpone is free.
+
+    Every actor is on the one queue :data:`DEFAULT_QUEUE`, so a message can be sent by the
+    actor's name alone (:func:`send`) from a process that never imported the actor. Retries
+    are bounded by the process's ``max_retries`` setting, never per actor: ``retry_when``
+    would take precedence over an actor's own ``max_retries`` and make it a dead letter."""
+    if "max_retries" in options or "queue_name" in options:
+        raise TypeError(f"actor {name}: retries and queue are pidsync-wide, not per actor")
 
     def decorate(fn: F) -> dramatiq.Actor[Any, Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -66,12 +71,30 @@ def actor(
         run.__doc__ = fn.__doc__
         options.setdefault("retry_when", retry_when)
         declared: dramatiq.Actor[Any, Any] = dramatiq.actor(
-            actor_name=name, queue_name=queue_name, broker=_current_broker(), **options
+            actor_name=name, queue_name=DEFAULT_QUEUE, broker=_current_broker(), **options
         )(run)
         _actors.append(declared)
         return declared
 
     return decorate
+
+
+def send(actor_name: str, *args: Any, delay: float | None = None, **options: Any) -> None:
+    """Enqueue a message for the actor named ``actor_name`` on the process's broker.
+
+    Services never call this directly: they use :func:`worker.db.enqueue_after_commit`, which
+    sends only once their state is committed."""
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name=DEFAULT_QUEUE, actor_name=actor_name, args=args, kwargs={}, options=options
+    )
+    dramatiq.get_broker().enqueue(message, delay=int(delay * 1000) if delay else None)
+
+
+def later(delay: float | None, reason: str) -> None:
+    """In an actor, after its unit of work committed: run this message again in ``delay``
+    seconds (the service recorded why and when on its row), without spending a retry."""
+    if delay is not None:
+        raise Postpone(delay, reason)
 
 
 def _requeue(wait: Postpone) -> None:

@@ -83,7 +83,7 @@ def scheduler(once: bool) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _s, _f: stop.set())
-    jobs = default_jobs(runtime.settings.sweep_interval_seconds)
+    jobs = default_jobs(runtime)
     led = run_scheduler(runtime.database, jobs, stop=stop, once=once)
     if once and not led:
         click.echo("another scheduler holds the leader lock; nothing run", err=True)

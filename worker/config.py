@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from worker.ratelimit import Limit
+from worker.retry import Backoff
+
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
@@ -73,6 +76,191 @@ class OrcidClient(BaseModel):
     premium: bool = False
 
 
+def _seconds_list(v: Any) -> Any:
+    """``"5,15,60"`` (the documented form of every schedule) or a JSON list."""
+    if isinstance(v, str):
+        v = v.strip()
+        if v.startswith("["):
+            return json.loads(v)
+        return [float(part) for part in v.split(",") if part.strip()]
+    return v
+
+
+def _schedule(v: list[float]) -> list[float]:
+    if not v or any(seconds < 0 for seconds in v):
+        raise ValueError("needs at least one non-negative number of seconds")
+    return v
+
+
+#: A schedule in seconds, written ``5,15,60`` in the environment.
+Seconds = Annotated[list[float], NoDecode]
+
+
+class Section(BaseModel):
+    """A group of settings read from ``PIDSYNC_<SECTION>_<FIELD>`` (e.g. the field
+    ``batch_window_seconds`` of section ``crossref`` is ``PIDSYNC_CROSSREF_BATCH_WINDOW_SECONDS``).
+    Unknown keys are other settings sharing the prefix (``PIDSYNC_CROSSREF_API_URL``)."""
+
+    model_config = {"frozen": True, "extra": "ignore"}
+
+
+class DoiSettings(Section):
+    """How DOIs are chosen, retried, reconciled and guarded (``PIDSYNC_DOI_*``)."""
+
+    # Empty template: 8 random Crockford base32 characters and a check character. A template
+    # may use {random}, {id} (the work's id, made DOI-safe) and {year}.
+    suffix_template: str | None = None
+    # Transient failures (network, 5xx, 429): seconds before each retry, the last repeats.
+    retry_backoff: Seconds = Field(
+        default_factory=lambda: [5.0, 15.0, 60.0, 300.0, 900.0, 1800.0, 3600.0]
+    )
+    max_retries: int = Field(12, ge=1)
+    # The sweep re-sends a change whose message is this late (seconds): a lost message.
+    resend_grace_seconds: float = Field(120.0, ge=0)
+    # Reconciliation: how often each confirmed DOI is read back, how many per sweep, how old a
+    # confirmation must be first (Crossref's REST API indexes deposits with a delay), and how
+    # often the sweep looks for due ones.
+    reconcile_interval_seconds: float = Field(7 * 24 * 3600.0, gt=0)
+    reconcile_batch: int = Field(200, ge=1)
+    reconcile_min_age_seconds: float = Field(3600.0, ge=0)
+    reconcile_sweep_seconds: float = Field(600.0, gt=0)
+    # The duplicate guard (worker.pids.duplicates) before minting: off by default.
+    duplicate_check: bool = False
+    duplicate_threshold: float = Field(0.85, gt=0, le=1)  # the toolkit's calibrated default
+
+    _list = field_validator("retry_backoff", mode="before")(_seconds_list)
+    _check = field_validator("retry_backoff")(_schedule)
+
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(tuple(self.retry_backoff), self.max_retries)
+
+
+class DataciteSettings(Section):
+    """DataCite's limit: 3,000 requests per 5 minutes per IP, shared by every process
+    (``PIDSYNC_DATACITE_LIMIT_*``). pidsync uses ``share`` of it, with a small burst so that a
+    moment without a sender ready does not lose its slot for good."""
+
+    limit_count: int = Field(3000, ge=1)
+    limit_window_seconds: float = Field(300.0, gt=0)
+    limit_share: float = Field(0.99, gt=0, le=1)
+    limit_burst: int = Field(30, ge=1)
+
+    @property
+    def limit(self) -> Limit:
+        """A GCRA admits at most ``burst + rate x T`` requests in any interval ``T``: with
+        ``rate = (count x share - burst) / window`` no window ever exceeds count x share."""
+        allowed = self.limit_count * self.limit_share
+        burst = max(1, min(self.limit_burst, int(allowed) // 10))
+        rate = max(allowed - burst, allowed / 2) / self.limit_window_seconds
+        return Limit("datacite", rate=rate, burst=burst)
+
+
+class CrossrefSettings(Section):
+    """Crossref deposits: batching, polling, staleness, pacing (``PIDSYNC_CROSSREF_*``)."""
+
+    # Deposits arriving within the window for one account/prefix share one file.
+    batch_window_seconds: float = Field(5.0, ge=0)
+    batch_max_records: int = Field(100, ge=1)
+    # Polling submissionDownload: seconds after the upload, then after each poll (last repeats).
+    poll_schedule: Seconds = Field(
+        default_factory=lambda: [60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0]
+    )
+    stale_after_seconds: float = Field(24 * 3600.0, gt=0)
+    # Crossref queues at most 10,000 pending submissions per user; stay well under.
+    max_pending_submissions: int = Field(2000, ge=1)
+    # Calls to the deposit servlet (uploads and polls) per second per account.
+    requests_per_second: float = Field(5.0, gt=0)
+    # Calls to the REST API (search, reconciliation, the duplicate guard) per second; the
+    # polite pool allows more, the public pool about this.
+    rest_requests_per_second: float = Field(5.0, gt=0)
+
+    _list = field_validator("poll_schedule", mode="before")(_seconds_list)
+    _check = field_validator("poll_schedule")(_schedule)
+
+    @property
+    def limit(self) -> Limit:
+        burst = max(1, round(self.requests_per_second))
+        return Limit("crossref", rate=self.requests_per_second, burst=burst)
+
+    @property
+    def rest_limit(self) -> Limit:
+        burst = max(1, round(self.rest_requests_per_second))
+        return Limit("crossref-rest", rate=self.rest_requests_per_second, burst=burst)
+
+    def poll_delay(self, polls: int) -> float:
+        """Seconds before poll number ``polls + 1`` (0 = the first poll after the upload)."""
+        return self.poll_schedule[min(polls, len(self.poll_schedule) - 1)]
+
+
+class OrcidSettings(Section):
+    """How ORCID effects are retried and swept (``PIDSYNC_ORCID_*``)."""
+
+    # Transient failures: seconds before each retry (the last repeats), and how many tries.
+    retry_backoff: Seconds = Field(default_factory=lambda: [2.0, 10.0, 30.0, 120.0, 300.0])
+    max_retries: int = Field(10, ge=1)
+    # The sweep queues again a pending placement with no message sent for this long.
+    resend_grace_seconds: float = Field(600.0, ge=0)
+    # How long a worker waits for another's write to the same ORCID record to finish.
+    record_lock_wait_seconds: float = Field(3.0, ge=0)
+
+    _list = field_validator("retry_backoff", mode="before")(_seconds_list)
+    _check = field_validator("retry_backoff")(_schedule)
+
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(tuple(self.retry_backoff), self.max_retries)
+
+
+class EventsSettings(Section):
+    """The inbox (``PIDSYNC_EVENTS_*``)."""
+
+    # The sweep re-sends an event still open this long after its message was sent.
+    resend_grace_seconds: float = Field(60.0, ge=0)
+    # Transient failures while processing (e.g. enrichment's resolver timing out).
+    retry_backoff: Seconds = Field(default_factory=lambda: [5.0, 30.0, 120.0, 600.0])
+    max_retries: int = Field(8, ge=1)
+
+    _list = field_validator("retry_backoff", mode="before")(_seconds_list)
+    _check = field_validator("retry_backoff")(_schedule)
+
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(tuple(self.retry_backoff), self.max_retries)
+
+
+class NotifySettings(Section):
+    """Outbound webhooks (``PIDSYNC_NOTIFY_*``; the URLs are ``PIDSYNC_NOTIFY_URLS``)."""
+
+    retry_backoff: Seconds = Field(
+        default_factory=lambda: [5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 10800.0]
+    )
+    max_attempts: int = Field(8, ge=1)
+    timeout_seconds: float = Field(10.0, gt=0)
+
+    _list = field_validator("retry_backoff", mode="before")(_seconds_list)
+    _check = field_validator("retry_backoff")(_schedule)
+
+    @property
+    def backoff(self) -> Backoff:
+        return Backoff(tuple(self.retry_backoff), self.max_attempts)
+
+
+class SearchSettings(Section):
+    """Read-only lookups: registry search, content negotiation (``PIDSYNC_SEARCH_*``)."""
+
+    # urllib3 retries of a read that failed transiently (honouring Retry-After).
+    retries: int = Field(3, ge=0)
+    retry_backoff_factor: float = Field(0.5, ge=0)
+    # doi.org and DataCite REST reads per second, shared by every process.
+    resolver_requests_per_second: float = Field(10.0, gt=0)
+
+    @property
+    def resolver_limit(self) -> Limit:
+        burst = max(1, round(self.resolver_requests_per_second))
+        return Limit("doi-resolver", rate=self.resolver_requests_per_second, burst=burst)
+
+
 class Settings(BaseSettings):
     """All of pidsync's configuration. Field ``x`` is the variable ``PIDSYNC_X``."""
 
@@ -82,6 +270,9 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         frozen=True,
+        # Sections read flat names: PIDSYNC_CROSSREF_POLL_SCHEDULE is crossref.poll_schedule.
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
     )
 
     env: Literal["development", "production", "test"] = "development"
@@ -147,10 +338,24 @@ class Settings(BaseSettings):
     # Outbound webhooks to the emitting systems: "client-a=https://...,client-b=https://...".
     notify_urls: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
-    # Worker behaviour.
-    max_retries: int = 8
-    message_time_limit_seconds: int = 300
-    sweep_interval_seconds: int = 30
+    # Worker behaviour. ``max_retries`` bounds dramatiq's own retries, which cover only what a
+    # service could not record on its row (the database or broker lost mid-message).
+    max_retries: int = Field(8, ge=0)
+    message_time_limit_seconds: int = Field(300, gt=0)
+    sweep_interval_seconds: float = Field(30.0, gt=0)
+    # Rows a sweep handles per run; each in its own transaction.
+    sweep_batch: int = Field(500, ge=1)
+    # Error text kept on a row (last_error) and in outcomes; longer text is cut.
+    error_text_chars: int = Field(2000, ge=80)
+
+    # Sections, each read from PIDSYNC_<SECTION>_<FIELD>.
+    doi: DoiSettings = Field(default_factory=DoiSettings)
+    datacite: DataciteSettings = Field(default_factory=DataciteSettings)
+    crossref: CrossrefSettings = Field(default_factory=CrossrefSettings)
+    orcid: OrcidSettings = Field(default_factory=OrcidSettings)
+    events: EventsSettings = Field(default_factory=EventsSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
 
     @field_validator("intake_clients", mode="before")
     @classmethod
@@ -276,7 +481,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"])
+            field = "_".join(str(p) for p in err["loc"])
             message = err["msg"].removeprefix("Value error, ")
             problems.append(f"PIDSYNC_{field.upper()}: {message}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

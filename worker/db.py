@@ -1,6 +1,7 @@
 """Database engine, the unit of work, and messages sent only after commit.
 
-``session_scope()`` is the unit of work: it commits or rolls back. Services flush, never commit.
+``Database.session()`` is the unit of work: it commits or rolls back. Services flush, never
+commit.
 Messages queued with ``enqueue_after_commit`` are sent once the transaction has committed and
 dropped if it rolls back, so a worker never acts on state that does not exist (yet).
 """
@@ -11,11 +12,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import dramatiq
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from worker.logging import get_logger
+from worker.broker import send
+from worker.logging import current_correlation_id, get_logger
 
 log = get_logger(__name__)
 
@@ -28,15 +29,15 @@ class PidsyncSession(Session):
 
 @event.listens_for(PidsyncSession, "after_commit")
 def _send_pending(session: Session) -> None:
-    pending: list[tuple[dramatiq.Actor[Any, Any], tuple[Any, ...], dict[str, Any]]] = (
-        session.info.pop(_PENDING, [])
+    pending: list[tuple[str, tuple[Any, ...], float | None, dict[str, Any]]] = session.info.pop(
+        _PENDING, []
     )
-    for actor, args, options in pending:
+    for actor_name, args, delay, options in pending:
         try:
-            actor.send_with_options(args=args, **options)
+            send(actor_name, *args, delay=delay, **options)
         except Exception as exc:
             # The state is committed; the scheduler's sweep finds it and sends again.
-            log.warning("enqueue_failed", actor=actor.actor_name, error=str(exc))
+            log.warning("enqueue_failed", actor=actor_name, error=str(exc))
 
 
 @event.listens_for(PidsyncSession, "after_rollback")
@@ -45,10 +46,22 @@ def _drop_pending(session: Session) -> None:
 
 
 def enqueue_after_commit(
-    session: Session, actor: dramatiq.Actor[Any, Any], *args: Any, **options: Any
+    session: Session, actor_name: str, *args: Any, delay: float | None = None, **options: Any
 ) -> None:
-    """Send ``actor(*args)`` when (and only if) this session's transaction commits."""
-    session.info.setdefault(_PENDING, []).append((actor, args, options))
+    """Send the message for actor ``actor_name`` (e.g. ``"registrars.datacite.sync"``) when,
+    and only if, this session's transaction commits; ``delay`` seconds later when given.
+
+    The correlation id of the message or request being handled is carried on unless
+    ``correlation_id`` is given, so every log line an event causes can be found by it."""
+    correlation = options.get("correlation_id") or current_correlation_id()
+    if correlation:
+        options["correlation_id"] = correlation
+    session.info.setdefault(_PENDING, []).append((actor_name, args, delay, options))
+
+
+def pending_messages(session: Session) -> list[tuple[str, tuple[Any, ...]]]:
+    """The (actor name, args) this session will send when it commits, oldest first."""
+    return [(name, args) for name, args, _delay, _options in session.info.get(_PENDING, [])]
 
 
 class Database:
@@ -90,24 +103,3 @@ class Database:
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-
-
-_database: Database | None = None
-
-
-def set_database(database: Database | None) -> None:
-    global _database  # noqa: PLW0603 - the process's one database, set at boot
-    _database = database
-
-
-def get_database() -> Database:
-    if _database is None:
-        raise RuntimeError("no database configured: call worker.bootstrap.boot() first")
-    return _database
-
-
-@contextmanager
-def session_scope() -> Iterator[Session]:
-    """The unit of work on the process's database (for actors and CLI commands)."""
-    with get_database().session() as session:
-        yield session

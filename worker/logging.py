@@ -164,3 +164,9 @@ def configure_logging(level: str = "INFO", renderer: str = "console") -> None:
 
 def get_logger(name: str | None = None) -> Any:
     return structlog.get_logger(name)
+
+
+def current_correlation_id() -> str | None:
+    """The correlation id bound for the message or request being handled, if any."""
+    value = structlog.contextvars.get_contextvars().get("correlation_id")
+    return str(value) if value else None

@@ -10,6 +10,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
@@ -17,6 +19,9 @@ from sqlalchemy.orm import Session
 from worker.db import Database
 from worker.logging import get_logger
 from worker.ops.sweep import resend_stalled_events
+
+if TYPE_CHECKING:
+    from worker.bootstrap import Runtime
 
 log = get_logger(__name__)
 
@@ -32,34 +37,26 @@ class Job:
     last: float = field(default=0.0)
 
 
-def default_jobs(sweep_interval: float) -> list[Job]:
-    from functools import partial
-
+def default_jobs(rt: Runtime) -> list[Job]:
+    """The periodic jobs, each bound to what it needs from the process's runtime."""
     from worker.orcid import jobs as orcid
     from worker.registrars import sweep as dois
-    from worker.registrars.settings import current_options
 
-    doi_options = current_options()
+    settings = rt.settings
+    doi_options = rt.registrars.options
+    every = settings.sweep_interval_seconds
     return [
-        Job("resend_stalled_events", sweep_interval, resend_stalled_events),
-        Job(
-            "resend_stalled_dois",
-            sweep_interval,
-            partial(dois.resend_stalled, options=doi_options),
-        ),
-        Job(
-            "crossref_deposit_upkeep",
-            sweep_interval,
-            partial(dois.deposit_upkeep, options=doi_options),
-        ),
+        Job("resend_stalled_events", every, resend_stalled_events),
+        Job("resend_stalled_dois", every, partial(dois.resend_stalled, options=doi_options)),
+        Job("crossref_deposit_upkeep", every, partial(dois.deposit_upkeep, options=doi_options)),
         Job(
             "reconcile_dois",
             doi_options.doi_reconcile_sweep_seconds,
             partial(dois.schedule_reconciliation, options=doi_options),
         ),
-        Job("orcid_stalled_placements", sweep_interval, orcid.resend_stalled_placements),
-        Job("orcid_token_health", 3600, orcid.queue_token_checks),
-        Job("orcid_webhook_upkeep", 600, orcid.webhook_upkeep),
+        Job("orcid_stalled_placements", every, orcid.resend_stalled_placements),
+        Job("orcid_token_health", 3600, partial(orcid.queue_token_checks, settings=settings)),
+        Job("orcid_webhook_upkeep", 600, partial(orcid.webhook_upkeep, deps=rt.orcid)),
     ]
 
 

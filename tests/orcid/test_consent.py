@@ -196,7 +196,6 @@ def test_allow_list_accepts_pages_below_the_prefix(settings):
 
 def test_invitation_link_works_without_the_browser_cookie(client, session, sandbox, settings):
     from worker.orcid.consent import create_invite
-    from worker.orcid.deps import for_runtime
 
     orcid = researcher(sandbox)
     invite = create_invite(
@@ -206,7 +205,7 @@ def test_invitation_link_works_without_the_browser_cookie(client, session, sandb
         client_id=settings.orcid_clients[0].client_id,
         redirect_uri=CALLBACK,
     )
-    deps = for_runtime(client.app.state.runtime)
+    deps = client.app.state.runtime.orcid
     url = deps.oauth(invite.client_id).authorization_url(CALLBACK, invite.state)
 
     answer = client.get(callback_path(consent_at_orcid(url, orcid)))
@@ -219,7 +218,10 @@ def test_several_clients_need_the_client_parameter(client, settings, monkeypatch
     from tests.orcid.conftest import sandbox_clients
 
     runtime = client.app.state.runtime
+    from worker.orcid.deps import build
+
     runtime.settings = settings.model_copy(update={"orcid_clients": sandbox_clients(sandbox)})
+    runtime.orcid = build(runtime.settings, runtime.cipher, runtime.redis)
     missing = client.get("/orcid/connect", follow_redirects=False)
     chosen = client.get(
         "/orcid/connect",

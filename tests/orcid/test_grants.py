@@ -179,8 +179,8 @@ def test_token_health_check_finds_a_dead_grant_before_a_push(
 
     orcid = researcher(sandbox)
     grant, token = authorize(session, sandbox, cipher, orcid, client_id)
-    assert queue_token_checks(session) == 1
-    assert queue_token_checks(session) == 0  # not again within the period
+    assert queue_token_checks(session, deps.settings) == 1
+    assert queue_token_checks(session, deps.settings) == 0  # not again within the period
     assert revocation.check_grant(session, deps, grant.id).note == "token works"
 
     sandbox.revoke_token(token["access_token"])

@@ -384,8 +384,9 @@ def test_sweep_resends_stalled_placements_grouping_new_works_into_one_backfill(
 
     assert resend_stalled_placements(session) == 3
     assert resend_stalled_placements(session) == 0
-    pending = session.info.get("pidsync_pending_messages", [])
-    assert [actor.actor_name for actor, _a, _o in pending][-1] == "orcid.backfill"
+    from worker.db import pending_messages
+
+    assert [name for name, _args in pending_messages(session)][-1] == "orcid.backfill"
 
 
 def test_a_token_no_configured_key_opens_fails_loudly(session, sandbox, cipher, deps, client_id):

@@ -168,7 +168,7 @@ def test_reconcile_command_reports_each_doi(session, ctx, sandbox, runtime, monk
     from worker.registrars import cli
 
     monkeypatch.setattr(cli, "_boot", lambda: runtime)
-    monkeypatch.setattr("worker.registrars.context.current_context", lambda: ctx)
+    runtime.registrars = ctx
     result = CliRunner().invoke(cli.reconcile_dois, ["--since", "2000-01-01"])
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]

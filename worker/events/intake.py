@@ -104,7 +104,6 @@ def store_events(
     session: Session, checked: list[CheckedEvent], *, client_id: str, cipher: TokenCipher
 ) -> list[Receipt]:
     """Insert the events into the inbox; enqueue processing of the new ones after commit."""
-    from worker.events.actors import process_event
 
     receipts: list[Receipt] = []
     for item in checked:
@@ -140,7 +139,7 @@ def store_events(
             ).one()
             row_id, correlation_id = existing.id, existing.correlation_id
         else:
-            enqueue_after_commit(session, process_event, row_id, correlation_id=correlation_id)
+            enqueue_after_commit(session, "events.process", row_id, correlation_id=correlation_id)
         assert row_id is not None
         receipts.append(
             Receipt(

@@ -19,16 +19,13 @@ from sqlalchemy.orm import Session
 from worker.config import Settings
 from worker.db import enqueue_after_commit
 from worker.events.signature import sign
-from worker.http import ApiClient, HttpError
+from worker.http import HttpError
 from worker.models import NotificationStatus, OutboundNotification
+from worker.notify.client import WebhookClient
 
 #: Delivery attempts before a notification is marked failed, and the backoff between them.
 MAX_ATTEMPTS = 8
 BACKOFF_SECONDS = (5, 30, 120, 600, 1800, 3600, 3600 * 3)
-
-
-class WebhookClient(ApiClient):
-    service = "webhook"
 
 
 def notify(
@@ -40,14 +37,13 @@ def notify(
     work_id: int | None = None,
 ) -> OutboundNotification:
     """Record a notification for the emitting system; it is delivered after commit."""
-    from worker.notify.actors import deliver_notification
 
     row = OutboundNotification(
         client_id=client_id, event_type=event_type, work_id=work_id, payload=payload
     )
     session.add(row)
     session.flush()
-    enqueue_after_commit(session, deliver_notification, row.id)
+    enqueue_after_commit(session, "notify.deliver", row.id)
     return row
 
 

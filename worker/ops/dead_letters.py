@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from worker.db import get_database
+from worker.db import Database
 from worker.logging import get_logger, redact
 from worker.models import DeadLetter
 
@@ -38,10 +38,11 @@ def park(session: Session, message: Any, reason: str) -> None:
     session.flush()
 
 
-def record_dead_letter(message: Any, reason: str) -> None:
-    """The broker middleware's hook: its own unit of work, never raising into the worker."""
+def record_dead_letter(database: Database, message: Any, reason: str) -> None:
+    """The broker middleware's hook (bound to the process's database at boot): its own unit
+    of work, never raising into the worker."""
     try:
-        with get_database().session() as session:
+        with database.session() as session:
             park(session, message, reason)
         log.error("dead_letter", actor=message.actor_name, reason=reason)
     except Exception as exc:
@@ -57,8 +58,6 @@ def list_dead_letters(session: Session, *, include_requeued: bool = False) -> li
 
 def requeue(session: Session, letter_id: int) -> DeadLetter:
     """Send a parked message again (after the cause was fixed), once, after commit."""
-    import dramatiq
-
     from worker.db import enqueue_after_commit
 
     letter = session.get(DeadLetter, letter_id, with_for_update=True)
@@ -66,8 +65,7 @@ def requeue(session: Session, letter_id: int) -> DeadLetter:
         raise LookupError(f"no dead letter {letter_id}")
     if letter.requeued_at is not None:
         raise LookupError(f"dead letter {letter_id} was already requeued at {letter.requeued_at}")
-    actor = dramatiq.get_broker().get_actor(letter.actor)
-    enqueue_after_commit(session, actor, *letter.args, correlation_id=letter.correlation_id)
+    enqueue_after_commit(session, letter.actor, *letter.args, correlation_id=letter.correlation_id)
     letter.requeued_at = datetime.now(UTC)
     if letter.actor == "events.process" and letter.args:
         from worker.models import EventStatus, ReceivedEvent

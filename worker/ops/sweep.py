@@ -17,7 +17,6 @@ GRACE = timedelta(seconds=60)
 
 
 def resend_stalled_events(session: Session, *, grace: timedelta = GRACE, limit: int = 500) -> int:
-    from worker.events.actors import process_event
 
     now = datetime.now(UTC)
     stalled = session.execute(
@@ -30,7 +29,9 @@ def resend_stalled_events(session: Session, *, grace: timedelta = GRACE, limit: 
     count = 0
     for event in stalled:
         event.enqueued_at = now
-        enqueue_after_commit(session, process_event, event.id, correlation_id=event.correlation_id)
+        enqueue_after_commit(
+            session, "events.process", event.id, correlation_id=event.correlation_id
+        )
         count += 1
     session.flush()
     return count

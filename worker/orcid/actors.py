@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from worker.bootstrap import runtime
 from worker.broker import actor
-from worker.db import session_scope
 from worker.orcid import (
     backfill,
     notifications,
@@ -17,7 +17,6 @@ from worker.orcid import (
     suggestions,
     webhooks,
 )
-from worker.orcid.deps import for_process
 
 #: Backoff between retries: at most five minutes (the scheduler's sweep is the safety net).
 RETRY: dict[str, Any] = {"min_backoff": 2_000, "max_backoff": 300_000, "time_limit": 300_000}
@@ -25,73 +24,73 @@ RETRY: dict[str, Any] = {"min_backoff": 2_000, "max_backoff": 300_000, "time_lim
 
 @actor("orcid.place", **RETRY)
 def place_work(placement_id: int) -> None:
-    deps = for_process()
-    with session_scope() as session:
-        result = placements.place(session, deps, placement_id)
+    rt = runtime()
+    with rt.session() as session:
+        result = placements.place(session, rt.orcid, placement_id)
     result.raise_if_retry()
 
 
 @actor("orcid.backfill", **RETRY)
 def backfill_grant(grant_id: int) -> None:
-    deps = for_process()
-    with session_scope() as session:
-        result = backfill.backfill(session, deps, grant_id)
+    rt = runtime()
+    with rt.session() as session:
+        result = backfill.backfill(session, rt.orcid, grant_id)
     result.raise_if_retry()
 
 
 @actor("orcid.revoke_token", **RETRY)
 def revoke_token(grant_id: int) -> None:
-    deps = for_process()
-    with session_scope() as session:
-        result = revocation.revoke_at_orcid(session, deps, grant_id)
+    rt = runtime()
+    with rt.session() as session:
+        result = revocation.revoke_at_orcid(session, rt.orcid, grant_id)
     result.raise_if_retry()
 
 
 @actor("orcid.check_grant", **RETRY)
 def check_grant(grant_id: int) -> None:
-    deps = for_process()
-    with session_scope() as session:
-        result = revocation.check_grant(session, deps, grant_id)
+    rt = runtime()
+    with rt.session() as session:
+        result = revocation.check_grant(session, rt.orcid, grant_id)
     result.raise_if_retry()
 
 
 @actor("orcid.request_permission", **RETRY)
 def request_permission(grant_id: int) -> None:
-    deps = for_process()
-    with session_scope() as session:
-        result = notifications.request_permission(session, deps, grant_id)
+    rt = runtime()
+    with rt.session() as session:
+        result = notifications.request_permission(session, rt.orcid, grant_id)
     result.raise_if_retry()
 
 
 @actor("orcid.register_webhook", **RETRY)
 def register_webhook(grant_id: int) -> None:
-    deps = for_process()
-    with session_scope() as session:
-        result = webhooks.register(session, deps, grant_id)
+    rt = runtime()
+    with rt.session() as session:
+        result = webhooks.register(session, rt.orcid, grant_id)
     result.raise_if_retry()
 
 
 @actor("orcid.unregister_webhook", **RETRY)
 def unregister_webhook(grant_id: int) -> None:
-    deps = for_process()
-    with session_scope() as session:
-        result = webhooks.unregister(session, deps, grant_id)
+    rt = runtime()
+    with rt.session() as session:
+        result = webhooks.unregister(session, rt.orcid, grant_id)
     result.raise_if_retry()
 
 
 @actor("orcid.reconcile", **RETRY)
 def reconcile_orcid(orcid: str) -> None:
-    deps = for_process()
-    with session_scope() as session:
-        result = reconcile.reconcile_record(session, deps, orcid)
+    rt = runtime()
+    with rt.session() as session:
+        result = reconcile.reconcile_record(session, rt.orcid, orcid)
     result.raise_if_retry()
 
 
 @actor("orcid.suggest", **RETRY)
 def suggest_ids(work_id: int) -> None:
-    deps = for_process()
-    if not deps.settings.orcid_suggest_ids:
+    rt = runtime()
+    if not rt.settings.orcid_suggest_ids:
         return
-    with session_scope() as session:
-        result = suggestions.suggest_for_work(session, deps, work_id)
+    with rt.session() as session:
+        result = suggestions.suggest_for_work(session, rt.orcid, work_id)
     result.raise_if_retry()

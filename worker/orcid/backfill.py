@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 def backfill(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     """Place up to 100 of the researcher's pending works with one bulk POST; queue the next
     chunk. Per-item outcomes are handled exactly like single calls."""
-    from worker.orcid.actors import backfill_grant
 
     grant = session.get(OrcidGrant, grant_id)
     if grant is None or grant.status != GrantStatus.ACTIVE or not can_write(grant):
@@ -80,7 +79,7 @@ def backfill(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
             )
         ).scalar_one()
         if more:
-            enqueue_after_commit(session, backfill_grant, grant.id)
+            enqueue_after_commit(session, "orcid.backfill", grant.id)
     session.flush()
     return result
 

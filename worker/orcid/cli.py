@@ -215,12 +215,11 @@ def rotate_keys(check: bool) -> None:
 @click.option("--client-id", help="Only this ORCID client's grant.")
 def revoke(orcid_id: str, client_id: str | None) -> None:
     """Revoke a researcher's grant: here (nothing more is placed) and at ORCID."""
-    from worker.orcid.deps import for_runtime
     from worker.orcid.revocation import revoke_at_orcid, revoke_grants
 
     orcid_id = _orcid_arg(orcid_id)
     runtime = _boot()
-    deps = for_runtime(runtime)
+    deps = runtime.orcid
     with runtime.database.session() as session:
         ids = revoke_grants(
             session, runtime.settings, orcid_id, client_id, "revoked by an operator"
@@ -243,11 +242,10 @@ def revoke(orcid_id: str, client_id: str | None) -> None:
 @click.option("--orcid", "orcid_id", help="Only this record (default: every granted record).")
 def reconcile_orcid(orcid_id: str | None) -> None:
     """Read back ORCID records and repair drift (deleted, hidden, lost writes, stale metadata)."""
-    from worker.orcid.deps import for_runtime
     from worker.orcid.reconcile import granted_records, reconcile_record
 
     runtime = _boot()
-    deps = for_runtime(runtime)
+    deps = runtime.orcid
     if orcid_id:
         records = [_orcid_arg(orcid_id)]
     else:

@@ -60,8 +60,7 @@ def error_text(exc: BaseException) -> str:
 
 
 def queue_placement(session: Session, row: OrcidPlacement) -> None:
-    from worker.orcid.actors import place_work
 
     row.enqueued_at = now()
     row.attempts = 0
-    enqueue_after_commit(session, place_work, row.id)
+    enqueue_after_commit(session, "orcid.place", row.id)

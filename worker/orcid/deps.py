@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 
@@ -21,9 +21,6 @@ from worker.orcid.locks import RecordLocks
 from worker.orcid.oauth import READ_PUBLIC, OAuthHttp, OrcidOAuth
 from worker.orcid.tokens import TokenCipher
 from worker.ratelimit import ORCID, RateLimiter
-
-if TYPE_CHECKING:
-    from worker.bootstrap import Runtime
 
 
 class UnknownOrcidClient(PermanentError):
@@ -148,35 +145,3 @@ def build(
         limiter=RateLimiter(redis_client),
         recorder=recorder,
     )
-
-
-_cache: dict[int, OrcidDeps] = {}
-_cache_lock = threading.Lock()
-
-
-def for_runtime(runtime: Runtime) -> OrcidDeps:
-    """The process's OrcidDeps for ``runtime`` (built on first use, then shared)."""
-    with _cache_lock:
-        found = _cache.get(id(runtime))
-        if found is None or found.settings is not runtime.settings:
-            import redis
-
-            from worker.db import get_database
-            from worker.http import DatabaseRecorder
-
-            assert runtime.servers.redis_url is not None
-            found = build(
-                runtime.settings,
-                runtime.cipher,
-                redis.Redis.from_url(runtime.servers.redis_url),
-                recorder=DatabaseRecorder(get_database()),
-            )
-            _cache.clear()
-            _cache[id(runtime)] = found
-        return found
-
-
-def for_process() -> OrcidDeps:
-    from worker.bootstrap import current_runtime
-
-    return for_runtime(current_runtime())

@@ -13,18 +13,10 @@ from sqlalchemy.orm import Session
 from worker.config import Settings
 from worker.db import enqueue_after_commit
 from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState
+from worker.orcid.deps import OrcidDeps
 
 STALLED_AFTER = timedelta(minutes=10)
 BATCH = 500
-
-
-def _settings() -> Settings | None:
-    from worker.bootstrap import current_runtime
-
-    try:
-        return current_runtime().settings
-    except RuntimeError:
-        return None
 
 
 def resend_stalled_placements(
@@ -32,7 +24,6 @@ def resend_stalled_placements(
 ) -> int:
     """Queue again every pending placement with no message sent for ``grace``: new works of
     one record together (one bulk backfill), the rest one by one."""
-    from worker.orcid.actors import backfill_grant, place_work
     from worker.orcid.grants import active_grant
 
     now = datetime.now(UTC)
@@ -54,24 +45,21 @@ def resend_stalled_placements(
         if row.put_code is None and row.client_id:
             fresh.setdefault((row.orcid, row.client_id), []).append(row)
         else:
-            enqueue_after_commit(session, place_work, row.id)
+            enqueue_after_commit(session, "orcid.place", row.id)
     for (orcid, client_id), group in fresh.items():
         grant = active_grant(session, orcid, client_id)
         if grant is not None and len(group) > 1:
-            enqueue_after_commit(session, backfill_grant, grant.id)
+            enqueue_after_commit(session, "orcid.backfill", grant.id)
             continue
         for row in group:
-            enqueue_after_commit(session, place_work, row.id)
+            enqueue_after_commit(session, "orcid.place", row.id)
     session.flush()
     return len(rows)
 
 
-def queue_token_checks(session: Session, *, limit: int = BATCH) -> int:
+def queue_token_checks(session: Session, settings: Settings, *, limit: int = BATCH) -> int:
     """Queue a token check for active grants not checked for ``orcid_token_check_days``."""
-    from worker.orcid.actors import check_grant
-
-    settings = _settings()
-    days = settings.orcid_token_check_days if settings else 7.0
+    days = settings.orcid_token_check_days
     now = datetime.now(UTC)
     grants = session.execute(
         select(OrcidGrant)
@@ -89,17 +77,14 @@ def queue_token_checks(session: Session, *, limit: int = BATCH) -> int:
     count = 0
     for grant in grants:
         grant.last_checked_at = now  # not queued again until the next period
-        enqueue_after_commit(session, check_grant, grant.id)
+        enqueue_after_commit(session, "orcid.check_grant", grant.id)
         count += 1
     session.flush()
     return count
 
 
-def webhook_upkeep(session: Session) -> int:
+def webhook_upkeep(session: Session, deps: OrcidDeps) -> int:
     """Register webhooks for granted records, remove those of ended grants."""
     from worker.orcid import webhooks
-    from worker.orcid.deps import for_process
 
-    if _settings() is None:
-        return 0
-    return webhooks.upkeep(session, for_process())
+    return webhooks.upkeep(session, deps)

@@ -150,16 +150,14 @@ def on_work_changed(session: Session, work: Work) -> str | None:
         for row in existing:  # no longer a contributor: take the work off that record
             removing += _to_remove(session, row)
     if render.contributors_without_orcid(work) and _setting("orcid_suggest_ids"):
-        from worker.orcid.actors import suggest_ids
-
-        enqueue_after_commit(session, suggest_ids, work.id)
+        enqueue_after_commit(session, "orcid.suggest", work.id)
     session.flush()
     return _summary(queued, awaiting, removing)
 
 
 def _setting(name: str) -> bool:
     """A flag of the process's configuration (False when the process is not booted)."""
-    from worker.bootstrap import current_runtime
+    from worker.bootstrap import runtime as current_runtime
 
     try:
         return bool(getattr(current_runtime().settings, name))
@@ -189,7 +187,6 @@ def on_work_withdrawn(session: Session, work: Work) -> str | None:
 def on_grant_stored(session: Session, grant: OrcidGrant) -> str | None:
     """A researcher authorised us: place their existing works (bulk backfill), register the
     record's webhook when configured."""
-    from worker.orcid.actors import backfill_grant, register_webhook
 
     if not can_write(grant):
         return None
@@ -233,8 +230,8 @@ def on_grant_stored(session: Session, grant: OrcidGrant) -> str | None:
         )
         claimed += 1
     session.flush()
-    enqueue_after_commit(session, backfill_grant, grant.id)
-    enqueue_after_commit(session, register_webhook, grant.id)
+    enqueue_after_commit(session, "orcid.backfill", grant.id)
+    enqueue_after_commit(session, "orcid.register_webhook", grant.id)
     if not claimed:
         return None
     return f"{claimed} existing work(s) queued for placement on ORCID (bulk backfill)"

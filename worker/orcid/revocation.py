@@ -28,14 +28,13 @@ log = get_logger(__name__)
 
 
 def revoke_locally(session: Session, grant: OrcidGrant, reason: str) -> int:
-    from worker.orcid.actors import revoke_token, unregister_webhook
 
     if not mark_revoked(grant, reason):
         return 0
     park(session, grant, reason)
-    enqueue_after_commit(session, revoke_token, grant.id)
+    enqueue_after_commit(session, "orcid.revoke_token", grant.id)
     if grant.webhook_registered_at is not None:
-        enqueue_after_commit(session, unregister_webhook, grant.id)
+        enqueue_after_commit(session, "orcid.unregister_webhook", grant.id)
     return 1
 
 
@@ -60,7 +59,6 @@ def revoke_grants(
 ) -> list[int]:
     """Revoke the researcher's grants here (an operator's ``pidsync tokens revoke``); the ids
     of the grants whose tokens must now be revoked at ORCID. The emitting systems are told."""
-    from worker.orcid.actors import unregister_webhook
 
     grants = grants_of(session, orcid, client_id)
     for grant in grants:
@@ -75,7 +73,7 @@ def revoke_grants(
             {"client_id": grant.client_id, "reason": reason, "awaiting_consent": parked},
         )
         if grant.webhook_registered_at is not None:
-            enqueue_after_commit(session, unregister_webhook, grant.id)
+            enqueue_after_commit(session, "orcid.unregister_webhook", grant.id)
     session.flush()
     return [g.id for g in grants if g.access_token_enc]
 
@@ -85,7 +83,6 @@ def handle_revoked(
 ) -> Result:
     """ORCID says the token is dead: grant revoked, pending placements parked, the emitting
     system told (``grant.revoked``), and a permission notification asked for when configured."""
-    from worker.orcid.actors import request_permission, unregister_webhook
 
     if not mark_revoked(grant, reason):
         return Result("grant already revoked")
@@ -98,9 +95,9 @@ def handle_revoked(
         {"client_id": grant.client_id, "reason": reason, "awaiting_consent": parked},
     )
     if settings is not None and settings.orcid_premium_notifications:
-        enqueue_after_commit(session, request_permission, grant.id)
+        enqueue_after_commit(session, "orcid.request_permission", grant.id)
     if grant.webhook_registered_at is not None:
-        enqueue_after_commit(session, unregister_webhook, grant.id)
+        enqueue_after_commit(session, "orcid.unregister_webhook", grant.id)
     session.flush()
     log.warning(
         "orcid_grant_revoked",

@@ -100,7 +100,6 @@ def unregister(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
 
 def receive(session: Session, orcid: str, secret: str) -> bool:
     """A call from ORCID: True (and a reconciliation queued) when the secret is this record's."""
-    from worker.orcid.actors import reconcile_orcid
 
     secrets_of = session.execute(
         select(OrcidGrant.webhook_secret)
@@ -109,13 +108,12 @@ def receive(session: Session, orcid: str, secret: str) -> bool:
     ).scalars()
     if not any(compare_digest(str(known), secret) for known in secrets_of):
         return False
-    enqueue_after_commit(session, reconcile_orcid, orcid)
+    enqueue_after_commit(session, "orcid.reconcile", orcid)
     return True
 
 
 def upkeep(session: Session, deps: OrcidDeps) -> int:
     """Queue registration for granted records without a webhook, removal for ended grants."""
-    from worker.orcid.actors import register_webhook, unregister_webhook
 
     count = 0
     grants = session.execute(
@@ -128,9 +126,9 @@ def upkeep(session: Session, deps: OrcidDeps) -> int:
     for grant in grants:
         if grant.status == GrantStatus.ACTIVE:
             if wanted(deps, grant):
-                enqueue_after_commit(session, register_webhook, grant.id)
+                enqueue_after_commit(session, "orcid.register_webhook", grant.id)
                 count += 1
         else:
-            enqueue_after_commit(session, unregister_webhook, grant.id)
+            enqueue_after_commit(session, "orcid.unregister_webhook", grant.id)
             count += 1
     return count

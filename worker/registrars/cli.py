@@ -53,10 +53,9 @@ def reconcile_dois(since: datetime | None) -> None:
     from worker.errors import Postpone, TransientError
     from worker.registrars import reconcile, sweep
     from worker.registrars.common import utcnow
-    from worker.registrars.context import current_context
 
     runtime = _boot()
-    ctx = current_context()
+    ctx = runtime.registrars
     started = utcnow()
     with runtime.database.session() as session:
         ids = reconcile.due_registrations(

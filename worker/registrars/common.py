@@ -10,12 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import dramatiq
-import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from worker.db import enqueue_after_commit
 from worker.http import HttpError, ServerError
 from worker.logging import get_logger, redact_text
 from worker.metadata.work import Work as MetaWork
@@ -79,25 +76,6 @@ def in_flight(reg: DoiRegistration, now: datetime) -> bool:
 
 def error_text(exc: BaseException) -> str:
     return redact_text(str(exc))[:ERROR_CHARS]
-
-
-def send_options() -> dict[str, Any]:
-    """Message options that carry the current correlation id on to the next actor."""
-    correlation = structlog.contextvars.get_contextvars().get("correlation_id")
-    return {"correlation_id": correlation} if correlation else {}
-
-
-def enqueue_later(
-    session: Session,
-    actor: dramatiq.Actor[Any, Any],
-    *args: Any,
-    delay: float | None = None,
-    **options: Any,
-) -> None:
-    """Send ``actor(*args)`` after commit, ``delay`` seconds later when given."""
-    if delay:
-        options["delay"] = int(delay * 1000)
-    enqueue_after_commit(session, actor, *args, **options)
 
 
 def payload(reg: DoiRegistration, work: Work, **extra: Any) -> dict[str, Any]:

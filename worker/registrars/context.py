@@ -100,43 +100,23 @@ class RegistrarContext:
         self._sessions.clear()
 
 
-_current: tuple[Any, RegistrarOptions, RegistrarContext] | None = None
-_current_lock = threading.Lock()
-
-
-def current_context() -> RegistrarContext:
-    """The process's context, built from the booted runtime (rebuilt if either changes)."""
-    global _current  # noqa: PLW0603 - one context per booted runtime, like the runtime itself
-    from worker.bootstrap import current_runtime
-
-    runtime = current_runtime()
-    options = current_options()
-    with _current_lock:
-        if _current is not None and _current[0] is runtime and _current[1] is options:
-            return _current[2]
-        context = build_context(runtime, options)
-        _current = (runtime, options, context)
-        return context
-
-
-def build_context(runtime: Any, options: RegistrarOptions) -> RegistrarContext:
-    import redis
-
-    from worker.http import DatabaseRecorder
+def build_context(
+    settings: Settings,
+    *,
+    limiter: RateLimiter | None,
+    recorder: Recorder | None,
+    options: RegistrarOptions | None = None,
+) -> RegistrarContext:
     from worker.registrars.duplicates import registry_finder
 
-    redis_url = runtime.servers.redis_url or runtime.settings.redis_url
-    limiter = RateLimiter(redis.Redis.from_url(redis_url)) if redis_url else None
-    recorder = DatabaseRecorder(runtime.database)
+    options = options or current_options()
     finder = (
-        registry_finder(
-            runtime.settings, threshold=options.doi_duplicate_threshold, recorder=recorder
-        )
+        registry_finder(settings, threshold=options.doi_duplicate_threshold, recorder=recorder)
         if options.doi_duplicate_check
         else None
     )
     return RegistrarContext(
-        settings=runtime.settings,
+        settings=settings,
         options=options,
         limiter=limiter,
         recorder=recorder,

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
+from worker.db import enqueue_after_commit
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.metadata.work import validate_work
@@ -27,12 +28,10 @@ from worker.registrars.accounts import CROSSREF, DATACITE, UnknownAccount
 from worker.registrars.common import (
     CONFIRMED,
     NEVER_SENT,
-    enqueue_later,
     mark_confirmed,
     mark_failed,
     registration_of,
     report,
-    send_options,
     utcnow,
     wanted_registration,
 )
@@ -90,7 +89,7 @@ def on_work_withdrawn(session: Session, work: Work) -> str | None:
 
 def _settings() -> Settings:
     """The booted process's settings; read from the environment in a process not booted."""
-    from worker.bootstrap import current_runtime
+    from worker.bootstrap import runtime as current_runtime
     from worker.config import load_settings
 
     try:
@@ -309,16 +308,17 @@ def schedule_send(
 ) -> None:
     """Enqueue (after commit) the actor that sends the registration's pending change:
     DataCite at once; Crossref after the coalescing window, batched per account/prefix."""
-    from worker.registrars.actors import crossref_batch, datacite_sync
 
     if reg.registrar == DATACITE:
         reg.next_attempt_at = first_attempt(reg, options, now)
-        enqueue_later(session, datacite_sync, reg.id, **send_options())
+        enqueue_after_commit(session, "registrars.datacite.sync", reg.id)
     elif reg.open_deposit_id is None:
         reg.next_attempt_at = first_attempt(reg, options, now)
         prefix = reg.doi.split("/", 1)[0]
         window = options.crossref_batch_window_seconds
-        enqueue_later(session, crossref_batch, reg.account, prefix, delay=window, **send_options())
+        enqueue_after_commit(
+            session, "registrars.crossref.batch", reg.account, prefix, delay=window
+        )
     # else: the deposit in flight re-batches the newer change when it completes
     session.flush()
 
@@ -331,10 +331,9 @@ def first_attempt(reg: DoiRegistration, options: RegistrarOptions, now: datetime
 
 
 def schedule_check(session: Session, reg: DoiRegistration, now: datetime) -> None:
-    from worker.registrars.actors import check_duplicates
 
     reg.next_attempt_at = now
-    enqueue_later(session, check_duplicates, reg.id, **send_options())
+    enqueue_after_commit(session, "registrars.check_duplicates", reg.id)
     session.flush()
 
 

@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from worker.db import enqueue_after_commit
 from worker.models import CrossrefDeposit, DepositStatus, DoiRegistration, DoiState
 from worker.registrars import duplicates, reconcile
 from worker.registrars.accounts import DATACITE
-from worker.registrars.common import enqueue_later, utcnow
+from worker.registrars.common import utcnow
 from worker.registrars.crossref.service import OPEN, flag_if_stale
 from worker.registrars.settings import RegistrarOptions
 
@@ -23,7 +24,6 @@ def resend_stalled(
     session: Session, *, options: RegistrarOptions, now: datetime | None = None, limit: int = 500
 ) -> int:
     """Re-send registrations with a change to send whose message is overdue."""
-    from worker.registrars.actors import check_duplicates, crossref_batch, datacite_sync
 
     now = now or utcnow()
     overdue = now - timedelta(seconds=options.doi_resend_grace_seconds)
@@ -48,14 +48,14 @@ def resend_stalled(
     for reg in stalled:
         reg.next_attempt_at = now
         if reg.duplicate_check == duplicates.PENDING:
-            enqueue_later(session, check_duplicates, reg.id)
+            enqueue_after_commit(session, "registrars.check_duplicates", reg.id)
         elif reg.registrar == DATACITE:
-            enqueue_later(session, datacite_sync, reg.id)
+            enqueue_after_commit(session, "registrars.datacite.sync", reg.id)
         else:
             batches.add((reg.account, reg.doi.split("/", 1)[0]))
         count += 1
     for account, prefix in sorted(batches):
-        enqueue_later(session, crossref_batch, account, prefix)
+        enqueue_after_commit(session, "registrars.crossref.batch", account, prefix)
     session.flush()
     return count
 
@@ -65,7 +65,6 @@ def deposit_upkeep(
 ) -> int:
     """Upload prepared deposits and poll submitted ones whose message is overdue; flag stale
     ones. Returns how many messages were sent again."""
-    from worker.registrars.actors import crossref_poll, crossref_upload
 
     now = now or utcnow()
     overdue = now - timedelta(seconds=options.doi_resend_grace_seconds)
@@ -82,8 +81,8 @@ def deposit_upkeep(
         if deposit.next_poll_at is not None and deposit.next_poll_at >= overdue:
             continue
         deposit.next_poll_at = now
-        actor = crossref_upload if deposit.status == DepositStatus.PREPARED else crossref_poll
-        enqueue_later(session, actor, deposit.id)
+        step = "upload" if deposit.status == DepositStatus.PREPARED else "poll"
+        enqueue_after_commit(session, f"registrars.crossref.{step}", deposit.id)
         count += 1
     session.flush()
     return count
@@ -93,7 +92,6 @@ def schedule_reconciliation(
     session: Session, *, options: RegistrarOptions, now: datetime | None = None
 ) -> int:
     """Enqueue a read-back of the confirmed DOIs due for one (a batch per run)."""
-    from worker.registrars.actors import reconcile_registration
 
     now = now or utcnow()
     due = reconcile.due_registrations(session, options, now=now, limit=options.doi_reconcile_batch)
@@ -101,6 +99,6 @@ def schedule_reconciliation(
         reg = session.get(DoiRegistration, registration_id)
         if reg is not None:
             reg.reconciled_at = now  # not picked again while its message is queued
-        enqueue_later(session, reconcile_registration, registration_id)
+        enqueue_after_commit(session, "registrars.reconcile", registration_id)
     session.flush()
     return len(due)

@@ -19,7 +19,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from worker.orcid import consent, webhooks
-from worker.orcid.deps import for_runtime
 from worker.web.deps import runtime
 
 router = APIRouter(tags=["orcid"])
@@ -56,7 +55,7 @@ def orcid_connect(
         with rt.database.session() as session:
             started = consent.start(
                 session,
-                for_runtime(rt),
+                rt.orcid,
                 person=person,
                 return_to=return_to,
                 client_id=client,
@@ -91,7 +90,7 @@ def orcid_callback(
         with rt.database.session() as session:
             done = consent.finish(
                 session,
-                for_runtime(rt),
+                rt.orcid,
                 state=state,
                 browser_state=request.cookies.get(consent.COOKIE),
                 code=code,

@@ -28,6 +28,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from worker.config import CrossrefAccount
+from worker.db import enqueue_after_commit
 from worker.http import RequestError, ServerError, TransportError
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
@@ -45,12 +46,10 @@ from worker.models import (
 from worker.registrars.accounts import CROSSREF, UnknownAccount
 from worker.registrars.common import (
     EARLY,
-    enqueue_later,
     error_text,
     mark_confirmed,
     mark_failed,
     report,
-    send_options,
     utcnow,
     work_model,
 )
@@ -120,7 +119,6 @@ def prepare_batches(
 ) -> list[int]:
     """Put every pending change of one account/prefix (up to the batch size) into deposit
     files, one per record kind; returns the new deposits' ids (uploaded after commit)."""
-    from worker.registrars.actors import crossref_batch
 
     now = now or utcnow()
     size = ctx.options.crossref_batch_max_records
@@ -160,7 +158,7 @@ def prepare_batches(
             groups[body_element(want.model)].append((reg, want))
     deposits = [_prepare(session, account, prefix, items, now) for items in groups.values()]
     if len(regs) == size:  # more may be waiting: the next batch right away
-        enqueue_later(session, crossref_batch, account_name, prefix, **send_options())
+        enqueue_after_commit(session, "registrars.crossref.batch", account_name, prefix)
     return [d for d in deposits if d is not None]
 
 
@@ -201,7 +199,6 @@ def _prepare(
     items: list[tuple[DoiRegistration, DesiredRecord]],
     now: datetime,
 ) -> int | None:
-    from worker.registrars.actors import crossref_upload
 
     token = uuid.uuid4().hex
     stamp = max(next_timestamp(now, reg.last_timestamp) for reg, _ in items)
@@ -245,7 +242,7 @@ def _prepare(
         reg.open_deposit_id = deposit.id
         reg.next_attempt_at = None
     session.flush()
-    enqueue_later(session, crossref_upload, deposit.id, **send_options())
+    enqueue_after_commit(session, "registrars.crossref.upload", deposit.id)
     log.info("crossref_deposit_prepared", file=deposit.file_name, records=len(items))
     return deposit.id
 
@@ -275,7 +272,6 @@ def upload_deposit(
     session: Session, ctx: RegistrarContext, deposit_id: int, *, now: datetime | None = None
 ) -> float | None:
     """Upload a prepared deposit. Returns a delay when it must be tried again later."""
-    from worker.registrars.actors import crossref_poll
 
     now = now or utcnow()
     deposit = _lock_deposit(session, deposit_id)
@@ -330,7 +326,7 @@ def upload_deposit(
         if reg.state in (DoiState.RESERVED, DoiState.FAILED):
             reg.state = DoiState.SUBMITTED
     session.flush()
-    enqueue_later(session, crossref_poll, deposit.id, delay=delay, **send_options())
+    enqueue_after_commit(session, "registrars.crossref.poll", deposit.id, delay=delay)
     log.info("crossref_deposit_uploaded", file=deposit.file_name, poll_in_s=delay)
     return None
 
@@ -461,7 +457,6 @@ def apply_result(
     now: datetime,
 ) -> None:
     """Apply a completed submission's per-record diagnostics, each to its own DOI."""
-    from worker.registrars.actors import crossref_batch
 
     by_doi = {record.doi.lower(): record for record in result.records}
     regs = {reg.id: reg for reg in _registrations(session, deposit)}
@@ -485,13 +480,12 @@ def apply_result(
     deposit.submission_id = result.submission_id or deposit.submission_id
     session.flush()
     if rebatch:
-        enqueue_later(
+        enqueue_after_commit(
             session,
-            crossref_batch,
+            "registrars.crossref.batch",
             deposit.account,
             deposit.prefix,
             delay=ctx.options.crossref_batch_window_seconds,
-            **send_options(),
         )
     log.info(
         "crossref_deposit_completed",
