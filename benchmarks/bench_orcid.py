@@ -123,7 +123,8 @@ def work(work_id: str, orcid: str) -> dict[str, Any]:
 
 
 def receive(session: Any, event_type: str, data: dict[str, Any], event_id: str) -> None:
-    from worker.events.service import process_event
+    from worker.bootstrap import runtime
+    from worker.events.service import Context, process_event
     from worker.models import ReceivedEvent
 
     row = ReceivedEvent(
@@ -132,7 +133,7 @@ def receive(session: Any, event_type: str, data: dict[str, Any], event_id: str) 
     )  # fmt: skip
     session.add(row)
     session.flush()
-    process_event(session, row.id)
+    process_event(session, row.id, Context(runtime().settings))
 
 
 def authorize(runtime: Any, sandbox: Sandbox, orcid: str, event_id: str) -> None:

@@ -66,3 +66,19 @@ def signed_post(
         "Pidsync-Signature": signature if signature is not None else sign(secret, payload),
     }
     return client.post("/events", content=payload, headers=headers)
+
+
+def process_event(session: Any, event_id: int, ctx: Any = None) -> Any:
+    """Process one inbox event as the worker's actor does: with the booted test runtime's
+    settings and resolver when a test booted one, else with plain test settings."""
+    from worker.bootstrap import runtime
+    from worker.config import Settings
+    from worker.events import service
+
+    if ctx is None:
+        try:
+            rt = runtime()
+            ctx = service.Context(rt.settings, negotiator=rt.negotiator)
+        except RuntimeError:
+            ctx = service.Context(Settings(_env_file=None, env="test"))
+    return service.process_event(session, event_id, ctx)

@@ -33,3 +33,8 @@ class Postpone(PidsyncError):
         super().__init__(reason or f"postponed {delay:.1f}s")
         self.delay = delay
         self.reason = reason
+
+
+class EffectRefused(PermanentError):
+    """An event cannot be applied as asked (e.g. a registration account that does not exist);
+    the message is the event's failure reason."""

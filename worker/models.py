@@ -120,6 +120,8 @@ class Work(Timestamped, Base):
     version: Mapped[int | None] = mapped_column(Integer)
     withdrawn_at: Mapped[datetime | None]
     tombstone_url: Mapped[str | None] = mapped_column(Text)
+    # The intake client whose event last applied to this work: its webhooks go there.
+    client_id: Mapped[str | None] = mapped_column(String(200))
 
     registration: Mapped[DoiRegistration | None] = relationship(back_populates="work")
     placements: Mapped[list[OrcidPlacement]] = relationship(back_populates="work")

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.helpers import SOURCE
+from worker.config import Settings
 from worker.events.service import Context, process_event
 from worker.models import EventStatus, ReceivedEvent, Work
 from worker.pids.negotiation import Negotiator
@@ -15,7 +16,10 @@ SEEDED_DOI = "10.5555/12345678"  # a Crossref record the sandbox seeds
 
 @pytest.fixture
 def ctx(info):
-    return Context(negotiator=Negotiator(info["doi_resolver_url"], timeout=5))
+    return Context(
+        Settings(_env_file=None, env="test"),
+        negotiator=Negotiator(info["doi_resolver_url"], timeout=5),
+    )
 
 
 def _receive(session, data, *, enrich=True, event_type="work.published"):

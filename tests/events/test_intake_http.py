@@ -169,7 +169,7 @@ def test_schema_is_published(client):
 
 
 def test_status_api_after_processing(client, session):
-    from worker.events.service import process_event
+    from tests.helpers import process_event
 
     receipt = signed_post(client, event(), secret=INTAKE_SECRET).json()
     process_event(session, receipt["receipt"])

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from tests.helpers import SOURCE, work
-from worker.events.service import process_event
+from tests.helpers import SOURCE, process_event, work
 from worker.models import EventStatus, GrantStatus, OrcidGrant, ReceivedEvent, Work
 
 

@@ -8,8 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.helpers import SOURCE, work
-from worker.events.service import process_event
+from tests.helpers import SOURCE, process_event, work
 from worker.models import (
     OrcidGrant,
     OrcidPlacement,

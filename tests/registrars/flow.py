@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tests.helpers import SOURCE
+from tests.helpers import SOURCE, process_event
 from tests.helpers import work as base_work
-from worker.events.service import Outcome, process_event
+from worker.events.service import Outcome
 from worker.models import (
     ApiCall,
     CrossrefDeposit,

@@ -323,7 +323,7 @@ def test_worker_killed_after_acceptance_catches_up_without_a_second_doi(
 def test_duplicate_event_and_duplicate_message_send_once(session, ctx, sandbox):
     first = event(session, "work.published", datacite_work(), event_id="same")
     reg = registration(session, "w-1")
-    from worker.events.service import process_event
+    from tests.helpers import process_event
     from worker.models import ReceivedEvent
 
     received = session.query(ReceivedEvent).filter_by(event_id="same").one()

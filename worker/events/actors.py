@@ -11,4 +11,6 @@ from worker.events import service
 def process_event(event_id: int) -> None:
     rt = runtime()
     with rt.session() as session:
-        service.process_event(session, event_id, service.Context(negotiator=rt.negotiator))
+        service.process_event(
+            session, event_id, service.Context(rt.settings, negotiator=rt.negotiator)
+        )

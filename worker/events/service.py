@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.errors import PermanentError
+from worker.config import Settings
+from worker.errors import EffectRefused, PermanentError
 from worker.events import types as t
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
@@ -50,15 +51,20 @@ def _work_outcome(applied: Applied, notes: list[str]) -> Outcome:
     )
 
 
-def _refused(exc: effects.EffectRefused, work_id: int | None) -> Outcome:
+def _refused(exc: EffectRefused, work_id: int | None) -> Outcome:
     return Outcome(EventStatus.FAILED, str(exc), work_id)
 
 
 @dataclass
 class Context:
-    """The clients an event may need; a None client means that effect is not available."""
+    """What an event's processing may need: the settings, and the clients (a None client
+    means that effect is not available to this process)."""
 
+    settings: Settings
     negotiator: Negotiator | None = None
+
+    def trigger(self, event: ReceivedEvent) -> effects.Trigger:
+        return effects.Trigger(client_id=event.client_id, settings=self.settings)
 
 
 def _enriched(event: ReceivedEvent, ctx: Context) -> tuple[dict[str, Any], list[str]]:
@@ -88,40 +94,40 @@ def _enriched(event: ReceivedEvent, ctx: Context) -> tuple[dict[str, Any], list[
 
 def _work_event(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
     data, notes = _enriched(event, ctx)
-    applied = apply_work(session, event.source, data)
+    applied = apply_work(session, event.source, data, client_id=event.client_id)
     if applied.work is not None and applied.changed and not applied.stale:
         try:
-            notes += effects.on_work_changed(session, applied.work)
-        except effects.EffectRefused as exc:
+            notes += effects.on_work_changed(session, applied.work, ctx.trigger(event))
+        except EffectRefused as exc:
             return _refused(exc, applied.work.id)
     return _work_outcome(applied, notes)
 
 
-def _withdrawn(session: Session, event: ReceivedEvent, _ctx: Context) -> Outcome:
+def _withdrawn(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
     applied = withdraw_work(session, event.source, event.data)
     notes: list[str] = []
     if applied.work is not None and applied.changed and not applied.stale:
         try:
-            notes = effects.on_work_withdrawn(session, applied.work)
-        except effects.EffectRefused as exc:
+            notes = effects.on_work_withdrawn(session, applied.work, ctx.trigger(event))
+        except EffectRefused as exc:
             return _refused(exc, applied.work.id)
     return _work_outcome(applied, notes)
 
 
-def _authorized(session: Session, event: ReceivedEvent, _ctx: Context) -> Outcome:
+def _authorized(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
     grant = store_grant(session, event.data)
     message = f"grant stored for {event.data['orcid']} (scope {grant.scope})"
     if not can_write(grant):
         return Outcome(EventStatus.DONE, message + "; read-only: works will not be placed")
-    note = effects.on_grant_stored(session, grant)
+    note = effects.on_grant_stored(session, grant, ctx.trigger(event))
     if note is None:
         return Outcome(EventStatus.DONE, message)
     status = EventStatus.UNIMPLEMENTED if "not implemented" in note else EventStatus.DONE
     return Outcome(status, f"{message}; {note}")
 
 
-def _revoked(session: Session, event: ReceivedEvent, _ctx: Context) -> Outcome:
-    note = effects.on_researcher_revoked(session, event.data)
+def _revoked(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
+    note = effects.on_researcher_revoked(session, event.data, ctx.trigger(event))
     status = EventStatus.UNIMPLEMENTED if "not implemented" in note else EventStatus.DONE
     return Outcome(status, note)
 
@@ -137,7 +143,7 @@ HANDLERS: dict[str, Callable[[Session, ReceivedEvent, Context], Outcome]] = {
 OPEN = (EventStatus.RECEIVED, EventStatus.PROCESSING)
 
 
-def process_event(session: Session, event_id: int, ctx: Context | None = None) -> Outcome | None:
+def process_event(session: Session, event_id: int, ctx: Context) -> Outcome | None:
     """Apply one inbox event. Returns None when it was already handled (a redelivery)."""
     event = session.execute(
         select(ReceivedEvent).where(ReceivedEvent.id == event_id).with_for_update()
@@ -149,7 +155,7 @@ def process_event(session: Session, event_id: int, ctx: Context | None = None) -
     if handler is None:  # accepted by an older or newer intake than this worker
         outcome = Outcome(EventStatus.UNIMPLEMENTED, f"no handler for type {event.type!r}")
     else:
-        outcome = handler(session, event, ctx or Context())
+        outcome = handler(session, event, ctx)
     event.status = outcome.status
     event.outcome = outcome.message
     event.work_id = outcome.work_id

@@ -29,6 +29,7 @@ from worker.models import OAuthState
 from worker.orcid.grants import can_write, store_token_response
 from worker.orcid.oauth import OAuthFailed
 from worker.orcid.placements import on_grant_stored
+from worker.works.effects import Trigger
 
 if TYPE_CHECKING:
     from worker.orcid.deps import OrcidDeps
@@ -230,7 +231,7 @@ def finish(
     if not can_write(grant):
         message = "Authorised for reading only: works will not be added to your record."
     else:
-        on_grant_stored(session, grant)
+        on_grant_stored(session, grant, Trigger(client_id=None, settings=deps.settings))
         message = "Thank you: your works will be added to your ORCID record."
     return _record(row, done, "granted", message)
 

@@ -38,6 +38,7 @@ from worker.orcid.common import ERROR_CHARS, Result, error_text, now, queue_plac
 from worker.orcid.grants import access_token, active_grant, can_write, grants_of, write_grant_for
 from worker.orcid.recipients import tell_work
 from worker.orcid.revocation import handle_revoked, revoke_locally, revoked_reason
+from worker.works.effects import Trigger
 
 if TYPE_CHECKING:
     from worker.config import Settings
@@ -106,7 +107,7 @@ def _summary(queued: int, awaiting: int, removing: int) -> str | None:
 # --- hooks (inside the event's unit of work) ---------------------------------------------------
 
 
-def on_work_changed(session: Session, work: Work) -> str | None:
+def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | None:
     """Queue placing (or updating) the work on every contributor's record that allows it."""
     wanted = render.contributor_orcids(work)
     rows = _placements_of(session, work.id)
@@ -149,20 +150,10 @@ def on_work_changed(session: Session, work: Work) -> str | None:
             continue
         for row in existing:  # no longer a contributor: take the work off that record
             removing += _to_remove(session, row)
-    if render.contributors_without_orcid(work) and _setting("orcid_suggest_ids"):
+    if render.contributors_without_orcid(work) and trigger.settings.orcid_suggest_ids:
         enqueue_after_commit(session, "orcid.suggest", work.id)
     session.flush()
     return _summary(queued, awaiting, removing)
-
-
-def _setting(name: str) -> bool:
-    """A flag of the process's configuration (False when the process is not booted)."""
-    from worker.bootstrap import runtime as current_runtime
-
-    try:
-        return bool(getattr(current_runtime().settings, name))
-    except RuntimeError:
-        return False
 
 
 def _to_remove(session: Session, row: OrcidPlacement) -> int:
@@ -177,14 +168,14 @@ def _to_remove(session: Session, row: OrcidPlacement) -> int:
     return 1
 
 
-def on_work_withdrawn(session: Session, work: Work) -> str | None:
+def on_work_withdrawn(session: Session, work: Work, _trigger: Trigger) -> str | None:
     """Queue removing the work from every record it was placed on."""
     removing = sum(_to_remove(session, row) for row in _placements_of(session, work.id))
     session.flush()
     return f"ORCID placements: {removing} to remove" if removing else None
 
 
-def on_grant_stored(session: Session, grant: OrcidGrant) -> str | None:
+def on_grant_stored(session: Session, grant: OrcidGrant, _trigger: Trigger) -> str | None:
     """A researcher authorised us: place their existing works (bulk backfill), register the
     record's webhook when configured."""
 
@@ -237,7 +228,7 @@ def on_grant_stored(session: Session, grant: OrcidGrant) -> str | None:
     return f"{claimed} existing work(s) queued for placement on ORCID (bulk backfill)"
 
 
-def on_researcher_revoked(session: Session, data: dict[str, Any]) -> str:
+def on_researcher_revoked(session: Session, data: dict[str, Any], _trigger: Trigger) -> str:
     """The emitting system withdrew the researcher's consent: stop placing, revoke at ORCID."""
     orcid = data["orcid"]
     grants = grants_of(session, orcid, data.get("client_id"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
@@ -38,13 +37,8 @@ def prefetch_work_clients(session: Session, work_ids: list[int]) -> None:
     wanted = [w for w in work_ids if w not in cache]
     if not wanted:
         return
-    rows = session.execute(
-        select(ReceivedEvent.work_id, ReceivedEvent.client_id)
-        .where(ReceivedEvent.work_id.in_(wanted))
-        .order_by(ReceivedEvent.work_id, ReceivedEvent.id.desc())
-        .ext(distinct_on(ReceivedEvent.work_id))
-    ).all()
-    found = {row.work_id: row.client_id for row in rows}
+    rows = session.execute(select(Work.id, Work.client_id).where(Work.id.in_(wanted))).all()
+    found = {row.id: row.client_id for row in rows}
     for work_id in wanted:
         cache[work_id] = found.get(work_id)
 
@@ -53,10 +47,7 @@ def work_client(session: Session, work_id: int, settings: Settings | None) -> st
     cache: dict[int, str | None] = session.info.setdefault(_CACHE, {})
     if work_id not in cache:
         cache[work_id] = session.execute(
-            select(ReceivedEvent.client_id)
-            .where(ReceivedEvent.work_id == work_id)
-            .order_by(ReceivedEvent.id.desc())
-            .limit(1)
+            select(Work.client_id).where(Work.id == work_id)
         ).scalar_one_or_none()
     found = cache[work_id]
     if found:
@@ -66,16 +57,15 @@ def work_client(session: Session, work_id: int, settings: Settings | None) -> st
 
 
 def researcher_clients(session: Session, orcid: str, settings: Settings | None) -> list[str]:
-    via_works = select(ReceivedEvent.client_id).where(
-        ReceivedEvent.work_id.in_(
-            select(OrcidPlacement.work_id).where(OrcidPlacement.orcid == orcid)
-        )
+    via_works = select(Work.client_id).where(
+        Work.client_id.is_not(None),
+        Work.id.in_(select(OrcidPlacement.work_id).where(OrcidPlacement.orcid == orcid)),
     )
     via_grant = select(ReceivedEvent.client_id).where(
         ReceivedEvent.type == RESEARCHER_AUTHORIZED,
         ReceivedEvent.data["orcid"].astext == orcid,
     )
-    found = sorted(set(session.execute(via_works.union(via_grant)).scalars()))
+    found = sorted({c for c in session.execute(via_works.union(via_grant)).scalars() if c})
     return found or _fallback(settings)
 
 

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from worker.config import Settings
 from worker.db import enqueue_after_commit
+from worker.errors import EffectRefused
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.metadata.work import validate_work
-from worker.models import DoiRegistration, DoiState, ReceivedEvent, Work
+from worker.models import DoiRegistration, DoiState, Work
 from worker.registrars import accounts, duplicates
 from worker.registrars.accounts import CROSSREF, DATACITE, UnknownAccount
 from worker.registrars.common import (
@@ -39,7 +40,7 @@ from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite import service as datacite
 from worker.registrars.doi import DoiTemplateError, choose_doi, is_random
 from worker.registrars.settings import RegistrarOptions, current_options
-from worker.works.effects import EffectRefused
+from worker.works.effects import Trigger
 from worker.works.service import get_work
 
 log = get_logger(__name__)
@@ -58,7 +59,7 @@ class Change:
 # --- the hooks -----------------------------------------------------------------------------
 
 
-def on_work_changed(session: Session, work: Work) -> str | None:
+def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | None:
     """Reserve (first time) and queue the registration or update of the Work's DOI."""
     wanted = wanted_registration(work)
     registrar = wanted.get("registrar") or "none"
@@ -71,31 +72,20 @@ def on_work_changed(session: Session, work: Work) -> str | None:
         session,
         work,
         reg,
-        settings=_settings(),
+        settings=trigger.settings,
         options=current_options(),
-        client_id=emitting_client(session, work),
+        client_id=trigger.client_id,
     )
 
 
-def on_work_withdrawn(session: Session, work: Work) -> str | None:
+def on_work_withdrawn(session: Session, work: Work, trigger: Trigger) -> str | None:
     """Queue the withdrawal of the Work's DOI (hide at DataCite, tombstone at Crossref)."""
     reg = registration_of(session, work)
     if reg is None:
         return None
     return plan_withdrawal(
-        session, work, reg, options=current_options(), client_id=emitting_client(session, work)
+        session, work, reg, options=current_options(), client_id=trigger.client_id
     )
-
-
-def _settings() -> Settings:
-    """The booted process's settings; read from the environment in a process not booted."""
-    from worker.bootstrap import runtime as current_runtime
-    from worker.config import load_settings
-
-    try:
-        return current_runtime().settings
-    except RuntimeError:
-        return load_settings()
 
 
 # --- decisions -----------------------------------------------------------------------------
@@ -335,28 +325,6 @@ def schedule_check(session: Session, reg: DoiRegistration, now: datetime) -> Non
     reg.next_attempt_at = now
     enqueue_after_commit(session, "registrars.check_duplicates", reg.id)
     session.flush()
-
-
-def emitting_client(session: Session, work: Work) -> str | None:
-    """The intake client of the event being processed for ``work`` (its webhooks go there)."""
-    for obj in list(session.identity_map.values()):
-        if (
-            isinstance(obj, ReceivedEvent)
-            and obj.handled_at is None
-            and obj.source == work.source
-            and str((obj.data or {}).get("id")) == work.external_id
-        ):
-            return obj.client_id
-    return session.execute(
-        select(ReceivedEvent.client_id)
-        .where(
-            ReceivedEvent.source == work.source,
-            ReceivedEvent.type.in_(WORK_EVENT_TYPES),
-            ReceivedEvent.data["id"].astext == work.external_id,
-        )
-        .order_by(ReceivedEvent.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
 
 
 # --- operator actions ----------------------------------------------------------------------

@@ -3,48 +3,59 @@
 Each domain exposes hook functions that run inside the event's unit of work: they record what
 must happen (a reserved DOI, pending placements), enqueue the actors that do it after commit,
 and return a one-line note for the event's outcome (or None when there is nothing to do). A
-hook that must refuse the event raises :class:`EffectRefused` with the reason.
+hook that must refuse the event raises :class:`~worker.errors.EffectRefused` with the reason.
+Every hook is told which intake client sent the event and the process's settings.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from worker.config import Settings
 from worker.models import OrcidGrant, Work
 
 
-class EffectRefused(Exception):
-    """The event cannot be applied as asked (e.g. a registration account that does not exist)."""
+@dataclass(frozen=True)
+class Trigger:
+    """Who caused the change (the intake client of the event; None for a researcher's own
+    consent through /orcid/connect) and the process's settings."""
+
+    client_id: str | None
+    settings: Settings
 
 
-def on_work_changed(session: Session, work: Work) -> list[str]:
-    from worker.orcid import placements
-    from worker.registrars import service as registrars
-
-    notes = [registrars.on_work_changed(session, work), placements.on_work_changed(session, work)]
-    return [n for n in notes if n]
-
-
-def on_work_withdrawn(session: Session, work: Work) -> list[str]:
+def on_work_changed(session: Session, work: Work, trigger: Trigger) -> list[str]:
     from worker.orcid import placements
     from worker.registrars import service as registrars
 
     notes = [
-        registrars.on_work_withdrawn(session, work),
-        placements.on_work_withdrawn(session, work),
+        registrars.on_work_changed(session, work, trigger),
+        placements.on_work_changed(session, work, trigger),
     ]
     return [n for n in notes if n]
 
 
-def on_grant_stored(session: Session, grant: OrcidGrant) -> str | None:
+def on_work_withdrawn(session: Session, work: Work, trigger: Trigger) -> list[str]:
+    from worker.orcid import placements
+    from worker.registrars import service as registrars
+
+    notes = [
+        registrars.on_work_withdrawn(session, work, trigger),
+        placements.on_work_withdrawn(session, work, trigger),
+    ]
+    return [n for n in notes if n]
+
+
+def on_grant_stored(session: Session, grant: OrcidGrant, trigger: Trigger) -> str | None:
     from worker.orcid import placements
 
-    return placements.on_grant_stored(session, grant)
+    return placements.on_grant_stored(session, grant, trigger)
 
 
-def on_researcher_revoked(session: Session, data: dict[str, Any]) -> str:
+def on_researcher_revoked(session: Session, data: dict[str, Any], trigger: Trigger) -> str:
     from worker.orcid import placements
 
-    return placements.on_researcher_revoked(session, data)
+    return placements.on_researcher_revoked(session, data, trigger)

@@ -39,8 +39,11 @@ def _is_stale(stored: int | None, incoming: int | None) -> bool:
     return incoming is not None and stored is not None and incoming <= stored
 
 
-def apply_work(session: Session, source: str, data: dict[str, Any]) -> Applied:
-    """Create or update the Work from an event's data (already validated and normalised)."""
+def apply_work(
+    session: Session, source: str, data: dict[str, Any], *, client_id: str | None = None
+) -> Applied:
+    """Create or update the Work from an event's data (already validated and normalised);
+    ``client_id`` is the intake client that sent it."""
     external_id = str(data["id"])
     version = data.get("version")
     digest = metadata_hash(data)
@@ -56,6 +59,7 @@ def apply_work(session: Session, source: str, data: dict[str, Any]) -> Applied:
             work_metadata=data,
             metadata_hash=digest,
             version=version,
+            client_id=client_id,
         )
         .on_conflict_do_nothing(constraint="uq_works_source_external_id")
         .returning(Work.id)
@@ -80,6 +84,7 @@ def apply_work(session: Session, source: str, data: dict[str, Any]) -> Applied:
         )
     work.type = data["type"]
     work.title = data["title"]
+    work.client_id = client_id or work.client_id
     work.doi = work.doi or data.get("doi")
     work.work_metadata = data
     work.metadata_hash = digest
