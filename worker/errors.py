@@ -6,6 +6,8 @@ person can act on. Nothing is swallowed into a ``False``.
 
 from __future__ import annotations
 
+from worker.logging import redact_text
+
 
 class PidsyncError(Exception):
     """Base of pidsync's own errors."""
@@ -38,3 +40,11 @@ class Postpone(PidsyncError):
 class EffectRefused(PermanentError):
     """An event cannot be applied as asked (e.g. a registration account that does not exist);
     the message is the event's failure reason."""
+
+
+def error_text(exc: BaseException, limit: int) -> str:
+    """An error as a person reads it on a row or in an outcome: redacted, at most ``limit``
+    characters. Errors that know how to describe themselves (``describe()``) do."""
+    describe = getattr(exc, "describe", None)
+    text = describe() if callable(describe) else str(exc) or type(exc).__name__
+    return redact_text(str(text))[:limit]
