@@ -176,3 +176,10 @@ def test_requeued_dead_letter_runs_again(committed_database, broker, worker, cip
         assert session.execute(select(ReceivedEvent.status)).scalar_one() == EventStatus.DONE
         with pytest.raises(LookupError):
             requeue(session, letter_id)
+
+
+def test_retries_are_pidsync_wide_not_per_actor():
+    """A per-actor max_retries would be silently ignored (retry_when takes precedence), so
+    declaring one is refused; the bound is Settings.max_retries, given to init_broker."""
+    with pytest.raises(TypeError, match="pidsync-wide"):
+        actor("test.own_retries", max_retries=3)(lambda: None)

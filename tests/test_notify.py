@@ -62,3 +62,30 @@ def test_client_without_endpoint_is_visible_not_dropped(session, settings, broke
     stored = session.get(OutboundNotification, row.id)
     assert stored.status == NotificationStatus.NO_ENDPOINT
     assert "no webhook URL configured" in stored.last_error
+
+
+def test_a_receiver_that_refuses_with_4xx_is_not_retried(session, settings, broker):
+    import http.server
+
+    class Refuse(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(410)
+            self.end_headers()
+
+        def log_message(self, *args):
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/gone"
+        settings = settings.model_copy(update={"notify_urls": {"cris": url}})
+        row = notify(session, client_id="cris", event_type="doi.failed", payload={})
+        # A 410 is the receiver refusing: failed at once, with the answer recorded
+        assert deliver(session, WebhookClient("", timeout=5), settings, row.id) is None
+    finally:
+        server.shutdown()
+    assert row.status == NotificationStatus.FAILED
+    assert row.attempts == 1 and row.last_status == 410
+    assert row.next_attempt_at is None

@@ -10,8 +10,8 @@ from sqlalchemy import update
 
 from tests.helpers import work
 from worker.broker import DEFAULT_QUEUE
+from worker.events.sweep import resend_stalled_events
 from worker.models import ReceivedEvent
-from worker.ops.sweep import resend_stalled_events
 from worker.scheduler import default_jobs, run_scheduler, try_lead
 
 
@@ -38,7 +38,9 @@ def test_follower_runs_nothing_while_leader_holds_the_lock(committed_database, c
         assert ran is False
 
 
-def test_sweep_resends_events_whose_message_was_lost(committed_database, broker, redis_client):
+def test_sweep_resends_events_whose_message_was_lost(
+    committed_database, broker, redis_client, settings
+):
     with committed_database.session() as session:
         row = ReceivedEvent(
             source="s",
@@ -64,7 +66,7 @@ def test_sweep_resends_events_whose_message_was_lost(committed_database, broker,
             .values(enqueued_at=datetime.now(UTC) - timedelta(minutes=5))
         )
     with committed_database.session() as session:
-        assert resend_stalled_events(session) == 1
+        assert resend_stalled_events(session, settings) == 1
     assert redis_client.llen(f"pidsync:{DEFAULT_QUEUE}") == 1
     with committed_database.session() as session:
-        assert resend_stalled_events(session) == 0  # not again within the grace period
+        assert resend_stalled_events(session, settings) == 0  # not again within the grace period

@@ -68,7 +68,8 @@ class TransportError(HttpError, TransientError):
 
 
 class ServerError(HttpError, TransientError):
-    """5xx or 429: the service is unwell or asks us to slow down (``retry_after`` seconds)."""
+    """5xx, 429 or 408: the service is unwell, asks us to slow down (``retry_after`` seconds)
+    or timed out waiting for the request."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
         HttpError.__init__(self, message, **kw)
@@ -158,7 +159,7 @@ class ApiClient:
             body = None
         message = f"{self.service} {method} {redact_text(url)} answered {status}: {excerpt or ''}"
         details = {"service": self.service, "status": status, "body": body, "text": excerpt or ""}
-        if status == 429 or status >= 500:
+        if status in (408, 429) or status >= 500:
             raise ServerError(
                 message, retry_after=retry_after_seconds(response.headers.get("Retry-After")),
                 **details,

@@ -60,12 +60,10 @@ class Timestamped:
 
 
 class EventStatus(enum.StrEnum):
-    RECEIVED = "received"  # stored, message sent after commit
-    PROCESSING = "processing"
+    RECEIVED = "received"  # stored, message sent after commit (or a retry scheduled)
     DONE = "done"
     STALE = "stale"  # older version than the stored one: recorded, skipped
     FAILED = "failed"  # with a reason a person can act on
-    UNIMPLEMENTED = "unimplemented"  # accepted, but this pidsync has no effect for it yet
 
 
 class ReceivedEvent(Base):
@@ -95,6 +93,8 @@ class ReceivedEvent(Base):
     received_at: Mapped[datetime] = mapped_column(server_default=func.now())
     # When a processing message was last sent: the sweep re-sends only after a grace period.
     enqueued_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # When a transient failure postponed processing: the next try (worker.retry).
+    next_attempt_at: Mapped[datetime | None]
     handled_at: Mapped[datetime | None]
     work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="SET NULL"))
 

@@ -17,8 +17,8 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from worker.db import Database
+from worker.events.sweep import resend_stalled_events
 from worker.logging import get_logger
-from worker.ops.sweep import resend_stalled_events
 
 if TYPE_CHECKING:
     from worker.bootstrap import Runtime
@@ -46,7 +46,7 @@ def default_jobs(rt: Runtime) -> list[Job]:
     doi_options = rt.registrars.options
     every = settings.sweep_interval_seconds
     return [
-        Job("resend_stalled_events", every, resend_stalled_events),
+        Job("resend_stalled_events", every, partial(resend_stalled_events, settings=settings)),
         Job("resend_stalled_dois", every, partial(dois.resend_stalled, options=doi_options)),
         Job("crossref_deposit_upkeep", every, partial(dois.deposit_upkeep, options=doi_options)),
         Job(

@@ -8,7 +8,7 @@ from tests.helpers import SOURCE, process_event, work
 from worker.models import EventStatus, GrantStatus, OrcidGrant, ReceivedEvent, Work
 
 
-def _receive(session, event_type: str, data: dict, event_id: str) -> int:
+def _receive(session, event_type: str, data: dict, event_id: str, **extra) -> int:
     row = ReceivedEvent(
         source=SOURCE,
         event_id=event_id,
@@ -16,6 +16,7 @@ def _receive(session, event_type: str, data: dict, event_id: str) -> int:
         client_id="cris",
         correlation_id="c-" + event_id,
         data=data,
+        **extra,
     )
     session.add(row)
     session.flush()
@@ -109,3 +110,35 @@ def test_grant_is_stored_as_ciphertext(session):
     grant = session.execute(select(OrcidGrant)).scalar_one()
     assert grant.access_token_enc == b"gAAAA-cipher"
     assert grant.status == GrantStatus.ACTIVE
+
+
+def test_a_transient_failure_postpones_the_event_then_fails_it_with_the_reason(session):
+    from structlog.testing import capture_logs
+
+    from worker.config import Settings
+    from worker.events.service import Context
+    from worker.pids.negotiation import Negotiator
+
+    # Given an event asking for enrichment while the resolver cannot be reached
+    settings = Settings(_env_file=None, env="test", events={"retry_backoff": [7], "max_retries": 2})
+    ctx = Context(settings, negotiator=Negotiator("http://127.0.0.1:9", timeout=1))
+    data = work(doi="10.5555/12345678")
+    event_id = _receive(session, "work.published", data, "a", options={"enrich": True})
+
+    # When it is processed: the try is recorded, a retry is scheduled, nothing is applied
+    with capture_logs() as logs:
+        first = process_event(session, event_id, ctx)
+    row = session.get(ReceivedEvent, event_id)
+    assert first.retry_in == 7 and first.status == EventStatus.RECEIVED
+    assert row.status == EventStatus.RECEIVED and row.attempts == 1
+    assert row.next_attempt_at is not None and "attempt 1 failed" in row.outcome
+    assert session.execute(select(Work)).first() is None
+    retries = [entry for entry in logs if entry["event"] == "event_retry_scheduled"]
+    assert len(retries) == 1 and retries[0]["log_level"] == "warning"
+    assert "exc_info" not in retries[0]
+
+    # Then the last allowed try fails the event with the reason
+    last = process_event(session, event_id, ctx)
+    assert last.status == EventStatus.FAILED and last.retry_in is None
+    assert row.status == EventStatus.FAILED and "gave up after 2 attempts" in row.outcome
+    assert row.next_attempt_at is None

@@ -1,21 +1,24 @@
 """Processing one inbox event: route it by type to the service that applies it.
 
-Each event ends in a state a person can read in the status API: done, stale, failed (with the
-reason), or unimplemented (this pidsync has no effect for that part yet, said plainly).
+Each event ends in a state a person can read in the status API: done, stale, or failed (with
+the reason). A transient failure while applying it (e.g. enrichment's resolver timing out)
+undoes what the attempt did, records the attempt on the event and returns when to try again
+(worker.retry); the attempts are bounded by ``settings.events``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.config import Settings
-from worker.errors import EffectRefused, PermanentError
+from worker.errors import EffectRefused, PermanentError, TransientError, error_text
+from worker.events import repository
 from worker.events import types as t
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
@@ -27,6 +30,7 @@ from worker.pids.identifiers import InvalidIdentifier
 from worker.pids.negotiation import Negotiator
 from worker.works import effects
 from worker.works.service import Applied, apply_work, withdraw_work
+from worker.works.trigger import Trigger
 
 log = get_logger(__name__)
 
@@ -36,6 +40,8 @@ class Outcome:
     status: EventStatus
     message: str
     work_id: int | None = None
+    #: Seconds until the next try, when a transient failure postponed the event.
+    retry_in: float | None = None
 
 
 def _work_outcome(applied: Applied, notes: list[str]) -> Outcome:
@@ -44,11 +50,7 @@ def _work_outcome(applied: Applied, notes: list[str]) -> Outcome:
         return Outcome(EventStatus.FAILED, applied.message, work_id)
     if applied.stale:
         return Outcome(EventStatus.STALE, applied.message, work_id)
-    message = "; ".join([applied.message, *notes])
-    unimplemented = any("not implemented" in n for n in notes)
-    return Outcome(
-        EventStatus.UNIMPLEMENTED if unimplemented else EventStatus.DONE, message, work_id
-    )
+    return Outcome(EventStatus.DONE, "; ".join([applied.message, *notes]), work_id)
 
 
 def _refused(exc: EffectRefused, work_id: int | None) -> Outcome:
@@ -63,8 +65,8 @@ class Context:
     settings: Settings
     negotiator: Negotiator | None = None
 
-    def trigger(self, event: ReceivedEvent) -> effects.Trigger:
-        return effects.Trigger(client_id=event.client_id, settings=self.settings)
+    def trigger(self, event: ReceivedEvent) -> Trigger:
+        return Trigger(client_id=event.client_id, settings=self.settings)
 
 
 def _enriched(event: ReceivedEvent, ctx: Context) -> tuple[dict[str, Any], list[str]]:
@@ -120,16 +122,13 @@ def _authorized(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome
     if not can_write(grant):
         return Outcome(EventStatus.DONE, message + "; read-only: works will not be placed")
     note = effects.on_grant_stored(session, grant, ctx.trigger(event))
-    if note is None:
-        return Outcome(EventStatus.DONE, message)
-    status = EventStatus.UNIMPLEMENTED if "not implemented" in note else EventStatus.DONE
-    return Outcome(status, f"{message}; {note}")
+    return Outcome(EventStatus.DONE, f"{message}; {note}" if note else message)
 
 
 def _revoked(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
-    note = effects.on_researcher_revoked(session, event.data, ctx.trigger(event))
-    status = EventStatus.UNIMPLEMENTED if "not implemented" in note else EventStatus.DONE
-    return Outcome(status, note)
+    return Outcome(
+        EventStatus.DONE, effects.on_researcher_revoked(session, event.data, ctx.trigger(event))
+    )
 
 
 HANDLERS: dict[str, Callable[[Session, ReceivedEvent, Context], Outcome]] = {
@@ -140,26 +139,31 @@ HANDLERS: dict[str, Callable[[Session, ReceivedEvent, Context], Outcome]] = {
     t.RESEARCHER_REVOKED: _revoked,
 }
 
-OPEN = (EventStatus.RECEIVED, EventStatus.PROCESSING)
-
 
 def process_event(session: Session, event_id: int, ctx: Context) -> Outcome | None:
-    """Apply one inbox event. Returns None when it was already handled (a redelivery)."""
-    event = session.execute(
-        select(ReceivedEvent).where(ReceivedEvent.id == event_id).with_for_update()
-    ).scalar_one_or_none()
-    if event is None or event.status not in OPEN:
+    """Apply one inbox event. Returns None when it was already handled (a redelivery); an
+    Outcome with ``retry_in`` when a transient failure postponed it."""
+    event = repository.lock_event(session, event_id)
+    if event is None or event.status != EventStatus.RECEIVED:
         return None
     event.attempts += 1
     handler = HANDLERS.get(event.type)
-    if handler is None:  # accepted by an older or newer intake than this worker
-        outcome = Outcome(EventStatus.UNIMPLEMENTED, f"no handler for type {event.type!r}")
-    else:
-        outcome = handler(session, event, ctx)
+    try:
+        with session.begin_nested():  # a failed attempt leaves nothing half-applied
+            if handler is None:  # accepted by an older or newer intake than this worker
+                outcome = Outcome(EventStatus.FAILED, f"no handler for type {event.type!r}")
+            else:
+                outcome = handler(session, event, ctx)
+    except TransientError as exc:
+        outcome = _postpone(event, exc, ctx.settings)
+        if outcome.retry_in is not None:
+            session.flush()
+            return outcome
     event.status = outcome.status
     event.outcome = outcome.message
-    event.work_id = outcome.work_id
-    event.handled_at = datetime.now(UTC)
+    event.work_id = outcome.work_id or event.work_id
+    event.next_attempt_at = None
+    event.handled_at = utcnow()
     session.flush()
     log.info(
         "event_processed", type=event.type, status=outcome.status.value, outcome=outcome.message
@@ -167,11 +171,25 @@ def process_event(session: Session, event_id: int, ctx: Context) -> Outcome | No
     return outcome
 
 
+def _postpone(event: ReceivedEvent, exc: TransientError, settings: Settings) -> Outcome:
+    """Record a transient failure: the next try, or a failure once the tries are spent."""
+    why = error_text(exc, settings.error_text_chars)
+    backoff = settings.events.backoff
+    if backoff.exhausted(event.attempts):
+        return Outcome(EventStatus.FAILED, f"gave up after {event.attempts} attempts: {why}")
+    delay = backoff.delay(event.attempts, exc.retry_after)
+    event.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    event.outcome = f"attempt {event.attempts} failed; next in {delay:g}s: {why}"
+    log.warning("event_retry_scheduled", type=event.type, delay_s=delay, error=why)
+    return Outcome(EventStatus.RECEIVED, event.outcome, event.work_id, retry_in=delay)
+
+
 def mark_failed(session: Session, event_id: int, reason: str) -> None:
     """Record that an event's processing gave up (retries exhausted, worker kept dying)."""
     event = session.get(ReceivedEvent, event_id, with_for_update=True)
-    if event is not None and event.status in OPEN:
+    if event is not None and event.status == EventStatus.RECEIVED:
         event.status = EventStatus.FAILED
         event.outcome = reason
-        event.handled_at = datetime.now(UTC)
+        event.next_attempt_at = None
+        event.handled_at = utcnow()
         session.flush()

@@ -2,9 +2,10 @@
 
 A notification is a row first (in the same unit of work as the state change it reports) and a
 delivery after commit. Deliveries are signed like the intake (``Pidsync-Signature`` with the
-client's intake secret), retried with backoff, and every attempt is recorded; a client with no
-webhook URL configured gets status ``no_endpoint``, visible in the status API, rather than a
-silent drop.
+client's intake secret) and every attempt is recorded. A transient failure (network, 5xx, 429,
+408) is retried with the backoff of ``settings.notify`` (worker.retry); any other 4xx is the
+receiver refusing the request, recorded as failed at once. A client with no webhook URL
+configured gets status ``no_endpoint``, visible in the status API, rather than a silent drop.
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.config import Settings
 from worker.db import enqueue_after_commit
+from worker.errors import error_text
 from worker.events.signature import sign
-from worker.http import HttpError
+from worker.http import HttpError, RequestError
+from worker.logging import get_logger
 from worker.models import NotificationStatus, OutboundNotification
 from worker.notify.client import WebhookClient
 
-#: Delivery attempts before a notification is marked failed, and the backoff between them.
-MAX_ATTEMPTS = 8
-BACKOFF_SECONDS = (5, 30, 120, 600, 1800, 3600, 3600 * 3)
+log = get_logger(__name__)
 
 
 def notify(
@@ -89,18 +91,22 @@ def deliver(
         )
     except HttpError as exc:
         row.last_status = exc.status
-        row.last_error = str(exc)[:1000]
-        if row.attempts >= MAX_ATTEMPTS:
+        row.last_error = error_text(exc, settings.error_text_chars)
+        backoff = settings.notify.backoff
+        if isinstance(exc, RequestError) or backoff.exhausted(row.attempts):
             row.status = NotificationStatus.FAILED
+            row.next_attempt_at = None
             session.flush()
+            log.warning("webhook_failed", notification=row.id, error=row.last_error)
             return None
-        delay = BACKOFF_SECONDS[min(row.attempts - 1, len(BACKOFF_SECONDS) - 1)]
-        row.next_attempt_at = datetime.now(UTC) + timedelta(seconds=delay)
+        delay = backoff.delay(row.attempts, getattr(exc, "retry_after", None))
+        row.next_attempt_at = utcnow() + timedelta(seconds=delay)
         session.flush()
-        return float(delay)
+        log.warning("webhook_retry_scheduled", notification=row.id, delay_s=delay)
+        return delay
     row.last_status = response.status_code
     row.status = NotificationStatus.DELIVERED
-    row.delivered_at = datetime.now(UTC)
+    row.delivered_at = utcnow()
     row.last_error = None
     session.flush()
     return None

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.events.repository import recent_events_of_work
 from worker.models import ReceivedEvent, Work
 from worker.works.service import get_work
 
@@ -59,13 +59,7 @@ def _placement(p: Any) -> dict[str, Any]:
 
 
 def _events(session: Session, work: Work) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(ReceivedEvent)
-        .where(ReceivedEvent.work_id == work.id)
-        .order_by(ReceivedEvent.received_at.desc())
-        .limit(20)
-    ).scalars()
-    return [event_summary(e) for e in rows]
+    return [event_summary(e) for e in recent_events_of_work(session, work.id, limit=20)]
 
 
 def event_summary(e: ReceivedEvent) -> dict[str, Any]:
@@ -79,4 +73,6 @@ def event_summary(e: ReceivedEvent) -> dict[str, Any]:
         "correlation_id": e.correlation_id,
         "received_at": _iso(e.received_at),
         "handled_at": _iso(e.handled_at),
+        "attempts": e.attempts,
+        "next_attempt_at": _iso(e.next_attempt_at),
     }

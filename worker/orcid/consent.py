@@ -29,7 +29,7 @@ from worker.models import OAuthState
 from worker.orcid.grants import can_write, store_token_response
 from worker.orcid.oauth import OAuthFailed
 from worker.orcid.placements import on_grant_stored
-from worker.works.effects import Trigger
+from worker.works.trigger import Trigger
 
 if TYPE_CHECKING:
     from worker.orcid.deps import OrcidDeps

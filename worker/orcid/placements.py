@@ -38,7 +38,7 @@ from worker.orcid.common import ERROR_CHARS, Result, error_text, now, queue_plac
 from worker.orcid.grants import access_token, active_grant, can_write, grants_of, write_grant_for
 from worker.orcid.recipients import tell_work
 from worker.orcid.revocation import handle_revoked, revoke_locally, revoked_reason
-from worker.works.effects import Trigger
+from worker.works.trigger import Trigger
 
 if TYPE_CHECKING:
     from worker.config import Settings

@@ -40,8 +40,8 @@ from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite import service as datacite
 from worker.registrars.doi import DoiTemplateError, choose_doi, is_random
 from worker.registrars.settings import RegistrarOptions, current_options
-from worker.works.effects import Trigger
 from worker.works.service import get_work
+from worker.works.trigger import Trigger
 
 log = get_logger(__name__)
 

@@ -4,27 +4,18 @@ Each domain exposes hook functions that run inside the event's unit of work: the
 must happen (a reserved DOI, pending placements), enqueue the actors that do it after commit,
 and return a one-line note for the event's outcome (or None when there is nothing to do). A
 hook that must refuse the event raises :class:`~worker.errors.EffectRefused` with the reason.
-Every hook is told which intake client sent the event and the process's settings.
+Every hook is told which intake client sent the event and the process's settings
+(:class:`~worker.works.trigger.Trigger`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from worker.config import Settings
 from worker.models import OrcidGrant, Work
-
-
-@dataclass(frozen=True)
-class Trigger:
-    """Who caused the change (the intake client of the event; None for a researcher's own
-    consent through /orcid/connect) and the process's settings."""
-
-    client_id: str | None
-    settings: Settings
+from worker.works.trigger import Trigger
 
 
 def on_work_changed(session: Session, work: Work, trigger: Trigger) -> list[str]:

@@ -1,0 +1,47 @@
+"""The inbox's queries: locking one event, finding the open ones a sweep must send again."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from worker.models import EventStatus, ReceivedEvent
+
+
+def lock_event(session: Session, event_id: int) -> ReceivedEvent | None:
+    """The event, locked: one worker applies it at a time."""
+    return session.execute(
+        select(ReceivedEvent).where(ReceivedEvent.id == event_id).with_for_update()
+    ).scalar_one_or_none()
+
+
+def stalled_event_ids(session: Session, *, overdue: datetime, limit: int) -> list[int]:
+    """Open events whose message is overdue: never tried past its time (lost with a broker
+    restart, or a send that failed after commit), or postponed and then lost."""
+    return list(
+        session.execute(
+            select(ReceivedEvent.id)
+            .where(
+                ReceivedEvent.status == EventStatus.RECEIVED,
+                or_(
+                    ReceivedEvent.next_attempt_at < overdue,
+                    ReceivedEvent.next_attempt_at.is_(None) & (ReceivedEvent.enqueued_at < overdue),
+                ),
+            )
+            .order_by(ReceivedEvent.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def recent_events_of_work(session: Session, work_id: int, *, limit: int) -> list[ReceivedEvent]:
+    return list(
+        session.execute(
+            select(ReceivedEvent)
+            .where(ReceivedEvent.work_id == work_id)
+            .order_by(ReceivedEvent.received_at.desc())
+            .limit(limit)
+        ).scalars()
+    )
