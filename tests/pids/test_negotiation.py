@@ -11,7 +11,8 @@ import responses
 
 from worker.errors import PermanentError, TransientError
 from worker.metadata.work import Work
-from worker.pids.identifiers import InvalidIdentifier
+from worker.pids.client import CrossrefSearchClient
+from worker.pids.identifiers import InvalidIdentifier, doi_path
 from worker.pids.negotiation import (
     FORMAT_NAMES,
     FORMATS,
@@ -25,9 +26,8 @@ from worker.pids.negotiation import (
     ResolverUnavailable,
     UnknownFormat,
     accept_header,
-    doi_path,
 )
-from worker.pids.search import CrossrefSearchClient, LocalThrottle
+from worker.pids.pacing import LocalThrottle
 
 CROSSREF_DOI = "10.5555/12345678"
 DATACITE_DOI = "10.5072/sandbox-seed-dataset"

@@ -13,17 +13,16 @@ import responses
 from tests.sandbox.deposits import article, deposit
 from tests.sandbox.test_crossref_deposit import poll, upload
 from worker.metadata.types import WorkType
+from worker.pids.client import CrossrefSearchClient, DataCiteSearchClient
+from worker.pids.pacing import LocalThrottle, parse_rate_limit, polite_user_agent
 from worker.pids.search import (
-    CROSSREF_TYPE_FILTER,
-    CrossrefSearchClient,
-    DataCiteSearchClient,
-    LocalThrottle,
+    CrossrefRegistry,
+    DataCiteRegistry,
     RegistrySearch,
     SearchFailed,
     SearchQuery,
-    parse_rate_limit,
-    polite_user_agent,
 )
+from worker.pids.search.query import CROSSREF_TYPE_FILTER, datacite_query_string
 
 MAILTO = "ops@example.org"
 
@@ -92,16 +91,16 @@ def log_urls(client) -> list[str]:
 
 
 def registry_search(info, *, registries=("crossref", "datacite"), **kwargs) -> RegistrySearch:
-    clients = {}
+    chosen = {}
     if "crossref" in registries:
-        clients["crossref"] = CrossrefSearchClient(
-            info["crossref_api_url"], mailto=MAILTO, timeout=5, **kwargs
+        chosen["crossref"] = CrossrefRegistry(
+            CrossrefSearchClient(info["crossref_api_url"], mailto=MAILTO, timeout=5, **kwargs)
         )
     if "datacite" in registries:
-        clients["datacite"] = DataCiteSearchClient(
-            info["datacite_api_url"], mailto=MAILTO, timeout=5, **kwargs
+        chosen["datacite"] = DataCiteRegistry(
+            DataCiteSearchClient(info["datacite_api_url"], mailto=MAILTO, timeout=5, **kwargs)
         )
-    return RegistrySearch(clients)
+    return RegistrySearch(chosen)
 
 
 @pytest.fixture
@@ -188,7 +187,7 @@ def test_title_author_year_and_type_reach_both_registries(glaciers, info):
 
 def test_cursor_paging_over_several_pages_on_both_registries(glaciers, sandbox, info):
     search = registry_search(info)
-    urls = {name: log_urls(client) for name, client in search.clients.items()}
+    urls = {name: log_urls(registry.client) for name, registry in search.registries.items()}
     progress = []
     run = search.stream(
         SearchQuery(text="glacier"), page_size=3, on_progress=lambda n, t: progress.append((n, t))
@@ -280,7 +279,7 @@ def _crossref_only(info, throttle, **kwargs):
     client = CrossrefSearchClient(
         info["crossref_api_url"], mailto=MAILTO, throttle=throttle, timeout=5, **kwargs
     )
-    return RegistrySearch({"crossref": client}), client
+    return RegistrySearch({"crossref": CrossrefRegistry(client)}), client
 
 
 def test_x_rate_limit_headers_are_obeyed(glaciers, sandbox, info):
@@ -405,8 +404,8 @@ def test_dedupe_by_doi_across_registries_and_the_polite_pool():
     )
     search = RegistrySearch(
         {
-            "datacite": DataCiteSearchClient(datacite_url, mailto=MAILTO),
-            "crossref": CrossrefSearchClient(crossref_url, mailto=MAILTO),
+            "datacite": DataCiteRegistry(DataCiteSearchClient(datacite_url, mailto=MAILTO)),
+            "crossref": CrossrefRegistry(CrossrefSearchClient(crossref_url, mailto=MAILTO)),
         }
     )
     hits = search.search(SearchQuery(text="record", type="dataset"), rows=10).hits
@@ -432,7 +431,7 @@ def test_dedupe_by_doi_across_registries_and_the_polite_pool():
 
 
 def test_query_strings_and_type_mapping():
-    query = DataCiteSearchClient.query_string(
+    query = datacite_query_string(
         SearchQuery(text="ice", title="The Melt of Glaciers", author="Ana Frost", year=2021)
     )
     assert query == (
@@ -440,7 +439,7 @@ def test_query_strings_and_type_mapping():
         "AND publicationYear:2021"
     )
     loose = SearchQuery(title="The Melt of Glaciers", any_title_words=True)
-    assert DataCiteSearchClient.query_string(loose) == "titles.title:(melt OR glaciers)"
+    assert datacite_query_string(loose) == "titles.title:(melt OR glaciers)"
     assert set(CROSSREF_TYPE_FILTER) == set(WorkType)
     with pytest.raises(ValueError, match="unknown work type"):
         SearchQuery(type="article")
@@ -451,7 +450,7 @@ def test_query_strings_and_type_mapping():
 def test_server_error_after_retries_is_a_warning_not_a_crash(sandbox, info):
     sandbox.set_faults("datacite", error_rate=1)
     search = registry_search(info, max_wait=0.1, retries=1)
-    search.clients["datacite"].backoff = 0.01
+    search.registries["datacite"].client.backoff = 0.01
     answer = search.search(SearchQuery(text="sandbox"))
     assert answer.failed["datacite"].startswith("unavailable (HTTP 50")
     assert all(h.agency == "crossref" for h in answer.hits)
@@ -460,7 +459,7 @@ def test_server_error_after_retries_is_a_warning_not_a_crash(sandbox, info):
 
 def test_redis_throttle_shares_the_limit_and_lowers_it_when_told(redis_client):
     from worker.errors import Postpone
-    from worker.pids.search import RedisThrottle
+    from worker.pids.pacing import RedisThrottle
     from worker.ratelimit import Limit, RateLimiter
 
     limiter = RateLimiter(redis_client)

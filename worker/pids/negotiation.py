@@ -30,8 +30,8 @@ doi.org expects) and everything else outside RFC 3986's unreserved characters an
 servers), ``+`` → ``%2B``, space → ``%20`` (DOI Handbook 2.5.2.4).
 
 Pacing: doi.org's content negotiation allows about 1,000 requests per 5 minutes per client
-(DataCite's figure, API_FACTS.md §2.1); the default :class:`~worker.pids.search.LocalThrottle`
-stays under it; a worker may pass a :class:`~worker.pids.search.RedisThrottle`.
+(DataCite's figure, API_FACTS.md §2.1); the default :class:`~worker.pids.pacing.LocalThrottle`
+stays under it; a worker may pass a :class:`~worker.pids.pacing.RedisThrottle`.
 """
 
 from __future__ import annotations
@@ -46,14 +46,9 @@ import requests
 
 from worker.errors import PermanentError, PidsyncError, TransientError
 from worker.http import HttpError, Recorder, RequestError, ServerError, TransportError
-from worker.pids.identifiers import doi_url, normalize_doi
-from worker.pids.search import (
-    CrossrefSearchClient,
-    LocalThrottle,
-    PacedClient,
-    Throttle,
-    polite_user_agent,
-)
+from worker.pids.client import CrossrefSearchClient
+from worker.pids.identifiers import doi_path, normalize_doi
+from worker.pids.pacing import LocalThrottle, PacedClient, Throttle, polite_user_agent
 
 if TYPE_CHECKING:
     from worker.config import Settings
@@ -87,12 +82,6 @@ OFFERED: dict[str, tuple[str, ...]] = {
 _STYLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _HTML = ("text/html", "application/xhtml+xml")
-
-
-def doi_path(doi: str) -> str:
-    """The normalised DOI as doi.org expects it in a URL path (see the module docstring):
-    the path of :func:`worker.pids.identifiers.doi_url`."""
-    return doi_url(doi).removeprefix("https://doi.org/")
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -235,7 +224,7 @@ class Negotiator(PacedClient):
         recorder: Recorder | None = None,
         throttle: Throttle | None = None,
     ) -> Negotiator:
-        """The configured resolver (``throttle``: e.g. a :class:`~worker.pids.search.
+        """The configured resolver (``throttle``: e.g. a :class:`~worker.pids.pacing.
         RedisThrottle` in workers; default an in-process one) and Crossref REST API."""
         seconds = timeout or settings.http_timeout_seconds
         crossref = CrossrefSearchClient(
