@@ -11,7 +11,7 @@ import responses
 
 from worker.errors import PermanentError, TransientError
 from worker.metadata.work import Work
-from worker.pids.client import CrossrefSearchClient
+from worker.pids.client import CrossrefRestClient
 from worker.pids.identifiers import InvalidIdentifier, doi_path
 from worker.pids.negotiation import (
     FORMAT_NAMES,
@@ -42,7 +42,7 @@ def calls():
 
 @pytest.fixture
 def negotiator(info, calls):
-    crossref = CrossrefSearchClient(
+    crossref = CrossrefRestClient(
         info["crossref_api_url"], mailto="ops@example.org", timeout=5, recorder=calls.append
     )
     return Negotiator(

@@ -13,7 +13,7 @@ import responses
 from tests.sandbox.deposits import article, deposit
 from tests.sandbox.test_crossref_deposit import poll, upload
 from worker.metadata.types import WorkType
-from worker.pids.client import CrossrefSearchClient, DataCiteSearchClient
+from worker.pids.client import CrossrefRestClient, DataCiteSearchClient
 from worker.pids.pacing import LocalThrottle, parse_rate_limit, polite_user_agent
 from worker.pids.search import (
     CrossrefRegistry,
@@ -94,7 +94,7 @@ def registry_search(info, *, registries=("crossref", "datacite"), **kwargs) -> R
     chosen = {}
     if "crossref" in registries:
         chosen["crossref"] = CrossrefRegistry(
-            CrossrefSearchClient(info["crossref_api_url"], mailto=MAILTO, timeout=5, **kwargs)
+            CrossrefRestClient(info["crossref_api_url"], mailto=MAILTO, timeout=5, **kwargs)
         )
     if "datacite" in registries:
         chosen["datacite"] = DataCiteRegistry(
@@ -276,7 +276,7 @@ class DeafThrottle(LocalThrottle):
 
 
 def _crossref_only(info, throttle, **kwargs):
-    client = CrossrefSearchClient(
+    client = CrossrefRestClient(
         info["crossref_api_url"], mailto=MAILTO, throttle=throttle, timeout=5, **kwargs
     )
     return RegistrySearch({"crossref": CrossrefRegistry(client)}), client
@@ -405,7 +405,7 @@ def test_dedupe_by_doi_across_registries_and_the_polite_pool():
     search = RegistrySearch(
         {
             "datacite": DataCiteRegistry(DataCiteSearchClient(datacite_url, mailto=MAILTO)),
-            "crossref": CrossrefRegistry(CrossrefSearchClient(crossref_url, mailto=MAILTO)),
+            "crossref": CrossrefRegistry(CrossrefRestClient(crossref_url, mailto=MAILTO)),
         }
     )
     hits = search.search(SearchQuery(text="record", type="dataset"), rows=10).hits

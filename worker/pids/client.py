@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from worker.http import TransportError
 from worker.pids.identifiers import doi_path
 from worker.pids.pacing import LocalThrottle, PacedClient, Throttle, json_object, polite_user_agent
 
 
-class CrossrefSearchClient(PacedClient):
-    """Crossref REST ``GET /works`` and ``GET /works/{doi}``."""
+class CrossrefRestClient(PacedClient):
+    """Crossref's REST API: ``GET /works`` (search) and ``GET /works/{doi}`` (what Crossref
+    holds for a DOI: reconciliation, negotiation's Work, the duplicate guard)."""
 
-    service = "crossref"
+    service = "crossref_api"
 
     def __init__(
         self,
@@ -41,13 +43,25 @@ class CrossrefSearchClient(PacedClient):
         message = body.get("message")
         return message if isinstance(message, dict) else {}
 
-    def work_message(self, doi: str) -> dict[str, Any] | None:
-        """``GET /works/{doi}``: the REST envelope of one work, or None when Crossref has none."""
+    def work(self, doi: str) -> dict[str, Any] | None:
+        """``GET /works/{doi}``: the work ``message``, or None when Crossref does not know the
+        DOI. A 200 without a work message is a :class:`~worker.http.TransportError` (an answer
+        that is not Crossref's: worth asking again)."""
         path = f"/works/{doi_path(doi)}"
         response = self.paced_get(path, params=self._params({}), statuses=(404,))
         if response.status_code == 404:
             return None
-        return json_object(response, self.service)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        message = body.get("message") if isinstance(body, dict) else None
+        if not isinstance(message, dict):
+            raise TransportError(
+                f"{self.service} answered {response.status_code} without a work message",
+                service=self.service,
+            )
+        return message
 
 
 class DataCiteSearchClient(PacedClient):

@@ -46,7 +46,7 @@ import requests
 
 from worker.errors import PermanentError, PidsyncError, TransientError
 from worker.http import HttpError, Recorder, RequestError, ServerError, TransportError
-from worker.pids.client import CrossrefSearchClient
+from worker.pids.client import CrossrefRestClient
 from worker.pids.identifiers import doi_path, normalize_doi
 from worker.pids.pacing import LocalThrottle, PacedClient, Throttle, polite_user_agent
 
@@ -193,7 +193,7 @@ class Negotiator(PacedClient):
         self,
         resolver_url: str = "https://doi.org",
         *,
-        crossref: CrossrefSearchClient | None = None,
+        crossref: CrossrefRestClient | None = None,
         mailto: str | None = None,
         throttle: Throttle | None = None,
         timeout: float = 30.0,
@@ -227,7 +227,7 @@ class Negotiator(PacedClient):
         """The configured resolver (``throttle``: e.g. a :class:`~worker.pids.pacing.
         RedisThrottle` in workers; default an in-process one) and Crossref REST API."""
         seconds = timeout or settings.http_timeout_seconds
-        crossref = CrossrefSearchClient(
+        crossref = CrossrefRestClient(
             settings.crossref_api_url,
             mailto=settings.crossref_mailto,
             timeout=seconds,
@@ -352,7 +352,7 @@ class Negotiator(PacedClient):
     def _crossref_message(self, doi: str) -> dict[str, Any]:
         assert self.crossref is not None
         try:
-            message = self.crossref.work_message(doi)
+            message = self.crossref.work(doi)
         except TransportError as exc:
             raise ResolverUnavailable(f"{doi}: Crossref REST API: {exc}") from None
         except ServerError as exc:

@@ -18,9 +18,10 @@ import requests
 
 from worker.config import CrossrefAccount, DataCiteAccount, Settings
 from worker.http import Recorder
+from worker.pids.client import CrossrefRestClient
 from worker.ratelimit import RateLimiter
 from worker.registrars import accounts
-from worker.registrars.crossref.client import CrossrefClient, CrossrefRestClient
+from worker.registrars.crossref.client import CrossrefClient
 from worker.registrars.datacite.client import DataCiteClient
 from worker.registrars.settings import RegistrarOptions, current_options
 

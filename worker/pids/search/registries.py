@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from worker.pids.client import CrossrefSearchClient, DataCiteSearchClient
+from worker.pids.client import CrossrefRestClient, DataCiteSearchClient
 from worker.pids.search.hits import SearchHit, crossref_hit, datacite_hit
 from worker.pids.search.query import (
     SearchQuery,
@@ -69,7 +69,7 @@ class CrossrefRegistry:
     name = "crossref"
     first_cursor = "*"
 
-    def __init__(self, client: CrossrefSearchClient) -> None:
+    def __init__(self, client: CrossrefRestClient) -> None:
         self.client = client
 
     def skip_reason(self, query: SearchQuery) -> str | None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from worker.pids.client import CrossrefSearchClient, DataCiteSearchClient
+from worker.pids.client import CrossrefRestClient, DataCiteSearchClient
 from worker.pids.search.hits import SearchHit
 from worker.pids.search.merge import SearchRun
 from worker.pids.search.query import SearchQuery
@@ -64,7 +64,7 @@ class RegistrySearch:
         chosen: dict[str, Registry] = {}
         if "crossref" in registries:
             chosen["crossref"] = CrossrefRegistry(
-                CrossrefSearchClient(
+                CrossrefRestClient(
                     settings.crossref_api_url,
                     mailto=settings.crossref_mailto,
                     throttle=paced.get("crossref"),
