@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from worker.pids.client import CrossrefRestClient, DataCiteSearchClient
 from worker.pids.search.hits import SearchHit
@@ -16,7 +16,7 @@ from worker.pids.search.registries import CrossrefRegistry, DataCiteRegistry, Re
 if TYPE_CHECKING:
     from worker.config import Settings
     from worker.http import Recorder
-    from worker.pids.pacing import Throttle
+    from worker.ratelimit import RateLimiter
 
 REGISTRIES = ("crossref", "datacite")
 
@@ -48,36 +48,23 @@ class RegistrySearch:
         settings: Settings,
         *,
         registries: Sequence[str] = REGISTRIES,
+        limiter: RateLimiter | None = None,
         timeout: float | None = None,
-        max_wait: float = 10.0,
         recorder: Recorder | None = None,
-        throttles: Mapping[str, Throttle] | None = None,
     ) -> RegistrySearch:
-        """Registries at the configured ``crossref_api_url`` and ``datacite_url``;
-        ``throttles`` by registry name, else in-process ones."""
-        common: dict[str, Any] = {
-            "timeout": timeout or settings.http_timeout_seconds,
-            "max_wait": max_wait,
-            "recorder": recorder,
-        }
-        paced = throttles or {}
+        """Registries at the configured ``crossref_api_url`` and ``datacite_url``, their reads
+        paced by ``limiter`` (the process's shared one; None in the stateless CLI)."""
         chosen: dict[str, Registry] = {}
         if "crossref" in registries:
             chosen["crossref"] = CrossrefRegistry(
-                CrossrefRestClient(
-                    settings.crossref_api_url,
-                    mailto=settings.crossref_mailto,
-                    throttle=paced.get("crossref"),
-                    **common,
+                CrossrefRestClient.from_settings(
+                    settings, limiter=limiter, timeout=timeout, recorder=recorder
                 )
             )
         if "datacite" in registries:
             chosen["datacite"] = DataCiteRegistry(
-                DataCiteSearchClient(
-                    settings.datacite_url,
-                    mailto=settings.crossref_mailto,
-                    throttle=paced.get("datacite"),
-                    **common,
+                DataCiteSearchClient.from_settings(
+                    settings, limiter=limiter, timeout=timeout, recorder=recorder
                 )
             )
         return cls(chosen)
