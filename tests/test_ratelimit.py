@@ -6,8 +6,9 @@ import threading
 
 import pytest
 
+from worker.config import Settings
 from worker.errors import Postpone
-from worker.ratelimit import DATACITE, ORCID, Limit, RateLimiter
+from worker.ratelimit import ORCID, Limit, RateLimiter
 
 
 def test_burst_then_steady_rate(redis_client):
@@ -63,4 +64,8 @@ def test_many_threads_never_exceed_the_budget(redis_client):
 def test_published_rules_stay_under_the_agencies_limits():
     assert ORCID.rate < 24
     assert ORCID.burst < 40
-    assert DATACITE.rate * 300 + DATACITE.burst <= 3000
+    settings = Settings(_env_file=None)
+    datacite = settings.datacite.limit  # 3,000 per 5 minutes per address
+    assert datacite.rate * 300 + datacite.burst <= 3000
+    resolver = settings.search.resolver_limit  # doi.org: about 1,000 per 5 minutes per client
+    assert resolver.rate * 300 + resolver.burst <= 1000

@@ -106,7 +106,7 @@ def compose(
             recorder=recorder,
             lock_wait=settings.orcid.record_lock_wait_seconds,
         ),
-        negotiator=Negotiator.from_settings(settings, recorder=recorder),
+        negotiator=Negotiator.from_settings(settings, limiter=limiter, recorder=recorder),
         webhooks=WebhookClient("", timeout=settings.notify.timeout_seconds, recorder=recorder),
         database_url=database_url,
         broker_url=broker_url or redis_url,

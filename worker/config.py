@@ -247,13 +247,19 @@ class NotifySettings(Section):
 
 
 class SearchSettings(Section):
-    """Read-only lookups: registry search, content negotiation (``PIDSYNC_SEARCH_*``)."""
+    """Read-only HTTP: registry search, content negotiation, the Crossref REST reads of
+    reconciliation and the duplicate guard (``PIDSYNC_SEARCH_*``; worker.pids.readonly)."""
 
-    # urllib3 retries of a read that failed transiently (honouring Retry-After).
+    # urllib3 retries of a GET answered 429/500/502/503/504 or whose connection failed, after
+    # the Retry-After the service named, else after 0, 2, 4, ... x the backoff factor seconds.
     retries: int = Field(3, ge=0)
     retry_backoff_factor: float = Field(0.5, ge=0)
-    # doi.org and DataCite REST reads per second, shared by every process.
-    resolver_requests_per_second: float = Field(10.0, gt=0)
+    # A Retry-After longer than this is not waited for within the request: the answer goes
+    # back as a ServerError carrying it (the CLI says so; a service retries later).
+    retry_after_max_seconds: float = Field(10.0, ge=0)
+    # doi.org reads per second, shared by every process: doi.org's content negotiation allows
+    # about 1,000 requests per 5 minutes per client (API_FACTS.md §2.1), 3.3/s.
+    resolver_requests_per_second: float = Field(3.0, gt=0)
 
     @property
     def resolver_limit(self) -> Limit:

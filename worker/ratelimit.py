@@ -7,7 +7,8 @@ number of workers on any number of machines share the limit exactly.
 
 Waiting is not failing: :meth:`RateLimiter.acquire` sleeps for short waits and raises
 :class:`~worker.errors.Postpone` for long ones, which re-runs the message later without
-spending a retry.
+spending a retry. Every outbound client of a worker process takes its slots here (the
+registrars', ORCID's, and the read-only clients of :mod:`worker.pids`); nothing else paces.
 """
 
 from __future__ import annotations
@@ -44,16 +45,11 @@ class Limit:
     rate: float
     burst: int
 
-    @classmethod
-    def per_window(cls, name: str, count: int, seconds: float, *, share: float = 0.98) -> Limit:
-        """A window rule ("3,000 per 5 minutes") as a steady rate a little under it, with no
-        burst, so that no window of that length ever holds more than ``count`` requests."""
-        return cls(name, rate=count * share / seconds, burst=1)
 
-
-#: The agencies' published rules (DESIGN.md §5), with a small margin under each.
+#: ORCID's published rule (24 requests/s, bursts of 40: DESIGN.md §5), with a small margin.
+#: The other services' limits are settings (``settings.datacite.limit``,
+#: ``settings.crossref.limit`` / ``.rest_limit``, ``settings.search.resolver_limit``).
 ORCID = Limit("orcid", rate=24 * 0.97, burst=36)
-DATACITE = Limit.per_window("datacite", 3000, 300)
 
 
 class RateLimiter:

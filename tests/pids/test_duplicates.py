@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.pids.test_search import deposit_crossref, publish_datacite, registry_search
-from worker.errors import TransientError
+from worker.config import DataciteSettings, Settings
+from worker.errors import Postpone, TransientError
 from worker.metadata.work import Work
 from worker.pids.duplicates import (
     DEFAULT_THRESHOLD,
@@ -21,6 +23,8 @@ from worker.pids.duplicates import (
     title_similarity,
 )
 from worker.pids.search import SearchHit
+from worker.ratelimit import RateLimiter
+from worker.registrars.duplicates import registry_finder
 
 CASES = json.loads((Path(__file__).parent / "duplicate_cases.json").read_text("utf-8"))["cases"]
 #: The labelled cases the guard gets wrong, on purpose kept in the set (see "why" in the file):
@@ -250,3 +254,24 @@ def test_a_registry_down_makes_the_check_incomplete_unless_a_match_is_found(
     sandbox.set_faults("crossref", outage_seconds=30)
     with pytest.raises(DuplicateCheckIncomplete, match="impossible"):
         find_possible_duplicates(article, registry_search(info))
+
+
+def test_the_registrars_guard_waits_for_the_shared_datacite_budget(sandbox, info, redis_client):
+    # Given a DataCite budget of one request per 5 minutes, just spent by the registrar's
+    # DataCite client (the same Limit, keyed by host)
+    settings = Settings(
+        _env_file=None,
+        env="test",
+        crossref_api_url=info["crossref_api_url"],
+        datacite_url=info["datacite_api_url"],
+        datacite=DataciteSettings(limit_count=1, limit_burst=1),
+    )
+    limiter = RateLimiter(redis_client)
+    limiter.acquire(settings.datacite.limit, urlsplit(settings.datacite_url).netloc)
+    find = registry_finder(settings, threshold=DEFAULT_THRESHOLD, limiter=limiter)
+    work = Work.model_validate({"id": "w-1", "type": "dataset", "title": "Glacier melt"})
+    # When the guard searches, then it waits for a slot (the message is postponed): DataCite
+    # is not asked beyond the budget
+    with pytest.raises(Postpone):
+        find(work)
+    assert sandbox.state()["requests"]["datacite"]["total"] == 0

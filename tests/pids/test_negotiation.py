@@ -1,5 +1,5 @@
 """DOI content negotiation against the sandbox's doi.org over HTTP (and `responses` where the
-sandbox cannot produce an answer: 204, a landing page, a 503 then 200)."""
+sandbox cannot produce an answer: 204, a landing page)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import time
 import pytest
 import responses
 
-from worker.errors import PermanentError, TransientError
+from worker.config import SearchSettings
+from worker.errors import PermanentError, Postpone, TransientError
 from worker.metadata.work import Work
-from worker.pids.identifiers import InvalidIdentifier
+from worker.pids.client import CrossrefRestClient
+from worker.pids.identifiers import InvalidIdentifier, doi_path
 from worker.pids.negotiation import (
     FORMAT_NAMES,
     FORMATS,
@@ -25,9 +27,8 @@ from worker.pids.negotiation import (
     ResolverUnavailable,
     UnknownFormat,
     accept_header,
-    doi_path,
 )
-from worker.pids.search import CrossrefSearchClient, LocalThrottle
+from worker.ratelimit import Limit, RateLimiter
 
 CROSSREF_DOI = "10.5555/12345678"
 DATACITE_DOI = "10.5072/sandbox-seed-dataset"
@@ -42,7 +43,7 @@ def calls():
 
 @pytest.fixture
 def negotiator(info, calls):
-    crossref = CrossrefSearchClient(
+    crossref = CrossrefRestClient(
         info["crossref_api_url"], mailto="ops@example.org", timeout=5, recorder=calls.append
     )
     return Negotiator(
@@ -187,29 +188,50 @@ def test_204_no_metadata_and_a_landing_page_instead_of_metadata():
     assert "JaLC does not offer bibtex (answered with its landing page)" in str(landing.value)
 
 
-@responses.activate
-def test_a_503_with_retry_after_is_retried_and_a_long_one_is_not():
-    base = "https://resolver.test"
-    url = f"{base}/10.1234/flaky"
-    responses.get(url, status=503, headers={"Retry-After": "1"})
-    responses.get(url, body="@misc{x}", content_type="application/x-bibtex")
-    slept: list[float] = []
-    clock = [0.0]
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock[0] += seconds
-
-    throttle = LocalThrottle("doi.org", 100, clock=lambda: clock[0], sleep=sleep)
-    negotiator = Negotiator(base, throttle=throttle, timeout=2)
-    assert negotiator.resolve("10.1234/flaky", "bibtex").text == "@misc{x}"
-    assert sum(slept) == pytest.approx(1.0, abs=0.02)  # waited as told, then asked again
-    responses.get(f"{base}/10.1234/down", status=503, headers={"Retry-After": "600"})
+def test_a_503_with_retry_after_is_retried_and_a_long_one_is_not(sandbox, info):
+    # Given doi.org down for half a second (503, Retry-After: 1)
+    sandbox.set_faults("doi", outage_seconds=0.5)
+    negotiator = Negotiator(info["doi_resolver_url"], timeout=5)
+    started = time.monotonic()
+    # When a DOI is resolved, then the session waited as told and asked again
+    assert negotiator.resolve(DATACITE_DOI, "bibtex").text.lstrip().startswith("@")
+    assert time.monotonic() - started >= 0.95
+    first = sandbox.state()["requests"]["doi"]["total"]
+    assert first == 3  # the 503, then the resolver and the agency's service it redirected to
+    # And a Retry-After beyond patience is not waited for: the answer says when to come back
+    sandbox.set_faults("doi", outage_seconds=600)
     with pytest.raises(ResolverUnavailable) as caught:
-        negotiator.resolve("10.1234/down", "bibtex")
+        negotiator.resolve(DATACITE_DOI, "bibtex")
     assert "unavailable (HTTP 503, retry after 600s)" in str(caught.value)
     assert caught.value.retry_after == 600
     assert isinstance(caught.value, TransientError)
+    assert sandbox.state()["requests"]["doi"]["total"] == first + 1  # asked once
+
+
+def test_a_404_is_not_retried(sandbox, negotiator):
+    with pytest.raises(DoiNotFound):
+        negotiator.resolve("10.5555/no-such-doi", "bibtex")
+    assert sandbox.state()["requests"]["doi"]["total"] == 1
+
+
+def test_a_server_error_is_retried_at_most_the_configured_times(sandbox, info):
+    sandbox.set_faults("doi", error_rate=1)
+    reads = SearchSettings(retries=2, retry_backoff_factor=0.01)
+    negotiator = Negotiator(info["doi_resolver_url"], timeout=5, reads=reads)
+    with pytest.raises(ResolverUnavailable, match=r"unavailable \(HTTP 50"):
+        negotiator.resolve(CROSSREF_DOI, "csl")
+    assert sandbox.state()["requests"]["doi"]["total"] == 3
+
+
+def test_each_resolve_takes_a_slot_of_the_shared_limiter(sandbox, info, redis_client):
+    limit = Limit("doi-resolver", rate=0.1, burst=1)
+    negotiator = Negotiator(
+        info["doi_resolver_url"], timeout=5, limiter=RateLimiter(redis_client), limit=limit
+    )
+    negotiator.resolve(CROSSREF_DOI, "csl")
+    with pytest.raises(Postpone):  # the next slot is ~10 s off: the message waits, not fails
+        negotiator.agency(CROSSREF_DOI)
+    assert sandbox.state()["requests"]["doi"]["total"] == 1  # the agency's service is not doi
 
 
 def test_timeout_in_one_line(sandbox, info):
@@ -226,7 +248,7 @@ def test_timeout_in_one_line(sandbox, info):
 
 def test_outage_is_unavailable_not_a_long_wait(sandbox, info):
     sandbox.set_faults("doi", outage_seconds=60)
-    negotiator = Negotiator(info["doi_resolver_url"], timeout=2, max_wait=5)
+    negotiator = Negotiator(info["doi_resolver_url"], timeout=2)
     with pytest.raises(ResolverUnavailable, match=r"unavailable \(HTTP 503, retry after"):
         negotiator.resolve(CROSSREF_DOI, "csl")
 
@@ -266,3 +288,16 @@ def test_work_falls_back_to_csl_without_a_crossref_client(info):
     assert work.title.startswith("Toward a Unified Theory")
     assert work.publication_date == "2008"
     assert all(note.startswith("from CSL-JSON") for note in notes)
+
+
+def test_the_process_builds_one_negotiator_paced_by_the_shared_limiter(runtime):
+    # The composition root: doi.org and Crossref REST reads spend the process's shared budgets.
+    negotiator = runtime.negotiator
+    assert negotiator.limiter is runtime.limiter
+    assert negotiator.limit == runtime.settings.search.resolver_limit
+    assert negotiator.crossref is not None and negotiator.crossref.limiter is runtime.limiter
+    assert negotiator.crossref.limit == runtime.settings.crossref.rest_limit
+    # and so do the registrars' reconciliation reads, over one keep-alive session
+    first, again = runtime.registrars.crossref_rest(), runtime.registrars.crossref_rest()
+    assert (first.limiter, first.limit) == (runtime.limiter, runtime.settings.crossref.rest_limit)
+    assert first.http is again.http

@@ -12,18 +12,20 @@ import responses
 
 from tests.sandbox.deposits import article, deposit
 from tests.sandbox.test_crossref_deposit import poll, upload
+from worker.config import SearchSettings
+from worker.errors import Postpone
 from worker.metadata.types import WorkType
+from worker.pids.client import CrossrefRestClient, DataCiteSearchClient
+from worker.pids.readonly import ReadRetry, polite_user_agent
 from worker.pids.search import (
-    CROSSREF_TYPE_FILTER,
-    CrossrefSearchClient,
-    DataCiteSearchClient,
-    LocalThrottle,
+    CrossrefRegistry,
+    DataCiteRegistry,
     RegistrySearch,
     SearchFailed,
     SearchQuery,
-    parse_rate_limit,
-    polite_user_agent,
 )
+from worker.pids.search.query import CROSSREF_TYPE_FILTER, datacite_query_string
+from worker.ratelimit import Limit, RateLimiter
 
 MAILTO = "ops@example.org"
 
@@ -92,16 +94,16 @@ def log_urls(client) -> list[str]:
 
 
 def registry_search(info, *, registries=("crossref", "datacite"), **kwargs) -> RegistrySearch:
-    clients = {}
+    chosen = {}
     if "crossref" in registries:
-        clients["crossref"] = CrossrefSearchClient(
-            info["crossref_api_url"], mailto=MAILTO, timeout=5, **kwargs
+        chosen["crossref"] = CrossrefRegistry(
+            CrossrefRestClient(info["crossref_api_url"], mailto=MAILTO, timeout=5, **kwargs)
         )
     if "datacite" in registries:
-        clients["datacite"] = DataCiteSearchClient(
-            info["datacite_api_url"], mailto=MAILTO, timeout=5, **kwargs
+        chosen["datacite"] = DataCiteRegistry(
+            DataCiteSearchClient(info["datacite_api_url"], mailto=MAILTO, timeout=5, **kwargs)
         )
-    return RegistrySearch(clients)
+    return RegistrySearch(chosen)
 
 
 @pytest.fixture
@@ -188,7 +190,7 @@ def test_title_author_year_and_type_reach_both_registries(glaciers, info):
 
 def test_cursor_paging_over_several_pages_on_both_registries(glaciers, sandbox, info):
     search = registry_search(info)
-    urls = {name: log_urls(client) for name, client in search.clients.items()}
+    urls = {name: log_urls(registry.client) for name, registry in search.registries.items()}
     progress = []
     run = search.stream(
         SearchQuery(text="glacier"), page_size=3, on_progress=lambda n, t: progress.append((n, t))
@@ -266,80 +268,97 @@ def test_registries_are_asked_in_parallel(sandbox, info):
     assert time.monotonic() - started < 0.95  # not 1 s one after the other
 
 
-# --- rate limits -------------------------------------------------------------------------------
+# --- pacing and retries ------------------------------------------------------------------------
 
 
-class DeafThrottle(LocalThrottle):
-    """Ignores X-Rate-Limit-* (the control: without obeying them the sandbox says 429)."""
-
-    def observe(self, headers):
-        return None
+def _crossref_only(info, **kwargs):
+    client = CrossrefRestClient(info["crossref_api_url"], mailto=MAILTO, timeout=5, **kwargs)
+    return RegistrySearch({"crossref": CrossrefRegistry(client)}), client
 
 
-def _crossref_only(info, throttle, **kwargs):
-    client = CrossrefSearchClient(
-        info["crossref_api_url"], mailto=MAILTO, throttle=throttle, timeout=5, **kwargs
-    )
-    return RegistrySearch({"crossref": client}), client
-
-
-def test_x_rate_limit_headers_are_obeyed(glaciers, sandbox, info):
-    # Given Crossref announcing 8 requests per second
-    sandbox.set_limits(crossref_api={"limit": 8, "window_seconds": 1})
-    search, client = _crossref_only(info, LocalThrottle("crossref", 50.0, burst=5))
+def test_the_shared_limiter_keeps_reads_under_the_services_limit(
+    glaciers, sandbox, info, redis_client
+):
+    # Given Crossref allowing 5 requests per second, and a shared budget of 4/s for its reads
+    sandbox.set_limits(crossref_api={"limit": 5, "window_seconds": 1})
+    limit = Limit("crossref-rest", rate=4.0, burst=1)
+    search, client = _crossref_only(info, limiter=RateLimiter(redis_client), limit=limit)
     urls = log_urls(client)
+    started = time.monotonic()
     # When every page of 1 is fetched (8 requests)
     hits = list(search.stream(SearchQuery(text="glacier"), page_size=1))
-    # Then none was refused: the client slowed to the announced limit
+    # Then none was refused: each took its slot, 4 a second
     assert len(hits) == 7
     assert len(urls) == 8
     assert sandbox.state()["requests"]["crossref"]["rate_limited"] == 0
-    assert client.throttle.announced == (8, 1.0)
-    assert client.throttle.waited > 0.8  # 8 requests at 6.3/s, not at once
+    assert time.monotonic() - started >= 7 / 4 * 0.95
 
 
-def test_without_obeying_them_the_sandbox_refuses(glaciers, sandbox, info):
+def test_without_the_limiter_the_sandbox_refuses(glaciers, sandbox, info):
+    # The control: no pacing, and no patience for Retry-After, so the 429 is the answer.
     sandbox.set_limits(crossref_api={"limit": 3, "window_seconds": 1})
-    search, _ = _crossref_only(info, DeafThrottle("crossref", 1000.0, burst=50), max_wait=0)
+    search, _ = _crossref_only(info, reads=SearchSettings(retry_after_max_seconds=0))
     run = search.stream(SearchQuery(text="glacier"), page_size=1)
-    with pytest.raises(SearchFailed, match=r"crossref: rate limited \(429"):
+    with pytest.raises(SearchFailed, match=r"crossref: rate limited \(429, retry after 1s\)"):
         list(run)
     assert sandbox.state()["requests"]["crossref"]["rate_limited"] == 1
 
 
+def test_reads_share_one_budget_across_processes(sandbox, info, redis_client):
+    # Given two processes' searches sharing a budget of one read per 10 s
+    limit = Limit("crossref-rest", rate=0.1, burst=1)
+    first, _ = _crossref_only(info, limiter=RateLimiter(redis_client), limit=limit)
+    other_process, _ = _crossref_only(info, limiter=RateLimiter(redis_client), limit=limit)
+    first.search(SearchQuery(text="glacier"))
+    # When the other asks, its slot is ~10 s off: its message is postponed, not failed
+    with pytest.raises(Postpone):
+        other_process.search(SearchQuery(text="glacier"))
+    assert sandbox.state()["requests"]["crossref"]["total"] == 1
+
+
+def test_a_limiter_needs_the_limit_of_its_service(redis_client):
+    with pytest.raises(ValueError, match="a limiter needs the Limit of its service"):
+        CrossrefRestClient("https://api.crossref.test", limiter=RateLimiter(redis_client))
+
+
 def test_a_429_waits_for_retry_after_then_goes_on(glaciers, sandbox, info):
     sandbox.set_limits(crossref_api={"limit": 2, "window_seconds": 1})
-    search, client = _crossref_only(info, DeafThrottle("crossref", 1000.0, burst=50))
+    search, _ = _crossref_only(info)
+    started = time.monotonic()
     hits = list(search.stream(SearchQuery(text="glacier"), page_size=2))
     assert len(hits) == 7
     assert sandbox.state()["requests"]["crossref"]["rate_limited"] >= 1
-    assert client.throttle.waited >= 1.0  # Retry-After: 1
+    assert time.monotonic() - started >= 1.0  # Retry-After: 1
 
 
-def test_parse_rate_limit_and_the_local_throttle():
-    assert parse_rate_limit({"X-Rate-Limit-Limit": "50", "X-Rate-Limit-Interval": "1s"}) == (
-        50,
-        1.0,
-    )
-    assert parse_rate_limit({"X-Rate-Limit-Limit": "5", "X-Rate-Limit-Interval": "2m"}) == (5, 120)
-    assert parse_rate_limit({"X-Rate-Limit-Limit": "x", "X-Rate-Limit-Interval": "1s"}) is None
-    assert parse_rate_limit({}) is None
-    clock = [0.0]
-    slept = []
+def test_a_read_after_a_503_with_retry_after_is_retried_and_succeeds(sandbox, info):
+    # Given Crossref down for half a second (503, Retry-After: 1)
+    sandbox.set_faults("crossref", outage_seconds=0.5)
+    client = CrossrefRestClient(info["crossref_api_url"], timeout=5)
+    # When a work is read, then the session waited as told and asked again
+    message = client.work("10.5555/12345678")
+    assert message is not None and message["DOI"].lower() == "10.5555/12345678"
+    assert sandbox.state()["requests"]["crossref"]["total"] == 2
 
-    def sleep(seconds):
-        slept.append(seconds)
-        clock[0] += seconds
 
-    throttle = LocalThrottle("t", rate=2.0, burst=2, clock=lambda: clock[0], sleep=sleep)
-    for _ in range(4):
-        throttle.acquire()
-    assert slept == [0.5, 0.5]  # a burst of 2, then one every 0.5 s
-    throttle.observe({"X-Rate-Limit-Limit": "10", "X-Rate-Limit-Interval": "1s"})
-    assert throttle.rate == pytest.approx(8.1) and throttle.burst == 1  # (10 - 1) * 0.9
-    throttle.pause(3.0)
-    throttle.acquire()
-    assert clock[0] >= 4.0  # held back by the pause
+def test_a_404_is_not_retried(sandbox, info):
+    client = CrossrefRestClient(info["crossref_api_url"], timeout=5)
+    assert client.work("10.5555/no-such-work") is None
+    assert sandbox.state()["requests"]["crossref"]["total"] == 1
+
+
+def test_the_read_policy_is_mounted_once_on_a_shared_session():
+    shared = requests.Session()
+    first = CrossrefRestClient("https://api.crossref.test", session=shared)
+    adapter = shared.get_adapter("https://api.crossref.test")
+    retry = adapter.max_retries
+    assert isinstance(retry, ReadRetry)
+    assert (retry.total, retry.read, retry.raise_on_status) == (3, False, False)
+    assert set(retry.status_forcelist) == {429, 500, 502, 503, 504}
+    assert set(retry.allowed_methods) == {"GET", "HEAD"}
+    CrossrefRestClient("https://api.crossref.test", session=shared)
+    assert shared.get_adapter("https://api.crossref.test") is adapter  # connections kept
+    assert first.http is shared
 
 
 # --- the HTTP layer with a DOI both registries return --------------------------------------------
@@ -405,8 +424,8 @@ def test_dedupe_by_doi_across_registries_and_the_polite_pool():
     )
     search = RegistrySearch(
         {
-            "datacite": DataCiteSearchClient(datacite_url, mailto=MAILTO),
-            "crossref": CrossrefSearchClient(crossref_url, mailto=MAILTO),
+            "datacite": DataCiteRegistry(DataCiteSearchClient(datacite_url, mailto=MAILTO)),
+            "crossref": CrossrefRegistry(CrossrefRestClient(crossref_url, mailto=MAILTO)),
         }
     )
     hits = search.search(SearchQuery(text="record", type="dataset"), rows=10).hits
@@ -432,7 +451,7 @@ def test_dedupe_by_doi_across_registries_and_the_polite_pool():
 
 
 def test_query_strings_and_type_mapping():
-    query = DataCiteSearchClient.query_string(
+    query = datacite_query_string(
         SearchQuery(text="ice", title="The Melt of Glaciers", author="Ana Frost", year=2021)
     )
     assert query == (
@@ -440,7 +459,7 @@ def test_query_strings_and_type_mapping():
         "AND publicationYear:2021"
     )
     loose = SearchQuery(title="The Melt of Glaciers", any_title_words=True)
-    assert DataCiteSearchClient.query_string(loose) == "titles.title:(melt OR glaciers)"
+    assert datacite_query_string(loose) == "titles.title:(melt OR glaciers)"
     assert set(CROSSREF_TYPE_FILTER) == set(WorkType)
     with pytest.raises(ValueError, match="unknown work type"):
         SearchQuery(type="article")
@@ -450,29 +469,8 @@ def test_query_strings_and_type_mapping():
 
 def test_server_error_after_retries_is_a_warning_not_a_crash(sandbox, info):
     sandbox.set_faults("datacite", error_rate=1)
-    search = registry_search(info, max_wait=0.1, retries=1)
-    search.clients["datacite"].backoff = 0.01
+    search = registry_search(info, reads=SearchSettings(retries=1, retry_backoff_factor=0.01))
     answer = search.search(SearchQuery(text="sandbox"))
     assert answer.failed["datacite"].startswith("unavailable (HTTP 50")
     assert all(h.agency == "crossref" for h in answer.hits)
     assert sandbox.state()["requests"]["datacite"]["total"] == 2  # one retry
-
-
-def test_redis_throttle_shares_the_limit_and_lowers_it_when_told(redis_client):
-    from worker.errors import Postpone
-    from worker.pids.search import RedisThrottle
-    from worker.ratelimit import Limit, RateLimiter
-
-    limiter = RateLimiter(redis_client)
-    first = RedisThrottle(limiter, Limit("crossref_rest", rate=1000, burst=1))
-    first.observe({"X-Rate-Limit-Limit": "1", "X-Rate-Limit-Interval": "10s"})
-    assert first.limit.rate == pytest.approx(0.09)
-    first.acquire()
-    other_process = RedisThrottle(limiter, first.limit)
-    with pytest.raises(Postpone):  # the same budget, held in Redis: the next slot is ~11 s off
-        other_process.acquire()
-    first.observe({"X-Rate-Limit-Limit": "50", "X-Rate-Limit-Interval": "1s"})
-    assert first.limit.rate == pytest.approx(0.09)  # only ever lowered by an announcement
-    slept = []
-    RedisThrottle(limiter, first.limit, sleep=slept.append).pause(1.5)
-    assert slept == [1.5]

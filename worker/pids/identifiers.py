@@ -111,9 +111,16 @@ def is_valid_doi(value: str) -> bool:
 _DOI_URL_SAFE = "/:()!*$,=@'"
 
 
+def doi_path(value: str) -> str:
+    """The normalised DOI as a URL path (doi.org's ``/{doi}``, Crossref's ``/works/{doi}``):
+    every ``/`` kept, everything outside RFC 3986's unreserved characters and ``:()!*$,=@'``
+    percent-encoded (``#`` → ``%23``, ``?`` → ``%3F``, ``;`` → ``%3B``; DOI Handbook 2.5.2.4)."""
+    return quote(normalize_doi(value), safe=_DOI_URL_SAFE)
+
+
 def doi_url(value: str) -> str:
     """``https://doi.org/10.1234/abc``; ``10.5555/a#b`` → ``https://doi.org/10.5555/a%23b``."""
-    return "https://doi.org/" + quote(normalize_doi(value), safe=_DOI_URL_SAFE)
+    return "https://doi.org/" + doi_path(value)
 
 
 # --- ORCID iD -------------------------------------------------------------------------------

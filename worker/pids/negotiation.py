@@ -8,7 +8,7 @@ Public interface:
   ``https://doi.org/10.x/y``, ``https://dx.doi.org/...``); ``format`` one of :data:`FORMATS`.
 - :func:`agency` ``(doi, *, negotiator=None)`` → ``"Crossref"``, ``"DataCite"``, ... via
   ``{resolver}/doiRA/{doi}``.
-- :class:`Negotiator`: the client behind both (one per process is fine; thread-safe pacing),
+- :class:`Negotiator`: the client behind both (one per process, shared by its threads),
   plus :meth:`Negotiator.to_work` (the DOI's metadata as pidsync's Work: DataCite XML for
   DataCite DOIs, the Crossref REST message for Crossref DOIs when a Crossref API URL is
   configured, CSL-JSON otherwise, each through its adapter in :mod:`worker.metadata.adapters`).
@@ -29,9 +29,11 @@ doi.org expects) and everything else outside RFC 3986's unreserved characters an
 ``%`` → ``%25``, ``<`` ``>`` → ``%3C`` ``%3E``, ``;`` → ``%3B`` (a path parameter to some
 servers), ``+`` → ``%2B``, space → ``%20`` (DOI Handbook 2.5.2.4).
 
-Pacing: doi.org's content negotiation allows about 1,000 requests per 5 minutes per client
-(DataCite's figure, API_FACTS.md §2.1); the default :class:`~worker.pids.search.LocalThrottle`
-stays under it; a worker may pass a :class:`~worker.pids.search.RedisThrottle`.
+Retries and pacing (:mod:`worker.pids.readonly`): a 429/5xx is asked again by the session
+(honouring a short Retry-After), a 404/406 never; each resolve or doiRA lookup takes one slot of
+the shared limiter (``settings.search.resolver_limit``: doi.org allows about 1,000 requests per
+5 minutes per client, API_FACTS.md §2.1) when the process has one. The composition root builds
+one Negotiator per process with the shared limiter; ``pidsync resolve`` runs without one.
 """
 
 from __future__ import annotations
@@ -46,18 +48,14 @@ import requests
 
 from worker.errors import PermanentError, PidsyncError, TransientError
 from worker.http import HttpError, Recorder, RequestError, ServerError, TransportError
-from worker.pids.identifiers import doi_url, normalize_doi
-from worker.pids.search import (
-    CrossrefSearchClient,
-    LocalThrottle,
-    PacedClient,
-    Throttle,
-    polite_user_agent,
-)
+from worker.pids.client import CrossrefRestClient
+from worker.pids.identifiers import doi_path, normalize_doi
+from worker.pids.readonly import ReadClient
 
 if TYPE_CHECKING:
-    from worker.config import Settings
+    from worker.config import SearchSettings, Settings
     from worker.metadata.work import Work
+    from worker.ratelimit import Limit, RateLimiter
 
 #: Format name → the Accept header sent (alternatives with a lower q where the agencies
 #: register another name for the same thing).
@@ -87,12 +85,6 @@ OFFERED: dict[str, tuple[str, ...]] = {
 _STYLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _HTML = ("text/html", "application/xhtml+xml")
-
-
-def doi_path(doi: str) -> str:
-    """The normalised DOI as doi.org expects it in a URL path (see the module docstring):
-    the path of :func:`worker.pids.identifiers.doi_url`."""
-    return doi_url(doi).removeprefix("https://doi.org/")
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -195,7 +187,7 @@ def accept_header(format_name: str, style: str | None = None, locale: str | None
 # --- the client ---------------------------------------------------------------------------------
 
 
-class Negotiator(PacedClient):
+class Negotiator(ReadClient):
     """doi.org: content negotiation (following redirects to the agency) and doiRA."""
 
     service = "doi.org"
@@ -204,25 +196,25 @@ class Negotiator(PacedClient):
         self,
         resolver_url: str = "https://doi.org",
         *,
-        crossref: CrossrefSearchClient | None = None,
+        crossref: CrossrefRestClient | None = None,
         mailto: str | None = None,
-        throttle: Throttle | None = None,
-        timeout: float = 30.0,
-        max_wait: float = 10.0,
-        retries: int = 3,
+        limiter: RateLimiter | None = None,
+        limit: Limit | None = None,
+        reads: SearchSettings | None = None,
         session: requests.Session | None = None,
+        timeout: float = 30.0,
         recorder: Recorder | None = None,
     ) -> None:
         super().__init__(
             resolver_url,
-            throttle=throttle or LocalThrottle("doi.org", 1000 * 0.95 / 300, burst=20),
-            retries=retries,
-            max_wait=max_wait,
+            mailto=mailto,
+            limiter=limiter,
+            limit=limit,
+            reads=reads,
             session=session,
             timeout=timeout,
             recorder=recorder,
         )
-        self.http.headers["User-Agent"] = polite_user_agent(mailto)
         self.http.max_redirects = 10
         self.crossref = crossref
 
@@ -231,25 +223,23 @@ class Negotiator(PacedClient):
         cls,
         settings: Settings,
         *,
+        limiter: RateLimiter | None = None,
         timeout: float | None = None,
         recorder: Recorder | None = None,
-        throttle: Throttle | None = None,
     ) -> Negotiator:
-        """The configured resolver (``throttle``: e.g. a :class:`~worker.pids.search.
-        RedisThrottle` in workers; default an in-process one) and Crossref REST API."""
-        seconds = timeout or settings.http_timeout_seconds
-        crossref = CrossrefSearchClient(
-            settings.crossref_api_url,
-            mailto=settings.crossref_mailto,
-            timeout=seconds,
-            recorder=recorder,
+        """The configured resolver and Crossref REST API, paced by ``limiter`` (the process's
+        shared one; None in the stateless CLI)."""
+        crossref = CrossrefRestClient.from_settings(
+            settings, limiter=limiter, timeout=timeout, recorder=recorder
         )
         return cls(
             settings.doi_resolver_url,
             crossref=crossref,
             mailto=settings.crossref_mailto,
-            throttle=throttle,
-            timeout=seconds,
+            limiter=limiter,
+            limit=settings.search.resolver_limit,
+            reads=settings.search,
+            timeout=timeout or settings.http_timeout_seconds,
             recorder=recorder,
         )
 
@@ -363,7 +353,7 @@ class Negotiator(PacedClient):
     def _crossref_message(self, doi: str) -> dict[str, Any]:
         assert self.crossref is not None
         try:
-            message = self.crossref.work_message(doi)
+            message = self.crossref.work(doi)
         except TransportError as exc:
             raise ResolverUnavailable(f"{doi}: Crossref REST API: {exc}") from None
         except ServerError as exc:
@@ -381,7 +371,7 @@ class Negotiator(PacedClient):
 
     def _get(self, doi: str, path: str, headers: dict[str, str]) -> requests.Response:
         try:
-            return self.paced_get(path, headers=headers, statuses=(404, 406))
+            return self.get(path, headers=headers, ok=(404, 406))
         except TransportError as exc:
             context = exc.__context__
             if isinstance(context, requests.Timeout):

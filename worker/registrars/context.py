@@ -18,9 +18,10 @@ import requests
 
 from worker.config import CrossrefAccount, DataCiteAccount, Settings
 from worker.http import Recorder
+from worker.pids.client import CrossrefRestClient
 from worker.ratelimit import RateLimiter
 from worker.registrars import accounts
-from worker.registrars.crossref.client import CrossrefClient, CrossrefRestClient
+from worker.registrars.crossref.client import CrossrefClient
 from worker.registrars.datacite.client import DataCiteClient
 from worker.registrars.settings import RegistrarOptions, current_options
 
@@ -74,11 +75,10 @@ class RegistrarContext:
         )
 
     def crossref_rest(self) -> CrossrefRestClient:
-        return CrossrefRestClient(
-            self.settings.crossref_api_url,
-            mailto=self.settings.crossref_mailto,
+        return CrossrefRestClient.from_settings(
+            self.settings,
+            limiter=self.limiter,
             session=self._session(self.settings.crossref_api_url),
-            timeout=self.settings.http_timeout_seconds,
             recorder=self.recorder,
         )
 
@@ -111,7 +111,9 @@ def build_context(
 
     options = options or current_options()
     finder = (
-        registry_finder(settings, threshold=options.doi_duplicate_threshold, recorder=recorder)
+        registry_finder(
+            settings, threshold=options.doi_duplicate_threshold, limiter=limiter, recorder=recorder
+        )
         if options.doi_duplicate_check
         else None
     )

@@ -22,6 +22,7 @@ from worker.http import Recorder
 from worker.logging import get_logger
 from worker.metadata.work import Work as MetaWork
 from worker.models import DoiRegistration, DoiState
+from worker.ratelimit import RateLimiter
 from worker.registrars.common import (
     error_text,
     lock_registration,
@@ -37,16 +38,21 @@ PENDING, CLEAR, HELD, RELEASED, SKIPPED = "pending", "clear", "held", "released"
 
 
 def registry_finder(
-    settings: Settings, *, threshold: float, recorder: Recorder | None = None
+    settings: Settings,
+    *,
+    threshold: float,
+    limiter: RateLimiter | None = None,
+    recorder: Recorder | None = None,
 ) -> DuplicateFinder:
     """The PID toolkit's ``find_possible_duplicates(work, search, threshold=...)`` over one
     :class:`~worker.pids.search.RegistrySearch` of this installation's Crossref and DataCite
-    (its calls recorded like every other). A registry that cannot be searched raises
+    (its calls recorded like every other, its reads paced by ``limiter`` within the shared
+    Crossref REST and DataCite budgets). A registry that cannot be searched raises
     ``DuplicateCheckIncomplete``, a TransientError: the check is tried again later."""
     from worker.pids.duplicates import find_possible_duplicates
     from worker.pids.search import RegistrySearch
 
-    search = RegistrySearch.from_settings(settings, recorder=recorder)
+    search = RegistrySearch.from_settings(settings, limiter=limiter, recorder=recorder)
 
     def find(work: MetaWork) -> Sequence[Any]:
         return find_possible_duplicates(work, search, threshold=threshold)

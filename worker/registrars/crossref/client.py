@@ -1,5 +1,5 @@
-"""Crossref deposit servlet (``doMDUpload``, ``submissionDownload``) and the REST works API:
-HTTP only.
+"""Crossref deposit servlet (``doMDUpload``, ``submissionDownload``): HTTP only. (The REST
+API's client is :class:`worker.pids.client.CrossrefRestClient`.)
 
 The deposit answers 200 with an HTML "SUCCESS" page as soon as the file is queued; the outcome
 comes later from ``submissionDownload?type=result`` as a ``<doi_batch_diagnostic>``.
@@ -10,8 +10,7 @@ Credentials travel in form fields and query strings: the call recorder and the l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import requests
 from lxml import etree
@@ -146,40 +145,3 @@ def parse_result(content: bytes, *, service: str = "crossref") -> SubmissionResu
 
 def _excerpt(text: str, limit: int = 300) -> str:
     return redact_text(" ".join(text.split())[:limit])
-
-
-class CrossrefRestClient(ApiClient):
-    """``api.crossref.org/works/{doi}``: what Crossref holds for a DOI (for reconciliation)."""
-
-    service = "crossref_api"
-
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        mailto: str | None = None,
-        session: requests.Session | None = None,
-        timeout: float = 30.0,
-        recorder: Recorder | None = None,
-    ) -> None:
-        super().__init__(base_url, session=session, timeout=timeout, recorder=recorder)
-        self.mailto = mailto
-
-    def work(self, doi: str) -> dict[str, Any] | None:
-        """The work ``message``, or None when Crossref does not know the DOI."""
-        params = {"mailto": self.mailto} if self.mailto else None
-        response = self.request(
-            "GET", "/works/" + quote(doi, safe="/:;()._-"), params=params, ok={200, 404}
-        )
-        if response.status_code == 404:
-            return None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        message = body.get("message") if isinstance(body, dict) else None
-        if not isinstance(message, dict):
-            raise TransportError(
-                "crossref REST answered 200 without a work message", service=self.service
-            )
-        return message
