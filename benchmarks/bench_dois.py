@@ -257,7 +257,7 @@ def measure_rate(
 ) -> None:
     import redis
 
-    from worker.registrars.settings import RegistrarOptions
+    from worker.config import DataciteSettings
 
     limit = round(3000 * window / 300)
     sandbox.reset()
@@ -266,9 +266,7 @@ def measure_rate(
     redis_client = redis.Redis.from_url(REDIS_URL)
     reset(runtime, redis_client)
     events = math.ceil(limit * 1.08)
-    shape = RegistrarOptions(
-        _env_file=None, datacite_limit_count=limit, datacite_limit_window_seconds=window
-    ).datacite_limit
+    shape = DataciteSettings(limit_count=limit, limit_window_seconds=window).limit
     print(f"\n1. DataCite rate limit: the sandbox allows {limit} requests per {window:g} s "
           f"({limit / window:.2f}/s); pidsync's shared limiter {shape.rate:.2f}/s, burst "
           f"{shape.burst} (at most {shape.burst + shape.rate * window:.0f} in any window)")  # fmt: skip

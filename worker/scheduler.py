@@ -43,16 +43,15 @@ def default_jobs(rt: Runtime) -> list[Job]:
     from worker.registrars import sweep as dois
 
     settings = rt.settings
-    doi_options = rt.registrars.options
     every = settings.sweep_interval_seconds
     return [
         Job("resend_stalled_events", every, partial(resend_stalled_events, settings=settings)),
-        Job("resend_stalled_dois", every, partial(dois.resend_stalled, options=doi_options)),
-        Job("crossref_deposit_upkeep", every, partial(dois.deposit_upkeep, options=doi_options)),
+        Job("resend_stalled_dois", every, partial(dois.resend_stalled, settings=settings)),
+        Job("crossref_deposit_upkeep", every, partial(dois.deposit_upkeep, settings=settings)),
         Job(
             "reconcile_dois",
-            doi_options.doi_reconcile_sweep_seconds,
-            partial(dois.schedule_reconciliation, options=doi_options),
+            settings.doi.reconcile_sweep_seconds,
+            partial(dois.schedule_reconciliation, settings=settings),
         ),
         Job("orcid_stalled_placements", every, orcid.resend_stalled_placements),
         Job("orcid_token_health", 3600, partial(orcid.queue_token_checks, settings=settings)),

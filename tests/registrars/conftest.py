@@ -4,24 +4,30 @@ few end-to-end tests run the intake and a real dramatiq worker."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import INTAKE_SECRET, TOKEN_KEY
-from worker.config import CrossrefAccount, DataCiteAccount, Settings
-from worker.http import DatabaseRecorder
-from worker.ratelimit import RateLimiter
+from worker.config import (
+    CrossrefAccount,
+    CrossrefSettings,
+    DataCiteAccount,
+    DataciteSettings,
+    DoiSettings,
+    Settings,
+)
 from worker.registrars.context import RegistrarContext
-from worker.registrars.settings import RegistrarOptions, set_options
 from worker.sandbox.server import Sandbox
 
 
 @pytest.fixture
 def settings(tmp_path: Path, sandbox: Sandbox) -> Settings:
-    """The root fixture's settings, with registrar accounts at the sandbox: each agency's
-    seeded account as the default and its second account as 'other'."""
+    """The root fixture's settings, with registrar accounts at the sandbox (each agency's
+    seeded account as the default and its second account as 'other') and fast pacing: no
+    coalescing wait, short backoffs and polls, no minimum age before reconciliation."""
     info = sandbox.info()
     return Settings(
         _env_file=None,
@@ -58,39 +64,40 @@ def settings(tmp_path: Path, sandbox: Sandbox) -> Settings:
                 prefixes=["10.80002"],
             )
         ],
+        doi=DoiSettings(retry_backoff=[0.01], reconcile_min_age_seconds=0),
+        datacite=DataciteSettings(limit_count=1_000_000),
+        crossref=CrossrefSettings(
+            batch_window_seconds=0, poll_schedule=[0.05], requests_per_second=1000
+        ),
     )
-
-
-@pytest.fixture
-def options() -> Iterator[RegistrarOptions]:
-    """Fast pacing for tests: no coalescing wait, short backoffs and polls."""
-    opts = RegistrarOptions(
-        _env_file=None,
-        datacite_limit_count=1_000_000,
-        crossref_batch_window_seconds=0,
-        crossref_poll_schedule=[0.05],
-        crossref_requests_per_second=1000,
-        doi_retry_backoff=[0.01],
-        doi_reconcile_min_age_seconds=0,
-    )
-    set_options(opts)
-    yield opts
-    set_options(None)
 
 
 @pytest.fixture(autouse=True)
-def _booted(runtime, options):
-    """The event hooks read the process's runtime and options, as in a worker."""
+def _booted(runtime):
+    """The event hooks run with the process's runtime and settings, as in a worker."""
     return runtime
 
 
 @pytest.fixture
-def ctx(runtime, options, redis_client, database) -> Iterator[RegistrarContext]:
-    context = RegistrarContext(
-        settings=runtime.settings,
-        options=options,
-        limiter=RateLimiter(redis_client),
-        recorder=DatabaseRecorder(database),
-    )
-    yield context
-    context.close()
+def ctx(runtime) -> Iterator[RegistrarContext]:
+    """The registrar services' dependencies, as the runtime built them."""
+    yield runtime.registrars
+    runtime.registrars.close()
+
+
+@pytest.fixture
+def tune(runtime) -> Callable[..., Settings]:
+    """Change fields of settings sections (``tune(doi={"max_retries": 2})``) for the event
+    hooks (they read the runtime's settings) and the registrar services alike."""
+
+    def apply(**sections: dict[str, Any]) -> Settings:
+        current = runtime.settings
+        update = {
+            name: getattr(current, name).model_copy(update=fields)
+            for name, fields in sections.items()
+        }
+        runtime.settings = current.model_copy(update=update)
+        runtime.registrars.settings = runtime.settings
+        return runtime.settings
+
+    return apply

@@ -141,8 +141,10 @@ def test_one_failing_and_one_warning_record_fail_only_that_record(session, ctx, 
     assert registered[warned.doi]["warning"] == "Crossref: Added with conflict"
 
 
-def test_deposits_close_together_are_coalesced_per_account_prefix_and_kind(session, ctx, sandbox):
-    ctx.options = ctx.options.model_copy(update={"crossref_batch_max_records": 2})
+def test_deposits_close_together_are_coalesced_per_account_prefix_and_kind(
+    session, ctx, sandbox, tune
+):
+    tune(crossref={"batch_max_records": 2})
     for work_id in ("a-1", "a-2", "a-3"):
         event(session, "work.published", crossref_work(work_id))
     event(session, "work.published", crossref_work("d-1", type="dataset", container=None))
@@ -207,7 +209,7 @@ def test_not_newer_failure_for_an_accepted_payload_counts_as_done(session, ctx, 
     reg = registration(session, "a-1")
     reg.last_timestamp = None
     session.flush()
-    release(session, reg.work.source, "a-1", force=True, options=ctx.options)
+    release(session, reg.work.source, "a-1", force=True, settings=ctx.settings)
     (again,) = deposit(session, ctx)
     finish(session, ctx, again)
     reg = registration(session, "a-1")
@@ -226,8 +228,8 @@ def test_not_newer_failure_for_an_accepted_payload_counts_as_done(session, ctx, 
     assert "less or equal to previously submitted version" in reg.last_error
 
 
-def test_stale_submission_is_flagged_and_polling_goes_on(session, ctx, sandbox):
-    ctx.options = ctx.options.model_copy(update={"crossref_stale_after_seconds": 0.001})
+def test_stale_submission_is_flagged_and_polling_goes_on(session, ctx, sandbox, tune):
+    tune(crossref={"stale_after_seconds": 0.001})
     sandbox.set_crossref_processing(queued_seconds=3600)
     event(session, "work.published", crossref_work())
     (deposit_id,) = deposit(session, ctx)
@@ -314,8 +316,8 @@ def test_polling_errors_are_retried(session, ctx, sandbox):
     assert registration(session, "a-1").state == DoiState.REGISTERED
 
 
-def test_uploads_wait_while_the_crossref_queue_budget_is_spent(session, ctx, sandbox):
-    ctx.options = ctx.options.model_copy(update={"crossref_max_pending_submissions": 1})
+def test_uploads_wait_while_the_crossref_queue_budget_is_spent(session, ctx, sandbox, tune):
+    tune(crossref={"max_pending_submissions": 1})
     sandbox.set_crossref_processing(queued_seconds=3600)
     event(session, "work.published", crossref_work("a-1"))
     deposit(session, ctx)

@@ -206,8 +206,8 @@ def test_account_refusals_fail_as_account_problems(
     assert datacite_dois(sandbox) == {}
 
 
-def test_server_errors_are_retried_with_backoff_then_confirmed(session, ctx, sandbox):
-    ctx.options = ctx.options.model_copy(update={"doi_retry_backoff": [30.0]})
+def test_server_errors_are_retried_with_backoff_then_confirmed(session, ctx, sandbox, tune):
+    tune(doi={"retry_backoff": [30.0]})
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
     sandbox.set_faults("datacite", error_rate=1)
@@ -267,8 +267,8 @@ def test_registration_none_later_leaves_the_doi_as_it_is(session, ctx):
     assert registration(session, "w-1").pending_hash is None
 
 
-def test_retries_give_up_with_a_reason_and_a_report(session, ctx, sandbox):
-    ctx.options = ctx.options.model_copy(update={"doi_max_retries": 2})
+def test_retries_give_up_with_a_reason_and_a_report(session, ctx, sandbox, tune):
+    tune(doi={"max_retries": 2})
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
     sandbox.set_faults("datacite", error_rate=1)

@@ -67,11 +67,9 @@ def test_template_outside_datacite_pattern_or_unknown_placeholder_is_refused():
 
 
 def test_template_configured_for_the_installation_is_used_and_collisions_refused(
-    session, ctx, options
+    session, ctx, tune
 ):
-    from worker.registrars.settings import set_options
-
-    set_options(options.model_copy(update={"doi_suffix_template": "cris.{id}"}))
+    tune(doi={"suffix_template": "cris.{id}"})
     published = event(session, "work.published", datacite_work("W 1", url="https://x.org/1"))
     assert published.status == EventStatus.DONE, published.message
     assert registration(session, "W 1").doi == "10.5072/cris.w-1"
@@ -81,10 +79,8 @@ def test_template_configured_for_the_installation_is_used_and_collisions_refused
     assert "already used by another work" in clash.message
 
 
-def test_bad_template_fails_the_event_with_the_reason(session, options):
-    from worker.registrars.settings import set_options
-
-    set_options(options.model_copy(update={"doi_suffix_template": "{nope}"}))
+def test_bad_template_fails_the_event_with_the_reason(session, tune):
+    tune(doi={"suffix_template": "{nope}"})
     outcome = event(session, "work.published", datacite_work())
     assert outcome.status == EventStatus.FAILED
     assert "unknown placeholder {nope}" in outcome.message

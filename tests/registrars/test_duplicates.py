@@ -14,7 +14,6 @@ from worker.models import DoiState
 from worker.ops.status import work_status
 from worker.registrars import duplicates
 from worker.registrars.service import ReleaseRefused, release
-from worker.registrars.settings import set_options
 
 
 @dataclass
@@ -38,9 +37,8 @@ class Finder:
 
 
 @pytest.fixture
-def guarded(ctx, options):
-    set_options(options.model_copy(update={"doi_duplicate_check": True}))
-    ctx.options = ctx.options.model_copy(update={"doi_duplicate_check": True})
+def guarded(ctx, tune):
+    tune(doi={"duplicate_check": True})
     return ctx
 
 
@@ -70,7 +68,7 @@ def test_likely_duplicate_is_held_with_evidence_and_reported(session, guarded, s
     assert sync(session, guarded, reg) is None
     assert calls(session, "datacite") == []
     # When an operator releases it
-    release(session, reg.work.source, "w-1", options=guarded.options)
+    release(session, reg.work.source, "w-1", settings=guarded.settings)
     reg = registration(session, "w-1")
     assert reg.state == DoiState.RESERVED and reg.duplicate_check == "released"
     assert sync(session, guarded, reg) is None
@@ -109,9 +107,9 @@ def test_guard_off_by_default_checks_nothing(session, ctx):
 
 
 def test_search_failures_are_retried_then_the_check_is_skipped_with_a_warning(
-    session, guarded, sandbox
+    session, guarded, sandbox, tune
 ):
-    guarded.options = guarded.options.model_copy(update={"doi_max_retries": 2})
+    tune(doi={"max_retries": 2})
     guarded.duplicate_finder = Finder(TransientError("crossref search: 503"))
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
@@ -163,11 +161,11 @@ def test_release_needs_force_unless_held(session, ctx, sandbox):
     reg = registration(session, "w-1")
     sync(session, ctx, reg)
     with pytest.raises(ReleaseRefused, match="is findable, not on hold; use --force"):
-        release(session, reg.work.source, "w-1", options=ctx.options)
+        release(session, reg.work.source, "w-1", settings=ctx.settings)
     with pytest.raises(LookupError, match="no work 'nope'"):
-        release(session, reg.work.source, "nope", options=ctx.options)
+        release(session, reg.work.source, "nope", settings=ctx.settings)
     # --force sends it again whatever DataCite last confirmed
-    release(session, reg.work.source, "w-1", force=True, options=ctx.options)
+    release(session, reg.work.source, "w-1", force=True, settings=ctx.settings)
     assert sync(session, ctx, registration(session, "w-1")) is None
     assert [c.method for c in calls(session, "datacite")] == ["PUT", "PUT"]
 
@@ -184,7 +182,7 @@ def test_the_toolkit_guard_over_the_sandbox_registries_holds_a_real_duplicate(
     assert registration(session, "w-1").state == DoiState.FINDABLE
     # When the same work arrives again under another id, checked by the PID toolkit's guard
     guarded.duplicate_finder = duplicates.registry_finder(
-        guarded.settings, threshold=guarded.options.doi_duplicate_threshold
+        guarded.settings, threshold=guarded.settings.doi.duplicate_threshold
     )
     event(session, "work.published", datacite_work("w-2"))
     second = registration(session, "w-2")

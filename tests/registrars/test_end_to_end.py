@@ -17,7 +17,6 @@ from tests.conftest import INTAKE_SECRET, make_runtime
 from tests.helpers import SOURCE, event, signed_post
 from tests.registrars.flow import crossref_dois, crossref_work, datacite_dois, datacite_work
 from worker.models import DoiRegistration, DoiState, EventStatus, ReceivedEvent
-from worker.registrars.settings import set_options
 
 
 @pytest.fixture
@@ -26,8 +25,10 @@ def _booted():
 
 
 @pytest.fixture
-def system(settings, options, committed_database, broker, database_url, redis_url, cipher):
-    set_options(options.model_copy(update={"doi_retry_backoff": [0.3]}))
+def system(settings, committed_database, broker, database_url, redis_url, cipher):
+    settings = settings.model_copy(
+        update={"doi": settings.doi.model_copy(update={"retry_backoff": [0.3]})}
+    )
     runtime = make_runtime(settings, committed_database, broker, cipher, database_url, redis_url)
     worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=50)
     worker.start()

@@ -20,9 +20,9 @@ from tests.registrars.flow import (
     sync,
 )
 from worker.broker import DEFAULT_QUEUE
+from worker.clock import utcnow
 from worker.models import CrossrefDeposit, DoiState
 from worker.registrars import reconcile, sweep
-from worker.registrars.common import utcnow
 
 
 def _findable(session, ctx, work_id="w-1", **fields):
@@ -125,9 +125,9 @@ def test_stuck_deposit_is_polled_again(session, ctx, sandbox, redis_client):
     redis_client.flushdb()  # its poll message was lost
     row.next_poll_at = utcnow() - timedelta(hours=2)
     session.flush()
-    assert sweep.deposit_upkeep(session, options=ctx.options) == 1
+    assert sweep.deposit_upkeep(session, settings=ctx.settings) == 1
     assert row.next_poll_at > utcnow() - timedelta(seconds=5)
-    assert sweep.deposit_upkeep(session, options=ctx.options) == 0  # not again at once
+    assert sweep.deposit_upkeep(session, settings=ctx.settings) == 0  # not again at once
     session.commit()  # the message is sent after commit
     messages = redis_client.hvals(f"pidsync:{DEFAULT_QUEUE}.msgs")
     assert len(messages) == 1 and b"registrars.crossref.poll" in messages[0]
@@ -139,10 +139,10 @@ def test_lost_messages_are_sent_again_after_the_grace_period(session, ctx, redis
     session.commit()
     redis_client.flushdb()  # Redis restarted without persistence: the messages are gone
     now = utcnow()
-    assert sweep.resend_stalled(session, options=ctx.options, now=now) == 0  # within grace
-    later = now + timedelta(seconds=ctx.options.doi_resend_grace_seconds + 60)
-    assert sweep.resend_stalled(session, options=ctx.options, now=later) == 2
-    assert sweep.resend_stalled(session, options=ctx.options, now=later) == 0
+    assert sweep.resend_stalled(session, settings=ctx.settings, now=now) == 0  # within grace
+    later = now + timedelta(seconds=ctx.settings.doi.resend_grace_seconds + 60)
+    assert sweep.resend_stalled(session, settings=ctx.settings, now=later) == 2
+    assert sweep.resend_stalled(session, settings=ctx.settings, now=later) == 0
     session.commit()
     messages = sorted(redis_client.hvals(f"pidsync:{DEFAULT_QUEUE}.msgs"))
     assert len(messages) == 2
@@ -155,8 +155,8 @@ def test_lost_messages_are_sent_again_after_the_grace_period(session, ctx, redis
 def test_scheduled_reconciliation_takes_due_dois_once(session, ctx):
     _findable(session, ctx, "w-1")
     _findable(session, ctx, "w-2")
-    assert sweep.schedule_reconciliation(session, options=ctx.options) == 2
-    assert sweep.schedule_reconciliation(session, options=ctx.options) == 0
+    assert sweep.schedule_reconciliation(session, settings=ctx.settings) == 2
+    assert sweep.schedule_reconciliation(session, settings=ctx.settings) == 0
     assert registration(session, "w-1").reconciled_at is not None
 
 

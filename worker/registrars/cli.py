@@ -50,9 +50,9 @@ def _fail(message: str) -> None:
 def reconcile_dois(since: datetime | None) -> None:
     """Read DOIs back from DataCite and Crossref and repair drift (re-register what the agency
     does not know, update what differs, poll stuck deposits again)."""
+    from worker.clock import utcnow
     from worker.errors import Postpone, TransientError
     from worker.registrars import reconcile, sweep
-    from worker.registrars.common import utcnow
 
     runtime = _boot()
     ctx = runtime.registrars
@@ -60,7 +60,7 @@ def reconcile_dois(since: datetime | None) -> None:
     with runtime.database.session() as session:
         ids = reconcile.due_registrations(
             session,
-            ctx.options,
+            ctx.settings,
             now=started,
             since=since.replace(tzinfo=UTC) if since else None,
             every=True,
@@ -84,7 +84,7 @@ def reconcile_dois(since: datetime | None) -> None:
             kinds[finding.kind] += 1
             click.echo(json.dumps(finding.as_dict()))
     with runtime.database.session() as session:
-        repolled = sweep.deposit_upkeep(session, options=ctx.options, now=utcnow())
+        repolled = sweep.deposit_upkeep(session, settings=ctx.settings, now=utcnow())
     summary = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())) or "none"
     click.echo(
         f"reconciled {len(ids)} DOIs ({summary}); {repolled} stuck deposits polled again",
@@ -138,7 +138,9 @@ def release(work_source: str, work_id: str, force: bool) -> None:
     runtime = _boot()
     try:
         with runtime.database.session() as session:
-            reg = service.release(session, work_source, work_id, force=force)
+            reg = service.release(
+                session, work_source, work_id, settings=runtime.settings, force=force
+            )
             details = describe(reg)
     except (LookupError, service.ReleaseRefused) as exc:
         _fail(str(exc))

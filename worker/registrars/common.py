@@ -7,19 +7,20 @@ withdrawn) is set only from the agency's own answer.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from worker.config import Settings
+from worker.errors import error_text
 from worker.http import HttpError, ServerError
-from worker.logging import get_logger, redact_text
+from worker.logging import get_logger
 from worker.metadata.work import Work as MetaWork
 from worker.metadata.work import validate_work
 from worker.models import DoiRegistration, DoiState, Work
 from worker.notify.service import notify
-from worker.registrars.settings import RegistrarOptions
 
 log = get_logger(__name__)
 
@@ -29,11 +30,6 @@ CONFIRMED = (DoiState.REGISTERED, DoiState.FINDABLE, DoiState.WITHDRAWN)
 NEVER_SENT = "never-sent"
 #: A message that arrives this much before its registration's next attempt is a duplicate.
 EARLY = timedelta(seconds=1)
-ERROR_CHARS = 2000
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def lock_registration(session: Session, registration_id: int) -> DoiRegistration | None:
@@ -72,10 +68,6 @@ def work_model(work: Work, doi: str, *, url: str | None = None) -> MetaWork:
 def in_flight(reg: DoiRegistration, now: datetime) -> bool:
     """Whether a later attempt is already scheduled (this message is then a duplicate)."""
     return reg.next_attempt_at is not None and reg.next_attempt_at > now + EARLY
-
-
-def error_text(exc: BaseException) -> str:
-    return redact_text(str(exc))[:ERROR_CHARS]
 
 
 def payload(reg: DoiRegistration, work: Work, **extra: Any) -> dict[str, Any]:
@@ -148,6 +140,7 @@ def mark_confirmed(
 
 def mark_failed(
     session: Session,
+    settings: Settings,
     reg: DoiRegistration,
     message: str,
     *,
@@ -159,7 +152,7 @@ def mark_failed(
     The change that failed is no longer pending (retrying it cannot help); a newer change
     (``pending_hash`` other than ``failed_hash``) stays pending."""
     reg.state = DoiState.FAILED
-    reg.last_error = message[:ERROR_CHARS]
+    reg.last_error = message[: settings.error_text_chars]
     reg.error_details = details or None
     if failed_hash is None or reg.pending_hash == failed_hash:
         reg.pending_hash = None
@@ -173,9 +166,9 @@ def mark_failed(
 
 def retry_later(
     session: Session,
+    settings: Settings,
     reg: DoiRegistration,
     exc: HttpError,
-    options: RegistrarOptions,
     now: datetime,
     *,
     agency: str,
@@ -183,19 +176,23 @@ def retry_later(
     """A transient failure (network, 5xx, 429): the delay before the next try, or None when
     the tries are spent (then failed, and reported). A 429 is the agency asking us to wait;
     it does not count as a failed try."""
+    backoff = settings.doi.backoff
+    chars = settings.error_text_chars
     throttled = isinstance(exc, ServerError) and exc.status == 429
     if not throttled:
         reg.retry_count += 1
-    reg.last_error = f"{agency} did not answer usably (try {reg.retry_count}): {error_text(exc)}"
-    if reg.retry_count >= options.doi_max_retries:
+    answer = error_text(exc, chars)
+    reg.last_error = f"{agency} did not answer usably (try {reg.retry_count}): {answer}"
+    if backoff.exhausted(reg.retry_count):
         mark_failed(
             session,
+            settings,
             reg,
-            f"gave up after {reg.retry_count} tries; last answer: {error_text(exc)}",
+            f"gave up after {reg.retry_count} tries; last answer: {answer}",
             failed_hash=reg.pending_hash,
         )
         return None
-    delay = options.retry_delay(reg.retry_count, getattr(exc, "retry_after", None))
+    delay = backoff.delay(reg.retry_count, getattr(exc, "retry_after", None))
     reg.next_attempt_at = now + timedelta(seconds=delay)
     session.flush()
     log.info("doi_retry_scheduled", doi=reg.doi, delay_s=delay, error=reg.last_error)

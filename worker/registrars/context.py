@@ -1,5 +1,5 @@
-"""What the registrar services need from the process, as one argument: settings, options,
-the shared rate limiter, the call recorder, and clients per configured account.
+"""What the registrar services need from the process, as one argument: settings, the shared
+rate limiter, the call recorder, and clients per configured account.
 
 Services take a :class:`RegistrarContext` (tests build one against the sandbox); actors and
 CLI commands get the process's with :func:`current_context`. HTTP sessions are shared per
@@ -23,7 +23,6 @@ from worker.ratelimit import RateLimiter
 from worker.registrars import accounts
 from worker.registrars.crossref.client import CrossrefClient
 from worker.registrars.datacite.client import DataCiteClient
-from worker.registrars.settings import RegistrarOptions, current_options
 
 #: Finds DOIs that may already exist for a Work: (work) -> matches with .doi .score .evidence.
 DuplicateFinder = Callable[[Any], Sequence[Any]]
@@ -32,7 +31,6 @@ DuplicateFinder = Callable[[Any], Sequence[Any]]
 @dataclass
 class RegistrarContext:
     settings: Settings
-    options: RegistrarOptions
     limiter: RateLimiter | None = None
     recorder: Recorder | None = None
     duplicate_finder: DuplicateFinder | None = None
@@ -88,11 +86,11 @@ class RegistrarContext:
         one account)."""
         if self.limiter is not None:
             host = urlsplit(account.url).netloc
-            self.limiter.acquire(self.options.datacite_limit, key=host)
+            self.limiter.acquire(self.settings.datacite.limit, key=host)
 
     def throttle_crossref(self, account: CrossrefAccount) -> None:
         if self.limiter is not None:
-            self.limiter.acquire(self.options.crossref_limit, key=account.login_id)
+            self.limiter.acquire(self.settings.crossref.limit, key=account.login_id)
 
     def close(self) -> None:
         for session in self._sessions.values():
@@ -105,21 +103,21 @@ def build_context(
     *,
     limiter: RateLimiter | None,
     recorder: Recorder | None,
-    options: RegistrarOptions | None = None,
 ) -> RegistrarContext:
     from worker.registrars.duplicates import registry_finder
 
-    options = options or current_options()
     finder = (
         registry_finder(
-            settings, threshold=options.doi_duplicate_threshold, limiter=limiter, recorder=recorder
+            settings,
+            threshold=settings.doi.duplicate_threshold,
+            limiter=limiter,
+            recorder=recorder,
         )
-        if options.doi_duplicate_check
+        if settings.doi.duplicate_check
         else None
     )
     return RegistrarContext(
         settings=settings,
-        options=options,
         limiter=limiter,
         recorder=recorder,
         duplicate_finder=finder,

@@ -16,20 +16,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.config import Settings
-from worker.errors import TransientError
+from worker.errors import TransientError, error_text
 from worker.http import Recorder
 from worker.logging import get_logger
 from worker.metadata.work import Work as MetaWork
 from worker.models import DoiRegistration, DoiState
 from worker.ratelimit import RateLimiter
-from worker.registrars.common import (
-    error_text,
-    lock_registration,
-    report,
-    utcnow,
-    work_model,
-)
+from worker.registrars.common import lock_registration, report, work_model
 from worker.registrars.context import DuplicateFinder, RegistrarContext
 
 log = get_logger(__name__)
@@ -98,9 +93,11 @@ def check_registration(
         matches = [m for m in ctx.duplicate_finder(model) if str(m.doi).lower() != reg.doi]
     except TransientError as exc:
         reg.retry_count += 1
-        reg.last_error = f"duplicate check: registry search failed: {error_text(exc)}"
-        if reg.retry_count < ctx.options.doi_max_retries:
-            delay = ctx.options.retry_delay(reg.retry_count, exc.retry_after)
+        answer = error_text(exc, ctx.settings.error_text_chars)
+        reg.last_error = f"duplicate check: registry search failed: {answer}"
+        backoff = ctx.settings.doi.backoff
+        if not backoff.exhausted(reg.retry_count):
+            delay = backoff.delay(reg.retry_count, exc.retry_after)
             session.flush()
             return delay
         _skip(session, ctx, reg, reg.last_error, now)
@@ -114,7 +111,7 @@ def check_registration(
         reg.last_error = None
         if reg.state == DoiState.ON_HOLD:
             reg.state = DoiState.RESERVED if reg.confirmed_hash is None else reg.state
-        schedule_send(session, ctx.options, reg, now)
+        schedule_send(session, ctx.settings, reg, now)
         return None
     _hold(session, reg, sorted(matches, key=lambda m: -float(m.score)))
     return None
@@ -132,7 +129,7 @@ def _skip(
         reg.state = DoiState.RESERVED
     from worker.registrars.service import schedule_send
 
-    schedule_send(session, ctx.options, reg, now)
+    schedule_send(session, ctx.settings, reg, now)
 
 
 def _hold(session: Session, reg: DoiRegistration, matches: list[Any]) -> None:

@@ -19,16 +19,17 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from structlog.contextvars import bound_contextvars
 
+from worker.clock import utcnow
+from worker.config import Settings
 from worker.http import RequestError
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
 from worker.models import DoiRegistration, DoiState
 from worker.registrars.accounts import CROSSREF, DATACITE, UnknownAccount
-from worker.registrars.common import CONFIRMED, NEVER_SENT, lock_registration, utcnow
+from worker.registrars.common import CONFIRMED, NEVER_SENT, lock_registration
 from worker.registrars.context import RegistrarContext
 from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite import service as datacite
-from worker.registrars.settings import RegistrarOptions
 
 log = get_logger(__name__)
 
@@ -63,7 +64,7 @@ def reconcilable(query: Any) -> Any:
 
 def due_registrations(
     session: Session,
-    options: RegistrarOptions,
+    settings: Settings,
     *,
     now: datetime,
     since: datetime | None = None,
@@ -74,7 +75,7 @@ def due_registrations(
     at least the minimum age ago, and (unless ``every``) not read back within the interval."""
     query = reconcilable(select(DoiRegistration.id)).where(
         DoiRegistration.confirmed_at
-        <= now - timedelta(seconds=options.doi_reconcile_min_age_seconds)
+        <= now - timedelta(seconds=settings.doi.reconcile_min_age_seconds)
     )
     if since is not None:
         query = query.where(DoiRegistration.confirmed_at >= since)
@@ -83,7 +84,7 @@ def due_registrations(
             or_(
                 DoiRegistration.reconciled_at.is_(None),
                 DoiRegistration.reconciled_at
-                < now - timedelta(seconds=options.doi_reconcile_interval_seconds),
+                < now - timedelta(seconds=settings.doi.reconcile_interval_seconds),
             )
         )
     query = query.order_by(DoiRegistration.reconciled_at.nulls_first(), DoiRegistration.id)
@@ -129,7 +130,7 @@ def _send_again(
     reg.pending_since = now
     reg.retry_count = 0
     reg.last_error = f"reconciliation: {finding.detail}; sending again"
-    schedule_send(session, ctx.options, reg, now)
+    schedule_send(session, ctx.settings, reg, now)
 
 
 # --- DataCite ------------------------------------------------------------------------------

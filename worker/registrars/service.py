@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.config import Settings
 from worker.db import enqueue_after_commit
 from worker.errors import EffectRefused
@@ -33,13 +34,11 @@ from worker.registrars.common import (
     mark_failed,
     registration_of,
     report,
-    utcnow,
     wanted_registration,
 )
 from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite import service as datacite
 from worker.registrars.doi import DoiTemplateError, choose_doi, is_random
-from worker.registrars.settings import RegistrarOptions, current_options
 from worker.works.service import get_work
 from worker.works.trigger import Trigger
 
@@ -68,14 +67,7 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
         if reg is None:
             return None
         return f"registration 'none': DOI {reg.doi} at {reg.registrar} is left as it is"
-    return plan_change(
-        session,
-        work,
-        reg,
-        settings=trigger.settings,
-        options=current_options(),
-        client_id=trigger.client_id,
-    )
+    return plan_change(session, work, reg, settings=trigger.settings, client_id=trigger.client_id)
 
 
 def on_work_withdrawn(session: Session, work: Work, trigger: Trigger) -> str | None:
@@ -84,7 +76,7 @@ def on_work_withdrawn(session: Session, work: Work, trigger: Trigger) -> str | N
     if reg is None:
         return None
     return plan_withdrawal(
-        session, work, reg, options=current_options(), client_id=trigger.client_id
+        session, work, reg, settings=trigger.settings, client_id=trigger.client_id
     )
 
 
@@ -97,7 +89,6 @@ def plan_change(
     reg: DoiRegistration | None,
     *,
     settings: Settings,
-    options: RegistrarOptions,
     client_id: str | None,
     now: datetime | None = None,
 ) -> str:
@@ -114,7 +105,7 @@ def plan_change(
         raise EffectRefused(str(exc)) from None
     created = reg is None
     if reg is None:
-        reg = _new_registration(session, work, registrar, account, model.doi, options)
+        reg = _new_registration(session, work, registrar, account, model.doi, settings)
     elif reg.registrar != registrar or reg.account != account.name:
         raise EffectRefused(
             f"this work's DOI {reg.doi} is registered at {reg.registrar} with account "
@@ -141,11 +132,11 @@ def plan_change(
     reg.pending_since = now
     reg.retry_count = 0
     if created:  # the row, its DOI and the change to send: one INSERT, in the event's commit
-        reg.next_attempt_at = first_attempt(reg, options, now)
+        reg.next_attempt_at = first_attempt(reg, settings, now)
         session.add(reg)  # reg.work resolves from the identity map (work_id is set)
         work.doi = reg.doi
         report(session, reg, "doi.reserved", work=work, message="DOI reserved; registration queued")
-    if created and _guard_applies(reg, wanted, options):
+    if created and _guard_applies(reg, wanted, settings):
         reg.duplicate_check = duplicates.PENDING
         schedule_check(session, reg, now)
         return f"DOI {reg.doi} reserved at {where}; checking for possible duplicates first"
@@ -154,7 +145,7 @@ def plan_change(
         reg.duplicate_check = duplicates.PENDING
         schedule_check(session, reg, now)
         return f"DOI {reg.doi} on hold at {where}; the changed work is checked again"
-    schedule_send(session, options, reg, now)
+    schedule_send(session, settings, reg, now)
     verb = "reserved; registration queued" if created else "update queued"
     return f"DOI {reg.doi} {verb} at {where}"
 
@@ -164,7 +155,7 @@ def plan_withdrawal(
     work: Work,
     reg: DoiRegistration,
     *,
-    options: RegistrarOptions,
+    settings: Settings,
     client_id: str | None,
     now: datetime | None = None,
 ) -> str:
@@ -193,12 +184,12 @@ def plan_withdrawal(
         session.flush()
         return f"DOI {reg.doi} left unchanged at Crossref: {exc}"
     except MetadataError as exc:  # the tombstone record still needs Crossref's fields
-        mark_failed(session, reg, f"withdrawal not deposited: {exc}")
+        mark_failed(session, settings, reg, f"withdrawal not deposited: {exc}")
         return f"withdrawal of DOI {reg.doi} not deposited: {exc}"
     reg.pending_hash = change.hash
     reg.pending_since = now
     reg.retry_count = 0
-    schedule_send(session, options, reg, now)
+    schedule_send(session, settings, reg, now)
     how = "hide" if reg.registrar == DATACITE else "re-deposit pointing at the tombstone"
     if reg.registrar == DATACITE and work.tombstone_url:
         how += ", URL to the tombstone"
@@ -221,7 +212,7 @@ def _new_registration(
     registrar: str,
     account: accounts.Account,
     supplied: str | None,
-    options: RegistrarOptions,
+    settings: Settings,
 ) -> DoiRegistration:
     """A registration (not yet added to the session) with its DOI chosen and checked."""
     if supplied is not None:
@@ -234,7 +225,7 @@ def _new_registration(
         _refuse_if_taken(session, supplied)
         doi, minted = supplied, False
     else:
-        doi, minted = _mint(session, work, account.prefixes[0], options), True
+        doi, minted = _mint(session, work, account.prefixes[0], settings), True
     return DoiRegistration(
         work_id=work.id,
         registrar=registrar,
@@ -247,8 +238,8 @@ def _new_registration(
     )
 
 
-def _mint(session: Session, work: Work, prefix: str, options: RegistrarOptions) -> str:
-    template = options.doi_suffix_template
+def _mint(session: Session, work: Work, prefix: str, settings: Settings) -> str:
+    template = settings.doi.suffix_template
     year = work.work_metadata.get("publication_date")
     tries = MINT_TRIES if is_random(template) else 1
     taken: list[str] = []
@@ -286,26 +277,26 @@ def _refuse_if_taken(session: Session, doi: str) -> None:
         )
 
 
-def _guard_applies(reg: DoiRegistration, wanted: dict[str, Any], options: RegistrarOptions) -> bool:
-    return reg.minted and options.doi_duplicate_check and not duplicates.declared_new(wanted)
+def _guard_applies(reg: DoiRegistration, wanted: dict[str, Any], settings: Settings) -> bool:
+    return reg.minted and settings.doi.duplicate_check and not duplicates.declared_new(wanted)
 
 
 # --- sending -------------------------------------------------------------------------------
 
 
 def schedule_send(
-    session: Session, options: RegistrarOptions, reg: DoiRegistration, now: datetime
+    session: Session, settings: Settings, reg: DoiRegistration, now: datetime
 ) -> None:
     """Enqueue (after commit) the actor that sends the registration's pending change:
     DataCite at once; Crossref after the coalescing window, batched per account/prefix."""
 
     if reg.registrar == DATACITE:
-        reg.next_attempt_at = first_attempt(reg, options, now)
+        reg.next_attempt_at = first_attempt(reg, settings, now)
         enqueue_after_commit(session, "registrars.datacite.sync", reg.id)
     elif reg.open_deposit_id is None:
-        reg.next_attempt_at = first_attempt(reg, options, now)
+        reg.next_attempt_at = first_attempt(reg, settings, now)
         prefix = reg.doi.split("/", 1)[0]
-        window = options.crossref_batch_window_seconds
+        window = settings.crossref.batch_window_seconds
         enqueue_after_commit(
             session, "registrars.crossref.batch", reg.account, prefix, delay=window
         )
@@ -313,11 +304,11 @@ def schedule_send(
     session.flush()
 
 
-def first_attempt(reg: DoiRegistration, options: RegistrarOptions, now: datetime) -> datetime:
+def first_attempt(reg: DoiRegistration, settings: Settings, now: datetime) -> datetime:
     """When the message that sends a new change is due: now, or after Crossref's window."""
     if reg.registrar == DATACITE:
         return now
-    return now + timedelta(seconds=options.crossref_batch_window_seconds)
+    return now + timedelta(seconds=settings.crossref.batch_window_seconds)
 
 
 def schedule_check(session: Session, reg: DoiRegistration, now: datetime) -> None:
@@ -339,14 +330,13 @@ def release(
     source: str,
     external_id: str,
     *,
+    settings: Settings,
     force: bool = False,
-    options: RegistrarOptions | None = None,
     now: datetime | None = None,
 ) -> DoiRegistration:
     """Let an on-hold registration go on (an operator judged it is no duplicate). With
     ``force``, also send any other registration again now, whatever the agency last
     confirmed (e.g. a failed one after its account was fixed)."""
-    options = options or current_options()
     now = now or utcnow()
     work = get_work(session, source, external_id)
     if work is None:
@@ -379,7 +369,7 @@ def release(
     reg.retry_count = 0
     reg.last_error = None
     reg.error_details = None
-    schedule_send(session, options, reg, now)
+    schedule_send(session, settings, reg, now)
     log.info("doi_released", doi=reg.doi, force=force)
     return reg
 

@@ -11,22 +11,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
+from worker.config import Settings
 from worker.db import enqueue_after_commit
 from worker.models import CrossrefDeposit, DepositStatus, DoiRegistration, DoiState
 from worker.registrars import duplicates, reconcile
 from worker.registrars.accounts import DATACITE
-from worker.registrars.common import utcnow
 from worker.registrars.crossref.service import OPEN, flag_if_stale
-from worker.registrars.settings import RegistrarOptions
 
 
-def resend_stalled(
-    session: Session, *, options: RegistrarOptions, now: datetime | None = None, limit: int = 500
-) -> int:
-    """Re-send registrations with a change to send whose message is overdue."""
+def resend_stalled(session: Session, *, settings: Settings, now: datetime | None = None) -> int:
+    """Re-send registrations with a change to send whose message is overdue (a batch of
+    ``sweep_batch`` per run)."""
 
     now = now or utcnow()
-    overdue = now - timedelta(seconds=options.doi_resend_grace_seconds)
+    overdue = now - timedelta(seconds=settings.doi.resend_grace_seconds)
     stalled = session.execute(
         select(DoiRegistration)
         .where(
@@ -40,7 +39,7 @@ def resend_stalled(
             ),
         )
         .order_by(DoiRegistration.id)
-        .limit(limit)
+        .limit(settings.sweep_batch)
         .with_for_update(skip_locked=True)
     ).scalars()
     batches: set[tuple[str, str]] = set()
@@ -60,24 +59,22 @@ def resend_stalled(
     return count
 
 
-def deposit_upkeep(
-    session: Session, *, options: RegistrarOptions, now: datetime | None = None, limit: int = 500
-) -> int:
+def deposit_upkeep(session: Session, *, settings: Settings, now: datetime | None = None) -> int:
     """Upload prepared deposits and poll submitted ones whose message is overdue; flag stale
-    ones. Returns how many messages were sent again."""
+    ones (a batch of ``sweep_batch`` per run). Returns how many messages were sent again."""
 
     now = now or utcnow()
-    overdue = now - timedelta(seconds=options.doi_resend_grace_seconds)
+    overdue = now - timedelta(seconds=settings.doi.resend_grace_seconds)
     deposits = session.execute(
         select(CrossrefDeposit)
         .where(CrossrefDeposit.status.in_((DepositStatus.PREPARED, *OPEN)))
         .order_by(CrossrefDeposit.id)
-        .limit(limit)
+        .limit(settings.sweep_batch)
         .with_for_update(skip_locked=True)
     ).scalars()
     count = 0
     for deposit in deposits:
-        flag_if_stale(session, options, deposit, now)
+        flag_if_stale(session, settings, deposit, now)
         if deposit.next_poll_at is not None and deposit.next_poll_at >= overdue:
             continue
         deposit.next_poll_at = now
@@ -89,12 +86,14 @@ def deposit_upkeep(
 
 
 def schedule_reconciliation(
-    session: Session, *, options: RegistrarOptions, now: datetime | None = None
+    session: Session, *, settings: Settings, now: datetime | None = None
 ) -> int:
     """Enqueue a read-back of the confirmed DOIs due for one (a batch per run)."""
 
     now = now or utcnow()
-    due = reconcile.due_registrations(session, options, now=now, limit=options.doi_reconcile_batch)
+    due = reconcile.due_registrations(
+        session, settings, now=now, limit=settings.doi.reconcile_batch
+    )
     for registration_id in due:
         reg = session.get(DoiRegistration, registration_id)
         if reg is not None:

@@ -27,8 +27,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from worker.config import CrossrefAccount
+from worker.clock import utcnow
+from worker.config import CrossrefAccount, Settings
 from worker.db import enqueue_after_commit
+from worker.errors import error_text
 from worker.http import RequestError, ServerError, TransportError
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
@@ -46,16 +48,13 @@ from worker.models import (
 from worker.registrars.accounts import CROSSREF, UnknownAccount
 from worker.registrars.common import (
     EARLY,
-    error_text,
     mark_confirmed,
     mark_failed,
     report,
-    utcnow,
     work_model,
 )
 from worker.registrars.context import RegistrarContext
 from worker.registrars.crossref.client import RecordResult, SubmissionResult
-from worker.registrars.settings import RegistrarOptions
 
 log = get_logger(__name__)
 
@@ -121,7 +120,7 @@ def prepare_batches(
     files, one per record kind; returns the new deposits' ids (uploaded after commit)."""
 
     now = now or utcnow()
-    size = ctx.options.crossref_batch_max_records
+    size = ctx.settings.crossref.batch_max_records
     regs = list(
         session.execute(
             select(DoiRegistration)
@@ -149,20 +148,30 @@ def prepare_batches(
         account = ctx.crossref_account(account_name)
     except UnknownAccount as exc:
         for reg in regs:
-            mark_failed(session, reg, f"not deposited: {exc}", failed_hash=reg.pending_hash)
+            mark_failed(
+                session,
+                ctx.settings,
+                reg,
+                f"not deposited: {exc}",
+                failed_hash=reg.pending_hash,
+            )
         return []
     groups: dict[str, list[tuple[DoiRegistration, DesiredRecord]]] = defaultdict(list)
     for reg in regs:
-        want = _batchable(session, reg, now)
+        want = _batchable(session, ctx.settings, reg, now)
         if want is not None:
             groups[body_element(want.model)].append((reg, want))
-    deposits = [_prepare(session, account, prefix, items, now) for items in groups.values()]
+    deposits = [
+        _prepare(session, ctx.settings, account, prefix, items, now) for items in groups.values()
+    ]
     if len(regs) == size:  # more may be waiting: the next batch right away
         enqueue_after_commit(session, "registrars.crossref.batch", account_name, prefix)
     return [d for d in deposits if d is not None]
 
 
-def _batchable(session: Session, reg: DoiRegistration, now: datetime) -> DesiredRecord | None:
+def _batchable(
+    session: Session, settings: Settings, reg: DoiRegistration, now: datetime
+) -> DesiredRecord | None:
     """The record to deposit for ``reg``, or None when there is nothing to send (recorded)."""
     try:
         want = desired_record(reg.work, reg.doi)
@@ -172,7 +181,7 @@ def _batchable(session: Session, reg: DoiRegistration, now: datetime) -> Desired
         session.flush()
         return None
     except MetadataError as exc:
-        mark_failed(session, reg, f"not deposited: {exc}", failed_hash=reg.pending_hash)
+        mark_failed(session, settings, reg, f"not deposited: {exc}", failed_hash=reg.pending_hash)
         return None
     if want.hash == reg.confirmed_hash and reg.state in (DoiState.REGISTERED, DoiState.WITHDRAWN):
         reg.pending_hash = reg.pending_since = reg.next_attempt_at = None
@@ -194,6 +203,7 @@ def _batchable(session: Session, reg: DoiRegistration, now: datetime) -> Desired
 
 def _prepare(
     session: Session,
+    settings: Settings,
     account: CrossrefAccount,
     prefix: str,
     items: list[tuple[DoiRegistration, DesiredRecord]],
@@ -214,7 +224,9 @@ def _prepare(
         )
     except MetadataError as exc:  # the head (depositor, registrant) is the account's own
         for reg, _ in items:
-            mark_failed(session, reg, f"not deposited: {exc}", failed_hash=reg.pending_hash)
+            mark_failed(
+                session, settings, reg, f"not deposited: {exc}", failed_hash=reg.pending_hash
+            )
         return None
     deposit = CrossrefDeposit(
         account=account.name,
@@ -282,15 +294,16 @@ def upload_deposit(
     try:
         account = ctx.crossref_account(deposit.account)
     except UnknownAccount as exc:
-        _upload_refused(session, deposit, f"not uploaded: {exc}")
+        _upload_refused(session, ctx.settings, deposit, f"not uploaded: {exc}")
         return None
     waiting = _pending_submissions(session, deposit.account)
-    if waiting >= ctx.options.crossref_max_pending_submissions:
-        delay = ctx.options.poll_delay(0)
+    budget = ctx.settings.crossref.max_pending_submissions
+    if waiting >= budget:
+        delay = ctx.settings.crossref.poll_delay(0)
         deposit.next_poll_at = now + timedelta(seconds=delay)
         deposit.last_error = (
             f"waiting: {waiting} submissions of account {deposit.account!r} are still queued at "
-            f"Crossref (budget {ctx.options.crossref_max_pending_submissions})"
+            f"Crossref (budget {budget})"
         )
         session.flush()
         return delay
@@ -302,21 +315,28 @@ def upload_deposit(
     try:
         ctx.crossref(account).deposit(deposit.file_name, deposit.content.encode("utf-8"))
     except RequestError as exc:
-        _upload_refused(session, deposit, f"Crossref refused the upload ({exc.status}): {exc}")
+        _upload_refused(
+            session, ctx.settings, deposit, f"Crossref refused the upload ({exc.status}): {exc}"
+        )
         return None
     except (ServerError, TransportError) as exc:
         deposit.retry_count += 1
-        deposit.last_error = f"upload try {deposit.retry_count}: {error_text(exc)}"
-        if deposit.retry_count >= ctx.options.doi_max_retries:
+        answer = error_text(exc, ctx.settings.error_text_chars)
+        deposit.last_error = f"upload try {deposit.retry_count}: {answer}"
+        backoff = ctx.settings.doi.backoff
+        if backoff.exhausted(deposit.retry_count):
             _upload_refused(
-                session, deposit, f"gave up uploading after {deposit.retry_count} tries: {exc}"
+                session,
+                ctx.settings,
+                deposit,
+                f"gave up uploading after {deposit.retry_count} tries: {answer}",
             )
             return None
-        delay = ctx.options.retry_delay(deposit.retry_count, exc.retry_after)
+        delay = backoff.delay(deposit.retry_count, exc.retry_after)
         deposit.next_poll_at = now + timedelta(seconds=delay)
         session.flush()
         return delay
-    delay = ctx.options.poll_delay(0)
+    delay = ctx.settings.crossref.poll_delay(0)
     deposit.status = DepositStatus.SUBMITTED
     deposit.submitted_at = now
     deposit.retry_count = 0
@@ -341,7 +361,9 @@ def _pending_submissions(session: Session, account_name: str) -> int:
     )
 
 
-def _upload_refused(session: Session, deposit: CrossrefDeposit, message: str) -> None:
+def _upload_refused(
+    session: Session, settings: Settings, deposit: CrossrefDeposit, message: str
+) -> None:
     deposit.status = DepositStatus.FAILED
     deposit.last_error = message
     deposit.next_poll_at = None
@@ -349,7 +371,7 @@ def _upload_refused(session: Session, deposit: CrossrefDeposit, message: str) ->
     hashes = {record.registration_id: record.payload_hash for record in deposit.records}
     for reg in _registrations(session, deposit):
         reg.open_deposit_id = None
-        mark_failed(session, reg, message, failed_hash=hashes.get(reg.id))
+        mark_failed(session, settings, reg, message, failed_hash=hashes.get(reg.id))
     session.flush()
 
 
@@ -379,10 +401,12 @@ def poll_deposit(
         log.error(  # noqa: TRY400 - an alert; the status and api_calls say why, no traceback
             "crossref_poll_refused", account=deposit.account, status=exc.status
         )
-        deposit.last_error = f"polling refused ({exc.status}): {error_text(exc)}"
+        deposit.last_error = (
+            f"polling refused ({exc.status}): {error_text(exc, ctx.settings.error_text_chars)}"
+        )
         return _poll_again(session, ctx, deposit, now)
     except (ServerError, TransportError) as exc:
-        deposit.last_error = f"polling failed: {error_text(exc)}"
+        deposit.last_error = f"polling failed: {error_text(exc, ctx.settings.error_text_chars)}"
         return _poll_again(session, ctx, deposit, now, retry_after=exc.retry_after)
     deposit.poll_count += 1
     if result.completed:
@@ -409,8 +433,8 @@ def _poll_again(
     *,
     retry_after: float | None = None,
 ) -> float:
-    flag_if_stale(session, ctx.options, deposit, now)
-    delay = ctx.options.poll_delay(deposit.poll_count)
+    flag_if_stale(session, ctx.settings, deposit, now)
+    delay = ctx.settings.crossref.poll_delay(deposit.poll_count)
     if retry_after is not None:
         delay = max(delay, retry_after)
     deposit.next_poll_at = now + timedelta(seconds=delay)
@@ -419,13 +443,13 @@ def _poll_again(
 
 
 def flag_if_stale(
-    session: Session, options: RegistrarOptions, deposit: CrossrefDeposit, now: datetime
+    session: Session, settings: Settings, deposit: CrossrefDeposit, now: datetime
 ) -> bool:
     """Flag a submission still unfinished past the deadline (once): status, alert, webhook."""
     if deposit.stale or deposit.submitted_at is None or deposit.status not in OPEN:
         return False
     age = (now - deposit.submitted_at).total_seconds()
-    if age < options.crossref_stale_after_seconds:
+    if age < settings.crossref.stale_after_seconds:
         return False
     deposit.stale = True
     deposit.stale_at = now
@@ -470,7 +494,7 @@ def apply_result(
         record.message = outcome.message or None
         if reg.open_deposit_id == deposit.id:
             reg.open_deposit_id = None
-        _apply_record(session, reg, record, outcome, now)
+        _apply_record(session, ctx.settings, reg, record, outcome, now)
         if reg.pending_hash is not None and reg.state != DoiState.ON_HOLD:
             rebatch = True  # a newer change arrived while this deposit was in flight
     deposit.status = DepositStatus.COMPLETED
@@ -485,7 +509,7 @@ def apply_result(
             "registrars.crossref.batch",
             deposit.account,
             deposit.prefix,
-            delay=ctx.options.crossref_batch_window_seconds,
+            delay=ctx.settings.crossref.batch_window_seconds,
         )
     log.info(
         "crossref_deposit_completed",
@@ -496,6 +520,7 @@ def apply_result(
 
 def _apply_record(
     session: Session,
+    settings: Settings,
     reg: DoiRegistration,
     record: CrossrefDepositRecord,
     outcome: RecordResult,
@@ -524,6 +549,7 @@ def _apply_record(
     else:
         mark_failed(
             session,
+            settings,
             reg,
             f"Crossref refused the record: {outcome.message or outcome.status}",
             details=[{"status": outcome.status, "msg": outcome.message}],

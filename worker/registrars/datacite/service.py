@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 from structlog.contextvars import bound_contextvars
 
+from worker.clock import utcnow
+from worker.config import Settings
 from worker.http import RequestError, ServerError, TransportError
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
@@ -31,7 +33,6 @@ from worker.registrars.common import (
     mark_confirmed,
     mark_failed,
     retry_later,
-    utcnow,
     work_model,
 )
 from worker.registrars.context import RegistrarContext
@@ -89,7 +90,13 @@ def sync_registration(
     try:
         want = desired(reg.work, reg.doi, reg.target_state)
     except MetadataError as exc:
-        mark_failed(session, reg, f"not sent to DataCite: {exc}", failed_hash=reg.pending_hash)
+        mark_failed(
+            session,
+            ctx.settings,
+            reg,
+            f"not sent to DataCite: {exc}",
+            failed_hash=reg.pending_hash,
+        )
         return None
     if want.hash == reg.confirmed_hash and reg.state in (
         DoiState.FINDABLE,
@@ -102,7 +109,13 @@ def sync_registration(
     try:
         account = ctx.datacite_account(reg.account)
     except UnknownAccount as exc:
-        mark_failed(session, reg, f"not sent to DataCite: {exc}", failed_hash=reg.pending_hash)
+        mark_failed(
+            session,
+            ctx.settings,
+            reg,
+            f"not sent to DataCite: {exc}",
+            failed_hash=reg.pending_hash,
+        )
         return None
     client = ctx.datacite(account)
     # Never confirmed: if nothing reached DataCite, there is nothing to hide.
@@ -126,11 +139,11 @@ def sync_registration(
         with bound_contextvars(work_id=reg.work_id):  # the call record names the work
             data = client.put_doi(reg.doi, want.attributes, want.event(reg.state))
     except RequestError as exc:
-        _refused(session, reg, exc)
+        _refused(session, ctx.settings, reg, exc)
         return None
     except (ServerError, TransportError) as exc:
-        return retry_later(session, reg, exc, ctx.options, now, agency="DataCite")
-    _confirmed(session, reg, want, data, now)
+        return retry_later(session, ctx.settings, reg, exc, now, agency="DataCite")
+    _confirmed(session, ctx.settings, reg, want, data, now)
     return None
 
 
@@ -143,7 +156,12 @@ def _unknown_at_datacite(
 
 
 def _confirmed(
-    session: Session, reg: DoiRegistration, want: Desired, data: dict[str, Any], now: datetime
+    session: Session,
+    settings: Settings,
+    reg: DoiRegistration,
+    want: Desired,
+    data: dict[str, Any],
+    now: datetime,
 ) -> None:
     remote = str(data.get("attributes", {}).get("state") or "")
     warning = None
@@ -158,6 +176,7 @@ def _confirmed(
     else:
         mark_failed(
             session,
+            settings,
             reg,
             f"DataCite kept {reg.doi} in state {remote or 'unknown'!r} after the "
             f"'{want.event(reg.state)}' event",
@@ -167,7 +186,7 @@ def _confirmed(
     mark_confirmed(session, reg, state=state, confirmed_hash=want.hash, now=now, warning=warning)
 
 
-def _refused(session: Session, reg: DoiRegistration, exc: RequestError) -> None:
+def _refused(session: Session, settings: Settings, reg: DoiRegistration, exc: RequestError) -> None:
     errors = field_errors(exc)
     detail = describe_errors(errors) or exc.text or str(exc)
     status = exc.status
@@ -193,4 +212,6 @@ def _refused(session: Session, reg: DoiRegistration, exc: RequestError) -> None:
             status=status,
             doi=reg.doi,
         )
-    mark_failed(session, reg, message, details=errors or None, failed_hash=reg.pending_hash)
+    mark_failed(
+        session, settings, reg, message, details=errors or None, failed_hash=reg.pending_hash
+    )
