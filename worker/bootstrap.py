@@ -37,7 +37,8 @@ from worker.orcid.deps import build as build_orcid
 from worker.orcid.tokens import TokenCipher, load_keys
 from worker.pids.negotiation import Negotiator
 from worker.ratelimit import RateLimiter
-from worker.registrars.context import RegistrarContext, build_context
+from worker.registrars.deps import RegistrarDeps
+from worker.registrars.deps import build as build_registrars
 
 
 class BootError(Exception):
@@ -55,7 +56,7 @@ class Runtime:
     redis: Any
     limiter: RateLimiter
     recorder: Recorder
-    registrars: RegistrarContext
+    registrars: RegistrarDeps
     orcid: OrcidDeps
     negotiator: Negotiator
     webhooks: WebhookClient
@@ -98,7 +99,7 @@ def compose(
         redis=redis_client,
         limiter=limiter,
         recorder=recorder,
-        registrars=build_context(settings, limiter=limiter, recorder=recorder),
+        registrars=build_registrars(settings, limiter=limiter, recorder=recorder),
         orcid=build_orcid(
             settings,
             cipher,

@@ -19,7 +19,7 @@ from worker.config import (
     DoiSettings,
     Settings,
 )
-from worker.registrars.context import RegistrarContext
+from worker.registrars.deps import RegistrarDeps
 from worker.sandbox.server import Sandbox
 
 
@@ -79,7 +79,7 @@ def _booted(runtime):
 
 
 @pytest.fixture
-def ctx(runtime) -> Iterator[RegistrarContext]:
+def deps(runtime) -> Iterator[RegistrarDeps]:
     """The registrar services' dependencies, as the runtime built them."""
     yield runtime.registrars
     runtime.registrars.close()

@@ -80,29 +80,29 @@ def registration(session, work_id: str) -> DoiRegistration:
     return reg
 
 
-def sync(session, ctx, reg: DoiRegistration) -> float | None:
+def sync(session, deps, reg: DoiRegistration) -> float | None:
     reg.next_attempt_at = None  # the worker runs it when due; tests run it now
     session.flush()
-    return datacite.sync_registration(session, ctx, reg.id)
+    return datacite.sync_registration(session, deps, reg.id)
 
 
-def upload(session, ctx, deposit_id: int) -> None:
+def upload(session, deps, deposit_id: int) -> None:
     row = session.get(CrossrefDeposit, deposit_id)
     row.next_poll_at = None  # the worker runs it when due; tests run it now
     session.flush()
-    assert crossref.upload_deposit(session, ctx, deposit_id) is None
+    assert crossref.upload_deposit(session, deps, deposit_id) is None
     assert row.status == DepositStatus.SUBMITTED, row.last_error
 
 
-def deposit(session, ctx, *, account: str = "default", prefix: str = "10.32013") -> list[int]:
+def deposit(session, deps, *, account: str = "default", prefix: str = "10.32013") -> list[int]:
     """Batch the pending changes of one account/prefix and upload the files."""
-    ids = crossref.prepare_batches(session, ctx, account, prefix)
+    ids = crossref.prepare_batches(session, deps, account, prefix)
     for deposit_id in ids:
-        upload(session, ctx, deposit_id)
+        upload(session, deps, deposit_id)
     return ids
 
 
-def finish(session, ctx, deposit_id: int, *, timeout: float = 30.0) -> CrossrefDeposit:
+def finish(session, deps, deposit_id: int, *, timeout: float = 30.0) -> CrossrefDeposit:
     """Poll a deposit until Crossref (the sandbox) has processed it."""
     deadline = time.monotonic() + timeout
     row = session.get(CrossrefDeposit, deposit_id)
@@ -111,7 +111,7 @@ def finish(session, ctx, deposit_id: int, *, timeout: float = 30.0) -> CrossrefD
         assert time.monotonic() < deadline, f"deposit {row.file_name} still {row.status}"
         row.next_poll_at = None
         session.flush()
-        crossref.poll_deposit(session, ctx, deposit_id)
+        crossref.poll_deposit(session, deps, deposit_id)
         session.refresh(row)
         if row.status in crossref.OPEN:
             time.sleep(0.05)

@@ -24,10 +24,10 @@ from worker.registrars.crossref import service as crossref
 from worker.registrars.service import release
 
 
-def _registered(session, ctx, work_id="a-1", **fields):
+def _registered(session, deps, work_id="a-1", **fields):
     event(session, "work.published", crossref_work(work_id, **fields))
-    (deposit_id,) = deposit(session, ctx)
-    finish(session, ctx, deposit_id)
+    (deposit_id,) = deposit(session, deps)
+    finish(session, deps, deposit_id)
     reg = registration(session, work_id)
     assert reg.state == DoiState.REGISTERED, reg.last_error
     return reg
@@ -43,12 +43,12 @@ def _records(session, reg):
     )
 
 
-def test_publish_deposits_polls_and_registers(session, ctx, sandbox):
+def test_publish_deposits_polls_and_registers(session, deps, sandbox):
     outcome = event(session, "work.published", crossref_work())
     reg = registration(session, "a-1")
     assert f"DOI {reg.doi} reserved" in outcome.message and reg.doi.startswith("10.32013/")
     # When the batch is built and uploaded
-    (deposit_id,) = deposit(session, ctx)
+    (deposit_id,) = deposit(session, deps)
     reg = registration(session, "a-1")
     row = session.get(CrossrefDeposit, deposit_id)
     # Then the DOI is submitted, not registered, until Crossref has processed the file
@@ -56,7 +56,7 @@ def test_publish_deposits_polls_and_registers(session, ctx, sandbox):
     assert row.status == DepositStatus.SUBMITTED and row.file_name.startswith("pidsync-default-")
     assert webhooks(session, "doi.registered") == []
     # When polling finds the submission completed
-    row = finish(session, ctx, deposit_id)
+    row = finish(session, deps, deposit_id)
     reg = registration(session, "a-1")
     assert row.status == DepositStatus.COMPLETED and row.poll_count >= 1
     assert reg.state == DoiState.REGISTERED and reg.warning is None
@@ -68,8 +68,8 @@ def test_publish_deposits_polls_and_registers(session, ctx, sandbox):
     assert [w.payload["state"] for w in webhooks(session, "doi.registered")] == ["registered"]
 
 
-def test_credentials_never_reach_the_call_record(session, ctx, sandbox, settings):
-    _registered(session, ctx)
+def test_credentials_never_reach_the_call_record(session, deps, sandbox, settings):
+    _registered(session, deps)
     password = settings.crossref_password.get_secret_value()
     recorded = calls(session, "crossref")
     assert recorded[0].method == "POST" and recorded[0].url.endswith("/servlet/deposit")
@@ -79,30 +79,30 @@ def test_credentials_never_reach_the_call_record(session, ctx, sandbox, settings
 
 
 def test_update_redeposits_with_a_newer_timestamp_and_unchanged_sends_nothing(
-    session, ctx, sandbox
+    session, deps, sandbox
 ):
-    reg = _registered(session, ctx, version=1)
+    reg = _registered(session, deps, version=1)
     first = reg.last_timestamp
     outcome = event(session, "work.updated", crossref_work(version=2, title="Renamed"))
     assert "update queued" in outcome.message
-    (deposit_id,) = deposit(session, ctx)
-    finish(session, ctx, deposit_id)
+    (deposit_id,) = deposit(session, deps)
+    finish(session, deps, deposit_id)
     reg = registration(session, "a-1")
     assert reg.state == DoiState.REGISTERED and reg.last_timestamp > first
     assert crossref_dois(sandbox)[reg.doi]["title"] == ["Renamed"]
     # A newer version that changes nothing Crossref sees is not deposited
     outcome = event(session, "work.updated", crossref_work(version=3, title="Renamed"))
     assert "nothing sent" in outcome.message
-    assert deposit(session, ctx) == []
+    assert deposit(session, deps) == []
     assert len(sandbox.state()["crossref"]["submissions"]) == 2
 
 
-def test_withdrawal_redeposits_pointing_at_the_tombstone(session, ctx, sandbox):
-    reg = _registered(session, ctx, version=1)
+def test_withdrawal_redeposits_pointing_at_the_tombstone(session, deps, sandbox):
+    reg = _registered(session, deps, version=1)
     tombstone = "https://journal.example.edu/withdrawn/a-1"
     event(session, "work.withdrawn", {"id": "a-1", "version": 2, "tombstone_url": tombstone})
-    (deposit_id,) = deposit(session, ctx)
-    finish(session, ctx, deposit_id)
+    (deposit_id,) = deposit(session, deps)
+    finish(session, deps, deposit_id)
     reg = registration(session, "a-1")
     assert reg.state == DoiState.WITHDRAWN
     assert crossref_dois(sandbox)[reg.doi]["url"] == tombstone
@@ -110,24 +110,24 @@ def test_withdrawal_redeposits_pointing_at_the_tombstone(session, ctx, sandbox):
     assert [w.payload["doi"] for w in webhooks(session, "doi.withdrawn")] == [reg.doi]
 
 
-def test_withdrawal_without_tombstone_is_reported_not_deposited(session, ctx, sandbox):
-    reg = _registered(session, ctx)
+def test_withdrawal_without_tombstone_is_reported_not_deposited(session, deps, sandbox):
+    reg = _registered(session, deps)
     outcome = event(session, "work.withdrawn", {"id": "a-1"})
     assert "needs tombstone_url" in outcome.message
     reg = registration(session, "a-1")
     assert reg.state == DoiState.REGISTERED  # the truth: it still resolves
     assert "still points at the landing page" in reg.warning
-    assert deposit(session, ctx) == []
+    assert deposit(session, deps) == []
 
 
-def test_one_failing_and_one_warning_record_fail_only_that_record(session, ctx, sandbox):
+def test_one_failing_and_one_warning_record_fail_only_that_record(session, deps, sandbox):
     for work_id in ("a-1", "a-2", "a-3"):
         event(session, "work.published", crossref_work(work_id))
     ok, warned, failed = (registration(session, w) for w in ("a-1", "a-2", "a-3"))
     sandbox.crossref_force_outcome(warned.doi, "Warning", "Added with conflict")
     sandbox.crossref_force_outcome(failed.doi, "Failure", "Title is not unique in journal")
-    (deposit_id,) = deposit(session, ctx)  # one file for all three
-    finish(session, ctx, deposit_id)
+    (deposit_id,) = deposit(session, deps)  # one file for all three
+    finish(session, deps, deposit_id)
     ok, warned, failed = (registration(session, w) for w in ("a-1", "a-2", "a-3"))
     assert ok.state == DoiState.REGISTERED and ok.warning is None
     assert warned.state == DoiState.REGISTERED
@@ -142,7 +142,7 @@ def test_one_failing_and_one_warning_record_fail_only_that_record(session, ctx, 
 
 
 def test_deposits_close_together_are_coalesced_per_account_prefix_and_kind(
-    session, ctx, sandbox, tune
+    session, deps, sandbox, tune
 ):
     tune(crossref={"batch_max_records": 2})
     for work_id in ("a-1", "a-2", "a-3"):
@@ -153,65 +153,65 @@ def test_deposits_close_together_are_coalesced_per_account_prefix_and_kind(
         "work.published",
         crossref_work("o-1", registration={"registrar": "crossref", "account": "other"}),
     )
-    first = crossref.prepare_batches(session, ctx, "default", "10.32013")
-    second = crossref.prepare_batches(session, ctx, "default", "10.32013")
-    other = crossref.prepare_batches(session, ctx, "other", "10.80002")
+    first = crossref.prepare_batches(session, deps, "default", "10.32013")
+    second = crossref.prepare_batches(session, deps, "default", "10.32013")
+    other = crossref.prepare_batches(session, deps, "other", "10.80002")
     files = {
         d.id: sorted(r.doi.split("/")[0] + ":" + r.intent for r in d.records)
         for d in session.execute(select(CrossrefDeposit)).scalars()
     }
     assert len(first) == 1 and len(second) == 2 and len(other) == 1
     assert sorted(len(records) for records in files.values()) == [1, 1, 1, 2]
-    assert crossref.prepare_batches(session, ctx, "default", "10.32013") == []
+    assert crossref.prepare_batches(session, deps, "default", "10.32013") == []
     for deposit_id in [*first, *second, *other]:
-        upload(session, ctx, deposit_id)
-        finish(session, ctx, deposit_id)
+        upload(session, deps, deposit_id)
+        finish(session, deps, deposit_id)
     assert len(crossref_dois(sandbox)) == 5
     journal = session.get(CrossrefDeposit, first[0]).content
     assert journal.count("<journal_article") == 2
 
 
-def test_timestamps_only_grow_per_doi_even_when_the_clock_goes_back(session, ctx, sandbox):
+def test_timestamps_only_grow_per_doi_even_when_the_clock_goes_back(session, deps, sandbox):
     event(session, "work.published", crossref_work(version=1))
     later = datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
-    (first,) = crossref.prepare_batches(session, ctx, "default", "10.32013", now=later)
+    (first,) = crossref.prepare_batches(session, deps, "default", "10.32013", now=later)
     reg = registration(session, "a-1")
     assert reg.last_timestamp == 20300102030405678
     assert (
         f"<timestamp>{reg.last_timestamp}</timestamp>"
         in session.get(CrossrefDeposit, first).content
     )
-    upload(session, ctx, first)
-    finish(session, ctx, first)
+    upload(session, deps, first)
+    finish(session, deps, first)
     # When the next deposit is built with an earlier clock (a skewed machine)
     event(session, "work.updated", crossref_work(version=2, title="again"))
     (second,) = crossref.prepare_batches(
-        session, ctx, "default", "10.32013", now=later - timedelta(days=1)
+        session, deps, "default", "10.32013", now=later - timedelta(days=1)
     )
     reg = registration(session, "a-1")
     # Then the timestamp is last + 1, and Crossref accepts it
     assert reg.last_timestamp == 20300102030405679
-    upload(session, ctx, second)
-    finish(session, ctx, second)
+    upload(session, deps, second)
+    finish(session, deps, second)
     assert registration(session, "a-1").state == DoiState.REGISTERED
     assert crossref.next_timestamp(later, None) == 20300102030405678
     assert crossref.next_timestamp(later, 20990101000000000) == 20990101000000001
 
 
-def test_not_newer_failure_for_an_accepted_payload_counts_as_done(session, ctx, sandbox):
+def test_not_newer_failure_for_an_accepted_payload_counts_as_done(session, deps, sandbox):
     # Given Crossref accepted the record with a timestamp far in the future
     event(session, "work.published", crossref_work())
     future = datetime(2090, 1, 1, tzinfo=UTC)
-    (first,) = crossref.prepare_batches(session, ctx, "default", "10.32013", now=future)
-    upload(session, ctx, first)
-    finish(session, ctx, first)
+    (first,) = crossref.prepare_batches(session, deps, "default", "10.32013", now=future)
+    upload(session, deps, first)
+    finish(session, deps, first)
     # And pidsync lost its record of that timestamp (restored from a backup), then re-sends
     reg = registration(session, "a-1")
     reg.last_timestamp = None
     session.flush()
-    release(session, reg.work.source, "a-1", force=True, settings=ctx.settings)
-    (again,) = deposit(session, ctx)
-    finish(session, ctx, again)
+    release(session, reg.work.source, "a-1", force=True, settings=deps.settings)
+    (again,) = deposit(session, deps)
+    finish(session, deps, again)
     reg = registration(session, "a-1")
     # Then Crossref's "not newer" refusal of the same payload is treated as already done
     assert _records(session, reg)[-1].status == "Failure"
@@ -221,21 +221,21 @@ def test_not_newer_failure_for_an_accepted_payload_counts_as_done(session, ctx, 
     reg.last_timestamp = None
     session.flush()
     event(session, "work.updated", crossref_work(title="changed"))
-    (changed,) = deposit(session, ctx)
-    finish(session, ctx, changed)
+    (changed,) = deposit(session, deps)
+    finish(session, deps, changed)
     reg = registration(session, "a-1")
     assert reg.state == DoiState.FAILED
     assert "less or equal to previously submitted version" in reg.last_error
 
 
-def test_stale_submission_is_flagged_and_polling_goes_on(session, ctx, sandbox, tune):
+def test_stale_submission_is_flagged_and_polling_goes_on(session, deps, sandbox, tune):
     tune(crossref={"stale_after_seconds": 0.001})
     sandbox.set_crossref_processing(queued_seconds=3600)
     event(session, "work.published", crossref_work())
-    (deposit_id,) = deposit(session, ctx)
+    (deposit_id,) = deposit(session, deps)
     row = session.get(CrossrefDeposit, deposit_id)
     row.next_poll_at = None
-    delay = crossref.poll_deposit(session, ctx, deposit_id)
+    delay = crossref.poll_deposit(session, deps, deposit_id)
     session.refresh(row)
     reg = registration(session, "a-1")
     assert delay == 0.05  # still polling
@@ -244,26 +244,26 @@ def test_stale_submission_is_flagged_and_polling_goes_on(session, ctx, sandbox, 
     assert [w.payload["deposit"] for w in webhooks(session, "doi.stale")] == [row.file_name]
     # Flagged once, however often it is polled
     row.next_poll_at = None
-    crossref.poll_deposit(session, ctx, deposit_id)
+    crossref.poll_deposit(session, deps, deposit_id)
     assert len(webhooks(session, "doi.stale")) == 1
     # When Crossref gets to it, the outcome applies as usual
     sandbox.set_crossref_processing(queued_seconds=0)
-    finish(session, ctx, deposit_id)
+    finish(session, deps, deposit_id)
     reg = registration(session, "a-1")
     assert reg.state == DoiState.REGISTERED and reg.warning is None
 
 
-def test_lost_upload_answer_reuploads_the_same_file_and_registers_once(session, ctx, sandbox):
+def test_lost_upload_answer_reuploads_the_same_file_and_registers_once(session, deps, sandbox):
     event(session, "work.published", crossref_work())
-    (deposit_id,) = crossref.prepare_batches(session, ctx, "default", "10.32013")
+    (deposit_id,) = crossref.prepare_batches(session, deps, "default", "10.32013")
     sandbox.set_faults("crossref", lost_response_rate=1)
-    assert crossref.upload_deposit(session, ctx, deposit_id) == pytest.approx(0.01)
+    assert crossref.upload_deposit(session, deps, deposit_id) == pytest.approx(0.01)
     row = session.get(CrossrefDeposit, deposit_id)
     assert row.status == DepositStatus.PREPARED and "upload try 1" in row.last_error
     sandbox.set_faults("crossref", lost_response_rate=0)
     row.next_poll_at = None
-    assert crossref.upload_deposit(session, ctx, deposit_id) is None
-    finish(session, ctx, deposit_id)
+    assert crossref.upload_deposit(session, deps, deposit_id) is None
+    finish(session, deps, deposit_id)
     submissions = sandbox.state()["crossref"]["submissions"]
     assert [s["file_name"] for s in submissions] == [row.file_name, row.file_name]
     assert registration(session, "a-1").state == DoiState.REGISTERED
@@ -275,26 +275,26 @@ class Killed(Exception):
 
 
 def test_worker_killed_after_upload_catches_up_without_a_second_doi(
-    session, database, ctx, sandbox
+    session, database, deps, sandbox
 ):
     event(session, "work.published", crossref_work())
-    (deposit_id,) = crossref.prepare_batches(session, ctx, "default", "10.32013")
+    (deposit_id,) = crossref.prepare_batches(session, deps, "default", "10.32013")
     with pytest.raises(Killed), database.session() as doomed:
-        assert crossref.upload_deposit(doomed, ctx, deposit_id) is None
+        assert crossref.upload_deposit(doomed, deps, deposit_id) is None
         raise Killed
     session.expire_all()
     assert session.get(CrossrefDeposit, deposit_id).status == DepositStatus.PREPARED
-    assert crossref.upload_deposit(session, ctx, deposit_id) is None
-    finish(session, ctx, deposit_id)
+    assert crossref.upload_deposit(session, deps, deposit_id) is None
+    finish(session, deps, deposit_id)
     assert registration(session, "a-1").state == DoiState.REGISTERED
     assert len(crossref_dois(sandbox)) == 1
 
 
-def test_refused_upload_fails_each_doi_with_the_reason(session, ctx, sandbox):
+def test_refused_upload_fails_each_doi_with_the_reason(session, deps, sandbox):
     event(session, "work.published", crossref_work())
-    ctx.settings = ctx.settings.model_copy(update={"crossref_password": "wrong"})
-    (deposit_id,) = crossref.prepare_batches(session, ctx, "default", "10.32013")
-    assert crossref.upload_deposit(session, ctx, deposit_id) is None
+    deps.settings = deps.settings.model_copy(update={"crossref_password": "wrong"})
+    (deposit_id,) = crossref.prepare_batches(session, deps, "default", "10.32013")
+    assert crossref.upload_deposit(session, deps, deposit_id) is None
     row = session.get(CrossrefDeposit, deposit_id)
     reg = registration(session, "a-1")
     assert row.status == DepositStatus.FAILED
@@ -303,42 +303,42 @@ def test_refused_upload_fails_each_doi_with_the_reason(session, ctx, sandbox):
     assert len(webhooks(session, "doi.failed")) == 1
 
 
-def test_polling_errors_are_retried(session, ctx, sandbox):
+def test_polling_errors_are_retried(session, deps, sandbox):
     event(session, "work.published", crossref_work())
-    (deposit_id,) = deposit(session, ctx)
+    (deposit_id,) = deposit(session, deps)
     sandbox.set_faults("crossref", error_rate=1)
     row = session.get(CrossrefDeposit, deposit_id)
     row.next_poll_at = None
-    assert crossref.poll_deposit(session, ctx, deposit_id) == 0.05
+    assert crossref.poll_deposit(session, deps, deposit_id) == 0.05
     assert "polling failed" in row.last_error and row.status == DepositStatus.SUBMITTED
     sandbox.set_faults("crossref", error_rate=0)
-    finish(session, ctx, deposit_id)
+    finish(session, deps, deposit_id)
     assert registration(session, "a-1").state == DoiState.REGISTERED
 
 
-def test_uploads_wait_while_the_crossref_queue_budget_is_spent(session, ctx, sandbox, tune):
+def test_uploads_wait_while_the_crossref_queue_budget_is_spent(session, deps, sandbox, tune):
     tune(crossref={"max_pending_submissions": 1})
     sandbox.set_crossref_processing(queued_seconds=3600)
     event(session, "work.published", crossref_work("a-1"))
-    deposit(session, ctx)
+    deposit(session, deps)
     event(session, "work.published", crossref_work("a-2"))
-    (waiting,) = crossref.prepare_batches(session, ctx, "default", "10.32013")
-    assert crossref.upload_deposit(session, ctx, waiting) == 0.05
+    (waiting,) = crossref.prepare_batches(session, deps, "default", "10.32013")
+    assert crossref.upload_deposit(session, deps, waiting) == 0.05
     row = session.get(CrossrefDeposit, waiting)
     assert row.status == DepositStatus.PREPARED and "budget 1" in row.last_error
     assert len(sandbox.state()["crossref"]["submissions"]) == 1
 
 
-def test_change_during_a_deposit_in_flight_is_deposited_after_it(session, ctx, sandbox):
+def test_change_during_a_deposit_in_flight_is_deposited_after_it(session, deps, sandbox):
     event(session, "work.published", crossref_work(version=1))
-    (first,) = deposit(session, ctx)
+    (first,) = deposit(session, deps)
     event(session, "work.updated", crossref_work(version=2, title="Second thoughts"))
-    assert crossref.prepare_batches(session, ctx, "default", "10.32013") == []  # waits
-    finish(session, ctx, first)
+    assert crossref.prepare_batches(session, deps, "default", "10.32013") == []  # waits
+    finish(session, deps, first)
     reg = registration(session, "a-1")
     assert reg.state == DoiState.REGISTERED and reg.pending_hash is not None
-    (second,) = deposit(session, ctx)
-    finish(session, ctx, second)
+    (second,) = deposit(session, deps)
+    finish(session, deps, second)
     reg = registration(session, "a-1")
     assert reg.pending_hash is None
     assert crossref_dois(sandbox)[reg.doi]["title"] == ["Second thoughts"]

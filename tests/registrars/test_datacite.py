@@ -21,16 +21,16 @@ from worker.registrars.datacite import service as datacite
 from worker.registrars.datacite.client import DataCiteClient
 
 
-def _published(session, ctx, work_id="w-1", **fields):
+def _published(session, deps, work_id="w-1", **fields):
     outcome = event(session, "work.published", datacite_work(work_id, **fields))
     assert outcome.status == EventStatus.DONE, outcome.message
     reg = registration(session, work_id)
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     session.refresh(reg)
     return reg
 
 
-def test_publish_registers_a_findable_doi_once(session, ctx, sandbox):
+def test_publish_registers_a_findable_doi_once(session, deps, sandbox):
     # Given a work that asks for a DataCite DOI
     outcome = event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
@@ -43,7 +43,7 @@ def test_publish_registers_a_findable_doi_once(session, ctx, sandbox):
     assert calls(session, "datacite") == []
     assert [w.payload["doi"] for w in webhooks(session, "doi.reserved")] == [reg.doi]
     # When the worker sends it
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     session.refresh(reg)
     # Then DataCite holds one findable DOI with the rendered metadata, and it is reported
     held = datacite_dois(sandbox)
@@ -60,14 +60,14 @@ def test_publish_registers_a_findable_doi_once(session, ctx, sandbox):
     ]
 
 
-def test_registered_state_is_asked_with_the_register_event(session, ctx, sandbox):
-    reg = _published(session, ctx, registration={"registrar": "datacite", "state": "registered"})
+def test_registered_state_is_asked_with_the_register_event(session, deps, sandbox):
+    reg = _published(session, deps, registration={"registrar": "datacite", "state": "registered"})
     assert reg.state == DoiState.REGISTERED
     assert datacite_dois(sandbox)[reg.doi]["state"] == "registered"
 
 
-def test_named_account_and_its_prefix_are_used(session, ctx, sandbox):
-    reg = _published(session, ctx, registration={"registrar": "datacite", "account": "other"})
+def test_named_account_and_its_prefix_are_used(session, deps, sandbox):
+    reg = _published(session, deps, registration={"registrar": "datacite", "account": "other"})
     assert reg.account == "other"
     assert reg.doi.startswith("10.80001/")
     assert datacite_dois(sandbox)[reg.doi]["client"] == "OTHER.REPO"
@@ -94,12 +94,12 @@ def test_missing_fields_fail_the_event_naming_them_and_reserve_nothing(session):
     assert webhooks(session, "doi.reserved") == []
 
 
-def test_changed_update_is_sent_and_unchanged_update_sends_nothing(session, ctx, sandbox):
-    reg = _published(session, ctx, version=1)
+def test_changed_update_is_sent_and_unchanged_update_sends_nothing(session, deps, sandbox):
+    reg = _published(session, deps, version=1)
     # When the work is updated with a new title
     outcome = event(session, "work.updated", datacite_work(version=2, title="Ocean temps v2"))
     assert "update queued" in outcome.message
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     session.refresh(reg)
     # Then DataCite holds the new title
     assert datacite_dois(sandbox)[reg.doi]["metadata"]["titles"] == [{"title": "Ocean temps v2"}]
@@ -112,19 +112,19 @@ def test_changed_update_is_sent_and_unchanged_update_sends_nothing(session, ctx,
     # Then nothing is sent
     assert outcome.status == EventStatus.DONE
     assert "unchanged at datacite" in outcome.message and "nothing sent" in outcome.message
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     assert [c.method for c in calls(session, "datacite")] == ["PUT", "PUT"]
 
 
-def test_withdrawal_hides_the_doi_and_points_it_at_the_tombstone(session, ctx, sandbox):
-    reg = _published(session, ctx, version=1)
+def test_withdrawal_hides_the_doi_and_points_it_at_the_tombstone(session, deps, sandbox):
+    reg = _published(session, deps, version=1)
     outcome = event(
         session,
         "work.withdrawn",
         {"id": "w-1", "version": 2, "tombstone_url": "https://repo.example.edu/gone/w-1"},
     )
     assert "withdrawal of DOI" in outcome.message and "hide" in outcome.message
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     session.refresh(reg)
     held = datacite_dois(sandbox)[reg.doi]
     assert held["state"] == "registered"  # hidden: resolves, not findable
@@ -133,40 +133,40 @@ def test_withdrawal_hides_the_doi_and_points_it_at_the_tombstone(session, ctx, s
     assert [w.payload["doi"] for w in webhooks(session, "doi.withdrawn")] == [reg.doi]
     # A higher version brings it back
     event(session, "work.updated", datacite_work(version=3))
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     session.refresh(reg)
     assert reg.state == DoiState.FINDABLE
     assert datacite_dois(sandbox)[reg.doi]["url"] == "https://repo.example.edu/w-1"
     assert webhooks(session, "doi.registered")[-1].payload["change"] == "restored"
 
 
-def test_withdrawal_without_tombstone_hides_and_keeps_the_url(session, ctx, sandbox):
-    reg = _published(session, ctx)
+def test_withdrawal_without_tombstone_hides_and_keeps_the_url(session, deps, sandbox):
+    reg = _published(session, deps)
     event(session, "work.withdrawn", {"id": "w-1"})
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     held = datacite_dois(sandbox)[reg.doi]
     assert held["state"] == "registered"
     assert held["url"] == "https://repo.example.edu/w-1"
 
 
-def test_withdrawal_before_anything_was_sent_makes_no_call(session, ctx, sandbox):
+def test_withdrawal_before_anything_was_sent_makes_no_call(session, deps, sandbox):
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
     outcome = event(session, "work.withdrawn", {"id": "w-1"})
     assert "never registered" in outcome.message
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     session.refresh(reg)
     assert reg.state == DoiState.WITHDRAWN
     assert calls(session, "datacite") == []
     assert datacite_dois(sandbox) == {}
 
 
-def test_422_is_failed_with_datacite_field_messages_and_not_retried(session, ctx, sandbox):
+def test_422_is_failed_with_datacite_field_messages_and_not_retried(session, deps, sandbox):
     # Given a work carrying a DOI DataCite refuses to create (a character outside its pattern)
     event(session, "work.published", datacite_work(doi="10.5072/bad<doi>"))
     reg = registration(session, "w-1")
     # When it is sent
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     session.refresh(reg)
     # Then it failed with DataCite's own message per field, reported, with nothing left to retry
     assert reg.state == DoiState.FAILED
@@ -175,7 +175,7 @@ def test_422_is_failed_with_datacite_field_messages_and_not_retried(session, ctx
     assert reg.pending_hash is None and reg.retry_count == 0
     failed = webhooks(session, "doi.failed")
     assert [w.payload["errors"] for w in failed] == [[{"source": "doi", "title": "Is invalid"}]]
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     assert len(calls(session, "datacite")) == 1
 
 
@@ -187,17 +187,17 @@ def test_422_is_failed_with_datacite_field_messages_and_not_retried(session, ctx
     ],
 )
 def test_account_refusals_fail_as_account_problems(
-    session, ctx, sandbox, repository, password, status, expect
+    session, deps, sandbox, repository, password, status, expect
 ):
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
     # Given the account's credentials are wrong (401) or not the prefix owner's (403)
-    default = ctx.settings.datacite_account_list()[0]
-    ctx.settings = ctx.settings.model_copy(
+    default = deps.settings.datacite_account_list()[0]
+    deps.settings = deps.settings.model_copy(
         update={"datacite_repository_id": repository, "datacite_password": password}
     )
-    assert ctx.datacite_account("default").repository_id == repository
-    assert sync(session, ctx, reg) is None
+    assert deps.datacite_account("default").repository_id == repository
+    assert sync(session, deps, reg) is None
     session.refresh(reg)
     assert reg.state == DoiState.FAILED
     assert f"({status} " in reg.last_error and expect in reg.last_error
@@ -206,12 +206,12 @@ def test_account_refusals_fail_as_account_problems(
     assert datacite_dois(sandbox) == {}
 
 
-def test_server_errors_are_retried_with_backoff_then_confirmed(session, ctx, sandbox, tune):
+def test_server_errors_are_retried_with_backoff_then_confirmed(session, deps, sandbox, tune):
     tune(doi={"retry_backoff": [30.0]})
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
     sandbox.set_faults("datacite", error_rate=1)
-    delay = sync(session, ctx, reg)
+    delay = sync(session, deps, reg)
     session.refresh(reg)
     # Then a retry is scheduled, visible in the status, and nothing is marked registered
     assert delay == 30.0
@@ -219,46 +219,46 @@ def test_server_errors_are_retried_with_backoff_then_confirmed(session, ctx, san
     assert reg.retry_count == 1 and "try 1" in reg.last_error
     assert reg.next_attempt_at is not None and reg.pending_hash is not None
     # A message arriving before the scheduled retry is a duplicate and does nothing
-    assert datacite.sync_registration(session, ctx, reg.id) is None
+    assert datacite.sync_registration(session, deps, reg.id) is None
     assert len(calls(session, "datacite")) == 1
     sandbox.set_faults("datacite", error_rate=0)
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     session.refresh(reg)
     assert reg.state == DoiState.FINDABLE and reg.last_error is None and reg.retry_count == 0
 
 
-def test_429_waits_for_retry_after_without_spending_a_try(session, ctx, sandbox):
+def test_429_waits_for_retry_after_without_spending_a_try(session, deps, sandbox):
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
     # Given someone else used the only slot of DataCite's window
     sandbox.set_limits(datacite={"limit": 1, "window_seconds": 2})
-    account = ctx.datacite_account("default")
+    account = deps.datacite_account("default")
     assert DataCiteClient(account).get_doi("10.5072/elsewhere") is None
-    delay = sync(session, ctx, reg)
+    delay = sync(session, deps, reg)
     session.refresh(reg)
     assert delay is not None and 1 <= delay <= 2  # DataCite's Retry-After
     assert reg.retry_count == 0 and "429" in reg.last_error
     time.sleep(delay)
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     session.refresh(reg)
     assert reg.state == DoiState.FINDABLE
 
 
-def test_outage_waits_for_the_agencys_retry_after_then_confirms(session, ctx, sandbox):
+def test_outage_waits_for_the_agencys_retry_after_then_confirms(session, deps, sandbox):
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
     sandbox.set_faults("datacite", outage_seconds=1)
-    delay = sync(session, ctx, reg)
+    delay = sync(session, deps, reg)
     session.refresh(reg)
     assert delay == 1.0  # DataCite's Retry-After, not the backoff schedule
     assert "503" in reg.last_error and reg.state == DoiState.RESERVED
     time.sleep(1.1)
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     assert registration(session, "w-1").state == DoiState.FINDABLE
 
 
-def test_registration_none_later_leaves_the_doi_as_it_is(session, ctx):
-    reg = _published(session, ctx)
+def test_registration_none_later_leaves_the_doi_as_it_is(session, deps):
+    reg = _published(session, deps)
     outcome = event(
         session, "work.updated", datacite_work(title="t2", registration={"registrar": "none"})
     )
@@ -267,30 +267,30 @@ def test_registration_none_later_leaves_the_doi_as_it_is(session, ctx):
     assert registration(session, "w-1").pending_hash is None
 
 
-def test_retries_give_up_with_a_reason_and_a_report(session, ctx, sandbox, tune):
+def test_retries_give_up_with_a_reason_and_a_report(session, deps, sandbox, tune):
     tune(doi={"max_retries": 2})
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
     sandbox.set_faults("datacite", error_rate=1)
-    assert sync(session, ctx, reg) is not None
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is not None
+    assert sync(session, deps, reg) is None
     session.refresh(reg)
     assert reg.state == DoiState.FAILED
     assert reg.last_error.startswith("gave up after 2 tries")
     assert len(webhooks(session, "doi.failed")) == 1
 
 
-def test_lost_answer_on_the_put_still_makes_exactly_one_doi(session, ctx, sandbox):
+def test_lost_answer_on_the_put_still_makes_exactly_one_doi(session, deps, sandbox):
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
     # Given DataCite applies the PUT but the answer never arrives
     sandbox.set_faults("datacite", lost_response_rate=1)
-    assert sync(session, ctx, reg) is not None
+    assert sync(session, deps, reg) is not None
     session.refresh(reg)
     assert reg.state == DoiState.RESERVED  # not confirmed: no answer
     sandbox.set_faults("datacite", lost_response_rate=0)
     # When the retry runs
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     session.refresh(reg)
     # Then the upsert to the same DOI confirmed it, and DataCite holds one DOI
     assert reg.state == DoiState.FINDABLE
@@ -303,24 +303,24 @@ class Killed(Exception):
 
 
 def test_worker_killed_after_acceptance_catches_up_without_a_second_doi(
-    session, database, ctx, sandbox
+    session, database, deps, sandbox
 ):
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
     with pytest.raises(Killed), database.session() as doomed:
-        assert datacite.sync_registration(doomed, ctx, reg.id) is None
+        assert datacite.sync_registration(doomed, deps, reg.id) is None
         assert datacite_dois(sandbox)[reg.doi]["state"] == "findable"
         raise Killed
     session.expire_all()
     assert registration(session, "w-1").state == DoiState.RESERVED  # the commit never happened
     # When the message is delivered again
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     # Then the state catches up and DataCite still holds exactly one DOI
     assert registration(session, "w-1").state == DoiState.FINDABLE
     assert list(datacite_dois(sandbox)) == [reg.doi]
 
 
-def test_duplicate_event_and_duplicate_message_send_once(session, ctx, sandbox):
+def test_duplicate_event_and_duplicate_message_send_once(session, deps, sandbox):
     first = event(session, "work.published", datacite_work(), event_id="same")
     reg = registration(session, "w-1")
     from tests.helpers import process_event
@@ -329,34 +329,34 @@ def test_duplicate_event_and_duplicate_message_send_once(session, ctx, sandbox):
     received = session.query(ReceivedEvent).filter_by(event_id="same").one()
     assert first.status == EventStatus.DONE
     assert process_event(session, received.id) is None  # a redelivered events message
-    assert sync(session, ctx, reg) is None
-    assert sync(session, ctx, reg) is None  # a second sync message for the same change
+    assert sync(session, deps, reg) is None
+    assert sync(session, deps, reg) is None  # a second sync message for the same change
     assert len(calls(session, "datacite")) == 1
     assert len(webhooks(session, "doi.reserved")) == 1
 
 
-def test_out_of_order_versions_end_with_the_newest_at_datacite(session, ctx, sandbox):
+def test_out_of_order_versions_end_with_the_newest_at_datacite(session, deps, sandbox):
     event(session, "work.published", datacite_work(version=1, title="v1"))
     reg = registration(session, "w-1")
     event(session, "work.updated", datacite_work(version=3, title="v3"))
     late = event(session, "work.updated", datacite_work(version=2, title="v2"))
     assert late.status == EventStatus.STALE
     # The messages carry ids only: whichever runs sends the newest stored version
-    assert sync(session, ctx, reg) is None
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
+    assert sync(session, deps, reg) is None
     assert datacite_dois(sandbox)[reg.doi]["metadata"]["titles"] == [{"title": "v3"}]
     assert len(calls(session, "datacite")) == 1
 
 
-def test_a_different_doi_later_is_refused(session, ctx):
-    reg = _published(session, ctx)
+def test_a_different_doi_later_is_refused(session, deps):
+    reg = _published(session, deps)
     outcome = event(session, "work.updated", datacite_work(doi="10.5072/other", title="changed"))
     assert outcome.status == EventStatus.FAILED
     assert f"differs from this work's DOI {reg.doi}" in outcome.message
 
 
-def test_moving_to_another_registrar_is_refused(session, ctx):
-    _published(session, ctx)
+def test_moving_to_another_registrar_is_refused(session, deps):
+    _published(session, deps)
     outcome = event(
         session,
         "work.updated",
@@ -372,7 +372,7 @@ def test_supplied_doi_outside_the_account_prefixes_is_refused(session):
     assert "prefix 10.9999 is not one of datacite account 'default'" in outcome.message
 
 
-def test_datacite_calls_share_the_redis_limit_per_host(session, ctx, redis_client, sandbox):
-    _published(session, ctx)
+def test_datacite_calls_share_the_redis_limit_per_host(session, deps, redis_client, sandbox):
+    _published(session, deps)
     host = sandbox.url.removeprefix("http://")
     assert redis_client.exists(f"pidsync:ratelimit:datacite:{host}")

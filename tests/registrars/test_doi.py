@@ -67,7 +67,7 @@ def test_template_outside_datacite_pattern_or_unknown_placeholder_is_refused():
 
 
 def test_template_configured_for_the_installation_is_used_and_collisions_refused(
-    session, ctx, tune
+    session, deps, tune
 ):
     tune(doi={"suffix_template": "cris.{id}"})
     published = event(session, "work.published", datacite_work("W 1", url="https://x.org/1"))

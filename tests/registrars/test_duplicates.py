@@ -37,9 +37,9 @@ class Finder:
 
 
 @pytest.fixture
-def guarded(ctx, tune):
+def guarded(deps, tune):
     tune(doi={"duplicate_check": True})
-    return ctx
+    return deps
 
 
 MATCH = Match("10.1234/existing", 0.97, {"title": 0.99, "year": True, "first_author": "lovelace"})
@@ -101,7 +101,7 @@ def test_a_doi_the_emitting_system_vouches_is_new_is_not_checked(session, guarde
     assert finder.asked == []
 
 
-def test_guard_off_by_default_checks_nothing(session, ctx):
+def test_guard_off_by_default_checks_nothing(session, deps):
     event(session, "work.published", datacite_work())
     assert registration(session, "w-1").duplicate_check is None
 
@@ -156,17 +156,17 @@ def test_withdrawal_while_on_hold_sends_nothing(session, guarded):
     assert calls(session, "datacite") == []
 
 
-def test_release_needs_force_unless_held(session, ctx, sandbox):
+def test_release_needs_force_unless_held(session, deps, sandbox):
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
-    sync(session, ctx, reg)
+    sync(session, deps, reg)
     with pytest.raises(ReleaseRefused, match="is findable, not on hold; use --force"):
-        release(session, reg.work.source, "w-1", settings=ctx.settings)
+        release(session, reg.work.source, "w-1", settings=deps.settings)
     with pytest.raises(LookupError, match="no work 'nope'"):
-        release(session, reg.work.source, "nope", settings=ctx.settings)
+        release(session, reg.work.source, "nope", settings=deps.settings)
     # --force sends it again whatever DataCite last confirmed
-    release(session, reg.work.source, "w-1", force=True, settings=ctx.settings)
-    assert sync(session, ctx, registration(session, "w-1")) is None
+    release(session, reg.work.source, "w-1", force=True, settings=deps.settings)
+    assert sync(session, deps, registration(session, "w-1")) is None
     assert [c.method for c in calls(session, "datacite")] == ["PUT", "PUT"]
 
 

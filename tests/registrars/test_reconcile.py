@@ -25,124 +25,124 @@ from worker.models import CrossrefDeposit, DoiState
 from worker.registrars import reconcile, sweep
 
 
-def _findable(session, ctx, work_id="w-1", **fields):
+def _findable(session, deps, work_id="w-1", **fields):
     event(session, "work.published", datacite_work(work_id, **fields))
     reg = registration(session, work_id)
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     return registration(session, work_id)
 
 
-def _crossref_registered(session, ctx, work_id="a-1"):
+def _crossref_registered(session, deps, work_id="a-1"):
     event(session, "work.published", crossref_work(work_id))
-    (deposit_id,) = deposit(session, ctx)
-    finish(session, ctx, deposit_id)
+    (deposit_id,) = deposit(session, deps)
+    finish(session, deps, deposit_id)
     reg = registration(session, work_id)
     assert reg.state == DoiState.REGISTERED
     return reg, session.get(CrossrefDeposit, deposit_id)
 
 
-def test_doi_unknown_at_datacite_is_registered_again(session, ctx, sandbox):
-    reg = _findable(session, ctx)
+def test_doi_unknown_at_datacite_is_registered_again(session, deps, sandbox):
+    reg = _findable(session, deps)
     sandbox.reset()  # DataCite lost it (or never had it: the peers' failure 1)
-    finding = reconcile.reconcile_registration(session, ctx, reg.id)
+    finding = reconcile.reconcile_registration(session, deps, reg.id)
     assert (finding.kind, finding.action) == ("unknown_at_agency", "re-register")
     reg = registration(session, "w-1")
     assert reg.pending_hash is not None and reg.confirmed_hash is None
     assert reg.last_error == "reconciliation: DataCite does not know the DOI; sending again"
-    assert sync(session, ctx, reg) is None
+    assert sync(session, deps, reg) is None
     assert registration(session, "w-1").state == DoiState.FINDABLE
     assert datacite_dois(sandbox)[reg.doi]["state"] == "findable"
 
 
-def test_metadata_changed_at_datacite_is_updated(session, ctx, sandbox):
-    reg = _findable(session, ctx)
-    account = ctx.datacite_account("default")
-    ctx.datacite(account).put_doi(reg.doi, {"titles": [{"title": "Tampered"}]}, None)
-    finding = reconcile.reconcile_registration(session, ctx, reg.id)
+def test_metadata_changed_at_datacite_is_updated(session, deps, sandbox):
+    reg = _findable(session, deps)
+    account = deps.datacite_account("default")
+    deps.datacite(account).put_doi(reg.doi, {"titles": [{"title": "Tampered"}]}, None)
+    finding = reconcile.reconcile_registration(session, deps, reg.id)
     assert (finding.kind, finding.detail) == ("metadata_differs", "DataCite holds different titles")
-    assert sync(session, ctx, registration(session, "w-1")) is None
+    assert sync(session, deps, registration(session, "w-1")) is None
     held = datacite_dois(sandbox)[reg.doi]["metadata"]["titles"]
     assert held == [{"title": "Ocean temperatures 2020"}]
 
 
-def test_state_changed_at_datacite_is_repaired(session, ctx, sandbox):
-    reg = _findable(session, ctx)
-    ctx.datacite(ctx.datacite_account("default")).put_doi(reg.doi, {}, "hide")
-    finding = reconcile.reconcile_registration(session, ctx, reg.id)
+def test_state_changed_at_datacite_is_repaired(session, deps, sandbox):
+    reg = _findable(session, deps)
+    deps.datacite(deps.datacite_account("default")).put_doi(reg.doi, {}, "hide")
+    finding = reconcile.reconcile_registration(session, deps, reg.id)
     assert finding.kind == "state_differs"
     assert "DataCite has state 'registered', pidsync expects 'findable'" in finding.detail
-    sync(session, ctx, registration(session, "w-1"))
+    sync(session, deps, registration(session, "w-1"))
     assert datacite_dois(sandbox)[reg.doi]["state"] == "findable"
 
 
-def test_doi_in_sync_is_left_alone(session, ctx, sandbox):
-    reg = _findable(session, ctx)
-    finding = reconcile.reconcile_registration(session, ctx, reg.id)
+def test_doi_in_sync_is_left_alone(session, deps, sandbox):
+    reg = _findable(session, deps)
+    finding = reconcile.reconcile_registration(session, deps, reg.id)
     assert finding.kind == "in_sync" and finding.action == "none"
     reg = registration(session, "w-1")
     assert reg.pending_hash is None and reg.reconciled_at is not None
 
 
-def test_doi_unknown_at_crossref_is_deposited_again(session, ctx, sandbox):
-    reg, _ = _crossref_registered(session, ctx)
+def test_doi_unknown_at_crossref_is_deposited_again(session, deps, sandbox):
+    reg, _ = _crossref_registered(session, deps)
     sandbox.reset()
-    finding = reconcile.reconcile_registration(session, ctx, reg.id)
+    finding = reconcile.reconcile_registration(session, deps, reg.id)
     assert finding.kind == "unknown_at_agency"
-    (again,) = deposit(session, ctx)
-    finish(session, ctx, again)
+    (again,) = deposit(session, deps)
+    finish(session, deps, again)
     assert registration(session, "a-1").state == DoiState.REGISTERED
     assert list(crossref_dois(sandbox)) == [reg.doi]
 
 
-def test_landing_page_changed_at_crossref_is_deposited_again(session, ctx, sandbox):
-    reg, first = _crossref_registered(session, ctx)
+def test_landing_page_changed_at_crossref_is_deposited_again(session, deps, sandbox):
+    reg, first = _crossref_registered(session, deps)
     # Someone deposits the DOI elsewhere with another landing page (and a newer timestamp)
     tampered = re.sub(
         r"<timestamp>\d+</timestamp>",
         f"<timestamp>{reg.last_timestamp + 1}</timestamp>",
         first.content,
     ).replace("https://journal.example.edu/a-1", "https://elsewhere.example.org/a-1")
-    client = ctx.crossref(ctx.crossref_account("default"))
+    client = deps.crossref(deps.crossref_account("default"))
     client.deposit("tampered.xml", tampered.encode())
     deadline = time.monotonic() + 10
     while not client.submission_result("tampered.xml").completed:
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert crossref_dois(sandbox)[reg.doi]["url"] == "https://elsewhere.example.org/a-1"
-    finding = reconcile.reconcile_registration(session, ctx, reg.id)
+    finding = reconcile.reconcile_registration(session, deps, reg.id)
     assert finding.detail == "Crossref holds a different landing page URL"
-    (again,) = deposit(session, ctx)
-    finish(session, ctx, again)
+    (again,) = deposit(session, deps)
+    finish(session, deps, again)
     assert registration(session, "a-1").state == DoiState.REGISTERED
     assert crossref_dois(sandbox)[reg.doi]["url"] == "https://journal.example.edu/a-1"
 
 
-def test_stuck_deposit_is_polled_again(session, ctx, sandbox, redis_client):
+def test_stuck_deposit_is_polled_again(session, deps, sandbox, redis_client):
     event(session, "work.published", crossref_work())
-    (deposit_id,) = deposit(session, ctx)
+    (deposit_id,) = deposit(session, deps)
     row = session.get(CrossrefDeposit, deposit_id)
     session.commit()
     redis_client.flushdb()  # its poll message was lost
     row.next_poll_at = utcnow() - timedelta(hours=2)
     session.flush()
-    assert sweep.deposit_upkeep(session, settings=ctx.settings) == 1
+    assert sweep.deposit_upkeep(session, settings=deps.settings) == 1
     assert row.next_poll_at > utcnow() - timedelta(seconds=5)
-    assert sweep.deposit_upkeep(session, settings=ctx.settings) == 0  # not again at once
+    assert sweep.deposit_upkeep(session, settings=deps.settings) == 0  # not again at once
     session.commit()  # the message is sent after commit
     messages = redis_client.hvals(f"pidsync:{DEFAULT_QUEUE}.msgs")
     assert len(messages) == 1 and b"registrars.crossref.poll" in messages[0]
 
 
-def test_lost_messages_are_sent_again_after_the_grace_period(session, ctx, redis_client):
+def test_lost_messages_are_sent_again_after_the_grace_period(session, deps, redis_client):
     event(session, "work.published", datacite_work("w-1"))
     event(session, "work.published", crossref_work("a-1"))
     session.commit()
     redis_client.flushdb()  # Redis restarted without persistence: the messages are gone
     now = utcnow()
-    assert sweep.resend_stalled(session, settings=ctx.settings, now=now) == 0  # within grace
-    later = now + timedelta(seconds=ctx.settings.doi.resend_grace_seconds + 60)
-    assert sweep.resend_stalled(session, settings=ctx.settings, now=later) == 2
-    assert sweep.resend_stalled(session, settings=ctx.settings, now=later) == 0
+    assert sweep.resend_stalled(session, settings=deps.settings, now=now) == 0  # within grace
+    later = now + timedelta(seconds=deps.settings.doi.resend_grace_seconds + 60)
+    assert sweep.resend_stalled(session, settings=deps.settings, now=later) == 2
+    assert sweep.resend_stalled(session, settings=deps.settings, now=later) == 0
     session.commit()
     messages = sorted(redis_client.hvals(f"pidsync:{DEFAULT_QUEUE}.msgs"))
     assert len(messages) == 2
@@ -152,23 +152,23 @@ def test_lost_messages_are_sent_again_after_the_grace_period(session, ctx, redis
     assert any(b"registrars.datacite.sync" in m for m in messages)
 
 
-def test_scheduled_reconciliation_takes_due_dois_once(session, ctx):
-    _findable(session, ctx, "w-1")
-    _findable(session, ctx, "w-2")
-    assert sweep.schedule_reconciliation(session, settings=ctx.settings) == 2
-    assert sweep.schedule_reconciliation(session, settings=ctx.settings) == 0
+def test_scheduled_reconciliation_takes_due_dois_once(session, deps):
+    _findable(session, deps, "w-1")
+    _findable(session, deps, "w-2")
+    assert sweep.schedule_reconciliation(session, settings=deps.settings) == 2
+    assert sweep.schedule_reconciliation(session, settings=deps.settings) == 0
     assert registration(session, "w-1").reconciled_at is not None
 
 
-def test_reconcile_command_reports_each_doi(session, ctx, sandbox, runtime, monkeypatch):
-    reg = _findable(session, ctx, "w-1")
-    _findable(session, ctx, "w-2")
+def test_reconcile_command_reports_each_doi(session, deps, sandbox, runtime, monkeypatch):
+    reg = _findable(session, deps, "w-1")
+    _findable(session, deps, "w-2")
     sandbox.reset()
     session.commit()
     from worker.registrars import cli
 
     monkeypatch.setattr(cli, "_boot", lambda: runtime)
-    runtime.registrars = ctx
+    runtime.registrars = deps
     result = CliRunner().invoke(cli.reconcile_dois, ["--since", "2000-01-01"])
     assert result.exit_code == 0, result.output
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]

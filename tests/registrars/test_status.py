@@ -19,16 +19,16 @@ from tests.registrars.flow import (
 )
 
 
-def test_status_api_shows_the_doi_its_messages_and_deposits(client, session, ctx, sandbox):
+def test_status_api_shows_the_doi_its_messages_and_deposits(client, session, deps, sandbox):
     event(session, "work.published", datacite_work("w-1", doi="10.5072/bad<doi>"))
-    sync(session, ctx, registration(session, "w-1"))
+    sync(session, deps, registration(session, "w-1"))
     event(session, "work.published", crossref_work("a-1"))
     event(session, "work.published", crossref_work("a-2"))
     sandbox.crossref_force_outcome(
         registration(session, "a-2").doi, "Warning", "Added with conflict"
     )
-    (deposit_id,) = deposit(session, ctx)
-    finish(session, ctx, deposit_id)
+    (deposit_id,) = deposit(session, deps)
+    finish(session, deps, deposit_id)
     session.commit()
 
     failed = client.get(f"/works/{quote(SOURCE, safe='')}/w-1").json()["doi"]
@@ -47,11 +47,11 @@ def test_status_api_shows_the_doi_its_messages_and_deposits(client, session, ctx
     assert shown["stale"] is False and shown["polls"] >= 1
 
 
-def test_doi_show_and_release_commands(session, ctx, runtime, monkeypatch):
+def test_doi_show_and_release_commands(session, deps, runtime, monkeypatch):
     from worker.registrars import cli
 
     event(session, "work.published", datacite_work())
-    sync(session, ctx, registration(session, "w-1"))
+    sync(session, deps, registration(session, "w-1"))
     session.commit()
     monkeypatch.setattr(cli, "_boot", lambda: runtime)
     runner = CliRunner()

@@ -55,12 +55,12 @@ def reconcile_dois(since: datetime | None) -> None:
     from worker.registrars import reconcile, sweep
 
     runtime = _boot()
-    ctx = runtime.registrars
+    deps = runtime.registrars
     started = utcnow()
     with runtime.database.session() as session:
         ids = reconcile.due_registrations(
             session,
-            ctx.settings,
+            deps.settings,
             now=started,
             since=since.replace(tzinfo=UTC) if since else None,
             every=True,
@@ -71,7 +71,7 @@ def reconcile_dois(since: datetime | None) -> None:
         while True:
             try:
                 with runtime.database.session() as session:
-                    finding = reconcile.reconcile_registration(session, ctx, registration_id)
+                    finding = reconcile.reconcile_registration(session, deps, registration_id)
                 break
             except Postpone as wait:  # the shared rate limit: wait for a slot
                 time.sleep(wait.delay)
@@ -84,7 +84,7 @@ def reconcile_dois(since: datetime | None) -> None:
             kinds[finding.kind] += 1
             click.echo(json.dumps(finding.as_dict()))
     with runtime.database.session() as session:
-        repolled = sweep.deposit_upkeep(session, settings=ctx.settings, now=utcnow())
+        repolled = sweep.deposit_upkeep(session, settings=deps.settings, now=utcnow())
     summary = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())) or "none"
     click.echo(
         f"reconciled {len(ids)} DOIs ({summary}); {repolled} stuck deposits polled again",

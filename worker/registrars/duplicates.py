@@ -25,7 +25,7 @@ from worker.metadata.work import Work as MetaWork
 from worker.models import DoiRegistration, DoiState
 from worker.ratelimit import RateLimiter
 from worker.registrars.common import lock_registration, report, work_model
-from worker.registrars.context import DuplicateFinder, RegistrarContext
+from worker.registrars.deps import DuplicateFinder, RegistrarDeps
 
 log = get_logger(__name__)
 
@@ -76,7 +76,7 @@ def _evidence(match: Any) -> dict[str, Any]:
 
 
 def check_registration(
-    session: Session, ctx: RegistrarContext, registration_id: int, *, now: datetime | None = None
+    session: Session, deps: RegistrarDeps, registration_id: int, *, now: datetime | None = None
 ) -> float | None:
     """Run the guard for a reserved DOI. Returns a delay when the search failed and should be
     tried again, else None (held, or cleared and sent on)."""
@@ -88,22 +88,22 @@ def check_registration(
         return None
     model = work_model(reg.work, reg.doi)
     try:
-        if ctx.duplicate_finder is None:
+        if deps.duplicate_finder is None:
             raise LookupError("the duplicate guard is not configured in this process")
-        matches = [m for m in ctx.duplicate_finder(model) if str(m.doi).lower() != reg.doi]
+        matches = [m for m in deps.duplicate_finder(model) if str(m.doi).lower() != reg.doi]
     except TransientError as exc:
         reg.retry_count += 1
-        answer = error_text(exc, ctx.settings.error_text_chars)
+        answer = error_text(exc, deps.settings.error_text_chars)
         reg.last_error = f"duplicate check: registry search failed: {answer}"
-        backoff = ctx.settings.doi.backoff
+        backoff = deps.settings.doi.backoff
         if not backoff.exhausted(reg.retry_count):
             delay = backoff.delay(reg.retry_count, exc.retry_after)
             session.flush()
             return delay
-        _skip(session, ctx, reg, reg.last_error, now)
+        _skip(session, deps, reg, reg.last_error, now)
         return None
     except LookupError as exc:
-        _skip(session, ctx, reg, f"duplicate guard unavailable: {exc}", now)
+        _skip(session, deps, reg, f"duplicate guard unavailable: {exc}", now)
         return None
     if not matches:
         reg.duplicate_check = CLEAR
@@ -111,14 +111,14 @@ def check_registration(
         reg.last_error = None
         if reg.state == DoiState.ON_HOLD:
             reg.state = DoiState.RESERVED if reg.confirmed_hash is None else reg.state
-        schedule_send(session, ctx.settings, reg, now)
+        schedule_send(session, deps.settings, reg, now)
         return None
     _hold(session, reg, sorted(matches, key=lambda m: -float(m.score)))
     return None
 
 
 def _skip(
-    session: Session, ctx: RegistrarContext, reg: DoiRegistration, reason: str, now: datetime
+    session: Session, deps: RegistrarDeps, reg: DoiRegistration, reason: str, now: datetime
 ) -> None:
     log.warning("duplicate_check_skipped", doi=reg.doi, reason=reason)
     reg.duplicate_check = SKIPPED
@@ -129,7 +129,7 @@ def _skip(
         reg.state = DoiState.RESERVED
     from worker.registrars.service import schedule_send
 
-    schedule_send(session, ctx.settings, reg, now)
+    schedule_send(session, deps.settings, reg, now)
 
 
 def _hold(session: Session, reg: DoiRegistration, matches: list[Any]) -> None:

@@ -27,9 +27,9 @@ from worker.metadata.errors import MetadataError
 from worker.models import DoiRegistration, DoiState
 from worker.registrars.accounts import CROSSREF, DATACITE, UnknownAccount
 from worker.registrars.common import CONFIRMED, NEVER_SENT, lock_registration
-from worker.registrars.context import RegistrarContext
 from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite import service as datacite
+from worker.registrars.deps import RegistrarDeps
 
 log = get_logger(__name__)
 
@@ -94,7 +94,7 @@ def due_registrations(
 
 
 def reconcile_registration(
-    session: Session, ctx: RegistrarContext, registration_id: int, *, now: datetime | None = None
+    session: Session, deps: RegistrarDeps, registration_id: int, *, now: datetime | None = None
 ) -> Finding | None:
     """Read one DOI back from its agency and repair drift. None when it is not in a state to
     compare (a change is pending: the normal path is already sending it)."""
@@ -105,11 +105,11 @@ def reconcile_registration(
     reg.reconciled_at = now
     try:
         with bound_contextvars(work_id=reg.work_id):  # the call records name the work
-            finding = _datacite(ctx, reg) if reg.registrar == DATACITE else _crossref(ctx, reg)
+            finding = _datacite(deps, reg) if reg.registrar == DATACITE else _crossref(deps, reg)
     except (UnknownAccount, RequestError, MetadataError, crossref.NoTombstone) as exc:
         finding = Finding(reg.doi, reg.registrar, ERROR, str(exc))
     if finding.action in ("re-register", "update"):
-        _send_again(session, ctx, reg, finding, now)
+        _send_again(session, deps, reg, finding, now)
     session.flush()
     log.info("doi_reconciled", doi=reg.doi, kind=finding.kind, action=finding.action)
     return finding
@@ -117,7 +117,7 @@ def reconcile_registration(
 
 def _send_again(
     session: Session,
-    ctx: RegistrarContext,
+    deps: RegistrarDeps,
     reg: DoiRegistration,
     finding: Finding,
     now: datetime,
@@ -130,17 +130,17 @@ def _send_again(
     reg.pending_since = now
     reg.retry_count = 0
     reg.last_error = f"reconciliation: {finding.detail}; sending again"
-    schedule_send(session, ctx.settings, reg, now)
+    schedule_send(session, deps.settings, reg, now)
 
 
 # --- DataCite ------------------------------------------------------------------------------
 
 
-def _datacite(ctx: RegistrarContext, reg: DoiRegistration) -> Finding:
-    account = ctx.datacite_account(reg.account)
+def _datacite(deps: RegistrarDeps, reg: DoiRegistration) -> Finding:
+    account = deps.datacite_account(reg.account)
     want = datacite.desired(reg.work, reg.doi, reg.target_state)
-    ctx.throttle_datacite(account)
-    held = ctx.datacite(account).get_doi(reg.doi)
+    deps.throttle_datacite(account)
+    held = deps.datacite(account).get_doi(reg.doi)
     if held is None:
         return Finding(reg.doi, DATACITE, UNKNOWN, "DataCite does not know the DOI", "re-register")
     attributes = held.get("attributes") or {}
@@ -198,9 +198,9 @@ def fingerprint(attributes: dict[str, Any]) -> dict[str, Any]:
 # --- Crossref ------------------------------------------------------------------------------
 
 
-def _crossref(ctx: RegistrarContext, reg: DoiRegistration) -> Finding:
+def _crossref(deps: RegistrarDeps, reg: DoiRegistration) -> Finding:
     want = crossref.desired_record(reg.work, reg.doi)
-    held = ctx.crossref_rest().work(reg.doi)
+    held = deps.crossref_rest().work(reg.doi)
     if held is None:
         return Finding(reg.doi, CROSSREF, UNKNOWN, "Crossref does not know the DOI", "re-register")
     differences = []

@@ -53,8 +53,8 @@ from worker.registrars.common import (
     report,
     work_model,
 )
-from worker.registrars.context import RegistrarContext
 from worker.registrars.crossref.client import RecordResult, SubmissionResult
+from worker.registrars.deps import RegistrarDeps
 
 log = get_logger(__name__)
 
@@ -110,7 +110,7 @@ def doi_prefix(doi: str) -> str:
 
 def prepare_batches(
     session: Session,
-    ctx: RegistrarContext,
+    deps: RegistrarDeps,
     account_name: str,
     prefix: str,
     *,
@@ -120,7 +120,7 @@ def prepare_batches(
     files, one per record kind; returns the new deposits' ids (uploaded after commit)."""
 
     now = now or utcnow()
-    size = ctx.settings.crossref.batch_max_records
+    size = deps.settings.crossref.batch_max_records
     regs = list(
         session.execute(
             select(DoiRegistration)
@@ -145,12 +145,12 @@ def prepare_batches(
     if not regs:
         return []
     try:
-        account = ctx.crossref_account(account_name)
+        account = deps.crossref_account(account_name)
     except UnknownAccount as exc:
         for reg in regs:
             mark_failed(
                 session,
-                ctx.settings,
+                deps.settings,
                 reg,
                 f"not deposited: {exc}",
                 failed_hash=reg.pending_hash,
@@ -158,11 +158,11 @@ def prepare_batches(
         return []
     groups: dict[str, list[tuple[DoiRegistration, DesiredRecord]]] = defaultdict(list)
     for reg in regs:
-        want = _batchable(session, ctx.settings, reg, now)
+        want = _batchable(session, deps.settings, reg, now)
         if want is not None:
             groups[body_element(want.model)].append((reg, want))
     deposits = [
-        _prepare(session, ctx.settings, account, prefix, items, now) for items in groups.values()
+        _prepare(session, deps.settings, account, prefix, items, now) for items in groups.values()
     ]
     if len(regs) == size:  # more may be waiting: the next batch right away
         enqueue_after_commit(session, "registrars.crossref.batch", account_name, prefix)
@@ -281,7 +281,7 @@ def _registrations(session: Session, deposit: CrossrefDeposit) -> list[DoiRegist
 
 
 def upload_deposit(
-    session: Session, ctx: RegistrarContext, deposit_id: int, *, now: datetime | None = None
+    session: Session, deps: RegistrarDeps, deposit_id: int, *, now: datetime | None = None
 ) -> float | None:
     """Upload a prepared deposit. Returns a delay when it must be tried again later."""
 
@@ -292,14 +292,14 @@ def upload_deposit(
     if deposit.next_poll_at is not None and deposit.next_poll_at > now + EARLY:
         return None  # a retry is already scheduled; this message is a duplicate
     try:
-        account = ctx.crossref_account(deposit.account)
+        account = deps.crossref_account(deposit.account)
     except UnknownAccount as exc:
-        _upload_refused(session, ctx.settings, deposit, f"not uploaded: {exc}")
+        _upload_refused(session, deps.settings, deposit, f"not uploaded: {exc}")
         return None
     waiting = _pending_submissions(session, deposit.account)
-    budget = ctx.settings.crossref.max_pending_submissions
+    budget = deps.settings.crossref.max_pending_submissions
     if waiting >= budget:
-        delay = ctx.settings.crossref.poll_delay(0)
+        delay = deps.settings.crossref.poll_delay(0)
         deposit.next_poll_at = now + timedelta(seconds=delay)
         deposit.last_error = (
             f"waiting: {waiting} submissions of account {deposit.account!r} are still queued at "
@@ -307,27 +307,27 @@ def upload_deposit(
         )
         session.flush()
         return delay
-    ctx.throttle_crossref(account)
+    deps.throttle_crossref(account)
     regs = _registrations(session, deposit)
     deposit.upload_attempts += 1
     for reg in regs:
         reg.attempts += 1
     try:
-        ctx.crossref(account).deposit(deposit.file_name, deposit.content.encode("utf-8"))
+        deps.crossref(account).deposit(deposit.file_name, deposit.content.encode("utf-8"))
     except RequestError as exc:
         _upload_refused(
-            session, ctx.settings, deposit, f"Crossref refused the upload ({exc.status}): {exc}"
+            session, deps.settings, deposit, f"Crossref refused the upload ({exc.status}): {exc}"
         )
         return None
     except (ServerError, TransportError) as exc:
         deposit.retry_count += 1
-        answer = error_text(exc, ctx.settings.error_text_chars)
+        answer = error_text(exc, deps.settings.error_text_chars)
         deposit.last_error = f"upload try {deposit.retry_count}: {answer}"
-        backoff = ctx.settings.doi.backoff
+        backoff = deps.settings.doi.backoff
         if backoff.exhausted(deposit.retry_count):
             _upload_refused(
                 session,
-                ctx.settings,
+                deps.settings,
                 deposit,
                 f"gave up uploading after {deposit.retry_count} tries: {answer}",
             )
@@ -336,7 +336,7 @@ def upload_deposit(
         deposit.next_poll_at = now + timedelta(seconds=delay)
         session.flush()
         return delay
-    delay = ctx.settings.crossref.poll_delay(0)
+    delay = deps.settings.crossref.poll_delay(0)
     deposit.status = DepositStatus.SUBMITTED
     deposit.submitted_at = now
     deposit.retry_count = 0
@@ -379,7 +379,7 @@ def _upload_refused(
 
 
 def poll_deposit(
-    session: Session, ctx: RegistrarContext, deposit_id: int, *, now: datetime | None = None
+    session: Session, deps: RegistrarDeps, deposit_id: int, *, now: datetime | None = None
 ) -> float | None:
     """Ask Crossref about one submission. Returns the delay until the next poll while it is
     unfinished, else None."""
@@ -390,27 +390,27 @@ def poll_deposit(
     if deposit.next_poll_at is not None and deposit.next_poll_at > now + EARLY:
         return None  # the next poll is already scheduled; this message is a duplicate
     try:
-        account = ctx.crossref_account(deposit.account)
+        account = deps.crossref_account(deposit.account)
     except UnknownAccount as exc:
         deposit.last_error = f"cannot poll: {exc}"
-        return _poll_again(session, ctx, deposit, now)
-    ctx.throttle_crossref(account)
+        return _poll_again(session, deps, deposit, now)
+    deps.throttle_crossref(account)
     try:
-        result = ctx.crossref(account).submission_result(deposit.file_name)
+        result = deps.crossref(account).submission_result(deposit.file_name)
     except RequestError as exc:
         log.error(  # noqa: TRY400 - an alert; the status and api_calls say why, no traceback
             "crossref_poll_refused", account=deposit.account, status=exc.status
         )
         deposit.last_error = (
-            f"polling refused ({exc.status}): {error_text(exc, ctx.settings.error_text_chars)}"
+            f"polling refused ({exc.status}): {error_text(exc, deps.settings.error_text_chars)}"
         )
-        return _poll_again(session, ctx, deposit, now)
+        return _poll_again(session, deps, deposit, now)
     except (ServerError, TransportError) as exc:
-        deposit.last_error = f"polling failed: {error_text(exc, ctx.settings.error_text_chars)}"
-        return _poll_again(session, ctx, deposit, now, retry_after=exc.retry_after)
+        deposit.last_error = f"polling failed: {error_text(exc, deps.settings.error_text_chars)}"
+        return _poll_again(session, deps, deposit, now, retry_after=exc.retry_after)
     deposit.poll_count += 1
     if result.completed:
-        apply_result(session, ctx, deposit, result, now=now)
+        apply_result(session, deps, deposit, result, now=now)
         return None
     deposit.last_error = (
         "Crossref does not know this submission yet"
@@ -422,19 +422,19 @@ def poll_deposit(
     elif result.status == "in_process":
         deposit.status = DepositStatus.IN_PROCESS
     deposit.submission_id = result.submission_id or deposit.submission_id
-    return _poll_again(session, ctx, deposit, now)
+    return _poll_again(session, deps, deposit, now)
 
 
 def _poll_again(
     session: Session,
-    ctx: RegistrarContext,
+    deps: RegistrarDeps,
     deposit: CrossrefDeposit,
     now: datetime,
     *,
     retry_after: float | None = None,
 ) -> float:
-    flag_if_stale(session, ctx.settings, deposit, now)
-    delay = ctx.settings.crossref.poll_delay(deposit.poll_count)
+    flag_if_stale(session, deps.settings, deposit, now)
+    delay = deps.settings.crossref.poll_delay(deposit.poll_count)
     if retry_after is not None:
         delay = max(delay, retry_after)
     deposit.next_poll_at = now + timedelta(seconds=delay)
@@ -474,7 +474,7 @@ def flag_if_stale(
 
 def apply_result(
     session: Session,
-    ctx: RegistrarContext,
+    deps: RegistrarDeps,
     deposit: CrossrefDeposit,
     result: SubmissionResult,
     *,
@@ -494,7 +494,7 @@ def apply_result(
         record.message = outcome.message or None
         if reg.open_deposit_id == deposit.id:
             reg.open_deposit_id = None
-        _apply_record(session, ctx.settings, reg, record, outcome, now)
+        _apply_record(session, deps.settings, reg, record, outcome, now)
         if reg.pending_hash is not None and reg.state != DoiState.ON_HOLD:
             rebatch = True  # a newer change arrived while this deposit was in flight
     deposit.status = DepositStatus.COMPLETED
@@ -509,7 +509,7 @@ def apply_result(
             "registrars.crossref.batch",
             deposit.account,
             deposit.prefix,
-            delay=ctx.settings.crossref.batch_window_seconds,
+            delay=deps.settings.crossref.batch_window_seconds,
         )
     log.info(
         "crossref_deposit_completed",

@@ -35,8 +35,8 @@ from worker.registrars.common import (
     retry_later,
     work_model,
 )
-from worker.registrars.context import RegistrarContext
 from worker.registrars.datacite.client import describe_errors, field_errors
+from worker.registrars.deps import RegistrarDeps
 
 log = get_logger(__name__)
 
@@ -74,7 +74,7 @@ def desired(work: Work, doi: str, target_state: str) -> Desired:
 
 def sync_registration(
     session: Session,
-    ctx: RegistrarContext,
+    deps: RegistrarDeps,
     registration_id: int,
     *,
     now: datetime | None = None,
@@ -92,7 +92,7 @@ def sync_registration(
     except MetadataError as exc:
         mark_failed(
             session,
-            ctx.settings,
+            deps.settings,
             reg,
             f"not sent to DataCite: {exc}",
             failed_hash=reg.pending_hash,
@@ -107,22 +107,22 @@ def sync_registration(
         session.flush()
         return None
     try:
-        account = ctx.datacite_account(reg.account)
+        account = deps.datacite_account(reg.account)
     except UnknownAccount as exc:
         mark_failed(
             session,
-            ctx.settings,
+            deps.settings,
             reg,
             f"not sent to DataCite: {exc}",
             failed_hash=reg.pending_hash,
         )
         return None
-    client = ctx.datacite(account)
+    client = deps.datacite(account)
     # Never confirmed: if nothing reached DataCite, there is nothing to hide.
     if (
         want.target == WITHDRAWN
         and reg.confirmed_hash is None
-        and (reg.attempts == 0 or _unknown_at_datacite(ctx, client, account, reg))
+        and (reg.attempts == 0 or _unknown_at_datacite(deps, client, account, reg))
     ):
         mark_confirmed(
             session,
@@ -133,24 +133,24 @@ def sync_registration(
             note="the DOI was never registered at DataCite; nothing to hide",
         )
         return None
-    ctx.throttle_datacite(account)
+    deps.throttle_datacite(account)
     reg.attempts += 1
     try:
         with bound_contextvars(work_id=reg.work_id):  # the call record names the work
             data = client.put_doi(reg.doi, want.attributes, want.event(reg.state))
     except RequestError as exc:
-        _refused(session, ctx.settings, reg, exc)
+        _refused(session, deps.settings, reg, exc)
         return None
     except (ServerError, TransportError) as exc:
-        return retry_later(session, ctx.settings, reg, exc, now, agency="DataCite")
-    _confirmed(session, ctx.settings, reg, want, data, now)
+        return retry_later(session, deps.settings, reg, exc, now, agency="DataCite")
+    _confirmed(session, deps.settings, reg, want, data, now)
     return None
 
 
 def _unknown_at_datacite(
-    ctx: RegistrarContext, client: Any, account: Any, reg: DoiRegistration
+    deps: RegistrarDeps, client: Any, account: Any, reg: DoiRegistration
 ) -> bool:
-    ctx.throttle_datacite(account)
+    deps.throttle_datacite(account)
     with bound_contextvars(work_id=reg.work_id):
         return client.get_doi(reg.doi) is None
 

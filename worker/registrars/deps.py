@@ -1,9 +1,10 @@
-"""What the registrar services need from the process, as one argument: settings, the shared
-rate limiter, the call recorder, and clients per configured account.
+"""What the registrar services need from the process, built once per process: settings, the
+shared rate limiter, the call recorder, the duplicate guard's finder, and clients per configured
+account.
 
-Services take a :class:`RegistrarContext` (tests build one against the sandbox); actors and
-CLI commands get the process's with :func:`current_context`. HTTP sessions are shared per
-base URL, so every client of one agency reuses its connections.
+Services take a :class:`RegistrarDeps` as an argument (tests build one against the sandbox);
+entry points pass the runtime's (``worker.bootstrap.Runtime.registrars``). HTTP sessions are
+shared per base URL, so every client of one agency reuses its connections.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ DuplicateFinder = Callable[[Any], Sequence[Any]]
 
 
 @dataclass
-class RegistrarContext:
+class RegistrarDeps:
     settings: Settings
     limiter: RateLimiter | None = None
     recorder: Recorder | None = None
@@ -98,12 +99,12 @@ class RegistrarContext:
         self._sessions.clear()
 
 
-def build_context(
+def build(
     settings: Settings,
     *,
     limiter: RateLimiter | None,
     recorder: Recorder | None,
-) -> RegistrarContext:
+) -> RegistrarDeps:
     from worker.registrars.duplicates import registry_finder
 
     finder = (
@@ -116,7 +117,7 @@ def build_context(
         if settings.doi.duplicate_check
         else None
     )
-    return RegistrarContext(
+    return RegistrarDeps(
         settings=settings,
         limiter=limiter,
         recorder=recorder,
