@@ -21,6 +21,7 @@ from worker.models import (
 )
 from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite import service as datacite
+from worker.registrars.repository import OPEN
 
 _counter = iter(range(1, 1_000_000))
 
@@ -107,13 +108,13 @@ def finish(session, deps, deposit_id: int, *, timeout: float = 30.0) -> Crossref
     deadline = time.monotonic() + timeout
     row = session.get(CrossrefDeposit, deposit_id)
     assert row.status != DepositStatus.PREPARED, "upload it first"
-    while row.status in crossref.OPEN:
+    while row.status in OPEN:
         assert time.monotonic() < deadline, f"deposit {row.file_name} still {row.status}"
         row.next_poll_at = None
         session.flush()
         crossref.poll_deposit(session, deps, deposit_id)
         session.refresh(row)
-        if row.status in crossref.OPEN:
+        if row.status in OPEN:
             time.sleep(0.05)
     return row
 

@@ -104,7 +104,7 @@ def doi() -> None:
 @click.argument("work_id")
 def show(work_source: str, work_id: str) -> None:
     """Print a work's DOI registration (state, messages, deposits) as JSON."""
-    from worker.registrars.common import registration_of
+    from worker.registrars.repository import registration_of
     from worker.registrars.status import describe
     from worker.works.service import get_work
 

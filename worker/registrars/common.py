@@ -1,5 +1,5 @@
-"""What both registrars share: loading and locking registrations, the Work as the renderers
-take it, outcomes (confirmed, refused, retry later) and the webhooks that report them.
+"""What both registrars share: the Work as the renderers take it, outcomes (confirmed, refused,
+retry later) and the webhooks that report them.
 
 The rule everywhere: a state that says the agency holds something (registered, findable,
 withdrawn) is set only from the agency's own answer.
@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from worker.config import Settings
 from worker.errors import error_text
@@ -21,32 +20,12 @@ from worker.metadata.work import Work as MetaWork
 from worker.metadata.work import validate_work
 from worker.models import DoiRegistration, DoiState, Work
 from worker.notify.service import notify
+from worker.registrars.repository import CONFIRMED
 
 log = get_logger(__name__)
 
-#: States that say what the agency confirmed.
-CONFIRMED = (DoiState.REGISTERED, DoiState.FINDABLE, DoiState.WITHDRAWN)
-#: ``confirmed_hash`` of a DOI withdrawn before anything was sent for it.
-NEVER_SENT = "never-sent"
 #: A message that arrives this much before its registration's next attempt is a duplicate.
 EARLY = timedelta(seconds=1)
-
-
-def lock_registration(session: Session, registration_id: int) -> DoiRegistration | None:
-    """The registration, locked, with its work loaded in the same query."""
-    return session.execute(
-        select(DoiRegistration)
-        .where(DoiRegistration.id == registration_id)
-        .options(joinedload(DoiRegistration.work))
-        .with_for_update(of=DoiRegistration)
-    ).scalar_one_or_none()
-
-
-def registration_of(session: Session, work: Work, *, lock: bool = True) -> DoiRegistration | None:
-    query = select(DoiRegistration).where(DoiRegistration.work_id == work.id)
-    if lock:
-        query = query.with_for_update()
-    return session.execute(query).scalar_one_or_none()
 
 
 def wanted_registration(work: Work) -> dict[str, Any]:

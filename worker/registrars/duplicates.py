@@ -24,8 +24,9 @@ from worker.logging import get_logger
 from worker.metadata.work import Work as MetaWork
 from worker.models import DoiRegistration, DoiState
 from worker.ratelimit import RateLimiter
-from worker.registrars.common import lock_registration, report, work_model
+from worker.registrars.common import report, work_model
 from worker.registrars.deps import DuplicateFinder, RegistrarDeps
+from worker.registrars.repository import lock_registration
 
 log = get_logger(__name__)
 

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from structlog.contextvars import bound_contextvars
 
@@ -25,11 +24,12 @@ from worker.http import RequestError
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
 from worker.models import DoiRegistration, DoiState
+from worker.registrars import repository
 from worker.registrars.accounts import CROSSREF, DATACITE, UnknownAccount
-from worker.registrars.common import CONFIRMED, NEVER_SENT, lock_registration
 from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite import service as datacite
 from worker.registrars.deps import RegistrarDeps
+from worker.registrars.repository import CONFIRMED, lock_registration
 
 log = get_logger(__name__)
 
@@ -53,15 +53,6 @@ class Finding:
         return asdict(self)
 
 
-def reconcilable(query: Any) -> Any:
-    return query.where(
-        DoiRegistration.state.in_(CONFIRMED),
-        DoiRegistration.pending_hash.is_(None),
-        DoiRegistration.confirmed_hash.is_not(None),
-        DoiRegistration.confirmed_hash != NEVER_SENT,
-    )
-
-
 def due_registrations(
     session: Session,
     settings: Settings,
@@ -73,24 +64,14 @@ def due_registrations(
 ) -> list[int]:
     """Confirmed registrations to read back: changed since ``since`` (all when None), confirmed
     at least the minimum age ago, and (unless ``every``) not read back within the interval."""
-    query = reconcilable(select(DoiRegistration.id)).where(
-        DoiRegistration.confirmed_at
-        <= now - timedelta(seconds=settings.doi.reconcile_min_age_seconds)
+    interval = timedelta(seconds=settings.doi.reconcile_interval_seconds)
+    return repository.due_reconciliations(
+        session,
+        confirmed_before=now - timedelta(seconds=settings.doi.reconcile_min_age_seconds),
+        since=since,
+        read_back_before=None if every else now - interval,
+        limit=limit,
     )
-    if since is not None:
-        query = query.where(DoiRegistration.confirmed_at >= since)
-    if not every:
-        query = query.where(
-            or_(
-                DoiRegistration.reconciled_at.is_(None),
-                DoiRegistration.reconciled_at
-                < now - timedelta(seconds=settings.doi.reconcile_interval_seconds),
-            )
-        )
-    query = query.order_by(DoiRegistration.reconciled_at.nulls_first(), DoiRegistration.id)
-    if limit is not None:
-        query = query.limit(limit)
-    return list(session.execute(query).scalars())
 
 
 def reconcile_registration(

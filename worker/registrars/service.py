@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
@@ -27,18 +26,16 @@ from worker.metadata.work import validate_work
 from worker.models import DoiRegistration, DoiState, Work
 from worker.registrars import accounts, duplicates
 from worker.registrars.accounts import CROSSREF, DATACITE, UnknownAccount
-from worker.registrars.common import (
-    CONFIRMED,
-    NEVER_SENT,
-    mark_confirmed,
-    mark_failed,
-    registration_of,
-    report,
-    wanted_registration,
-)
+from worker.registrars.common import mark_confirmed, mark_failed, report, wanted_registration
 from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite import service as datacite
 from worker.registrars.doi import DoiTemplateError, choose_doi, is_random
+from worker.registrars.repository import (
+    CONFIRMED,
+    NEVER_SENT,
+    registration_of,
+    registration_with_doi,
+)
 from worker.works.service import get_work
 from worker.works.trigger import Trigger
 
@@ -254,7 +251,7 @@ def _mint(session: Session, work: Work, prefix: str, settings: Settings) -> str:
             # 32^8 random suffixes: no look-up first. The unique index still guards; a
             # collision fails this event's transaction, and its retry draws again.
             return doi
-        if _holder(session, doi) is None:
+        if registration_with_doi(session, doi) is None:
             return doi
         taken.append(doi)
     raise EffectRefused(
@@ -262,14 +259,8 @@ def _mint(session: Session, work: Work, prefix: str, settings: Settings) -> str:
     )
 
 
-def _holder(session: Session, doi: str) -> DoiRegistration | None:
-    return session.execute(
-        select(DoiRegistration).where(DoiRegistration.doi == doi)
-    ).scalar_one_or_none()
-
-
 def _refuse_if_taken(session: Session, doi: str) -> None:
-    holder = _holder(session, doi)
+    holder = registration_with_doi(session, doi)
     if holder is not None:
         other = holder.work
         raise EffectRefused(

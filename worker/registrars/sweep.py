@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
 from worker.config import Settings
 from worker.db import enqueue_after_commit
-from worker.models import CrossrefDeposit, DepositStatus, DoiRegistration, DoiState
-from worker.registrars import duplicates, reconcile
+from worker.models import DepositStatus, DoiRegistration
+from worker.registrars import duplicates, reconcile, repository
 from worker.registrars.accounts import DATACITE
-from worker.registrars.crossref.service import OPEN, flag_if_stale
+from worker.registrars.crossref.service import flag_if_stale
 
 
 def resend_stalled(session: Session, *, settings: Settings, now: datetime | None = None) -> int:
@@ -26,22 +25,7 @@ def resend_stalled(session: Session, *, settings: Settings, now: datetime | None
 
     now = now or utcnow()
     overdue = now - timedelta(seconds=settings.doi.resend_grace_seconds)
-    stalled = session.execute(
-        select(DoiRegistration)
-        .where(
-            DoiRegistration.pending_hash.is_not(None),
-            DoiRegistration.state != DoiState.ON_HOLD,
-            DoiRegistration.open_deposit_id.is_(None),
-            or_(
-                DoiRegistration.next_attempt_at < overdue,
-                DoiRegistration.next_attempt_at.is_(None)
-                & (DoiRegistration.pending_since < overdue),
-            ),
-        )
-        .order_by(DoiRegistration.id)
-        .limit(settings.sweep_batch)
-        .with_for_update(skip_locked=True)
-    ).scalars()
+    stalled = repository.stalled_registrations(session, overdue=overdue, limit=settings.sweep_batch)
     batches: set[tuple[str, str]] = set()
     count = 0
     for reg in stalled:
@@ -65,13 +49,7 @@ def deposit_upkeep(session: Session, *, settings: Settings, now: datetime | None
 
     now = now or utcnow()
     overdue = now - timedelta(seconds=settings.doi.resend_grace_seconds)
-    deposits = session.execute(
-        select(CrossrefDeposit)
-        .where(CrossrefDeposit.status.in_((DepositStatus.PREPARED, *OPEN)))
-        .order_by(CrossrefDeposit.id)
-        .limit(settings.sweep_batch)
-        .with_for_update(skip_locked=True)
-    ).scalars()
+    deposits = repository.unfinished_deposits(session, limit=settings.sweep_batch)
     count = 0
     for deposit in deposits:
         flag_if_stale(session, settings, deposit, now)

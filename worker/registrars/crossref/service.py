@@ -24,8 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
 from worker.config import CrossrefAccount, Settings
@@ -45,7 +44,8 @@ from worker.models import (
     DoiState,
     Work,
 )
-from worker.registrars.accounts import CROSSREF, UnknownAccount
+from worker.registrars import repository
+from worker.registrars.accounts import UnknownAccount
 from worker.registrars.common import (
     EARLY,
     mark_confirmed,
@@ -55,12 +55,11 @@ from worker.registrars.common import (
 )
 from worker.registrars.crossref.client import RecordResult, SubmissionResult
 from worker.registrars.deps import RegistrarDeps
+from worker.registrars.repository import ACCEPTED, OPEN
 
 log = get_logger(__name__)
 
 REGISTER, WITHDRAW = "register", "withdraw"
-OPEN = (DepositStatus.SUBMITTED, DepositStatus.QUEUED, DepositStatus.IN_PROCESS)
-ACCEPTED = ("Success", "Warning")
 
 
 class NoTombstone(ValueError):
@@ -121,27 +120,7 @@ def prepare_batches(
 
     now = now or utcnow()
     size = deps.settings.crossref.batch_max_records
-    regs = list(
-        session.execute(
-            select(DoiRegistration)
-            .where(
-                DoiRegistration.registrar == CROSSREF,
-                DoiRegistration.account == account_name,
-                DoiRegistration.doi.startswith(prefix + "/", autoescape=True),
-                DoiRegistration.pending_hash.is_not(None),
-                DoiRegistration.open_deposit_id.is_(None),
-                DoiRegistration.state != DoiState.ON_HOLD,
-                or_(
-                    DoiRegistration.duplicate_check.is_(None),
-                    DoiRegistration.duplicate_check != "pending",
-                ),
-            )
-            .order_by(DoiRegistration.pending_since, DoiRegistration.id)
-            .limit(size)
-            .options(selectinload(DoiRegistration.work))
-            .with_for_update(skip_locked=True, of=DoiRegistration)
-        ).scalars()
-    )
+    regs = repository.batch_candidates(session, account=account_name, prefix=prefix, limit=size)
     if not regs:
         return []
     try:
@@ -262,31 +241,13 @@ def _prepare(
 # --- 2. upload -----------------------------------------------------------------------------
 
 
-def _lock_deposit(session: Session, deposit_id: int) -> CrossrefDeposit | None:
-    return session.execute(
-        select(CrossrefDeposit).where(CrossrefDeposit.id == deposit_id).with_for_update()
-    ).scalar_one_or_none()
-
-
-def _registrations(session: Session, deposit: CrossrefDeposit) -> list[DoiRegistration]:
-    ids = sorted({record.registration_id for record in deposit.records})
-    return list(
-        session.execute(
-            select(DoiRegistration)
-            .where(DoiRegistration.id.in_(ids))
-            .order_by(DoiRegistration.id)
-            .with_for_update()
-        ).scalars()
-    )
-
-
 def upload_deposit(
     session: Session, deps: RegistrarDeps, deposit_id: int, *, now: datetime | None = None
 ) -> float | None:
     """Upload a prepared deposit. Returns a delay when it must be tried again later."""
 
     now = now or utcnow()
-    deposit = _lock_deposit(session, deposit_id)
+    deposit = repository.lock_deposit(session, deposit_id)
     if deposit is None or deposit.status != DepositStatus.PREPARED:
         return None
     if deposit.next_poll_at is not None and deposit.next_poll_at > now + EARLY:
@@ -296,7 +257,7 @@ def upload_deposit(
     except UnknownAccount as exc:
         _upload_refused(session, deps.settings, deposit, f"not uploaded: {exc}")
         return None
-    waiting = _pending_submissions(session, deposit.account)
+    waiting = repository.pending_submissions(session, deposit.account)
     budget = deps.settings.crossref.max_pending_submissions
     if waiting >= budget:
         delay = deps.settings.crossref.poll_delay(0)
@@ -308,7 +269,7 @@ def upload_deposit(
         session.flush()
         return delay
     deps.throttle_crossref(account)
-    regs = _registrations(session, deposit)
+    regs = repository.deposit_registrations(session, deposit)
     deposit.upload_attempts += 1
     for reg in regs:
         reg.attempts += 1
@@ -351,16 +312,6 @@ def upload_deposit(
     return None
 
 
-def _pending_submissions(session: Session, account_name: str) -> int:
-    return int(
-        session.execute(
-            select(func.count())
-            .select_from(CrossrefDeposit)
-            .where(CrossrefDeposit.account == account_name, CrossrefDeposit.status.in_(OPEN))
-        ).scalar_one()
-    )
-
-
 def _upload_refused(
     session: Session, settings: Settings, deposit: CrossrefDeposit, message: str
 ) -> None:
@@ -369,7 +320,7 @@ def _upload_refused(
     deposit.next_poll_at = None
     log.error("crossref_upload_refused", account=deposit.account, file=deposit.file_name)
     hashes = {record.registration_id: record.payload_hash for record in deposit.records}
-    for reg in _registrations(session, deposit):
+    for reg in repository.deposit_registrations(session, deposit):
         reg.open_deposit_id = None
         mark_failed(session, settings, reg, message, failed_hash=hashes.get(reg.id))
     session.flush()
@@ -384,7 +335,7 @@ def poll_deposit(
     """Ask Crossref about one submission. Returns the delay until the next poll while it is
     unfinished, else None."""
     now = now or utcnow()
-    deposit = _lock_deposit(session, deposit_id)
+    deposit = repository.lock_deposit(session, deposit_id)
     if deposit is None or deposit.status not in OPEN:
         return None
     if deposit.next_poll_at is not None and deposit.next_poll_at > now + EARLY:
@@ -461,7 +412,7 @@ def flag_if_stale(
     log.error(
         "crossref_deposit_stale", account=deposit.account, file=deposit.file_name, hours=hours
     )
-    for reg in _registrations(session, deposit):
+    for reg in repository.deposit_registrations(session, deposit):
         if reg.open_deposit_id == deposit.id:
             reg.warning = message
             report(session, reg, "doi.stale", message=message, deposit=deposit.file_name)
@@ -483,7 +434,7 @@ def apply_result(
     """Apply a completed submission's per-record diagnostics, each to its own DOI."""
 
     by_doi = {record.doi.lower(): record for record in result.records}
-    regs = {reg.id: reg for reg in _registrations(session, deposit)}
+    regs = {reg.id: reg for reg in repository.deposit_registrations(session, deposit)}
     rebatch = False
     for record in sorted(deposit.records, key=lambda r: r.id):
         reg = regs[record.registration_id]
@@ -537,7 +488,7 @@ def _apply_record(
             now=now,
             warning=warning and f"Crossref: {warning}",
         )
-    elif outcome.timestamp_not_newer and _accepted_before(session, reg, record):
+    elif outcome.timestamp_not_newer and _accepted_before(session, record):
         mark_confirmed(
             session,
             reg,
@@ -557,21 +508,10 @@ def _apply_record(
         )
 
 
-def _accepted_before(session: Session, reg: DoiRegistration, record: CrossrefDepositRecord) -> bool:
+def _accepted_before(session: Session, record: CrossrefDepositRecord) -> bool:
     """Whether the newer-or-equal version Crossref holds is one of ours with this very payload:
     a record of this DOI that Crossref accepted, with the same payload and a timestamp at least
     this one's, or this same file uploaded twice (an answer was lost: the first copy was
     accepted, the second is refused). Newer content deposited by someone else is not ours to
     call done."""
-    if record.deposit.upload_attempts > 1:
-        return True
-    earlier = session.execute(
-        select(CrossrefDepositRecord.id).where(
-            CrossrefDepositRecord.registration_id == reg.id,
-            CrossrefDepositRecord.id != record.id,
-            CrossrefDepositRecord.payload_hash == record.payload_hash,
-            CrossrefDepositRecord.timestamp >= record.timestamp,
-            CrossrefDepositRecord.status.in_(ACCEPTED),
-        )
-    ).first()
-    return earlier is not None
+    return record.deposit.upload_attempts > 1 or repository.accepted_same_payload(session, record)

@@ -29,7 +29,6 @@ from worker.models import DoiRegistration, DoiState, Work
 from worker.registrars.accounts import UnknownAccount
 from worker.registrars.common import (
     in_flight,
-    lock_registration,
     mark_confirmed,
     mark_failed,
     retry_later,
@@ -37,6 +36,7 @@ from worker.registrars.common import (
 )
 from worker.registrars.datacite.client import describe_errors, field_errors
 from worker.registrars.deps import RegistrarDeps
+from worker.registrars.repository import lock_registration
 
 log = get_logger(__name__)
 
