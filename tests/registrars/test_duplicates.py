@@ -12,7 +12,7 @@ from tests.registrars.flow import webhooks as sent
 from worker.errors import TransientError
 from worker.models import DoiState
 from worker.ops.status import work_status
-from worker.registrars import duplicates
+from worker.registrars import duplicates, guard
 from worker.registrars.service import ReleaseRefused, release
 
 
@@ -52,7 +52,7 @@ def test_likely_duplicate_is_held_with_evidence_and_reported(session, guarded, s
     assert "checking for possible duplicates first" in outcome.message
     assert reg.duplicate_check == "pending"
     assert sync(session, guarded, reg) is None  # nothing is sent before the check
-    assert duplicates.check_registration(session, guarded, reg.id) is None
+    assert guard.check_registration(session, guarded, reg.id) is None
     reg = registration(session, "w-1")
     # Then the registration waits for a person, who sees why
     assert reg.state == DoiState.ON_HOLD
@@ -80,7 +80,7 @@ def test_no_match_goes_straight_on(session, guarded, sandbox):
     guarded.duplicate_finder = Finder([])
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
-    assert duplicates.check_registration(session, guarded, reg.id) is None
+    assert guard.check_registration(session, guarded, reg.id) is None
     reg = registration(session, "w-1")
     assert reg.duplicate_check == "clear" and reg.state == DoiState.RESERVED
     assert sync(session, guarded, reg) is None
@@ -113,9 +113,9 @@ def test_search_failures_are_retried_then_the_check_is_skipped_with_a_warning(
     guarded.duplicate_finder = Finder(TransientError("crossref search: 503"))
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
-    assert duplicates.check_registration(session, guarded, reg.id) == pytest.approx(0.01)
+    assert guard.check_registration(session, guarded, reg.id) == pytest.approx(0.01)
     assert "registry search failed" in registration(session, "w-1").last_error
-    assert duplicates.check_registration(session, guarded, reg.id) is None
+    assert guard.check_registration(session, guarded, reg.id) is None
     reg = registration(session, "w-1")
     assert reg.duplicate_check == "skipped"
     assert reg.warning.startswith("duplicate check skipped: duplicate check: registry search")
@@ -127,7 +127,7 @@ def test_guard_unavailable_in_the_process_is_skipped_with_a_warning(session, gua
     guarded.duplicate_finder = None
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
-    duplicates.check_registration(session, guarded, reg.id)
+    guard.check_registration(session, guarded, reg.id)
     reg = registration(session, "w-1")
     assert reg.duplicate_check == "skipped" and "not configured" in reg.warning
 
@@ -136,11 +136,11 @@ def test_follow_up_event_checks_the_changed_work_again(session, guarded, sandbox
     guarded.duplicate_finder = Finder([MATCH], [])
     event(session, "work.published", datacite_work(version=1))
     reg = registration(session, "w-1")
-    duplicates.check_registration(session, guarded, reg.id)
+    guard.check_registration(session, guarded, reg.id)
     assert registration(session, "w-1").state == DoiState.ON_HOLD
     outcome = event(session, "work.updated", datacite_work(version=2, title="A distinct title"))
     assert "checked again" in outcome.message
-    duplicates.check_registration(session, guarded, reg.id)
+    guard.check_registration(session, guarded, reg.id)
     reg = registration(session, "w-1")
     assert reg.state == DoiState.RESERVED and reg.duplicate_check == "clear"
 
@@ -149,7 +149,7 @@ def test_withdrawal_while_on_hold_sends_nothing(session, guarded):
     guarded.duplicate_finder = Finder([MATCH])
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
-    duplicates.check_registration(session, guarded, reg.id)
+    guard.check_registration(session, guarded, reg.id)
     outcome = event(session, "work.withdrawn", {"id": "w-1"})
     assert "never registered" in outcome.message
     assert registration(session, "w-1").state == DoiState.WITHDRAWN
@@ -177,7 +177,7 @@ def test_the_toolkit_guard_over_the_sandbox_registries_holds_a_real_duplicate(
     guarded.duplicate_finder = Finder([])
     event(session, "work.published", datacite_work("w-1"))
     first = registration(session, "w-1")
-    duplicates.check_registration(session, guarded, first.id)
+    guard.check_registration(session, guarded, first.id)
     sync(session, guarded, registration(session, "w-1"))
     assert registration(session, "w-1").state == DoiState.FINDABLE
     # When the same work arrives again under another id, checked by the PID toolkit's guard
@@ -186,7 +186,7 @@ def test_the_toolkit_guard_over_the_sandbox_registries_holds_a_real_duplicate(
     )
     event(session, "work.published", datacite_work("w-2"))
     second = registration(session, "w-2")
-    assert duplicates.check_registration(session, guarded, second.id) is None
+    assert guard.check_registration(session, guarded, second.id) is None
     second = registration(session, "w-2")
     # Then it is held as a possible duplicate of the existing DOI, with the toolkit's evidence
     assert second.state == DoiState.ON_HOLD

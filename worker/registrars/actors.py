@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from worker.bootstrap import runtime
 from worker.broker import actor, later
-from worker.registrars import duplicates
+from worker.registrars import guard
 from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite import service as datacite
 from worker.registrars.reconcile import reconcile_registration as reconcile_one
@@ -49,7 +49,7 @@ def crossref_poll(deposit_id: int) -> None:
 def check_duplicates(registration_id: int) -> None:
     rt = runtime()
     with rt.session() as session:
-        delay = duplicates.check_registration(session, rt.registrars, registration_id)
+        delay = guard.check_registration(session, rt.registrars, registration_id)
     later(delay, "registry search failed; duplicate check to be tried again")
 
 

@@ -10,9 +10,7 @@ shared per base URL, so every client of one agency reuses its connections.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -24,9 +22,7 @@ from worker.ratelimit import RateLimiter
 from worker.registrars import accounts
 from worker.registrars.crossref.client import CrossrefClient
 from worker.registrars.datacite.client import DataCiteClient
-
-#: Finds DOIs that may already exist for a Work: (work) -> matches with .doi .score .evidence.
-DuplicateFinder = Callable[[Any], Sequence[Any]]
+from worker.registrars.duplicates import DuplicateFinder, registry_finder
 
 
 @dataclass
@@ -105,8 +101,6 @@ def build(
     limiter: RateLimiter | None,
     recorder: Recorder | None,
 ) -> RegistrarDeps:
-    from worker.registrars.duplicates import registry_finder
-
     finder = (
         registry_finder(
             settings,

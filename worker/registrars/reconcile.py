@@ -30,6 +30,7 @@ from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite import service as datacite
 from worker.registrars.deps import RegistrarDeps
 from worker.registrars.repository import CONFIRMED, lock_registration
+from worker.registrars.service import desired_change, schedule_send
 
 log = get_logger(__name__)
 
@@ -103,8 +104,6 @@ def _send_again(
     finding: Finding,
     now: datetime,
 ) -> None:
-    from worker.registrars.service import desired_change, schedule_send
-
     change = desired_change(reg.work, reg.doi, reg.registrar, reg.target_state)
     reg.confirmed_hash = None  # the agency does not hold what we last sent
     reg.pending_hash = change.hash

@@ -22,6 +22,7 @@ from worker.models import (
     Work,
 )
 from worker.registrars.accounts import CROSSREF
+from worker.registrars.duplicates import PENDING
 
 #: States that say what the agency confirmed.
 CONFIRMED = (DoiState.REGISTERED, DoiState.FINDABLE, DoiState.WITHDRAWN)
@@ -104,7 +105,7 @@ def batch_candidates(
                 DoiRegistration.state != DoiState.ON_HOLD,
                 or_(
                     DoiRegistration.duplicate_check.is_(None),
-                    DoiRegistration.duplicate_check != "pending",
+                    DoiRegistration.duplicate_check != PENDING,
                 ),
             )
             .order_by(DoiRegistration.pending_since, DoiRegistration.id)

@@ -36,6 +36,7 @@ from worker.registrars.common import (
 )
 from worker.registrars.datacite.client import describe_errors, field_errors
 from worker.registrars.deps import RegistrarDeps
+from worker.registrars.duplicates import PENDING
 from worker.registrars.repository import lock_registration
 
 log = get_logger(__name__)
@@ -85,7 +86,7 @@ def sync_registration(
     reg = lock_registration(session, registration_id)
     if reg is None or reg.pending_hash is None or in_flight(reg, now):
         return None
-    if reg.state == DoiState.ON_HOLD or reg.duplicate_check == "pending":
+    if reg.state == DoiState.ON_HOLD or reg.duplicate_check == PENDING:
         return None
     try:
         want = desired(reg.work, reg.doi, reg.target_state)
