@@ -4,11 +4,13 @@ few end-to-end tests run the intake and a real dramatiq worker."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from tests.conftest import INTAKE_SECRET, TOKEN_KEY
 from worker.config import (
@@ -101,3 +103,15 @@ def tune(runtime) -> Callable[..., Settings]:
         return runtime.settings
 
     return apply
+
+
+@pytest.fixture
+def logs(monkeypatch) -> Iterator[list[dict[str, Any]]]:
+    """Every line pidsync's modules log during the test, as event dicts. structlog caches a
+    module's logger at its first use, out of capture_logs' reach: the modules get fresh ones."""
+    lazy = type(structlog.get_logger())
+    with structlog.testing.capture_logs() as captured:
+        for name, module in list(sys.modules.items()):
+            if name.startswith("worker") and isinstance(getattr(module, "log", None), lazy):
+                monkeypatch.setattr(module, "log", structlog.get_logger(name))
+        yield captured

@@ -20,6 +20,7 @@ from tests.registrars.flow import (
     webhooks,
 )
 from worker.models import CrossrefDeposit, CrossrefDepositRecord, DepositStatus, DoiState
+from worker.registrars import sweep
 from worker.registrars.crossref import service as crossref
 from worker.registrars.service import release
 
@@ -310,7 +311,7 @@ def test_polling_errors_are_retried(session, deps, sandbox):
     row = session.get(CrossrefDeposit, deposit_id)
     row.next_poll_at = None
     assert crossref.poll_deposit(session, deps, deposit_id) == 0.05
-    assert "polling failed" in row.last_error and row.status == DepositStatus.SUBMITTED
+    assert "poll try 1 failed" in row.last_error and row.status == DepositStatus.SUBMITTED
     sandbox.set_faults("crossref", error_rate=0)
     finish(session, deps, deposit_id)
     assert registration(session, "a-1").state == DoiState.REGISTERED
@@ -342,3 +343,59 @@ def test_change_during_a_deposit_in_flight_is_deposited_after_it(session, deps, 
     reg = registration(session, "a-1")
     assert reg.pending_hash is None
     assert crossref_dois(sandbox)[reg.doi]["title"] == ["Second thoughts"]
+
+
+def test_a_refused_poll_fails_the_deposit_and_is_not_polled_again(session, deps, sandbox):
+    event(session, "work.published", crossref_work())
+    (deposit_id,) = deposit(session, deps)
+    # Given the account's password changed after the upload
+    deps.settings = deps.settings.model_copy(update={"crossref_password": "wrong"})
+    row = session.get(CrossrefDeposit, deposit_id)
+    row.next_poll_at = None
+    # When the poll is refused (401)
+    assert crossref.poll_deposit(session, deps, deposit_id) is None
+    # Then the deposit and its DOI failed with the reason, and nothing polls it again
+    reg = registration(session, "a-1")
+    assert row.status == DepositStatus.FAILED and row.next_poll_at is None
+    assert reg.state == DoiState.FAILED and reg.open_deposit_id is None
+    assert "Crossref refused polling (401)" in reg.last_error
+    assert [w.payload["doi"] for w in webhooks(session, "doi.failed")] == [reg.doi]
+    assert sweep.deposit_upkeep(session, settings=deps.settings) == 0
+    assert crossref.poll_deposit(session, deps, deposit_id) is None
+    assert len(calls(session, "crossref", "GET")) == 1
+
+
+def test_polls_that_keep_failing_give_up_with_a_reason(session, deps, sandbox, tune, logs):
+    tune(doi={"max_retries": 2})
+    event(session, "work.published", crossref_work())
+    (deposit_id,) = deposit(session, deps)
+    sandbox.set_faults("crossref", error_rate=1)
+    row = session.get(CrossrefDeposit, deposit_id)
+    row.next_poll_at = None
+    assert crossref.poll_deposit(session, deps, deposit_id) == 0.05
+    # One warning line for the retry, no traceback
+    (line,) = [e for e in logs if e["log_level"] in ("warning", "error", "critical")]
+    assert (line["event"], line["step"], line["log_level"]) == (
+        "crossref_retry_scheduled",
+        "poll",
+        "warning",
+    )
+    assert not any("exc_info" in e for e in logs)
+    row.next_poll_at = None
+    assert crossref.poll_deposit(session, deps, deposit_id) is None
+    reg = registration(session, "a-1")
+    assert row.status == DepositStatus.FAILED
+    assert reg.state == DoiState.FAILED and "gave up after 2 tries to poll" in reg.last_error
+
+
+def test_an_answered_poll_starts_the_count_of_failed_tries_again(session, deps, sandbox, tune):
+    tune(doi={"max_retries": 2})
+    sandbox.set_crossref_processing(queued_seconds=3600)
+    event(session, "work.published", crossref_work())
+    (deposit_id,) = deposit(session, deps)
+    row = session.get(CrossrefDeposit, deposit_id)
+    for faults in (1, 0, 1):
+        sandbox.set_faults("crossref", error_rate=faults)
+        row.next_poll_at = None
+        assert crossref.poll_deposit(session, deps, deposit_id) == 0.05
+    assert row.status == DepositStatus.QUEUED and row.retry_count == 1

@@ -376,3 +376,56 @@ def test_datacite_calls_share_the_redis_limit_per_host(session, deps, redis_clie
     _published(session, deps)
     host = sandbox.url.removeprefix("http://")
     assert redis_client.exists(f"pidsync:ratelimit:datacite:{host}")
+
+
+def warnings_and_worse(logs):
+    return [e for e in logs if e["log_level"] in ("warning", "error", "critical")]
+
+
+def test_a_transient_failure_logs_one_warning_line_without_a_traceback(
+    session, deps, sandbox, logs
+):
+    event(session, "work.published", datacite_work())
+    reg = registration(session, "w-1")
+    sandbox.set_faults("datacite", error_rate=1)
+    assert sync(session, deps, reg) == pytest.approx(0.01)
+    (line,) = warnings_and_worse(logs)
+    assert line["event"] == "doi_retry_scheduled" and line["doi"] == reg.doi
+    assert "try 1" in line["error"] and line["delay_s"] == pytest.approx(0.01)
+    assert not any("exc_info" in e or "exception" in e for e in logs)
+
+
+def _withdrawn_after_a_lost_first_send(session, deps, sandbox):
+    """A DOI whose first PUT may have reached DataCite (no answer) and is then withdrawn:
+    withdrawing it asks DataCite first whether it holds the DOI."""
+    event(session, "work.published", datacite_work())
+    reg = registration(session, "w-1")
+    sandbox.set_faults("datacite", error_rate=1)
+    assert sync(session, deps, reg) is not None
+    sandbox.set_faults("datacite", error_rate=0)
+    event(session, "work.withdrawn", {"id": "w-1"})
+    return registration(session, "w-1")
+
+
+def test_a_refused_look_up_before_a_withdrawal_fails_at_once(session, deps, sandbox):
+    reg = _withdrawn_after_a_lost_first_send(session, deps, sandbox)
+    deps.settings = deps.settings.model_copy(update={"datacite_password": "wrong-password"})
+    # When the look-up is refused (401)
+    assert sync(session, deps, reg) is None
+    reg = registration(session, "w-1")
+    # Then the registration failed with the reason, and nothing is tried again
+    assert reg.state == DoiState.FAILED and "(401 " in reg.last_error
+    assert reg.next_attempt_at is None and reg.pending_hash is None
+    assert [c.method for c in calls(session, "datacite")] == ["PUT", "GET"]
+
+
+def test_a_failed_look_up_before_a_withdrawal_is_tried_again(session, deps, sandbox):
+    reg = _withdrawn_after_a_lost_first_send(session, deps, sandbox)
+    sandbox.set_faults("datacite", error_rate=1)
+    assert sync(session, deps, reg) == pytest.approx(0.01)
+    reg = registration(session, "w-1")
+    assert reg.retry_count == 1 and "(try 1): datacite GET" in reg.last_error
+    assert reg.next_attempt_at is not None and reg.state == DoiState.RESERVED
+    sandbox.set_faults("datacite", error_rate=0)
+    assert sync(session, deps, reg) is None
+    assert registration(session, "w-1").state == DoiState.WITHDRAWN

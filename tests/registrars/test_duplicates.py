@@ -10,6 +10,7 @@ import pytest
 from tests.registrars.flow import calls, datacite_dois, datacite_work, event, registration, sync
 from tests.registrars.flow import webhooks as sent
 from worker.errors import TransientError
+from worker.http import RequestError
 from worker.models import DoiState
 from worker.ops.status import work_status
 from worker.registrars import duplicates, guard
@@ -194,3 +195,38 @@ def test_the_toolkit_guard_over_the_sandbox_registries_holds_a_real_duplicate(
     evidence = second.hold["matches"][0]["evidence"]
     assert evidence["title"]["similarity"] == 1.0
     assert list(datacite_dois(sandbox)) == [first.doi]
+
+
+def test_a_failed_search_is_recorded_with_its_next_try_and_one_warning(
+    session, guarded, tune, logs
+):
+    tune(doi={"retry_backoff": [30.0]})
+    guarded.duplicate_finder = finder = Finder(TransientError("crossref search: 503"))
+    event(session, "work.published", datacite_work())
+    reg = registration(session, "w-1")
+    assert guard.check_registration(session, guarded, reg.id) == 30.0
+    reg = registration(session, "w-1")
+    assert reg.retry_count == 1 and reg.next_attempt_at is not None
+    (line,) = [e for e in logs if e["log_level"] in ("warning", "error", "critical")]
+    assert line["event"] == "duplicate_check_retry_scheduled" and line["delay_s"] == 30.0
+    assert not any("exc_info" in e for e in logs)
+    # A message arriving before the scheduled try is a duplicate and asks nothing
+    assert guard.check_registration(session, guarded, reg.id) is None
+    assert len(finder.asked) == 1
+
+
+def test_a_refused_search_skips_the_check_at_once(session, guarded, sandbox):
+    refused = RequestError(
+        "crossref_api GET /works answered 400", service="crossref_api", status=400
+    )
+    guarded.duplicate_finder = finder = Finder(refused)
+    event(session, "work.published", datacite_work())
+    reg = registration(session, "w-1")
+    assert guard.check_registration(session, guarded, reg.id) is None
+    reg = registration(session, "w-1")
+    assert reg.duplicate_check == "skipped" and len(finder.asked) == 1
+    assert reg.warning.startswith(
+        "duplicate check skipped: duplicate check: registry search refused"
+    )
+    assert sync(session, guarded, reg) is None
+    assert registration(session, "w-1").state == DoiState.FINDABLE

@@ -6,6 +6,7 @@ import re
 import time
 from datetime import timedelta
 
+import pytest
 from click.testing import CliRunner
 
 from tests.registrars.flow import (
@@ -175,3 +176,47 @@ def test_reconcile_command_reports_each_doi(session, deps, sandbox, runtime, mon
     assert len(lines) == 2 and reg.doi in result.stdout
     assert "unknown_at_agency" in lines[0]
     assert "reconciled 2 DOIs (2 unknown_at_agency)" in result.stderr
+
+
+def test_an_agency_not_answering_is_read_back_again_after_the_backoff(session, deps, sandbox, logs):
+    reg = _findable(session, deps)
+    sandbox.set_faults("datacite", error_rate=1)
+    finding = reconcile.reconcile_registration(session, deps, reg.id)
+    # Then the try is on the row, with the next one, and one warning line says so
+    assert finding.kind == "error" and finding.retry_in == pytest.approx(0.01)
+    assert finding.as_dict()["retry_in"] == finding.retry_in
+    reg = registration(session, "w-1")
+    assert reg.retry_count == 1 and reg.next_attempt_at is not None
+    assert reg.last_error.startswith("reconciliation: DataCite did not answer usably (try 1)")
+    (line,) = [e for e in logs if e["log_level"] in ("warning", "error", "critical")]
+    assert line["event"] == "doi_reconcile_retry_scheduled"
+    assert not any("exc_info" in e for e in logs)
+    # When DataCite answers again, the read-back completes and the row is clean
+    sandbox.set_faults("datacite", error_rate=0)
+    finding = reconcile.reconcile_registration(session, deps, reg.id)
+    assert finding.kind == "in_sync" and finding.retry_in is None
+    assert "retry_in" not in finding.as_dict()
+    reg = registration(session, "w-1")
+    assert (reg.retry_count, reg.last_error, reg.next_attempt_at) == (0, None, None)
+
+
+def test_read_backs_that_keep_failing_give_up_until_the_next_pass(session, deps, sandbox, tune):
+    tune(doi={"max_retries": 2})
+    reg = _findable(session, deps)
+    sandbox.set_faults("datacite", error_rate=1)
+    assert reconcile.reconcile_registration(session, deps, reg.id).retry_in is not None
+    finding = reconcile.reconcile_registration(session, deps, reg.id)
+    assert finding.kind == "error" and finding.retry_in is None
+    reg = registration(session, "w-1")
+    assert reg.last_error.startswith("reconciliation gave up after 2 tries")
+    assert reg.retry_count == 0 and reg.next_attempt_at is None
+    assert reg.state == DoiState.FINDABLE and reg.pending_hash is None
+
+
+def test_a_refused_read_back_is_not_tried_again(session, deps, sandbox):
+    reg = _findable(session, deps)
+    deps.settings = deps.settings.model_copy(update={"datacite_password": "wrong-password"})
+    finding = reconcile.reconcile_registration(session, deps, reg.id)
+    assert finding.kind == "error" and finding.retry_in is None
+    reg = registration(session, "w-1")
+    assert reg.retry_count == 0 and reg.next_attempt_at is None

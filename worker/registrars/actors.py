@@ -57,4 +57,5 @@ def check_duplicates(registration_id: int) -> None:
 def reconcile_registration(registration_id: int) -> None:
     rt = runtime()
     with rt.session() as session:
-        reconcile_one(session, rt.registrars, registration_id)
+        finding = reconcile_one(session, rt.registrars, registration_id)
+    later(finding.retry_in if finding else None, "the agency did not answer; read back later")

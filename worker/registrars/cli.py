@@ -51,7 +51,7 @@ def reconcile_dois(since: datetime | None) -> None:
     """Read DOIs back from DataCite and Crossref and repair drift (re-register what the agency
     does not know, update what differs, poll stuck deposits again)."""
     from worker.clock import utcnow
-    from worker.errors import Postpone, TransientError
+    from worker.errors import Postpone
     from worker.registrars import reconcile, sweep
 
     runtime = _boot()
@@ -75,11 +75,6 @@ def reconcile_dois(since: datetime | None) -> None:
                 break
             except Postpone as wait:  # the shared rate limit: wait for a slot
                 time.sleep(wait.delay)
-            except TransientError as exc:
-                finding = reconcile.Finding(
-                    str(registration_id), "?", reconcile.ERROR, f"agency unreachable: {exc}"
-                )
-                break
         if finding is not None:
             kinds[finding.kind] += 1
             click.echo(json.dumps(finding.as_dict()))

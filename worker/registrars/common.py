@@ -174,5 +174,6 @@ def retry_later(
     delay = backoff.delay(reg.retry_count, getattr(exc, "retry_after", None))
     reg.next_attempt_at = now + timedelta(seconds=delay)
     session.flush()
-    log.info("doi_retry_scheduled", doi=reg.doi, delay_s=delay, error=reg.last_error)
+    # One line, no traceback: the attempt is on the row, and the next one is scheduled.
+    log.warning("doi_retry_scheduled", doi=reg.doi, delay_s=delay, error=reg.last_error)
     return delay

@@ -10,16 +10,16 @@ skipped.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
-from worker.errors import TransientError, error_text
+from worker.errors import PermanentError, TransientError, error_text
 from worker.logging import get_logger
 from worker.models import DoiRegistration, DoiState
-from worker.registrars.common import report, work_model
+from worker.registrars.common import in_flight, report, work_model
 from worker.registrars.deps import RegistrarDeps
 from worker.registrars.duplicates import CLEAR, HELD, PENDING, SKIPPED
 from worker.registrars.repository import lock_registration
@@ -49,8 +49,9 @@ def check_registration(
     tried again, else None (held, or cleared and sent on)."""
     now = now or utcnow()
     reg = lock_registration(session, registration_id)
-    if reg is None or reg.duplicate_check != PENDING:
+    if reg is None or reg.duplicate_check != PENDING or in_flight(reg, now):
         return None
+    chars = deps.settings.error_text_chars
     model = work_model(reg.work, reg.doi)
     try:
         if deps.duplicate_finder is None:
@@ -58,14 +59,22 @@ def check_registration(
         matches = [m for m in deps.duplicate_finder(model) if str(m.doi).lower() != reg.doi]
     except TransientError as exc:
         reg.retry_count += 1
-        answer = error_text(exc, deps.settings.error_text_chars)
-        reg.last_error = f"duplicate check: registry search failed: {answer}"
+        answer = error_text(exc, chars)
+        reg.last_error = (
+            f"duplicate check: registry search failed (try {reg.retry_count}): {answer}"
+        )
         backoff = deps.settings.doi.backoff
-        if not backoff.exhausted(reg.retry_count):
-            delay = backoff.delay(reg.retry_count, exc.retry_after)
-            session.flush()
-            return delay
-        _skip(session, deps, reg, reg.last_error, now)
+        if backoff.exhausted(reg.retry_count):
+            _skip(session, deps, reg, reg.last_error, now)
+            return None
+        delay = backoff.delay(reg.retry_count, exc.retry_after)
+        reg.next_attempt_at = now + timedelta(seconds=delay)
+        session.flush()
+        log.warning("duplicate_check_retry_scheduled", doi=reg.doi, delay_s=delay, error=answer)
+        return delay
+    except PermanentError as exc:  # a refused search (4xx): asking again cannot help
+        answer = error_text(exc, chars)
+        _skip(session, deps, reg, f"duplicate check: registry search refused: {answer}", now)
         return None
     except LookupError as exc:
         _skip(session, deps, reg, f"duplicate guard unavailable: {exc}", now)

@@ -20,6 +20,7 @@ from structlog.contextvars import bound_contextvars
 
 from worker.clock import utcnow
 from worker.config import Settings
+from worker.errors import TransientError, error_text
 from worker.http import RequestError
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
@@ -49,9 +50,14 @@ class Finding:
     kind: str
     detail: str = ""
     action: str = "none"  # none | re-register | update | re-poll | upload
+    #: Seconds before the read-back is tried again (the agency did not answer usably).
+    retry_in: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        found = asdict(self)
+        if self.retry_in is None:
+            del found["retry_in"]
+        return found
 
 
 def due_registrations(
@@ -79,7 +85,9 @@ def reconcile_registration(
     session: Session, deps: RegistrarDeps, registration_id: int, *, now: datetime | None = None
 ) -> Finding | None:
     """Read one DOI back from its agency and repair drift. None when it is not in a state to
-    compare (a change is pending: the normal path is already sending it)."""
+    compare (a change is pending: the normal path is already sending it). When the agency did
+    not answer usably, the try is recorded on the registration and the finding says when to
+    try again (``retry_in``), until the tries are spent."""
     now = now or utcnow()
     reg = lock_registration(session, registration_id)
     if reg is None or reg.state not in CONFIRMED or reg.pending_hash is not None:
@@ -88,13 +96,48 @@ def reconcile_registration(
     try:
         with bound_contextvars(work_id=reg.work_id):  # the call records name the work
             finding = _datacite(deps, reg) if reg.registrar == DATACITE else _crossref(deps, reg)
+    except TransientError as exc:
+        return _read_failed(session, deps.settings, reg, exc, now)
     except (UnknownAccount, RequestError, MetadataError, crossref.NoTombstone) as exc:
         finding = Finding(reg.doi, reg.registrar, ERROR, str(exc))
+    # Read back (or refused for good): the tries of this read-back are over.
+    reg.retry_count = 0
+    reg.last_error = None
+    reg.next_attempt_at = None
     if finding.action in ("re-register", "update"):
         _send_again(session, deps, reg, finding, now)
     session.flush()
     log.info("doi_reconciled", doi=reg.doi, kind=finding.kind, action=finding.action)
     return finding
+
+
+def _read_failed(
+    session: Session, settings: Settings, reg: DoiRegistration, exc: TransientError, now: datetime
+) -> Finding:
+    """The agency did not answer usably (network, 5xx, 429): the try is recorded on the
+    registration (a confirmed one has no other use for its try count), and the read-back is
+    tried again after the backoff; when the tries are spent, the next scheduled pass reads it
+    back again and the reason stays on the row."""
+    reg.retry_count += 1
+    answer = error_text(exc, settings.error_text_chars)
+    agency = "DataCite" if reg.registrar == DATACITE else "Crossref"
+    backoff = settings.doi.backoff
+    if backoff.exhausted(reg.retry_count):
+        reg.last_error = f"reconciliation gave up after {reg.retry_count} tries: {answer}"
+        reg.retry_count = 0
+        reg.next_attempt_at = None
+        session.flush()
+        log.warning("doi_reconcile_gave_up", doi=reg.doi, error=reg.last_error)
+        return Finding(reg.doi, reg.registrar, ERROR, reg.last_error)
+    delay = backoff.delay(reg.retry_count, exc.retry_after)
+    reg.last_error = (
+        f"reconciliation: {agency} did not answer usably (try {reg.retry_count}): {answer}"
+    )
+    reg.next_attempt_at = now + timedelta(seconds=delay)
+    session.flush()
+    log.warning("doi_reconcile_retry_scheduled", doi=reg.doi, delay_s=delay, error=answer)
+    detail = f"{agency} did not answer usably: {answer}"
+    return Finding(reg.doi, reg.registrar, ERROR, detail, retry_in=delay)
 
 
 def _send_again(

@@ -15,6 +15,11 @@ until Crossref has processed it, and apply the outcome record by record.
 4. :func:`apply_result`: Success → registered; Warning → registered with the warning kept;
    Failure → that record's DOI failed with Crossref's message, and only that one. A "not
    newer" failure for a payload Crossref already accepted is treated as done.
+
+An upload or poll that fails transiently (network, 5xx, 429) is recorded on the deposit and
+tried again on ``settings.doi.backoff`` (a poll never sooner than its schedule) until the tries
+are spent; one that Crossref refuses (4xx) is not tried again. Either way the deposit then
+fails, and each of its DOIs with the reason.
 """
 
 from __future__ import annotations
@@ -255,7 +260,7 @@ def upload_deposit(
     try:
         account = deps.crossref_account(deposit.account)
     except UnknownAccount as exc:
-        _upload_refused(session, deps.settings, deposit, f"not uploaded: {exc}")
+        _deposit_failed(session, deps.settings, deposit, f"not uploaded: {exc}")
         return None
     waiting = repository.pending_submissions(session, deposit.account)
     budget = deps.settings.crossref.max_pending_submissions
@@ -276,27 +281,12 @@ def upload_deposit(
     try:
         deps.crossref(account).deposit(deposit.file_name, deposit.content.encode("utf-8"))
     except RequestError as exc:
-        _upload_refused(
-            session, deps.settings, deposit, f"Crossref refused the upload ({exc.status}): {exc}"
-        )
+        answer = error_text(exc, deps.settings.error_text_chars)
+        message = f"Crossref refused the upload ({exc.status}): {answer}"
+        _deposit_failed(session, deps.settings, deposit, message)
         return None
     except (ServerError, TransportError) as exc:
-        deposit.retry_count += 1
-        answer = error_text(exc, deps.settings.error_text_chars)
-        deposit.last_error = f"upload try {deposit.retry_count}: {answer}"
-        backoff = deps.settings.doi.backoff
-        if backoff.exhausted(deposit.retry_count):
-            _upload_refused(
-                session,
-                deps.settings,
-                deposit,
-                f"gave up uploading after {deposit.retry_count} tries: {answer}",
-            )
-            return None
-        delay = backoff.delay(deposit.retry_count, exc.retry_after)
-        deposit.next_poll_at = now + timedelta(seconds=delay)
-        session.flush()
-        return delay
+        return _try_again(session, deps.settings, deposit, exc, now, step="upload")
     delay = deps.settings.crossref.poll_delay(0)
     deposit.status = DepositStatus.SUBMITTED
     deposit.submitted_at = now
@@ -312,13 +302,50 @@ def upload_deposit(
     return None
 
 
-def _upload_refused(
+def _try_again(
+    session: Session,
+    settings: Settings,
+    deposit: CrossrefDeposit,
+    exc: ServerError | TransportError,
+    now: datetime,
+    *,
+    step: str,
+    at_least: float = 0.0,
+) -> float | None:
+    """A transient failure of an upload or a poll (network, 5xx, 429), recorded on the deposit:
+    the delay before the next try (never under ``at_least``), or None when the tries are spent
+    (then the deposit failed, and each DOI with it)."""
+    deposit.retry_count += 1
+    answer = error_text(exc, settings.error_text_chars)
+    deposit.last_error = f"{step} try {deposit.retry_count} failed: {answer}"
+    backoff = settings.doi.backoff
+    if backoff.exhausted(deposit.retry_count):
+        message = f"gave up after {deposit.retry_count} tries to {step}: {answer}"
+        _deposit_failed(session, settings, deposit, message)
+        return None
+    delay = max(at_least, backoff.delay(deposit.retry_count, exc.retry_after))
+    deposit.next_poll_at = now + timedelta(seconds=delay)
+    session.flush()
+    log.warning(
+        "crossref_retry_scheduled",
+        step=step,
+        file=deposit.file_name,
+        delay_s=delay,
+        error=deposit.last_error,
+    )
+    return delay
+
+
+def _deposit_failed(
     session: Session, settings: Settings, deposit: CrossrefDeposit, message: str
 ) -> None:
+    """The deposit cannot go on (refused, or the tries are spent): failed, and each of its
+    DOIs failed with ``message``, a reason a person can act on (then ``pidsync doi release
+    --force`` deposits them again)."""
     deposit.status = DepositStatus.FAILED
     deposit.last_error = message
     deposit.next_poll_at = None
-    log.error("crossref_upload_refused", account=deposit.account, file=deposit.file_name)
+    log.error("crossref_deposit_failed", account=deposit.account, file=deposit.file_name)
     hashes = {record.registration_id: record.payload_hash for record in deposit.records}
     for reg in repository.deposit_registrations(session, deposit):
         reg.open_deposit_id = None
@@ -343,23 +370,23 @@ def poll_deposit(
     try:
         account = deps.crossref_account(deposit.account)
     except UnknownAccount as exc:
-        deposit.last_error = f"cannot poll: {exc}"
-        return _poll_again(session, deps, deposit, now)
+        _deposit_failed(session, deps.settings, deposit, f"outcome unknown, cannot poll: {exc}")
+        return None
     deps.throttle_crossref(account)
     try:
         result = deps.crossref(account).submission_result(deposit.file_name)
     except RequestError as exc:
-        log.error(  # noqa: TRY400 - an alert; the status and api_calls say why, no traceback
-            "crossref_poll_refused", account=deposit.account, status=exc.status
-        )
-        deposit.last_error = (
-            f"polling refused ({exc.status}): {error_text(exc, deps.settings.error_text_chars)}"
-        )
-        return _poll_again(session, deps, deposit, now)
+        # Permanent (e.g. the account's password changed): asking again cannot help.
+        answer = error_text(exc, deps.settings.error_text_chars)
+        message = f"outcome unknown, Crossref refused polling ({exc.status}): {answer}"
+        _deposit_failed(session, deps.settings, deposit, message)
+        return None
     except (ServerError, TransportError) as exc:
-        deposit.last_error = f"polling failed: {error_text(exc, deps.settings.error_text_chars)}"
-        return _poll_again(session, deps, deposit, now, retry_after=exc.retry_after)
+        flag_if_stale(session, deps.settings, deposit, now)
+        after = deps.settings.crossref.poll_delay(deposit.poll_count)
+        return _try_again(session, deps.settings, deposit, exc, now, step="poll", at_least=after)
     deposit.poll_count += 1
+    deposit.retry_count = 0
     if result.completed:
         apply_result(session, deps, deposit, result, now=now)
         return None
@@ -377,17 +404,11 @@ def poll_deposit(
 
 
 def _poll_again(
-    session: Session,
-    deps: RegistrarDeps,
-    deposit: CrossrefDeposit,
-    now: datetime,
-    *,
-    retry_after: float | None = None,
+    session: Session, deps: RegistrarDeps, deposit: CrossrefDeposit, now: datetime
 ) -> float:
+    """Not processed yet: the next poll on the schedule."""
     flag_if_stale(session, deps.settings, deposit, now)
     delay = deps.settings.crossref.poll_delay(deposit.poll_count)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
     deposit.next_poll_at = now + timedelta(seconds=delay)
     session.flush()
     return delay

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from structlog.contextvars import bound_contextvars
 
 from worker.clock import utcnow
-from worker.config import Settings
+from worker.config import DataCiteAccount, Settings
 from worker.http import RequestError, ServerError, TransportError
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
@@ -34,7 +34,7 @@ from worker.registrars.common import (
     retry_later,
     work_model,
 )
-from worker.registrars.datacite.client import describe_errors, field_errors
+from worker.registrars.datacite.client import DataCiteClient, describe_errors, field_errors
 from worker.registrars.deps import RegistrarDeps
 from worker.registrars.duplicates import PENDING
 from worker.registrars.repository import lock_registration
@@ -119,27 +119,27 @@ def sync_registration(
         )
         return None
     client = deps.datacite(account)
-    # Never confirmed: if nothing reached DataCite, there is nothing to hide.
-    if (
-        want.target == WITHDRAWN
-        and reg.confirmed_hash is None
-        and (reg.attempts == 0 or _unknown_at_datacite(deps, client, account, reg))
-    ):
-        mark_confirmed(
-            session,
-            reg,
-            state=DoiState.WITHDRAWN,
-            confirmed_hash=want.hash,
-            now=now,
-            note="the DOI was never registered at DataCite; nothing to hide",
-        )
-        return None
-    deps.throttle_datacite(account)
-    reg.attempts += 1
     try:
+        # Never confirmed: if nothing reached DataCite, there is nothing to hide.
+        if (
+            want.target == WITHDRAWN
+            and reg.confirmed_hash is None
+            and (reg.attempts == 0 or _unknown_at_datacite(deps, client, account, reg))
+        ):
+            mark_confirmed(
+                session,
+                reg,
+                state=DoiState.WITHDRAWN,
+                confirmed_hash=want.hash,
+                now=now,
+                note="the DOI was never registered at DataCite; nothing to hide",
+            )
+            return None
+        deps.throttle_datacite(account)
+        reg.attempts += 1
         with bound_contextvars(work_id=reg.work_id):  # the call record names the work
             data = client.put_doi(reg.doi, want.attributes, want.event(reg.state))
-    except RequestError as exc:
+    except RequestError as exc:  # permanent: recorded at once, never tried again
         _refused(session, deps.settings, reg, exc)
         return None
     except (ServerError, TransportError) as exc:
@@ -149,7 +149,7 @@ def sync_registration(
 
 
 def _unknown_at_datacite(
-    deps: RegistrarDeps, client: Any, account: Any, reg: DoiRegistration
+    deps: RegistrarDeps, client: DataCiteClient, account: DataCiteAccount, reg: DoiRegistration
 ) -> bool:
     deps.throttle_datacite(account)
     with bound_contextvars(work_id=reg.work_id):
