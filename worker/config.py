@@ -171,6 +171,9 @@ class CrossrefSettings(Section):
     max_pending_submissions: int = Field(2000, ge=1)
     # Calls to the deposit servlet (uploads and polls) per second per account.
     requests_per_second: float = Field(5.0, gt=0)
+    # Seconds to wait for the deposit servlet's answer (deposit files are large); never less
+    # than http_timeout_seconds.
+    deposit_timeout_seconds: float = Field(60.0, gt=0)
     # Calls to the REST API (search, reconciliation, the duplicate guard) per second; the
     # polite pool allows more, the public pool about this.
     rest_requests_per_second: float = Field(5.0, gt=0)

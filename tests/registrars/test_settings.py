@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from worker.config import ConfigError, DataciteSettings, DoiSettings, load_settings
 from worker.ratelimit import RateLimiter
+from worker.registrars.deps import build
 
 
 @pytest.mark.parametrize(
@@ -92,3 +93,18 @@ def test_retry_delay_follows_the_backoff_or_the_agencys_retry_after():
     backoff = DoiSettings(retry_backoff=[5, 60]).backoff
     assert [backoff.delay(n) for n in (1, 2, 3)] == [5.0, 60.0, 60.0]
     assert backoff.delay(1, retry_after=42.0) == 42.0
+
+
+@pytest.mark.parametrize(("deposit", "http", "expected"), [(90, 30, 90), (60, 120, 120)])
+def test_crossref_deposit_calls_wait_the_longer_of_the_two_timeouts(
+    monkeypatch, deposit, http, expected
+):
+    monkeypatch.setenv("PIDSYNC_CROSSREF_DEPOSIT_TIMEOUT_SECONDS", str(deposit))
+    monkeypatch.setenv("PIDSYNC_HTTP_TIMEOUT_SECONDS", str(http))
+    settings = load_settings(
+        _env_file=None, crossref_login_id="role", crossref_password="pw", crossref_prefix="10.1"
+    )
+    deps = build(settings, limiter=None, recorder=None)
+    (account,) = settings.crossref_account_list()
+    assert deps.crossref(account).timeout == expected
+    deps.close()

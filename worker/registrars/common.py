@@ -25,6 +25,9 @@ from worker.registrars.repository import CONFIRMED
 log = get_logger(__name__)
 
 #: A message that arrives this much before its registration's next attempt is a duplicate.
+#: Not a knob: the broker delivers a delayed message up to its own clock's skew and
+#: millisecond rounding early, and the retry it carries is seconds away; one second tells the
+#: two apart whatever the backoff or poll schedule is.
 EARLY = timedelta(seconds=1)
 
 

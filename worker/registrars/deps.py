@@ -65,7 +65,9 @@ class RegistrarDeps:
         return CrossrefClient(
             account,
             session=self._session(account.deposit_url),
-            timeout=max(self.settings.http_timeout_seconds, 60.0),  # deposit files are large
+            timeout=max(
+                self.settings.http_timeout_seconds, self.settings.crossref.deposit_timeout_seconds
+            ),
             recorder=self.recorder,
         )
 
