@@ -1,6 +1,6 @@
 """How many simple requests per second the sandbox serves (latency injection off).
 
-Starts `pidsync sandbox` in its own process (``python -m worker.sandbox.cli --json``), creates
+Starts `pidsync sandbox` in its own process (``python -m worker.cli.sandbox --json``), creates
 one findable DataCite DOI, then measures ``GET /datacite/dois/{doi}`` (authenticated, so the
 rate limit is lifted for the run) and ``GET /doi/{doi}`` (a resolver redirect):
 
@@ -36,7 +36,7 @@ def start_sandbox() -> tuple[subprocess.Popen[str], dict]:
         [
             sys.executable,
             "-m",
-            "worker.sandbox.cli",
+            "worker.cli.sandbox",
             "--json",
             "--port",
             "0",

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from lxml import etree
 
 from tests.metadata.examples import EXAMPLES
-from worker.metadata.cli import render
+from worker.cli.render import render
 from worker.reference import schema_path
 
 FULL = Path(__file__).parent / "data" / "datacite-full-v4.xml"
@@ -254,7 +254,7 @@ def test_render_pulls_in_no_database_or_broker_code():
     # Then no database, broker or Redis client module has been imported
     script = (
         "import sys, json\n"
-        "from worker.metadata.cli import render\n"
+        "from worker.cli.render import render\n"
         "render.main(['--to', 'crossref-xml', '--timestamp', '1', sys.argv[1]], standalone_mode=False)\n"
         "heavy = ('sqlalchemy', 'dramatiq', 'redis', 'psycopg', 'psycopg2', 'alembic', 'pika')\n"
         "found = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"

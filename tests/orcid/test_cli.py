@@ -11,13 +11,13 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from tests.orcid.helpers import authorize, place_pending, placement, publish, researcher
+from worker.cli import orcid as cli
 from worker.models import GrantStatus, OrcidGrant, PlacementState
-from worker.orcid import cli
 
 
 @pytest.fixture
 def booted(runtime, monkeypatch):
-    monkeypatch.setattr(cli, "_boot", lambda: runtime)
+    monkeypatch.setattr(cli, "boot", lambda: runtime)
     return runtime
 
 
@@ -48,7 +48,7 @@ def test_search_record_and_suggest_start_no_database(sandbox, tmp_path):
         "stack = {'sqlalchemy', 'dramatiq', 'psycopg', 'redis'}\n"
         "atexit.register(lambda: sys.stderr.write("
         "'LOADED:' + ','.join(sorted(stack & {m.split('.')[0] for m in sys.modules})) + '\\n'))\n"
-        "from worker.orcid.cli import orcid\n"
+        "from worker.cli.orcid import orcid\n"
         "orcid.main(sys.argv[1:], prog_name='pidsync orcid')\n"
     )
 

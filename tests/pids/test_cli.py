@@ -15,9 +15,9 @@ import responses
 from click.testing import CliRunner
 
 from tests.pids.test_search import deposit_crossref, publish_datacite
+from worker.cli import pids as cli
+from worker.cli.pids import id_command, resolve, search
 from worker.metadata.types import WorkType
-from worker.pids import cli
-from worker.pids.cli import id_command, resolve, search
 from worker.pids.negotiation import FORMAT_NAMES
 from worker.pids.search import SearchHit
 
@@ -352,7 +352,7 @@ def test_stateless_commands_import_no_database_or_broker(info):
         f"""
         import json, sys
         from click.testing import CliRunner
-        from worker.pids.cli import id_command, resolve, search
+        from worker.cli.pids import id_command, resolve, search
         env = {{"PIDSYNC_DOI_RESOLVER_URL": {info["doi_resolver_url"]!r},
                 "PIDSYNC_CROSSREF_API_URL": {info["crossref_api_url"]!r},
                 "PIDSYNC_DATACITE_URL": {info["datacite_api_url"]!r}}}

@@ -166,9 +166,9 @@ def test_reconcile_command_reports_each_doi(session, deps, sandbox, runtime, mon
     _findable(session, deps, "w-2")
     sandbox.reset()
     session.commit()
-    from worker.registrars import cli
+    from worker.cli import doi as cli
 
-    monkeypatch.setattr(cli, "_boot", lambda: runtime)
+    monkeypatch.setattr(cli, "boot", lambda: runtime)
     runtime.registrars = deps
     result = CliRunner().invoke(cli.reconcile_dois, ["--since", "2000-01-01"])
     assert result.exit_code == 0, result.output

@@ -81,7 +81,7 @@ def test_a_bad_registrar_setting_stops_the_process_at_boot(monkeypatch, tmp_path
 
 def test_a_bad_registrar_setting_makes_a_doi_command_exit_2_with_one_line(monkeypatch):
     monkeypatch.setenv("PIDSYNC_CROSSREF_POLL_SCHEDULE", "soon")
-    from worker.registrars.cli import reconcile_dois
+    from worker.cli.doi import reconcile_dois
 
     result = CliRunner().invoke(reconcile_dois, [])
     assert result.exit_code == 2

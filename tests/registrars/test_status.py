@@ -48,12 +48,12 @@ def test_status_api_shows_the_doi_its_messages_and_deposits(client, session, dep
 
 
 def test_doi_show_and_release_commands(session, deps, runtime, monkeypatch):
-    from worker.registrars import cli
+    from worker.cli import doi as cli
 
     event(session, "work.published", datacite_work())
     sync(session, deps, registration(session, "w-1"))
     session.commit()
-    monkeypatch.setattr(cli, "_boot", lambda: runtime)
+    monkeypatch.setattr(cli, "boot", lambda: runtime)
     runner = CliRunner()
 
     shown = runner.invoke(cli.doi, ["show", SOURCE, "w-1"])

@@ -122,7 +122,7 @@ def test_sandbox_command_prints_one_json_line_and_stops_cleanly(tmp_path):
         [
             sys.executable,
             "-m",
-            "worker.sandbox.cli",
+            "worker.cli.sandbox",
             "--json",
             "--port",
             "0",
@@ -151,7 +151,7 @@ def test_sandbox_command_prints_one_json_line_and_stops_cleanly(tmp_path):
 
 def test_sandbox_command_readable_text(tmp_path):
     process = subprocess.Popen(
-        [sys.executable, "-m", "worker.sandbox.cli", "--port", "0"],
+        [sys.executable, "-m", "worker.cli.sandbox", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,4 +1,4 @@
-"""DOI commands, added to ``pidsync`` by the main CLI:
+"""DOI commands:
 
 - ``pidsync reconcile dois [--since DATE]`` (:data:`reconcile_dois`): read every confirmed DOI
   back from its agency, repair drift, and poll stuck Crossref deposits again. One JSON line per
@@ -15,28 +15,10 @@ import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
 
 import click
 
-
-def _boot() -> Any:
-    from worker.bootstrap import BootError, boot
-    from worker.config import ConfigError
-
-    try:
-        return boot()
-    except ConfigError as exc:
-        click.echo(f"pidsync: {exc}", err=True)
-        sys.exit(2)
-    except BootError as exc:
-        click.echo(f"pidsync: {exc}", err=True)
-        sys.exit(1)
-
-
-def _fail(message: str) -> None:
-    click.echo(f"pidsync: {message}", err=True)
-    sys.exit(2)
+from worker.cli.common import boot, fail
 
 
 @click.command("dois")
@@ -54,7 +36,7 @@ def reconcile_dois(since: datetime | None) -> None:
     from worker.errors import Postpone
     from worker.registrars import reconcile, sweep
 
-    runtime = _boot()
+    runtime = boot()
     deps = runtime.registrars
     started = utcnow()
     with runtime.database.session() as session:
@@ -103,15 +85,15 @@ def show(work_source: str, work_id: str) -> None:
     from worker.registrars.status import describe
     from worker.works.service import get_work
 
-    runtime = _boot()
+    runtime = boot()
     with runtime.database.session() as session:
         work = get_work(session, work_source, work_id)
         if work is None:
-            _fail(f"no work {work_id!r} from source {work_source!r}")
+            fail(f"no work {work_id!r} from source {work_source!r}")
             return
         reg = registration_of(session, work, lock=False)
         if reg is None:
-            _fail(f"work {work_id!r} from {work_source!r} has no DOI registration")
+            fail(f"work {work_id!r} from {work_source!r} has no DOI registration")
             return
         click.echo(json.dumps(describe(reg), indent=2))
 
@@ -130,7 +112,7 @@ def release(work_source: str, work_id: str, force: bool) -> None:
     from worker.registrars import service
     from worker.registrars.status import describe
 
-    runtime = _boot()
+    runtime = boot()
     try:
         with runtime.database.session() as session:
             reg = service.release(
@@ -138,6 +120,6 @@ def release(work_source: str, work_id: str, force: bool) -> None:
             )
             details = describe(reg)
     except (LookupError, service.ReleaseRefused) as exc:
-        _fail(str(exc))
+        fail(str(exc))
         return
     click.echo(json.dumps(details, indent=2))

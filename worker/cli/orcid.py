@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from worker.cli.common import boot
+
 
 def _settings() -> Any:
     from worker.config import ConfigError, load_settings
@@ -31,12 +33,6 @@ def _settings() -> Any:
     for client in settings.orcid_client_list():
         register_secret(client.client_secret.get_secret_value())
     return settings
-
-
-def _boot() -> Any:
-    from worker.cli import _boot as boot
-
-    return boot()
 
 
 def _public() -> Any:
@@ -166,7 +162,7 @@ def readd_command(source: str, work_id: str, orcid_id: str) -> None:
     from worker.works.service import get_work
 
     orcid_id = _orcid_arg(orcid_id)
-    runtime = _boot()
+    runtime = boot()
     with runtime.database.session() as session:
         work = get_work(session, source, work_id)
         if work is None:
@@ -194,7 +190,7 @@ def rotate_keys(check: bool) -> None:
     from worker.orcid.keys import rotate_stored_tokens, undecryptable
     from worker.orcid.tokens import TokenKeyError
 
-    runtime = _boot()
+    runtime = boot()
     if check:
         with runtime.database.session() as session:
             problems = undecryptable(session, runtime.cipher)
@@ -218,7 +214,7 @@ def revoke(orcid_id: str, client_id: str | None) -> None:
     from worker.orcid.revocation import revoke_at_orcid, revoke_grants
 
     orcid_id = _orcid_arg(orcid_id)
-    runtime = _boot()
+    runtime = boot()
     deps = runtime.orcid
     with runtime.database.session() as session:
         ids = revoke_grants(
@@ -244,7 +240,7 @@ def reconcile_orcid(orcid_id: str | None) -> None:
     """Read back ORCID records and repair drift (deleted, hidden, lost writes, stale metadata)."""
     from worker.orcid.reconcile import granted_records, reconcile_record
 
-    runtime = _boot()
+    runtime = boot()
     deps = runtime.orcid
     if orcid_id:
         records = [_orcid_arg(orcid_id)]
