@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from worker.clock import utcnow
 from worker.db import enqueue_after_commit
-from worker.errors import TransientError
+from worker.errors import TransientError, error_text
 from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState, Work
 from worker.orcid import payload as render
 from worker.orcid.client import BulkItem, MemberClient, OrcidError, RevokedToken
-from worker.orcid.common import Result, error_text, now, queue_placement
+from worker.orcid.common import Result, queue_placement
 from worker.orcid.grants import access_token, can_write
 from worker.orcid.placements import find_ours, mark_failed, mark_placed, tell_placed
 from worker.orcid.recipients import prefetch_work_clients
@@ -52,7 +53,7 @@ def backfill(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     prefetch_work_clients(session, [row.work_id for row in rows])
     fresh: list[tuple[OrcidPlacement, dict[str, Any], str]] = []
     for row in rows:
-        row.enqueued_at = now()
+        row.enqueued_at = utcnow()
         present = row.work.withdrawn_at is None and orcid in render.contributor_orcids(row.work)
         if row.put_code is not None or not present:
             queue_placement(
@@ -127,17 +128,19 @@ def _bulk(session: Session, deps: OrcidDeps, grant: OrcidGrant, fresh: Fresh) ->
         for row, _body, _digest in fresh:
             row.in_doubt = False
             queue_placement(session, row)
-        return Result(f"bulk refused ({error_text(exc)}); placing one by one")
+        why = error_text(exc, deps.settings.error_text_chars)
+        return Result(f"bulk refused ({why}); placing one by one")
     except TransientError as exc:
+        why = error_text(exc, deps.settings.error_text_chars)
         give_up = fresh[0][0].attempts > deps.settings.max_retries
         for row, _body, _digest in fresh:
             if give_up:
-                mark_failed(session, deps.settings, row, f"gave up: {error_text(exc)}")
+                mark_failed(session, deps.settings, row, f"gave up: {why}")
             else:
-                row.last_error = error_text(exc)
+                row.last_error = why
         if give_up:
             return Result("failed: retries exhausted")
-        return Result(f"will retry: {error_text(exc)}", retry=exc)
+        return Result(f"will retry: {why}", retry=exc)
     return _apply_items(session, deps, fresh, items)
 
 
@@ -164,7 +167,7 @@ def _apply_each(session: Session, deps: OrcidDeps, fresh: Fresh, items: list[Bul
             queue_placement(session, row)  # adopted: PUT the current metadata
             adopted += 1
             continue
-        mark_failed(session, deps.settings, row, error_text(error))
+        mark_failed(session, deps.settings, row, error_text(error, deps.settings.error_text_chars))
         failed += 1
     for row, _body, _digest in fresh[len(items) :]:  # ORCID answered fewer items than sent
         row.in_doubt = True

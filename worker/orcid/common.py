@@ -1,23 +1,19 @@
-"""What the ORCID services share: the result an actor acts on, flushing entry points, error text
-for people, and queueing one placement after commit."""
+"""What the ORCID services share: the result an actor acts on, flushing entry points, and
+queueing one placement after commit."""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec
 
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.db import enqueue_after_commit
 from worker.errors import TransientError
-from worker.logging import redact_text
 from worker.models import OrcidPlacement
-from worker.orcid.client import OrcidError
-
-ERROR_CHARS = 1000
 
 
 @dataclass
@@ -50,17 +46,8 @@ def flushed(
     return run
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def error_text(exc: BaseException) -> str:
-    text = exc.describe() if isinstance(exc, OrcidError) else f"{type(exc).__name__}: {exc}"
-    return redact_text(text)[:ERROR_CHARS]
-
-
 def queue_placement(session: Session, row: OrcidPlacement) -> None:
 
-    row.enqueued_at = now()
+    row.enqueued_at = utcnow()
     row.attempts = 0
     enqueue_after_commit(session, "orcid.place", row.id)

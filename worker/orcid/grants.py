@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.models import GrantStatus, OrcidGrant, Researcher
 from worker.orcid.tokens import TokenCipher, TokenKeyError
 
@@ -43,9 +44,7 @@ def store_grant(session: Session, data: dict[str, Any]) -> OrcidGrant:
     refresh = data.get("refresh_token_enc")
     grant.refresh_token_enc = refresh.encode() if refresh else None
     expires_in = data.get("expires_in")
-    grant.expires_at = (
-        datetime.now(UTC) + timedelta(seconds=expires_in) if expires_in is not None else None
-    )
+    grant.expires_at = utcnow() + timedelta(seconds=expires_in) if expires_in is not None else None
     grant.status = GrantStatus.ACTIVE
     grant.revoked_at = None
     grant.revoked_reason = None
@@ -123,7 +122,7 @@ def mark_revoked(grant: OrcidGrant, reason: str) -> bool:
     if grant.status == GrantStatus.REVOKED:
         return False
     grant.status = GrantStatus.REVOKED
-    grant.revoked_at = datetime.now(UTC)
+    grant.revoked_at = utcnow()
     grant.revoked_reason = reason
     return True
 

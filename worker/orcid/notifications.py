@@ -10,12 +10,12 @@ notifications (409/9032) is recorded, not retried.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.errors import TransientError
 from worker.logging import get_logger
 from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState, Work
@@ -122,7 +122,7 @@ def request_permission(session: Session, deps: OrcidDeps, grant_id: int) -> Resu
         return Result(f"notification refused: {exc.describe()}")
     except TransientError as exc:
         return Result("will retry", retry=exc)
-    grant.reauth_requested_at = datetime.now(UTC)
+    grant.reauth_requested_at = utcnow()
     log.info("orcid_permission_requested", orcid=orcid, client_id=grant.client_id, works=len(works))
     return Result(f"permission notification sent ({len(works)} work(s))")
 

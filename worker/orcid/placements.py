@@ -27,14 +27,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from worker.clock import utcnow
 from worker.db import enqueue_after_commit
-from worker.errors import TransientError
+from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Researcher, Work
 from worker.orcid import payload as render
 from worker.orcid.client import MemberClient, OrcidError, RevokedToken, WorkSummary
-from worker.orcid.common import ERROR_CHARS, Result, error_text, now, queue_placement
+from worker.orcid.common import Result, queue_placement
 from worker.orcid.grants import access_token, active_grant, can_write, grants_of, write_grant_for
 from worker.orcid.recipients import tell_work
 from worker.orcid.revocation import handle_revoked, revoke_locally, revoked_reason
@@ -190,7 +191,7 @@ def on_grant_stored(session: Session, grant: OrcidGrant, _trigger: Trigger) -> s
         )
     ).scalars()
     taken = _works_placed_by(session, orcid, grant.client_id)
-    claimed_at = now()
+    claimed_at = utcnow()
     with session.no_autoflush:
         for row in awaiting:
             if _claim(session, row, grant, taken):
@@ -216,7 +217,7 @@ def on_grant_stored(session: Session, grant: OrcidGrant, _trigger: Trigger) -> s
                 orcid=orcid,
                 client_id=grant.client_id,
                 state=PlacementState.PENDING,
-                enqueued_at=now(),
+                enqueued_at=claimed_at,
             )
         )
         claimed += 1
@@ -257,7 +258,7 @@ def find_ours(
     return None
 
 
-def placed(session: Session, settings: Settings | None, row: OrcidPlacement, digest: str) -> None:
+def placed(session: Session, settings: Settings, row: OrcidPlacement, digest: str) -> None:
     tell_placed(session, settings, row, mark_placed(row, digest))
 
 
@@ -269,14 +270,12 @@ def mark_placed(row: OrcidPlacement, digest: str) -> str:
     row.last_error = None
     row.in_doubt = False
     row.attempts = 0
-    row.placed_at = row.placed_at or now()
+    row.placed_at = row.placed_at or utcnow()
     log.info("orcid_placed", orcid=row.orcid, work_id=row.work_id, put_code=row.put_code)
     return "added" if first else "updated"
 
 
-def tell_placed(
-    session: Session, settings: Settings | None, row: OrcidPlacement, action: str
-) -> None:
+def tell_placed(session: Session, settings: Settings, row: OrcidPlacement, action: str) -> None:
     payload: dict[str, Any] = {
         "orcid": row.orcid,
         "client_id": row.client_id,
@@ -289,9 +288,9 @@ def tell_placed(
     tell_work(session, settings, row.work, "orcid.placed", payload)
 
 
-def mark_failed(session: Session, settings: Settings | None, row: OrcidPlacement, why: str) -> None:
+def mark_failed(session: Session, settings: Settings, row: OrcidPlacement, why: str) -> None:
     row.state = PlacementState.FAILED
-    row.last_error = why[:ERROR_CHARS]
+    row.last_error = why[: settings.error_text_chars]
     row.in_doubt = False
     tell_work(
         session,
@@ -304,7 +303,7 @@ def mark_failed(session: Session, settings: Settings | None, row: OrcidPlacement
 
 
 def mark_removed_by_researcher(
-    session: Session, settings: Settings | None, row: OrcidPlacement, how: str
+    session: Session, settings: Settings, row: OrcidPlacement, how: str
 ) -> None:
     row.state = PlacementState.REMOVED_BY_RESEARCHER
     row.last_error = f"the researcher removed this work from their record ({how}); it is not "
@@ -320,9 +319,9 @@ def mark_removed_by_researcher(
     log.info("orcid_removed_by_researcher", orcid=row.orcid, work_id=row.work_id)
 
 
-def _not_ours(row: OrcidPlacement, exc: OrcidError) -> None:
+def _not_ours(settings: Settings, row: OrcidPlacement, exc: OrcidError) -> None:
     row.state = PlacementState.NOT_OURS
-    row.last_error = error_text(exc)
+    row.last_error = error_text(exc, settings.error_text_chars)
     row.in_doubt = False
 
 
@@ -366,18 +365,18 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
             row.last_error = None
             return Result("unchanged: nothing sent")
     row.attempts += 1
-    row.enqueued_at = now()
+    row.enqueued_at = utcnow()
     client = deps.member(row.client_id)
     token = access_token(deps.cipher, grant)
     try:
         with deps.locks.hold(row.orcid):
             if present:
                 return _write(session, deps, client, token, row, body, digest)
-            return _remove(client, token, row)
+            return _remove(deps.settings, client, token, row)
     except RevokedToken as exc:
         return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
     except OrcidError as exc:
-        mark_failed(session, deps.settings, row, error_text(exc))
+        mark_failed(session, deps.settings, row, error_text(exc, deps.settings.error_text_chars))
         return Result("failed")
     except TransientError as exc:
         return _transient(session, deps.settings, row, exc)
@@ -387,7 +386,7 @@ def _transient(
     session: Session, settings: Settings, row: OrcidPlacement, exc: TransientError
 ) -> Result:
     """Record a retryable failure; give up (failed, told) after ``max_retries`` attempts."""
-    why = error_text(exc)
+    why = error_text(exc, settings.error_text_chars)
     if row.attempts > settings.max_retries:
         mark_failed(session, settings, row, f"gave up after {row.attempts} attempts: {why}")
         return Result("failed: retries exhausted")
@@ -459,14 +458,14 @@ def _update(
             mark_removed_by_researcher(session, deps.settings, row, "ORCID: 404 on update")
             return Result("removed by the researcher")
         if exc.status == 403 and exc.error_code in (9010, None):
-            _not_ours(row, exc)
+            _not_ours(deps.settings, row, exc)
             return Result("not ours")
         raise
     placed(session, deps.settings, row, digest)
     return Result(f"updated (put-code {row.put_code})")
 
 
-def _remove(client: MemberClient, token: str, row: OrcidPlacement) -> Result:
+def _remove(settings: Settings, client: MemberClient, token: str, row: OrcidPlacement) -> Result:
     if row.put_code is None and row.in_doubt:
         body = render.orcid_work(row.work)
         found = find_ours(
@@ -479,7 +478,7 @@ def _remove(client: MemberClient, token: str, row: OrcidPlacement) -> Result:
             client.delete_work(row.orcid, token, row.put_code)
         except OrcidError as exc:
             if exc.status == 403 and exc.error_code in (9010, None):
-                _not_ours(row, exc)
+                _not_ours(settings, row, exc)
                 return Result("not ours")
             if exc.status != 404:  # 404: already gone, which is what we wanted
                 raise

@@ -22,8 +22,8 @@ from worker.notify.service import notify
 log = get_logger(__name__)
 
 
-def _fallback(settings: Settings | None) -> list[str]:
-    if settings is not None and len(settings.intake_clients) == 1:
+def _fallback(settings: Settings) -> list[str]:
+    if len(settings.intake_clients) == 1:
         return list(settings.intake_clients)
     return []
 
@@ -43,7 +43,7 @@ def prefetch_work_clients(session: Session, work_ids: list[int]) -> None:
         cache[work_id] = found.get(work_id)
 
 
-def work_client(session: Session, work_id: int, settings: Settings | None) -> str | None:
+def work_client(session: Session, work_id: int, settings: Settings) -> str | None:
     cache: dict[int, str | None] = session.info.setdefault(_CACHE, {})
     if work_id not in cache:
         cache[work_id] = session.execute(
@@ -56,7 +56,7 @@ def work_client(session: Session, work_id: int, settings: Settings | None) -> st
     return fallback[0] if fallback else None
 
 
-def researcher_clients(session: Session, orcid: str, settings: Settings | None) -> list[str]:
+def researcher_clients(session: Session, orcid: str, settings: Settings) -> list[str]:
     via_works = select(Work.client_id).where(
         Work.client_id.is_not(None),
         Work.id.in_(select(OrcidPlacement.work_id).where(OrcidPlacement.orcid == orcid)),
@@ -71,7 +71,7 @@ def researcher_clients(session: Session, orcid: str, settings: Settings | None) 
 
 def tell_work(
     session: Session,
-    settings: Settings | None,
+    settings: Settings,
     work: Work,
     event_type: str,
     payload: dict[str, Any],
@@ -86,7 +86,7 @@ def tell_work(
 
 def tell_researcher(
     session: Session,
-    settings: Settings | None,
+    settings: Settings,
     orcid: str,
     event_type: str,
     payload: dict[str, Any],

@@ -15,19 +15,19 @@ Run by the webhook receiver's queue, by ``pidsync reconcile orcid`` and after a 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.errors import TransientError
+from worker.clock import utcnow
+from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState, Researcher
 from worker.orcid import payload as render
 from worker.orcid.client import OrcidError, RevokedToken, WorkSummary
-from worker.orcid.common import Result, error_text, flushed, queue_placement
+from worker.orcid.common import Result, flushed, queue_placement
 from worker.orcid.grants import access_token, grants_of
 from worker.orcid.placements import find_ours, mark_removed_by_researcher, researcher_of
 from worker.orcid.recipients import tell_researcher
@@ -102,10 +102,12 @@ def _reconcile_grant(
         report["errors"].append(f"{grant.client_id}: grant revoked")
         return None
     except OrcidError as exc:
-        report["errors"].append(f"{grant.client_id}: {error_text(exc)}")
+        why = error_text(exc, deps.settings.error_text_chars)
+        report["errors"].append(f"{grant.client_id}: {why}")
         return None
     except TransientError as exc:
-        report["errors"].append(f"{grant.client_id}: {error_text(exc)}")
+        why = error_text(exc, deps.settings.error_text_chars)
+        report["errors"].append(f"{grant.client_id}: {why}")
         return exc
     configured = {c.client_id for c in deps.clients()}
     ours = {s.put_code: s for s in summaries if s.source_client_id == grant.client_id}
@@ -157,7 +159,7 @@ def reconcile_record(session: Session, deps: OrcidDeps, orcid: str) -> Result:
         foreign[c].as_report() for c in sorted(foreign) if c not in previous
     ]
     researcher.record_snapshot = {"foreign": sorted(foreign)}
-    researcher.reconciled_at = datetime.now(UTC)
+    researcher.reconciled_at = utcnow()
     if report["removed_by_researcher"] or report["hidden"] or report["added_by_others"]:
         tell_researcher(
             session,

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.db import enqueue_after_commit
-from worker.errors import TransientError
+from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState
 from worker.orcid.client import OrcidError, RevokedToken
-from worker.orcid.common import Result, error_text, now
+from worker.orcid.common import Result
 from worker.orcid.grants import access_token, grants_of, mark_revoked, wipe_tokens
 from worker.orcid.oauth import OAuthFailed
 from worker.orcid.recipients import tell_researcher
@@ -55,7 +56,7 @@ def park(session: Session, grant: OrcidGrant, reason: str) -> int:
 
 
 def revoke_grants(
-    session: Session, settings: Settings | None, orcid: str, client_id: str | None, reason: str
+    session: Session, settings: Settings, orcid: str, client_id: str | None, reason: str
 ) -> list[int]:
     """Revoke the researcher's grants here (an operator's ``pidsync tokens revoke``); the ids
     of the grants whose tokens must now be revoked at ORCID. The emitting systems are told."""
@@ -78,9 +79,7 @@ def revoke_grants(
     return [g.id for g in grants if g.access_token_enc]
 
 
-def handle_revoked(
-    session: Session, settings: Settings | None, grant: OrcidGrant, reason: str
-) -> Result:
+def handle_revoked(session: Session, settings: Settings, grant: OrcidGrant, reason: str) -> Result:
     """ORCID says the token is dead: grant revoked, pending placements parked, the emitting
     system told (``grant.revoked``), and a permission notification asked for when configured."""
 
@@ -94,7 +93,7 @@ def handle_revoked(
         "grant.revoked",
         {"client_id": grant.client_id, "reason": reason, "awaiting_consent": parked},
     )
-    if settings is not None and settings.orcid_premium_notifications:
+    if settings.orcid_premium_notifications:
         enqueue_after_commit(session, "orcid.request_permission", grant.id)
     if grant.webhook_registered_at is not None:
         enqueue_after_commit(session, "orcid.unregister_webhook", grant.id)
@@ -133,7 +132,7 @@ def _revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result
         wipe_tokens(grant)
         return Result(note)
     except TransientError as exc:
-        return Result(f"will retry: {error_text(exc)}", retry=exc)
+        return Result(f"will retry: {error_text(exc, deps.settings.error_text_chars)}", retry=exc)
     wipe_tokens(grant)
     log.info("orcid_token_revoked", orcid=grant.researcher.orcid, client_id=grant.client_id)
     return Result("token revoked at ORCID")
@@ -150,13 +149,14 @@ def _check_grant(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     grant = session.get(OrcidGrant, grant_id, with_for_update=True)
     if grant is None or grant.status != GrantStatus.ACTIVE:
         return Result("grant not active")
-    grant.last_checked_at = now()
+    grant.last_checked_at = utcnow()
     try:
         deps.member(grant.client_id).works(grant.researcher.orcid, access_token(deps.cipher, grant))
     except RevokedToken as exc:
         return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
     except OrcidError as exc:
-        return Result(f"token check inconclusive: {error_text(exc)}")
+        why = error_text(exc, deps.settings.error_text_chars)
+        return Result(f"token check inconclusive: {why}")
     except TransientError as exc:
-        return Result(f"will retry: {error_text(exc)}", retry=exc)
+        return Result(f"will retry: {error_text(exc, deps.settings.error_text_chars)}", retry=exc)
     return Result("token works")

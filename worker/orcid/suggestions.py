@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from worker.errors import TransientError
+from worker.errors import TransientError, error_text
 from worker.models import Work
 from worker.orcid.client import OrcidError
-from worker.orcid.common import Result, error_text, flushed
+from worker.orcid.common import Result, flushed
 from worker.orcid.payload import contributors_without_orcid
 from worker.orcid.recipients import tell_work
 from worker.orcid.search import suggest
@@ -46,7 +46,7 @@ def suggest_for_work(session: Session, deps: OrcidDeps, work_id: int) -> Result:
                 email=contributor.get("email"),
             )
         except OrcidError as exc:
-            return Result(f"search refused: {error_text(exc)}")
+            return Result(f"search refused: {error_text(exc, deps.settings.error_text_chars)}")
         except TransientError as exc:
             return Result("will retry", retry=exc)
         if candidates:

@@ -10,13 +10,13 @@ at once and queues a reconciliation of that record. The webhook is removed when 
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from hmac import compare_digest
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.config import Settings
 from worker.db import enqueue_after_commit
 from worker.errors import TransientError
@@ -66,7 +66,7 @@ def register(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
         return Result(f"webhook refused: {exc.describe()}")
     except TransientError as exc:
         return Result("will retry", retry=exc)
-    grant.webhook_registered_at = datetime.now(UTC)
+    grant.webhook_registered_at = utcnow()
     log.info("orcid_webhook_registered", orcid=orcid, client_id=grant.client_id, created=created)
     return Result("webhook registered" if created else "webhook already registered")
 
