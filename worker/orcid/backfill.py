@@ -6,16 +6,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
 from worker.db import enqueue_after_commit
 from worker.errors import TransientError, error_text
 from worker.metadata.errors import MetadataError, WorkValidationError
-from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState, Work
+from worker.models import GrantStatus, OrcidGrant, OrcidPlacement
 from worker.orcid import payload as render
-from worker.orcid.client import BulkItem, MemberClient, OrcidError, RevokedToken
+from worker.orcid import repository
+from worker.orcid.client import BULK_MAX, BulkItem, MemberClient, OrcidError, RevokedToken
 from worker.orcid.common import Result, queue_placement
 from worker.orcid.grants import access_token, can_write
 from worker.orcid.placements import find_ours, mark_failed, mark_placed, tell_placed
@@ -34,19 +34,8 @@ def backfill(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     if grant is None or grant.status != GrantStatus.ACTIVE or not can_write(grant):
         return Result("grant not active: nothing to place")
     orcid = grant.researcher.orcid
-    rows = list(
-        session.execute(
-            select(OrcidPlacement)
-            .where(
-                OrcidPlacement.orcid == orcid,
-                OrcidPlacement.client_id == grant.client_id,
-                OrcidPlacement.state == PlacementState.PENDING,
-            )
-            .order_by(OrcidPlacement.id)
-            .limit(100)
-            .with_for_update(skip_locked=True, of=OrcidPlacement)
-            .options(selectinload(OrcidPlacement.work).selectinload(Work.registration))
-        ).scalars()
+    rows = repository.pending_placements(
+        session, orcid, grant.client_id, limit=BULK_MAX, claim=True
     )
     if not rows:
         return Result("nothing pending")
@@ -70,16 +59,8 @@ def backfill(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     if fresh:
         result = _bulk(session, deps, grant, fresh)
     if result.retry is None and grant.status == GrantStatus.ACTIVE:
-        more = session.execute(
-            select(func.count(OrcidPlacement.id)).where(
-                OrcidPlacement.orcid == orcid,
-                OrcidPlacement.client_id == grant.client_id,
-                OrcidPlacement.state == PlacementState.PENDING,
-                OrcidPlacement.put_code.is_(None),
-                OrcidPlacement.id.not_in([r.id for r in rows]),
-            )
-        ).scalar_one()
-        if more:
+        besides = [r.id for r in rows]
+        if repository.count_unsent_pending(session, orcid, grant.client_id, besides):
             enqueue_after_commit(session, "orcid.backfill", grant.id)
     session.flush()
     return result

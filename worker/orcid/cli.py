@@ -242,7 +242,8 @@ def revoke(orcid_id: str, client_id: str | None) -> None:
 @click.option("--orcid", "orcid_id", help="Only this record (default: every granted record).")
 def reconcile_orcid(orcid_id: str | None) -> None:
     """Read back ORCID records and repair drift (deleted, hidden, lost writes, stale metadata)."""
-    from worker.orcid.reconcile import granted_records, reconcile_record
+    from worker.orcid.reconcile import reconcile_record
+    from worker.orcid.repository import granted_records
 
     runtime = _boot()
     deps = runtime.orcid

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
 from worker.db import enqueue_after_commit
-from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState
+from worker.models import OrcidPlacement
+from worker.orcid import repository
 from worker.orcid.deps import OrcidDeps
 
 STALLED_AFTER = timedelta(minutes=10)
@@ -24,21 +24,8 @@ def resend_stalled_placements(
 ) -> int:
     """Queue again every pending placement with no message sent for ``grace``: new works of
     one record together (one bulk backfill), the rest one by one."""
-    from worker.orcid.grants import active_grant
-
     now = datetime.now(UTC)
-    rows = list(
-        session.execute(
-            select(OrcidPlacement)
-            .where(
-                OrcidPlacement.state == PlacementState.PENDING,
-                or_(OrcidPlacement.enqueued_at.is_(None), OrcidPlacement.enqueued_at < now - grace),
-            )
-            .order_by(OrcidPlacement.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).scalars()
-    )
+    rows = repository.stalled_placements(session, now - grace, limit)
     fresh: dict[tuple[str, str], list[OrcidPlacement]] = {}
     for row in rows:
         row.enqueued_at = now
@@ -47,7 +34,7 @@ def resend_stalled_placements(
         else:
             enqueue_after_commit(session, "orcid.place", row.id)
     for (orcid, client_id), group in fresh.items():
-        grant = active_grant(session, orcid, client_id)
+        grant = repository.active_grant(session, orcid, client_id)
         if grant is not None and len(group) > 1:
             enqueue_after_commit(session, "orcid.backfill", grant.id)
             continue
@@ -61,19 +48,7 @@ def queue_token_checks(session: Session, settings: Settings, *, limit: int = BAT
     """Queue a token check for active grants not checked for ``orcid_token_check_days``."""
     days = settings.orcid_token_check_days
     now = datetime.now(UTC)
-    grants = session.execute(
-        select(OrcidGrant)
-        .where(
-            OrcidGrant.status == GrantStatus.ACTIVE,
-            or_(
-                OrcidGrant.last_checked_at.is_(None),
-                OrcidGrant.last_checked_at < now - timedelta(days=days),
-            ),
-        )
-        .order_by(OrcidGrant.last_checked_at.nulls_first(), OrcidGrant.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).scalars()
+    grants = repository.grants_due_for_check(session, now - timedelta(days=days), limit)
     count = 0
     for grant in grants:
         grant.last_checked_at = now  # not queued again until the next period

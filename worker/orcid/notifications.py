@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
 from worker.errors import TransientError
 from worker.logging import get_logger
-from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState, Work
+from worker.models import GrantStatus, OrcidGrant
+from worker.orcid import repository
 from worker.orcid.client import OrcidError, RevokedToken
 from worker.orcid.common import Result, flushed
 from worker.orcid.consent import create_invite
@@ -65,17 +65,9 @@ def permission_body(
 
 
 def _waiting_works(session: Session, grant: OrcidGrant) -> list[tuple[str, str]]:
-    rows = session.execute(
-        select(Work)
-        .join(OrcidPlacement, OrcidPlacement.work_id == Work.id)
-        .where(
-            OrcidPlacement.orcid == grant.researcher.orcid,
-            OrcidPlacement.client_id.in_((grant.client_id, "")),
-            OrcidPlacement.state == PlacementState.AWAITING_CONSENT,
-        )
-        .order_by(Work.id)
-        .limit(MAX_ITEMS)
-    ).scalars()
+    rows = repository.works_awaiting_consent(
+        session, grant.researcher.orcid, grant.client_id, MAX_ITEMS
+    )
     works = []
     for work in rows:
         title = metadata_work(work).title

@@ -24,19 +24,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
 from worker.db import enqueue_after_commit
 from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
-from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Researcher, Work
+from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Work
 from worker.orcid import payload as render
+from worker.orcid import repository
 from worker.orcid.client import MemberClient, OrcidError, RevokedToken, WorkSummary
 from worker.orcid.common import Result, queue_placement
-from worker.orcid.grants import access_token, active_grant, can_write, grants_of, write_grant_for
+from worker.orcid.grants import access_token, can_write
 from worker.orcid.recipients import tell_work
 from worker.orcid.revocation import handle_revoked, revoke_locally, revoked_reason
 from worker.works.trigger import Trigger
@@ -53,16 +53,6 @@ KEPT = (PlacementState.REMOVED_BY_RESEARCHER, PlacementState.NOT_OURS)
 NO_GRANT = "no active grant with /activities/update for this ORCID client"
 
 
-def _placements_of(session: Session, work_id: int) -> list[OrcidPlacement]:
-    return list(
-        session.execute(
-            select(OrcidPlacement)
-            .where(OrcidPlacement.work_id == work_id)
-            .order_by(OrcidPlacement.id)
-        ).scalars()
-    )
-
-
 def _claim(
     session: Session, row: OrcidPlacement, grant: OrcidGrant, taken: set[int] | None = None
 ) -> bool:
@@ -75,23 +65,12 @@ def _claim(
     if row.put_code is not None or row.in_doubt:
         return False
     if taken is None:
-        taken = _works_placed_by(session, row.orcid, grant.client_id, [row.work_id])
+        taken = repository.works_placed_by(session, row.orcid, grant.client_id, [row.work_id])
     if row.work_id in taken:
         return False
     row.client_id = grant.client_id
     taken.add(row.work_id)
     return True
-
-
-def _works_placed_by(
-    session: Session, orcid: str, client_id: str, work_ids: list[int] | None = None
-) -> set[int]:
-    query = select(OrcidPlacement.work_id).where(
-        OrcidPlacement.orcid == orcid, OrcidPlacement.client_id == client_id
-    )
-    if work_ids is not None:
-        query = query.where(OrcidPlacement.work_id.in_(work_ids))
-    return set(session.execute(query).scalars())
 
 
 def _summary(queued: int, awaiting: int, removing: int) -> str | None:
@@ -111,7 +90,7 @@ def _summary(queued: int, awaiting: int, removing: int) -> str | None:
 def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | None:
     """Queue placing (or updating) the work on every contributor's record that allows it."""
     wanted = render.contributor_orcids(work)
-    rows = _placements_of(session, work.id)
+    rows = repository.placements_of_work(session, work.id)
     by_orcid: dict[str, list[OrcidPlacement]] = {}
     for row in rows:
         by_orcid.setdefault(row.orcid, []).append(row)
@@ -119,7 +98,7 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
     for orcid in wanted:
         existing = by_orcid.get(orcid, [])
         if not existing:
-            grant = write_grant_for(session, orcid)
+            grant = repository.write_grant_for(session, orcid)
             row = OrcidPlacement(
                 work_id=work.id,
                 orcid=orcid,
@@ -139,7 +118,7 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
             if row.state in KEPT:
                 continue
             if row.state == PlacementState.AWAITING_CONSENT:
-                grant = write_grant_for(session, orcid)
+                grant = repository.write_grant_for(session, orcid)
                 if grant is None or not _claim(session, row, grant):
                     awaiting += 1
                     continue
@@ -171,7 +150,8 @@ def _to_remove(session: Session, row: OrcidPlacement) -> int:
 
 def on_work_withdrawn(session: Session, work: Work, _trigger: Trigger) -> str | None:
     """Queue removing the work from every record it was placed on."""
-    removing = sum(_to_remove(session, row) for row in _placements_of(session, work.id))
+    rows = repository.placements_of_work(session, work.id)
+    removing = sum(_to_remove(session, row) for row in rows)
     session.flush()
     return f"ORCID placements: {removing} to remove" if removing else None
 
@@ -184,13 +164,8 @@ def on_grant_stored(session: Session, grant: OrcidGrant, _trigger: Trigger) -> s
         return None
     orcid = grant.researcher.orcid
     claimed = 0
-    awaiting = session.execute(
-        select(OrcidPlacement).where(
-            OrcidPlacement.orcid == orcid,
-            OrcidPlacement.state == PlacementState.AWAITING_CONSENT,
-        )
-    ).scalars()
-    taken = _works_placed_by(session, orcid, grant.client_id)
+    awaiting = repository.awaiting_placements(session, orcid)
+    taken = repository.works_placed_by(session, orcid, grant.client_id)
     claimed_at = utcnow()
     with session.no_autoflush:
         for row in awaiting:
@@ -201,16 +176,7 @@ def on_grant_stored(session: Session, grant: OrcidGrant, _trigger: Trigger) -> s
                 claimed += 1
     # Works that name the researcher but have no placement yet (e.g. stored before this grant
     # arrived by another route).
-    unplaced = session.execute(
-        select(Work).where(
-            Work.work_metadata.contains({"contributors": [{"orcid": orcid}]}),
-            Work.withdrawn_at.is_(None),
-            ~select(OrcidPlacement.id)
-            .where(OrcidPlacement.work_id == Work.id, OrcidPlacement.orcid == orcid)
-            .exists(),
-        )
-    ).scalars()
-    for work in unplaced:
+    for work in repository.unplaced_works_naming(session, orcid):
         session.add(
             OrcidPlacement(
                 work_id=work.id,
@@ -232,7 +198,7 @@ def on_grant_stored(session: Session, grant: OrcidGrant, _trigger: Trigger) -> s
 def on_researcher_revoked(session: Session, data: dict[str, Any], _trigger: Trigger) -> str:
     """The emitting system withdrew the researcher's consent: stop placing, revoke at ORCID."""
     orcid = data["orcid"]
-    grants = grants_of(session, orcid, data.get("client_id"))
+    grants = repository.grants_of(session, orcid, data.get("client_id"))
     if not grants:
         return f"no ORCID grant for {orcid}: nothing to revoke"
     revoked = sum(
@@ -333,17 +299,12 @@ def place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
 
 
 def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
-    row = session.execute(
-        select(OrcidPlacement)
-        .where(OrcidPlacement.id == placement_id)
-        .options(joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration))
-        .with_for_update(of=OrcidPlacement)
-    ).scalar_one_or_none()
+    row = repository.placement_for_update(session, placement_id)
     if row is None or row.state != PlacementState.PENDING:
         return Result("nothing to do")
     work = row.work
     present = work.withdrawn_at is None and row.orcid in render.contributor_orcids(work)
-    grant = active_grant(session, row.orcid, row.client_id) if row.client_id else None
+    grant = repository.active_grant(session, row.orcid, row.client_id) if row.client_id else None
     if grant is None or not can_write(grant):
         if not present and row.put_code is None and not row.in_doubt:
             row.state = PlacementState.DELETED
@@ -506,7 +467,3 @@ def readd(session: Session, placement: OrcidPlacement) -> bool:
     queue_placement(session, placement)
     session.flush()
     return True
-
-
-def researcher_of(session: Session, orcid: str) -> Researcher | None:
-    return session.execute(select(Researcher).where(Researcher.orcid == orcid)).scalar_one_or_none()

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
-from worker.events.types import RESEARCHER_AUTHORIZED
 from worker.logging import get_logger
-from worker.models import OrcidPlacement, ReceivedEvent, Work
+from worker.models import Work
 from worker.notify.service import notify
+from worker.orcid import repository
 
 log = get_logger(__name__)
 
@@ -35,20 +34,14 @@ def prefetch_work_clients(session: Session, work_ids: list[int]) -> None:
     """Look up the clients of many works in one query (a bulk backfill tells each)."""
     cache: dict[int, str | None] = session.info.setdefault(_CACHE, {})
     wanted = [w for w in work_ids if w not in cache]
-    if not wanted:
-        return
-    rows = session.execute(select(Work.id, Work.client_id).where(Work.id.in_(wanted))).all()
-    found = {row.id: row.client_id for row in rows}
-    for work_id in wanted:
-        cache[work_id] = found.get(work_id)
+    if wanted:
+        cache.update(repository.work_clients(session, wanted))
 
 
 def work_client(session: Session, work_id: int, settings: Settings) -> str | None:
     cache: dict[int, str | None] = session.info.setdefault(_CACHE, {})
     if work_id not in cache:
-        cache[work_id] = session.execute(
-            select(Work.client_id).where(Work.id == work_id)
-        ).scalar_one_or_none()
+        cache.update(repository.work_clients(session, [work_id]))
     found = cache[work_id]
     if found:
         return found
@@ -57,16 +50,7 @@ def work_client(session: Session, work_id: int, settings: Settings) -> str | Non
 
 
 def researcher_clients(session: Session, orcid: str, settings: Settings) -> list[str]:
-    via_works = select(Work.client_id).where(
-        Work.client_id.is_not(None),
-        Work.id.in_(select(OrcidPlacement.work_id).where(OrcidPlacement.orcid == orcid)),
-    )
-    via_grant = select(ReceivedEvent.client_id).where(
-        ReceivedEvent.type == RESEARCHER_AUTHORIZED,
-        ReceivedEvent.data["orcid"].astext == orcid,
-    )
-    found = sorted({c for c in session.execute(via_works.union(via_grant)).scalars() if c})
-    return found or _fallback(settings)
+    return repository.researcher_clients(session, orcid) or _fallback(settings)
 
 
 def tell_work(

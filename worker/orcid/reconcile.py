@@ -17,19 +17,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
 from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
-from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState, Researcher
+from worker.models import OrcidGrant, OrcidPlacement, PlacementState
 from worker.orcid import payload as render
+from worker.orcid import repository
 from worker.orcid.client import OrcidError, RevokedToken, WorkSummary
 from worker.orcid.common import Result, flushed, queue_placement
-from worker.orcid.grants import access_token, grants_of
-from worker.orcid.placements import find_ours, mark_removed_by_researcher, researcher_of
+from worker.orcid.grants import access_token
+from worker.orcid.placements import find_ours, mark_removed_by_researcher
 from worker.orcid.recipients import tell_researcher
 from worker.orcid.revocation import handle_revoked, revoked_reason
 
@@ -114,19 +114,7 @@ def _reconcile_grant(
     for summary in summaries:
         if summary.source_client_id not in configured:
             foreign[summary.put_code] = summary
-    rows = session.execute(
-        select(OrcidPlacement)
-        .where(
-            OrcidPlacement.orcid == orcid,
-            OrcidPlacement.client_id == grant.client_id,
-            OrcidPlacement.state.in_(
-                (PlacementState.PLACED, PlacementState.PENDING, PlacementState.FAILED)
-            ),
-        )
-        .order_by(OrcidPlacement.id)
-        .with_for_update(skip_locked=True)
-    ).scalars()
-    for row in rows:
+    for row in repository.placements_to_reconcile(session, orcid, grant.client_id):
         _check_placement(session, deps, row, ours, summaries, report)
     return None
 
@@ -142,8 +130,8 @@ def reconcile_record(session: Session, deps: OrcidDeps, orcid: str) -> Result:
         "added_by_others": [],
         "errors": [],
     }
-    researcher = researcher_of(session, orcid)
-    grants = grants_of(session, orcid, active=True) if researcher else []
+    researcher = repository.researcher_of(session, orcid)
+    grants = repository.grants_of(session, orcid, active=True) if researcher else []
     if researcher is None or not grants:
         report["errors"].append("no active grant: the record cannot be read with a token")
         return Result("no active grant", report=report)
@@ -184,16 +172,3 @@ def reconcile_record(session: Session, deps: OrcidDeps, orcid: str) -> Result:
         added_by_others=len(report["added_by_others"]),
     )
     return Result("reconciled", report=report)
-
-
-def granted_records(session: Session) -> list[str]:
-    """ORCID iDs of every researcher with an active grant."""
-    return list(
-        session.execute(
-            select(Researcher.orcid)
-            .join(OrcidGrant, OrcidGrant.researcher_id == Researcher.id)
-            .where(OrcidGrant.status == GrantStatus.ACTIVE)
-            .distinct()
-            .order_by(Researcher.orcid)
-        ).scalars()
-    )

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
 from worker.db import enqueue_after_commit
 from worker.errors import TransientError, error_text
 from worker.logging import get_logger
-from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState
+from worker.models import GrantStatus, OrcidGrant, PlacementState
+from worker.orcid import repository
 from worker.orcid.client import OrcidError, RevokedToken
 from worker.orcid.common import Result
-from worker.orcid.grants import access_token, grants_of, mark_revoked, wipe_tokens
+from worker.orcid.grants import access_token, mark_revoked, wipe_tokens
 from worker.orcid.oauth import OAuthFailed
 from worker.orcid.recipients import tell_researcher
 
@@ -40,13 +40,7 @@ def revoke_locally(session: Session, grant: OrcidGrant, reason: str) -> int:
 
 
 def park(session: Session, grant: OrcidGrant, reason: str) -> int:
-    rows = session.execute(
-        select(OrcidPlacement).where(
-            OrcidPlacement.orcid == grant.researcher.orcid,
-            OrcidPlacement.client_id == grant.client_id,
-            OrcidPlacement.state == PlacementState.PENDING,
-        )
-    ).scalars()
+    rows = repository.pending_placements(session, grant.researcher.orcid, grant.client_id)
     count = 0
     for row in rows:
         row.state = PlacementState.AWAITING_CONSENT
@@ -61,7 +55,7 @@ def revoke_grants(
     """Revoke the researcher's grants here (an operator's ``pidsync tokens revoke``); the ids
     of the grants whose tokens must now be revoked at ORCID. The emitting systems are told."""
 
-    grants = grants_of(session, orcid, client_id)
+    grants = repository.grants_of(session, orcid, client_id)
     for grant in grants:
         if not mark_revoked(grant, reason):
             continue

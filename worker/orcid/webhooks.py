@@ -13,7 +13,6 @@ import secrets
 from hmac import compare_digest
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
@@ -21,7 +20,8 @@ from worker.config import Settings
 from worker.db import enqueue_after_commit
 from worker.errors import TransientError
 from worker.logging import get_logger
-from worker.models import GrantStatus, OrcidGrant, Researcher
+from worker.models import GrantStatus, OrcidGrant
+from worker.orcid import repository
 from worker.orcid.client import OrcidError, RevokedToken
 from worker.orcid.common import Result, flushed
 from worker.orcid.oauth import WEBHOOK
@@ -101,12 +101,8 @@ def unregister(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
 def receive(session: Session, orcid: str, secret: str) -> bool:
     """A call from ORCID: True (and a reconciliation queued) when the secret is this record's."""
 
-    secrets_of = session.execute(
-        select(OrcidGrant.webhook_secret)
-        .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
-        .where(Researcher.orcid == orcid, OrcidGrant.webhook_secret.is_not(None))
-    ).scalars()
-    if not any(compare_digest(str(known), secret) for known in secrets_of):
+    known = repository.webhook_secrets(session, orcid)
+    if not any(compare_digest(one, secret) for one in known):
         return False
     enqueue_after_commit(session, "orcid.reconcile", orcid)
     return True
@@ -116,14 +112,7 @@ def upkeep(session: Session, deps: OrcidDeps) -> int:
     """Queue registration for granted records without a webhook, removal for ended grants."""
 
     count = 0
-    grants = session.execute(
-        select(OrcidGrant).where(
-            (OrcidGrant.status == GrantStatus.ACTIVE) & OrcidGrant.webhook_registered_at.is_(None)
-            | (OrcidGrant.status != GrantStatus.ACTIVE)
-            & OrcidGrant.webhook_registered_at.is_not(None)
-        )
-    ).scalars()
-    for grant in grants:
+    for grant in repository.grants_with_webhook_to_change(session):
         if grant.status == GrantStatus.ACTIVE:
             if wanted(deps, grant):
                 enqueue_after_commit(session, "orcid.register_webhook", grant.id)
