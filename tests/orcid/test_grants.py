@@ -175,7 +175,7 @@ def test_researcher_revoked_event_revokes_at_orcid(session, sandbox, cipher, dep
 def test_token_health_check_finds_a_dead_grant_before_a_push(
     session, sandbox, cipher, deps, client_id
 ):
-    from worker.orcid.jobs import queue_token_checks
+    from worker.orcid.sweep import queue_token_checks
 
     orcid = researcher(sandbox)
     grant, token = authorize(session, sandbox, cipher, orcid, client_id)

@@ -372,21 +372,49 @@ def test_sweep_resends_stalled_placements_grouping_new_works_into_one_backfill(
 ):
     from datetime import UTC, datetime, timedelta
 
-    from worker.orcid.jobs import resend_stalled_placements
+    from worker.orcid.sweep import resend_stalled_placements
 
+    settings = deps.settings
     orcid = researcher(sandbox)
     authorize(session, sandbox, cipher, orcid, client_id)
     rows = [placement(session, publish(session, f"w-{i}", orcid), orcid) for i in range(3)]
-    assert resend_stalled_placements(session) == 0  # just queued: not stalled
+    assert resend_stalled_placements(session, settings) == 0  # just queued: not stalled
     for row in rows:
         row.enqueued_at = datetime.now(UTC) - timedelta(hours=1)
     session.flush()
 
-    assert resend_stalled_placements(session) == 3
-    assert resend_stalled_placements(session) == 0
+    assert resend_stalled_placements(session, settings) == 3
+    assert resend_stalled_placements(session, settings) == 0
     from worker.db import pending_messages
 
     assert [name for name, _args in pending_messages(session)][-1] == "orcid.backfill"
+
+
+def test_the_placement_sweep_takes_its_grace_and_batch_from_settings(
+    session, sandbox, cipher, deps, client_id
+):
+    from datetime import timedelta
+
+    from worker.clock import utcnow
+    from worker.orcid.sweep import resend_stalled_placements
+
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    rows = [placement(session, publish(session, f"w-{i}", orcid), orcid) for i in range(3)]
+    for row in rows:
+        row.enqueued_at = utcnow() - timedelta(seconds=90)
+    session.flush()
+    settings = deps.settings.model_copy(update={"sweep_batch": 2})
+    patient = settings.model_copy(
+        update={"orcid": settings.orcid.model_copy(update={"resend_grace_seconds": 120.0})}
+    )
+    hasty = settings.model_copy(
+        update={"orcid": settings.orcid.model_copy(update={"resend_grace_seconds": 60.0})}
+    )
+
+    assert resend_stalled_placements(session, patient) == 0  # 90 s is within a 120 s grace
+    assert resend_stalled_placements(session, hasty) == 2  # one batch of two
+    assert resend_stalled_placements(session, hasty) == 1
 
 
 def test_a_token_no_configured_key_opens_fails_loudly(session, sandbox, cipher, deps, client_id):

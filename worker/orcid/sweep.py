@@ -1,31 +1,29 @@
-"""The scheduler's ORCID jobs. Each only reads Postgres and queues messages; the actors do the
+"""The scheduler's ORCID sweeps. Each only reads Postgres and queues messages; the actors do the
 calls. Postgres is the source of truth: a placement left pending (its message lost, its worker
 gone) is sent again after a grace period; grants are tried with their token now and then so a
 dead one is found before a push; webhooks follow the grants."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.config import Settings
 from worker.db import enqueue_after_commit
 from worker.models import OrcidPlacement
-from worker.orcid import repository
+from worker.orcid import repository, webhooks
 from worker.orcid.deps import OrcidDeps
 
-STALLED_AFTER = timedelta(minutes=10)
-BATCH = 500
 
-
-def resend_stalled_placements(
-    session: Session, *, grace: timedelta = STALLED_AFTER, limit: int = BATCH
-) -> int:
-    """Queue again every pending placement with no message sent for ``grace``: new works of
+def resend_stalled_placements(session: Session, settings: Settings) -> int:
+    """Queue again every pending placement with no message sent for
+    ``settings.orcid.resend_grace_seconds`` (at most ``settings.sweep_batch``): new works of
     one record together (one bulk backfill), the rest one by one."""
-    now = datetime.now(UTC)
-    rows = repository.stalled_placements(session, now - grace, limit)
+    now = utcnow()
+    grace = timedelta(seconds=settings.orcid.resend_grace_seconds)
+    rows = repository.stalled_placements(session, now - grace, settings.sweep_batch)
     fresh: dict[tuple[str, str], list[OrcidPlacement]] = {}
     for row in rows:
         row.enqueued_at = now
@@ -44,22 +42,19 @@ def resend_stalled_placements(
     return len(rows)
 
 
-def queue_token_checks(session: Session, settings: Settings, *, limit: int = BATCH) -> int:
-    """Queue a token check for active grants not checked for ``orcid_token_check_days``."""
-    days = settings.orcid_token_check_days
-    now = datetime.now(UTC)
-    grants = repository.grants_due_for_check(session, now - timedelta(days=days), limit)
-    count = 0
+def queue_token_checks(session: Session, settings: Settings) -> int:
+    """Queue a token check for active grants not checked for ``orcid_token_check_days`` (at
+    most ``settings.sweep_batch``)."""
+    now = utcnow()
+    checked_before = now - timedelta(days=settings.orcid_token_check_days)
+    grants = repository.grants_due_for_check(session, checked_before, settings.sweep_batch)
     for grant in grants:
         grant.last_checked_at = now  # not queued again until the next period
         enqueue_after_commit(session, "orcid.check_grant", grant.id)
-        count += 1
     session.flush()
-    return count
+    return len(grants)
 
 
 def webhook_upkeep(session: Session, deps: OrcidDeps) -> int:
     """Register webhooks for granted records, remove those of ended grants."""
-    from worker.orcid import webhooks
-
     return webhooks.upkeep(session, deps)
