@@ -59,6 +59,11 @@ def default_jobs(rt: Runtime) -> list[Job]:
             partial(orcid.resend_stalled_placements, settings=settings),
         ),
         Job(
+            "orcid_grant_effects",
+            every,
+            partial(orcid.resend_overdue_grant_effects, settings=settings),
+        ),
+        Job(
             "orcid_token_health",
             settings.orcid.token_check_sweep_seconds,
             partial(orcid.queue_token_checks, settings=settings),

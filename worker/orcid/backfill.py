@@ -15,10 +15,11 @@ from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.models import GrantStatus, OrcidGrant, OrcidPlacement
 from worker.orcid import payload as render
 from worker.orcid import repository
+from worker.orcid.attempts import log_retry
 from worker.orcid.client import BULK_MAX, BulkItem, MemberClient, OrcidError, RevokedToken
 from worker.orcid.common import Result, queue_placement
 from worker.orcid.grants import access_token, can_write
-from worker.orcid.placements import find_ours, mark_failed, mark_placed, tell_placed
+from worker.orcid.placements import find_ours, mark_failed, mark_placed, retry_later, tell_placed
 from worker.orcid.recipients import prefetch_work_clients
 from worker.orcid.revocation import handle_revoked, revoked_reason
 
@@ -58,7 +59,7 @@ def backfill(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     result = Result("nothing to send in bulk")
     if fresh:
         result = _bulk(session, deps, grant, fresh)
-    if result.retry is None and grant.status == GrantStatus.ACTIVE:
+    if result.delay is None and grant.status == GrantStatus.ACTIVE:
         besides = [r.id for r in rows]
         if repository.count_unsent_pending(session, orcid, grant.client_id, besides):
             enqueue_after_commit(session, "orcid.backfill", grant.id)
@@ -112,17 +113,30 @@ def _bulk(session: Session, deps: OrcidDeps, grant: OrcidGrant, fresh: Fresh) ->
         why = error_text(exc, deps.settings.error_text_chars)
         return Result(f"bulk refused ({why}); placing one by one")
     except TransientError as exc:
-        why = error_text(exc, deps.settings.error_text_chars)
-        give_up = fresh[0][0].attempts > deps.settings.max_retries
-        for row, _body, _digest in fresh:
-            if give_up:
-                mark_failed(session, deps.settings, row, f"gave up: {why}")
-            else:
-                row.last_error = why
-        if give_up:
-            return Result("failed: retries exhausted")
-        return Result(f"will retry: {why}", retry=exc)
+        return _transient(session, deps, grant, [row for row, _b, _d in fresh], exc)
     return _apply_items(session, deps, fresh, items)
+
+
+def _transient(
+    session: Session,
+    deps: OrcidDeps,
+    grant: OrcidGrant,
+    rows: list[OrcidPlacement],
+    exc: TransientError,
+) -> Result:
+    """The bulk request failed transiently: each placement records the try (one whose tries
+    are spent fails, and is told); the message runs again when the last of the others is due.
+    Those sent stay in doubt, so the next try reads the record before posting again."""
+    delays = [d for row in rows if (d := retry_later(session, deps.settings, row, exc)) is not None]
+    why = error_text(exc, deps.settings.error_text_chars)
+    if not delays:
+        return Result(f"failed: retries exhausted ({why})")
+    delay = max(delays)
+    attempt = max(row.attempts for row in rows)
+    log_retry(
+        "orcid.backfill", attempt, delay, why, orcid=grant.researcher.orcid, works=len(delays)
+    )
+    return Result(f"will retry in {delay:g}s: {why}", delay=delay)
 
 
 def _apply_items(session: Session, deps: OrcidDeps, fresh: Fresh, items: list[BulkItem]) -> Result:

@@ -256,7 +256,7 @@ def reconcile_orcid(orcid_id: str | None) -> None:
     for index, one in enumerate(records, 1):
         with runtime.database.session() as session:
             result = reconcile_record(session, deps, one)
-        failed += result.retry is not None
+        failed += result.delay is not None or result.note.startswith("failed")
         click.echo(json.dumps(result.report, ensure_ascii=False))
         click.echo(f"[{index}/{len(records)}] {one}: {result.note}", err=True)
     sys.exit(1 if failed else 0)

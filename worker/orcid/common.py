@@ -12,21 +12,18 @@ from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
 from worker.db import enqueue_after_commit
-from worker.errors import TransientError
 from worker.models import OrcidPlacement
 
 
 @dataclass
 class Result:
-    """What one service call did; ``retry`` is raised by the actor after the commit."""
+    """What one service call did. ``delay``: a transient failure was recorded on the row the
+    effect is about and the message is to run again in that many seconds (the actor postpones
+    it after the commit)."""
 
     note: str
-    retry: TransientError | None = None
+    delay: float | None = None
     report: dict[str, Any] | None = None
-
-    def raise_if_retry(self) -> None:
-        if self.retry is not None:
-            raise self.retry
 
 
 P = ParamSpec("P")
@@ -50,4 +47,5 @@ def queue_placement(session: Session, row: OrcidPlacement) -> None:
 
     row.enqueued_at = utcnow()
     row.attempts = 0
+    row.next_attempt_at = None
     enqueue_after_commit(session, "orcid.place", row.id)

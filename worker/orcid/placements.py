@@ -22,6 +22,7 @@ slot from the shared rate limit. A revoked token marks the grant revoked, not th
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -34,6 +35,7 @@ from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Work
 from worker.orcid import payload as render
 from worker.orcid import repository
+from worker.orcid.attempts import log_retry, next_try
 from worker.orcid.client import MemberClient, OrcidError, RevokedToken, WorkSummary
 from worker.orcid.common import Result, queue_placement
 from worker.orcid.grants import access_token, can_write
@@ -236,6 +238,7 @@ def mark_placed(row: OrcidPlacement, digest: str) -> str:
     row.last_error = None
     row.in_doubt = False
     row.attempts = 0
+    row.next_attempt_at = None
     row.placed_at = row.placed_at or utcnow()
     log.info("orcid_placed", orcid=row.orcid, work_id=row.work_id, put_code=row.put_code)
     return "added" if first else "updated"
@@ -258,6 +261,7 @@ def mark_failed(session: Session, settings: Settings, row: OrcidPlacement, why: 
     row.state = PlacementState.FAILED
     row.last_error = why[: settings.error_text_chars]
     row.in_doubt = False
+    row.next_attempt_at = None
     tell_work(
         session,
         settings,
@@ -327,6 +331,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
             return Result("unchanged: nothing sent")
     row.attempts += 1
     row.enqueued_at = utcnow()
+    row.next_attempt_at = None
     client = deps.member(row.client_id)
     token = access_token(deps.cipher, grant)
     try:
@@ -343,16 +348,31 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
         return _transient(session, deps.settings, row, exc)
 
 
+def retry_later(
+    session: Session, settings: Settings, row: OrcidPlacement, exc: TransientError
+) -> float | None:
+    """Record a transient failure on the placement (its ``attempts`` already count this try):
+    the delay before the next try, or None when the tries are spent (then failed, and the
+    emitting system told with ``orcid.failed``)."""
+    why = error_text(exc, settings.error_text_chars)
+    delay = next_try(settings, row.attempts, exc)
+    if delay is None:
+        mark_failed(session, settings, row, f"gave up after {row.attempts} attempts: {why}")
+        return None
+    row.last_error = why
+    row.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    return delay
+
+
 def _transient(
     session: Session, settings: Settings, row: OrcidPlacement, exc: TransientError
 ) -> Result:
-    """Record a retryable failure; give up (failed, told) after ``max_retries`` attempts."""
-    why = error_text(exc, settings.error_text_chars)
-    if row.attempts > settings.max_retries:
-        mark_failed(session, settings, row, f"gave up after {row.attempts} attempts: {why}")
+    delay = retry_later(session, settings, row, exc)
+    if delay is None:
         return Result("failed: retries exhausted")
-    row.last_error = why
-    return Result(f"will retry: {why}", retry=exc)
+    why = error_text(exc, settings.error_text_chars)
+    log_retry("orcid.place", row.attempts, delay, why, orcid=row.orcid, work_id=row.work_id)
+    return Result(f"will retry in {delay:g}s: {why}", delay=delay)
 
 
 def _write(
@@ -448,6 +468,7 @@ def _remove(settings: Settings, client: MemberClient, token: str, row: OrcidPlac
     row.confirmed_hash = None
     row.last_error = None
     row.attempts = 0
+    row.next_attempt_at = None
     log.info("orcid_deleted", orcid=row.orcid, work_id=row.work_id)
     return Result("removed from the record")
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import any_, func, literal, or_, select
+from sqlalchemy import any_, delete, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from worker.events.types import RESEARCHER_AUTHORIZED
 from worker.models import (
+    GrantEffect,
     GrantStatus,
     OrcidGrant,
+    OrcidGrantAttempt,
     OrcidPlacement,
     PlacementState,
     ReceivedEvent,
@@ -148,6 +150,53 @@ def webhook_secrets(session: Session, orcid: str) -> list[str]:
     ]
 
 
+def grant_attempt_for_update(
+    session: Session, grant_id: int, effect: GrantEffect
+) -> OrcidGrantAttempt:
+    """The tries of ``effect`` about the grant, created if none are recorded, locked (safe
+    against a concurrent first failure)."""
+    session.execute(
+        insert(OrcidGrantAttempt)
+        .values(grant_id=grant_id, effect=effect, attempts=0)
+        .on_conflict_do_nothing(
+            index_elements=[OrcidGrantAttempt.grant_id, OrcidGrantAttempt.effect]
+        )
+    )
+    return session.execute(
+        select(OrcidGrantAttempt)
+        .where(OrcidGrantAttempt.grant_id == grant_id, OrcidGrantAttempt.effect == effect)
+        .with_for_update()
+    ).scalar_one()
+
+
+def forget_grant_attempts(session: Session, grant_id: int, effect: GrantEffect) -> None:
+    session.execute(
+        delete(OrcidGrantAttempt).where(
+            OrcidGrantAttempt.grant_id == grant_id, OrcidGrantAttempt.effect == effect
+        )
+    )
+
+
+def overdue_grant_attempts(
+    session: Session, due_before: datetime, limit: int
+) -> list[OrcidGrantAttempt]:
+    """Grant effects still being tried whose next try was due before ``due_before``, locked
+    (skipping rows a worker holds), with their grants."""
+    return list(
+        session.execute(
+            select(OrcidGrantAttempt)
+            .where(
+                OrcidGrantAttempt.failed_at.is_(None),
+                OrcidGrantAttempt.next_attempt_at < due_before,
+            )
+            .order_by(OrcidGrantAttempt.next_attempt_at, OrcidGrantAttempt.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=OrcidGrantAttempt)
+            .options(joinedload(OrcidGrantAttempt.grant).joinedload(OrcidGrant.researcher))
+        ).scalars()
+    )
+
+
 # --- placements ---------------------------------------------------------------------------
 
 
@@ -268,14 +317,15 @@ def placements_to_reconcile(session: Session, orcid: str, client_id: str) -> lis
 
 
 def stalled_placements(session: Session, before: datetime, limit: int) -> list[OrcidPlacement]:
-    """Pending placements with no message sent since ``before``, locked (skipping rows a
-    worker holds)."""
+    """Pending placements with neither a message sent nor a retry due since ``before``,
+    locked (skipping rows a worker holds)."""
+    last_due = func.greatest(OrcidPlacement.enqueued_at, OrcidPlacement.next_attempt_at)
     return list(
         session.execute(
             select(OrcidPlacement)
             .where(
                 OrcidPlacement.state == PlacementState.PENDING,
-                or_(OrcidPlacement.enqueued_at.is_(None), OrcidPlacement.enqueued_at < before),
+                or_(last_due.is_(None), last_due < before),
             )
             .order_by(OrcidPlacement.id)
             .limit(limit)

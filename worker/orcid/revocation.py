@@ -11,10 +11,11 @@ from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
 from worker.db import enqueue_after_commit
-from worker.errors import TransientError, error_text
+from worker.errors import error_text
 from worker.logging import get_logger
-from worker.models import GrantStatus, OrcidGrant, PlacementState
+from worker.models import GrantEffect, GrantStatus, OrcidGrant, PlacementState
 from worker.orcid import repository
+from worker.orcid.attempts import try_grant_effect
 from worker.orcid.client import OrcidError, RevokedToken
 from worker.orcid.common import Result
 from worker.orcid.grants import access_token, mark_revoked, wipe_tokens
@@ -107,14 +108,22 @@ def revoked_reason(exc: RevokedToken) -> str:
 
 def revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     """Revoke a (locally revoked) grant's token at ORCID, then forget it."""
-    result = _revoke_at_orcid(session, deps, grant_id)
+    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
+    if grant is None:
+        return Result("no token to revoke")
+    result = try_grant_effect(
+        session,
+        deps.settings,
+        grant,
+        GrantEffect.REVOKE_AT_ORCID,
+        lambda: _revoke_at_orcid(deps, grant),
+    )
     session.flush()
     return result
 
 
-def _revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
-    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None or not grant.access_token_enc:
+def _revoke_at_orcid(deps: OrcidDeps, grant: OrcidGrant) -> Result:
+    if not grant.access_token_enc:
         return Result("no token to revoke")
     if grant.status == GrantStatus.ACTIVE:
         return Result("grant is active again: token kept")
@@ -125,8 +134,6 @@ def _revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result
         note = f"ORCID refused the revocation ({exc.error}): the token no longer works anyway"
         wipe_tokens(grant)
         return Result(note)
-    except TransientError as exc:
-        return Result(f"will retry: {error_text(exc, deps.settings.error_text_chars)}", retry=exc)
     wipe_tokens(grant)
     log.info("orcid_token_revoked", orcid=grant.researcher.orcid, client_id=grant.client_id)
     return Result("token revoked at ORCID")
@@ -134,14 +141,22 @@ def _revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result
 
 def check_grant(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     """Token health: one cheap read with the token finds a dead grant before a push does."""
-    result = _check_grant(session, deps, grant_id)
+    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
+    if grant is None:
+        return Result("grant not active")
+    result = try_grant_effect(
+        session,
+        deps.settings,
+        grant,
+        GrantEffect.CHECK_GRANT,
+        lambda: _check_grant(session, deps, grant),
+    )
     session.flush()
     return result
 
 
-def _check_grant(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
-    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None or grant.status != GrantStatus.ACTIVE:
+def _check_grant(session: Session, deps: OrcidDeps, grant: OrcidGrant) -> Result:
+    if grant.status != GrantStatus.ACTIVE:
         return Result("grant not active")
     grant.last_checked_at = utcnow()
     try:
@@ -151,6 +166,4 @@ def _check_grant(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     except OrcidError as exc:
         why = error_text(exc, deps.settings.error_text_chars)
         return Result(f"token check inconclusive: {why}")
-    except TransientError as exc:
-        return Result(f"will retry: {error_text(exc, deps.settings.error_text_chars)}", retry=exc)
     return Result("token works")

@@ -1,7 +1,8 @@
 """The scheduler's ORCID sweeps. Each only reads Postgres and queues messages; the actors do the
 calls. Postgres is the source of truth: a placement left pending (its message lost, its worker
 gone) is sent again after a grace period; grants are tried with their token now and then so a
-dead one is found before a push; webhooks follow the grants."""
+dead one is found before a push; webhooks follow the grants; an effect about a grant whose
+retry message was lost is sent again."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from worker.clock import utcnow
 from worker.config import Settings
 from worker.db import enqueue_after_commit
-from worker.models import OrcidPlacement
+from worker.models import GrantEffect, OrcidPlacement
 from worker.orcid import repository, webhooks
 from worker.orcid.deps import OrcidDeps
 
@@ -38,6 +39,23 @@ def resend_stalled_placements(session: Session, settings: Settings) -> int:
             continue
         for row in group:
             enqueue_after_commit(session, "orcid.place", row.id)
+    session.flush()
+    return len(rows)
+
+
+def resend_overdue_grant_effects(session: Session, settings: Settings) -> int:
+    """Queue again each effect about a grant (token check or revocation, permission
+    notification, webhook, reconciliation) whose next try is overdue by
+    ``settings.orcid.resend_grace_seconds``: its postponed message was lost."""
+    now = utcnow()
+    grace = timedelta(seconds=settings.orcid.resend_grace_seconds)
+    rows = repository.overdue_grant_attempts(session, now - grace, settings.sweep_batch)
+    for row in rows:
+        row.next_attempt_at = now  # not queued again before another grace period
+        if row.effect == GrantEffect.RECONCILE:  # of a record, named by its iD
+            enqueue_after_commit(session, row.effect.value, row.grant.researcher.orcid)
+        else:
+            enqueue_after_commit(session, row.effect.value, row.grant_id)
     session.flush()
     return len(rows)
 

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from worker.clock import utcnow
 from worker.config import Settings
 from worker.db import enqueue_after_commit
-from worker.errors import TransientError
 from worker.logging import get_logger
-from worker.models import GrantStatus, OrcidGrant
+from worker.models import GrantEffect, GrantStatus, OrcidGrant
 from worker.orcid import repository
+from worker.orcid.attempts import stale_client_token, try_grant_effect
 from worker.orcid.client import OrcidError, RevokedToken
 from worker.orcid.common import Result, flushed
 from worker.orcid.oauth import WEBHOOK
@@ -47,7 +47,19 @@ def wanted(deps: OrcidDeps, grant: OrcidGrant) -> bool:
 @flushed
 def register(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None or not wanted(deps, grant):
+    if grant is None:
+        return Result("no webhook wanted")
+    return try_grant_effect(
+        session,
+        deps.settings,
+        grant,
+        GrantEffect.REGISTER_WEBHOOK,
+        lambda: _register(deps, grant),
+    )
+
+
+def _register(deps: OrcidDeps, grant: OrcidGrant) -> Result:
+    if not wanted(deps, grant):
         return Result("no webhook wanted")
     if grant.webhook_secret is None:
         grant.webhook_secret = secrets.token_urlsafe(32)
@@ -59,13 +71,11 @@ def register(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
             oauth.client_token(WEBHOOK),
             callback_url(deps.settings, orcid, grant.webhook_secret),
         )
-    except RevokedToken:
+    except RevokedToken as exc:
         oauth.forget(WEBHOOK)
-        return Result("webhook token refused; will retry", retry=TransientError("stale token"))
+        raise stale_client_token(exc) from None
     except OrcidError as exc:
         return Result(f"webhook refused: {exc.describe()}")
-    except TransientError as exc:
-        return Result("will retry", retry=exc)
     grant.webhook_registered_at = utcnow()
     log.info("orcid_webhook_registered", orcid=orcid, client_id=grant.client_id, created=created)
     return Result("webhook registered" if created else "webhook already registered")
@@ -74,7 +84,19 @@ def register(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
 @flushed
 def unregister(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None or grant.webhook_registered_at is None or grant.webhook_secret is None:
+    if grant is None:
+        return Result("no webhook registered")
+    return try_grant_effect(
+        session,
+        deps.settings,
+        grant,
+        GrantEffect.UNREGISTER_WEBHOOK,
+        lambda: _unregister(deps, grant),
+    )
+
+
+def _unregister(deps: OrcidDeps, grant: OrcidGrant) -> Result:
+    if grant.webhook_registered_at is None or grant.webhook_secret is None:
         return Result("no webhook registered")
     if grant.status == GrantStatus.ACTIVE and wanted(deps, grant):
         return Result("grant is active: webhook kept")
@@ -85,13 +107,11 @@ def unregister(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
         known = deps.member(grant.client_id).unregister_webhook(
             orcid, oauth.client_token(WEBHOOK), url
         )
-    except RevokedToken:
+    except RevokedToken as exc:
         oauth.forget(WEBHOOK)
-        return Result("webhook token refused; will retry", retry=TransientError("stale token"))
+        raise stale_client_token(exc) from None
     except OrcidError as exc:
         return Result(f"webhook removal refused: {exc.describe()}")
-    except TransientError as exc:
-        return Result("will retry", retry=exc)
     grant.webhook_registered_at = None
     grant.webhook_secret = None
     log.info("orcid_webhook_removed", orcid=orcid, client_id=grant.client_id, known=known)
