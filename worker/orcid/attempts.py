@@ -22,7 +22,7 @@ from worker.logging import get_logger
 from worker.models import GrantEffect, OrcidGrant
 from worker.orcid import repository
 from worker.orcid.client import RevokedToken
-from worker.orcid.common import Result
+from worker.orcid.result import Result
 
 log = get_logger(__name__)
 

@@ -17,10 +17,17 @@ from worker.orcid import payload as render
 from worker.orcid import repository
 from worker.orcid.attempts import log_retry
 from worker.orcid.client import BULK_MAX, BulkItem, MemberClient, OrcidError, RevokedToken
-from worker.orcid.common import Result, queue_placement
 from worker.orcid.grants import access_token, can_write
-from worker.orcid.placements import find_ours, mark_failed, mark_placed, retry_later, tell_placed
+from worker.orcid.placements import (
+    find_ours,
+    mark_failed,
+    mark_placed,
+    queue_placement,
+    retry_later,
+    tell_placed,
+)
 from worker.orcid.recipients import prefetch_work_clients
+from worker.orcid.result import Result
 from worker.orcid.revocation import handle_revoked, revoked_reason
 
 if TYPE_CHECKING:

@@ -34,9 +34,18 @@ def _settings() -> Any:
 
 
 def _boot() -> Any:
-    from worker.cli import _boot as boot
+    """Boot or exit with one line: 2 for bad configuration, 1 for an unreachable server."""
+    from worker.bootstrap import BootError, boot
+    from worker.config import ConfigError
 
-    return boot()
+    try:
+        return boot()
+    except ConfigError as exc:
+        click.echo(f"pidsync: {exc}", err=True)
+        sys.exit(2)
+    except BootError as exc:
+        click.echo(f"pidsync: {exc}", err=True)
+        sys.exit(1)
 
 
 def _public() -> Any:

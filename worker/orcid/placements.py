@@ -37,9 +37,9 @@ from worker.orcid import payload as render
 from worker.orcid import repository
 from worker.orcid.attempts import log_retry, next_try
 from worker.orcid.client import MemberClient, OrcidError, RevokedToken, WorkSummary
-from worker.orcid.common import Result, queue_placement
 from worker.orcid.grants import access_token, can_write
 from worker.orcid.recipients import tell_work
+from worker.orcid.result import Result
 from worker.orcid.revocation import handle_revoked, revoke_locally, revoked_reason
 from worker.works.trigger import Trigger
 
@@ -73,6 +73,14 @@ def _claim(
     row.client_id = grant.client_id
     taken.add(row.work_id)
     return True
+
+
+def queue_placement(session: Session, row: OrcidPlacement) -> None:
+    """Send the placement's message after commit, as a fresh series of tries."""
+    row.enqueued_at = utcnow()
+    row.attempts = 0
+    row.next_attempt_at = None
+    enqueue_after_commit(session, "orcid.place", row.id)
 
 
 def _summary(queued: int, awaiting: int, removing: int) -> str | None:

@@ -28,10 +28,10 @@ from worker.orcid import payload as render
 from worker.orcid import repository
 from worker.orcid.attempts import grant_effect_settled, retry_grant_effect
 from worker.orcid.client import OrcidError, RevokedToken, WorkSummary
-from worker.orcid.common import Result, flushed, queue_placement
 from worker.orcid.grants import access_token
-from worker.orcid.placements import find_ours, mark_removed_by_researcher
+from worker.orcid.placements import find_ours, mark_removed_by_researcher, queue_placement
 from worker.orcid.recipients import tell_researcher
+from worker.orcid.result import Result, flushed
 from worker.orcid.revocation import handle_revoked, revoked_reason
 
 if TYPE_CHECKING:

@@ -17,10 +17,10 @@ from worker.models import GrantEffect, GrantStatus, OrcidGrant, PlacementState
 from worker.orcid import repository
 from worker.orcid.attempts import try_grant_effect
 from worker.orcid.client import OrcidError, RevokedToken
-from worker.orcid.common import Result
 from worker.orcid.grants import access_token, mark_revoked, wipe_tokens
 from worker.orcid.oauth import OAuthFailed
 from worker.orcid.recipients import tell_researcher
+from worker.orcid.result import Result
 
 if TYPE_CHECKING:
     from worker.config import Settings

@@ -14,9 +14,9 @@ from worker.logging import get_logger
 from worker.models import Work
 from worker.orcid.attempts import log_retry, next_try
 from worker.orcid.client import OrcidError
-from worker.orcid.common import Result, flushed
 from worker.orcid.payload import contributors_without_orcid
 from worker.orcid.recipients import tell_work
+from worker.orcid.result import Result, flushed
 from worker.orcid.search import suggest
 
 if TYPE_CHECKING:

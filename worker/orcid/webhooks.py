@@ -23,8 +23,8 @@ from worker.models import GrantEffect, GrantStatus, OrcidGrant
 from worker.orcid import repository
 from worker.orcid.attempts import stale_client_token, try_grant_effect
 from worker.orcid.client import OrcidError, RevokedToken
-from worker.orcid.common import Result, flushed
 from worker.orcid.oauth import WEBHOOK
+from worker.orcid.result import Result, flushed
 
 if TYPE_CHECKING:
     from worker.orcid.deps import OrcidDeps

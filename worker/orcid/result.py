@@ -1,5 +1,5 @@
-"""What the ORCID services share: the result an actor acts on, flushing entry points, and
-queueing one placement after commit."""
+"""What an ORCID service returns to its actor (or CLI command), and the decorator that flushes
+a service entry point whatever branch it returns from."""
 
 from __future__ import annotations
 
@@ -9,10 +9,6 @@ from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec
 
 from sqlalchemy.orm import Session
-
-from worker.clock import utcnow
-from worker.db import enqueue_after_commit
-from worker.models import OrcidPlacement
 
 
 @dataclass
@@ -41,11 +37,3 @@ def flushed(
         return result
 
     return run
-
-
-def queue_placement(session: Session, row: OrcidPlacement) -> None:
-
-    row.enqueued_at = utcnow()
-    row.attempts = 0
-    row.next_attempt_at = None
-    enqueue_after_commit(session, "orcid.place", row.id)
