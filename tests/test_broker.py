@@ -183,3 +183,31 @@ def test_retries_are_pidsync_wide_not_per_actor():
     declaring one is refused; the bound is Settings.max_retries, given to init_broker."""
     with pytest.raises(TypeError, match="pidsync-wide"):
         actor("test.own_retries", max_retries=3)(lambda: None)
+
+
+def test_the_worker_entrypoint_declares_every_actor(database_url, redis_url, tmp_path):
+    """`dramatiq worker.entrypoint` (what `pidsync worker` runs) must know every actor, or
+    messages sent by name wait forever."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_architecture import _declared_actor_names
+
+    env = {
+        **os.environ,
+        "PIDSYNC_DATABASE_URL": database_url,
+        "PIDSYNC_REDIS_URL": redis_url,
+        "PIDSYNC_DATA_DIR": str(tmp_path),
+        "PIDSYNC_TOKEN_KEYS": "8Fq2hYwSpX6VdC0NvQbq0k6tMfQb3d7Zs1vH8aJ2xq0=",
+    }
+    script = "import json, worker.entrypoint as e; print(json.dumps(sorted(e.broker.actors)))"
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    declared = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    product = {name for name in _declared_actor_names() if not name.startswith("test.")}
+    assert product <= declared and len(product) > 10

@@ -206,6 +206,10 @@ class OrcidSettings(Section):
     resend_grace_seconds: float = Field(600.0, ge=0)
     # How long a worker waits for another's write to the same ORCID record to finish.
     record_lock_wait_seconds: float = Field(3.0, ge=0)
+    # How often the scheduler looks for grants due for a token check (each grant is checked
+    # every PIDSYNC_ORCID_TOKEN_CHECK_DAYS), and for webhooks to register or remove.
+    token_check_sweep_seconds: float = Field(3600.0, gt=0)
+    webhook_sweep_seconds: float = Field(600.0, gt=0)
 
     _list = field_validator("retry_backoff", mode="before")(_seconds_list)
     _check = field_validator("retry_backoff")(_schedule)

@@ -347,6 +347,8 @@ def run_demo(data_dir: Path | None) -> int:
     )  # fmt: skip
     web = threading.Thread(target=server.run, daemon=True)
     web.start()
+    import worker.actors
+
     worker = dramatiq.Worker(runtime.broker, worker_threads=4, worker_timeout=100)
     worker.start()
     try:

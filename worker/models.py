@@ -302,6 +302,40 @@ class OrcidGrant(Timestamped, Base):
     researcher: Mapped[Researcher] = relationship(back_populates="grants")
 
 
+class GrantEffect(enum.StrEnum):
+    """Something done at ORCID about a grant, named as the actor that does it."""
+
+    CHECK_GRANT = "orcid.check_grant"
+    REVOKE_AT_ORCID = "orcid.revoke_token"
+    REQUEST_PERMISSION = "orcid.request_permission"
+    REGISTER_WEBHOOK = "orcid.register_webhook"
+    UNREGISTER_WEBHOOK = "orcid.unregister_webhook"
+    RECONCILE = "orcid.reconcile"  # of the grant's record, read with its token
+
+
+class OrcidGrantAttempt(Timestamped, Base):
+    """The tries of one effect about a grant that failed transiently. Each effect has its own
+    row (a revoked grant has its token revocation, webhook removal and permission notification
+    under way at once); the row goes once the effect succeeds or is settled, and stays with
+    ``failed_at`` when its tries were spent, for a person to act on."""
+
+    __tablename__ = "orcid_grant_attempts"
+    __table_args__ = (
+        UniqueConstraint("grant_id", "effect", name="uq_orcid_grant_attempts_grant_effect"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("orcid_grants.id", ondelete="CASCADE"))
+    effect: Mapped[GrantEffect] = mapped_column(_enum(GrantEffect))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # When the next try is due; the sweep re-sends the effect's message once this is long past.
+    next_attempt_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]
+
+    grant: Mapped[OrcidGrant] = relationship()
+
+
 class PlacementState(enum.StrEnum):
     PENDING = "pending"
     PLACED = "placed"
@@ -336,6 +370,9 @@ class OrcidPlacement(Timestamped, Base):
     visibility: Mapped[str | None] = mapped_column(String(20))
     # When a message for this placement was last sent (the sweep re-sends stalled ones).
     enqueued_at: Mapped[datetime | None]
+    # After a transient failure: when the next try is due (``attempts`` tries so far, the
+    # reason in ``last_error``). The sweep re-sends a placement only once this is long past.
+    next_attempt_at: Mapped[datetime | None]
 
     work: Mapped[Work] = relationship(back_populates="placements")
 

@@ -39,7 +39,7 @@ class Job:
 
 def default_jobs(rt: Runtime) -> list[Job]:
     """The periodic jobs, each bound to what it needs from the process's runtime."""
-    from worker.orcid import jobs as orcid
+    from worker.orcid import sweep as orcid
     from worker.registrars import sweep as dois
 
     settings = rt.settings
@@ -53,9 +53,26 @@ def default_jobs(rt: Runtime) -> list[Job]:
             settings.doi.reconcile_sweep_seconds,
             partial(dois.schedule_reconciliation, settings=settings),
         ),
-        Job("orcid_stalled_placements", every, orcid.resend_stalled_placements),
-        Job("orcid_token_health", 3600, partial(orcid.queue_token_checks, settings=settings)),
-        Job("orcid_webhook_upkeep", 600, partial(orcid.webhook_upkeep, deps=rt.orcid)),
+        Job(
+            "orcid_stalled_placements",
+            every,
+            partial(orcid.resend_stalled_placements, settings=settings),
+        ),
+        Job(
+            "orcid_grant_effects",
+            every,
+            partial(orcid.resend_overdue_grant_effects, settings=settings),
+        ),
+        Job(
+            "orcid_token_health",
+            settings.orcid.token_check_sweep_seconds,
+            partial(orcid.queue_token_checks, settings=settings),
+        ),
+        Job(
+            "orcid_webhook_upkeep",
+            settings.orcid.webhook_sweep_seconds,
+            partial(orcid.webhook_upkeep, deps=rt.orcid),
+        ),
     ]
 
 

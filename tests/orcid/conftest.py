@@ -58,6 +58,7 @@ def orcid_settings(sandbox: Sandbox, tmp_path: Any, **overrides: Any) -> Setting
         "orcid_callback_url": CALLBACK,
         "orcid_return_to_allowlist": [RETURN_TO],
         "max_retries": 3,
+        "orcid": {"max_retries": 4},
     }
     values.update(overrides)
     return Settings(**values)

@@ -18,8 +18,8 @@ from worker.models import (
     Work,
 )
 from worker.orcid import placements
-from worker.orcid.common import Result
 from worker.orcid.grants import seal_token_response
+from worker.orcid.result import Result
 
 _ids = itertools.count(1)
 

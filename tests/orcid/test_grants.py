@@ -100,7 +100,7 @@ def test_revocation_mid_backfill_parks_the_rest_and_tells_the_emitting_system(
 
     # Then the grant is revoked (the job did not fail) and the rest await consent
     assert first.note == "bulk: 100 placed, 0 adopted, 0 failed"
-    assert second.retry is None and "grant revoked" in second.note
+    assert second.delay is None and "grant revoked" in second.note
     session.expire_all()
     assert session.get(OrcidGrant, grant.id).status == GrantStatus.REVOKED
     assert _states(session, orcid) == {"placed": 100, "awaiting_consent": 30}
@@ -126,7 +126,7 @@ def test_single_placement_with_a_revoked_token_marks_the_grant_not_the_job(
 
     result = place_pending(session, deps)[0]
 
-    assert result.retry is None
+    assert result.delay is None
     session.expire_all()
     assert session.get(OrcidGrant, grant.id).status == GrantStatus.REVOKED
     row = placement(session, work_row, orcid)
@@ -175,7 +175,7 @@ def test_researcher_revoked_event_revokes_at_orcid(session, sandbox, cipher, dep
 def test_token_health_check_finds_a_dead_grant_before_a_push(
     session, sandbox, cipher, deps, client_id
 ):
-    from worker.orcid.jobs import queue_token_checks
+    from worker.orcid.sweep import queue_token_checks
 
     orcid = researcher(sandbox)
     grant, token = authorize(session, sandbox, cipher, orcid, client_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 from sqlalchemy import select
@@ -94,10 +96,12 @@ def test_lost_answer_to_a_post_leaves_exactly_one_work(session, sandbox, cipher,
     first = place_pending(session, deps)[0]
     sandbox.set_faults("orcid", lost_response_rate=0)
 
-    # Then the attempt is retried, and the placement knows its POST is in doubt
-    assert first.retry is not None
+    # Then the try is recorded and the message postponed by the first step of the backoff
+    # (no Retry-After from a lost answer); the placement knows its POST is in doubt
+    assert first.delay == deps.settings.orcid.retry_backoff[0]
     row = placement(session, work_row, orcid)
     assert row.in_doubt and row.put_code is None and row.state == PlacementState.PENDING
+    assert row.attempts == 1 and row.next_attempt_at is not None
     assert len(record_works(sandbox, orcid)) == 1
 
     # When the retry runs: it reads the record first and adopts our work, never POSTs again
@@ -107,7 +111,7 @@ def test_lost_answer_to_a_post_leaves_exactly_one_work(session, sandbox, cipher,
     works = record_works(sandbox, orcid)
     assert len(works) == 1
     assert row.put_code == works[0]["put_code"] and row.state == PlacementState.PLACED
-    assert second.retry is None
+    assert second.delay is None and row.next_attempt_at is None
     assert [c.method for c in _orcid_calls(session)] == ["POST", "GET", "PUT"]
 
 
@@ -230,7 +234,7 @@ def test_validation_error_fails_with_orcid_message_and_no_retry(
     result = place_pending(session, deps)[0]
 
     row = placement(session, work_row, orcid)
-    assert result.retry is None
+    assert result.delay is None
     assert row.state == PlacementState.FAILED
     assert row.last_error.startswith("ORCID 400/9022: 400 Bad Request: Invalid activity")
     failed = notifications(session, "orcid.failed")[-1]
@@ -238,21 +242,68 @@ def test_validation_error_fails_with_orcid_message_and_no_retry(
     assert record_works(sandbox, orcid) == []
 
 
-def test_transient_failures_are_retried_then_given_up_with_a_reason(
+def test_transient_failures_are_retried_later_then_given_up_with_a_reason(
     session, sandbox, cipher, deps, client_id
 ):
+    from worker.clock import utcnow
+
     orcid = researcher(sandbox)
     authorize(session, sandbox, cipher, orcid, client_id)
     work_row = publish(session, "w-1", orcid)
-    sandbox.set_faults("orcid", outage_seconds=30)
+    sandbox.set_faults("orcid", outage_seconds=30)  # 503s with Retry-After: the time left
 
-    results = [place_pending(session, deps)[0] for _ in range(deps.settings.max_retries + 1)]
-
-    assert all(r.retry is not None for r in results[:-1])
-    assert results[-1].retry is None
+    # When ORCID is down for every try the settings allow (PIDSYNC_ORCID_MAX_RETRIES=4)
+    first = place_pending(session, deps)[0]
     row = placement(session, work_row, orcid)
-    assert row.state == PlacementState.FAILED
+
+    # Then each try is recorded on the placement, and its message postponed by ORCID's
+    # Retry-After (not by a dramatiq retry)
+    assert first.delay is not None and 25 <= first.delay <= 30
+    assert row.state == PlacementState.PENDING and row.attempts == 1
+    assert "503" in row.last_error
+    due = (row.next_attempt_at - utcnow()).total_seconds()
+    assert first.delay - 5 <= due <= first.delay
+    later = [place_pending(session, deps)[0] for _ in range(deps.settings.orcid.max_retries - 1)]
+    assert all(r.delay is not None for r in later[:-1])
+
+    # And the last try gives up: failed, with the reason, and the emitting system told
+    assert later[-1].delay is None and later[-1].note == "failed: retries exhausted"
+    row = placement(session, work_row, orcid)
+    assert row.state == PlacementState.FAILED and row.next_attempt_at is None
     assert "gave up after 4 attempts" in row.last_error and "503" in row.last_error
+    assert "503" in notifications(session, "orcid.failed")[-1].payload["error"]
+
+
+def test_a_transient_retry_logs_one_warning_and_postpones_the_message(
+    session, sandbox, cipher, deps, client_id, runtime
+):
+    import structlog
+
+    from worker.errors import Postpone
+    from worker.orcid import actors
+
+    # Given a placement, and ORCID failing with a 5xx (no Retry-After)
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    work_row = publish(session, "w-1", orcid)
+    pid = placement(session, work_row, orcid).id
+    sandbox.set_faults("orcid", error_rate=1.0)
+
+    # When the orcid.place actor runs it (in the process's runtime)
+    with structlog.testing.capture_logs() as logs, pytest.raises(Postpone) as postponed:
+        actors.place_work.fn(pid)
+
+    # Then its message is postponed by the first step of the backoff, recorded on the row,
+    assert postponed.value.delay == deps.settings.orcid.retry_backoff[0]
+    row = placement(session, work_row, orcid)
+    assert row.attempts == 1 and row.next_attempt_at is not None
+    assert re.search(r"\b50[023]\b", row.last_error)
+    # and exactly one WARNING line says so, with no traceback and nothing logged as an error
+    warnings = [e for e in logs if e["log_level"] == "warning"]
+    assert [e["event"] for e in warnings] == ["orcid_retry_scheduled"]
+    assert warnings[0]["effect"] == "orcid.place" and warnings[0]["attempt"] == 1
+    assert not any("exc_info" in e or "exception" in e for e in logs)
+    assert not any(e["log_level"] in ("error", "critical") for e in logs)
 
 
 def test_withdrawal_deletes_and_removing_a_contributor_takes_it_off_their_record(
@@ -372,21 +423,49 @@ def test_sweep_resends_stalled_placements_grouping_new_works_into_one_backfill(
 ):
     from datetime import UTC, datetime, timedelta
 
-    from worker.orcid.jobs import resend_stalled_placements
+    from worker.orcid.sweep import resend_stalled_placements
 
+    settings = deps.settings
     orcid = researcher(sandbox)
     authorize(session, sandbox, cipher, orcid, client_id)
     rows = [placement(session, publish(session, f"w-{i}", orcid), orcid) for i in range(3)]
-    assert resend_stalled_placements(session) == 0  # just queued: not stalled
+    assert resend_stalled_placements(session, settings) == 0  # just queued: not stalled
     for row in rows:
         row.enqueued_at = datetime.now(UTC) - timedelta(hours=1)
     session.flush()
 
-    assert resend_stalled_placements(session) == 3
-    assert resend_stalled_placements(session) == 0
+    assert resend_stalled_placements(session, settings) == 3
+    assert resend_stalled_placements(session, settings) == 0
     from worker.db import pending_messages
 
     assert [name for name, _args in pending_messages(session)][-1] == "orcid.backfill"
+
+
+def test_the_placement_sweep_takes_its_grace_and_batch_from_settings(
+    session, sandbox, cipher, deps, client_id
+):
+    from datetime import timedelta
+
+    from worker.clock import utcnow
+    from worker.orcid.sweep import resend_stalled_placements
+
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    rows = [placement(session, publish(session, f"w-{i}", orcid), orcid) for i in range(3)]
+    for row in rows:
+        row.enqueued_at = utcnow() - timedelta(seconds=90)
+    session.flush()
+    settings = deps.settings.model_copy(update={"sweep_batch": 2})
+    patient = settings.model_copy(
+        update={"orcid": settings.orcid.model_copy(update={"resend_grace_seconds": 120.0})}
+    )
+    hasty = settings.model_copy(
+        update={"orcid": settings.orcid.model_copy(update={"resend_grace_seconds": 60.0})}
+    )
+
+    assert resend_stalled_placements(session, patient) == 0  # 90 s is within a 120 s grace
+    assert resend_stalled_placements(session, hasty) == 2  # one batch of two
+    assert resend_stalled_placements(session, hasty) == 1
 
 
 def test_a_token_no_configured_key_opens_fails_loudly(session, sandbox, cipher, deps, client_id):

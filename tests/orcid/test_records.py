@@ -125,7 +125,7 @@ def test_webhook_registered_with_a_secret_url_and_removed_when_the_grant_ends(
 
 
 def placements_note(result) -> str:
-    assert result.retry is None, result.note
+    assert result.delay is None, result.note
     return result.note
 
 

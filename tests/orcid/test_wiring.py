@@ -4,6 +4,7 @@ every log line and table."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -51,7 +52,11 @@ def port() -> int:
 def live(sandbox, tmp_path, cipher, committed_database, broker, database_url, redis_url, port):
     """A booted pidsync: web server on ``port`` (ORCID's webhooks reach it), two worker threads."""
     settings = orcid_settings(
-        sandbox, tmp_path, orcid_webhook_base_url=f"http://127.0.0.1:{port}", max_retries=2
+        sandbox,
+        tmp_path,
+        orcid_webhook_base_url=f"http://127.0.0.1:{port}",
+        max_retries=2,
+        orcid={"max_retries": 4, "retry_backoff": [0.2]},
     )
     runtime = make_runtime(settings, committed_database, broker, cipher, database_url, redis_url)
     from worker.web.app import create_app
@@ -185,6 +190,35 @@ def test_grant_backfill_webhook_and_reconciliation_through_real_workers(
     _wait(removed)
     calls = sandbox.state()["orcid"]["webhook_calls"]
     assert calls and all(c["status"] == 204 for c in calls)
+
+
+def test_a_transient_failure_postpones_the_message_in_a_real_worker(
+    live, sandbox, committed_database, client_id, caplog
+):
+    # Given ORCID answering every call with a 5xx
+    sandbox.set_faults("orcid", error_rate=1.0)
+    with committed_database.session() as session:
+        orcid = researcher(sandbox)
+        authorize(session, sandbox, live.cipher, orcid, client_id)
+        work_id = publish(session, "w-1", orcid).id
+
+    def row() -> OrcidPlacement:
+        with committed_database.session() as session:
+            return session.execute(
+                select(OrcidPlacement).where(OrcidPlacement.work_id == work_id)
+            ).scalar_one()
+
+    # When a worker's try fails: the try is on the row, the message postponed
+    failed = _wait(lambda: (r := row()).attempts >= 1 and r.next_attempt_at and r)
+    assert failed.state == PlacementState.PENDING and failed.last_error
+    sandbox.set_faults("orcid", error_rate=0)
+
+    # Then the postponed message places the work, with no dead letter and no error logged
+    _wait(lambda: row().state == PlacementState.PLACED)
+    assert len(sandbox.state()["orcid"]["records"][orcid]["works"]) == 1
+    with committed_database.session() as session:
+        assert session.execute(select(DeadLetter)).scalars().all() == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_dead_letters_hold_no_token(

@@ -238,7 +238,8 @@ def revoke(orcid_id: str, client_id: str | None) -> None:
 @click.option("--orcid", "orcid_id", help="Only this record (default: every granted record).")
 def reconcile_orcid(orcid_id: str | None) -> None:
     """Read back ORCID records and repair drift (deleted, hidden, lost writes, stale metadata)."""
-    from worker.orcid.reconcile import granted_records, reconcile_record
+    from worker.orcid.reconcile import reconcile_record
+    from worker.orcid.repository import granted_records
 
     runtime = boot()
     deps = runtime.orcid
@@ -251,7 +252,7 @@ def reconcile_orcid(orcid_id: str | None) -> None:
     for index, one in enumerate(records, 1):
         with runtime.database.session() as session:
             result = reconcile_record(session, deps, one)
-        failed += result.retry is not None
+        failed += result.delay is not None or result.note.startswith("failed")
         click.echo(json.dumps(result.report, ensure_ascii=False))
         click.echo(f"[{index}/{len(records)}] {one}: {result.note}", err=True)
     sys.exit(1 if failed else 0)

@@ -6,19 +6,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.db import enqueue_after_commit
-from worker.errors import TransientError
+from worker.errors import TransientError, error_text
 from worker.metadata.errors import MetadataError, WorkValidationError
-from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState, Work
+from worker.models import GrantStatus, OrcidGrant, OrcidPlacement
 from worker.orcid import payload as render
-from worker.orcid.client import BulkItem, MemberClient, OrcidError, RevokedToken
-from worker.orcid.common import Result, error_text, now, queue_placement
+from worker.orcid import repository
+from worker.orcid.attempts import log_retry
+from worker.orcid.client import BULK_MAX, BulkItem, MemberClient, OrcidError, RevokedToken
 from worker.orcid.grants import access_token, can_write
-from worker.orcid.placements import find_ours, mark_failed, mark_placed, tell_placed
+from worker.orcid.placements import (
+    find_ours,
+    mark_failed,
+    mark_placed,
+    queue_placement,
+    retry_later,
+    tell_placed,
+)
 from worker.orcid.recipients import prefetch_work_clients
+from worker.orcid.result import Result
 from worker.orcid.revocation import handle_revoked, revoked_reason
 
 if TYPE_CHECKING:
@@ -33,26 +42,15 @@ def backfill(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     if grant is None or grant.status != GrantStatus.ACTIVE or not can_write(grant):
         return Result("grant not active: nothing to place")
     orcid = grant.researcher.orcid
-    rows = list(
-        session.execute(
-            select(OrcidPlacement)
-            .where(
-                OrcidPlacement.orcid == orcid,
-                OrcidPlacement.client_id == grant.client_id,
-                OrcidPlacement.state == PlacementState.PENDING,
-            )
-            .order_by(OrcidPlacement.id)
-            .limit(100)
-            .with_for_update(skip_locked=True, of=OrcidPlacement)
-            .options(selectinload(OrcidPlacement.work).selectinload(Work.registration))
-        ).scalars()
+    rows = repository.pending_placements(
+        session, orcid, grant.client_id, limit=BULK_MAX, claim=True
     )
     if not rows:
         return Result("nothing pending")
     prefetch_work_clients(session, [row.work_id for row in rows])
     fresh: list[tuple[OrcidPlacement, dict[str, Any], str]] = []
     for row in rows:
-        row.enqueued_at = now()
+        row.enqueued_at = utcnow()
         present = row.work.withdrawn_at is None and orcid in render.contributor_orcids(row.work)
         if row.put_code is not None or not present:
             queue_placement(
@@ -68,17 +66,9 @@ def backfill(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     result = Result("nothing to send in bulk")
     if fresh:
         result = _bulk(session, deps, grant, fresh)
-    if result.retry is None and grant.status == GrantStatus.ACTIVE:
-        more = session.execute(
-            select(func.count(OrcidPlacement.id)).where(
-                OrcidPlacement.orcid == orcid,
-                OrcidPlacement.client_id == grant.client_id,
-                OrcidPlacement.state == PlacementState.PENDING,
-                OrcidPlacement.put_code.is_(None),
-                OrcidPlacement.id.not_in([r.id for r in rows]),
-            )
-        ).scalar_one()
-        if more:
+    if result.delay is None and grant.status == GrantStatus.ACTIVE:
+        besides = [r.id for r in rows]
+        if repository.count_unsent_pending(session, orcid, grant.client_id, besides):
             enqueue_after_commit(session, "orcid.backfill", grant.id)
     session.flush()
     return result
@@ -127,18 +117,33 @@ def _bulk(session: Session, deps: OrcidDeps, grant: OrcidGrant, fresh: Fresh) ->
         for row, _body, _digest in fresh:
             row.in_doubt = False
             queue_placement(session, row)
-        return Result(f"bulk refused ({error_text(exc)}); placing one by one")
+        why = error_text(exc, deps.settings.error_text_chars)
+        return Result(f"bulk refused ({why}); placing one by one")
     except TransientError as exc:
-        give_up = fresh[0][0].attempts > deps.settings.max_retries
-        for row, _body, _digest in fresh:
-            if give_up:
-                mark_failed(session, deps.settings, row, f"gave up: {error_text(exc)}")
-            else:
-                row.last_error = error_text(exc)
-        if give_up:
-            return Result("failed: retries exhausted")
-        return Result(f"will retry: {error_text(exc)}", retry=exc)
+        return _transient(session, deps, grant, [row for row, _b, _d in fresh], exc)
     return _apply_items(session, deps, fresh, items)
+
+
+def _transient(
+    session: Session,
+    deps: OrcidDeps,
+    grant: OrcidGrant,
+    rows: list[OrcidPlacement],
+    exc: TransientError,
+) -> Result:
+    """The bulk request failed transiently: each placement records the try (one whose tries
+    are spent fails, and is told); the message runs again when the last of the others is due.
+    Those sent stay in doubt, so the next try reads the record before posting again."""
+    delays = [d for row in rows if (d := retry_later(session, deps.settings, row, exc)) is not None]
+    why = error_text(exc, deps.settings.error_text_chars)
+    if not delays:
+        return Result(f"failed: retries exhausted ({why})")
+    delay = max(delays)
+    attempt = max(row.attempts for row in rows)
+    log_retry(
+        "orcid.backfill", attempt, delay, why, orcid=grant.researcher.orcid, works=len(delays)
+    )
+    return Result(f"will retry in {delay:g}s: {why}", delay=delay)
 
 
 def _apply_items(session: Session, deps: OrcidDeps, fresh: Fresh, items: list[BulkItem]) -> Result:
@@ -164,7 +169,7 @@ def _apply_each(session: Session, deps: OrcidDeps, fresh: Fresh, items: list[Bul
             queue_placement(session, row)  # adopted: PUT the current metadata
             adopted += 1
             continue
-        mark_failed(session, deps.settings, row, error_text(error))
+        mark_failed(session, deps.settings, row, error_text(error, deps.settings.error_text_chars))
         failed += 1
     for row, _body, _digest in fresh[len(items) :]:  # ORCID answered fewer items than sent
         row.in_doubt = True

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from hmac import compare_digest
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -21,6 +21,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.config import Settings, is_loopback
 from worker.errors import TransientError
 from worker.http import HttpError
@@ -147,7 +148,7 @@ def start(
         client_id=chosen,
         return_to=return_to or None,
         redirect_uri=redirect_uri,
-        expires_at=datetime.now(UTC) + timedelta(seconds=settings.orcid_state_ttl_seconds),
+        expires_at=utcnow() + timedelta(seconds=settings.orcid_state_ttl_seconds),
     )
     session.add(row)
     session.flush()
@@ -166,7 +167,7 @@ def create_invite(
         client_id=client_id,
         redirect_uri=redirect_uri,
         invite=True,
-        expires_at=datetime.now(UTC) + timedelta(days=settings.orcid_invite_ttl_days),
+        expires_at=utcnow() + timedelta(days=settings.orcid_invite_ttl_days),
     )
     session.add(row)
     session.flush()
@@ -197,7 +198,7 @@ def finish(
         )
     if row.used_at is not None:
         raise ConsentRejected("this consent request was already used: please start again")
-    now = datetime.now(UTC)
+    now = utcnow()
     row.used_at = now
     done = ConsentDone(
         outcome="failed",

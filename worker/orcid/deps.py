@@ -1,8 +1,9 @@
 """What the ORCID services need, built once per process: configuration, the token cipher, the
 per-record locks, the shared rate limiter and one set of clients per configured ORCID client.
 
-Services take an :class:`OrcidDeps` as an argument (tests build one against the sandbox);
-actors and routes get the process's own from :func:`for_runtime`.
+Services take an :class:`OrcidDeps` as an argument (tests build one against the sandbox with
+:func:`build`); the composition root (:mod:`worker.bootstrap`) builds the process's own, and
+entry points pass it on.
 """
 
 from __future__ import annotations
@@ -136,12 +137,17 @@ def build(
     redis_client: Any,
     *,
     recorder: Recorder | None = None,
-    lock_wait: float = 3.0,
+    lock_wait: float | None = None,
 ) -> OrcidDeps:
+    """The ORCID services' dependencies over one Redis (record locks, shared rate limit).
+    ``recorder``: where outbound calls are recorded (None: nowhere); ``lock_wait``: seconds a
+    write waits for another worker's on the same record (default
+    ``settings.orcid.record_lock_wait_seconds``)."""
+    wait = settings.orcid.record_lock_wait_seconds if lock_wait is None else lock_wait
     return OrcidDeps(
         settings=settings,
         cipher=cipher,
-        locks=RecordLocks(redis_client, wait=lock_wait),
+        locks=RecordLocks(redis_client, wait=wait),
         limiter=RateLimiter(redis_client),
         recorder=recorder,
     )

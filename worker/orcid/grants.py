@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.models import GrantStatus, OrcidGrant, Researcher
+from worker.orcid import repository
+from worker.orcid.oauth import WRITE_SCOPE
 from worker.orcid.tokens import TokenCipher, TokenKeyError
-
-WRITE_SCOPE = "/activities/update"
 
 
 def get_or_create_researcher(session: Session, orcid: str, name: str | None = None) -> Researcher:
-    session.execute(
-        insert(Researcher)
-        .values(orcid=orcid, name=name)
-        .on_conflict_do_nothing(index_elements=[Researcher.orcid])
-    )
-    researcher = session.execute(select(Researcher).where(Researcher.orcid == orcid)).scalar_one()
+    researcher = repository.ensure_researcher(session, orcid)
     if name and researcher.name != name:
         researcher.name = name
     return researcher
@@ -30,11 +24,7 @@ def get_or_create_researcher(session: Session, orcid: str, name: str | None = No
 def store_grant(session: Session, data: dict[str, Any]) -> OrcidGrant:
     """Store (or replace) a grant from sealed token data (``*_enc`` fields hold ciphertext)."""
     researcher = get_or_create_researcher(session, data["orcid"], data.get("name"))
-    grant = session.execute(
-        select(OrcidGrant)
-        .where(OrcidGrant.researcher_id == researcher.id, OrcidGrant.client_id == data["client_id"])
-        .with_for_update()
-    ).scalar_one_or_none()
+    grant = repository.grant_for_update(session, researcher.id, data["client_id"])
     if grant is None:
         grant = OrcidGrant(researcher_id=researcher.id, client_id=data["client_id"])
         session.add(grant)
@@ -43,9 +33,7 @@ def store_grant(session: Session, data: dict[str, Any]) -> OrcidGrant:
     refresh = data.get("refresh_token_enc")
     grant.refresh_token_enc = refresh.encode() if refresh else None
     expires_in = data.get("expires_in")
-    grant.expires_at = (
-        datetime.now(UTC) + timedelta(seconds=expires_in) if expires_in is not None else None
-    )
+    grant.expires_at = utcnow() + timedelta(seconds=expires_in) if expires_in is not None else None
     grant.status = GrantStatus.ACTIVE
     grant.revoked_at = None
     grant.revoked_reason = None
@@ -81,35 +69,6 @@ def store_token_response(
     return store_grant(session, seal_token_response(cipher, token, client_id))
 
 
-def grants_of(
-    session: Session, orcid: str, client_id: str | None = None, *, active: bool = False
-) -> list[OrcidGrant]:
-    query = (
-        select(OrcidGrant)
-        .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
-        .where(Researcher.orcid == orcid)
-        .order_by(OrcidGrant.id)
-    )
-    if client_id is not None:
-        query = query.where(OrcidGrant.client_id == client_id)
-    if active:
-        query = query.where(OrcidGrant.status == GrantStatus.ACTIVE)
-    return list(session.execute(query).scalars())
-
-
-def active_grant(session: Session, orcid: str, client_id: str) -> OrcidGrant | None:
-    found = grants_of(session, orcid, client_id, active=True)
-    return found[0] if found else None
-
-
-def write_grant_for(session: Session, orcid: str) -> OrcidGrant | None:
-    """The researcher's grant that places works: the earliest active one that may write."""
-    for grant in grants_of(session, orcid, active=True):
-        if can_write(grant):
-            return grant
-    return None
-
-
 def access_token(cipher: TokenCipher, grant: OrcidGrant) -> str:
     """The grant's access token, decrypted for one call (raises TokenKeyError loudly when no
     configured key opens it)."""
@@ -123,7 +82,7 @@ def mark_revoked(grant: OrcidGrant, reason: str) -> bool:
     if grant.status == GrantStatus.REVOKED:
         return False
     grant.status = GrantStatus.REVOKED
-    grant.revoked_at = datetime.now(UTC)
+    grant.revoked_at = utcnow()
     grant.revoked_reason = reason
     return True
 

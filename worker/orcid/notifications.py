@@ -10,20 +10,20 @@ notifications (409/9032) is recorded, not retried.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.errors import TransientError
+from worker.clock import utcnow
 from worker.logging import get_logger
-from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState, Work
+from worker.models import GrantEffect, GrantStatus, OrcidGrant
+from worker.orcid import repository
+from worker.orcid.attempts import stale_client_token, try_grant_effect
 from worker.orcid.client import OrcidError, RevokedToken
-from worker.orcid.common import Result, flushed
 from worker.orcid.consent import create_invite
 from worker.orcid.oauth import PREMIUM_NOTIFICATION
 from worker.orcid.payload import metadata_work
+from worker.orcid.result import Result, flushed
 
 if TYPE_CHECKING:
     from worker.orcid.deps import OrcidDeps
@@ -65,17 +65,9 @@ def permission_body(
 
 
 def _waiting_works(session: Session, grant: OrcidGrant) -> list[tuple[str, str]]:
-    rows = session.execute(
-        select(Work)
-        .join(OrcidPlacement, OrcidPlacement.work_id == Work.id)
-        .where(
-            OrcidPlacement.orcid == grant.researcher.orcid,
-            OrcidPlacement.client_id.in_((grant.client_id, "")),
-            OrcidPlacement.state == PlacementState.AWAITING_CONSENT,
-        )
-        .order_by(Work.id)
-        .limit(MAX_ITEMS)
-    ).scalars()
+    rows = repository.works_awaiting_consent(
+        session, grant.researcher.orcid, grant.client_id, MAX_ITEMS
+    )
     works = []
     for work in rows:
         title = metadata_work(work).title
@@ -85,9 +77,21 @@ def _waiting_works(session: Session, grant: OrcidGrant) -> list[tuple[str, str]]
 
 @flushed
 def request_permission(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
-    settings = deps.settings
     grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None or grant.status != GrantStatus.REVOKED:
+    if grant is None:
+        return Result("grant is not revoked: nothing to ask")
+    return try_grant_effect(
+        session,
+        deps.settings,
+        grant,
+        GrantEffect.REQUEST_PERMISSION,
+        lambda: _request_permission(session, deps, grant),
+    )
+
+
+def _request_permission(session: Session, deps: OrcidDeps, grant: OrcidGrant) -> Result:
+    settings = deps.settings
+    if grant.status != GrantStatus.REVOKED:
         return Result("grant is not revoked: nothing to ask")
     config = deps.client_config(grant.client_id)
     if not settings.orcid_premium_notifications or not config.premium:
@@ -113,19 +117,13 @@ def request_permission(session: Session, deps: OrcidDeps, grant_id: int) -> Resu
         deps.member(grant.client_id).notify_permission(orcid, token, body)
     except RevokedToken as exc:
         oauth.forget(PREMIUM_NOTIFICATION)
-        return Result("notification token refused; will retry", retry=_retry(exc))
+        raise stale_client_token(exc) from None
     except OrcidError as exc:
         if exc.error_code == 9032:
             grant.revoked_reason = f"{grant.revoked_reason or ''} (the researcher does not accept "
             grant.revoked_reason += "ORCID notifications)"
             return Result("the researcher opted out of notifications")
         return Result(f"notification refused: {exc.describe()}")
-    except TransientError as exc:
-        return Result("will retry", retry=exc)
-    grant.reauth_requested_at = datetime.now(UTC)
+    grant.reauth_requested_at = utcnow()
     log.info("orcid_permission_requested", orcid=orcid, client_id=grant.client_id, works=len(works))
     return Result(f"permission notification sent ({len(works)} work(s))")
-
-
-def _retry(exc: RevokedToken) -> TransientError:
-    return TransientError(f"ORCID refused a cached client token (HTTP {exc.status})")

@@ -24,7 +24,9 @@ from worker.errors import PermanentError
 from worker.http import ApiClient, RequestError, ServerError
 
 #: What pidsync asks researchers for (3-legged).
-CONSENT_SCOPES = ("/activities/update", "/read-limited")
+#: The scope that lets a member client place works on a record.
+WRITE_SCOPE = "/activities/update"
+CONSENT_SCOPES = (WRITE_SCOPE, "/read-limited")
 READ_PUBLIC = "/read-public"
 WEBHOOK = "/webhook"
 PREMIUM_NOTIFICATION = "/premium-notification"

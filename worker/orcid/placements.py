@@ -22,21 +22,24 @@ slot from the shared rate limit. A revoked token marks the grant revoked, not th
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.db import enqueue_after_commit
-from worker.errors import TransientError
+from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
-from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Researcher, Work
+from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Work
 from worker.orcid import payload as render
+from worker.orcid import repository
+from worker.orcid.attempts import log_retry, next_try
 from worker.orcid.client import MemberClient, OrcidError, RevokedToken, WorkSummary
-from worker.orcid.common import ERROR_CHARS, Result, error_text, now, queue_placement
-from worker.orcid.grants import access_token, active_grant, can_write, grants_of, write_grant_for
+from worker.orcid.grants import access_token, can_write
 from worker.orcid.recipients import tell_work
+from worker.orcid.result import Result
 from worker.orcid.revocation import handle_revoked, revoke_locally, revoked_reason
 from worker.works.trigger import Trigger
 
@@ -52,16 +55,6 @@ KEPT = (PlacementState.REMOVED_BY_RESEARCHER, PlacementState.NOT_OURS)
 NO_GRANT = "no active grant with /activities/update for this ORCID client"
 
 
-def _placements_of(session: Session, work_id: int) -> list[OrcidPlacement]:
-    return list(
-        session.execute(
-            select(OrcidPlacement)
-            .where(OrcidPlacement.work_id == work_id)
-            .order_by(OrcidPlacement.id)
-        ).scalars()
-    )
-
-
 def _claim(
     session: Session, row: OrcidPlacement, grant: OrcidGrant, taken: set[int] | None = None
 ) -> bool:
@@ -74,7 +67,7 @@ def _claim(
     if row.put_code is not None or row.in_doubt:
         return False
     if taken is None:
-        taken = _works_placed_by(session, row.orcid, grant.client_id, [row.work_id])
+        taken = repository.works_placed_by(session, row.orcid, grant.client_id, [row.work_id])
     if row.work_id in taken:
         return False
     row.client_id = grant.client_id
@@ -82,15 +75,12 @@ def _claim(
     return True
 
 
-def _works_placed_by(
-    session: Session, orcid: str, client_id: str, work_ids: list[int] | None = None
-) -> set[int]:
-    query = select(OrcidPlacement.work_id).where(
-        OrcidPlacement.orcid == orcid, OrcidPlacement.client_id == client_id
-    )
-    if work_ids is not None:
-        query = query.where(OrcidPlacement.work_id.in_(work_ids))
-    return set(session.execute(query).scalars())
+def queue_placement(session: Session, row: OrcidPlacement) -> None:
+    """Send the placement's message after commit, as a fresh series of tries."""
+    row.enqueued_at = utcnow()
+    row.attempts = 0
+    row.next_attempt_at = None
+    enqueue_after_commit(session, "orcid.place", row.id)
 
 
 def _summary(queued: int, awaiting: int, removing: int) -> str | None:
@@ -110,7 +100,7 @@ def _summary(queued: int, awaiting: int, removing: int) -> str | None:
 def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | None:
     """Queue placing (or updating) the work on every contributor's record that allows it."""
     wanted = render.contributor_orcids(work)
-    rows = _placements_of(session, work.id)
+    rows = repository.placements_of_work(session, work.id)
     by_orcid: dict[str, list[OrcidPlacement]] = {}
     for row in rows:
         by_orcid.setdefault(row.orcid, []).append(row)
@@ -118,7 +108,7 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
     for orcid in wanted:
         existing = by_orcid.get(orcid, [])
         if not existing:
-            grant = write_grant_for(session, orcid)
+            grant = repository.write_grant_for(session, orcid)
             row = OrcidPlacement(
                 work_id=work.id,
                 orcid=orcid,
@@ -138,7 +128,7 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
             if row.state in KEPT:
                 continue
             if row.state == PlacementState.AWAITING_CONSENT:
-                grant = write_grant_for(session, orcid)
+                grant = repository.write_grant_for(session, orcid)
                 if grant is None or not _claim(session, row, grant):
                     awaiting += 1
                     continue
@@ -170,7 +160,8 @@ def _to_remove(session: Session, row: OrcidPlacement) -> int:
 
 def on_work_withdrawn(session: Session, work: Work, _trigger: Trigger) -> str | None:
     """Queue removing the work from every record it was placed on."""
-    removing = sum(_to_remove(session, row) for row in _placements_of(session, work.id))
+    rows = repository.placements_of_work(session, work.id)
+    removing = sum(_to_remove(session, row) for row in rows)
     session.flush()
     return f"ORCID placements: {removing} to remove" if removing else None
 
@@ -183,14 +174,9 @@ def on_grant_stored(session: Session, grant: OrcidGrant, _trigger: Trigger) -> s
         return None
     orcid = grant.researcher.orcid
     claimed = 0
-    awaiting = session.execute(
-        select(OrcidPlacement).where(
-            OrcidPlacement.orcid == orcid,
-            OrcidPlacement.state == PlacementState.AWAITING_CONSENT,
-        )
-    ).scalars()
-    taken = _works_placed_by(session, orcid, grant.client_id)
-    claimed_at = now()
+    awaiting = repository.awaiting_placements(session, orcid)
+    taken = repository.works_placed_by(session, orcid, grant.client_id)
+    claimed_at = utcnow()
     with session.no_autoflush:
         for row in awaiting:
             if _claim(session, row, grant, taken):
@@ -200,23 +186,14 @@ def on_grant_stored(session: Session, grant: OrcidGrant, _trigger: Trigger) -> s
                 claimed += 1
     # Works that name the researcher but have no placement yet (e.g. stored before this grant
     # arrived by another route).
-    unplaced = session.execute(
-        select(Work).where(
-            Work.work_metadata.contains({"contributors": [{"orcid": orcid}]}),
-            Work.withdrawn_at.is_(None),
-            ~select(OrcidPlacement.id)
-            .where(OrcidPlacement.work_id == Work.id, OrcidPlacement.orcid == orcid)
-            .exists(),
-        )
-    ).scalars()
-    for work in unplaced:
+    for work in repository.unplaced_works_naming(session, orcid):
         session.add(
             OrcidPlacement(
                 work_id=work.id,
                 orcid=orcid,
                 client_id=grant.client_id,
                 state=PlacementState.PENDING,
-                enqueued_at=now(),
+                enqueued_at=claimed_at,
             )
         )
         claimed += 1
@@ -231,7 +208,7 @@ def on_grant_stored(session: Session, grant: OrcidGrant, _trigger: Trigger) -> s
 def on_researcher_revoked(session: Session, data: dict[str, Any], _trigger: Trigger) -> str:
     """The emitting system withdrew the researcher's consent: stop placing, revoke at ORCID."""
     orcid = data["orcid"]
-    grants = grants_of(session, orcid, data.get("client_id"))
+    grants = repository.grants_of(session, orcid, data.get("client_id"))
     if not grants:
         return f"no ORCID grant for {orcid}: nothing to revoke"
     revoked = sum(
@@ -257,7 +234,7 @@ def find_ours(
     return None
 
 
-def placed(session: Session, settings: Settings | None, row: OrcidPlacement, digest: str) -> None:
+def placed(session: Session, settings: Settings, row: OrcidPlacement, digest: str) -> None:
     tell_placed(session, settings, row, mark_placed(row, digest))
 
 
@@ -269,14 +246,13 @@ def mark_placed(row: OrcidPlacement, digest: str) -> str:
     row.last_error = None
     row.in_doubt = False
     row.attempts = 0
-    row.placed_at = row.placed_at or now()
+    row.next_attempt_at = None
+    row.placed_at = row.placed_at or utcnow()
     log.info("orcid_placed", orcid=row.orcid, work_id=row.work_id, put_code=row.put_code)
     return "added" if first else "updated"
 
 
-def tell_placed(
-    session: Session, settings: Settings | None, row: OrcidPlacement, action: str
-) -> None:
+def tell_placed(session: Session, settings: Settings, row: OrcidPlacement, action: str) -> None:
     payload: dict[str, Any] = {
         "orcid": row.orcid,
         "client_id": row.client_id,
@@ -289,10 +265,11 @@ def tell_placed(
     tell_work(session, settings, row.work, "orcid.placed", payload)
 
 
-def mark_failed(session: Session, settings: Settings | None, row: OrcidPlacement, why: str) -> None:
+def mark_failed(session: Session, settings: Settings, row: OrcidPlacement, why: str) -> None:
     row.state = PlacementState.FAILED
-    row.last_error = why[:ERROR_CHARS]
+    row.last_error = why[: settings.error_text_chars]
     row.in_doubt = False
+    row.next_attempt_at = None
     tell_work(
         session,
         settings,
@@ -304,7 +281,7 @@ def mark_failed(session: Session, settings: Settings | None, row: OrcidPlacement
 
 
 def mark_removed_by_researcher(
-    session: Session, settings: Settings | None, row: OrcidPlacement, how: str
+    session: Session, settings: Settings, row: OrcidPlacement, how: str
 ) -> None:
     row.state = PlacementState.REMOVED_BY_RESEARCHER
     row.last_error = f"the researcher removed this work from their record ({how}); it is not "
@@ -320,9 +297,9 @@ def mark_removed_by_researcher(
     log.info("orcid_removed_by_researcher", orcid=row.orcid, work_id=row.work_id)
 
 
-def _not_ours(row: OrcidPlacement, exc: OrcidError) -> None:
+def _not_ours(settings: Settings, row: OrcidPlacement, exc: OrcidError) -> None:
     row.state = PlacementState.NOT_OURS
-    row.last_error = error_text(exc)
+    row.last_error = error_text(exc, settings.error_text_chars)
     row.in_doubt = False
 
 
@@ -334,17 +311,12 @@ def place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
 
 
 def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
-    row = session.execute(
-        select(OrcidPlacement)
-        .where(OrcidPlacement.id == placement_id)
-        .options(joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration))
-        .with_for_update(of=OrcidPlacement)
-    ).scalar_one_or_none()
+    row = repository.placement_for_update(session, placement_id)
     if row is None or row.state != PlacementState.PENDING:
         return Result("nothing to do")
     work = row.work
     present = work.withdrawn_at is None and row.orcid in render.contributor_orcids(work)
-    grant = active_grant(session, row.orcid, row.client_id) if row.client_id else None
+    grant = repository.active_grant(session, row.orcid, row.client_id) if row.client_id else None
     if grant is None or not can_write(grant):
         if not present and row.put_code is None and not row.in_doubt:
             row.state = PlacementState.DELETED
@@ -366,33 +338,49 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
             row.last_error = None
             return Result("unchanged: nothing sent")
     row.attempts += 1
-    row.enqueued_at = now()
+    row.enqueued_at = utcnow()
+    row.next_attempt_at = None
     client = deps.member(row.client_id)
     token = access_token(deps.cipher, grant)
     try:
         with deps.locks.hold(row.orcid):
             if present:
                 return _write(session, deps, client, token, row, body, digest)
-            return _remove(client, token, row)
+            return _remove(deps.settings, client, token, row)
     except RevokedToken as exc:
         return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
     except OrcidError as exc:
-        mark_failed(session, deps.settings, row, error_text(exc))
+        mark_failed(session, deps.settings, row, error_text(exc, deps.settings.error_text_chars))
         return Result("failed")
     except TransientError as exc:
         return _transient(session, deps.settings, row, exc)
 
 
+def retry_later(
+    session: Session, settings: Settings, row: OrcidPlacement, exc: TransientError
+) -> float | None:
+    """Record a transient failure on the placement (its ``attempts`` already count this try):
+    the delay before the next try, or None when the tries are spent (then failed, and the
+    emitting system told with ``orcid.failed``)."""
+    why = error_text(exc, settings.error_text_chars)
+    delay = next_try(settings, row.attempts, exc)
+    if delay is None:
+        mark_failed(session, settings, row, f"gave up after {row.attempts} attempts: {why}")
+        return None
+    row.last_error = why
+    row.next_attempt_at = utcnow() + timedelta(seconds=delay)
+    return delay
+
+
 def _transient(
     session: Session, settings: Settings, row: OrcidPlacement, exc: TransientError
 ) -> Result:
-    """Record a retryable failure; give up (failed, told) after ``max_retries`` attempts."""
-    why = error_text(exc)
-    if row.attempts > settings.max_retries:
-        mark_failed(session, settings, row, f"gave up after {row.attempts} attempts: {why}")
+    delay = retry_later(session, settings, row, exc)
+    if delay is None:
         return Result("failed: retries exhausted")
-    row.last_error = why
-    return Result(f"will retry: {why}", retry=exc)
+    why = error_text(exc, settings.error_text_chars)
+    log_retry("orcid.place", row.attempts, delay, why, orcid=row.orcid, work_id=row.work_id)
+    return Result(f"will retry in {delay:g}s: {why}", delay=delay)
 
 
 def _write(
@@ -459,14 +447,14 @@ def _update(
             mark_removed_by_researcher(session, deps.settings, row, "ORCID: 404 on update")
             return Result("removed by the researcher")
         if exc.status == 403 and exc.error_code in (9010, None):
-            _not_ours(row, exc)
+            _not_ours(deps.settings, row, exc)
             return Result("not ours")
         raise
     placed(session, deps.settings, row, digest)
     return Result(f"updated (put-code {row.put_code})")
 
 
-def _remove(client: MemberClient, token: str, row: OrcidPlacement) -> Result:
+def _remove(settings: Settings, client: MemberClient, token: str, row: OrcidPlacement) -> Result:
     if row.put_code is None and row.in_doubt:
         body = render.orcid_work(row.work)
         found = find_ours(
@@ -479,7 +467,7 @@ def _remove(client: MemberClient, token: str, row: OrcidPlacement) -> Result:
             client.delete_work(row.orcid, token, row.put_code)
         except OrcidError as exc:
             if exc.status == 403 and exc.error_code in (9010, None):
-                _not_ours(row, exc)
+                _not_ours(settings, row, exc)
                 return Result("not ours")
             if exc.status != 404:  # 404: already gone, which is what we wanted
                 raise
@@ -488,6 +476,7 @@ def _remove(client: MemberClient, token: str, row: OrcidPlacement) -> Result:
     row.confirmed_hash = None
     row.last_error = None
     row.attempts = 0
+    row.next_attempt_at = None
     log.info("orcid_deleted", orcid=row.orcid, work_id=row.work_id)
     return Result("removed from the record")
 
@@ -507,7 +496,3 @@ def readd(session: Session, placement: OrcidPlacement) -> bool:
     queue_placement(session, placement)
     session.flush()
     return True
-
-
-def researcher_of(session: Session, orcid: str) -> Researcher | None:
-    return session.execute(select(Researcher).where(Researcher.orcid == orcid)).scalar_one_or_none()

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
-from worker.events.types import RESEARCHER_AUTHORIZED
 from worker.logging import get_logger
-from worker.models import OrcidPlacement, ReceivedEvent, Work
+from worker.models import Work
 from worker.notify.service import notify
+from worker.orcid import repository
 
 log = get_logger(__name__)
 
 
-def _fallback(settings: Settings | None) -> list[str]:
-    if settings is not None and len(settings.intake_clients) == 1:
+def _fallback(settings: Settings) -> list[str]:
+    if len(settings.intake_clients) == 1:
         return list(settings.intake_clients)
     return []
 
@@ -35,20 +34,14 @@ def prefetch_work_clients(session: Session, work_ids: list[int]) -> None:
     """Look up the clients of many works in one query (a bulk backfill tells each)."""
     cache: dict[int, str | None] = session.info.setdefault(_CACHE, {})
     wanted = [w for w in work_ids if w not in cache]
-    if not wanted:
-        return
-    rows = session.execute(select(Work.id, Work.client_id).where(Work.id.in_(wanted))).all()
-    found = {row.id: row.client_id for row in rows}
-    for work_id in wanted:
-        cache[work_id] = found.get(work_id)
+    if wanted:
+        cache.update(repository.work_clients(session, wanted))
 
 
-def work_client(session: Session, work_id: int, settings: Settings | None) -> str | None:
+def work_client(session: Session, work_id: int, settings: Settings) -> str | None:
     cache: dict[int, str | None] = session.info.setdefault(_CACHE, {})
     if work_id not in cache:
-        cache[work_id] = session.execute(
-            select(Work.client_id).where(Work.id == work_id)
-        ).scalar_one_or_none()
+        cache.update(repository.work_clients(session, [work_id]))
     found = cache[work_id]
     if found:
         return found
@@ -56,22 +49,13 @@ def work_client(session: Session, work_id: int, settings: Settings | None) -> st
     return fallback[0] if fallback else None
 
 
-def researcher_clients(session: Session, orcid: str, settings: Settings | None) -> list[str]:
-    via_works = select(Work.client_id).where(
-        Work.client_id.is_not(None),
-        Work.id.in_(select(OrcidPlacement.work_id).where(OrcidPlacement.orcid == orcid)),
-    )
-    via_grant = select(ReceivedEvent.client_id).where(
-        ReceivedEvent.type == RESEARCHER_AUTHORIZED,
-        ReceivedEvent.data["orcid"].astext == orcid,
-    )
-    found = sorted({c for c in session.execute(via_works.union(via_grant)).scalars() if c})
-    return found or _fallback(settings)
+def researcher_clients(session: Session, orcid: str, settings: Settings) -> list[str]:
+    return repository.researcher_clients(session, orcid) or _fallback(settings)
 
 
 def tell_work(
     session: Session,
-    settings: Settings | None,
+    settings: Settings,
     work: Work,
     event_type: str,
     payload: dict[str, Any],
@@ -86,7 +70,7 @@ def tell_work(
 
 def tell_researcher(
     session: Session,
-    settings: Settings | None,
+    settings: Settings,
     orcid: str,
     event_type: str,
     payload: dict[str, Any],

@@ -15,22 +15,23 @@ Run by the webhook receiver's queue, by ``pidsync reconcile orcid`` and after a 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from worker.errors import TransientError
+from worker.clock import utcnow
+from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
-from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState, Researcher
+from worker.models import GrantEffect, OrcidGrant, OrcidPlacement, PlacementState
 from worker.orcid import payload as render
+from worker.orcid import repository
+from worker.orcid.attempts import grant_effect_settled, retry_grant_effect
 from worker.orcid.client import OrcidError, RevokedToken, WorkSummary
-from worker.orcid.common import Result, error_text, flushed, queue_placement
-from worker.orcid.grants import access_token, grants_of
-from worker.orcid.placements import find_ours, mark_removed_by_researcher, researcher_of
+from worker.orcid.grants import access_token
+from worker.orcid.placements import find_ours, mark_removed_by_researcher, queue_placement
 from worker.orcid.recipients import tell_researcher
+from worker.orcid.result import Result, flushed
 from worker.orcid.revocation import handle_revoked, revoked_reason
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 HIDDEN = "private"
+RECONCILE = GrantEffect.RECONCILE
 
 
 def _work_ref(row: OrcidPlacement) -> dict[str, Any]:
@@ -93,44 +95,36 @@ def _reconcile_grant(
     grant: OrcidGrant,
     foreign: dict[int, WorkSummary],
     report: dict[str, Any],
-) -> TransientError | None:
+) -> None:
+    """Read the record with the grant's token and check the grant's placements against it
+    (raises TransientError when ORCID did not answer usably)."""
     orcid = grant.researcher.orcid
     try:
         summaries = deps.member(grant.client_id).works(orcid, access_token(deps.cipher, grant))
     except RevokedToken as exc:
         handle_revoked(session, deps.settings, grant, revoked_reason(exc))
         report["errors"].append(f"{grant.client_id}: grant revoked")
-        return None
+        return
     except OrcidError as exc:
-        report["errors"].append(f"{grant.client_id}: {error_text(exc)}")
-        return None
-    except TransientError as exc:
-        report["errors"].append(f"{grant.client_id}: {error_text(exc)}")
-        return exc
+        why = error_text(exc, deps.settings.error_text_chars)
+        report["errors"].append(f"{grant.client_id}: {why}")
+        return
     configured = {c.client_id for c in deps.clients()}
     ours = {s.put_code: s for s in summaries if s.source_client_id == grant.client_id}
     for summary in summaries:
         if summary.source_client_id not in configured:
             foreign[summary.put_code] = summary
-    rows = session.execute(
-        select(OrcidPlacement)
-        .where(
-            OrcidPlacement.orcid == orcid,
-            OrcidPlacement.client_id == grant.client_id,
-            OrcidPlacement.state.in_(
-                (PlacementState.PLACED, PlacementState.PENDING, PlacementState.FAILED)
-            ),
-        )
-        .order_by(OrcidPlacement.id)
-        .with_for_update(skip_locked=True)
-    ).scalars()
-    for row in rows:
+    for row in repository.placements_to_reconcile(session, orcid, grant.client_id):
         _check_placement(session, deps, row, ours, summaries, report)
-    return None
 
 
 @flushed
 def reconcile_record(session: Session, deps: OrcidDeps, orcid: str) -> Result:
+    """Read the record back with each active grant and repair drift. The message names a
+    record, not a row: a grant whose read failed transiently records the try on its own
+    ``orcid.reconcile`` attempt row, and the whole record is read again when the last of
+    those is due (reading is idempotent). The snapshot of other sources' works moves on only
+    after every grant was read."""
     report: dict[str, Any] = {
         "orcid": orcid,
         "removed_by_researcher": [],
@@ -140,24 +134,38 @@ def reconcile_record(session: Session, deps: OrcidDeps, orcid: str) -> Result:
         "added_by_others": [],
         "errors": [],
     }
-    researcher = researcher_of(session, orcid)
-    grants = grants_of(session, orcid, active=True) if researcher else []
+    researcher = repository.researcher_of(session, orcid)
+    grants = repository.grants_of(session, orcid, active=True) if researcher else []
     if researcher is None or not grants:
         report["errors"].append("no active grant: the record cannot be read with a token")
         return Result("no active grant", report=report)
     foreign: dict[int, WorkSummary] = {}
-    retry: TransientError | None = None
+    delays: list[float] = []
+    unread = 0
     for grant in grants:
-        retry = _reconcile_grant(session, deps, grant, foreign, report) or retry
-    if retry is not None:
-        return Result("will retry", retry=retry, report=report)
+        try:
+            _reconcile_grant(session, deps, grant, foreign, report)
+        except TransientError as exc:
+            unread += 1
+            report["errors"].append(
+                f"{grant.client_id}: {error_text(exc, deps.settings.error_text_chars)}"
+            )
+            delay = retry_grant_effect(session, deps.settings, grant, RECONCILE, exc)
+            if delay is not None:
+                delays.append(delay)
+            continue
+        grant_effect_settled(session, grant, RECONCILE)
+    if delays:
+        return Result(f"will retry in {max(delays):g}s", delay=max(delays), report=report)
+    if unread:
+        return Result("failed: retries exhausted", report=report)
     first_look = researcher.record_snapshot is None
     previous = set((researcher.record_snapshot or {}).get("foreign") or [])
     report["added_by_others"] = [
         foreign[c].as_report() for c in sorted(foreign) if c not in previous
     ]
     researcher.record_snapshot = {"foreign": sorted(foreign)}
-    researcher.reconciled_at = datetime.now(UTC)
+    researcher.reconciled_at = utcnow()
     if report["removed_by_researcher"] or report["hidden"] or report["added_by_others"]:
         tell_researcher(
             session,
@@ -182,16 +190,3 @@ def reconcile_record(session: Session, deps: OrcidDeps, orcid: str) -> Result:
         added_by_others=len(report["added_by_others"]),
     )
     return Result("reconciled", report=report)
-
-
-def granted_records(session: Session) -> list[str]:
-    """ORCID iDs of every researcher with an active grant."""
-    return list(
-        session.execute(
-            select(Researcher.orcid)
-            .join(OrcidGrant, OrcidGrant.researcher_id == Researcher.id)
-            .where(OrcidGrant.status == GrantStatus.ACTIVE)
-            .distinct()
-            .order_by(Researcher.orcid)
-        ).scalars()
-    )

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.db import enqueue_after_commit
-from worker.errors import TransientError
+from worker.errors import error_text
 from worker.logging import get_logger
-from worker.models import GrantStatus, OrcidGrant, OrcidPlacement, PlacementState
+from worker.models import GrantEffect, GrantStatus, OrcidGrant, PlacementState
+from worker.orcid import repository
+from worker.orcid.attempts import try_grant_effect
 from worker.orcid.client import OrcidError, RevokedToken
-from worker.orcid.common import Result, error_text, now
-from worker.orcid.grants import access_token, grants_of, mark_revoked, wipe_tokens
+from worker.orcid.grants import access_token, mark_revoked, wipe_tokens
 from worker.orcid.oauth import OAuthFailed
 from worker.orcid.recipients import tell_researcher
+from worker.orcid.result import Result
 
 if TYPE_CHECKING:
     from worker.config import Settings
@@ -39,13 +41,7 @@ def revoke_locally(session: Session, grant: OrcidGrant, reason: str) -> int:
 
 
 def park(session: Session, grant: OrcidGrant, reason: str) -> int:
-    rows = session.execute(
-        select(OrcidPlacement).where(
-            OrcidPlacement.orcid == grant.researcher.orcid,
-            OrcidPlacement.client_id == grant.client_id,
-            OrcidPlacement.state == PlacementState.PENDING,
-        )
-    ).scalars()
+    rows = repository.pending_placements(session, grant.researcher.orcid, grant.client_id)
     count = 0
     for row in rows:
         row.state = PlacementState.AWAITING_CONSENT
@@ -55,12 +51,12 @@ def park(session: Session, grant: OrcidGrant, reason: str) -> int:
 
 
 def revoke_grants(
-    session: Session, settings: Settings | None, orcid: str, client_id: str | None, reason: str
+    session: Session, settings: Settings, orcid: str, client_id: str | None, reason: str
 ) -> list[int]:
     """Revoke the researcher's grants here (an operator's ``pidsync tokens revoke``); the ids
     of the grants whose tokens must now be revoked at ORCID. The emitting systems are told."""
 
-    grants = grants_of(session, orcid, client_id)
+    grants = repository.grants_of(session, orcid, client_id)
     for grant in grants:
         if not mark_revoked(grant, reason):
             continue
@@ -78,9 +74,7 @@ def revoke_grants(
     return [g.id for g in grants if g.access_token_enc]
 
 
-def handle_revoked(
-    session: Session, settings: Settings | None, grant: OrcidGrant, reason: str
-) -> Result:
+def handle_revoked(session: Session, settings: Settings, grant: OrcidGrant, reason: str) -> Result:
     """ORCID says the token is dead: grant revoked, pending placements parked, the emitting
     system told (``grant.revoked``), and a permission notification asked for when configured."""
 
@@ -94,7 +88,7 @@ def handle_revoked(
         "grant.revoked",
         {"client_id": grant.client_id, "reason": reason, "awaiting_consent": parked},
     )
-    if settings is not None and settings.orcid_premium_notifications:
+    if settings.orcid_premium_notifications:
         enqueue_after_commit(session, "orcid.request_permission", grant.id)
     if grant.webhook_registered_at is not None:
         enqueue_after_commit(session, "orcid.unregister_webhook", grant.id)
@@ -114,14 +108,22 @@ def revoked_reason(exc: RevokedToken) -> str:
 
 def revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     """Revoke a (locally revoked) grant's token at ORCID, then forget it."""
-    result = _revoke_at_orcid(session, deps, grant_id)
+    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
+    if grant is None:
+        return Result("no token to revoke")
+    result = try_grant_effect(
+        session,
+        deps.settings,
+        grant,
+        GrantEffect.REVOKE_AT_ORCID,
+        lambda: _revoke_at_orcid(deps, grant),
+    )
     session.flush()
     return result
 
 
-def _revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
-    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None or not grant.access_token_enc:
+def _revoke_at_orcid(deps: OrcidDeps, grant: OrcidGrant) -> Result:
+    if not grant.access_token_enc:
         return Result("no token to revoke")
     if grant.status == GrantStatus.ACTIVE:
         return Result("grant is active again: token kept")
@@ -132,8 +134,6 @@ def _revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result
         note = f"ORCID refused the revocation ({exc.error}): the token no longer works anyway"
         wipe_tokens(grant)
         return Result(note)
-    except TransientError as exc:
-        return Result(f"will retry: {error_text(exc)}", retry=exc)
     wipe_tokens(grant)
     log.info("orcid_token_revoked", orcid=grant.researcher.orcid, client_id=grant.client_id)
     return Result("token revoked at ORCID")
@@ -141,22 +141,29 @@ def _revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result
 
 def check_grant(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     """Token health: one cheap read with the token finds a dead grant before a push does."""
-    result = _check_grant(session, deps, grant_id)
+    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
+    if grant is None:
+        return Result("grant not active")
+    result = try_grant_effect(
+        session,
+        deps.settings,
+        grant,
+        GrantEffect.CHECK_GRANT,
+        lambda: _check_grant(session, deps, grant),
+    )
     session.flush()
     return result
 
 
-def _check_grant(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
-    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None or grant.status != GrantStatus.ACTIVE:
+def _check_grant(session: Session, deps: OrcidDeps, grant: OrcidGrant) -> Result:
+    if grant.status != GrantStatus.ACTIVE:
         return Result("grant not active")
-    grant.last_checked_at = now()
+    grant.last_checked_at = utcnow()
     try:
         deps.member(grant.client_id).works(grant.researcher.orcid, access_token(deps.cipher, grant))
     except RevokedToken as exc:
         return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
     except OrcidError as exc:
-        return Result(f"token check inconclusive: {error_text(exc)}")
-    except TransientError as exc:
-        return Result(f"will retry: {error_text(exc)}", retry=exc)
+        why = error_text(exc, deps.settings.error_text_chars)
+        return Result(f"token check inconclusive: {why}")
     return Result("token works")

@@ -10,21 +10,21 @@ at once and queues a reconciliation of that record. The webhook is removed when 
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
 from hmac import compare_digest
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from worker.clock import utcnow
 from worker.config import Settings
 from worker.db import enqueue_after_commit
-from worker.errors import TransientError
 from worker.logging import get_logger
-from worker.models import GrantStatus, OrcidGrant, Researcher
+from worker.models import GrantEffect, GrantStatus, OrcidGrant
+from worker.orcid import repository
+from worker.orcid.attempts import stale_client_token, try_grant_effect
 from worker.orcid.client import OrcidError, RevokedToken
-from worker.orcid.common import Result, flushed
 from worker.orcid.oauth import WEBHOOK
+from worker.orcid.result import Result, flushed
 
 if TYPE_CHECKING:
     from worker.orcid.deps import OrcidDeps
@@ -47,7 +47,19 @@ def wanted(deps: OrcidDeps, grant: OrcidGrant) -> bool:
 @flushed
 def register(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None or not wanted(deps, grant):
+    if grant is None:
+        return Result("no webhook wanted")
+    return try_grant_effect(
+        session,
+        deps.settings,
+        grant,
+        GrantEffect.REGISTER_WEBHOOK,
+        lambda: _register(deps, grant),
+    )
+
+
+def _register(deps: OrcidDeps, grant: OrcidGrant) -> Result:
+    if not wanted(deps, grant):
         return Result("no webhook wanted")
     if grant.webhook_secret is None:
         grant.webhook_secret = secrets.token_urlsafe(32)
@@ -59,14 +71,12 @@ def register(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
             oauth.client_token(WEBHOOK),
             callback_url(deps.settings, orcid, grant.webhook_secret),
         )
-    except RevokedToken:
+    except RevokedToken as exc:
         oauth.forget(WEBHOOK)
-        return Result("webhook token refused; will retry", retry=TransientError("stale token"))
+        raise stale_client_token(exc) from None
     except OrcidError as exc:
         return Result(f"webhook refused: {exc.describe()}")
-    except TransientError as exc:
-        return Result("will retry", retry=exc)
-    grant.webhook_registered_at = datetime.now(UTC)
+    grant.webhook_registered_at = utcnow()
     log.info("orcid_webhook_registered", orcid=orcid, client_id=grant.client_id, created=created)
     return Result("webhook registered" if created else "webhook already registered")
 
@@ -74,7 +84,19 @@ def register(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
 @flushed
 def unregister(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None or grant.webhook_registered_at is None or grant.webhook_secret is None:
+    if grant is None:
+        return Result("no webhook registered")
+    return try_grant_effect(
+        session,
+        deps.settings,
+        grant,
+        GrantEffect.UNREGISTER_WEBHOOK,
+        lambda: _unregister(deps, grant),
+    )
+
+
+def _unregister(deps: OrcidDeps, grant: OrcidGrant) -> Result:
+    if grant.webhook_registered_at is None or grant.webhook_secret is None:
         return Result("no webhook registered")
     if grant.status == GrantStatus.ACTIVE and wanted(deps, grant):
         return Result("grant is active: webhook kept")
@@ -85,13 +107,11 @@ def unregister(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
         known = deps.member(grant.client_id).unregister_webhook(
             orcid, oauth.client_token(WEBHOOK), url
         )
-    except RevokedToken:
+    except RevokedToken as exc:
         oauth.forget(WEBHOOK)
-        return Result("webhook token refused; will retry", retry=TransientError("stale token"))
+        raise stale_client_token(exc) from None
     except OrcidError as exc:
         return Result(f"webhook removal refused: {exc.describe()}")
-    except TransientError as exc:
-        return Result("will retry", retry=exc)
     grant.webhook_registered_at = None
     grant.webhook_secret = None
     log.info("orcid_webhook_removed", orcid=orcid, client_id=grant.client_id, known=known)
@@ -101,12 +121,8 @@ def unregister(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
 def receive(session: Session, orcid: str, secret: str) -> bool:
     """A call from ORCID: True (and a reconciliation queued) when the secret is this record's."""
 
-    secrets_of = session.execute(
-        select(OrcidGrant.webhook_secret)
-        .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
-        .where(Researcher.orcid == orcid, OrcidGrant.webhook_secret.is_not(None))
-    ).scalars()
-    if not any(compare_digest(str(known), secret) for known in secrets_of):
+    known = repository.webhook_secrets(session, orcid)
+    if not any(compare_digest(one, secret) for one in known):
         return False
     enqueue_after_commit(session, "orcid.reconcile", orcid)
     return True
@@ -116,14 +132,7 @@ def upkeep(session: Session, deps: OrcidDeps) -> int:
     """Queue registration for granted records without a webhook, removal for ended grants."""
 
     count = 0
-    grants = session.execute(
-        select(OrcidGrant).where(
-            (OrcidGrant.status == GrantStatus.ACTIVE) & OrcidGrant.webhook_registered_at.is_(None)
-            | (OrcidGrant.status != GrantStatus.ACTIVE)
-            & OrcidGrant.webhook_registered_at.is_not(None)
-        )
-    ).scalars()
-    for grant in grants:
+    for grant in repository.grants_with_webhook_to_change(session):
         if grant.status == GrantStatus.ACTIVE:
             if wanted(deps, grant):
                 enqueue_after_commit(session, "orcid.register_webhook", grant.id)
