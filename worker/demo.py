@@ -347,8 +347,9 @@ def run_demo(data_dir: Path | None) -> int:
     )  # fmt: skip
     web = threading.Thread(target=server.run, daemon=True)
     web.start()
-    import worker.actors
+    from worker import actors
 
+    assert actors.__name__  # this process is the demo's worker: every actor is declared
     worker = dramatiq.Worker(runtime.broker, worker_threads=4, worker_timeout=100)
     worker.start()
     try:
