@@ -9,6 +9,7 @@ it shows: it exits 1 if any journey did not end as it should.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import socket
@@ -347,9 +348,7 @@ def run_demo(data_dir: Path | None) -> int:
     )  # fmt: skip
     web = threading.Thread(target=server.run, daemon=True)
     web.start()
-    from worker import actors
-
-    assert actors.__name__  # this process is the demo's worker: every actor is declared
+    importlib.import_module("worker.actors")  # this process is the demo's worker: declare all
     worker = dramatiq.Worker(runtime.broker, worker_threads=4, worker_timeout=100)
     worker.start()
     try:
