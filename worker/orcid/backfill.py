@@ -137,7 +137,7 @@ def _transient(
     delays = [d for row in rows if (d := retry_later(session, deps.settings, row, exc)) is not None]
     why = error_text(exc, deps.settings.error_text_chars)
     if not delays:
-        return Result(f"failed: retries exhausted ({why})")
+        return Result(f"failed: retries exhausted ({why})", failed=True)
     delay = max(delays)
     attempt = max(row.attempts for row in rows)
     log_retry(

@@ -331,7 +331,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
             body = render.orcid_work(work)
         except (MetadataError, WorkValidationError) as exc:
             mark_failed(session, deps.settings, row, f"cannot render the ORCID work: {exc}")
-            return Result("failed: cannot render")
+            return Result("failed: cannot render", failed=True)
         digest = render.digest(body)
         if row.put_code is not None and row.confirmed_hash == digest and not row.in_doubt:
             row.state = PlacementState.PLACED
@@ -351,7 +351,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
         return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
     except OrcidError as exc:
         mark_failed(session, deps.settings, row, error_text(exc, deps.settings.error_text_chars))
-        return Result("failed")
+        return Result("failed", failed=True)
     except TransientError as exc:
         return _transient(session, deps.settings, row, exc)
 
@@ -377,7 +377,7 @@ def _transient(
 ) -> Result:
     delay = retry_later(session, settings, row, exc)
     if delay is None:
-        return Result("failed: retries exhausted")
+        return Result("failed: retries exhausted", failed=True)
     why = error_text(exc, settings.error_text_chars)
     log_retry("orcid.place", row.attempts, delay, why, orcid=row.orcid, work_id=row.work_id)
     return Result(f"will retry in {delay:g}s: {why}", delay=delay)

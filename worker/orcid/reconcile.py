@@ -158,7 +158,7 @@ def reconcile_record(session: Session, deps: OrcidDeps, orcid: str) -> Result:
     if delays:
         return Result(f"will retry in {max(delays):g}s", delay=max(delays), report=report)
     if unread:
-        return Result("failed: retries exhausted", report=report)
+        return Result("failed: retries exhausted", report=report, failed=True)
     first_look = researcher.record_snapshot is None
     previous = set((researcher.record_snapshot or {}).get("foreign") or [])
     report["added_by_others"] = [
