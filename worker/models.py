@@ -127,6 +127,30 @@ class Work(Timestamped, Base):
     placements: Mapped[list[OrcidPlacement]] = relationship(back_populates="work")
 
 
+class Registrar(enum.StrEnum):
+    """The agency a DOI is registered with (a Work asks for one by this word)."""
+
+    DATACITE = "datacite"
+    CROSSREF = "crossref"
+
+
+class TargetState(enum.StrEnum):
+    """The state a registration should reach at its agency (Crossref knows only registered)."""
+
+    FINDABLE = "findable"
+    REGISTERED = "registered"
+
+
+class DuplicateCheck(enum.StrEnum):
+    """The duplicate guard's check of a minted DOI (worker.registrars.guard)."""
+
+    PENDING = "pending"  # waiting for the registry search; nothing is sent meanwhile
+    CLEAR = "clear"  # no likely duplicate found
+    HELD = "held"  # a likely duplicate: on hold until an operator releases it
+    RELEASED = "released"  # let go by an operator (pidsync doi release)
+    SKIPPED = "skipped"  # the search kept failing: sent with a warning
+
+
 class DoiState(enum.StrEnum):
     RESERVED = "reserved"  # chosen and stored; nothing confirmed yet
     ON_HOLD = "on_hold"  # possible duplicate: an operator decides
@@ -149,7 +173,7 @@ class DoiRegistration(Timestamped, Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), unique=True)
-    registrar: Mapped[str] = mapped_column(String(20))  # datacite | crossref
+    registrar: Mapped[Registrar] = mapped_column(_enum(Registrar))
     account: Mapped[str] = mapped_column(String(200))
     doi: Mapped[str] = mapped_column(String(500), unique=True)
     # True when pidsync chose the DOI (the Work carried none).
@@ -157,7 +181,9 @@ class DoiRegistration(Timestamped, Base):
     # The intake client whose events drive this work: webhooks go back to it.
     client_id: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[DoiState] = mapped_column(_enum(DoiState), default=DoiState.RESERVED)
-    target_state: Mapped[str] = mapped_column(String(20), default="findable")
+    target_state: Mapped[TargetState] = mapped_column(
+        _enum(TargetState), default=TargetState.FINDABLE
+    )
     # Hash of the last payload the agency confirmed: an unchanged update sends nothing.
     confirmed_hash: Mapped[str | None] = mapped_column(String(80))
     # Hash of the change waiting to be confirmed; None when the agency holds what we hold.
@@ -176,8 +202,8 @@ class DoiRegistration(Timestamped, Base):
     confirmed_at: Mapped[datetime | None]
     # When the next message for it is due; the sweep re-sends when this is long past.
     next_attempt_at: Mapped[datetime | None]
-    # Duplicate guard: None (not asked), pending, clear, held, released, skipped.
-    duplicate_check: Mapped[str | None] = mapped_column(String(20))
+    # Duplicate guard: None when it was not asked for.
+    duplicate_check: Mapped[DuplicateCheck | None] = mapped_column(_enum(DuplicateCheck))
     hold: Mapped[dict[str, Any] | None]
     # The Crossref deposit that carries this DOI's latest change, while it is unfinished.
     open_deposit_id: Mapped[int | None] = mapped_column(
@@ -230,6 +256,22 @@ class CrossrefDeposit(Timestamped, Base):
     records: Mapped[list[CrossrefDepositRecord]] = relationship(back_populates="deposit")
 
 
+class RecordIntent(enum.StrEnum):
+    """What a deposited record does for its DOI."""
+
+    REGISTER = "register"  # the metadata and the landing page
+    WITHDRAW = "withdraw"  # the DOI pointed at the tombstone URL
+
+
+class RecordOutcome(enum.StrEnum):
+    """Crossref's verdict on one record of a submission, in Crossref's own words (the
+    ``status`` of a ``<record_diagnostic>``)."""
+
+    SUCCESS = "Success"
+    WARNING = "Warning"  # accepted; the message is kept as the DOI's warning
+    FAILURE = "Failure"
+
+
 class CrossrefDepositRecord(Base):
     __tablename__ = "crossref_deposit_records"
     __table_args__ = (
@@ -245,9 +287,9 @@ class CrossrefDepositRecord(Base):
     doi: Mapped[str] = mapped_column(String(500))
     timestamp: Mapped[int] = mapped_column(BigInteger)
     payload_hash: Mapped[str] = mapped_column(String(80))
-    # register (metadata and landing page) | withdraw (pointed at the tombstone URL)
-    intent: Mapped[str] = mapped_column(String(20), default="register")
-    status: Mapped[str | None] = mapped_column(String(20))  # Success | Warning | Failure
+    intent: Mapped[RecordIntent] = mapped_column(_enum(RecordIntent), default=RecordIntent.REGISTER)
+    # None until Crossref has processed the submission.
+    status: Mapped[RecordOutcome | None] = mapped_column(_enum(RecordOutcome))
     message: Mapped[str | None] = mapped_column(Text)
 
     deposit: Mapped[CrossrefDeposit] = relationship(back_populates="records")

@@ -11,6 +11,9 @@ from worker.events.repository import recent_events_of_work
 from worker.models import ReceivedEvent, Work
 from worker.works.service import get_work
 
+#: The state shown for a DOI that no registrar of ours holds (the Work carried it).
+EXTERNAL = "external"
+
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
@@ -36,11 +39,12 @@ def work_status(session: Session, source: str, external_id: str) -> dict[str, An
 
 
 def _doi(work: Work) -> dict[str, Any] | None:
+    from worker.registrars.common import NO_REGISTRAR
     from worker.registrars.status import describe
 
     reg = work.registration
     if reg is None:
-        return {"doi": work.doi, "state": "external", "registrar": "none"} if work.doi else None
+        return {"doi": work.doi, "state": EXTERNAL, "registrar": NO_REGISTRAR} if work.doi else None
     return describe(reg)
 
 

@@ -4,9 +4,10 @@ the agency's messages, attempts, timestamps, and each Crossref deposit that carr
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from worker.models import CrossrefDepositRecord, DoiRegistration
+from worker.models import CrossrefDepositRecord, DoiRegistration, Registrar
 
 #: Deposits shown per DOI (newest first).
 DEPOSITS_SHOWN = 5
@@ -16,13 +17,17 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+def _word(state: StrEnum | None) -> str | None:
+    return state.value if state is not None else None
+
+
 def describe(reg: DoiRegistration) -> dict[str, Any]:
     details: dict[str, Any] = {
         "doi": reg.doi,
-        "registrar": reg.registrar,
+        "registrar": reg.registrar.value,
         "account": reg.account,
         "state": reg.state.value,
-        "target_state": reg.target_state,
+        "target_state": reg.target_state.value,
         "minted": reg.minted,
         "pending": reg.pending_hash is not None,
         "pending_since": _iso(reg.pending_since),
@@ -30,7 +35,7 @@ def describe(reg: DoiRegistration) -> dict[str, Any]:
         "last_error": reg.last_error,
         "errors": reg.error_details,
         "hold": reg.hold,
-        "duplicate_check": reg.duplicate_check,
+        "duplicate_check": _word(reg.duplicate_check),
         "attempts": reg.attempts,
         "next_attempt_at": _iso(reg.next_attempt_at),
         "registered_at": _iso(reg.registered_at),
@@ -38,7 +43,7 @@ def describe(reg: DoiRegistration) -> dict[str, Any]:
         "reconciled_at": _iso(reg.reconciled_at),
         "updated_at": _iso(reg.updated_at),
     }
-    if reg.registrar == "crossref":
+    if reg.registrar is Registrar.CROSSREF:
         records = sorted(reg.deposit_records, key=lambda r: r.id, reverse=True)
         details["timestamp"] = reg.last_timestamp
         details["deposits"] = [_deposit(r) for r in records[:DEPOSITS_SHOWN]]
@@ -50,9 +55,9 @@ def _deposit(record: CrossrefDepositRecord) -> dict[str, Any]:
     return {
         "file_name": deposit.file_name,
         "status": deposit.status.value,
-        "intent": record.intent,
+        "intent": record.intent.value,
         "timestamp": record.timestamp,
-        "outcome": record.status,
+        "outcome": _word(record.status),
         "message": record.message,
         "submitted_at": _iso(deposit.submitted_at),
         "completed_at": _iso(deposit.completed_at),

@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 from worker.clock import utcnow
 from worker.config import Settings
 from worker.db import enqueue_after_commit
-from worker.models import DepositStatus, DoiRegistration
-from worker.registrars import duplicates, reconcile, repository
-from worker.registrars.accounts import DATACITE
+from worker.models import DepositStatus, DoiRegistration, DuplicateCheck, Registrar
+from worker.registrars import reconcile, repository
 from worker.registrars.crossref.service import flag_if_stale
 
 
@@ -30,9 +29,9 @@ def resend_stalled(session: Session, *, settings: Settings, now: datetime | None
     count = 0
     for reg in stalled:
         reg.next_attempt_at = now
-        if reg.duplicate_check == duplicates.PENDING:
+        if reg.duplicate_check == DuplicateCheck.PENDING:
             enqueue_after_commit(session, "registrars.check_duplicates", reg.id)
-        elif reg.registrar == DATACITE:
+        elif reg.registrar is Registrar.DATACITE:
             enqueue_after_commit(session, "registrars.datacite.sync", reg.id)
         else:
             batches.add((reg.account, reg.doi.split("/", 1)[0]))
