@@ -1,6 +1,6 @@
 """Migrations on a database that already holds rows: the states-as-enums revision converts what
-the previous schema stored (words in text columns) into what the models read, and back on
-downgrade."""
+the previous schema stored (words in text columns, '' for "no ORCID client", a consent's reason
+inside its outcome) into what the models read, and back on downgrade."""
 
 from __future__ import annotations
 
@@ -12,18 +12,24 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tests.conftest import ADMIN_URL, _worker_index
 from worker.migrate import alembic_config, upgrade
 from worker.models import (
+    ConsentOutcome,
     CrossrefDepositRecord,
     DoiRegistration,
     DuplicateCheck,
+    OAuthState,
+    OrcidPlacement,
+    PlacementState,
     RecordIntent,
     RecordOutcome,
     Registrar,
     TargetState,
+    Visibility,
 )
 
 BEFORE = "bee17795b75e"  # the revision before states became enums
@@ -106,6 +112,35 @@ def _old_rows(conn: Connection) -> dict[str, int]:
             intent=intent,
             status=status,
         )
+    for key, client, state, visibility in (
+        ("awaiting", "", "awaiting_consent", None),
+        ("placed", "APP-1", "placed", "registered-only"),
+        ("hidden", "APP-2", "placed", "private"),
+        ("strange", "APP-3", "placed", "friends"),  # not ORCID's: forgotten until read again
+    ):
+        ids[key] = _insert(
+            conn,
+            "INSERT INTO orcid_placements (work_id, orcid, client_id, state, attempts, in_doubt, "
+            "visibility) VALUES (:work, '0000-0002-1825-0097', :client, :state, 0, false, "
+            ":visibility)",
+            work=ids["w-1"],
+            client=client,
+            state=state,
+            visibility=visibility,
+        )
+    for key, outcome in (
+        ("granted", "granted"),
+        ("denied", "denied: You did not authorise access to your ORCID record."),
+        ("failed", "failed: ORCID reported an error: invalid_scope: no: such scope"),
+        ("unused", None),
+    ):
+        ids[key] = _insert(
+            conn,
+            "INSERT INTO oauth_states (state, client_id, invite, expires_at, outcome) VALUES "
+            "(:state, 'APP-1', false, now(), :outcome)",
+            state=key,
+            outcome=outcome,
+        )
     return ids
 
 
@@ -135,11 +170,53 @@ def test_upgrade_converts_existing_rows_and_downgrade_restores_them(engine, old_
             "odd": (RecordIntent.REGISTER, RecordOutcome.FAILURE),
             "unprocessed": (RecordIntent.REGISTER, None),
         }
+        awaiting = session.get_one(OrcidPlacement, ids["awaiting"])
+        assert awaiting.client_id is None
+        assert awaiting.state is PlacementState.AWAITING_CONSENT
+        assert session.get_one(OrcidPlacement, ids["placed"]).client_id == "APP-1"
+        visibilities = {
+            key: session.get_one(OrcidPlacement, ids[key]).visibility
+            for key in ("awaiting", "placed", "hidden", "strange")
+        }
+        assert visibilities == {
+            "awaiting": None,
+            "placed": Visibility.REGISTERED_ONLY,
+            "hidden": Visibility.PRIVATE,
+            "strange": None,
+        }
+        consents = {
+            key: (row.outcome, row.outcome_reason)
+            for key in ("granted", "denied", "failed", "unused")
+            for row in [session.get_one(OAuthState, ids[key])]
+        }
+        assert consents == {
+            "granted": (ConsentOutcome.GRANTED, None),
+            "denied": (
+                ConsentOutcome.DENIED,
+                "You did not authorise access to your ORCID record.",
+            ),
+            "failed": (
+                ConsentOutcome.FAILED,
+                "ORCID reported an error: invalid_scope: no: such scope",
+            ),
+            "unused": (None, None),
+        }
+        # And a second placement of the work awaiting consent on that record is refused still
+        session.add(
+            OrcidPlacement(
+                work_id=ids["w-1"],
+                orcid="0000-0002-1825-0097",
+                client_id=None,
+                state=PlacementState.AWAITING_CONSENT,
+            )
+        )
+        with pytest.raises(IntegrityError, match="uq_orcid_placements_work_orcid"):
+            session.flush()
 
     # When it is downgraded again
     command.downgrade(alembic_config(old_database), BEFORE)
 
-    # Then the previous schema's columns are back, with the same words
+    # Then the previous schema's columns and words are back
     with engine.connect() as conn:
         length = conn.execute(
             text(
@@ -147,9 +224,20 @@ def test_upgrade_converts_existing_rows_and_downgrade_restores_them(engine, old_
                 "WHERE table_name = 'doi_registrations' AND column_name = 'registrar'"
             )
         ).scalar_one()
+        assert length == 20
         words = conn.execute(text("SELECT registrar FROM doi_registrations ORDER BY id")).all()
-    assert length == 20
-    assert [w for (w,) in words] == ["datacite", "crossref"]
+        assert [w for (w,) in words] == ["datacite", "crossref"]
+        placement = conn.execute(
+            text("SELECT client_id FROM orcid_placements WHERE id = :id"), {"id": ids["awaiting"]}
+        ).scalar_one()
+        assert placement == ""
+        outcomes = dict(conn.execute(text("SELECT state, outcome FROM oauth_states")).all())
+        assert outcomes == {
+            "granted": "granted",
+            "denied": "denied: You did not authorise access to your ORCID record.",
+            "failed": "failed: ORCID reported an error: invalid_scope: no: such scope",
+            "unused": None,
+        }
 
 
 def test_upgrade_refuses_a_registrar_no_state_names(engine, old_database):

@@ -388,16 +388,40 @@ class PlacementState(enum.StrEnum):
     FAILED = "failed"
 
 
+class Visibility(enum.StrEnum):
+    """Who may see a work on an ORCID record, in ORCID's words (set by the researcher)."""
+
+    PUBLIC = "public"
+    LIMITED = "limited"  # trusted parties only
+    REGISTERED_ONLY = "registered-only"
+    PRIVATE = "private"  # hidden from everyone but the researcher
+
+    @classmethod
+    def read(cls, word: object) -> Visibility | None:
+        """ORCID's word as the client read it; None when absent or not one ORCID defines
+        (the ORCID client imports no models: the stateless commands use it)."""
+        return next((v for v in cls if v.value == word), None)
+
+
 class OrcidPlacement(Timestamped, Base):
     __tablename__ = "orcid_placements"
     __table_args__ = (
-        UniqueConstraint("work_id", "orcid", "client_id", name="uq_orcid_placements_work_orcid"),
+        # One placement per (work, ORCID iD, client), and one awaiting consent (client None):
+        # NULLs count as equal here (PostgreSQL 15+).
+        UniqueConstraint(
+            "work_id",
+            "orcid",
+            "client_id",
+            name="uq_orcid_placements_work_orcid",
+            postgresql_nulls_not_distinct=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"))
     orcid: Mapped[str] = mapped_column(String(19), index=True)
-    client_id: Mapped[str] = mapped_column(String(100))
+    # The ORCID member client that places it; None while it awaits the researcher's consent.
+    client_id: Mapped[str | None] = mapped_column(String(100))
     put_code: Mapped[int | None] = mapped_column(BigInteger)
     state: Mapped[PlacementState] = mapped_column(
         _enum(PlacementState), default=PlacementState.PENDING
@@ -408,8 +432,8 @@ class OrcidPlacement(Timestamped, Base):
     placed_at: Mapped[datetime | None]
     # A write was sent and its answer lost: read the record before writing again.
     in_doubt: Mapped[bool] = mapped_column(default=False)
-    # As last seen on the record (public, limited, private: the researcher may hide a work).
-    visibility: Mapped[str | None] = mapped_column(String(20))
+    # As last seen on the record (the researcher may hide a work).
+    visibility: Mapped[Visibility | None] = mapped_column(_enum(Visibility))
     # When a message for this placement was last sent (the sweep re-sends stalled ones).
     enqueued_at: Mapped[datetime | None]
     # After a transient failure: when the next try is due (``attempts`` tries so far, the
@@ -417,6 +441,14 @@ class OrcidPlacement(Timestamped, Base):
     next_attempt_at: Mapped[datetime | None]
 
     work: Mapped[Work] = relationship(back_populates="placements")
+
+
+class ConsentOutcome(enum.StrEnum):
+    """How a researcher's consent request ended."""
+
+    GRANTED = "granted"
+    DENIED = "denied"  # the researcher declined at ORCID
+    FAILED = "failed"  # expired, refused by ORCID, ORCID unreachable, ...
 
 
 class OAuthState(Base):
@@ -434,8 +466,9 @@ class OAuthState(Base):
     invite: Mapped[bool] = mapped_column(default=False)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
-    # granted | denied | failed: <reason>; and whose record was granted.
-    outcome: Mapped[str | None] = mapped_column(Text)
+    # How it ended (None while unused), why when it was not granted, and whose record.
+    outcome: Mapped[ConsentOutcome | None] = mapped_column(_enum(ConsentOutcome))
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
     orcid: Mapped[str | None] = mapped_column(String(19))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

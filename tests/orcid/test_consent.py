@@ -80,6 +80,7 @@ def test_connect_consent_callback_stores_the_grant_and_returns(client, session, 
     assert b"-" not in grant.access_token_enc[:10]  # Fernet ciphertext, not a UUID
     state = session.execute(select(OAuthState)).scalar_one()
     assert state.outcome == "granted" and state.orcid == orcid and state.used_at is not None
+    assert state.outcome_reason is None
     # And the waiting work is queued for the bulk backfill
     session.expire_all()
     row = session.execute(
@@ -107,7 +108,8 @@ def test_denied_consent_is_shown_plainly_and_recorded(client, session, sandbox):
     assert "ORCID not connected" in back.text
     assert "did not authorise" in back.text
     state = session.execute(select(OAuthState)).scalar_one()
-    assert state.outcome.startswith("denied:")
+    assert state.outcome == "denied"
+    assert state.outcome_reason == "You did not authorise access to your ORCID record."
     assert session.execute(select(OrcidGrant)).first() is None
 
 
@@ -147,7 +149,9 @@ def test_expired_state_is_refused_and_recorded(client, session, sandbox):
     assert answer.status_code == 400
     assert "expired" in answer.text
     session.expire_all()
-    assert session.execute(select(OAuthState)).scalar_one().outcome.startswith("failed:")
+    state = session.execute(select(OAuthState)).scalar_one()
+    assert state.outcome == "failed"
+    assert state.outcome_reason == "this consent request expired: please start again"
     assert session.execute(select(OrcidGrant)).first() is None
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from worker.events.repository import recent_events_of_work
-from worker.models import ReceivedEvent, Work
+from worker.models import OrcidPlacement, ReceivedEvent, Work
 from worker.works.service import get_work
 
 #: The state shown for a DOI that no registrar of ours holds (the Work carried it).
@@ -48,13 +48,13 @@ def _doi(work: Work) -> dict[str, Any] | None:
     return describe(reg)
 
 
-def _placement(p: Any) -> dict[str, Any]:
+def _placement(p: OrcidPlacement) -> dict[str, Any]:
     return {
         "orcid": p.orcid,
-        "client_id": p.client_id or None,  # none yet: the researcher has not authorised
+        "client_id": p.client_id,  # None while the researcher has not authorised
         "state": p.state.value,
         "put_code": p.put_code,
-        "visibility": p.visibility,
+        "visibility": p.visibility.value if p.visibility is not None else None,
         "last_error": p.last_error,
         "attempts": p.attempts,
         "placed_at": _iso(p.placed_at),

@@ -26,7 +26,7 @@ from worker.config import Settings, is_loopback
 from worker.errors import TransientError
 from worker.http import HttpError
 from worker.logging import get_logger, redact_text
-from worker.models import OAuthState
+from worker.models import ConsentOutcome, OAuthState
 from worker.orcid.grants import can_write, store_token_response
 from worker.orcid.oauth import OAuthFailed
 from worker.orcid.placements import on_grant_stored
@@ -57,7 +57,7 @@ class ConsentStart:
 
 @dataclass
 class ConsentDone:
-    outcome: str  # granted | denied | failed
+    outcome: ConsentOutcome
     message: str
     status: int = 200
     orcid: str | None = None
@@ -70,7 +70,7 @@ class ConsentDone:
         if not self.return_to:
             return None
         parts = urlsplit(self.return_to)
-        extra = {"orcid_status": self.outcome}
+        extra = {"orcid_status": self.outcome.value}
         if self.orcid:
             extra["orcid"] = self.orcid
         if self.person:
@@ -201,32 +201,43 @@ def finish(
     now = utcnow()
     row.used_at = now
     done = ConsentDone(
-        outcome="failed",
+        outcome=ConsentOutcome.FAILED,
         message="",
         person=row.person,
         return_to=row.return_to,
         client_id=row.client_id,
     )
     if row.expires_at < now:
-        return _record(row, done, "failed", "this consent request expired: please start again", 400)
+        return _record(
+            row,
+            done,
+            ConsentOutcome.FAILED,
+            "this consent request expired: please start again",
+            400,
+        )
     if error:
         if error == "access_denied":
             return _record(
-                row, done, "denied", "You did not authorise access to your ORCID record."
+                row,
+                done,
+                ConsentOutcome.DENIED,
+                "You did not authorise access to your ORCID record.",
             )
         detail = redact_text(f"{error}: {error_description or ''}").strip(": ")
-        return _record(row, done, "failed", f"ORCID reported an error: {detail}", 400)
+        return _record(row, done, ConsentOutcome.FAILED, f"ORCID reported an error: {detail}", 400)
     if not code:
-        return _record(row, done, "failed", "ORCID sent no authorization code", 400)
+        return _record(row, done, ConsentOutcome.FAILED, "ORCID sent no authorization code", 400)
     try:
         token = deps.oauth(row.client_id).exchange_code(code, row.redirect_uri or "")
     except OAuthFailed as exc:
-        return _record(row, done, "failed", f"ORCID refused the authorization: {exc}", 400)
+        return _record(
+            row, done, ConsentOutcome.FAILED, f"ORCID refused the authorization: {exc}", 400
+        )
     except (TransientError, HttpError) as exc:
         why = redact_text(f"{type(exc).__name__}: {exc}")
-        return _record(row, done, "failed", f"ORCID could not be reached: {why}", 502)
+        return _record(row, done, ConsentOutcome.FAILED, f"ORCID could not be reached: {why}", 502)
     if not token.get("orcid") or not token.get("access_token"):
-        return _record(row, done, "failed", "ORCID's answer named no ORCID iD", 502)
+        return _record(row, done, ConsentOutcome.FAILED, "ORCID's answer named no ORCID iD", 502)
     grant = store_token_response(session, deps.cipher, row.client_id, token)
     row.orcid = done.orcid = str(token["orcid"])
     if not can_write(grant):
@@ -234,15 +245,18 @@ def finish(
     else:
         on_grant_stored(session, grant, Trigger(client_id=None, settings=deps.settings))
         message = "Thank you: your works will be added to your ORCID record."
-    return _record(row, done, "granted", message)
+    return _record(row, done, ConsentOutcome.GRANTED, message)
 
 
 def _record(
-    row: OAuthState, done: ConsentDone, outcome: str, message: str, status: int = 200
+    row: OAuthState, done: ConsentDone, outcome: ConsentOutcome, message: str, status: int = 200
 ) -> ConsentDone:
-    row.outcome = outcome if outcome == "granted" else f"{outcome}: {message}"
+    row.outcome = outcome
+    row.outcome_reason = None if outcome is ConsentOutcome.GRANTED else message
     done.outcome = outcome
     done.message = message
     done.status = status
-    log.info("orcid_consent_finished", outcome=outcome, client_id=row.client_id, orcid=row.orcid)
+    log.info(
+        "orcid_consent_finished", outcome=outcome.value, client_id=row.client_id, orcid=row.orcid
+    )
     return done

@@ -342,7 +342,7 @@ def works_awaiting_consent(session: Session, orcid: str, client_id: str, limit: 
             .join(OrcidPlacement, OrcidPlacement.work_id == Work.id)
             .where(
                 OrcidPlacement.orcid == orcid,
-                OrcidPlacement.client_id.in_((client_id, "")),
+                or_(OrcidPlacement.client_id == client_id, OrcidPlacement.client_id.is_(None)),
                 OrcidPlacement.state == PlacementState.AWAITING_CONSENT,
             )
             .order_by(Work.id)

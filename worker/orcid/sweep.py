@@ -28,7 +28,7 @@ def resend_stalled_placements(session: Session, settings: Settings) -> int:
     fresh: dict[tuple[str, str], list[OrcidPlacement]] = {}
     for row in rows:
         row.enqueued_at = now
-        if row.put_code is None and row.client_id:
+        if row.put_code is None and row.client_id is not None:
             fresh.setdefault((row.orcid, row.client_id), []).append(row)
         else:
             enqueue_after_commit(session, "orcid.place", row.id)

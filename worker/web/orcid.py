@@ -18,6 +18,7 @@ from html import escape
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from worker.models import ConsentOutcome
 from worker.orcid import consent, webhooks
 from worker.web.deps import runtime
 
@@ -25,9 +26,9 @@ router = APIRouter(tags=["orcid"])
 
 _STYLE = "body{font-family:sans-serif;max-width:36em;margin:3em auto;line-height:1.4}"
 _TITLES = {
-    "granted": "ORCID connected",
-    "denied": "ORCID not connected",
-    "failed": "ORCID connection failed",
+    ConsentOutcome.GRANTED: "ORCID connected",
+    ConsentOutcome.DENIED: "ORCID not connected",
+    ConsentOutcome.FAILED: "ORCID connection failed",
 }
 
 
@@ -104,7 +105,7 @@ def orcid_callback(
     if target:
         response = RedirectResponse(target, status_code=302)
     else:
-        response = _page(_TITLES.get(done.outcome, "ORCID"), done.message, status=done.status)
+        response = _page(_TITLES[done.outcome], done.message, status=done.status)
     response.delete_cookie(consent.COOKIE, path="/orcid")
     return response
 
