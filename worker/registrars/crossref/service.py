@@ -58,7 +58,7 @@ from worker.registrars.common import (
     report,
     work_model,
 )
-from worker.registrars.crossref.client import RecordResult, SubmissionResult
+from worker.registrars.crossref.client import Notify, RecordResult, SubmissionResult
 from worker.registrars.deps import RegistrarDeps
 from worker.registrars.repository import ACCEPTED, OPEN
 
@@ -279,7 +279,9 @@ def upload_deposit(
     for reg in regs:
         reg.attempts += 1
     try:
-        deps.crossref(account).deposit(deposit.file_name, deposit.content.encode("utf-8"))
+        deps.crossref(account).deposit(
+            deposit.file_name, deposit.content.encode("utf-8"), notify=notify(deps.settings)
+        )
     except RequestError as exc:
         answer = error_text(exc, deps.settings.error_text_chars)
         message = f"Crossref refused the upload ({exc.status}): {answer}"
@@ -300,6 +302,14 @@ def upload_deposit(
     enqueue_after_commit(session, "registrars.crossref.poll", deposit.id, delay=delay)
     log.info("crossref_deposit_uploaded", file=deposit.file_name, poll_in_s=delay)
     return None
+
+
+def notify(settings: Settings) -> Notify | None:
+    """The notification callback deposits carry, when one is configured."""
+    section = settings.crossref
+    if section.notify_url is None or section.notify_endpoint is None:
+        return None
+    return Notify(section.notify_endpoint, section.notify_url.get_secret_value())
 
 
 def _try_again(
