@@ -13,7 +13,7 @@ from lxml import etree
 
 from worker.reference import xsd
 from worker.sandbox.app import read_json_object
-from worker.sandbox.crossref import rest
+from worker.sandbox.crossref import registry, rest
 from worker.sandbox.crossref.deposits import (
     DepositedDoi,
     RecordDiagnostic,
@@ -76,6 +76,7 @@ class CrossrefService:
             web.post("/crossref/servlet/deposit", self.deposit),
             web.get("/crossref/servlet/submissionDownload", self.submission_download),
             *self.rest.routes(),
+            *registry.Registry(self.rest).routes(),
         ]
 
     def control_routes(self) -> list[web.RouteDef]:
