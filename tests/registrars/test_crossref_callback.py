@@ -26,7 +26,9 @@ from tests.registrars.flow import calls, crossref_work, deposit, registration
 from worker.broker import DEFAULT_QUEUE
 from worker.clock import utcnow
 from worker.config import CrossrefSettings, Settings
+from worker.db import pending_messages
 from worker.models import CrossrefDeposit, DepositStatus, DoiState
+from worker.registrars import sweep
 from worker.registrars.crossref import service as crossref
 
 SECRET = "cb-" + "k" * 29
@@ -152,6 +154,43 @@ def test_an_early_or_forged_callback_only_moves_the_poll(
     polled = [c.url for c in calls(session, "crossref", "GET")]
     assert len(polled) == 1 and "/servlet/submissionDownload?" in polled[0]
     assert "127.0.0.1:9" not in polled[0]
+
+
+def test_a_repeated_callback_costs_one_poll(client, session, deps, sandbox, callbacks_on):
+    # Given Crossref calling back twice for one submission it has finished (a retry of its own)
+    row = _submitted(session, deps)
+    deadline = time.monotonic() + 30
+    while sandbox.state()["crossref"]["submissions"][0]["status"] != "completed":
+        assert time.monotonic() < deadline, "the sandbox did not process the deposit"
+        time.sleep(0.05)
+    for _ in range(2):
+        answer = client.post(f"/webhooks/crossref/{SECRET}", headers=_headers(row.doi_batch_id))
+        assert answer.status_code == 204
+    # When both poll messages run
+    for _ in range(2):
+        session.expire_all()
+        crossref.poll_deposit(session, deps, row.id)
+    # Then Crossref was asked once, and the DOI is registered
+    assert len(calls(session, "crossref", "GET")) == 1
+    assert registration(session, "a-1").state == DoiState.REGISTERED
+
+
+def test_a_callback_whose_message_is_lost_is_polled_by_the_sweep(
+    client, session, deps, sandbox, callbacks_on, redis_client, settings
+):
+    # Given a callback recorded, and its poll message lost (the broker lost it)
+    row = _submitted(session, deps)
+    assert (
+        client.post(f"/webhooks/crossref/{SECRET}", headers=_headers(row.doi_batch_id)).status_code
+        == 204
+    )
+    redis_client.flushdb()
+    # When the sweep runs after the resend grace
+    later = utcnow() + timedelta(seconds=settings.doi.resend_grace_seconds + 1)
+    session.expire_all()
+    assert sweep.deposit_upkeep(session, settings=deps.settings, now=later) == 1
+    # Then the poll is sent again
+    assert ("registrars.crossref.poll", (row.id,)) in pending_messages(session)
 
 
 def test_deposits_carry_the_callback_and_secrets_stay_out_of_the_record(

@@ -9,8 +9,11 @@ until Crossref has processed it, and apply the outcome record by record.
    A lost answer is harmless: the retry uploads the same bytes, which Crossref can only
    accept once (the copy's timestamps are not newer), and polling by ``file_name`` returns
    the first submission.
-3. :func:`poll_deposit`: ``submissionDownload`` on the configured backoff schedule until
-   ``completed``; a submission unfinished past the deadline is flagged stale (status, alert,
+3. :func:`poll_deposit`: ``submissionDownload`` on the configured schedule (5 s after the
+   upload, backing off to an hour) until ``completed``; Crossref's notification callback
+   (``worker.web.crossref``, when configured: deposits then name it, see :func:`notify`)
+   brings the next poll forward to now, so a submission is read as soon as Crossref has
+   processed it. A submission unfinished past the deadline is flagged stale (status, alert,
    webhook) and polling goes on.
 4. :func:`apply_result`: Success → registered; Warning → registered with the warning kept;
    Failure → that record's DOI failed with Crossref's message, and only that one. A "not
