@@ -25,7 +25,7 @@ from tests.helpers import signed_post
 from tests.registrars.flow import calls, crossref_work, deposit, registration
 from worker.broker import DEFAULT_QUEUE
 from worker.clock import utcnow
-from worker.config import CrossrefSettings, Settings
+from worker.config import ConfigError, CrossrefSettings, Settings, dump_json, load_settings
 from worker.db import pending_messages
 from worker.models import CrossrefDeposit, DepositStatus, DoiState
 from worker.registrars import sweep
@@ -219,6 +219,20 @@ def test_notify_settings_go_together_and_need_a_secret_path():
     )
     assert section.notify_secret == SECRET
     assert SECRET not in repr(section)
+
+
+def test_the_callback_and_the_schedule_are_read_from_the_environment(monkeypatch):
+    assert load_settings(_env_file=None).crossref.poll_schedule[:2] == [5.0, 10.0]
+    assert load_settings(_env_file=None).crossref.poll_schedule[-1] == 3600.0
+    url = f"https://pidsync.example.edu/webhooks/crossref/{SECRET}"
+    monkeypatch.setenv("PIDSYNC_CROSSREF_NOTIFY_URL", url)
+    monkeypatch.setenv("PIDSYNC_CROSSREF_NOTIFY_ENDPOINT", ENDPOINT)
+    section = load_settings(_env_file=None).crossref
+    assert (section.notify_secret, section.notify_endpoint) == (SECRET, ENDPOINT)
+    assert SECRET not in dump_json(load_settings(_env_file=None))
+    monkeypatch.setenv("PIDSYNC_CROSSREF_NOTIFY_URL", "https://pidsync.example.edu/cb/x")
+    with pytest.raises(ConfigError, match=r"^invalid configuration: PIDSYNC_CROSSREF_NOTIFY_URL: "):
+        load_settings(_env_file=None)
 
 
 # --- a live pidsync: the sandbox calls back over HTTP -------------------------------------
