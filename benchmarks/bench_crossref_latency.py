@@ -140,6 +140,7 @@ def run_scenario(name: str, events: int) -> list[float]:
             section["notify_endpoint"] = "bench.1"
         settings = load_settings(_env_file=None, crossref=section, **env)
         runtime = boot(settings, migrate=False)
+        # This process is the worker too: declare every actor.
         import worker.actors
 
         server = uvicorn.Server(
