@@ -146,6 +146,8 @@ def _register_configured_secrets(settings: Settings) -> None:
         register_secret(crossref.password.get_secret_value())
     for client in settings.orcid_client_list():
         register_secret(client.client_secret.get_secret_value())
+    if settings.crossref.notify_secret:  # the path of Crossref's callback, in access logs
+        register_secret(settings.crossref.notify_secret)
 
 
 _runtime: Runtime | None = None

@@ -13,13 +13,22 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.ratelimit import Limit
 from worker.retry import Backoff
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+#: The shortest secret accepted in a callback URL's path (Crossref's notify-url).
+MIN_CALLBACK_SECRET = 16
 
 
 class ConfigError(Exception):
@@ -163,9 +172,17 @@ class CrossrefSettings(Section):
     batch_window_seconds: float = Field(5.0, ge=0)
     batch_max_records: int = Field(100, ge=1)
     # Polling submissionDownload: seconds after the upload, then after each poll (last repeats).
+    # Crossref usually processes a small file in seconds: start early, back off to an hour.
     poll_schedule: Seconds = Field(
-        default_factory=lambda: [60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0]
+        default_factory=lambda: [5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0]
     )
+    # Crossref's notification callback (API_FACTS §3.4), the fast path; polling stays the
+    # fallback. ``notify_url`` is the notify-url registered with Crossref: pidsync's public
+    # ``.../webhooks/crossref/{secret}`` address, whose last path segment is the secret a
+    # callback must present; deposits carry it too. ``notify_endpoint`` is the endpoint's
+    # registered name, which Crossref sends in CROSSREF-NOTIFY-ENDPOINT. Both or neither.
+    notify_url: SecretStr | None = None
+    notify_endpoint: str | None = Field(None, min_length=1, max_length=200)
     stale_after_seconds: float = Field(24 * 3600.0, gt=0)
     # Crossref queues at most 10,000 pending submissions per user; stay well under.
     max_pending_submissions: int = Field(2000, ge=1)
@@ -180,6 +197,35 @@ class CrossrefSettings(Section):
 
     _list = field_validator("poll_schedule", mode="before")(_seconds_list)
     _check = field_validator("poll_schedule")(_schedule)
+
+    @field_validator("notify_url")
+    @classmethod
+    def _notify_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        url = _require_https(v.get_secret_value(), "PIDSYNC_CROSSREF_NOTIFY_URL")
+        secret = urlsplit(url).path.rstrip("/").rpartition("/")[2]
+        if len(secret) < MIN_CALLBACK_SECRET:
+            raise ValueError(
+                "PIDSYNC_CROSSREF_NOTIFY_URL must end in a secret path segment of at least "
+                f"{MIN_CALLBACK_SECRET} characters (.../webhooks/crossref/<secret>)"
+            )
+        return SecretStr(url)
+
+    @model_validator(mode="after")
+    def _notify_pair(self) -> CrossrefSettings:
+        if (self.notify_url is None) != (self.notify_endpoint is None):
+            raise ValueError(
+                "PIDSYNC_CROSSREF_NOTIFY_URL and PIDSYNC_CROSSREF_NOTIFY_ENDPOINT go together"
+            )
+        return self
+
+    @property
+    def notify_secret(self) -> str | None:
+        """The secret last path segment of the notify-url (None: callbacks are off)."""
+        if self.notify_url is None:
+            return None
+        return urlsplit(self.notify_url.get_secret_value()).path.rstrip("/").rpartition("/")[2]
 
     @property
     def limit(self) -> Limit:

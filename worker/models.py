@@ -230,7 +230,10 @@ class CrossrefDeposit(Timestamped, Base):
     """One submission file sent to Crossref, followed until Crossref has processed it."""
 
     __tablename__ = "crossref_deposits"
-    __table_args__ = (Index("ix_crossref_deposits_status_next_poll_at", "status", "next_poll_at"),)
+    __table_args__ = (
+        Index("ix_crossref_deposits_status_next_poll_at", "status", "next_poll_at"),
+        Index("ix_crossref_deposits_doi_batch_id", "doi_batch_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     account: Mapped[str] = mapped_column(String(200))
@@ -250,6 +253,8 @@ class CrossrefDeposit(Timestamped, Base):
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
     stale: Mapped[bool] = mapped_column(default=False)
     stale_at: Mapped[datetime | None]
+    # When Crossref's notification callback last said this submission's log is ready.
+    notified_at: Mapped[datetime | None]
     submission_id: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
 

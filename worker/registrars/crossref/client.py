@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from lxml import etree
@@ -33,6 +33,19 @@ class SubmissionStatus(StrEnum):
     IN_PROCESS = "in_process"
     COMPLETED = "completed"
     UNKNOWN_SUBMISSION = "unknown_submission"  # not (yet) known under this file name
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Crossref's notification callback for a deposit: the registered endpoint's name and the
+    URL it calls (which holds a secret: never logged)."""
+
+    endpoint: str
+    url: str
+
+    @property
+    def secret(self) -> str:
+        return urlsplit(self.url).path.rstrip("/").rpartition("/")[2]
 
 
 @dataclass(frozen=True)
@@ -77,16 +90,21 @@ class CrossrefClient(ApiClient):
         register_secret(self._password)
         self.account = account
 
-    def deposit(self, file_name: str, content: bytes) -> None:
-        """Upload one deposit file; returns once Crossref has queued it."""
+    def deposit(self, file_name: str, content: bytes, *, notify: Notify | None = None) -> None:
+        """Upload one deposit file; returns once Crossref has queued it. With ``notify``, the
+        deposit names the notification callback Crossref calls when its log is ready."""
+        fields = {
+            "operation": "doMDUpload",
+            "login_id": self.account.login_id,
+            "login_passwd": self._password,
+        }
+        if notify is not None:
+            register_secret(notify.secret)
+            fields |= {"notify_endpoint": notify.endpoint, "notify_url": notify.url}
         response = self.request(
             "POST",
             "/servlet/deposit",
-            data={
-                "operation": "doMDUpload",
-                "login_id": self.account.login_id,
-                "login_passwd": self._password,
-            },
+            data=fields,
             files={"fname": (file_name, content, "application/xml")},
         )
         text = response.text

@@ -9,8 +9,11 @@ until Crossref has processed it, and apply the outcome record by record.
    A lost answer is harmless: the retry uploads the same bytes, which Crossref can only
    accept once (the copy's timestamps are not newer), and polling by ``file_name`` returns
    the first submission.
-3. :func:`poll_deposit`: ``submissionDownload`` on the configured backoff schedule until
-   ``completed``; a submission unfinished past the deadline is flagged stale (status, alert,
+3. :func:`poll_deposit`: ``submissionDownload`` on the configured schedule (5 s after the
+   upload, backing off to an hour) until ``completed``; Crossref's notification callback
+   (``worker.web.crossref``, when configured: deposits then name it, see :func:`notify`)
+   brings the next poll forward to now, so a submission is read as soon as Crossref has
+   processed it. A submission unfinished past the deadline is flagged stale (status, alert,
    webhook) and polling goes on.
 4. :func:`apply_result`: Success → registered; Warning → registered with the warning kept;
    Failure → that record's DOI failed with Crossref's message, and only that one. A "not
@@ -60,7 +63,12 @@ from worker.registrars.common import (
     report,
     work_model,
 )
-from worker.registrars.crossref.client import RecordResult, SubmissionResult, SubmissionStatus
+from worker.registrars.crossref.client import (
+    Notify,
+    RecordResult,
+    SubmissionResult,
+    SubmissionStatus,
+)
 from worker.registrars.deps import RegistrarDeps
 from worker.registrars.repository import ACCEPTED, OPEN
 
@@ -279,7 +287,9 @@ def upload_deposit(
     for reg in regs:
         reg.attempts += 1
     try:
-        deps.crossref(account).deposit(deposit.file_name, deposit.content.encode("utf-8"))
+        deps.crossref(account).deposit(
+            deposit.file_name, deposit.content.encode("utf-8"), notify=notify(deps.settings)
+        )
     except RequestError as exc:
         answer = error_text(exc, deps.settings.error_text_chars)
         message = f"Crossref refused the upload ({exc.status}): {answer}"
@@ -300,6 +310,14 @@ def upload_deposit(
     enqueue_after_commit(session, "registrars.crossref.poll", deposit.id, delay=delay)
     log.info("crossref_deposit_uploaded", file=deposit.file_name, poll_in_s=delay)
     return None
+
+
+def notify(settings: Settings) -> Notify | None:
+    """The notification callback deposits carry, when one is configured."""
+    section = settings.crossref
+    if section.notify_url is None or section.notify_endpoint is None:
+        return None
+    return Notify(section.notify_endpoint, section.notify_url.get_secret_value())
 
 
 def _try_again(
