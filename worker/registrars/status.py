@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from worker.models import CrossrefDepositRecord, DoiRegistration
+from worker.models import CrossrefDepositRecord, DoiRegistration, DoiState
+from worker.registrars import duplicates
 
 #: Deposits shown per DOI (newest first).
 DEPOSITS_SHOWN = 5
@@ -22,7 +23,10 @@ def describe(reg: DoiRegistration) -> dict[str, Any]:
         "registrar": reg.registrar,
         "account": reg.account,
         "state": reg.state.value,
-        "target_state": reg.target_state,
+        # What pidsync is making true at the agency: a withdrawn work's DOI is hidden (DataCite)
+        # or points at its tombstone (Crossref), whatever state was asked when it was published.
+        "target_state": "withdrawn" if reg.work.withdrawn_at is not None else reg.target_state,
+        "blocked": blocked(reg),
         "minted": reg.minted,
         "pending": reg.pending_hash is not None,
         "pending_since": _iso(reg.pending_since),
@@ -32,6 +36,8 @@ def describe(reg: DoiRegistration) -> dict[str, Any]:
         "hold": reg.hold,
         "duplicate_check": reg.duplicate_check,
         "attempts": reg.attempts,
+        # Transient failures in a row of the change waiting (the retry budget spent so far).
+        "retries": reg.retry_count,
         "next_attempt_at": _iso(reg.next_attempt_at),
         "registered_at": _iso(reg.registered_at),
         "confirmed_at": _iso(reg.confirmed_at),
@@ -43,6 +49,18 @@ def describe(reg: DoiRegistration) -> dict[str, Any]:
         details["timestamp"] = reg.last_timestamp
         details["deposits"] = [_deposit(r) for r in records[:DEPOSITS_SHOWN]]
     return details
+
+
+def blocked(reg: DoiRegistration) -> str | None:
+    """Why a change that waits is not being sent, when it is something other than its next
+    try (``next_attempt_at``): a person's decision or another process's answer."""
+    if reg.state == DoiState.ON_HOLD:
+        return f"held as a possible duplicate ({reg.warning}): an operator decides (doi release)"
+    if reg.duplicate_check == duplicates.PENDING:
+        return "checking the agencies for a possible duplicate before registering"
+    if reg.pending_hash is not None and reg.open_deposit_id is not None:
+        return "waiting for Crossref to process the deposit that carries it"
+    return None
 
 
 def _deposit(record: CrossrefDepositRecord) -> dict[str, Any]:
