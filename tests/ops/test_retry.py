@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from tests.conftest import INTAKE_SECRET
 from tests.helpers import SOURCE
-from tests.orcid.helpers import authorize, place_pending, placement, publish, record_works
-from tests.orcid.helpers import researcher as new_researcher
+from tests.ops.flows import fail_placement, fail_with_401
+from tests.orcid.helpers import place_pending, record_works
 from tests.registrars.flow import (
     calls,
     datacite_dois,
@@ -29,7 +29,6 @@ from worker.events.signature import sign
 from worker.models import (
     DoiState,
     EventStatus,
-    OrcidPlacement,
     PlacementState,
     ReceivedEvent,
 )
@@ -48,43 +47,11 @@ def _retry(*args: str) -> tuple[int, dict[str, Any] | None, str]:
     return result.exit_code, body, result.stderr
 
 
-def _fail_with_401(session, registrars) -> Any:
-    """A DataCite DOI refused because the account's password was wrong at the time."""
-    event(session, "work.published", datacite_work())
-    reg = registration(session, "w-1")
-    good = registrars.settings
-    registrars.settings = good.model_copy(update={"datacite_password": "wrong-password"})
-    assert sync(session, registrars, reg) is None
-    registrars.settings = good  # ... and then the operator fixed the password
-    session.refresh(reg)
-    assert reg.state == DoiState.FAILED
-    assert "401" in reg.last_error
-    return reg
-
-
-def _fail_placement(session, sandbox, orcid_deps, cipher, client_id) -> OrcidPlacement:
-    """A placement whose POST landed at ORCID but whose answers were all lost: its tries ran
-    out (failed), and ORCID holds the work although pidsync has no put-code."""
-    orcid = new_researcher(sandbox)
-    authorize(session, sandbox, cipher, orcid, client_id)
-    sandbox.set_faults("orcid", lost_response_rate=1.0)
-    work_row = publish(session, "p-1", orcid)
-    for _ in range(5):
-        if not place_pending(session, orcid_deps):
-            break
-    sandbox.set_faults("orcid", lost_response_rate=0)
-    row = placement(session, work_row, orcid)
-    assert row.state == PlacementState.FAILED, row.last_error
-    assert row.put_code is None
-    assert len(record_works(sandbox, orcid)) == 1  # the first POST did land
-    return row
-
-
 def test_a_doi_failed_with_401_is_registered_after_retry_by_reason(
     session, registrars, sandbox, booted
 ):
     # Given a DOI refused with the account's 401, and the password fixed since
-    reg = _fail_with_401(session, registrars)
+    reg = fail_with_401(session, registrars)
     # When the operator retries everything that failed with 401
     code, body, _ = _retry("--reason", "401")
     # Then that DOI is revived: pending again with its tries reset, its message queued
@@ -131,7 +98,7 @@ def test_a_failed_placement_is_read_back_before_any_post_and_placed_once(
     session, sandbox, orcid_deps, cipher, client_id, booted
 ):
     # Given a failed placement whose first POST landed at ORCID (answer lost)
-    row = _fail_placement(session, sandbox, orcid_deps, cipher, client_id)
+    row = fail_placement(session, sandbox, orcid_deps, cipher, client_id)
     posts_before = len(calls(session, "orcid", "POST"))
     # When the operator retries the researcher's placements
     code, body, _ = _retry("--orcid", f"https://orcid.org/{row.orcid}")
@@ -158,22 +125,27 @@ def _queued(redis_client) -> int:
 def test_dry_run_lists_both_and_changes_nothing(
     session, registrars, sandbox, orcid_deps, cipher, client_id, booted, redis_client
 ):
-    reg = _fail_with_401(session, registrars)
-    row = _fail_placement(session, sandbox, orcid_deps, cipher, client_id)
+    reg = fail_with_401(session, registrars)
+    row = fail_placement(session, sandbox, orcid_deps, cipher, client_id)
     session.commit()  # into the test's savepoint: what the CLI's own session sees
     queued = _queued(redis_client)
     before = (reg.state, reg.last_error, reg.pending_hash, row.state, row.attempts, row.in_doubt)
-    # A work's selector picks its DOI; a reason picks what failed with it, here both
-    code, body, _ = _retry("--reason", "4", "--dry-run")
-    assert code == 0
-    assert body["dry_run"] is True
-    assert sorted(i["kind"] for i in body["items"]) == ["doi", "placement"]
+    # When the operator asks for both in a dry run
+    listed = [_retry("--reason", "401", "--dry-run"), _retry("--orcid", row.orcid, "--dry-run")]
+    # Then both are listed as they would be retried
+    assert [code for code, _, _ in listed] == [0, 0]
+    assert all(body["dry_run"] is True for _, body, _ in listed)
+    assert [(i["kind"], i["action"]) for _, body, _ in listed for i in body["items"]] == [
+        ("doi", "revive"),
+        ("placement", "revive"),
+    ]
     session.expire_all()
     after = (reg.state, reg.last_error, reg.pending_hash, row.state, row.attempts, row.in_doubt)
     assert after == before
     assert _queued(redis_client) == queued
     # (the check can fail: the same call without --dry-run sends two messages)
-    assert _retry("--reason", "4")[0] == 0
+    assert _retry("--reason", "401")[0] == 0
+    assert _retry("--orcid", row.orcid)[0] == 0
     assert _queued(redis_client) == queued + 2
 
 
@@ -229,7 +201,7 @@ def _post(client, body: dict[str, Any], *, client_id: str = "cris", secret: str 
 
 
 def test_the_api_retries_the_callers_own_works_only(session, registrars, runtime, client):
-    reg = _fail_with_401(session, registrars)
+    reg = fail_with_401(session, registrars)
     runtime.settings = runtime.settings.model_copy(
         update={
             "intake_clients": {
