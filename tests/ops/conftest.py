@@ -40,7 +40,7 @@ def settings(sandbox: Sandbox, tmp_path: Path) -> Settings:
         crossref=CrossrefSettings(
             batch_window_seconds=0, poll_schedule=[0.05], requests_per_second=1000
         ),
-        orcid={"max_retries": 2, "retry_backoff": [0.01]},
+        orcid={"max_retries": 2, "retry_backoff": [600.0]},
     )
 
 

@@ -122,6 +122,14 @@ def _queued(redis_client) -> int:
     return sum(redis_client.hlen(key) for key in redis_client.scan_iter("*.msgs"))
 
 
+def _messages(redis_client) -> list[dict[str, Any]]:
+    return [
+        json.loads(raw)
+        for key in redis_client.scan_iter("*.msgs")
+        for raw in redis_client.hvals(key)
+    ]
+
+
 def test_dry_run_lists_both_and_changes_nothing(
     session, registrars, sandbox, orcid_deps, cipher, client_id, booted, redis_client
 ):
@@ -144,9 +152,20 @@ def test_dry_run_lists_both_and_changes_nothing(
     assert after == before
     assert _queued(redis_client) == queued
     # (the check can fail: the same call without --dry-run sends two messages)
-    assert _retry("--reason", "401")[0] == 0
-    assert _retry("--orcid", row.orcid)[0] == 0
+    earlier = {m["message_id"] for m in _messages(redis_client)}
+    by_reason, by_orcid = _retry("--reason", "401")[1], _retry("--orcid", row.orcid)[1]
     assert _queued(redis_client) == queued + 2
+    # ... each carrying its retry's correlation id, for the operator to follow in the logs
+    sent = {
+        m["actor_name"]: m["options"].get("correlation_id")
+        for m in _messages(redis_client)
+        if m["message_id"] not in earlier
+    }
+    assert sent == {
+        "registrars.datacite.sync": by_reason["correlation_id"],
+        "orcid.place": by_orcid["correlation_id"],
+    }
+    assert by_reason["correlation_id"].startswith("retry-")
 
 
 def test_exit_codes_a_script_can_use(session, booted):

@@ -22,17 +22,19 @@ the same locks and returns the same list, and changes nothing.
 from __future__ import annotations
 
 import enum
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
 from worker.config import Settings
 from worker.db import enqueue_after_commit
-from worker.logging import get_logger
+from worker.logging import current_correlation_id, get_logger
 from worker.models import (
     CrossrefDeposit,
     DepositStatus,
@@ -133,6 +135,9 @@ class Item:
 class Report:
     dry_run: bool
     items: list[Item]
+    #: Carried by the messages this retry sent for DOIs and placements (a revived event keeps
+    #: its own): the operator finds every log line the retry caused by it.
+    correlation_id: str
 
     @property
     def retried(self) -> list[Item]:
@@ -141,6 +146,7 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {
             "dry_run": self.dry_run,
+            "correlation_id": self.correlation_id,
             "retried": len(self.retried),
             "skipped": len(self.items) - len(self.retried),
             "items": [i.as_dict() for i in self.items],
@@ -158,20 +164,22 @@ def retry(
     """Bring forward or revive every row the selector picks; with ``dry_run``, only list them."""
     selector.check()
     now = now or utcnow()
-    items = [
-        *(_event(session, e, dry_run, now) for e in _events(session, selector)),
-        *(_doi(session, settings, r, dry_run, now) for r in _registrations(session, selector)),
-        *(_placement(session, p, dry_run, now) for p in _placements(session, selector)),
-    ]
-    session.flush()
-    if not dry_run:
-        log.info(
-            "operator_retry",
-            retried=sum(i.action != Action.SKIPPED for i in items),
-            skipped=sum(i.action == Action.SKIPPED for i in items),
-            selector={k: v for k, v in vars(selector).items() if v is not None},
-        )
-    return Report(dry_run, items)
+    correlation = current_correlation_id() or f"retry-{uuid.uuid4()}"
+    with structlog.contextvars.bound_contextvars(correlation_id=correlation):
+        items = [
+            *(_event(session, e, dry_run, now) for e in _events(session, selector)),
+            *(_doi(session, settings, r, dry_run, now) for r in _registrations(session, selector)),
+            *(_placement(session, p, dry_run, now) for p in _placements(session, selector)),
+        ]
+        session.flush()
+        if not dry_run:
+            log.info(
+                "operator_retry",
+                retried=sum(i.action != Action.SKIPPED for i in items),
+                skipped=sum(i.action == Action.SKIPPED for i in items),
+                selector={k: v for k, v in vars(selector).items() if v is not None},
+            )
+    return Report(dry_run, items, correlation)
 
 
 # --- selection ----------------------------------------------------------------------------
