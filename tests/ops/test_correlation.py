@@ -96,3 +96,40 @@ def _wait_placed(database: Any) -> None:
             return state == PlacementState.PLACED
 
     _wait_for(placed, "the placement")
+
+
+def test_a_transient_failure_is_one_warning_line_in_every_flow(
+    settings, committed_database, broker, database_url, redis_url, cipher, sandbox, client_id,
+    lines, caplog,
+):  # fmt: skip
+    # Given DataCite and ORCID failing with 503s and the CRIS's webhook endpoint down
+    settings = settings.model_copy(update={"notify_urls": {"cris": "http://127.0.0.1:9/none"}})
+    runtime = make_runtime(settings, committed_database, broker, cipher, database_url, redis_url)
+    orcid = new_researcher(sandbox)
+    with committed_database.session() as session:
+        authorize(session, sandbox, cipher, orcid, client_id)
+    sandbox.set_faults("datacite", error_rate=1)
+    sandbox.set_faults("orcid", error_rate=1)
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
+    worker.start()
+    try:
+        # When a DataCite work and a work naming the researcher (an external DOI) arrive
+        registered = work("w-dc", url="https://repo.example.edu/w-dc")
+        registered["registration"] = {"registrar": "datacite"}
+        placed = work("w-orcid", contributors=[{"given": "A", "family": "L", "orcid": orcid}])
+        with TestClient(create_app_for(runtime)) as client:
+            for event_id, data in (("e-dc", registered), ("e-orcid", placed)):
+                body = event(data=data, event_id=event_id, correlationid=f"trace-{event_id}")
+                assert signed_post(client, body, secret=INTAKE_SECRET).status_code == 202
+        wanted = {"doi_retry_scheduled", "orcid_retry_scheduled", "webhook_retry_scheduled"}
+        _wait_for(lambda: wanted <= {e["event"] for e in lines}, "a retry in each flow")
+    finally:
+        worker.stop()
+    # Then each flow's retry is a WARNING line carrying its event's correlation id, and no
+    # line anywhere is an ERROR or carries a traceback
+    retries = [e for e in lines if e["event"] in wanted]
+    assert {e["log_level"] for e in retries} == {"warning"}
+    assert {e["correlation_id"] for e in retries} == {"trace-e-dc", "trace-e-orcid"}
+    assert [e for e in lines if e["log_level"] in ("error", "critical") or "exc_info" in e] == []
+    assert [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+    assert not [r for r in caplog.records if r.exc_info]
