@@ -18,9 +18,13 @@ from tests.ops.flows import fail_placement, fail_with_401
 from tests.orcid.helpers import place_pending, record_works
 from tests.registrars.flow import (
     calls,
+    crossref_dois,
+    crossref_work,
     datacite_dois,
     datacite_work,
+    deposit,
     event,
+    finish,
     registration,
     sync,
 )
@@ -32,6 +36,7 @@ from worker.models import (
     PlacementState,
     ReceivedEvent,
 )
+from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite.service import sync_registration
 
 
@@ -251,3 +256,30 @@ def test_the_api_retries_the_callers_own_works_only(session, registrars, runtime
     assert done.status_code == 200 and done.json()["items"][0]["action"] == "revive"
     session.refresh(reg)
     assert reg.state == DoiState.SUBMITTED
+
+
+def test_a_crossref_doi_refused_at_upload_is_deposited_again_after_retry(
+    session, registrars, sandbox, booted
+):
+    # Given a Crossref deposit refused with 401 (a wrong password at the time), since fixed
+    event(session, "work.published", crossref_work())
+    good = registrars.settings
+    registrars.settings = good.model_copy(update={"crossref_password": "wrong"})
+    (refused,) = crossref.prepare_batches(session, registrars, "default", "10.32013")
+    assert crossref.upload_deposit(session, registrars, refused) is None
+    registrars.settings = good
+    reg = registration(session, "a-1")
+    assert reg.state == DoiState.FAILED
+    # When the operator retries by the reason
+    code, body, _ = _retry("--reason", "refused the upload (401)")
+    assert code == 0
+    assert [(i["doi"], i["action"]) for i in body["items"]] == [(reg.doi, "revive")]
+    # Then a new deposit carries the same DOI with a newer timestamp and Crossref registers it
+    first_timestamp = reg.last_timestamp
+    (deposit_id,) = deposit(session, registrars)
+    assert deposit_id != refused
+    finish(session, registrars, deposit_id)
+    reg = registration(session, "a-1")
+    assert reg.state == DoiState.REGISTERED, reg.last_error
+    assert reg.last_timestamp > first_timestamp
+    assert list(crossref_dois(sandbox)) == [reg.doi]
