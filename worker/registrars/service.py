@@ -117,7 +117,7 @@ def plan_change(
     try:
         model = validate_work(work.work_metadata)
     except WorkValidationError as exc:
-        raise EffectRefused(str(exc)) from None
+        raise EffectRefused(str(exc), fields=exc.paths()) from None
     created = reg is None
     if reg is None:
         reg = _new_registration(session, work, registrar, account, model.doi, settings)
@@ -134,7 +134,7 @@ def plan_change(
     try:
         change = desired_change(work, reg.doi, registrar, target)
     except MetadataError as exc:
-        raise EffectRefused(f"DOI {reg.doi} not registered: {exc}") from None
+        raise EffectRefused(f"DOI {reg.doi} not registered: {exc}", fields=exc.paths()) from None
     except crossref.NoTombstone:  # a withdrawn work updated without a newer version
         return f"work is withdrawn: DOI {reg.doi} at Crossref left as it is"
     reg.client_id = client_id or reg.client_id

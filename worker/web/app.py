@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from worker.bootstrap import Runtime
-from worker.web import crossref, intake, orcid, routes
+from worker.web import crossref, intake, ops, orcid, routes
 from worker.web.deps import problem
 
 
@@ -22,6 +22,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(orcid.router)
     app.include_router(crossref.router)
+    app.include_router(ops.router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
