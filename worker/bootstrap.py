@@ -200,8 +200,8 @@ def boot(settings: Settings | None = None, *, migrate: bool | None = None) -> Ru
         )
     except Exception as exc:
         raise BootError(str(exc)) from None
-    assert servers.database_url is not None
-    assert servers.redis_url is not None
+    if servers.database_url is None or servers.redis_url is None:
+        raise BootError("the embedded PostgreSQL or Redis did not report its URL")
     database = Database(servers.database_url)
     try:
         database.ping()

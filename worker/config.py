@@ -11,6 +11,7 @@ import base64
 import ipaddress
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -59,9 +60,15 @@ def loopback_host(host: str | None) -> bool:
 
 def is_loopback(url: str) -> bool:
     try:
-        return loopback_host(urlsplit(url).hostname)
+        parts = urlsplit(url)
+        _port = parts.port  # a malformed port raises here
     except ValueError:  # a malformed netloc (e.g. an unclosed IPv6 bracket)
         return False
+    # urlsplit reads "[::1].attacker.example" as ::1: after "]" only ":port" may follow.
+    after = parts.netloc.rpartition("@")[2].partition("]")[2] if "[" in parts.netloc else ""
+    if after and not re.fullmatch(r":\d{1,5}", after):
+        return False
+    return loopback_host(parts.hostname)
 
 
 def _require_https(url: str, name: str) -> str:

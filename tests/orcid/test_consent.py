@@ -205,6 +205,7 @@ def test_unknown_state_and_another_browsers_state_are_refused(client, session, s
         "https://cris.example.edu/after\x00",
         " https://cris.example.edu/after",
         "https://cris.example.edu./after/../../admin",
+        "https://[::1].cris.example.edu/after",
     ],
 )
 def test_open_redirect_through_return_to_is_refused(client, session, target):

@@ -40,6 +40,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _FORBIDDEN = re.compile(r"[\\\x00-\x20\x7f]")
 _ENCODED_SLASH = re.compile(r"(?i)%(2f|5c)")
 _ENCODED_DOT = re.compile(r"(?i)%2e")
+_BRACKETED = re.compile(r"\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 MAX_LENGTH = 2000
 
 
@@ -77,6 +78,8 @@ def normalise(url: str) -> str | None:
     host = (parts.hostname or "").rstrip(".")
     if scheme not in _DEFAULT_PORTS or not host or "@" in parts.netloc:
         return None
+    if "[" in parts.netloc and not _BRACKETED.fullmatch(parts.netloc):
+        return None  # urlsplit reads "[::1].evil.example" as ::1
     if scheme == "http" and not is_loopback(url):
         return None
     if _ENCODED_SLASH.search(parts.path):

@@ -362,7 +362,8 @@ class Negotiator(ReadClient):
         )
 
     def _crossref_message(self, doi: str) -> dict[str, Any]:
-        assert self.crossref is not None
+        if self.crossref is None:  # to_work asks only when there is a client
+            raise ResolveFailed(f"{doi}: no Crossref REST API is configured")
         try:
             message = self.crossref.work(doi)
         except TransportError as exc:

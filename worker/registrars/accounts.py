@@ -45,11 +45,11 @@ def resolve(settings: Settings, registrar: str, name: str | None) -> Account:
 
 def datacite_account(settings: Settings, name: str) -> DataCiteAccount:
     account = resolve(settings, DATACITE, name)
-    assert isinstance(account, DataCiteAccount)
+    assert isinstance(account, DataCiteAccount)  # noqa: S101 - narrows a type, holds by construction
     return account
 
 
 def crossref_account(settings: Settings, name: str) -> CrossrefAccount:
     account = resolve(settings, CROSSREF, name)
-    assert isinstance(account, CrossrefAccount)
+    assert isinstance(account, CrossrefAccount)  # noqa: S101 - narrows a type, holds by construction
     return account
