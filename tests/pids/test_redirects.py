@@ -177,6 +177,9 @@ def test_settings_carry_the_allow_list(monkeypatch):
     negotiator = Negotiator.from_settings(settings)
     assert negotiator.redirects is not None
     assert negotiator.redirects.hosts == frozenset({"doi.org", "data.crosscite.org"})
+    # The Crossref REST reads behind to_work follow the same rule
+    assert negotiator.crossref is not None and negotiator.crossref.redirects is not None
+    assert negotiator.crossref.redirects.hosts == negotiator.redirects.hosts
     monkeypatch.setenv("PIDSYNC_REDIRECT_HOSTS", "https://doi.org/")
     with pytest.raises(Exception, match="PIDSYNC_REDIRECT_HOSTS"):
         load_settings(_env_file=None)

@@ -242,6 +242,10 @@ class Negotiator(ReadClient):
         crossref = CrossrefRestClient.from_settings(
             settings, limiter=limiter, timeout=timeout, recorder=recorder
         )
+        # Its reads feed to_work (and so enrichment): the same redirect rule as doi.org's.
+        crossref.redirects = RedirectPolicy.for_resolver(
+            settings.crossref_api_url, settings.redirect_hosts
+        )
         return cls(
             settings.doi_resolver_url,
             crossref=crossref,
