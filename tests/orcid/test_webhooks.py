@@ -194,3 +194,59 @@ def test_no_plain_secret_column_is_left(session):
     )
     assert "webhook_secret" not in columns
     assert {"webhook_id", "webhook_secret_hash", "webhook_secret_enc"} <= columns
+
+
+def test_the_migration_hashes_secrets_of_webhooks_registered_before(database_url):
+    """Upgrade a database holding a plain secret: the old callback URL keeps authenticating,
+    the plain secret is gone."""
+    import os
+
+    import psycopg
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.orm import Session as OrmSession
+
+    from worker.migrate import upgrade
+
+    # Given a scratch database at the revision before, with a registered webhook
+    admin = make_url(database_url)
+    run = os.environ.get("PIDSYNC_TEST_RUN", "")  # two suites on one server stay apart
+    name = f"pidsync_webhook_migration_{run}_{os.environ.get('PYTEST_XDIST_WORKER', 'gw0')}"
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    try:
+        upgrade(url, "bee17795b75e")
+        orcid, legacy = "0000-0002-1825-0097", "P" * 43
+        with engine.begin() as conn:
+            researcher_id = conn.execute(
+                text("INSERT INTO researchers (orcid) VALUES (:o) RETURNING id"), {"o": orcid}
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO orcid_grants (researcher_id, client_id, scope, access_token_enc,"
+                    " status, webhook_secret, webhook_registered_at)"
+                    " VALUES (:r, 'APP-1', '/read-limited', '\\x00', 'active', :s, now())"
+                ),
+                {"r": researcher_id, "s": legacy},
+            )
+        # When it is upgraded
+        upgrade(url)
+        # Then the old URL /webhooks/orcid/{orcid}/{secret} still authenticates, by its hash
+        with OrmSession(engine) as session:
+            grant = session.execute(select(OrcidGrant)).scalar_one()
+            assert grant.webhook_id == orcid
+            assert grant.webhook_secret_hash == hashlib.sha256(legacy.encode()).hexdigest()
+            assert grant.webhook_secret_enc is None
+            assert webhooks.receive(session, orcid, legacy) is True
+            assert webhooks.receive(session, orcid, "Q" * 43) is False
+            session.rollback()
+            dump = session.execute(text("SELECT row_to_json(g)::text FROM orcid_grants g"))
+            assert legacy not in dump.scalar_one()
+    finally:
+        engine.dispose()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
