@@ -341,7 +341,12 @@ class OrcidGrant(Timestamped, Base):
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(Text)
     last_checked_at: Mapped[datetime | None]
-    webhook_secret: Mapped[str | None] = mapped_column(String(100))
+    # The ORCID webhook's callback is {base}/webhooks/orcid/{webhook_id}/{secret}: the id finds
+    # the grant, the secret (kept as its SHA-256 only) authenticates ORCID's call, and its
+    # ciphertext (token keys) rebuilds the URL ORCID needs to remove the webhook.
+    webhook_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    webhook_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    webhook_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     webhook_registered_at: Mapped[datetime | None]
     # When a permission notification last asked the researcher to authorise again.
     reauth_requested_at: Mapped[datetime | None]

@@ -162,7 +162,7 @@ def _apply_each(session: Session, deps: OrcidDeps, fresh: Fresh, items: list[Bul
             placed.append((row, mark_placed(row, digest)))
             continue
         error = item.error
-        assert error is not None
+        assert error is not None  # noqa: S101 - narrows a type, holds by construction
         if error.status == 409 and error.error_code == 9021:
             row.put_code = error.named_put_code()
             row.in_doubt = row.put_code is None  # else found by reading on the next attempt

@@ -446,7 +446,7 @@ def _update(
     body: dict[str, Any],
     digest: str,
 ) -> Result:
-    assert row.put_code is not None
+    assert row.put_code is not None  # noqa: S101 - narrows a type, holds by construction
     try:
         client.update_work(row.orcid, token, row.put_code, body)
     except OrcidError as exc:

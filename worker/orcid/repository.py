@@ -138,16 +138,16 @@ def grants_with_webhook_to_change(session: Session) -> list[OrcidGrant]:
     )
 
 
-def webhook_secrets(session: Session, orcid: str) -> list[str]:
-    """The webhook secrets of the record's grants (one per ORCID client with a webhook)."""
-    return [
-        str(secret)
-        for secret in session.execute(
-            select(OrcidGrant.webhook_secret)
-            .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
-            .where(Researcher.orcid == orcid, OrcidGrant.webhook_secret.is_not(None))
+def grants_by_webhook_id(session: Session, webhook_id: str) -> list[OrcidGrant]:
+    """The grants whose webhook callback carries ``webhook_id`` (one, or for a webhook
+    registered before secrets were hashed, each client's grant of that record)."""
+    return list(
+        session.execute(
+            select(OrcidGrant).where(
+                OrcidGrant.webhook_id == webhook_id, OrcidGrant.webhook_secret_hash.is_not(None)
+            )
         ).scalars()
-    ]
+    )
 
 
 def grant_attempt_for_update(

@@ -14,7 +14,7 @@ from worker.clock import utcnow
 from worker.config import Settings
 from worker.db import enqueue_after_commit
 from worker.models import GrantEffect, OrcidPlacement
-from worker.orcid import repository, webhooks
+from worker.orcid import consent, repository, webhooks
 from worker.orcid.deps import OrcidDeps
 
 
@@ -76,3 +76,8 @@ def queue_token_checks(session: Session, settings: Settings) -> int:
 def webhook_upkeep(session: Session, deps: OrcidDeps) -> int:
     """Register webhooks for granted records, remove those of ended grants."""
     return webhooks.upkeep(session, deps)
+
+
+def purge_consent_states(session: Session, settings: Settings) -> int:
+    """Delete expired consent requests (:func:`worker.orcid.consent.purge_expired`)."""
+    return consent.purge_expired(session, settings)

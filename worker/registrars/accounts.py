@@ -50,11 +50,11 @@ def resolve(settings: Settings, registrar: Registrar, name: str | None) -> Accou
 
 def datacite_account(settings: Settings, name: str) -> DataCiteAccount:
     account = resolve(settings, Registrar.DATACITE, name)
-    assert isinstance(account, DataCiteAccount)
+    assert isinstance(account, DataCiteAccount)  # noqa: S101 - narrows a type, holds by construction
     return account
 
 
 def crossref_account(settings: Settings, name: str) -> CrossrefAccount:
     account = resolve(settings, Registrar.CROSSREF, name)
-    assert isinstance(account, CrossrefAccount)
+    assert isinstance(account, CrossrefAccount)  # noqa: S101 - narrows a type, holds by construction
     return account

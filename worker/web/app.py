@@ -1,4 +1,4 @@
-"""The ASGI application: intake, status, schema, health, metrics, agencies' callbacks."""
+"""The ASGI application: intake, status, schema, health, metrics."""
 
 from __future__ import annotations
 
@@ -7,17 +7,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from worker.bootstrap import Runtime
-from worker.web import crossref, intake, ops, orcid, routes
+from worker.web import crossref, intake, ops, ops_access, orcid, routes
 from worker.web.deps import problem
 
 
 def create_app(runtime: Runtime) -> FastAPI:
+    production = runtime.settings.env == "production"
     app = FastAPI(
         title="pidsync",
         summary="DOIs at DataCite and Crossref, works on ORCID records, exactly once.",
         version="0.1.0",
+        # In production the docs are served behind the ops credential (worker.web.ops_access).
+        docs_url=None if production else "/docs",
+        redoc_url=None if production else "/redoc",
+        openapi_url=None if production else "/openapi.json",
     )
     app.state.runtime = runtime
+    if production:
+        ops_access.guarded_docs(app, runtime.settings)
     app.include_router(intake.router)
     app.include_router(routes.router)
     app.include_router(orcid.router)
