@@ -96,7 +96,6 @@ def _enriched(event: ReceivedEvent, ctx: Context) -> tuple[dict[str, Any], list[
 
 def _work_event(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
     data, notes = _enriched(event, ctx)
-    effects.before_work_applied(session, data)
     applied = apply_work(session, event.source, data, client_id=event.client_id)
     if applied.work is not None and applied.changed and not applied.stale:
         try:

@@ -74,16 +74,6 @@ def lock_researchers(session: Session, orcids: list[str]) -> None:
     repository.lock_researchers(session, orcids)
 
 
-def lock_named_researchers(session: Session, data: dict[str, Any]) -> None:
-    """Before a Work is stored (and its row locked): lock the researchers its data names, so
-    the work path always takes these locks before the work's row, as the grant path does."""
-    contributors = data.get("contributors")
-    if not isinstance(contributors, list):
-        return
-    named = [c.get("orcid") for c in contributors if isinstance(c, dict)]
-    lock_researchers(session, [orcid for orcid in named if isinstance(orcid, str)])
-
-
 def doi_wait(settings: Settings, row: OrcidPlacement) -> PlacementState | None:
     """The state a placement waits in instead of being written now (None: write it now).
 

@@ -18,14 +18,6 @@ from worker.models import OrcidGrant, Work
 from worker.works.trigger import Trigger
 
 
-def before_work_applied(session: Session, data: dict[str, Any]) -> None:
-    """Before a work event stores the Work (and locks its row): take the locks the flows need
-    first (the ORCID flow serialises each named researcher's grant and works)."""
-    from worker.orcid import placements
-
-    placements.lock_named_researchers(session, data)
-
-
 def on_work_changed(session: Session, work: Work, trigger: Trigger) -> list[str]:
     from worker.orcid import placements
     from worker.registrars import service as registrars
