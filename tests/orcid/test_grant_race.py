@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from tests.conftest import make_runtime
 from tests.helpers import SOURCE, process_event, work
+from tests.orcid.helpers import authorize, placement, publish
 from worker.models import EventStatus, OrcidPlacement, PlacementState, ReceivedEvent
-from worker.orcid import sweep
+from worker.orcid import repository, sweep
 from worker.orcid.grants import seal_token_response
 
 #: Concurrent runs per scenario (the report names the total tried).
@@ -174,3 +175,23 @@ def test_the_healing_sweep_queues_a_stranded_placement_of_a_consenting_researche
         orcid: (PlacementState.PENDING, client_id),
         reader: (PlacementState.AWAITING_CONSENT, ""),
     }
+
+
+def test_the_healing_sweep_leaves_a_work_another_client_placed(
+    session, settings, runtime, sandbox, cipher, client_id
+):
+    # Given a researcher who consented, and a work of theirs on the record from another
+    # ORCID client whose grant ended (awaiting consent to that client: ours may not take it)
+    orcid = sandbox.add_researcher(given_names="Ada", family_name="Lovelace")
+    authorize(session, sandbox, cipher, orcid, client_id)
+    work_row = publish(session, "w-1", orcid)
+    row = placement(session, work_row, orcid)
+    row.state = PlacementState.AWAITING_CONSENT
+    row.client_id = "APP-ANOTHERCLIENT"
+    row.put_code = 4242
+    session.flush()
+
+    # When the sweep runs, then it neither moves it nor keeps selecting it
+    assert repository.consented_awaiting_ids(session, 10) == []
+    assert sweep.heal_waiting_placements(session, settings) == 0
+    assert placement(session, work_row, orcid).state == PlacementState.AWAITING_CONSENT

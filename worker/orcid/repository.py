@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import any_, delete, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from worker.events.types import RESEARCHER_AUTHORIZED
 from worker.models import (
@@ -371,7 +371,24 @@ def placements_of_work_for_update(session: Session, work_id: int) -> list[OrcidP
 
 def consented_awaiting_ids(session: Session, limit: int) -> list[int]:
     """Placements awaiting consent whose researcher has an active grant that may place works
-    (the grant and the work were processed at the same moment, or a message was lost)."""
+    (the grant and the work were processed at the same moment, or a message was lost) and
+    that grant's client may take them: the placement is its own, or the work is neither on
+    the record from another client nor placed by this one (as ``placements._claim`` rules)."""
+    other = aliased(OrcidPlacement)
+    placed_by_grantee = (
+        select(other.id)
+        .where(
+            other.work_id == OrcidPlacement.work_id,
+            other.orcid == OrcidPlacement.orcid,
+            other.client_id == OrcidGrant.client_id,
+        )
+        .correlate(OrcidPlacement, OrcidGrant)
+        .exists()
+    )
+    claimable = or_(
+        OrcidPlacement.client_id == OrcidGrant.client_id,
+        OrcidPlacement.put_code.is_(None) & ~OrcidPlacement.in_doubt & ~placed_by_grantee,
+    )
     writable = (
         select(OrcidGrant.id)
         .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
@@ -379,6 +396,7 @@ def consented_awaiting_ids(session: Session, limit: int) -> list[int]:
             Researcher.orcid == OrcidPlacement.orcid,
             OrcidGrant.status == GrantStatus.ACTIVE,
             literal(WRITE_SCOPE) == any_(func.regexp_split_to_array(OrcidGrant.scope, r"\s+")),
+            claimable,
         )
         .exists()
     )
