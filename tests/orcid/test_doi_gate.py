@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import SOURCE
-from tests.orcid.conftest import orcid_settings
+from tests.orcid.conftest import with_registrars
 from tests.orcid.helpers import (
     authorize,
     place_pending,
@@ -20,6 +20,7 @@ from tests.orcid.helpers import (
     researcher,
 )
 from tests.registrars.flow import crossref_work, datacite_work, deposit, finish, registration, sync
+from worker.config import Settings
 from worker.db import pending_messages
 from worker.models import DoiState, OrcidPlacement, PlacementState, Work
 from worker.ops.status import work_status
@@ -30,26 +31,8 @@ SETTLED = "orcid.doi_settled"
 
 
 @pytest.fixture
-def settings(sandbox: Any, tmp_path: Any):
-    """ORCID at the sandbox (one member client) and the sandbox's DataCite and Crossref
-    accounts, with fast registrar pacing."""
-    info = sandbox.info()
-    return orcid_settings(
-        sandbox,
-        tmp_path,
-        datacite_url=info["datacite_api_url"],
-        datacite_repository_id=info["datacite_repository_id"],
-        datacite_password=info["datacite_password"],
-        datacite_prefix=info["datacite_prefix"],
-        crossref_deposit_url=info["crossref_deposit_url"],
-        crossref_api_url=info["crossref_api_url"],
-        crossref_login_id=info["crossref_login_id"],
-        crossref_password=info["crossref_password"],
-        crossref_prefix=info["crossref_prefix"],
-        doi={"retry_backoff": [0.01], "reconcile_min_age_seconds": 0},
-        datacite={"limit_count": 1_000_000},
-        crossref={"batch_window_seconds": 0, "poll_schedule": [0.05], "requests_per_second": 1000},
-    )
+def settings(sandbox: Any, tmp_path: Any) -> Settings:
+    return with_registrars(sandbox, tmp_path)
 
 
 @pytest.fixture
