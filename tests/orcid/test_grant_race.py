@@ -13,13 +13,20 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tests.conftest import make_runtime
 from tests.helpers import SOURCE, process_event, work
-from tests.orcid.helpers import authorize, placement, publish
-from worker.models import EventStatus, OrcidPlacement, PlacementState, ReceivedEvent
-from worker.orcid import repository, sweep
+from tests.orcid.helpers import authorize, placement, publish, record_works
+from worker.models import (
+    EventStatus,
+    GrantStatus,
+    OrcidGrant,
+    OrcidPlacement,
+    PlacementState,
+    ReceivedEvent,
+)
+from worker.orcid import placements, repository, sweep
 from worker.orcid.grants import seal_token_response
 
 #: Concurrent runs per scenario (the report names the total tried).
@@ -195,3 +202,55 @@ def test_the_healing_sweep_leaves_a_work_another_client_placed(
     assert repository.consented_awaiting_ids(session, 10) == []
     assert sweep.heal_waiting_placements(session, settings) == 0
     assert placement(session, work_row, orcid).state == PlacementState.AWAITING_CONSENT
+
+
+def test_a_placement_finding_no_grant_waits_for_a_grant_being_stored(
+    live, committed_database, committed_deps, sandbox, cipher, client_id
+):
+    database = committed_database
+    # Given a pending placement whose researcher's grant is (for the moment) not active
+    orcid = sandbox.add_researcher(given_names="Ada", family_name="Lovelace")
+    with database.session() as session:
+        grant, _token = authorize(session, sandbox, cipher, orcid, client_id)
+        work_row = publish(session, "w-1", orcid)
+        placement_id = placement(session, work_row, orcid).id
+        grant.status = GrantStatus.REVOKED
+        grant_id = grant.id
+
+    # And the grant path storing the researcher's renewed consent right now: it holds the
+    # researcher's lock and has not committed
+    grant_path = database.sessionmaker()
+    renewed = grant_path.get(OrcidGrant, grant_id)
+    renewed.status = GrantStatus.ACTIVE
+    grant_path.flush()
+    repository.lock_researchers(grant_path, [orcid])
+
+    # When a worker runs the placement at that moment
+    results: list[str] = []
+
+    def place() -> None:
+        with database.session() as session:
+            results.append(placements.place(session, committed_deps, placement_id).note)
+
+    worker = threading.Thread(target=place)
+    worker.start()
+    try:
+        with database.session() as watcher:  # the worker waits for the researcher's lock
+            waiting = text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )
+            for _ in range(2000):
+                if watcher.execute(waiting).scalar_one():
+                    break
+                threading.Event().wait(0.005)
+            else:
+                pytest.fail("the placement never waited for the researcher's lock")
+        grant_path.commit()
+    finally:
+        grant_path.close()  # rolls back what was not committed: nothing left holding locks
+        worker.join(timeout=30)
+
+    # Then it saw the renewed grant and placed the work, rather than parking it for consent
+    # where the grant path (which read the placements before) would never look again
+    assert results and results[0].startswith("added"), results
+    assert len(record_works(sandbox, orcid)) == 1
