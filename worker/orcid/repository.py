@@ -28,6 +28,10 @@ from worker.models import (
 )
 from worker.orcid.oauth import WRITE_SCOPE
 
+#: The advisory-lock key space of per-researcher locks (first key of the two-key form).
+RESEARCHER_LOCKS = 0x0BC1D
+
+
 # --- researchers and grants ---------------------------------------------------------------
 
 
@@ -204,10 +208,14 @@ def overdue_grant_attempts(
 
 def lock_researchers(session: Session, orcids: list[str]) -> None:
     """Hold each researcher's advisory lock until the transaction ends, in a fixed order (so
-    two transactions naming the same researchers never wait for each other in a circle)."""
+    two transactions naming the same researchers never wait for each other in a circle).
+
+    The two-key form keeps these locks apart from single-key ones (the scheduler's leader
+    lock): a hash that happened to equal that key must not block a researcher for good."""
     for orcid in sorted(set(orcids)):
         session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"orcid:{orcid}"}
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:orcid))"),
+            {"space": RESEARCHER_LOCKS, "orcid": orcid},
         )
 
 
