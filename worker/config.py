@@ -297,6 +297,11 @@ class OrcidSettings(Section):
     webhook_sweep_seconds: float = Field(600.0, gt=0)
     # How often expired consent requests (OAuth states) are purged.
     state_purge_sweep_seconds: float = Field(3600.0, gt=0)
+    # A work whose DOI pidsync registers is placed with the DOI only once the agency confirmed
+    # it. When the DOI fails for good (or is withdrawn): "place" the work without it (its
+    # source-work-id only), or "skip" it (not placed). Either way a work already on a record
+    # with that DOI is corrected: written again without it.
+    without_doi: Literal["place", "skip"] = "place"
 
     _list = field_validator("retry_backoff", mode="before")(_seconds_list)
     _check = field_validator("retry_backoff")(_schedule)

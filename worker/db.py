@@ -3,7 +3,9 @@
 ``Database.session()`` is the unit of work: it commits or rolls back. Services flush, never
 commit.
 Messages queued with ``enqueue_after_commit`` are sent once the transaction has committed and
-dropped if it rolls back, so a worker never acts on state that does not exist (yet).
+dropped if it rolls back, so a worker never acts on state that does not exist (yet). A
+savepoint (``begin_nested``) released sends nothing yet; one rolled back drops the messages
+queued inside it and keeps the others.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from worker.broker import send
 from worker.logging import current_correlation_id, get_logger
@@ -21,14 +23,30 @@ from worker.logging import current_correlation_id, get_logger
 log = get_logger(__name__)
 
 _PENDING = "pidsync_pending_messages"
+_MARKS = "pidsync_savepoint_marks"
 
 
 class PidsyncSession(Session):
     """A Session that sends the messages queued during its transaction after it commits."""
 
 
+@event.listens_for(PidsyncSession, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    # A savepoint remembers how many messages were queued before it, so rolling it back drops
+    # only its own.
+    if transaction.nested:
+        session.info.setdefault(_MARKS, {})[transaction] = len(session.info.get(_PENDING, []))
+
+
+@event.listens_for(PidsyncSession, "after_transaction_end")
+def _forget_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    session.info.get(_MARKS, {}).pop(transaction, None)
+
+
 @event.listens_for(PidsyncSession, "after_commit")
 def _send_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released (SQLAlchemy calls that a commit too): not yet
     pending: list[tuple[str, tuple[Any, ...], float | None, dict[str, Any]]] = session.info.pop(
         _PENDING, []
     )
@@ -42,7 +60,12 @@ def _send_pending(session: Session) -> None:
 
 @event.listens_for(PidsyncSession, "after_rollback")
 def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    savepoint = session.get_nested_transaction()
+    mark = session.info.get(_MARKS, {}).get(savepoint) if savepoint is not None else None
+    if mark is None:  # the transaction itself
+        session.info.pop(_PENDING, None)
+        return
+    del session.info.get(_PENDING, [])[mark:]  # only what the savepoint queued
 
 
 def enqueue_after_commit(

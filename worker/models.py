@@ -392,6 +392,11 @@ class PlacementState(enum.StrEnum):
     PENDING = "pending"
     PLACED = "placed"
     AWAITING_CONSENT = "awaiting_consent"  # no grant, or the grant was revoked
+    # The work's DOI is pidsync's to register and the agency has not confirmed it yet: placed
+    # once it does (or without the DOI once it fails for good, per PIDSYNC_ORCID_WITHOUT_DOI).
+    AWAITING_DOI = "awaiting_doi"
+    # Never placed: its DOI failed for good and PIDSYNC_ORCID_WITHOUT_DOI=skip.
+    SKIPPED = "skipped"
     REMOVED_BY_RESEARCHER = "removed_by_researcher"  # respected: not re-added unless asked
     NOT_OURS = "not_ours"  # 403/9010
     DELETED = "deleted"  # removed by us after a withdrawal

@@ -59,6 +59,11 @@ def default_jobs(rt: Runtime) -> list[Job]:
             partial(orcid.resend_stalled_placements, settings=settings),
         ),
         Job(
+            "orcid_heal_waiting_placements",
+            every,
+            partial(orcid.heal_waiting_placements, settings=settings),
+        ),
+        Job(
             "orcid_grant_effects",
             every,
             partial(orcid.resend_overdue_grant_effects, settings=settings),

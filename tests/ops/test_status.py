@@ -60,12 +60,16 @@ def test_placements_say_why_they_are_blocked_and_when_they_try_next(
     # Then the one without consent says so; the other waits for the DOI to be confirmed
     assert placements[other]["state"] == "awaiting_consent"
     assert "awaiting consent" in placements[other]["blocked"]
-    assert placements[consented]["state"] == "pending"
+    assert placements[consented]["state"] == "awaiting_doi"
     assert placements[consented]["blocked"].startswith("awaiting the DOI: ")
     assert "reserved at datacite" in placements[consented]["blocked"]
     # When the DOI is confirmed, nothing blocks it; a transient ORCID failure then shows the
     # next try and the tries so far
     sync(session, registrars, registration(session, "w-1"))
+    # (the registrars' orcid.doi_settled message, run here as its actor would)
+    from worker.orcid.placements import on_doi_settled
+
+    on_doi_settled(session, orcid_deps.settings, registration(session, "w-1").work_id)
     sandbox.set_faults("orcid", error_rate=1)
     place_pending(session, orcid_deps)
     placed = {p["orcid"]: p for p in _status(session)["orcid"]}[consented]

@@ -64,6 +64,28 @@ def orcid_settings(sandbox: Sandbox, tmp_path: Any, **overrides: Any) -> Setting
     return Settings(**values)
 
 
+def with_registrars(sandbox: Sandbox, tmp_path: Any) -> Settings:
+    """ORCID at the sandbox as above, and the sandbox's DataCite and Crossref accounts, with
+    fast registrar pacing (for tests that follow a DOI from its agency to ORCID)."""
+    info = sandbox.info()
+    return orcid_settings(
+        sandbox,
+        tmp_path,
+        datacite_url=info["datacite_api_url"],
+        datacite_repository_id=info["datacite_repository_id"],
+        datacite_password=info["datacite_password"],
+        datacite_prefix=info["datacite_prefix"],
+        crossref_deposit_url=info["crossref_deposit_url"],
+        crossref_api_url=info["crossref_api_url"],
+        crossref_login_id=info["crossref_login_id"],
+        crossref_password=info["crossref_password"],
+        crossref_prefix=info["crossref_prefix"],
+        doi={"retry_backoff": [0.01], "reconcile_min_age_seconds": 0},
+        datacite={"limit_count": 1_000_000},
+        crossref={"batch_window_seconds": 0, "poll_schedule": [0.05], "requests_per_second": 1000},
+    )
+
+
 @pytest.fixture
 def settings(sandbox: Sandbox, tmp_path: Any) -> Settings:
     return orcid_settings(sandbox, tmp_path)

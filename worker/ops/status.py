@@ -77,9 +77,7 @@ def _placement_blocked(p: OrcidPlacement) -> str | None:
             "(or revoked it); placed once they do"
         )
     reg = p.work.registration
-    if p.state == PlacementState.PENDING and reg is not None and reg.state not in _CONFIRMED:
-        if reg.state in (DoiState.FAILED, DoiState.WITHDRAWN):
-            return None
+    if p.state == PlacementState.AWAITING_DOI and reg is not None and reg.state not in _CONFIRMED:
         return (
             f"awaiting the DOI: {reg.doi} is {reg.state.value} at {reg.registrar}; the work is "
             "placed with it once the agency confirms it"

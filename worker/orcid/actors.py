@@ -29,6 +29,15 @@ def place_work(placement_id: int) -> None:
     later(result.delay, result.note)
 
 
+@actor("orcid.doi_settled", time_limit=TIME_LIMIT)
+def doi_settled(work_id: int) -> None:
+    """Sent by the registrars when a work's DOI is confirmed, fails for good or is withdrawn."""
+    rt = runtime()
+    with rt.session() as session:
+        result = placements.on_doi_settled(session, rt.settings, work_id)
+    later(result.delay, result.note)
+
+
 @actor("orcid.backfill", time_limit=TIME_LIMIT)
 def backfill_grant(grant_id: int) -> None:
     rt = runtime()

@@ -20,6 +20,7 @@ from worker.orcid.client import BULK_MAX, BulkItem, MemberClient, OrcidError, Re
 from worker.orcid.grants import access_token, can_write
 from worker.orcid.placements import (
     find_ours,
+    held_back,
     mark_failed,
     mark_placed,
     queue_placement,
@@ -56,6 +57,8 @@ def backfill(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
             queue_placement(
                 session, row
             )  # an update or a removal: one call each, by the single path
+            continue
+        if held_back(deps.settings, row):  # its DOI is not confirmed yet (or failed: skipped)
             continue
         try:
             body = render.orcid_work(row.work)

@@ -18,11 +18,19 @@ on PUT or DELETE means the researcher deleted it: ``removed_by_researcher``, nev
 unless an operator asks (:func:`readd`). 403/9010: ``not_ours``. Other 4xx: ``failed`` with
 ORCID's developer message, no retry. Writes to one record hold its lock; every call takes a
 slot from the shared rate limit. A revoked token marks the grant revoked, not the job failed.
+
+A DOI pidsync registers reaches ORCID only once its agency confirmed it (DESIGN §7): until then
+the placement is ``awaiting_doi``; the registrars send ``orcid.doi_settled`` when the DOI's
+fate is known (:func:`on_doi_settled`), and the sweep heals any placement left waiting.
+
+No placement is lost to a race between a researcher's grant and a work naming them: both paths
+hold the researcher's transaction-scoped advisory lock (:func:`lock_researchers`) before they
+read the other's rows, so whichever commits second sees the first.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -38,6 +46,7 @@ from worker.orcid import repository
 from worker.orcid.attempts import log_retry, next_try
 from worker.orcid.client import MemberClient, OrcidError, RevokedToken, WorkSummary
 from worker.orcid.grants import access_token, can_write
+from worker.orcid.payload import DoiReadiness
 from worker.orcid.recipients import tell_work
 from worker.orcid.result import Result
 from worker.orcid.revocation import handle_revoked, revoke_locally, revoked_reason
@@ -53,6 +62,57 @@ log = get_logger(__name__)
 #: and "not ours" are kept).
 KEPT = (PlacementState.REMOVED_BY_RESEARCHER, PlacementState.NOT_OURS)
 NO_GRANT = "no active grant with /activities/update for this ORCID client"
+NO_CONSENT = "the researcher has not authorised placing works"
+#: States a confirmed or failed DOI wakes: waiting for it, skipped without it, or placed (with
+#: or without it, to be written again as it now should be).
+DOI_WOKEN = (PlacementState.AWAITING_DOI, PlacementState.SKIPPED, PlacementState.PLACED)
+
+
+def lock_researchers(session: Session, orcids: list[str]) -> None:
+    """Serialise, per researcher, the grant path and the work path until the transaction ends:
+    each then reads the other's committed rows."""
+    repository.lock_researchers(session, orcids)
+
+
+def doi_wait(settings: Settings, row: OrcidPlacement) -> PlacementState | None:
+    """The state a placement waits in instead of being written now (None: write it now).
+
+    A work not yet on the record waits for its DOI's confirmation; with a DOI that failed for
+    good it is written without the DOI, or skipped when so configured. A work already on the
+    record is written now either way: without an unconfirmed or failed DOI, which corrects
+    one that carries it."""
+    if row.put_code is not None or row.in_doubt:
+        return None
+    readiness = render.doi_readiness(row.work)
+    if readiness == DoiReadiness.WAITING:
+        return PlacementState.AWAITING_DOI
+    if readiness == DoiReadiness.FAILED and settings.orcid.without_doi == "skip":
+        return PlacementState.SKIPPED
+    return None
+
+
+def held_back(settings: Settings, row: OrcidPlacement) -> bool:
+    """Let the placement wait for its DOI (or skip it) when it must: True when it then does."""
+    state = doi_wait(settings, row)
+    if state is None:
+        return False
+    _wait(row, state)
+    return True
+
+
+def _wait(row: OrcidPlacement, state: PlacementState) -> None:
+    reg = row.work.registration
+    doi = reg.doi if reg is not None else "the DOI"
+    row.state = state
+    row.next_attempt_at = None
+    if state == PlacementState.AWAITING_DOI:
+        agency = reg.registrar if reg is not None else "its agency"
+        row.last_error = f"waiting for {agency} to confirm {doi} before placing the work"
+    else:
+        row.last_error = (
+            f"not placed: {doi} failed ({reg.state.value if reg else 'unknown'}) and "
+            "PIDSYNC_ORCID_WITHOUT_DOI=skip"
+        )
 
 
 def _claim(
@@ -100,6 +160,7 @@ def _summary(queued: int, awaiting: int, removing: int) -> str | None:
 def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | None:
     """Queue placing (or updating) the work on every contributor's record that allows it."""
     wanted = render.contributor_orcids(work)
+    lock_researchers(session, wanted)
     rows = repository.placements_of_work(session, work.id)
     by_orcid: dict[str, list[OrcidPlacement]] = {}
     for row in rows:
@@ -114,13 +175,12 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
                 orcid=orcid,
                 client_id=grant.client_id if grant else None,
                 state=PlacementState.PENDING if grant else PlacementState.AWAITING_CONSENT,
-                last_error=None if grant else "the researcher has not authorised placing works",
+                last_error=None if grant else NO_CONSENT,
             )
             session.add(row)
             session.flush()
             if grant:
-                queue_placement(session, row)
-                queued += 1
+                queued += _queue_or_wait(session, trigger.settings, row)
             else:
                 awaiting += 1
             continue
@@ -132,9 +192,7 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
                 if grant is None or not _claim(session, row, grant):
                     awaiting += 1
                     continue
-            row.state = PlacementState.PENDING
-            queue_placement(session, row)
-            queued += 1
+            queued += _queue_or_wait(session, trigger.settings, row)
     for orcid, existing in by_orcid.items():
         if orcid in wanted:
             continue
@@ -144,6 +202,16 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
         enqueue_after_commit(session, "orcid.suggest", work.id)
     session.flush()
     return _summary(queued, awaiting, removing)
+
+
+def _queue_or_wait(session: Session, settings: Settings, row: OrcidPlacement) -> int:
+    """Queue the placement, or let it wait for its DOI (visibly, unsent): 1 when queued."""
+    if held_back(settings, row):
+        return 0
+    row.state = PlacementState.PENDING
+    row.last_error = None
+    queue_placement(session, row)
+    return 1
 
 
 def _to_remove(session: Session, row: OrcidPlacement) -> int:
@@ -166,13 +234,14 @@ def on_work_withdrawn(session: Session, work: Work, _trigger: Trigger) -> str | 
     return f"ORCID placements: {removing} to remove" if removing else None
 
 
-def on_grant_stored(session: Session, grant: OrcidGrant, _trigger: Trigger) -> str | None:
+def on_grant_stored(session: Session, grant: OrcidGrant, trigger: Trigger) -> str | None:
     """A researcher authorised us: place their existing works (bulk backfill), register the
     record's webhook when configured."""
 
     if not can_write(grant):
         return None
     orcid = grant.researcher.orcid
+    lock_researchers(session, [orcid])  # before reading the work path's rows (see module doc)
     claimed = 0
     awaiting = repository.awaiting_placements(session, orcid)
     taken = repository.works_placed_by(session, orcid, grant.client_id)
@@ -180,29 +249,84 @@ def on_grant_stored(session: Session, grant: OrcidGrant, _trigger: Trigger) -> s
     with session.no_autoflush:
         for row in awaiting:
             if _claim(session, row, grant, taken):
-                row.state = PlacementState.PENDING
-                row.last_error = None
-                row.enqueued_at = claimed_at
-                claimed += 1
+                claimed += _claimed(trigger.settings, row, claimed_at)
     # Works that name the researcher but have no placement yet (e.g. stored before this grant
     # arrived by another route).
     for work in repository.unplaced_works_naming(session, orcid):
-        session.add(
-            OrcidPlacement(
-                work_id=work.id,
-                orcid=orcid,
-                client_id=grant.client_id,
-                state=PlacementState.PENDING,
-                enqueued_at=claimed_at,
-            )
-        )
-        claimed += 1
+        row = OrcidPlacement(work=work, orcid=orcid, client_id=grant.client_id)
+        session.add(row)
+        claimed += _claimed(trigger.settings, row, claimed_at)
     session.flush()
     enqueue_after_commit(session, "orcid.backfill", grant.id)
     enqueue_after_commit(session, "orcid.register_webhook", grant.id)
     if not claimed:
         return None
     return f"{claimed} existing work(s) queued for placement on ORCID (bulk backfill)"
+
+
+def _claimed(settings: Settings, row: OrcidPlacement, claimed_at: datetime) -> int:
+    """A placement the new grant takes on: pending for the backfill (1), or waiting for its
+    work's DOI (0)."""
+    if held_back(settings, row):
+        return 0
+    row.state = PlacementState.PENDING
+    row.last_error = None
+    row.enqueued_at = claimed_at
+    return 1
+
+
+def on_doi_settled(session: Session, settings: Settings, work_id: int) -> Result:
+    """The work's DOI was confirmed, failed for good or withdrawn (``orcid.doi_settled``, sent
+    by the registrars): queue the placements waiting for it, and those placed or skipped, so
+    each is written as it now should be (with the DOI, or corrected without it); one whose
+    content does not change sends nothing."""
+    rows = repository.placements_of_work_for_update(session, work_id)
+    if not rows or rows[0].work.withdrawn_at is not None:
+        return Result("no placement to update")  # a withdrawn work's placements are removed
+    queued = waiting = 0
+    for row in rows:
+        if row.state not in DOI_WOKEN:
+            continue
+        if row.state == PlacementState.PLACED and row.put_code is None:
+            continue  # nothing on the record to correct
+        state = doi_wait(settings, row)
+        if state is not None:
+            if row.state != state:
+                _wait(row, state)
+            waiting += 1
+            continue
+        row.state = PlacementState.PENDING
+        row.last_error = None
+        queue_placement(session, row)
+        queued += 1
+    session.flush()
+    return Result(f"DOI settled: {queued} placement(s) queued, {waiting} waiting or skipped")
+
+
+def resume_waiting(session: Session, settings: Settings, placement_id: int) -> bool:
+    """The healing sweep's step for one placement left ``awaiting_consent`` although the
+    researcher has a usable grant, or ``awaiting_doi`` although the DOI is settled: queue it
+    (or let it wait for its DOI). True when it moved."""
+    orcid = repository.placement_orcid(session, placement_id)
+    if orcid is None:
+        return False
+    lock_researchers(session, [orcid])  # first, as both event paths take it first
+    row = repository.placement_for_update(session, placement_id, skip_locked=True)
+    if row is None:
+        return False  # gone, or a worker holds it (it is moving already)
+    if row.state == PlacementState.AWAITING_CONSENT:
+        grant = repository.write_grant_for(session, row.orcid)
+        if grant is None or not _claim(session, row, grant):
+            return False
+    elif row.state != PlacementState.AWAITING_DOI:
+        return False
+    before = row.state
+    _queue_or_wait(session, settings, row)
+    session.flush()
+    moved = row.state != before
+    if moved:
+        log.info("orcid_placement_healed", orcid=row.orcid, work_id=row.work_id, was=before.value)
+    return moved
 
 
 def on_researcher_revoked(session: Session, data: dict[str, Any], _trigger: Trigger) -> str:
@@ -319,12 +443,15 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
         return Result("nothing to do")
     work = row.work
     present = work.withdrawn_at is None and row.orcid in render.contributor_orcids(work)
-    grant = (
-        None
-        if row.client_id is None
-        else repository.active_grant(session, row.orcid, row.client_id)
-    )
-    if grant is None or not can_write(grant):
+    grant = _usable_grant(session, row)
+    if grant is None:
+        # About to wait for consent: first let a grant being stored at this moment finish, so
+        # either we see it or its path sees this placement waiting (the healing sweep's net
+        # is then not needed).
+        lock_researchers(session, [row.orcid])
+        session.expire_all()  # read the grant as committed now, not as first loaded
+        grant = _usable_grant(session, row)
+    if grant is None:
         if not present and row.put_code is None and not row.in_doubt:
             row.state = PlacementState.DELETED
             return Result("nothing on the record to remove")
@@ -333,6 +460,8 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
         return Result("awaiting consent")
     body: dict[str, Any] = {}
     digest = ""
+    if present and held_back(deps.settings, row):
+        return Result(f"not sent: {row.last_error}")
     if present:
         try:
             body = render.orcid_work(work)
@@ -361,6 +490,11 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
         return Result("failed", failed=True)
     except TransientError as exc:
         return _transient(session, deps.settings, row, exc)
+
+
+def _usable_grant(session: Session, row: OrcidPlacement) -> OrcidGrant | None:
+    grant = repository.active_grant(session, row.orcid, row.client_id) if row.client_id else None
+    return grant if grant is not None and can_write(grant) else None
 
 
 def retry_later(

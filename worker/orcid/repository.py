@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import any_, delete, func, literal, or_, select
+from sqlalchemy import any_, delete, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from worker.events.types import RESEARCHER_AUTHORIZED
 from worker.models import (
+    DoiRegistration,
+    DoiState,
     GrantEffect,
     GrantStatus,
     OrcidGrant,
@@ -25,6 +27,10 @@ from worker.models import (
     Work,
 )
 from worker.orcid.oauth import WRITE_SCOPE
+
+#: The advisory-lock key space of per-researcher locks (first key of the two-key form).
+RESEARCHER_LOCKS = 0x0BC1D
+
 
 # --- researchers and grants ---------------------------------------------------------------
 
@@ -200,13 +206,35 @@ def overdue_grant_attempts(
 # --- placements ---------------------------------------------------------------------------
 
 
-def placement_for_update(session: Session, placement_id: int) -> OrcidPlacement | None:
-    """One placement with its work (and the work's DOI registration), locked."""
+def lock_researchers(session: Session, orcids: list[str]) -> None:
+    """Hold each researcher's advisory lock until the transaction ends, in a fixed order (so
+    two transactions naming the same researchers never wait for each other in a circle).
+
+    The two-key form keeps these locks apart from single-key ones (the scheduler's leader
+    lock): a hash that happened to equal that key must not block a researcher for good."""
+    for orcid in sorted(set(orcids)):
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:orcid))"),
+            {"space": RESEARCHER_LOCKS, "orcid": orcid},
+        )
+
+
+def placement_orcid(session: Session, placement_id: int) -> str | None:
+    return session.execute(
+        select(OrcidPlacement.orcid).where(OrcidPlacement.id == placement_id)
+    ).scalar_one_or_none()
+
+
+def placement_for_update(
+    session: Session, placement_id: int, *, skip_locked: bool = False
+) -> OrcidPlacement | None:
+    """One placement with its work (and the work's DOI registration), locked (``skip_locked``:
+    None when a worker holds it)."""
     return session.execute(
         select(OrcidPlacement)
         .where(OrcidPlacement.id == placement_id)
         .options(joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration))
-        .with_for_update(of=OrcidPlacement)
+        .with_for_update(of=OrcidPlacement, skip_locked=skip_locked)
     ).scalar_one_or_none()
 
 
@@ -330,6 +358,92 @@ def stalled_placements(session: Session, before: datetime, limit: int) -> list[O
             .order_by(OrcidPlacement.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+
+
+def placements_of_work_for_update(session: Session, work_id: int) -> list[OrcidPlacement]:
+    """The work's placements, locked, with the work and its DOI registration."""
+    return list(
+        session.execute(
+            select(OrcidPlacement)
+            .where(OrcidPlacement.work_id == work_id)
+            .order_by(OrcidPlacement.id)
+            .options(joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration))
+            .with_for_update(of=OrcidPlacement)
+        )
+        .unique()
+        .scalars()
+    )
+
+
+def consented_awaiting_ids(session: Session, limit: int) -> list[int]:
+    """Placements awaiting consent whose researcher has an active grant that may place works
+    (the grant and the work were processed at the same moment, or a message was lost) and
+    that grant's client may take them: the placement is its own, or the work is neither on
+    the record from another client nor placed by this one (as ``placements._claim`` rules)."""
+    other = aliased(OrcidPlacement)
+    placed_by_grantee = (
+        select(other.id)
+        .where(
+            other.work_id == OrcidPlacement.work_id,
+            other.orcid == OrcidPlacement.orcid,
+            other.client_id == OrcidGrant.client_id,
+        )
+        .correlate(OrcidPlacement, OrcidGrant)
+        .exists()
+    )
+    claimable = or_(
+        OrcidPlacement.client_id == OrcidGrant.client_id,
+        OrcidPlacement.put_code.is_(None) & ~OrcidPlacement.in_doubt & ~placed_by_grantee,
+    )
+    writable = (
+        select(OrcidGrant.id)
+        .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
+        .where(
+            Researcher.orcid == OrcidPlacement.orcid,
+            OrcidGrant.status == GrantStatus.ACTIVE,
+            literal(WRITE_SCOPE) == any_(func.regexp_split_to_array(OrcidGrant.scope, r"\s+")),
+            claimable,
+        )
+        .exists()
+    )
+    return list(
+        session.execute(
+            select(OrcidPlacement.id)
+            .where(OrcidPlacement.state == PlacementState.AWAITING_CONSENT, writable)
+            .order_by(OrcidPlacement.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def settled_awaiting_doi_ids(session: Session, limit: int) -> list[int]:
+    """Placements awaiting their work's DOI where the DOI is no longer waiting for its agency
+    (its settling message was lost, or raced with the event that made the placement)."""
+    waiting = (DoiState.RESERVED, DoiState.ON_HOLD, DoiState.SUBMITTED)
+    settled = (
+        select(DoiRegistration.id)
+        .where(
+            DoiRegistration.work_id == OrcidPlacement.work_id,
+            or_(
+                DoiRegistration.state.not_in(waiting),
+                DoiRegistration.registered_at.is_not(None),
+            ),
+        )
+        .exists()
+    )
+    unregistered = (
+        ~select(DoiRegistration.id)
+        .where(DoiRegistration.work_id == OrcidPlacement.work_id)
+        .exists()
+    )
+    return list(
+        session.execute(
+            select(OrcidPlacement.id)
+            .where(OrcidPlacement.state == PlacementState.AWAITING_DOI, or_(settled, unregistered))
+            .order_by(OrcidPlacement.id)
+            .limit(limit)
         ).scalars()
     )
 

@@ -2,7 +2,8 @@
 calls. Postgres is the source of truth: a placement left pending (its message lost, its worker
 gone) is sent again after a grace period; grants are tried with their token now and then so a
 dead one is found before a push; webhooks follow the grants; an effect about a grant whose
-retry message was lost is sent again."""
+retry message was lost is sent again; a placement left waiting for consent although the
+researcher has a usable grant, or for a DOI already settled, is queued (healing)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from sqlalchemy.orm import Session
 from worker.clock import utcnow
 from worker.config import Settings
 from worker.db import enqueue_after_commit
+from worker.logging import get_logger
 from worker.models import GrantEffect, OrcidPlacement
-from worker.orcid import consent, repository, webhooks
+from worker.orcid import consent, placements, repository, webhooks
 from worker.orcid.deps import OrcidDeps
+
+log = get_logger(__name__)
 
 
 def resend_stalled_placements(session: Session, settings: Settings) -> int:
@@ -41,6 +45,23 @@ def resend_stalled_placements(session: Session, settings: Settings) -> int:
             enqueue_after_commit(session, "orcid.place", row.id)
     session.flush()
     return len(rows)
+
+
+def heal_waiting_placements(session: Session, settings: Settings) -> int:
+    """Queue placements stranded waiting: ``awaiting_consent`` although the researcher has a
+    usable grant, ``awaiting_doi`` although the DOI is settled (at most
+    ``settings.sweep_batch`` of each). Selects the ids, then handles each in its own
+    savepoint: one that fails is logged and the sweep goes on. Returns how many moved."""
+    ids = repository.consented_awaiting_ids(session, settings.sweep_batch)
+    ids += repository.settled_awaiting_doi_ids(session, settings.sweep_batch)
+    moved = 0
+    for placement_id in ids:
+        try:
+            with session.begin_nested():
+                moved += placements.resume_waiting(session, settings, placement_id)
+        except Exception as exc:  # one bad row must not stall the others
+            log.warning("orcid_heal_failed", placement_id=placement_id, error=str(exc))
+    return moved
 
 
 def resend_overdue_grant_effects(session: Session, settings: Settings) -> int:

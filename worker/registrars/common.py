@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
+from worker.db import enqueue_after_commit
 from worker.errors import EffectRefused, error_text
 from worker.http import HttpError, ServerError
 from worker.logging import get_logger
@@ -111,6 +112,13 @@ def report(
     notify(session, client_id=reg.client_id, event_type=event_type, payload=body, work_id=work.id)
 
 
+def settled(session: Session, reg: DoiRegistration) -> None:
+    """The DOI's fate changed (confirmed, failed for good, withdrawn): the ORCID flow places
+    the work's waiting placements or corrects them (a message by name, after commit: the two
+    flows never import each other)."""
+    enqueue_after_commit(session, "orcid.doi_settled", reg.work_id)
+
+
 def mark_confirmed(
     session: Session,
     reg: DoiRegistration,
@@ -123,6 +131,8 @@ def mark_confirmed(
 ) -> None:
     """The agency confirmed the payload with hash ``confirmed_hash``: record and report it."""
     before = reg.state
+    if state != before:
+        settled(session, reg)
     reg.state = state
     reg.confirmed_hash = confirmed_hash
     if reg.pending_hash == confirmed_hash:
@@ -160,6 +170,8 @@ def mark_failed(
 
     The change that failed is no longer pending (retrying it cannot help); a newer change
     (``pending_hash`` other than ``failed_hash``) stays pending."""
+    if reg.state != DoiState.FAILED:
+        settled(session, reg)
     reg.state = DoiState.FAILED
     reg.last_error = message[: settings.error_text_chars]
     reg.error_details = details or None
