@@ -78,7 +78,7 @@ async def post_events(request: Request) -> JSONResponse:
         return _answer(400, problem(f"{BATCH} needs a JSON array of events"))
     if not batch and isinstance(body, list):
         return _answer(400, problem(f"a JSON array is a batch: send it as {BATCH}"))
-    ctx = IntakeContext(tuple(c.client_id for c in settings.orcid_client_list()))
+    ctx = IntakeContext.from_settings(settings)
     try:
         checked = check_events(body if batch else [body], ctx, batch=batch)
     except IntakeRejected as exc:
