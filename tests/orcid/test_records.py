@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from tests.helpers import session_database
 from tests.orcid.helpers import (
     authorize,
     notifications,
@@ -14,6 +15,7 @@ from tests.orcid.helpers import (
 )
 from worker.models import OrcidGrant, PlacementState, Work
 from worker.orcid import placements, reconcile, revocation, search, suggestions, webhooks
+from worker.orcid import sweep as orcid_sweep
 from worker.orcid.deps import public_client
 
 
@@ -92,7 +94,7 @@ def test_reconcile_adopts_a_lost_write_and_requeues_stale_metadata(
 
 
 def test_webhook_registered_with_a_secret_url_and_removed_when_the_grant_ends(
-    session, sandbox, cipher, tmp_path, redis_client, client_id
+    broker, session, sandbox, cipher, tmp_path, redis_client, client_id
 ):
     from tests.orcid.conftest import orcid_settings
     from worker.orcid.deps import build
@@ -118,7 +120,8 @@ def test_webhook_registered_with_a_secret_url_and_removed_when_the_grant_ends(
     # The grant ends (revoked at ORCID): the upkeep removes the webhook
     sandbox.revoke_token(token["access_token"])
     revocation.check_grant(session, deps, grant.id)
-    assert webhooks.upkeep(session, deps) == 1
+    session.commit()
+    assert orcid_sweep.webhook_upkeep(session_database(session), deps) == 1
     assert placements_note(webhooks.unregister(session, deps, grant.id)) == "webhook removed"
     assert sandbox.state()["orcid"]["webhooks"] == []
     assert session.get(OrcidGrant, grant.id).webhook_secret is None
@@ -129,14 +132,15 @@ def placements_note(result) -> str:
     return result.note
 
 
-def test_no_webhook_without_configuration(session, sandbox, cipher, deps, client_id):
+def test_no_webhook_without_configuration(broker, session, sandbox, cipher, deps, client_id):
     orcid = researcher(sandbox)
     grant, _token = authorize(session, sandbox, cipher, orcid, client_id)
     assert webhooks.register(session, deps, grant.id).note == "no webhook wanted"
-    assert webhooks.upkeep(session, deps) == 0
+    session.commit()
+    assert orcid_sweep.webhook_upkeep(session_database(session), deps) == 0
 
 
-def test_webhook_route_answers_at_once(client, session, sandbox, cipher, client_id):
+def test_webhook_route_answers_at_once(client, broker, session, sandbox, cipher, client_id):
     orcid = researcher(sandbox)
     grant, _token = authorize(session, sandbox, cipher, orcid, client_id)
     grant.webhook_secret = "s" * 43
