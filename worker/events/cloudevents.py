@@ -32,9 +32,10 @@ INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 #: a time past 2100 is a bug of the sender's clock or a probe.
 TIME_MIN = datetime(1970, 1, 1, tzinfo=UTC)
 TIME_MAX = datetime(2100, 1, 1, tzinfo=UTC)
-_RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-](?:0\d|1[0-4]):[0-5]\d)"
+RFC3339_PATTERN = (
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-](?:0\d|1[0-4]):[0-5]\d)$"
 )
+_RFC3339 = re.compile(RFC3339_PATTERN)
 _UNSAFE_CHAR = re.compile(r"[\x00\ud800-\udfff]")
 
 
