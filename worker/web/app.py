@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from worker.bootstrap import Runtime
 from worker.web import intake, orcid, routes
 from worker.web.deps import problem
+from worker.web.guard import UnsafeParameterGuard
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -18,6 +19,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         version="0.1.0",
     )
     app.state.runtime = runtime
+    app.add_middleware(UnsafeParameterGuard)
     app.include_router(intake.router)
     app.include_router(routes.router)
     app.include_router(orcid.router)
