@@ -10,6 +10,7 @@ import itertools
 import json
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -20,7 +21,8 @@ from tests.fuzz.strategies import cloudevents
 from worker.events.signature import sign
 from worker.models import ReceivedEvent
 
-FUZZ_EXAMPLES = {"single": 1200, "batch": 500, "raw": 300}
+#: Examples per test; the single-event test runs twice (two halves, so xdist spreads them).
+FUZZ_EXAMPLES = {"single": 600, "batch": 500, "raw": 300}
 _ids = itertools.count()
 
 
@@ -80,9 +82,11 @@ def _single(draw: st.DrawFn) -> Any:
     return draw(cloudevents(f"e-{next(_ids)}"))
 
 
+@pytest.mark.parametrize("half", [1, 2])
 @_fuzz(FUZZ_EXAMPLES["single"])
 @given(body=_single())
-def test_single_events_never_5xx_and_are_stored_whole_or_not_at_all(client, session, body):
+def test_single_events_never_5xx_and_are_stored_whole_or_not_at_all(client, session, half, body):
+    del half  # only spreads the examples over two test items (xdist runs them apart)
     before = _stored(session)
     response = _post(client, _encode(body), "application/cloudevents+json")
     _check_stored_whole(session, response, before)
