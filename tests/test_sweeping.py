@@ -50,7 +50,7 @@ def _poison(session, table: str, column: str, row_id: int) -> None:
 
 
 def test_an_unreadable_event_is_parked_and_the_others_are_sent_again(
-    database, broker, redis_client, settings: Settings
+    database, broker, redis_client, settings: Settings, client
 ):
     # Given two stalled events, the first of which cannot be read back
     with database.session() as session:
@@ -68,6 +68,10 @@ def test_an_unreadable_event_is_parked_and_the_others_are_sent_again(
     assert status == EventStatus.FAILED
     assert "resend_stalled_events: could not handle this row" in outcome
     assert "year" in outcome  # the driver's own reason: the year is out of range
+    # And the status API shows it, with the reason
+    shown = client.get(f"/events/{bad}").json()
+    assert shown["status"] == "failed"
+    assert shown["outcome"] == outcome
     # And the next run neither fails nor picks it again
     redis_client.flushdb()
     assert resend_stalled_events(database, settings) == 0

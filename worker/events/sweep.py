@@ -6,10 +6,10 @@ for the same event is harmless. Each event is handled in its own transaction
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
@@ -18,6 +18,10 @@ from worker.db import Database, enqueue_after_commit
 from worker.events import repository
 from worker.models import EventStatus, ReceivedEvent
 from worker.sweeping import RowSweep, run_sweep
+
+# The instants Python's datetime holds in UTC, with a day's margin for any offset.
+_READABLE_FROM = datetime(1, 1, 2, tzinfo=UTC)
+_READABLE_UNTIL = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 def resend_stalled_events(database: Database, settings: Settings) -> int:
@@ -48,9 +52,17 @@ def _resend(session: Session, event_id: int) -> bool:
 
 
 def park_event(session: Session, event_id: int, reason: str) -> None:
-    """Mark the event failed with ``reason``, without loading it (it may not load)."""
+    """Mark the event failed with ``reason``, without loading it (it may not load). A time no
+    program can read back (outside years 1-9999 in UTC, as the intake once let in) is cleared,
+    so the status API can show the event; ``reason`` keeps the driver's words about it."""
+    readable = ReceivedEvent.event_time.between(_READABLE_FROM, _READABLE_UNTIL)
     session.execute(
         update(ReceivedEvent)
         .where(ReceivedEvent.id == event_id, ReceivedEvent.status == EventStatus.RECEIVED)
-        .values(status=EventStatus.FAILED, outcome=reason, handled_at=utcnow())
+        .values(
+            status=EventStatus.FAILED,
+            outcome=reason,
+            handled_at=utcnow(),
+            event_time=case((readable, ReceivedEvent.event_time), else_=None),
+        )
     )
