@@ -161,3 +161,30 @@ def test_an_unreadable_placement_is_parked_failed(
         ).one()
     assert state == PlacementState.FAILED
     assert "could not handle this row" in error
+
+
+def test_two_sweeps_interleaved_send_each_stalled_event_once(
+    committed_database, broker, redis_client, settings: Settings, monkeypatch
+):
+    # Given 30 stalled events
+    with committed_database.session() as session:
+        ids = [_event(session, f"e-{n}") for n in range(30)]
+    # When a second sweep runs to its end between the first one's pick and its handling
+    from worker.events import repository
+
+    pick = repository.stalled_event_ids
+    other: list[int] = []
+
+    def pick_then_let_the_other_sweep_run(session, **kwargs):
+        picked = pick(session, **kwargs)
+        if not other:
+            monkeypatch.setattr(repository, "stalled_event_ids", pick)
+            other.append(resend_stalled_events(committed_database, settings))
+        return picked
+
+    monkeypatch.setattr(repository, "stalled_event_ids", pick_then_let_the_other_sweep_run)
+    first = resend_stalled_events(committed_database, settings)
+    # Then the other sweep sent all of them, the first none again: one message per event
+    assert (other[0], first) == (30, 0)
+    sent = sorted(args[0] for name, args in queued_messages(redis_client))
+    assert sent == sorted(ids)

@@ -26,29 +26,36 @@ _READABLE_UNTIL = datetime(9999, 12, 30, tzinfo=UTC)
 
 def resend_stalled_events(database: Database, settings: Settings) -> int:
     """Send again every open event whose message is overdue; returns how many."""
+    now = utcnow()
+    overdue = now - timedelta(seconds=settings.events.resend_grace_seconds)
     sweep = RowSweep(
         "resend_stalled_events",
-        pick=partial(_stalled, settings=settings),
-        handle=_resend,
+        pick=lambda s: repository.stalled_event_ids(s, overdue=overdue, limit=settings.sweep_batch),
+        handle=partial(_resend, overdue=overdue, now=now),
         park=park_event,
     )
     return run_sweep(database, sweep, error_chars=settings.error_text_chars)
 
 
-def _stalled(session: Session, *, settings: Settings) -> list[int]:
-    overdue = utcnow() - timedelta(seconds=settings.events.resend_grace_seconds)
-    return repository.stalled_event_ids(session, overdue=overdue, limit=settings.sweep_batch)
-
-
-def _resend(session: Session, event_id: int) -> bool:
+def _resend(session: Session, event_id: int, *, overdue: datetime, now: datetime) -> bool:
     event = session.get(ReceivedEvent, event_id, with_for_update={"skip_locked": True})
-    if event is None or event.status != EventStatus.RECEIVED:
-        return False  # being processed right now, or finished since the pick
-    event.enqueued_at = utcnow()
+    if event is None or not _still_stalled(event, overdue):
+        return False  # being processed right now, or finished or sent again since the pick
+    event.enqueued_at = now
     event.next_attempt_at = None
     enqueue_after_commit(session, "events.process", event.id, correlation_id=event.correlation_id)
     session.flush()
     return True
+
+
+def _still_stalled(event: ReceivedEvent, overdue: datetime) -> bool:
+    """The pick's condition, checked again under the row's lock (another sweep may have sent
+    it again since)."""
+    if event.status != EventStatus.RECEIVED:
+        return False
+    if event.next_attempt_at is not None:
+        return event.next_attempt_at < overdue
+    return event.enqueued_at < overdue
 
 
 def park_event(session: Session, event_id: int, reason: str) -> None:
