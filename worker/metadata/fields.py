@@ -51,6 +51,7 @@ def _identifier(normalizer: Any, most: int = MAX_URL) -> AfterValidator:
     def check(value: str) -> str:
         if len(value) > MAX_URL:  # before normalising: no regex runs over megabytes
             raise ValueError(f"longer than {MAX_URL} characters")
+        _clean_text(value)
         result: str = normalizer(value)
         if len(result) > most:
             raise ValueError(f"longer than {most} characters")
@@ -95,6 +96,7 @@ def _is_date_or_datetime(part: str) -> bool:
 def check_url(value: str) -> str:
     if len(value) > MAX_URL:
         raise ValueError(f"longer than {MAX_URL} characters")
+    _clean_text(value)  # \S takes NUL and lone surrogates, no column does
     if not re.fullmatch(r"https?://\S+", value):
         raise ValueError("not an absolute http(s) URL without spaces")
     return value
