@@ -97,7 +97,7 @@ def private_redis() -> tuple[subprocess.Popen[bytes] | None, str]:
 
 def start_workers(env: dict[str, str], processes: int, threads: int) -> subprocess.Popen[bytes]:
     command = [
-        sys.executable, "-m", "dramatiq", "worker.entrypoint",
+        sys.executable, "-m", "dramatiq", "worker.entrypoint", "worker.actors",
         "--processes", str(processes), "--threads", str(threads), "--queues", "pidsync",
     ]  # fmt: skip
     return subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)

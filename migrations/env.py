@@ -24,7 +24,7 @@ def _database_url() -> str:
 
     settings = load_settings()
     servers = ensure_servers(settings.data_dir, database_url=settings.database_url, redis_url="-")
-    assert servers.database_url is not None
+    assert servers.database_url is not None  # noqa: S101 - narrows a type, holds by construction
     return servers.database_url
 
 

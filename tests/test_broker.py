@@ -186,8 +186,8 @@ def test_retries_are_pidsync_wide_not_per_actor():
 
 
 def test_the_worker_entrypoint_declares_every_actor(database_url, redis_url, tmp_path):
-    """`dramatiq worker.entrypoint` (what `pidsync worker` runs) must know every actor, or
-    messages sent by name wait forever."""
+    """The modules `pidsync worker` hands to dramatiq must declare every actor, or messages
+    sent by name wait forever."""
     import json
     import os
     import subprocess
@@ -202,7 +202,13 @@ def test_the_worker_entrypoint_declares_every_actor(database_url, redis_url, tmp
         "PIDSYNC_DATA_DIR": str(tmp_path),
         "PIDSYNC_TOKEN_KEYS": "8Fq2hYwSpX6VdC0NvQbq0k6tMfQb3d7Zs1vH8aJ2xq0=",
     }
-    script = "import json, worker.entrypoint as e; print(json.dumps(sorted(e.broker.actors)))"
+    from worker.cli.processes import WORKER_MODULES
+
+    script = (
+        "import importlib, json\n"
+        f"modules = [importlib.import_module(m) for m in {list(WORKER_MODULES)!r}]\n"
+        "print(json.dumps(sorted(modules[0].broker.actors)))"
+    )
     done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
         check=False,

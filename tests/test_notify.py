@@ -89,3 +89,38 @@ def test_a_receiver_that_refuses_with_4xx_is_not_retried(session, settings, brok
     assert row.status == NotificationStatus.FAILED
     assert row.attempts == 1 and row.last_status == 410
     assert row.next_attempt_at is None
+
+
+def _webhook_types_sent_in_code() -> set[str]:
+    """String literals passed as the type to any of the functions that record a webhook."""
+    import ast
+    from pathlib import Path
+
+    import worker
+
+    senders = {"notify", "report", "tell_work", "tell_researcher"}
+    found: set[str] = set()
+    for path in Path(worker.__file__).parent.rglob("*.py"):
+        if "sandbox" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name not in senders:
+                continue
+            values = [*node.args, *(k.value for k in node.keywords if k.arg == "event_type")]
+            found |= {
+                v.value
+                for v in values
+                if isinstance(v, ast.Constant) and isinstance(v.value, str) and "." in v.value
+            }
+    return found
+
+
+def test_every_webhook_type_the_code_sends_is_documented():
+    from worker.notify import types
+
+    sent = _webhook_types_sent_in_code()
+    assert {"doi.failed", "orcid.failed", "grant.revoked"} <= sent  # the scan sees them
+    assert sent <= types.ALL, f"undocumented webhook types: {sorted(sent - types.ALL)}"

@@ -25,7 +25,7 @@ import redis
 from sqlalchemy.orm import Session
 
 from worker.broker import build_broker, init_broker
-from worker.config import Settings, load_settings
+from worker.config import ConfigError, Settings, load_settings
 from worker.db import Database
 from worker.embedded import EmbeddedServers, ensure_servers
 from worker.http import DatabaseRecorder, Recorder
@@ -34,7 +34,7 @@ from worker.notify.client import WebhookClient
 from worker.ops.dead_letters import record_dead_letter
 from worker.orcid.deps import OrcidDeps
 from worker.orcid.deps import build as build_orcid
-from worker.orcid.tokens import TokenCipher, load_keys
+from worker.orcid.tokens import TokenCipher, TokenKeyError, load_keys
 from worker.pids.negotiation import Negotiator
 from worker.ratelimit import RateLimiter
 from worker.registrars.deps import RegistrarDeps
@@ -135,6 +135,29 @@ def _ping_broker(broker: dramatiq.Broker, url: str) -> None:
         raise BootError(f"broker unreachable at {describe(url)}: {exc}") from None
 
 
+def production_problems(settings: Settings) -> list[str]:
+    """What a production process must not start without, each naming its variable."""
+    if settings.env != "production":
+        return []
+    problems = []
+    if not settings.intake_clients:
+        problems.append("PIDSYNC_INTAKE_CLIENTS is empty: no client could send an event")
+    if not settings.token_keys:
+        # Without it each host would generate its own key and not read the others' tokens.
+        problems.append(
+            "PIDSYNC_TOKEN_KEYS is empty: every host needs the same keys"
+            " (make one with `pidsync tokens new-key`)"
+        )
+    return problems
+
+
+def check_production(settings: Settings) -> None:
+    """Raise ConfigError (one line) when a production process lacks what it needs."""
+    problems = production_problems(settings)
+    if problems:
+        raise ConfigError("PIDSYNC_ENV=production: " + "; ".join(problems))
+
+
 def _register_configured_secrets(settings: Settings) -> None:
     for secret in settings.intake_clients.values():
         register_secret(secret.get_secret_value())
@@ -146,6 +169,8 @@ def _register_configured_secrets(settings: Settings) -> None:
         register_secret(crossref.password.get_secret_value())
     for client in settings.orcid_client_list():
         register_secret(client.client_secret.get_secret_value())
+    if settings.crossref.notify_secret:  # the path of Crossref's callback, in access logs
+        register_secret(settings.crossref.notify_secret)
 
 
 _runtime: Runtime | None = None
@@ -165,8 +190,10 @@ def runtime() -> Runtime:
 
 
 def boot(settings: Settings | None = None, *, migrate: bool | None = None) -> Runtime:
-    """Bring up everything a pidsync process needs, or raise BootError with one line."""
+    """Bring up everything a pidsync process needs, or raise ConfigError / BootError with
+    one line."""
     settings = settings or load_settings()
+    check_production(settings)
     configure_logging(settings.log_level, settings.log_renderer)
     _register_configured_secrets(settings)
     try:
@@ -175,8 +202,8 @@ def boot(settings: Settings | None = None, *, migrate: bool | None = None) -> Ru
         )
     except Exception as exc:
         raise BootError(str(exc)) from None
-    assert servers.database_url is not None
-    assert servers.redis_url is not None
+    if servers.database_url is None or servers.redis_url is None:
+        raise BootError("the embedded PostgreSQL or Redis did not report its URL")
     database = Database(servers.database_url)
     try:
         database.ping()
@@ -202,8 +229,8 @@ def boot(settings: Settings | None = None, *, migrate: bool | None = None) -> Ru
     try:
         keys = load_keys([k.get_secret_value() for k in settings.token_keys], settings.data_dir)
         cipher = TokenCipher(keys)
-    except ValueError as exc:
-        raise BootError(f"PIDSYNC_TOKEN_KEYS: not usable Fernet keys ({exc})") from None
+    except (ValueError, TokenKeyError) as exc:
+        raise ConfigError(f"PIDSYNC_TOKEN_KEYS: not usable Fernet keys ({exc})") from None
     rt = compose(
         settings,
         database,

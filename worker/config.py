@@ -7,29 +7,77 @@ line naming the variable, never later in the middle of a job.
 
 from __future__ import annotations
 
+import base64
+import ipaddress
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from worker.ratelimit import Limit
 from worker.retry import Backoff
 
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+#: The one loopback name accepted besides loopback addresses (it resolves locally by RFC 6761).
+LOOPBACK_NAME = "localhost"
+
+#: Hosts content negotiation and enrichment may be redirected to: doi.org and the agencies'
+#: content-negotiation services it hands over to (API_FACTS.md §4).
+DEFAULT_REDIRECT_HOSTS = (
+    "doi.org",
+    "dx.doi.org",
+    "data.crosscite.org",
+    "api.datacite.org",
+    "api.test.datacite.org",
+    "data.datacite.org",
+    "api.crossref.org",
+    "data.crossref.org",
+)
+#: The shortest secret accepted in a callback URL's path (Crossref's notify-url).
+MIN_CALLBACK_SECRET = 16
 
 
 class ConfigError(Exception):
     """Configuration is missing or malformed; the message names the variable."""
 
 
+def loopback_host(host: str | None) -> bool:
+    """Whether ``host`` (a URL's hostname) is a loopback address, compared as an address
+    (``127.0.0.2``, ``::1``) and never by prefix: ``127.attacker.example`` is a name, not a
+    loopback address. ``localhost`` is the one name accepted."""
+    if not host:
+        return False
+    host = host.strip("[]").rstrip(".").lower()
+    if host == LOOPBACK_NAME:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def is_loopback(url: str) -> bool:
-    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS or (
-        urlsplit(url).hostname or ""
-    ).startswith("127.")
+    try:
+        parts = urlsplit(url)
+        _port = parts.port  # a malformed port raises here
+    except ValueError:  # a malformed netloc (e.g. an unclosed IPv6 bracket)
+        return False
+    # urlsplit reads "[::1].attacker.example" as ::1: after "]" only ":port" may follow.
+    after = parts.netloc.rpartition("@")[2].partition("]")[2] if "[" in parts.netloc else ""
+    if after and not re.fullmatch(r":\d{1,5}", after):
+        return False
+    return loopback_host(parts.hostname)
 
 
 def _require_https(url: str, name: str) -> str:
@@ -163,9 +211,17 @@ class CrossrefSettings(Section):
     batch_window_seconds: float = Field(5.0, ge=0)
     batch_max_records: int = Field(100, ge=1)
     # Polling submissionDownload: seconds after the upload, then after each poll (last repeats).
+    # Crossref usually processes a small file in seconds: start early, back off to an hour.
     poll_schedule: Seconds = Field(
-        default_factory=lambda: [60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0]
+        default_factory=lambda: [5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0]
     )
+    # Crossref's notification callback (API_FACTS §3.4), the fast path; polling stays the
+    # fallback. ``notify_url`` is the notify-url registered with Crossref: pidsync's public
+    # ``.../webhooks/crossref/{secret}`` address, whose last path segment is the secret a
+    # callback must present; deposits carry it too. ``notify_endpoint`` is the endpoint's
+    # registered name, which Crossref sends in CROSSREF-NOTIFY-ENDPOINT. Both or neither.
+    notify_url: SecretStr | None = None
+    notify_endpoint: str | None = Field(None, min_length=1, max_length=200)
     stale_after_seconds: float = Field(24 * 3600.0, gt=0)
     # Crossref queues at most 10,000 pending submissions per user; stay well under.
     max_pending_submissions: int = Field(2000, ge=1)
@@ -180,6 +236,35 @@ class CrossrefSettings(Section):
 
     _list = field_validator("poll_schedule", mode="before")(_seconds_list)
     _check = field_validator("poll_schedule")(_schedule)
+
+    @field_validator("notify_url")
+    @classmethod
+    def _notify_url(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        url = _require_https(v.get_secret_value(), "PIDSYNC_CROSSREF_NOTIFY_URL")
+        secret = urlsplit(url).path.rstrip("/").rpartition("/")[2]
+        if len(secret) < MIN_CALLBACK_SECRET:
+            raise ValueError(
+                "PIDSYNC_CROSSREF_NOTIFY_URL must end in a secret path segment of at least "
+                f"{MIN_CALLBACK_SECRET} characters (.../webhooks/crossref/<secret>)"
+            )
+        return SecretStr(url)
+
+    @model_validator(mode="after")
+    def _notify_pair(self) -> CrossrefSettings:
+        if (self.notify_url is None) != (self.notify_endpoint is None):
+            raise ValueError(
+                "PIDSYNC_CROSSREF_NOTIFY_URL and PIDSYNC_CROSSREF_NOTIFY_ENDPOINT go together"
+            )
+        return self
+
+    @property
+    def notify_secret(self) -> str | None:
+        """The secret last path segment of the notify-url (None: callbacks are off)."""
+        if self.notify_url is None:
+            return None
+        return urlsplit(self.notify_url.get_secret_value()).path.rstrip("/").rpartition("/")[2]
 
     @property
     def limit(self) -> Limit:
@@ -210,6 +295,8 @@ class OrcidSettings(Section):
     # every PIDSYNC_ORCID_TOKEN_CHECK_DAYS), and for webhooks to register or remove.
     token_check_sweep_seconds: float = Field(3600.0, gt=0)
     webhook_sweep_seconds: float = Field(600.0, gt=0)
+    # How often expired consent requests (OAuth states) are purged.
+    state_purge_sweep_seconds: float = Field(3600.0, gt=0)
 
     _list = field_validator("retry_backoff", mode="before")(_seconds_list)
     _check = field_validator("retry_backoff")(_schedule)
@@ -319,6 +406,13 @@ class Settings(BaseSettings):
     # Where /orcid/connect may send the browser back: URL prefixes, comma-separated.
     orcid_return_to_allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
     orcid_state_ttl_seconds: int = 900  # a consent request must finish within this
+    # A used consent request (its outcome) is kept this long after it expired, then purged;
+    # unused expired ones are purged at once.
+    orcid_state_retention_days: float = Field(30.0, ge=0)
+    # /orcid/connect per remote address, shared by every web process (Redis): on average this
+    # many a minute, with bursts of orcid_connect_burst; beyond, 429 with Retry-After.
+    orcid_connect_per_minute: float = Field(20.0, gt=0)
+    orcid_connect_burst: int = Field(10, ge=1)
     orcid_invite_ttl_days: int = 60  # re-authorisation links sent in ORCID notifications
     # Public base URL ORCID can POST webhooks to; unset = no webhooks (premium clients only).
     orcid_webhook_base_url: str | None = None
@@ -347,6 +441,17 @@ class Settings(BaseSettings):
 
     doi_resolver_url: str = "https://doi.org"
     http_timeout_seconds: float = 30.0
+    # Hosts content negotiation and enrichment follow redirects to (https only, and only when
+    # each address they resolve to is public), comma-separated. When doi_resolver_url is a
+    # loopback URL (the sandbox), redirects to that same origin are followed too.
+    redirect_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_REDIRECT_HOSTS)
+    )
+
+    # Operators' credential for /docs, /redoc, /openapi.json and /metrics in production
+    # (elsewhere they are open): a bearer token, or "user:<sha256 hex of the password>" for
+    # basic auth. Unset in production = those routes answer 404.
+    ops_credential: SecretStr | None = None
 
     # Outbound webhooks to the emitting systems: "client-a=https://...,client-b=https://...".
     notify_urls: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
@@ -402,11 +507,46 @@ class Settings(BaseSettings):
     def _orcid_urls(cls, v: str | None, info: Any) -> str | None:
         return _require_https(v, f"PIDSYNC_{info.field_name.upper()}") if v else None
 
+    @field_validator("redirect_hosts", mode="before")
+    @classmethod
+    def _parse_hosts(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [item.strip() for item in v.split(",") if item.strip()]
+        if isinstance(v, list):
+            hosts = [str(item).strip().rstrip(".").lower() for item in v]
+            for host in hosts:
+                if not host or any(ch in host for ch in "/:@ ") or "*" in host:
+                    raise ValueError(f"expected host names separated by commas: {host!r}")
+            return hosts
+        return v
+
+    @field_validator("ops_credential")
+    @classmethod
+    def _ops_credential(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        value = v.get_secret_value()
+        user, colon, digest = value.partition(":")
+        if colon and not (user and len(digest) == 64 and _is_hex(digest)):
+            raise ValueError("expected a bearer token, or user:<sha256 hex of the password>")
+        if not colon and len(value) < 32:
+            raise ValueError("a bearer token needs at least 32 characters")
+        return v
+
     @field_validator("token_keys", mode="before")
     @classmethod
     def _parse_keys(cls, v: Any) -> Any:
         if isinstance(v, str):
-            return [k.strip() for k in v.split(",") if k.strip()]
+            v = [k.strip() for k in v.split(",") if k.strip()]
+        if isinstance(v, list):
+            for number, key in enumerate(v, start=1):
+                raw = key.get_secret_value() if isinstance(key, SecretStr) else str(key)
+                if not _fernet_key(raw):
+                    # Never the key itself in the message: it is a secret even when malformed.
+                    raise ValueError(
+                        f"key {number} is not a Fernet key (32 url-safe base64-encoded bytes;"
+                        " make one with `pidsync tokens new-key`)"
+                    )
         return v
 
     @field_validator(
@@ -428,6 +568,12 @@ class Settings(BaseSettings):
         return v or None
 
     # --- derived views -------------------------------------------------------------------
+
+    @property
+    def orcid_connect_limit(self) -> Limit:
+        return Limit(
+            "orcid-connect", rate=self.orcid_connect_per_minute / 60, burst=self.orcid_connect_burst
+        )
 
     @property
     def log_renderer(self) -> Literal["console", "json"]:
@@ -472,6 +618,17 @@ class Settings(BaseSettings):
                 OrcidClient(client_id=self.orcid_client_id, client_secret=self.orcid_client_secret)
             )
         return clients + [c for c in self.orcid_clients if c.client_id != self.orcid_client_id]
+
+
+def _fernet_key(text: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(text.encode("ascii"))) == 32 and len(text) == 44
+    except (ValueError, UnicodeEncodeError):
+        return False
+
+
+def _is_hex(text: str) -> bool:
+    return all(ch in "0123456789abcdefABCDEF" for ch in text)
 
 
 def _parse_pairs(raw: str, name: str, *, sep: str) -> dict[str, str]:

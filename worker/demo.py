@@ -26,6 +26,7 @@ import click
 import requests
 
 from worker.events.emit import emit_raw
+from worker.models import DoiState, EventStatus, PlacementState, RecordOutcome
 
 CLIENT = "demo-cris"
 SECRET = "demo-intake-secret-not-for-production"  # noqa: S105 - the demo's own throwaway
@@ -102,16 +103,16 @@ def _steps(ada: str, grace: str) -> list[Step]:
     return [
         Step("publish dataset ds-42 v1 (DataCite, Ada on ORCID)",
              _event("e-1", "work.published", _dataset(1, "Ocean temperatures", ada)),
-             expect=lambda s: _state(s) == "findable" and _placements(s) == ["placed"]),
+             expect=lambda s: _state(s) == DoiState.FINDABLE and _placements(s) == [PlacementState.PLACED]),
         Step("publish article art-7 (Crossref deposit, completes after a delay)",
              _event("e-2", "work.published", _article("art-7", "Deep currents", [_person("Ada", "Lovelace", ada)])),
-             expect=lambda s: _state(s) == "registered" and _placements(s) == ["placed"]),
+             expect=lambda s: _state(s) == DoiState.REGISTERED and _placements(s) == [PlacementState.PLACED]),
         Step("publish article art-8 (Crossref refuses the record)",
              _event("e-3", "work.published", _article("art-8", "A rejected deposit", [_person("Alan", "Turing")], doi=FAILING_DOI)),
-             expect=lambda s: _state(s) == "failed"),
+             expect=lambda s: _state(s) == DoiState.FAILED),
         Step("update ds-42 to v3 (metadata changed: DataCite and ORCID updated)",
              _event("e-4", "work.updated", _dataset(3, "Ocean temperatures, 1990-2026", ada)),
-             expect=lambda s: _state(s) == "findable" and s["version"] == 3),
+             expect=lambda s: _state(s) == DoiState.FINDABLE and s["version"] == 3),
         Step("late update ds-42 v2 (older than v3)",
              _event("e-5", "work.updated", _dataset(2, "Ocean temperatures (v2)", ada)),
              expect=lambda s: s["title"] == "Ocean temperatures, 1990-2026"),
@@ -119,7 +120,7 @@ def _steps(ada: str, grace: str) -> list[Step]:
         Step("publish two works by Grace, who has not consented yet",
              [_event("e-6", "work.published", _article("art-9", "Tides", [_person("Grace", "Hopper", grace)])),
               _event("e-7", "work.published", _article("art-10", "Currents", [_person("Grace", "Hopper", grace)]))],
-             work_id="art-9", expect=lambda s: _placements(s) == ["awaiting_consent"]),
+             work_id="art-9", expect=lambda s: _placements(s) == [PlacementState.AWAITING_CONSENT]),
         Step("invalid work (no title, bad ORCID check digit)",
              _event("e-8", "work.published", invalid), 422),
         Step("badly signed request", _event("e-9", "work.published", _dataset(1, "x", ada)), 401,
@@ -189,10 +190,10 @@ def _settled(status: dict[str, Any] | None) -> bool:
     if status is None:
         return False
     doi = status.get("doi") or {}
-    if doi.get("pending") or doi.get("state") in ("reserved", "submitted"):
+    if doi.get("pending") or doi.get("state") in (DoiState.RESERVED, DoiState.SUBMITTED):
         return False
-    open_events = [e for e in status["events"] if e["status"] in ("received", "processing")]
-    return not open_events and "pending" not in _placements(status)
+    open_events = [e for e in status["events"] if e["status"] == EventStatus.RECEIVED]
+    return not open_events and PlacementState.PENDING not in _placements(status)
 
 
 def _status(runtime: Any, work_id: str) -> dict[str, Any] | None:
@@ -210,9 +211,7 @@ def _wait(runtime: Any, step: Step, timeout: float = 60.0) -> dict[str, Any] | N
     status = None
     receipts = _receipts(step)
     while work_id and time.monotonic() < deadline:
-        handled = all(
-            e.status.value not in ("received", "processing") for e in _events(runtime, receipts)
-        )
+        handled = all(e.status != EventStatus.RECEIVED for e in _events(runtime, receipts))
         status = _status(runtime, work_id)
         if handled and _settled(status) and (step.expect is None or step.expect(status or {})):
             return status
@@ -277,7 +276,7 @@ def _grace_consents(runtime: Any, url: str, sandbox: Any, grace: str) -> bool:
     token = sandbox.issue_token(grace)
     step = Step("Grace's grant arrives as researcher.authorized: backfill through bulk POST",
                 _event("e-10", "researcher.authorized", token), work_id="art-10",
-                expect=lambda s: _placements(s) == ["placed"])  # fmt: skip
+                expect=lambda s: _placements(s) == [PlacementState.PLACED])  # fmt: skip
     _post(step, url)
     status = _wait(runtime, step)
     click.echo(f"{'ok ' if _placements(_status(runtime, 'art-9')) == ['placed'] else '!! '}"
@@ -290,7 +289,7 @@ def _ada_revokes(runtime: Any, url: str, sandbox: Any, ada: str) -> bool:
     sandbox.control("POST", f"/orcid/researchers/{ada}/revoke")
     step = Step("Ada revoked access at ORCID; a new work of hers is published",
                 _event("e-11", "work.published", _article("art-11", "After revocation", [_person("Ada", "Lovelace", ada)])),
-                expect=lambda s: _placements(s) == ["awaiting_consent"])  # fmt: skip
+                expect=lambda s: _placements(s) == [PlacementState.AWAITING_CONSENT])  # fmt: skip
     _post(step, url)
     return _show(runtime, 11, step, _wait(runtime, step))
 
@@ -358,7 +357,9 @@ def run_demo(data_dir: Path | None) -> int:
         ada = sandbox.add_researcher(given_names="Ada", family_name="Lovelace")
         grace = sandbox.add_researcher(given_names="Grace", family_name="Hopper")
         sandbox.crossref_force_outcome(
-            FAILING_DOI, "Failure", "Record not processed because the ISSN does not match the title"
+            FAILING_DOI,
+            RecordOutcome.FAILURE.value,
+            "Record not processed because the ISSN does not match the title",
         )
         click.echo(f"\nAda ({ada}) opens the consent link: {_consent(url, ada)}")
         ok = _run_steps(runtime, url, _steps(ada, grace))

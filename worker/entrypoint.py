@@ -1,10 +1,9 @@
-"""The module dramatiq's worker processes import (``dramatiq worker.entrypoint``): it boots the
-process (settings, database, broker, clients) and declares every actor on the broker; other
-processes only send messages by name and declare none."""
+"""The broker module of dramatiq's worker processes: it boots the process (settings, database,
+broker, clients). `pidsync worker` runs ``dramatiq worker.entrypoint worker.actors``
+(:data:`worker.cli.processes.WORKER_MODULES`): dramatiq imports this module first, then
+``worker.actors``, which declares every actor on the booted broker."""
 
 from worker.bootstrap import boot
 
 runtime = boot(migrate=False)
 broker = runtime.broker
-
-import worker.actors  # noqa: E402, F401 - declares every actor, once the broker is bound

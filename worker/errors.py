@@ -39,7 +39,13 @@ class Postpone(PidsyncError):
 
 class EffectRefused(PermanentError):
     """An event cannot be applied as asked (e.g. a registration account that does not exist);
-    the message is the event's failure reason."""
+    the message is the event's failure reason. ``fields`` names the Work's fields at fault
+    (JSON paths, e.g. ``publisher``) when the refusal is about them: the emitting system's
+    ``work.failed`` webhook carries them so a CRIS can point at what to fix."""
+
+    def __init__(self, message: str, *, fields: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.fields = fields or []
 
 
 def error_text(exc: BaseException, limit: int) -> str:

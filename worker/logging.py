@@ -53,6 +53,9 @@ _AUTH_RE = re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 _USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):([^@\s/]+)@")
 # "Invalid access token: <token>" as ORCID writes it.
 _ORCID_TOKEN_RE = re.compile(r"(?i)(access token:\s*)(\S+)")
+# The secret segment of ORCID webhook callbacks (/webhooks/orcid/{id}/{secret}): the URL is
+# ORCID's only credential, and the access log writes every request's path.
+_WEBHOOK_PATH_RE = re.compile(r"(/webhooks/orcid/[^/\s?#\"']+/)([^/\s?#\"']+)")
 
 _known_secrets: set[str] = set()
 
@@ -69,6 +72,7 @@ def redact_text(text: str) -> str:
     text = _AUTH_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _USERINFO_RE.sub(lambda m: f"{m.group(1)}:{REDACTED}@", text)
     text = _ORCID_TOKEN_RE.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    text = _WEBHOOK_PATH_RE.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     for secret in _known_secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)

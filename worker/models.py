@@ -127,6 +127,30 @@ class Work(Timestamped, Base):
     placements: Mapped[list[OrcidPlacement]] = relationship(back_populates="work")
 
 
+class Registrar(enum.StrEnum):
+    """The agency a DOI is registered with (a Work asks for one by this word)."""
+
+    DATACITE = "datacite"
+    CROSSREF = "crossref"
+
+
+class TargetState(enum.StrEnum):
+    """The state a registration should reach at its agency (Crossref knows only registered)."""
+
+    FINDABLE = "findable"
+    REGISTERED = "registered"
+
+
+class DuplicateCheck(enum.StrEnum):
+    """The duplicate guard's check of a minted DOI (worker.registrars.guard)."""
+
+    PENDING = "pending"  # waiting for the registry search; nothing is sent meanwhile
+    CLEAR = "clear"  # no likely duplicate found
+    HELD = "held"  # a likely duplicate: on hold until an operator releases it
+    RELEASED = "released"  # let go by an operator (pidsync doi release)
+    SKIPPED = "skipped"  # the search kept failing: sent with a warning
+
+
 class DoiState(enum.StrEnum):
     RESERVED = "reserved"  # chosen and stored; nothing confirmed yet
     ON_HOLD = "on_hold"  # possible duplicate: an operator decides
@@ -149,7 +173,7 @@ class DoiRegistration(Timestamped, Base):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"), unique=True)
-    registrar: Mapped[str] = mapped_column(String(20))  # datacite | crossref
+    registrar: Mapped[Registrar] = mapped_column(_enum(Registrar))
     account: Mapped[str] = mapped_column(String(200))
     doi: Mapped[str] = mapped_column(String(500), unique=True)
     # True when pidsync chose the DOI (the Work carried none).
@@ -157,7 +181,9 @@ class DoiRegistration(Timestamped, Base):
     # The intake client whose events drive this work: webhooks go back to it.
     client_id: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[DoiState] = mapped_column(_enum(DoiState), default=DoiState.RESERVED)
-    target_state: Mapped[str] = mapped_column(String(20), default="findable")
+    target_state: Mapped[TargetState] = mapped_column(
+        _enum(TargetState), default=TargetState.FINDABLE
+    )
     # Hash of the last payload the agency confirmed: an unchanged update sends nothing.
     confirmed_hash: Mapped[str | None] = mapped_column(String(80))
     # Hash of the change waiting to be confirmed; None when the agency holds what we hold.
@@ -176,8 +202,8 @@ class DoiRegistration(Timestamped, Base):
     confirmed_at: Mapped[datetime | None]
     # When the next message for it is due; the sweep re-sends when this is long past.
     next_attempt_at: Mapped[datetime | None]
-    # Duplicate guard: None (not asked), pending, clear, held, released, skipped.
-    duplicate_check: Mapped[str | None] = mapped_column(String(20))
+    # Duplicate guard: None when it was not asked for.
+    duplicate_check: Mapped[DuplicateCheck | None] = mapped_column(_enum(DuplicateCheck))
     hold: Mapped[dict[str, Any] | None]
     # The Crossref deposit that carries this DOI's latest change, while it is unfinished.
     open_deposit_id: Mapped[int | None] = mapped_column(
@@ -204,7 +230,10 @@ class CrossrefDeposit(Timestamped, Base):
     """One submission file sent to Crossref, followed until Crossref has processed it."""
 
     __tablename__ = "crossref_deposits"
-    __table_args__ = (Index("ix_crossref_deposits_status_next_poll_at", "status", "next_poll_at"),)
+    __table_args__ = (
+        Index("ix_crossref_deposits_status_next_poll_at", "status", "next_poll_at"),
+        Index("ix_crossref_deposits_doi_batch_id", "doi_batch_id"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     account: Mapped[str] = mapped_column(String(200))
@@ -224,10 +253,28 @@ class CrossrefDeposit(Timestamped, Base):
     retry_count: Mapped[int] = mapped_column(Integer, default=0)
     stale: Mapped[bool] = mapped_column(default=False)
     stale_at: Mapped[datetime | None]
+    # When Crossref's notification callback last said this submission's log is ready.
+    notified_at: Mapped[datetime | None]
     submission_id: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
 
     records: Mapped[list[CrossrefDepositRecord]] = relationship(back_populates="deposit")
+
+
+class RecordIntent(enum.StrEnum):
+    """What a deposited record does for its DOI."""
+
+    REGISTER = "register"  # the metadata and the landing page
+    WITHDRAW = "withdraw"  # the DOI pointed at the tombstone URL
+
+
+class RecordOutcome(enum.StrEnum):
+    """Crossref's verdict on one record of a submission, in Crossref's own words (the
+    ``status`` of a ``<record_diagnostic>``)."""
+
+    SUCCESS = "Success"
+    WARNING = "Warning"  # accepted; the message is kept as the DOI's warning
+    FAILURE = "Failure"
 
 
 class CrossrefDepositRecord(Base):
@@ -245,9 +292,9 @@ class CrossrefDepositRecord(Base):
     doi: Mapped[str] = mapped_column(String(500))
     timestamp: Mapped[int] = mapped_column(BigInteger)
     payload_hash: Mapped[str] = mapped_column(String(80))
-    # register (metadata and landing page) | withdraw (pointed at the tombstone URL)
-    intent: Mapped[str] = mapped_column(String(20), default="register")
-    status: Mapped[str | None] = mapped_column(String(20))  # Success | Warning | Failure
+    intent: Mapped[RecordIntent] = mapped_column(_enum(RecordIntent), default=RecordIntent.REGISTER)
+    # None until Crossref has processed the submission.
+    status: Mapped[RecordOutcome | None] = mapped_column(_enum(RecordOutcome))
     message: Mapped[str | None] = mapped_column(Text)
 
     deposit: Mapped[CrossrefDeposit] = relationship(back_populates="records")
@@ -294,7 +341,12 @@ class OrcidGrant(Timestamped, Base):
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(Text)
     last_checked_at: Mapped[datetime | None]
-    webhook_secret: Mapped[str | None] = mapped_column(String(100))
+    # The ORCID webhook's callback is {base}/webhooks/orcid/{webhook_id}/{secret}: the id finds
+    # the grant, the secret (kept as its SHA-256 only) authenticates ORCID's call, and its
+    # ciphertext (token keys) rebuilds the URL ORCID needs to remove the webhook.
+    webhook_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    webhook_secret_hash: Mapped[str | None] = mapped_column(String(64))
+    webhook_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     webhook_registered_at: Mapped[datetime | None]
     # When a permission notification last asked the researcher to authorise again.
     reauth_requested_at: Mapped[datetime | None]
@@ -346,16 +398,40 @@ class PlacementState(enum.StrEnum):
     FAILED = "failed"
 
 
+class Visibility(enum.StrEnum):
+    """Who may see a work on an ORCID record, in ORCID's words (set by the researcher)."""
+
+    PUBLIC = "public"
+    LIMITED = "limited"  # trusted parties only
+    REGISTERED_ONLY = "registered-only"
+    PRIVATE = "private"  # hidden from everyone but the researcher
+
+    @classmethod
+    def read(cls, word: object) -> Visibility | None:
+        """ORCID's word as the client read it; None when absent or not one ORCID defines
+        (the ORCID client imports no models: the stateless commands use it)."""
+        return next((v for v in cls if v.value == word), None)
+
+
 class OrcidPlacement(Timestamped, Base):
     __tablename__ = "orcid_placements"
     __table_args__ = (
-        UniqueConstraint("work_id", "orcid", "client_id", name="uq_orcid_placements_work_orcid"),
+        # One placement per (work, ORCID iD, client), and one awaiting consent (client None):
+        # NULLs count as equal here (PostgreSQL 15+).
+        UniqueConstraint(
+            "work_id",
+            "orcid",
+            "client_id",
+            name="uq_orcid_placements_work_orcid",
+            postgresql_nulls_not_distinct=True,
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     work_id: Mapped[int] = mapped_column(ForeignKey("works.id", ondelete="CASCADE"))
     orcid: Mapped[str] = mapped_column(String(19), index=True)
-    client_id: Mapped[str] = mapped_column(String(100))
+    # The ORCID member client that places it; None while it awaits the researcher's consent.
+    client_id: Mapped[str | None] = mapped_column(String(100))
     put_code: Mapped[int | None] = mapped_column(BigInteger)
     state: Mapped[PlacementState] = mapped_column(
         _enum(PlacementState), default=PlacementState.PENDING
@@ -366,8 +442,8 @@ class OrcidPlacement(Timestamped, Base):
     placed_at: Mapped[datetime | None]
     # A write was sent and its answer lost: read the record before writing again.
     in_doubt: Mapped[bool] = mapped_column(default=False)
-    # As last seen on the record (public, limited, private: the researcher may hide a work).
-    visibility: Mapped[str | None] = mapped_column(String(20))
+    # As last seen on the record (the researcher may hide a work).
+    visibility: Mapped[Visibility | None] = mapped_column(_enum(Visibility))
     # When a message for this placement was last sent (the sweep re-sends stalled ones).
     enqueued_at: Mapped[datetime | None]
     # After a transient failure: when the next try is due (``attempts`` tries so far, the
@@ -375,6 +451,14 @@ class OrcidPlacement(Timestamped, Base):
     next_attempt_at: Mapped[datetime | None]
 
     work: Mapped[Work] = relationship(back_populates="placements")
+
+
+class ConsentOutcome(enum.StrEnum):
+    """How a researcher's consent request ended."""
+
+    GRANTED = "granted"
+    DENIED = "denied"  # the researcher declined at ORCID
+    FAILED = "failed"  # expired, refused by ORCID, ORCID unreachable, ...
 
 
 class OAuthState(Base):
@@ -392,8 +476,9 @@ class OAuthState(Base):
     invite: Mapped[bool] = mapped_column(default=False)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
-    # granted | denied | failed: <reason>; and whose record was granted.
-    outcome: Mapped[str | None] = mapped_column(Text)
+    # How it ended (None while unused), why when it was not granted, and whose record.
+    outcome: Mapped[ConsentOutcome | None] = mapped_column(_enum(ConsentOutcome))
+    outcome_reason: Mapped[str | None] = mapped_column(Text)
     orcid: Mapped[str | None] = mapped_column(String(19))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

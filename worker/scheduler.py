@@ -73,6 +73,11 @@ def default_jobs(rt: Runtime) -> list[Job]:
             settings.orcid.webhook_sweep_seconds,
             partial(orcid.webhook_upkeep, deps=rt.orcid),
         ),
+        Job(
+            "orcid_consent_state_purge",
+            settings.orcid.state_purge_sweep_seconds,
+            partial(orcid.purge_consent_states, settings=settings),
+        ),
     ]
 
 

@@ -85,6 +85,16 @@ def test_invalid_work_is_422_naming_each_field(client, session):
     assert _count(session) == 0
 
 
+def test_unknown_registrar_is_422_naming_the_field(client, session):
+    data = work(registration={"registrar": "medra"})
+    response = signed_post(client, event(data=data), secret=INTAKE_SECRET)
+    assert response.status_code == 422
+    (problem,) = response.json()["problems"]
+    assert problem["path"] == "$.data.registration.registrar"
+    assert "'datacite', 'crossref' or 'none'" in problem["message"]
+    assert _count(session) == 0
+
+
 def test_batch_with_one_bad_event_stores_nothing(client, session):
     batch = [
         event(event_id="a"),

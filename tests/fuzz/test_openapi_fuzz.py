@@ -5,6 +5,7 @@ DESIGN §7 pins: intake bodies over ``"<t>.<raw body>"``, reads over
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any, cast
 
 import httpx
@@ -13,6 +14,7 @@ from hypothesis import HealthCheck, Phase, reject
 from hypothesis import settings as hypothesis_settings
 
 from tests.conftest import INTAKE_SECRET
+from worker.config import Settings
 from worker.events.signature import sign
 from worker.web.app import create_app
 
@@ -22,7 +24,8 @@ EXAMPLES_PER_OPERATION = 40
 
 # The document does not depend on the runtime: it is read from an app built without one, and
 # every generated request is sent to the test's real app (real PostgreSQL and Redis).
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(cast("Any", None)))
+_DOCUMENT_ONLY = SimpleNamespace(settings=Settings(_env_file=None, env="test"))
+schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(cast("Any", _DOCUMENT_ONLY)))
 
 
 def signed_request(case: Any) -> dict[str, Any]:

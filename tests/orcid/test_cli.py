@@ -122,3 +122,36 @@ def test_reconcile_and_re_add_commands(booted, session, sandbox, cipher, client_
     nothing = CliRunner().invoke(cli.orcid, ["re-add", work_row.source, "w-1", orcid])
     assert nothing.exit_code == 2
     assert session.execute(select(OrcidGrant)).scalar_one().status == GrantStatus.ACTIVE
+
+
+def test_reconcile_exits_1_while_orcid_fails_and_once_the_tries_are_spent(
+    booted, session, sandbox, cipher, client_id
+):
+    # Given a granted record, and ORCID answering every call with a server error
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    sandbox.set_faults("orcid", error_rate=1.0)
+    tries = booted.settings.orcid.max_retries
+
+    # When an operator reconciles it until the tries are spent
+    runs = [CliRunner().invoke(cli.reconcile_orcid, ["--orcid", orcid]) for _ in range(tries)]
+
+    # Then every run says it did not finish: retried first, then failed
+    assert [run.exit_code for run in runs] == [1] * tries
+    assert all("will retry in" in run.stderr for run in runs[:-1])
+    assert "failed: retries exhausted" in runs[-1].stderr
+
+
+def test_tokens_revoke_exits_1_when_orcid_cannot_be_reached(
+    booted, session, sandbox, cipher, client_id
+):
+    orcid = researcher(sandbox)
+    grant, _token = authorize(session, sandbox, cipher, orcid, client_id)
+    sandbox.set_faults("orcid", error_rate=1.0)
+
+    result = CliRunner().invoke(cli.revoke, [orcid])
+
+    assert result.exit_code == 1, result.output
+    (shown,) = json.loads(result.stdout)
+    assert shown["grant"] == grant.id and shown["result"].startswith("will retry in")
+    assert "ORCID could not be reached; run the command again" in result.stderr

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 import requests
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from tests.helpers import SOURCE
 from tests.orcid.helpers import (
@@ -19,7 +21,7 @@ from tests.orcid.helpers import (
     record_works,
     researcher,
 )
-from worker.models import ApiCall, PlacementState
+from worker.models import ApiCall, OrcidPlacement, PlacementState
 from worker.ops.status import work_status
 from worker.orcid import backfill, payload, placements
 
@@ -342,7 +344,7 @@ def test_contributor_without_grant_waits_then_grant_backfills(
     orcid = researcher(sandbox)
     work_row = publish(session, "w-1", orcid)
     row = placement(session, work_row, orcid)
-    assert row.state == PlacementState.AWAITING_CONSENT and row.client_id == ""
+    assert row.state == PlacementState.AWAITING_CONSENT and row.client_id is None
     status = work_status(session, SOURCE, "w-1")
     assert status["orcid"][0]["state"] == "awaiting_consent"
     assert status["orcid"][0]["client_id"] is None
@@ -356,6 +358,48 @@ def test_contributor_without_grant_waits_then_grant_backfills(
     assert row.state == PlacementState.PLACED and row.client_id == client_id
     shown = work_status(session, SOURCE, "w-1")["orcid"][0]
     assert shown["state"] == "placed" and shown["put_code"] == row.put_code
+
+
+def test_status_api_shows_no_client_for_a_placement_awaiting_consent(client, session, sandbox):
+    publish(session, "w-1", researcher(sandbox))
+    session.commit()
+    answer = client.get(f"/works/{quote(SOURCE, safe='')}/w-1")
+    assert answer.status_code == 200
+    (shown,) = answer.json()["orcid"]
+    assert shown["state"] == "awaiting_consent"
+    assert "client_id" in shown and shown["client_id"] is None
+
+
+def test_one_placement_per_work_record_and_client_and_one_awaiting_consent(session, sandbox):
+    # Given a work whose contributor has not authorised us: one placement awaits consent
+    orcid = researcher(sandbox)
+    work_row = publish(session, "w-1", orcid)
+    assert placement(session, work_row, orcid).client_id is None
+
+    def add(client: str | None) -> None:
+        session.add(
+            OrcidPlacement(
+                work_id=work_row.id,
+                orcid=orcid,
+                client_id=client,
+                state=PlacementState.AWAITING_CONSENT if client is None else PlacementState.PENDING,
+            )
+        )
+        session.flush()
+
+    # Then a second one awaiting consent for the same work and record is refused
+    with (
+        pytest.raises(IntegrityError, match="uq_orcid_placements_work_orcid"),
+        session.begin_nested(),
+    ):
+        add(None)
+    # While one per ORCID client may sit beside it, once
+    add("APP-SECOND000001")
+    with (
+        pytest.raises(IntegrityError, match="uq_orcid_placements_work_orcid"),
+        session.begin_nested(),
+    ):
+        add("APP-SECOND000001")
 
 
 def test_read_only_grant_places_nothing(session, sandbox, cipher, deps, client_id):

@@ -13,8 +13,8 @@ from tests.orcid.helpers import (
     publish,
     researcher,
 )
-from worker.models import OrcidGrant, PlacementState, Work
-from worker.orcid import placements, reconcile, revocation, search, suggestions, webhooks
+from worker.models import PlacementState, Work
+from worker.orcid import placements, reconcile, search, suggestions, webhooks
 from worker.orcid import sweep as orcid_sweep
 from worker.orcid.deps import public_client
 
@@ -93,40 +93,6 @@ def test_reconcile_adopts_a_lost_write_and_requeues_stale_metadata(
     assert len(sandbox.state()["orcid"]["records"][orcid]["works"]) == 2
 
 
-def test_webhook_registered_with_a_secret_url_and_removed_when_the_grant_ends(
-    broker, session, sandbox, cipher, tmp_path, redis_client, client_id
-):
-    from tests.orcid.conftest import orcid_settings
-    from worker.orcid.deps import build
-
-    settings = orcid_settings(
-        sandbox, tmp_path, orcid_webhook_base_url="https://pidsync.example.edu"
-    )
-    deps = build(settings, cipher, redis_client)
-    orcid = researcher(sandbox)
-    grant, token = authorize(session, sandbox, cipher, orcid, client_id)
-
-    assert placements_note(webhooks.register(session, deps, grant.id)) == "webhook registered"
-    hooks = sandbox.state()["orcid"]["webhooks"]
-    secret = session.get(OrcidGrant, grant.id).webhook_secret
-    assert len(secret) >= 40
-    assert [h["url"] for h in hooks] == [
-        f"https://pidsync.example.edu/webhooks/orcid/{orcid}/{secret}"
-    ]
-    assert webhooks.receive(session, orcid, secret) is True
-    assert webhooks.receive(session, orcid, "guessed") is False
-    assert webhooks.receive(session, "0000-0002-1825-0097", secret) is False
-
-    # The grant ends (revoked at ORCID): the upkeep removes the webhook
-    sandbox.revoke_token(token["access_token"])
-    revocation.check_grant(session, deps, grant.id)
-    session.commit()
-    assert orcid_sweep.webhook_upkeep(session_database(session), deps) == 1
-    assert placements_note(webhooks.unregister(session, deps, grant.id)) == "webhook removed"
-    assert sandbox.state()["orcid"]["webhooks"] == []
-    assert session.get(OrcidGrant, grant.id).webhook_secret is None
-
-
 def placements_note(result) -> str:
     assert result.delay is None, result.note
     return result.note
@@ -136,21 +102,7 @@ def test_no_webhook_without_configuration(broker, session, sandbox, cipher, deps
     orcid = researcher(sandbox)
     grant, _token = authorize(session, sandbox, cipher, orcid, client_id)
     assert webhooks.register(session, deps, grant.id).note == "no webhook wanted"
-    session.commit()
     assert orcid_sweep.webhook_upkeep(session_database(session), deps) == 0
-
-
-def test_webhook_route_answers_at_once(client, broker, session, sandbox, cipher, client_id):
-    orcid = researcher(sandbox)
-    grant, _token = authorize(session, sandbox, cipher, orcid, client_id)
-    grant.webhook_secret = "s" * 43
-    session.flush()
-
-    known = client.post(f"/webhooks/orcid/{orcid}/{'s' * 43}")
-    unknown = client.post(f"/webhooks/orcid/{orcid}/nope")
-
-    assert known.status_code == 204
-    assert unknown.status_code == 404
 
 
 def test_search_and_suggest(sandbox, settings, session):

@@ -28,6 +28,7 @@ from worker.pids.negotiation import (
     UnknownFormat,
     accept_header,
 )
+from worker.pids.redirects import RedirectPolicy
 from worker.ratelimit import Limit, RateLimiter
 
 CROSSREF_DOI = "10.5555/12345678"
@@ -177,7 +178,9 @@ def test_204_no_metadata_and_a_landing_page_instead_of_metadata():
         headers={"Location": "https://publisher.test/landing"},
     )
     responses.get("https://publisher.test/landing", body="<html></html>", content_type="text/html")
-    negotiator = Negotiator(base, timeout=2)
+    # publisher.test stands for an allowed public host (``responses`` answers without DNS)
+    policy = RedirectPolicy(frozenset({"publisher.test"}), lookup=lambda _h, _p: ["192.0.43.8"])
+    negotiator = Negotiator(base, timeout=2, redirects=policy)
     with pytest.raises(NoMetadata) as caught:
         negotiator.resolve("10.1234/empty", "ris")
     assert str(caught.value) == (

@@ -14,6 +14,7 @@ from tests.sandbox.deposits import article, deposit
 from tests.sandbox.test_crossref_deposit import poll, upload
 from worker.config import SearchSettings
 from worker.errors import Postpone
+from worker.http import RequestError
 from worker.metadata.types import WorkType
 from worker.pids.client import CrossrefRestClient, DataCiteSearchClient
 from worker.pids.readonly import ReadRetry, polite_user_agent
@@ -24,7 +25,9 @@ from worker.pids.search import (
     SearchFailed,
     SearchQuery,
 )
+from worker.pids.search.merge import SearchRun
 from worker.pids.search.query import CROSSREF_TYPE_FILTER, datacite_query_string
+from worker.pids.search.service import REGISTRIES
 from worker.ratelimit import Limit, RateLimiter
 
 MAILTO = "ops@example.org"
@@ -474,3 +477,46 @@ def test_server_error_after_retries_is_a_warning_not_a_crash(sandbox, info):
     assert answer.failed["datacite"].startswith("unavailable (HTTP 50")
     assert all(h.agency == "crossref" for h in answer.hits)
     assert sandbox.state()["requests"]["datacite"]["total"] == 2  # one retry
+
+
+class _Failing:
+    """A registry whose every page fails with ``error``."""
+
+    first_cursor = "*"
+
+    def __init__(self, name: str, error: Exception) -> None:
+        self.name = name
+        self.error = error
+
+    def skip_reason(self, query):
+        return None
+
+    def page(self, query, rows, cursor, *, relevance):
+        raise self.error
+
+    def close(self):
+        pass
+
+
+def _failed_search(*errors: Exception) -> SearchFailed:
+    registries = {name: _Failing(name, e) for name, e in zip(REGISTRIES, errors, strict=True)}
+    run = SearchRun(
+        registries,
+        SearchQuery(text="glacier"),
+        page_size=10,
+        limit=None,
+        cursors=False,
+        on_warning=None,
+        on_progress=None,
+    )
+    with pytest.raises(SearchFailed) as caught:
+        list(run)
+    return caught.value
+
+
+def test_a_query_is_bad_only_when_every_registry_refused_it():
+    refused = RequestError("400", service="crossref", status=400, text="Invalid query")
+    # A failure that is no refusal, whatever its words say
+    odd = ValueError("refused to decode the page: not JSON")
+    assert _failed_search(refused, refused).bad_request
+    assert not _failed_search(refused, odd).bad_request

@@ -20,9 +20,16 @@ from tests.registrars.flow import (
     upload,
     webhooks,
 )
-from worker.models import CrossrefDeposit, CrossrefDepositRecord, DepositStatus, DoiState
+from worker.models import (
+    CrossrefDeposit,
+    CrossrefDepositRecord,
+    DepositStatus,
+    DoiState,
+    RecordOutcome,
+)
 from worker.registrars import sweep
 from worker.registrars.crossref import service as crossref
+from worker.registrars.crossref.client import SubmissionStatus, parse_result
 from worker.registrars.service import release
 
 
@@ -401,3 +408,36 @@ def test_an_answered_poll_starts_the_count_of_failed_tries_again(session, deps, 
         row.next_poll_at = None
         assert crossref.poll_deposit(session, deps, deposit_id) == 0.05
     assert row.status == DepositStatus.QUEUED and row.retry_count == 1
+
+
+def test_crossref_words_are_read_into_states():
+    diagnostic = b"""<?xml version="1.0" encoding="UTF-8"?>
+    <doi_batch_diagnostic status="completed" sp="sandbox">
+      <submission_id>1</submission_id><batch_id>b-1</batch_id>
+      <record_diagnostic status="Success"><doi>10.32013/A</doi><msg>Successfully added</msg>
+      </record_diagnostic>
+      <record_diagnostic status="Warning"><doi>10.32013/b</doi><msg>Added with conflict</msg>
+      </record_diagnostic>
+      <record_diagnostic status="Failure"><doi>10.32013/c</doi><msg>Record not processed
+        because submitted version: 1 is less or equal to previously submitted version 2</msg>
+      </record_diagnostic>
+      <record_diagnostic status="Deferred"><doi>10.32013/d</doi></record_diagnostic>
+    </doi_batch_diagnostic>"""
+    result = parse_result(diagnostic)
+    assert result.status is SubmissionStatus.COMPLETED and result.completed
+    assert [(r.doi, r.status) for r in result.records] == [
+        ("10.32013/a", RecordOutcome.SUCCESS),
+        ("10.32013/b", RecordOutcome.WARNING),
+        ("10.32013/c", RecordOutcome.FAILURE),
+        ("10.32013/d", RecordOutcome.FAILURE),  # never an acceptance
+    ]
+    assert [r.timestamp_not_newer for r in result.records] == [False, False, True, False]
+    assert result.records[3].message == "Crossref reported the record as 'Deferred'"
+    for word, status in (
+        ("queued", SubmissionStatus.QUEUED),
+        ("in_process", SubmissionStatus.IN_PROCESS),
+        ("unknown_submission", SubmissionStatus.UNKNOWN_SUBMISSION),
+        ("paused", None),  # not a word Crossref documents: polled again on schedule
+    ):
+        unfinished = parse_result(f'<doi_batch_diagnostic status="{word}"/>'.encode())
+        assert unfinished.status is status and not unfinished.completed

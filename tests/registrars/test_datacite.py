@@ -84,6 +84,33 @@ def test_unknown_account_fails_the_event_with_that_reason(session):
     assert "'default', 'other'" in outcome.message
 
 
+def test_unknown_registrar_fails_the_event_with_that_reason(session, deps, sandbox):
+    # Given an event whose work asks for a registrar pidsync does not know (stored without the
+    # intake's check, e.g. by an older version)
+    outcome = event(session, "work.published", datacite_work(registration={"registrar": "medra"}))
+    # Then the event fails naming it, and nothing is reserved
+    assert outcome.status == EventStatus.FAILED
+    assert outcome.message == "unknown registrar 'medra' (known: datacite, crossref)"
+    assert webhooks(session, "doi.reserved") == []
+    # And a registered DOI is not moved by an update asking for it either
+    reg = _published(session, deps, "w-2")
+    moved = event(
+        session, "work.updated", datacite_work("w-2", title="t2", registration={"registrar": 7})
+    )
+    assert moved.status == EventStatus.FAILED
+    assert moved.message == "unknown registrar 7 (known: datacite, crossref)"
+    session.refresh(reg)
+    assert reg.registrar == "datacite" and reg.pending_hash is None
+
+
+def test_unknown_datacite_state_fails_the_event_naming_the_field(session):
+    data = datacite_work(registration={"registrar": "datacite", "state": "draft"})
+    outcome = event(session, "work.published", data)
+    assert outcome.status == EventStatus.FAILED
+    assert "registration.state" in outcome.message
+    assert webhooks(session, "doi.reserved") == []
+
+
 def test_missing_fields_fail_the_event_naming_them_and_reserve_nothing(session):
     data = datacite_work()
     del data["url"]

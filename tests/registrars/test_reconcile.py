@@ -24,6 +24,7 @@ from worker.broker import DEFAULT_QUEUE
 from worker.clock import utcnow
 from worker.models import CrossrefDeposit, DoiState
 from worker.registrars import reconcile, sweep
+from worker.registrars.datacite.client import DataCiteEvent
 
 
 def _findable(session, deps, work_id="w-1", **fields):
@@ -68,7 +69,7 @@ def test_metadata_changed_at_datacite_is_updated(session, deps, sandbox):
 
 def test_state_changed_at_datacite_is_repaired(session, deps, sandbox):
     reg = _findable(session, deps)
-    deps.datacite(deps.datacite_account("default")).put_doi(reg.doi, {}, "hide")
+    deps.datacite(deps.datacite_account("default")).put_doi(reg.doi, {}, DataCiteEvent.HIDE)
     finding = reconcile.reconcile_registration(session, deps, reg.id)
     assert finding.kind == "state_differs"
     assert "DataCite has state 'registered', pidsync expects 'findable'" in finding.detail

@@ -419,30 +419,3 @@ def test_invalid_xml_gets_the_xsd_message(sandbox, info, http):
     # The same XML is accepted as a draft
     draft = {"data": {"attributes": {"xml": body["data"]["attributes"]["xml"]}}}
     assert http.put(dois_url(info, "10.5072/xml-2"), json=draft, auth=auth(info)).status_code == 201
-
-
-def test_mds_basics(sandbox, info, http):
-    mds = info["datacite_api_url"].replace("/datacite", "/datacite-mds")
-    answer = http.put(
-        f"{mds}/metadata/10.5072/mds-1",
-        data=DATACITE_XML.encode(),
-        headers={"Content-Type": "application/xml;charset=UTF-8"},
-        auth=auth(info),
-    )
-    assert (answer.status_code, answer.text) == (201, "OK (10.5072/MDS-1)")
-    assert http.get(f"{mds}/doi/10.5072/mds-1", auth=auth(info)).status_code == 204
-    minted = http.put(
-        f"{mds}/doi/10.5072/mds-1",
-        data="doi=10.5072/mds-1\nurl=https://example.org/mds",
-        headers={"Content-Type": "text/plain"},
-        auth=auth(info),
-    )
-    assert (minted.status_code, minted.text) == (201, "OK")
-    assert http.get(f"{mds}/doi/10.5072/mds-1", auth=auth(info)).text == "https://example.org/mds"
-    assert http.get(f"{mds}/metadata/10.5072/mds-1", auth=auth(info)).text == DATACITE_XML
-    assert http.get(f"{mds}/metadata/10.5072/none", auth=auth(info)).text == "DOI is unknown to MDS"
-    assert http.get(f"{mds}/doi", auth=("x", "y")).text == "Bad credentials"
-    form = http.put(f"{mds}/metadata/10.5072/mds-2", data={"a": "b"}, auth=auth(info))
-    assert form.status_code == 415
-    assert http.delete(f"{mds}/metadata/10.5072/mds-1", auth=auth(info)).text == "OK"
-    assert sandbox.state()["datacite"]["dois"][0]["state"] == "registered"

@@ -1,18 +1,18 @@
 """The ``pidsync`` command: one module per command group.
 
 Modules: ``processes`` (web, worker, scheduler, migrate, demo), ``events`` (emit, status),
-``dead_letters``, ``doi`` (doi, reconcile dois), ``orcid`` (orcid, reconcile orcid, tokens
-rotate-keys/revoke), ``pids`` (resolve, search, id), ``render`` and ``sandbox``. Importing
-them opens no connection: stateless commands (render, sandbox, resolve, search, id, orcid
-search) never import the database or broker stack, and stateful ones import it inside the
-command.
+``dead_letters``, ``retry`` (retry now), ``doi`` (doi, reconcile dois), ``orcid`` (orcid,
+reconcile orcid, tokens rotate-keys/revoke), ``pids`` (resolve, search, id), ``render`` and
+``sandbox``. Importing them opens no connection: stateless commands (render, sandbox, resolve,
+search, id, orcid search) never import the database or broker stack, and stateful ones import
+it inside the command.
 """
 
 from __future__ import annotations
 
 import click
 
-from worker.cli import dead_letters, doi, events, orcid, pids, processes, render, sandbox
+from worker.cli import dead_letters, doi, events, orcid, pids, processes, render, retry, sandbox
 
 
 @click.group()
@@ -55,6 +55,7 @@ for _command in (
     pids.id_command,
     orcid.orcid,
     doi.doi,
+    retry.retry,
 ):
     main.add_command(_command)
 tokens.add_command(orcid.rotate_keys, "rotate-keys")

@@ -47,7 +47,7 @@ def reconcile_dois(since: datetime | None) -> None:
             since=since.replace(tzinfo=UTC) if since else None,
             every=True,
         )
-    kinds: Counter[str] = Counter()
+    kinds: Counter[reconcile.FindingKind] = Counter()
     for registration_id in ids:
         finding = None
         while True:
@@ -66,7 +66,7 @@ def reconcile_dois(since: datetime | None) -> None:
         f"reconciled {len(ids)} DOIs ({summary}); {repolled} stuck deposits polled again",
         err=True,
     )
-    if kinds[reconcile.ERROR]:
+    if kinds[reconcile.FindingKind.ERROR]:
         sys.exit(1)
 
 

@@ -224,12 +224,14 @@ def revoke(orcid_id: str, client_id: str | None) -> None:
         click.echo(f"pidsync: no grant with a token for {orcid_id}", err=True)
         sys.exit(2)
     results: list[dict[str, Any]] = []
+    unreached = False
     for grant_id in ids:
         with runtime.database.session() as session:
             result = revoke_at_orcid(session, deps, grant_id)
         results.append({"grant": grant_id, "result": result.note})
+        unreached = unreached or result.delay is not None
     _print(results)
-    if any(str(r["result"]).startswith("will retry") for r in results):
+    if unreached:
         click.echo("ORCID could not be reached; run the command again", err=True)
         sys.exit(1)
 
@@ -252,7 +254,7 @@ def reconcile_orcid(orcid_id: str | None) -> None:
     for index, one in enumerate(records, 1):
         with runtime.database.session() as session:
             result = reconcile_record(session, deps, one)
-        failed += result.delay is not None or result.note.startswith("failed")
+        failed += result.delay is not None or result.failed
         click.echo(json.dumps(result.report, ensure_ascii=False))
         click.echo(f"[{index}/{len(records)}] {one}: {result.note}", err=True)
     sys.exit(1 if failed else 0)

@@ -14,6 +14,10 @@ import click
 
 from worker.cli.common import boot
 
+#: What each dramatiq worker process imports, in order: the broker module (it boots the
+#: process), then every actor.
+WORKER_MODULES = ("worker.entrypoint", "worker.actors")
+
 
 @click.command()
 @click.option("--host", default="0.0.0.0", show_default=True)  # noqa: S104 - a server binds all
@@ -42,7 +46,7 @@ def worker(processes: int, threads: int) -> None:
     env["PIDSYNC_DATABASE_URL"] = runtime.database_url
     env["PIDSYNC_BROKER_URL"] = runtime.broker_url
     command = [
-        sys.executable, "-m", "dramatiq", "worker.entrypoint",
+        sys.executable, "-m", "dramatiq", *WORKER_MODULES,
         "--processes", str(processes), "--threads", str(threads), "--queues", "pidsync",
     ]  # fmt: skip
     child = subprocess.Popen(command, env=env)  # noqa: S603 - our own interpreter and module

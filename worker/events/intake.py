@@ -140,7 +140,7 @@ def store_events(
             row_id, correlation_id = existing.id, existing.correlation_id
         else:
             enqueue_after_commit(session, "events.process", row_id, correlation_id=correlation_id)
-        assert row_id is not None
+        assert row_id is not None  # noqa: S101 - narrows a type, holds by construction
         receipts.append(
             Receipt(
                 source=event.source,

@@ -9,7 +9,7 @@ undoes what the attempt did, records the attempt on the event and returns when t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +24,8 @@ from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
 from worker.metadata.work import validate_work
 from worker.models import EventStatus, ReceivedEvent
+from worker.notify import types as webhook
+from worker.notify.service import notify
 from worker.orcid.grants import can_write, store_grant
 from worker.pids.enrich import enrich_work
 from worker.pids.identifiers import InvalidIdentifier
@@ -42,6 +44,8 @@ class Outcome:
     work_id: int | None = None
     #: Seconds until the next try, when a transient failure postponed the event.
     retry_in: float | None = None
+    #: The Work's fields at fault when it failed (JSON paths), for the ``work.failed`` webhook.
+    fields: list[str] = field(default_factory=list)
 
 
 def _work_outcome(applied: Applied, notes: list[str]) -> Outcome:
@@ -54,7 +58,7 @@ def _work_outcome(applied: Applied, notes: list[str]) -> Outcome:
 
 
 def _refused(exc: EffectRefused, work_id: int | None) -> Outcome:
-    return Outcome(EventStatus.FAILED, str(exc), work_id)
+    return Outcome(EventStatus.FAILED, str(exc), work_id, fields=exc.fields)
 
 
 @dataclass
@@ -94,10 +98,18 @@ def _enriched(event: ReceivedEvent, ctx: Context) -> tuple[dict[str, Any], list[
     ]
 
 
+def _runs_effects(applied: Applied, event: ReceivedEvent) -> bool:
+    """Whether the flows' hooks run: the Work changed, or an operator revived this failed event
+    (``pidsync retry``: received again after it was handled once). The hooks are idempotent: an
+    unchanged DOI or placement sends nothing."""
+    revived = event.handled_at is not None
+    return not applied.stale and (applied.changed or revived)
+
+
 def _work_event(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
     data, notes = _enriched(event, ctx)
     applied = apply_work(session, event.source, data, client_id=event.client_id)
-    if applied.work is not None and applied.changed and not applied.stale:
+    if applied.work is not None and _runs_effects(applied, event):
         try:
             notes += effects.on_work_changed(session, applied.work, ctx.trigger(event))
         except EffectRefused as exc:
@@ -108,7 +120,7 @@ def _work_event(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome
 def _withdrawn(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
     applied = withdraw_work(session, event.source, event.data)
     notes: list[str] = []
-    if applied.work is not None and applied.changed and not applied.stale:
+    if applied.work is not None and _runs_effects(applied, event):
         try:
             notes = effects.on_work_withdrawn(session, applied.work, ctx.trigger(event))
         except EffectRefused as exc:
@@ -164,11 +176,37 @@ def process_event(session: Session, event_id: int, ctx: Context) -> Outcome | No
     event.work_id = outcome.work_id or event.work_id
     event.next_attempt_at = None
     event.handled_at = utcnow()
+    if outcome.status == EventStatus.FAILED:
+        tell_failed(session, event, outcome.fields)
     session.flush()
     log.info(
         "event_processed", type=event.type, status=outcome.status.value, outcome=outcome.message
     )
     return outcome
+
+
+def tell_failed(session: Session, event: ReceivedEvent, fields: list[str]) -> None:
+    """The emitting system learns of a failure after its 202 without polling: a signed
+    ``work.failed`` (``event.failed`` for events not about a work) with the reason and the
+    fields at fault, in the same commit as the failed state."""
+    about_work = event.type.startswith("work.")
+    payload: dict[str, Any] = {"source": event.source}
+    if about_work:
+        payload["id"] = event.data.get("id")
+    payload |= {
+        "event": {"source": event.source, "id": event.event_id, "type": event.type},
+        "reason": event.outcome,
+        "fields": fields,
+        "attempts": event.attempts,
+        "correlation_id": event.correlation_id,
+    }
+    notify(
+        session,
+        client_id=event.client_id,
+        event_type=webhook.WORK_FAILED if about_work else webhook.EVENT_FAILED,
+        payload=payload,
+        work_id=event.work_id,
+    )
 
 
 def _postpone(event: ReceivedEvent, exc: TransientError, settings: Settings) -> Outcome:
@@ -192,4 +230,5 @@ def mark_failed(session: Session, event_id: int, reason: str) -> None:
         event.outcome = reason
         event.next_attempt_at = None
         event.handled_at = utcnow()
+        tell_failed(session, event, [])
         session.flush()

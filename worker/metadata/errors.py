@@ -12,6 +12,10 @@ class MetadataError(ValueError):
         details = "; ".join(f"{path}: {message}" if path else message for path, message in problems)
         super().__init__(f"{summary}: {details}" if details else summary)
 
+    def paths(self) -> list[str]:
+        """The JSON paths of the fields at fault, each once, in order."""
+        return list(dict.fromkeys(path for path, _message in self.problems if path))
+
 
 class WorkValidationError(MetadataError):
     """The data is not a valid Work; ``problems`` names each field by its JSON path."""

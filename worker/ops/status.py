@@ -8,8 +8,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from worker.events.repository import recent_events_of_work
-from worker.models import ReceivedEvent, Work
+from worker.models import DoiState, OrcidPlacement, PlacementState, ReceivedEvent, Work
 from worker.works.service import get_work
+
+#: The state shown for a DOI that no registrar of ours holds (the Work carried it).
+EXTERNAL = "external"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -36,26 +39,52 @@ def work_status(session: Session, source: str, external_id: str) -> dict[str, An
 
 
 def _doi(work: Work) -> dict[str, Any] | None:
+    from worker.registrars.common import NO_REGISTRAR
     from worker.registrars.status import describe
 
     reg = work.registration
     if reg is None:
-        return {"doi": work.doi, "state": "external", "registrar": "none"} if work.doi else None
+        return {"doi": work.doi, "state": EXTERNAL, "registrar": NO_REGISTRAR} if work.doi else None
     return describe(reg)
 
 
-def _placement(p: Any) -> dict[str, Any]:
+def _placement(p: OrcidPlacement) -> dict[str, Any]:
     return {
         "orcid": p.orcid,
-        "client_id": p.client_id or None,  # none yet: the researcher has not authorised
+        "client_id": p.client_id,  # None while the researcher has not authorised
         "state": p.state.value,
         "put_code": p.put_code,
-        "visibility": p.visibility,
+        "visibility": p.visibility.value if p.visibility is not None else None,
         "last_error": p.last_error,
         "attempts": p.attempts,
+        "next_attempt_at": _iso(p.next_attempt_at),
+        "blocked": _placement_blocked(p),
         "placed_at": _iso(p.placed_at),
         "updated_at": _iso(p.updated_at),
     }
+
+
+#: A DOI pidsync registers is put on ORCID records only once the agency confirmed it (DESIGN §7).
+_CONFIRMED = (DoiState.REGISTERED, DoiState.FINDABLE)
+
+
+def _placement_blocked(p: OrcidPlacement) -> str | None:
+    """Why a queued placement is not being written, when it waits for something other than its
+    next try: the researcher's consent, or the work's DOI still unconfirmed."""
+    if p.state == PlacementState.AWAITING_CONSENT:
+        return (
+            "awaiting consent: the researcher has not authorised this ORCID client to add works "
+            "(or revoked it); placed once they do"
+        )
+    reg = p.work.registration
+    if p.state == PlacementState.PENDING and reg is not None and reg.state not in _CONFIRMED:
+        if reg.state in (DoiState.FAILED, DoiState.WITHDRAWN):
+            return None
+        return (
+            f"awaiting the DOI: {reg.doi} is {reg.state.value} at {reg.registrar}; the work is "
+            "placed with it once the agency confirms it"
+        )
+    return None
 
 
 def _events(session: Session, work: Work) -> list[dict[str, Any]]:

@@ -99,7 +99,7 @@ def try_grant_effect(
         delay = retry_grant_effect(session, settings, grant, effect, exc)
         why = error_text(exc, settings.error_text_chars)
         if delay is None:
-            return Result(f"failed: retries exhausted ({why})")
+            return Result(f"failed: retries exhausted ({why})", failed=True)
         return Result(f"will retry in {delay:g}s: {why}", delay=delay)
     grant_effect_settled(session, grant, effect)
     return result

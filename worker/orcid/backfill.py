@@ -137,7 +137,7 @@ def _transient(
     delays = [d for row in rows if (d := retry_later(session, deps.settings, row, exc)) is not None]
     why = error_text(exc, deps.settings.error_text_chars)
     if not delays:
-        return Result(f"failed: retries exhausted ({why})")
+        return Result(f"failed: retries exhausted ({why})", failed=True)
     delay = max(delays)
     attempt = max(row.attempts for row in rows)
     log_retry(
@@ -162,7 +162,7 @@ def _apply_each(session: Session, deps: OrcidDeps, fresh: Fresh, items: list[Bul
             placed.append((row, mark_placed(row, digest)))
             continue
         error = item.error
-        assert error is not None
+        assert error is not None  # noqa: S101 - narrows a type, holds by construction
         if error.status == 409 and error.error_code == 9021:
             row.put_code = error.named_put_code()
             row.in_doubt = row.put_code is None  # else found by reading on the next attempt

@@ -114,7 +114,7 @@ class WorkSummary:
     source_name: str | None
     title: str
     type: str | None
-    visibility: str | None
+    visibility: str | None  # ORCID's word (read into a state by models.Visibility.read)
     self_ids: frozenset[tuple[str, str]]
     external_ids: tuple[dict[str, Any], ...]
 

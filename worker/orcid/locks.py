@@ -62,10 +62,10 @@ class RecordLocks:
         while (token := self.try_acquire(orcid)) is None:
             if time.monotonic() >= deadline:
                 raise Postpone(
-                    0.5 + random.random(),
+                    0.5 + random.random(),  # noqa: S311 - jitter, not a secret
                     f"ORCID record {orcid} is being written by another worker",
                 )
-            time.sleep(0.01 + random.random() * 0.03)
+            time.sleep(0.01 + random.random() * 0.03)  # noqa: S311 - jitter, not a secret
         try:
             yield
         finally:

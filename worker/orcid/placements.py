@@ -32,7 +32,7 @@ from worker.db import enqueue_after_commit
 from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
-from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Work
+from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Visibility, Work
 from worker.orcid import payload as render
 from worker.orcid import repository
 from worker.orcid.attempts import log_retry, next_try
@@ -112,7 +112,7 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
             row = OrcidPlacement(
                 work_id=work.id,
                 orcid=orcid,
-                client_id=grant.client_id if grant else "",
+                client_id=grant.client_id if grant else None,
                 state=PlacementState.PENDING if grant else PlacementState.AWAITING_CONSENT,
                 last_error=None if grant else "the researcher has not authorised placing works",
             )
@@ -225,9 +225,12 @@ def on_researcher_revoked(session: Session, data: dict[str, Any], _trigger: Trig
 
 
 def find_ours(
-    summaries: list[WorkSummary], client_id: str, wanted: frozenset[tuple[str, str]]
+    summaries: list[WorkSummary], client_id: str | None, wanted: frozenset[tuple[str, str]]
 ) -> WorkSummary | None:
-    """Our own work (same source client) sharing a ``self`` external id with ``wanted``."""
+    """Our own work (same source client) sharing a ``self`` external id with ``wanted``; none
+    without a client (a placement awaiting consent has nothing of ours on the record)."""
+    if client_id is None:
+        return None
     for summary in summaries:
         if summary.source_client_id == client_id and summary.self_ids & wanted:
             return summary
@@ -316,7 +319,11 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
         return Result("nothing to do")
     work = row.work
     present = work.withdrawn_at is None and row.orcid in render.contributor_orcids(work)
-    grant = repository.active_grant(session, row.orcid, row.client_id) if row.client_id else None
+    grant = (
+        None
+        if row.client_id is None
+        else repository.active_grant(session, row.orcid, row.client_id)
+    )
     if grant is None or not can_write(grant):
         if not present and row.put_code is None and not row.in_doubt:
             row.state = PlacementState.DELETED
@@ -331,7 +338,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
             body = render.orcid_work(work)
         except (MetadataError, WorkValidationError) as exc:
             mark_failed(session, deps.settings, row, f"cannot render the ORCID work: {exc}")
-            return Result("failed: cannot render")
+            return Result("failed: cannot render", failed=True)
         digest = render.digest(body)
         if row.put_code is not None and row.confirmed_hash == digest and not row.in_doubt:
             row.state = PlacementState.PLACED
@@ -340,7 +347,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
     row.attempts += 1
     row.enqueued_at = utcnow()
     row.next_attempt_at = None
-    client = deps.member(row.client_id)
+    client = deps.member(grant.client_id)
     token = access_token(deps.cipher, grant)
     try:
         with deps.locks.hold(row.orcid):
@@ -351,7 +358,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
         return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
     except OrcidError as exc:
         mark_failed(session, deps.settings, row, error_text(exc, deps.settings.error_text_chars))
-        return Result("failed")
+        return Result("failed", failed=True)
     except TransientError as exc:
         return _transient(session, deps.settings, row, exc)
 
@@ -377,7 +384,7 @@ def _transient(
 ) -> Result:
     delay = retry_later(session, settings, row, exc)
     if delay is None:
-        return Result("failed: retries exhausted")
+        return Result("failed: retries exhausted", failed=True)
     why = error_text(exc, settings.error_text_chars)
     log_retry("orcid.place", row.attempts, delay, why, orcid=row.orcid, work_id=row.work_id)
     return Result(f"will retry in {delay:g}s: {why}", delay=delay)
@@ -400,7 +407,7 @@ def _write(
         row.in_doubt = False
         if found is not None:
             row.put_code = found.put_code
-            row.visibility = found.visibility
+            row.visibility = Visibility.read(found.visibility)
             row.confirmed_hash = None
             log.info("orcid_adopted", orcid=row.orcid, work_id=row.work_id, put_code=found.put_code)
     if row.put_code is None:
@@ -439,7 +446,7 @@ def _update(
     body: dict[str, Any],
     digest: str,
 ) -> Result:
-    assert row.put_code is not None
+    assert row.put_code is not None  # noqa: S101 - narrows a type, holds by construction
     try:
         client.update_work(row.orcid, token, row.put_code, body)
     except OrcidError as exc:

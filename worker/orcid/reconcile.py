@@ -23,7 +23,7 @@ from worker.clock import utcnow
 from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
-from worker.models import GrantEffect, OrcidGrant, OrcidPlacement, PlacementState
+from worker.models import GrantEffect, OrcidGrant, OrcidPlacement, PlacementState, Visibility
 from worker.orcid import payload as render
 from worker.orcid import repository
 from worker.orcid.attempts import grant_effect_settled, retry_grant_effect
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-HIDDEN = "private"
+HIDDEN = Visibility.PRIVATE
 RECONCILE = GrantEffect.RECONCILE
 
 
@@ -61,10 +61,11 @@ def _check_placement(
             report["removed_by_researcher"].append(_work_ref(row))
             mark_removed_by_researcher(session, deps.settings, row, "gone from the record")
             return
-        if seen.visibility != row.visibility:
-            if seen.visibility == HIDDEN:
+        visibility = Visibility.read(seen.visibility)
+        if visibility != row.visibility:
+            if visibility is HIDDEN:
                 report["hidden"].append(_work_ref(row))
-            row.visibility = seen.visibility
+            row.visibility = visibility
         try:
             digest = render.digest(render.orcid_work(row.work))
         except (MetadataError, WorkValidationError):
@@ -83,7 +84,7 @@ def _check_placement(
         row.in_doubt = found is None and row.in_doubt
         if found is not None:
             row.put_code = found.put_code
-            row.visibility = found.visibility
+            row.visibility = Visibility.read(found.visibility)
             report["adopted"].append(_work_ref(row))
         row.state = PlacementState.PENDING
         queue_placement(session, row)
@@ -158,7 +159,7 @@ def reconcile_record(session: Session, deps: OrcidDeps, orcid: str) -> Result:
     if delays:
         return Result(f"will retry in {max(delays):g}s", delay=max(delays), report=report)
     if unread:
-        return Result("failed: retries exhausted", report=report)
+        return Result("failed: retries exhausted", report=report, failed=True)
     first_look = researcher.record_snapshot is None
     previous = set((researcher.record_snapshot or {}).get("foreign") or [])
     report["added_by_others"] = [

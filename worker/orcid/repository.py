@@ -152,16 +152,16 @@ def grant_ids_with_webhook_to_change(session: Session) -> list[int]:
     )
 
 
-def webhook_secrets(session: Session, orcid: str) -> list[str]:
-    """The webhook secrets of the record's grants (one per ORCID client with a webhook)."""
-    return [
-        str(secret)
-        for secret in session.execute(
-            select(OrcidGrant.webhook_secret)
-            .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
-            .where(Researcher.orcid == orcid, OrcidGrant.webhook_secret.is_not(None))
+def grants_by_webhook_id(session: Session, webhook_id: str) -> list[OrcidGrant]:
+    """The grants whose webhook callback carries ``webhook_id`` (one, or for a webhook
+    registered before secrets were hashed, each client's grant of that record)."""
+    return list(
+        session.execute(
+            select(OrcidGrant).where(
+                OrcidGrant.webhook_id == webhook_id, OrcidGrant.webhook_secret_hash.is_not(None)
+            )
         ).scalars()
-    ]
+    )
 
 
 def grant_attempt_for_update(
@@ -333,7 +333,7 @@ def placement_last_due() -> Any:
 
 def stalled_placement_keys(
     session: Session, before: datetime, limit: int
-) -> list[tuple[int, str, str, bool]]:
+) -> list[tuple[int, str, str | None, bool]]:
     """(id, orcid, client_id, never placed) of pending placements with neither a message sent
     nor a retry due since ``before``. Keys only: the sweep locks and loads each in its own
     transaction."""
@@ -363,7 +363,7 @@ def works_awaiting_consent(session: Session, orcid: str, client_id: str, limit: 
             .join(OrcidPlacement, OrcidPlacement.work_id == Work.id)
             .where(
                 OrcidPlacement.orcid == orcid,
-                OrcidPlacement.client_id.in_((client_id, "")),
+                or_(OrcidPlacement.client_id == client_id, OrcidPlacement.client_id.is_(None)),
                 OrcidPlacement.state == PlacementState.AWAITING_CONSENT,
             )
             .order_by(Work.id)

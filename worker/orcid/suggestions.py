@@ -77,7 +77,7 @@ def _retry(
     delay = next_try(settings, failures, exc)
     if delay is None:
         log.warning("orcid_suggestions_failed", work_id=work.id, attempts=failures, error=why)
-        return Result(f"failed: retries exhausted ({why})")
+        return Result(f"failed: retries exhausted ({why})", failed=True)
     enqueue_after_commit(session, "orcid.suggest", work.id, failures, delay=delay)
     log_retry("orcid.suggest", failures, delay, why, work_id=work.id)
     return Result(f"will retry in {delay:g}s: {why}")

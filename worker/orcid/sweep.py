@@ -29,11 +29,11 @@ from worker.models import (
     OrcidPlacement,
     PlacementState,
 )
-from worker.orcid import repository, webhooks
+from worker.orcid import consent, repository, webhooks
 from worker.orcid.deps import OrcidDeps
 from worker.sweeping import RowSweep, run_sweep
 
-PlacementKey = tuple[int, str, str, bool]
+PlacementKey = tuple[int, str, str | None, bool]
 
 
 def resend_stalled_placements(database: Database, settings: Settings) -> int:
@@ -42,12 +42,14 @@ def resend_stalled_placements(database: Database, settings: Settings) -> int:
     one record together (one bulk backfill), the rest one by one."""
     now = utcnow()
     before = now - timedelta(seconds=settings.orcid.resend_grace_seconds)
-    fresh: Counter[tuple[str, str]] = Counter()
+    fresh: Counter[tuple[str, str | None]] = Counter()
     backfills: set[int] = set()
 
     def pick(session: Session) -> list[PlacementKey]:
         keys = repository.stalled_placement_keys(session, before, settings.sweep_batch)
-        fresh.update((orcid, client) for _, orcid, client, new in keys if new and client)
+        fresh.update(
+            (orcid, client) for _, orcid, client, new in keys if new and client is not None
+        )
         return keys
 
     def handle(session: Session, key: PlacementKey) -> bool:
@@ -56,7 +58,7 @@ def resend_stalled_placements(database: Database, settings: Settings) -> int:
         if row is None or not _still_stalled(row, before):
             return False
         row.enqueued_at = now
-        if new and fresh[(orcid, client_id)] > 1:
+        if new and client_id is not None and fresh[(orcid, client_id)] > 1:
             grant = repository.active_grant(session, orcid, client_id)
             if grant is not None:  # one bulk backfill for the record's new works
                 backfills.add(grant.id)
@@ -195,3 +197,10 @@ def _park_webhook(session: Session, grant_id: int, reason: str) -> None:
         else GrantEffect.UNREGISTER_WEBHOOK
     )
     park_grant_effect(session, grant_id, effect, reason)
+
+
+def purge_consent_states(database: Database, settings: Settings) -> int:
+    """Delete expired consent requests (:func:`worker.orcid.consent.purge_expired`): one
+    DELETE in one transaction (it reads no row's values, so no row can stall it)."""
+    with database.session() as session:
+        return consent.purge_expired(session, settings)

@@ -2,13 +2,19 @@
 
 For each active grant of a premium client, when ``PIDSYNC_ORCID_WEBHOOK_BASE_URL`` is set, a
 webhook is registered (``PUT {api}/{orcid}/webhook/{callback}`` with a client-credentials
-``/webhook`` token) whose callback carries an unguessable per-record secret:
-``{base}/webhooks/orcid/{orcid}/{secret}``. ORCID POSTs an empty body there; the receiver answers
-at once and queues a reconciliation of that record. The webhook is removed when the grant ends.
+``/webhook`` token) whose callback is ``{base}/webhooks/orcid/{webhook_id}/{secret}``. ORCID
+POSTs an empty body there with nothing else to authenticate it (API_FACTS.md §1.8), so the URL
+is the credential: a random id that finds the grant (it names no ORCID iD), and a random secret
+that proves the caller was given the URL. pidsync keeps the secret's SHA-256 to check calls,
+and its ciphertext (the token keys) only to rebuild the URL ORCID needs to remove the webhook;
+the access log shows the path with the secret redacted (:mod:`worker.logging`). The receiver
+answers at once and queues a reconciliation of that record. The webhook is removed when the
+grant ends.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from hmac import compare_digest
 from typing import TYPE_CHECKING
@@ -32,9 +38,29 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 
 
-def callback_url(settings: Settings, orcid: str, secret: str) -> str:
+def callback_url(settings: Settings, webhook_id: str, secret: str) -> str:
     base = (settings.orcid_webhook_base_url or "").rstrip("/")
-    return f"{base}/webhooks/orcid/{orcid}/{secret}"
+    return f"{base}/webhooks/orcid/{webhook_id}/{secret}"
+
+
+def secret_hash(secret: str) -> str:
+    """What is kept of a webhook secret to check ORCID's calls (256 random bits: a plain
+    SHA-256 is enough, there is nothing to guess)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def _new_secret(deps: OrcidDeps, grant: OrcidGrant) -> tuple[str, str]:
+    webhook_id, secret = secrets.token_urlsafe(12), secrets.token_urlsafe(32)
+    grant.webhook_id = webhook_id
+    grant.webhook_secret_hash = secret_hash(secret)
+    grant.webhook_secret_enc = deps.cipher.encrypt(secret)
+    return webhook_id, secret
+
+
+def _forget_secret(grant: OrcidGrant) -> None:
+    grant.webhook_id = None
+    grant.webhook_secret_hash = None
+    grant.webhook_secret_enc = None
 
 
 def wanted(deps: OrcidDeps, grant: OrcidGrant) -> bool:
@@ -61,15 +87,17 @@ def register(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
 def _register(deps: OrcidDeps, grant: OrcidGrant) -> Result:
     if not wanted(deps, grant):
         return Result("no webhook wanted")
-    if grant.webhook_secret is None:
-        grant.webhook_secret = secrets.token_urlsafe(32)
+    if grant.webhook_id is None or grant.webhook_secret_enc is None:
+        webhook_id, secret = _new_secret(deps, grant)
+    else:  # a retry registers the same URL
+        webhook_id, secret = grant.webhook_id, deps.cipher.decrypt(grant.webhook_secret_enc)
     orcid = grant.researcher.orcid
     oauth = deps.oauth(grant.client_id)
     try:
         created = deps.member(grant.client_id).register_webhook(
             orcid,
             oauth.client_token(WEBHOOK),
-            callback_url(deps.settings, orcid, grant.webhook_secret),
+            callback_url(deps.settings, webhook_id, secret),
         )
     except RevokedToken as exc:
         oauth.forget(WEBHOOK)
@@ -96,13 +124,22 @@ def unregister(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
 
 
 def _unregister(deps: OrcidDeps, grant: OrcidGrant) -> Result:
-    if grant.webhook_registered_at is None or grant.webhook_secret is None:
+    if grant.webhook_registered_at is None or grant.webhook_id is None:
         return Result("no webhook registered")
     if grant.status == GrantStatus.ACTIVE and wanted(deps, grant):
         return Result("grant is active: webhook kept")
     orcid = grant.researcher.orcid
+    if grant.webhook_secret_enc is None:
+        # Registered before secrets were hashed (the migration kept only the hash): the URL
+        # cannot be rebuilt. Calls to it are refused once the grant's hash is forgotten.
+        grant.webhook_registered_at = None
+        _forget_secret(grant)
+        log.warning("orcid_webhook_url_unknown", orcid=orcid, client_id=grant.client_id)
+        return Result("webhook registered before secrets were hashed: remove it at ORCID")
     oauth = deps.oauth(grant.client_id)
-    url = callback_url(deps.settings, orcid, grant.webhook_secret)
+    url = callback_url(
+        deps.settings, grant.webhook_id, deps.cipher.decrypt(grant.webhook_secret_enc)
+    )
     try:
         known = deps.member(grant.client_id).unregister_webhook(
             orcid, oauth.client_token(WEBHOOK), url
@@ -113,19 +150,20 @@ def _unregister(deps: OrcidDeps, grant: OrcidGrant) -> Result:
     except OrcidError as exc:
         return Result(f"webhook removal refused: {exc.describe()}")
     grant.webhook_registered_at = None
-    grant.webhook_secret = None
+    _forget_secret(grant)
     log.info("orcid_webhook_removed", orcid=orcid, client_id=grant.client_id, known=known)
     return Result("webhook removed")
 
 
-def receive(session: Session, orcid: str, secret: str) -> bool:
-    """A call from ORCID: True (and a reconciliation queued) when the secret is this record's."""
-
-    known = repository.webhook_secrets(session, orcid)
-    if not any(compare_digest(one, secret) for one in known):
-        return False
-    enqueue_after_commit(session, "orcid.reconcile", orcid)
-    return True
+def receive(session: Session, webhook_id: str, secret: str) -> bool:
+    """A call from ORCID: True (and a reconciliation of the record queued) when ``secret`` is
+    the one of the webhook ``webhook_id``."""
+    offered = secret_hash(secret)
+    for grant in repository.grants_by_webhook_id(session, webhook_id):
+        if compare_digest(grant.webhook_secret_hash or "", offered):
+            enqueue_after_commit(session, "orcid.reconcile", grant.researcher.orcid)
+            return True
+    return False
 
 
 def upkeep_grant(session: Session, deps: OrcidDeps, grant_id: int) -> bool:

@@ -34,6 +34,11 @@ Retries and pacing (:mod:`worker.pids.readonly`): a 429/5xx is asked again by th
 the shared limiter (``settings.search.resolver_limit``: doi.org allows about 1,000 requests per
 5 minutes per client, API_FACTS.md §2.1) when the process has one. The composition root builds
 one Negotiator per process with the shared limiter; ``pidsync resolve`` runs without one.
+
+Redirects (:mod:`worker.pids.redirects`): each hop is checked before it is followed: https to a
+host of ``settings.redirect_hosts`` whose every address is public, or the resolver's own origin
+when it is loopback (the sandbox). A refused hop is :class:`ResolveFailed` naming the host and
+why; nothing is sent to it.
 """
 
 from __future__ import annotations
@@ -46,11 +51,13 @@ from urllib.parse import urlsplit
 
 import requests
 
+from worker.config import DEFAULT_REDIRECT_HOSTS
 from worker.errors import PermanentError, PidsyncError, TransientError
 from worker.http import HttpError, Recorder, RequestError, ServerError, TransportError
 from worker.pids.client import CrossrefRestClient
 from worker.pids.identifiers import doi_path, normalize_doi
 from worker.pids.readonly import ReadClient
+from worker.pids.redirects import RedirectPolicy, UnsafeRedirect
 
 if TYPE_CHECKING:
     from worker.config import SearchSettings, Settings
@@ -204,6 +211,8 @@ class Negotiator(ReadClient):
         session: requests.Session | None = None,
         timeout: float = 30.0,
         recorder: Recorder | None = None,
+        redirect_hosts: tuple[str, ...] | list[str] = DEFAULT_REDIRECT_HOSTS,
+        redirects: RedirectPolicy | None = None,
     ) -> None:
         super().__init__(
             resolver_url,
@@ -214,6 +223,7 @@ class Negotiator(ReadClient):
             session=session,
             timeout=timeout,
             recorder=recorder,
+            redirects=redirects or RedirectPolicy.for_resolver(resolver_url, redirect_hosts),
         )
         self.http.max_redirects = 10
         self.crossref = crossref
@@ -232,6 +242,10 @@ class Negotiator(ReadClient):
         crossref = CrossrefRestClient.from_settings(
             settings, limiter=limiter, timeout=timeout, recorder=recorder
         )
+        # Its reads feed to_work (and so enrichment): the same redirect rule as doi.org's.
+        crossref.redirects = RedirectPolicy.for_resolver(
+            settings.crossref_api_url, settings.redirect_hosts
+        )
         return cls(
             settings.doi_resolver_url,
             crossref=crossref,
@@ -241,6 +255,7 @@ class Negotiator(ReadClient):
             reads=settings.search,
             timeout=timeout or settings.http_timeout_seconds,
             recorder=recorder,
+            redirect_hosts=settings.redirect_hosts,
         )
 
     def resolve(
@@ -351,7 +366,8 @@ class Negotiator(ReadClient):
         )
 
     def _crossref_message(self, doi: str) -> dict[str, Any]:
-        assert self.crossref is not None
+        if self.crossref is None:  # to_work asks only when there is a client
+            raise ResolveFailed(f"{doi}: no Crossref REST API is configured")
         try:
             message = self.crossref.work(doi)
         except TransportError as exc:
@@ -378,6 +394,8 @@ class Negotiator(ReadClient):
                 raise ResolverTimeout(
                     f"{doi}: no answer from {_host(self.url(path))} within {self.timeout:g}s"
                 ) from None
+            if isinstance(context, UnsafeRedirect):
+                raise ResolveFailed(f"{doi}: {_host(self.url(path))}: {context}") from None
             if isinstance(context, requests.TooManyRedirects):
                 raise ResolveFailed(
                     f"{doi}: too many redirects from {_host(self.url(path))}"

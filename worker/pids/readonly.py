@@ -18,6 +18,11 @@ Pacing: :class:`ReadClient` takes one slot of the shared Redis
 :class:`~worker.ratelimit.RateLimiter` (with its service's :class:`~worker.ratelimit.Limit`,
 keyed by host) before each read; its retries ride on that slot. Without a limiter (the
 stateless CLI commands: one user, no Redis) nothing is paced.
+
+Redirects: a client given a :class:`~worker.pids.redirects.RedirectPolicy` checks each hop
+against it before following it (https to allow-listed public hosts only: the SSRF guard of
+content negotiation and enrichment); a refused hop is a :class:`~worker.http.TransportError`
+whose context is the :class:`~worker.pids.redirects.UnsafeRedirect`.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ if TYPE_CHECKING:
     from urllib3.connectionpool import ConnectionPool
     from urllib3.response import BaseHTTPResponse
 
+    from worker.pids.redirects import RedirectPolicy
     from worker.ratelimit import Limit, RateLimiter
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -137,6 +143,7 @@ class ReadClient(ApiClient):
         session: requests.Session | None = None,
         timeout: float = 30.0,
         recorder: Recorder | None = None,
+        redirects: RedirectPolicy | None = None,
     ) -> None:
         if limiter is not None and limit is None:
             raise ValueError(f"{type(self).__name__}: a limiter needs the Limit of its service")
@@ -148,6 +155,7 @@ class ReadClient(ApiClient):
         self.limit = limit
         # The services count per caller address, so one budget per host.
         self.limit_key = urlsplit(self.base_url).netloc
+        self.redirects = redirects
 
     def get(
         self,
@@ -161,12 +169,15 @@ class ReadClient(ApiClient):
         2xx/3xx (any other raises the typed errors of :mod:`worker.http`)."""
         if self.limiter is not None and self.limit is not None:
             self.limiter.acquire(self.limit, self.limit_key)
+        # Per request, not on the session: a session may be shared with clients of other APIs.
+        hooks = {"response": [self.redirects.check]} if self.redirects is not None else {}
         return self.request(
             "GET",
             path,
             ok={*range(200, 400), *ok},
             params=dict(params or {}),
             headers=dict(headers or {}),
+            hooks=hooks,
         )
 
 

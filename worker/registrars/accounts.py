@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from worker.config import CrossrefAccount, DataCiteAccount, Settings
-
-DATACITE = "datacite"
-CROSSREF = "crossref"
-REGISTRARS = (DATACITE, CROSSREF)
+from worker.models import Registrar
 
 Account = DataCiteAccount | CrossrefAccount
 
@@ -15,22 +12,30 @@ class UnknownAccount(LookupError):
     """The Work names a registrar or account this installation has no credentials for."""
 
 
-def accounts(settings: Settings, registrar: str) -> list[Account]:
-    if registrar == DATACITE:
+def registrar_named(word: object) -> Registrar:
+    """The registrar a Work's ``registration.registrar`` names (a JSON string);
+    :class:`UnknownAccount` naming the known ones for any other word."""
+    for registrar in Registrar:
+        if word == registrar.value:
+            return registrar
+    known = ", ".join(r.value for r in Registrar)
+    raise UnknownAccount(f"unknown registrar {word!r} (known: {known})")
+
+
+def accounts(settings: Settings, registrar: Registrar) -> list[Account]:
+    if registrar is Registrar.DATACITE:
         return list(settings.datacite_account_list())
-    if registrar == CROSSREF:
-        return list(settings.crossref_account_list())
-    raise UnknownAccount(f"unknown registrar {registrar!r} (known: datacite, crossref)")
+    return list(settings.crossref_account_list())
 
 
-def resolve(settings: Settings, registrar: str, name: str | None) -> Account:
+def resolve(settings: Settings, registrar: Registrar, name: str | None) -> Account:
     """The account called ``name``, or the registrar's default (the first) when ``name`` is
     None; :class:`UnknownAccount` with a message naming what is configured otherwise."""
     configured = accounts(settings, registrar)
     if not configured:
         variables = (
             "PIDSYNC_DATACITE_REPOSITORY_ID/_PASSWORD/_PREFIX or PIDSYNC_DATACITE_ACCOUNTS"
-            if registrar == DATACITE
+            if registrar is Registrar.DATACITE
             else "PIDSYNC_CROSSREF_LOGIN_ID/_PASSWORD/_PREFIX or PIDSYNC_CROSSREF_ACCOUNTS"
         )
         raise UnknownAccount(f"no {registrar} account is configured ({variables})")
@@ -44,12 +49,12 @@ def resolve(settings: Settings, registrar: str, name: str | None) -> Account:
 
 
 def datacite_account(settings: Settings, name: str) -> DataCiteAccount:
-    account = resolve(settings, DATACITE, name)
-    assert isinstance(account, DataCiteAccount)
+    account = resolve(settings, Registrar.DATACITE, name)
+    assert isinstance(account, DataCiteAccount)  # noqa: S101 - narrows a type, holds by construction
     return account
 
 
 def crossref_account(settings: Settings, name: str) -> CrossrefAccount:
-    account = resolve(settings, CROSSREF, name)
-    assert isinstance(account, CrossrefAccount)
+    account = resolve(settings, Registrar.CROSSREF, name)
+    assert isinstance(account, CrossrefAccount)  # noqa: S101 - narrows a type, holds by construction
     return account

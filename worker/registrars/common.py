@@ -13,13 +13,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from worker.config import Settings
-from worker.errors import error_text
+from worker.errors import EffectRefused, error_text
 from worker.http import HttpError, ServerError
 from worker.logging import get_logger
 from worker.metadata.work import Work as MetaWork
 from worker.metadata.work import validate_work
-from worker.models import DoiRegistration, DoiState, Work
+from worker.models import DoiRegistration, DoiState, Registrar, TargetState, Work
 from worker.notify.service import notify
+from worker.registrars.accounts import registrar_named
 from worker.registrars.repository import CONFIRMED
 
 log = get_logger(__name__)
@@ -31,10 +32,36 @@ log = get_logger(__name__)
 EARLY = timedelta(seconds=1)
 
 
+#: ``registration.registrar`` of a Work whose DOI (if any) no registrar of ours holds.
+NO_REGISTRAR = "none"
+
+
 def wanted_registration(work: Work) -> dict[str, Any]:
-    """The Work's ``registration`` object as stored (``{}`` when absent)."""
+    """The Work's ``registration`` object as stored (``{}`` when absent): JSON strings, read
+    into types by :func:`wanted_registrar` and :func:`wanted_target`."""
     value = work.work_metadata.get("registration")
     return value if isinstance(value, dict) else {}
+
+
+def wanted_registrar(work: Work) -> Registrar | None:
+    """The registrar the Work asks for; None for ``none`` (or no registration object).
+    :class:`~worker.registrars.accounts.UnknownAccount` naming the known ones for any other
+    word."""
+    word = wanted_registration(work).get("registrar") or NO_REGISTRAR
+    return None if word == NO_REGISTRAR else registrar_named(word)
+
+
+def wanted_target(work: Work, registrar: Registrar) -> TargetState:
+    """The state the Work asks its DOI to reach: DataCite's ``registration.state`` (findable
+    by default); Crossref has only registered. EffectRefused for a word that names none."""
+    if registrar is Registrar.CROSSREF:
+        return TargetState.REGISTERED
+    word = wanted_registration(work).get("state") or TargetState.FINDABLE
+    try:
+        return TargetState(word)
+    except ValueError:
+        known = ", ".join(t.value for t in TargetState)
+        raise EffectRefused(f"unknown DataCite state {word!r} (known: {known})") from None
 
 
 def work_model(work: Work, doi: str, *, url: str | None = None) -> MetaWork:
@@ -57,7 +84,7 @@ def payload(reg: DoiRegistration, work: Work, **extra: Any) -> dict[str, Any]:
         "source": work.source,
         "id": work.external_id,
         "doi": reg.doi,
-        "registrar": reg.registrar,
+        "registrar": reg.registrar.value,
         "account": reg.account,
         "state": reg.state.value,
     }
@@ -143,7 +170,7 @@ def mark_failed(
     reg.next_attempt_at = None
     session.flush()
     report(session, reg, "doi.failed", message=reg.last_error, errors=details or None)
-    log.warning("doi_failed", doi=reg.doi, registrar=reg.registrar, reason=reg.last_error)
+    log.warning("doi_failed", doi=reg.doi, registrar=reg.registrar.value, reason=reg.last_error)
 
 
 def retry_later(

@@ -1,7 +1,7 @@
-"""The duplicate guard's wiring and vocabulary: the finder that asks the PID toolkit
-(``worker.pids.duplicates``, issue 7) whether a DOI for a Work may already exist, the states of
-a registration's check, and whether the emitting system vouches the DOI is new. The check itself
-runs in :mod:`worker.registrars.guard`.
+"""The duplicate guard's wiring: the finder that asks the PID toolkit
+(``worker.pids.duplicates``, issue 7) whether a DOI for a Work may already exist, and whether
+the emitting system vouches the DOI is new. The check itself runs in
+:mod:`worker.registrars.guard`; its states are :class:`worker.models.DuplicateCheck`.
 """
 
 from __future__ import annotations
@@ -16,10 +16,6 @@ from worker.ratelimit import RateLimiter
 
 #: Finds DOIs that may already exist for a Work: (work) -> matches with .doi .score .evidence.
 DuplicateFinder = Callable[[Any], Sequence[Any]]
-
-#: A registration's duplicate check (``duplicate_check``): waiting for it, found nothing, held
-#: as a possible duplicate, let go by an operator, skipped (the search kept failing).
-PENDING, CLEAR, HELD, RELEASED, SKIPPED = "pending", "clear", "held", "released", "skipped"
 
 
 def registry_finder(

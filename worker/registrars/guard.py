@@ -18,10 +18,9 @@ from sqlalchemy.orm import Session
 from worker.clock import utcnow
 from worker.errors import PermanentError, TransientError, error_text
 from worker.logging import get_logger
-from worker.models import DoiRegistration, DoiState
+from worker.models import DoiRegistration, DoiState, DuplicateCheck
 from worker.registrars.common import in_flight, report, work_model
 from worker.registrars.deps import RegistrarDeps
-from worker.registrars.duplicates import CLEAR, HELD, PENDING, SKIPPED
 from worker.registrars.repository import lock_registration
 from worker.registrars.service import schedule_send
 
@@ -49,7 +48,7 @@ def check_registration(
     tried again, else None (held, or cleared and sent on)."""
     now = now or utcnow()
     reg = lock_registration(session, registration_id)
-    if reg is None or reg.duplicate_check != PENDING or in_flight(reg, now):
+    if reg is None or reg.duplicate_check != DuplicateCheck.PENDING or in_flight(reg, now):
         return None
     chars = deps.settings.error_text_chars
     model = work_model(reg.work, reg.doi)
@@ -80,7 +79,7 @@ def check_registration(
         _skip(session, deps, reg, f"duplicate guard unavailable: {exc}", now)
         return None
     if not matches:
-        reg.duplicate_check = CLEAR
+        reg.duplicate_check = DuplicateCheck.CLEAR
         reg.retry_count = 0
         reg.last_error = None
         if reg.state == DoiState.ON_HOLD:
@@ -95,7 +94,7 @@ def _skip(
     session: Session, deps: RegistrarDeps, reg: DoiRegistration, reason: str, now: datetime
 ) -> None:
     log.warning("duplicate_check_skipped", doi=reg.doi, reason=reason)
-    reg.duplicate_check = SKIPPED
+    reg.duplicate_check = DuplicateCheck.SKIPPED
     reg.retry_count = 0
     reg.last_error = None
     reg.warning = f"duplicate check skipped: {reason}"
@@ -108,7 +107,7 @@ def _hold(session: Session, reg: DoiRegistration, matches: list[Any]) -> None:
     found = [_evidence(m) for m in matches]
     best = found[0]
     reg.state = DoiState.ON_HOLD
-    reg.duplicate_check = HELD
+    reg.duplicate_check = DuplicateCheck.HELD
     reg.retry_count = 0
     reg.last_error = None
     reg.next_attempt_at = None

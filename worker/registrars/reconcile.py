@@ -11,8 +11,9 @@ stores must not look like drift on every pass.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,39 +25,57 @@ from worker.errors import TransientError, error_text
 from worker.http import RequestError
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
-from worker.models import DoiRegistration, DoiState
+from worker.models import DoiRegistration, DoiState, Registrar
 from worker.registrars import repository
-from worker.registrars.accounts import CROSSREF, DATACITE, UnknownAccount
+from worker.registrars.accounts import UnknownAccount
 from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite import service as datacite
+from worker.registrars.datacite.client import DataCiteState, state_of
 from worker.registrars.deps import RegistrarDeps
 from worker.registrars.repository import CONFIRMED, lock_registration
 from worker.registrars.service import desired_change, schedule_send
 
 log = get_logger(__name__)
 
-IN_SYNC = "in_sync"
-UNKNOWN = "unknown_at_agency"
-METADATA = "metadata_differs"
-STATE = "state_differs"
-STUCK = "deposit_stuck"
-ERROR = "error"
+
+class FindingKind(StrEnum):
+    """What reading a DOI back found."""
+
+    IN_SYNC = "in_sync"
+    UNKNOWN = "unknown_at_agency"
+    METADATA = "metadata_differs"
+    STATE = "state_differs"
+    ERROR = "error"  # not read back (refused, or the agency did not answer usably)
+
+
+class Repair(StrEnum):
+    """What is done about a finding."""
+
+    NONE = "none"
+    RE_REGISTER = "re-register"  # the agency does not know the DOI: sent again
+    UPDATE = "update"  # the agency holds something else: our payload sent again
 
 
 @dataclass(frozen=True)
 class Finding:
     doi: str
-    registrar: str
-    kind: str
+    registrar: Registrar
+    kind: FindingKind
     detail: str = ""
-    action: str = "none"  # none | re-register | update | re-poll | upload
+    action: Repair = Repair.NONE
     #: Seconds before the read-back is tried again (the agency did not answer usably).
     retry_in: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        found = asdict(self)
-        if self.retry_in is None:
-            del found["retry_in"]
+        found: dict[str, Any] = {
+            "doi": self.doi,
+            "registrar": self.registrar.value,
+            "kind": self.kind.value,
+            "detail": self.detail,
+            "action": self.action.value,
+        }
+        if self.retry_in is not None:
+            found["retry_in"] = self.retry_in
         return found
 
 
@@ -95,16 +114,20 @@ def reconcile_registration(
     reg.reconciled_at = now
     try:
         with bound_contextvars(work_id=reg.work_id):  # the call records name the work
-            finding = _datacite(deps, reg) if reg.registrar == DATACITE else _crossref(deps, reg)
+            finding = (
+                _datacite(deps, reg)
+                if reg.registrar is Registrar.DATACITE
+                else _crossref(deps, reg)
+            )
     except TransientError as exc:
         return _read_failed(session, deps.settings, reg, exc, now)
     except (UnknownAccount, RequestError, MetadataError, crossref.NoTombstone) as exc:
-        finding = Finding(reg.doi, reg.registrar, ERROR, str(exc))
+        finding = Finding(reg.doi, reg.registrar, FindingKind.ERROR, str(exc))
     # Read back (or refused for good): the tries of this read-back are over.
     reg.retry_count = 0
     reg.last_error = None
     reg.next_attempt_at = None
-    if finding.action in ("re-register", "update"):
+    if finding.action is not Repair.NONE:
         _send_again(session, deps, reg, finding, now)
     session.flush()
     log.info("doi_reconciled", doi=reg.doi, kind=finding.kind, action=finding.action)
@@ -120,7 +143,7 @@ def _read_failed(
     back again and the reason stays on the row."""
     reg.retry_count += 1
     answer = error_text(exc, settings.error_text_chars)
-    agency = "DataCite" if reg.registrar == DATACITE else "Crossref"
+    agency = "DataCite" if reg.registrar is Registrar.DATACITE else "Crossref"
     backoff = settings.doi.backoff
     if backoff.exhausted(reg.retry_count):
         reg.last_error = f"reconciliation gave up after {reg.retry_count} tries: {answer}"
@@ -128,7 +151,7 @@ def _read_failed(
         reg.next_attempt_at = None
         session.flush()
         log.warning("doi_reconcile_gave_up", doi=reg.doi, error=reg.last_error)
-        return Finding(reg.doi, reg.registrar, ERROR, reg.last_error)
+        return Finding(reg.doi, reg.registrar, FindingKind.ERROR, reg.last_error)
     delay = backoff.delay(reg.retry_count, exc.retry_after)
     reg.last_error = (
         f"reconciliation: {agency} did not answer usably (try {reg.retry_count}): {answer}"
@@ -137,7 +160,7 @@ def _read_failed(
     session.flush()
     log.warning("doi_reconcile_retry_scheduled", doi=reg.doi, delay_s=delay, error=answer)
     detail = f"{agency} did not answer usably: {answer}"
-    return Finding(reg.doi, reg.registrar, ERROR, detail, retry_in=delay)
+    return Finding(reg.doi, reg.registrar, FindingKind.ERROR, detail, retry_in=delay)
 
 
 def _send_again(
@@ -165,7 +188,8 @@ def _datacite(deps: RegistrarDeps, reg: DoiRegistration) -> Finding:
     deps.throttle_datacite(account)
     held = deps.datacite(account).get_doi(reg.doi)
     if held is None:
-        return Finding(reg.doi, DATACITE, UNKNOWN, "DataCite does not know the DOI", "re-register")
+        detail = "DataCite does not know the DOI"
+        return Finding(reg.doi, Registrar.DATACITE, FindingKind.UNKNOWN, detail, Repair.RE_REGISTER)
     attributes = held.get("attributes") or {}
     differences = [
         key
@@ -174,17 +198,17 @@ def _datacite(deps: RegistrarDeps, reg: DoiRegistration) -> Finding:
     ]
     if differences:
         detail = "DataCite holds different " + ", ".join(differences)
-        return Finding(reg.doi, DATACITE, METADATA, detail, "update")
-    remote = str(attributes.get("state") or "")
+        return Finding(reg.doi, Registrar.DATACITE, FindingKind.METADATA, detail, Repair.UPDATE)
     expected = {
-        DoiState.FINDABLE: {"findable"},
-        DoiState.REGISTERED: {"registered"},
-        DoiState.WITHDRAWN: {"registered", "draft"},
+        DoiState.FINDABLE: {DataCiteState.FINDABLE},
+        DoiState.REGISTERED: {DataCiteState.REGISTERED},
+        DoiState.WITHDRAWN: {DataCiteState.REGISTERED, DataCiteState.DRAFT},
     }[reg.state]
-    if remote not in expected:
+    if state_of(attributes) not in expected:
+        remote = str(attributes.get("state") or "")
         detail = f"DataCite has state {remote!r}, pidsync expects {reg.state.value!r}"
-        return Finding(reg.doi, DATACITE, STATE, detail, "update")
-    return Finding(reg.doi, DATACITE, IN_SYNC)
+        return Finding(reg.doi, Registrar.DATACITE, FindingKind.STATE, detail, Repair.UPDATE)
+    return Finding(reg.doi, Registrar.DATACITE, FindingKind.IN_SYNC)
 
 
 def _names(items: Any, key: str) -> list[str]:
@@ -225,7 +249,8 @@ def _crossref(deps: RegistrarDeps, reg: DoiRegistration) -> Finding:
     want = crossref.desired_record(reg.work, reg.doi)
     held = deps.crossref_rest().work(reg.doi)
     if held is None:
-        return Finding(reg.doi, CROSSREF, UNKNOWN, "Crossref does not know the DOI", "re-register")
+        detail = "Crossref does not know the DOI"
+        return Finding(reg.doi, Registrar.CROSSREF, FindingKind.UNKNOWN, detail, Repair.RE_REGISTER)
     differences = []
     url = ((held.get("resource") or {}).get("primary") or {}).get("URL")
     if url != want.model.url:
@@ -235,5 +260,5 @@ def _crossref(deps: RegistrarDeps, reg: DoiRegistration) -> Finding:
         differences.append("title")
     if differences:
         detail = "Crossref holds a different " + " and ".join(differences)
-        return Finding(reg.doi, CROSSREF, METADATA, detail, "update")
-    return Finding(reg.doi, CROSSREF, IN_SYNC)
+        return Finding(reg.doi, Registrar.CROSSREF, FindingKind.METADATA, detail, Repair.UPDATE)
+    return Finding(reg.doi, Registrar.CROSSREF, FindingKind.IN_SYNC)

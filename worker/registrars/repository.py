@@ -19,10 +19,11 @@ from worker.models import (
     DepositStatus,
     DoiRegistration,
     DoiState,
+    DuplicateCheck,
+    RecordOutcome,
+    Registrar,
     Work,
 )
-from worker.registrars.accounts import CROSSREF
-from worker.registrars.duplicates import PENDING
 
 #: States that say what the agency confirmed.
 CONFIRMED = (DoiState.REGISTERED, DoiState.FINDABLE, DoiState.WITHDRAWN)
@@ -31,7 +32,7 @@ NEVER_SENT = "never-sent"
 #: Deposits Crossref has not finished processing.
 OPEN = (DepositStatus.SUBMITTED, DepositStatus.QUEUED, DepositStatus.IN_PROCESS)
 #: Record outcomes by which Crossref accepted a record.
-ACCEPTED = ("Success", "Warning")
+ACCEPTED = (RecordOutcome.SUCCESS, RecordOutcome.WARNING)
 
 
 # --- registrations -------------------------------------------------------------------------
@@ -95,7 +96,7 @@ def batch_candidates(
         session.execute(
             select(DoiRegistration)
             .where(
-                DoiRegistration.registrar == CROSSREF,
+                DoiRegistration.registrar == Registrar.CROSSREF,
                 DoiRegistration.account == account,
                 DoiRegistration.doi.startswith(prefix + "/", autoescape=True),
                 DoiRegistration.pending_hash.is_not(None),
@@ -103,7 +104,7 @@ def batch_candidates(
                 DoiRegistration.state != DoiState.ON_HOLD,
                 or_(
                     DoiRegistration.duplicate_check.is_(None),
-                    DoiRegistration.duplicate_check != PENDING,
+                    DoiRegistration.duplicate_check != DuplicateCheck.PENDING,
                 ),
             )
             .order_by(DoiRegistration.pending_since, DoiRegistration.id)

@@ -23,10 +23,24 @@ from worker.errors import EffectRefused
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.metadata.work import validate_work
-from worker.models import DoiRegistration, DoiState, Work
+from worker.models import (
+    DoiRegistration,
+    DoiState,
+    DuplicateCheck,
+    Registrar,
+    TargetState,
+    Work,
+)
 from worker.registrars import accounts, duplicates
-from worker.registrars.accounts import CROSSREF, DATACITE, UnknownAccount
-from worker.registrars.common import mark_confirmed, mark_failed, report, wanted_registration
+from worker.registrars.accounts import UnknownAccount
+from worker.registrars.common import (
+    mark_confirmed,
+    mark_failed,
+    report,
+    wanted_registrar,
+    wanted_registration,
+    wanted_target,
+)
 from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite import service as datacite
 from worker.registrars.doi import DoiTemplateError, choose_doi, is_random
@@ -49,7 +63,7 @@ MINT_TRIES = 5
 @dataclass(frozen=True)
 class Change:
     hash: str
-    target: str
+    target: TargetState
 
 
 # --- the hooks -----------------------------------------------------------------------------
@@ -57,14 +71,18 @@ class Change:
 
 def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | None:
     """Reserve (first time) and queue the registration or update of the Work's DOI."""
-    wanted = wanted_registration(work)
-    registrar = wanted.get("registrar") or "none"
+    try:
+        registrar = wanted_registrar(work)
+    except UnknownAccount as exc:
+        raise EffectRefused(str(exc)) from None
     reg = registration_of(session, work)
-    if registrar == "none":
+    if registrar is None:
         if reg is None:
             return None
         return f"registration 'none': DOI {reg.doi} at {reg.registrar} is left as it is"
-    return plan_change(session, work, reg, settings=trigger.settings, client_id=trigger.client_id)
+    return plan_change(
+        session, work, reg, registrar, settings=trigger.settings, client_id=trigger.client_id
+    )
 
 
 def on_work_withdrawn(session: Session, work: Work, trigger: Trigger) -> str | None:
@@ -84,6 +102,7 @@ def plan_change(
     session: Session,
     work: Work,
     reg: DoiRegistration | None,
+    registrar: Registrar,
     *,
     settings: Settings,
     client_id: str | None,
@@ -91,7 +110,6 @@ def plan_change(
 ) -> str:
     now = now or utcnow()
     wanted = wanted_registration(work)
-    registrar = str(wanted.get("registrar"))
     try:
         account = accounts.resolve(settings, registrar, wanted.get("account"))
     except UnknownAccount as exc:
@@ -99,7 +117,7 @@ def plan_change(
     try:
         model = validate_work(work.work_metadata)
     except WorkValidationError as exc:
-        raise EffectRefused(str(exc)) from None
+        raise EffectRefused(str(exc), fields=exc.paths()) from None
     created = reg is None
     if reg is None:
         reg = _new_registration(session, work, registrar, account, model.doi, settings)
@@ -112,11 +130,11 @@ def plan_change(
         raise EffectRefused(
             f"doi {model.doi} differs from this work's DOI {reg.doi}; a work's DOI never changes"
         )
-    target = str(wanted.get("state") or "findable") if registrar == DATACITE else "registered"
+    target = wanted_target(work, registrar)
     try:
         change = desired_change(work, reg.doi, registrar, target)
     except MetadataError as exc:
-        raise EffectRefused(f"DOI {reg.doi} not registered: {exc}") from None
+        raise EffectRefused(f"DOI {reg.doi} not registered: {exc}", fields=exc.paths()) from None
     except crossref.NoTombstone:  # a withdrawn work updated without a newer version
         return f"work is withdrawn: DOI {reg.doi} at Crossref left as it is"
     reg.client_id = client_id or reg.client_id
@@ -134,12 +152,12 @@ def plan_change(
         work.doi = reg.doi
         report(session, reg, "doi.reserved", work=work, message="DOI reserved; registration queued")
     if created and _guard_applies(reg, wanted, settings):
-        reg.duplicate_check = duplicates.PENDING
+        reg.duplicate_check = DuplicateCheck.PENDING
         schedule_check(session, reg, now)
         return f"DOI {reg.doi} reserved at {where}; checking for possible duplicates first"
     if reg.state == DoiState.ON_HOLD:
         # A follow-up event decides: the changed work is checked again.
-        reg.duplicate_check = duplicates.PENDING
+        reg.duplicate_check = DuplicateCheck.PENDING
         schedule_check(session, reg, now)
         return f"DOI {reg.doi} on hold at {where}; the changed work is checked again"
     schedule_send(session, settings, reg, now)
@@ -187,26 +205,26 @@ def plan_withdrawal(
     reg.pending_since = now
     reg.retry_count = 0
     schedule_send(session, settings, reg, now)
-    how = "hide" if reg.registrar == DATACITE else "re-deposit pointing at the tombstone"
-    if reg.registrar == DATACITE and work.tombstone_url:
+    how = "hide" if reg.registrar is Registrar.DATACITE else "re-deposit pointing at the tombstone"
+    if reg.registrar is Registrar.DATACITE and work.tombstone_url:
         how += ", URL to the tombstone"
     return f"withdrawal of DOI {reg.doi} queued at {reg.registrar} ({how})"
 
 
-def desired_change(work: Work, doi: str, registrar: str, target: str) -> Change:
+def desired_change(work: Work, doi: str, registrar: Registrar, target: TargetState) -> Change:
     """The hash of what the agency should hold for ``work`` now (MetadataError names what it
     would miss)."""
-    if registrar == DATACITE:
+    if registrar is Registrar.DATACITE:
         want = datacite.desired(work, doi, target)
         return Change(want.hash, target)
     record = crossref.desired_record(work, doi)
-    return Change(record.hash, "registered")
+    return Change(record.hash, TargetState.REGISTERED)
 
 
 def _new_registration(
     session: Session,
     work: Work,
-    registrar: str,
+    registrar: Registrar,
     account: accounts.Account,
     supplied: str | None,
     settings: Settings,
@@ -281,7 +299,7 @@ def schedule_send(
     """Enqueue (after commit) the actor that sends the registration's pending change:
     DataCite at once; Crossref after the coalescing window, batched per account/prefix."""
 
-    if reg.registrar == DATACITE:
+    if reg.registrar is Registrar.DATACITE:
         reg.next_attempt_at = first_attempt(reg, settings, now)
         enqueue_after_commit(session, "registrars.datacite.sync", reg.id)
     elif reg.open_deposit_id is None:
@@ -297,7 +315,7 @@ def schedule_send(
 
 def first_attempt(reg: DoiRegistration, settings: Settings, now: datetime) -> datetime:
     """When the message that sends a new change is due: now, or after Crossref's window."""
-    if reg.registrar == DATACITE:
+    if reg.registrar is Registrar.DATACITE:
         return now
     return now + timedelta(seconds=settings.crossref.batch_window_seconds)
 
@@ -335,13 +353,13 @@ def release(
     reg = registration_of(session, work)
     if reg is None:
         raise LookupError(f"work {external_id!r} from {source!r} has no DOI registration")
-    held = reg.state == DoiState.ON_HOLD or reg.duplicate_check == duplicates.PENDING
+    held = reg.state == DoiState.ON_HOLD or reg.duplicate_check == DuplicateCheck.PENDING
     if not held and not force:
         raise ReleaseRefused(
             f"DOI {reg.doi} is {reg.state.value}, not on hold; use --force to send it again"
         )
     if held:
-        reg.duplicate_check = duplicates.RELEASED
+        reg.duplicate_check = DuplicateCheck.RELEASED
         if reg.hold is not None:
             reg.hold = {**reg.hold, "released_at": now.isoformat()}
         reg.warning = None
@@ -366,8 +384,6 @@ def release(
 
 
 __all__ = [
-    "CROSSREF",
-    "DATACITE",
     "ReleaseRefused",
     "on_work_changed",
     "on_work_withdrawn",

@@ -19,9 +19,15 @@ from sqlalchemy.orm import Session
 from worker.clock import utcnow
 from worker.config import Settings
 from worker.db import Database, enqueue_after_commit
-from worker.models import CrossrefDeposit, DepositStatus, DoiRegistration, DoiState
-from worker.registrars import duplicates, reconcile, repository
-from worker.registrars.accounts import DATACITE
+from worker.models import (
+    CrossrefDeposit,
+    DepositStatus,
+    DoiRegistration,
+    DoiState,
+    DuplicateCheck,
+    Registrar,
+)
+from worker.registrars import reconcile, repository
 from worker.registrars.crossref.service import flag_if_stale
 from worker.sweeping import RowSweep, run_sweep
 
@@ -64,9 +70,9 @@ def _resend(
     if reg is None or not _still_stalled(reg, overdue):
         return False  # a worker holds it, or it moved on since the pick
     reg.next_attempt_at = now
-    if reg.duplicate_check == duplicates.PENDING:
+    if reg.duplicate_check == DuplicateCheck.PENDING:
         enqueue_after_commit(session, "registrars.check_duplicates", reg.id)
-    elif reg.registrar == DATACITE:
+    elif reg.registrar is Registrar.DATACITE:
         enqueue_after_commit(session, "registrars.datacite.sync", reg.id)
     else:
         batches.add((reg.account, reg.doi.split("/", 1)[0]))

@@ -271,6 +271,12 @@ class Sandbox:
         """Make the next deposited record of ``doi`` end as ``Warning`` or ``Failure``."""
         self._call(lambda: self.crossref.force_outcome(doi, status, msg))
 
+    def crossref_notify_endpoint(self, login_id: str, endpoint: str, url: str) -> dict[str, str]:
+        """Register the role's notification callback (``POST
+        {control_url}/crossref/notify-endpoints``): its submissions, once completed, are
+        announced to ``url`` as Crossref does."""
+        return self._call(lambda: self.crossref.register_notify_endpoint(login_id, endpoint, url))
+
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """Call the control API over HTTP (``path`` under ``control_url``); the JSON answer."""
         response = self._http.request(method, self.info()["control_url"] + path, json=body)

@@ -2,32 +2,40 @@
 
 - ``GET /orcid/connect?person=&return_to=[&client=]``: a single-use, expiring ``state`` bound to
   this browser (a cookie), then a redirect to ORCID's consent page for
-  ``/activities/update /read-limited``.
+  ``/activities/update /read-limited``. Paced per remote address (429 beyond
+  ``PIDSYNC_ORCID_CONNECT_PER_MINUTE``); a parameter that is not printable text is a 400.
 - ``GET /orcid/callback``: checks the state (known, this browser's, unused, in time), exchanges
   the code, stores the grant; back to the allow-listed ``return_to`` with ``orcid_status`` (and
-  ``orcid``, ``person``) in the query, or a plain page. Denied and failed consent are shown
-  plainly and recorded.
-- ``POST /webhooks/orcid/{orcid}/{secret}``: 204 at once and a reconciliation of that record
-  queued; 404 for an unknown record or secret.
+  ``orcid``, ``person``, ``orcid_ts``) in the query, signed by ``orcid_sig``
+  (:mod:`worker.orcid.return_to` says how the CRIS checks it), or a plain page. Denied and
+  failed consent are shown plainly and recorded.
+- ``POST /webhooks/orcid/{webhook_id}/{secret}``: 204 at once and a reconciliation of that
+  record queued; 404 for an unknown id or a wrong secret (:mod:`worker.orcid.webhooks`).
 """
 
 from __future__ import annotations
 
+import math
+import re
 from html import escape
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from worker.models import ConsentOutcome
 from worker.orcid import consent, webhooks
 from worker.web.deps import runtime
 
 router = APIRouter(tags=["orcid"])
 
+# What pidsync's random ids and secrets look like (token_urlsafe; an ORCID iD for webhooks
+# registered before secrets were hashed).
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _STYLE = "body{font-family:sans-serif;max-width:36em;margin:3em auto;line-height:1.4}"
 _TITLES = {
-    "granted": "ORCID connected",
-    "denied": "ORCID not connected",
-    "failed": "ORCID connection failed",
+    ConsentOutcome.GRANTED: "ORCID connected",
+    ConsentOutcome.DENIED: "ORCID not connected",
+    ConsentOutcome.FAILED: "ORCID connection failed",
 }
 
 
@@ -50,6 +58,13 @@ def orcid_connect(
     """Start a researcher's consent: redirect to ORCID's authorize page."""
     rt = runtime(request)
     settings = rt.settings
+    # Each call stores a state row: paced per remote address, shared by every web process.
+    address = request.client.host if request.client else "unknown"
+    wait = rt.limiter.try_acquire(settings.orcid_connect_limit, address)
+    if wait > 0:
+        page = _page("Too many requests", "Please wait a moment and try again.", status=429)
+        page.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return page
     redirect_uri = settings.orcid_callback_url or str(request.url_for("orcid_callback"))
     try:
         with rt.database.session() as session:
@@ -104,15 +119,17 @@ def orcid_callback(
     if target:
         response = RedirectResponse(target, status_code=302)
     else:
-        response = _page(_TITLES.get(done.outcome, "ORCID"), done.message, status=done.status)
+        response = _page(_TITLES[done.outcome], done.message, status=done.status)
     response.delete_cookie(consent.COOKIE, path="/orcid")
     return response
 
 
-@router.post("/webhooks/orcid/{orcid}/{secret}", status_code=204)
-def orcid_webhook(orcid: str, secret: str, request: Request) -> Response:
+@router.post("/webhooks/orcid/{webhook_id}/{secret}", status_code=204)
+def orcid_webhook(webhook_id: str, secret: str, request: Request) -> Response:
     """ORCID's call when a granted record changed (empty body)."""
+    if not (_TOKEN.fullmatch(webhook_id) and _TOKEN.fullmatch(secret)):
+        return Response(status_code=404)  # not a URL pidsync made: nothing to look up
     rt = runtime(request)
     with rt.database.session() as session:
-        known = webhooks.receive(session, orcid, secret)
+        known = webhooks.receive(session, webhook_id, secret)
     return Response(status_code=204 if known else 404)

@@ -13,6 +13,7 @@ from worker import metrics
 from worker.metadata.work import work_json_schema
 from worker.models import ReceivedEvent
 from worker.ops.status import event_summary, work_status
+from worker.web import ops_access
 from worker.web.deps import problem, runtime, session
 
 router = APIRouter()
@@ -50,9 +51,12 @@ def readyz(request: Request) -> JSONResponse:
 
 @router.get("/metrics", tags=["ops"])
 def get_metrics(request: Request) -> Response:
-    return Response(
-        metrics.render(runtime(request).database), media_type="text/plain; version=0.0.4"
-    )
+    """Prometheus metrics (in production: behind the ops credential, or off; worker.web.ops)."""
+    rt = runtime(request)
+    refused = ops_access.refusal(rt.settings, request)
+    if refused is not None:
+        return refused
+    return Response(metrics.render(rt.database), media_type="text/plain; version=0.0.4")
 
 
 @router.get("/schemas/work.json", tags=["contract"])

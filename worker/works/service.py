@@ -65,7 +65,7 @@ def apply_work(
         .returning(Work.id)
     ).scalar_one_or_none()
     work = get_work(session, source, external_id, lock=True)
-    assert work is not None
+    assert work is not None  # noqa: S101 - narrows a type, holds by construction
     if created is not None:
         return Applied(work, changed=True, message="stored")
     if work.metadata_hash == digest:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from worker.http import HttpError
+from worker.http import HttpError, RequestError
 from worker.pids.search.failures import SearchFailed, describe_failure
 from worker.pids.search.hits import SearchHit
 from worker.pids.search.query import MAX_ROWS, SearchQuery
@@ -43,6 +43,7 @@ class SearchRun:
         self.warnings: list[str] = []
         self.totals: dict[str, int | None] = {}
         self.failed: dict[str, str] = {}
+        self.refused: set[str] = set()  # of the failed, those that refused the query (4xx)
         self.fetched: dict[str, int] = {}  # hits each registry answered (before de-duplication)
         self.count = 0
 
@@ -84,6 +85,8 @@ class SearchRun:
                         pages[name] = future.result()
                     except (HttpError, ValueError) as exc:
                         self.failed[name] = describe_failure(exc)
+                        if isinstance(exc, RequestError):
+                            self.refused.add(name)
                         failed_now.append(name)
                         del live[name]
                 if self.failed.keys() >= asked:
@@ -111,8 +114,7 @@ class SearchRun:
                     known = [t for t in self.totals.values() if t is not None]
                     self.on_progress(self.count, sum(known) if known else None)
         if asked and self.failed.keys() >= asked:
-            bad = all(reason.startswith("refused") for reason in self.failed.values())
-            raise SearchFailed(self.failed, bad_request=bad)
+            raise SearchFailed(self.failed, bad_request=set(self.failed) <= self.refused)
 
     def _partial_warning(self, name: str, reason: str, *, first: bool) -> str:
         others = [n for n in self.registries if n != name and n not in self.failed]

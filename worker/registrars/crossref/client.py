@@ -10,7 +10,8 @@ Credentials travel in form fields and query strings: the call recorder and the l
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from enum import StrEnum
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from lxml import etree
@@ -18,35 +19,59 @@ from lxml import etree
 from worker.config import CrossrefAccount
 from worker.http import ApiClient, Recorder, RequestError, TransportError
 from worker.logging import redact_text, register_secret
+from worker.models import RecordOutcome
 
 ACCEPTED = "successfully received"
 WRONG_CREDENTIALS = "wrong credentials"
 NOT_NEWER = "less or equal to previously submitted version"
 
 
+class SubmissionStatus(StrEnum):
+    """Where Crossref is with a submission (``<doi_batch_diagnostic status>``)."""
+
+    QUEUED = "queued"
+    IN_PROCESS = "in_process"
+    COMPLETED = "completed"
+    UNKNOWN_SUBMISSION = "unknown_submission"  # not (yet) known under this file name
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Crossref's notification callback for a deposit: the registered endpoint's name and the
+    URL it calls (which holds a secret: never logged)."""
+
+    endpoint: str
+    url: str
+
+    @property
+    def secret(self) -> str:
+        return urlsplit(self.url).path.rstrip("/").rpartition("/")[2]
+
+
 @dataclass(frozen=True)
 class RecordResult:
     doi: str
-    status: str  # Success | Warning | Failure
+    status: RecordOutcome
     message: str
 
     @property
     def timestamp_not_newer(self) -> bool:
-        return self.status == "Failure" and NOT_NEWER in self.message
+        return self.status is RecordOutcome.FAILURE and NOT_NEWER in self.message
 
 
 @dataclass(frozen=True)
 class SubmissionResult:
-    """What ``submissionDownload?type=result`` says about one submission."""
+    """What ``submissionDownload?type=result`` says about one submission. ``status`` is None
+    for a word Crossref does not document: the submission is polled again on schedule."""
 
-    status: str  # queued | in_process | completed | unknown_submission
+    status: SubmissionStatus | None
     submission_id: str | None = None
     batch_id: str | None = None
     records: list[RecordResult] = field(default_factory=list)
 
     @property
     def completed(self) -> bool:
-        return self.status == "completed"
+        return self.status is SubmissionStatus.COMPLETED
 
 
 class CrossrefClient(ApiClient):
@@ -65,16 +90,21 @@ class CrossrefClient(ApiClient):
         register_secret(self._password)
         self.account = account
 
-    def deposit(self, file_name: str, content: bytes) -> None:
-        """Upload one deposit file; returns once Crossref has queued it."""
+    def deposit(self, file_name: str, content: bytes, *, notify: Notify | None = None) -> None:
+        """Upload one deposit file; returns once Crossref has queued it. With ``notify``, the
+        deposit names the notification callback Crossref calls when its log is ready."""
+        fields = {
+            "operation": "doMDUpload",
+            "login_id": self.account.login_id,
+            "login_passwd": self._password,
+        }
+        if notify is not None:
+            register_secret(notify.secret)
+            fields |= {"notify_endpoint": notify.endpoint, "notify_url": notify.url}
         response = self.request(
             "POST",
             "/servlet/deposit",
-            data={
-                "operation": "doMDUpload",
-                "login_id": self.account.login_id,
-                "login_passwd": self._password,
-            },
+            data=fields,
             files={"fname": (file_name, content, "application/xml")},
         )
         text = response.text
@@ -127,19 +157,32 @@ def parse_result(content: bytes, *, service: str = "crossref") -> SubmissionResu
             f"crossref answered <{etree.QName(root).localname}>, not <doi_batch_diagnostic>",
             service=service,
         )
-    records = [
-        RecordResult(
-            doi=(element.findtext("{*}doi") or "").strip().lower(),
-            status=(element.get("status") or "").strip(),
-            message=" ".join((element.findtext("{*}msg") or "").split()),
-        )
-        for element in root.iter("{*}record_diagnostic")
-    ]
+    records = [_record(element) for element in root.iter("{*}record_diagnostic")]
+    word = (root.get("status") or "").strip()
     return SubmissionResult(
-        status=(root.get("status") or "").strip(),
+        status=SubmissionStatus(word) if word in _SUBMISSION_WORDS else None,
         submission_id=(root.findtext("{*}submission_id") or "").strip() or None,
         batch_id=(root.findtext("{*}batch_id") or "").strip() or None,
         records=records,
+    )
+
+
+_SUBMISSION_WORDS = frozenset(s.value for s in SubmissionStatus)
+_RECORD_WORDS = frozenset(o.value for o in RecordOutcome)
+
+
+def _record(element: etree._Element) -> RecordResult:
+    """One ``<record_diagnostic>``. A status other than Success, Warning and Failure was
+    never an acceptance: a failure, naming the word Crossref used."""
+    word = (element.get("status") or "").strip()
+    message = " ".join((element.findtext("{*}msg") or "").split())
+    if word in _RECORD_WORDS:
+        status = RecordOutcome(word)
+    else:
+        status = RecordOutcome.FAILURE
+        message = message or f"Crossref reported the record as {word or 'nothing'!r}"
+    return RecordResult(
+        doi=(element.findtext("{*}doi") or "").strip().lower(), status=status, message=message
     )
 
 

@@ -9,8 +9,11 @@ until Crossref has processed it, and apply the outcome record by record.
    A lost answer is harmless: the retry uploads the same bytes, which Crossref can only
    accept once (the copy's timestamps are not newer), and polling by ``file_name`` returns
    the first submission.
-3. :func:`poll_deposit`: ``submissionDownload`` on the configured backoff schedule until
-   ``completed``; a submission unfinished past the deadline is flagged stale (status, alert,
+3. :func:`poll_deposit`: ``submissionDownload`` on the configured schedule (5 s after the
+   upload, backing off to an hour) until ``completed``; Crossref's notification callback
+   (``worker.web.crossref``, when configured: deposits then name it, see :func:`notify`)
+   brings the next poll forward to now, so a submission is read as soon as Crossref has
+   processed it. A submission unfinished past the deadline is flagged stale (status, alert,
    webhook) and polling goes on.
 4. :func:`apply_result`: Success → registered; Warning → registered with the warning kept;
    Failure → that record's DOI failed with Crossref's message, and only that one. A "not
@@ -47,6 +50,8 @@ from worker.models import (
     DepositStatus,
     DoiRegistration,
     DoiState,
+    RecordIntent,
+    RecordOutcome,
     Work,
 )
 from worker.registrars import repository
@@ -58,13 +63,16 @@ from worker.registrars.common import (
     report,
     work_model,
 )
-from worker.registrars.crossref.client import RecordResult, SubmissionResult
+from worker.registrars.crossref.client import (
+    Notify,
+    RecordResult,
+    SubmissionResult,
+    SubmissionStatus,
+)
 from worker.registrars.deps import RegistrarDeps
 from worker.registrars.repository import ACCEPTED, OPEN
 
 log = get_logger(__name__)
-
-REGISTER, WITHDRAW = "register", "withdraw"
 
 
 class NoTombstone(ValueError):
@@ -75,7 +83,7 @@ class NoTombstone(ValueError):
 class DesiredRecord:
     model: MetaWork
     hash: str
-    intent: str  # register | withdraw
+    intent: RecordIntent
 
 
 def timestamp_for(now: datetime) -> int:
@@ -98,10 +106,10 @@ def desired_record(work: Work, doi: str) -> DesiredRecord:
                 "to point the DOI at"
             )
         model = work_model(work, doi, url=work.tombstone_url)
-        intent = WITHDRAW
+        intent = RecordIntent.WITHDRAW
     else:
         model = work_model(work, doi)
-        intent = REGISTER
+        intent = RecordIntent.REGISTER
     return DesiredRecord(model, crossref_record_hash(model), intent)
 
 
@@ -171,7 +179,7 @@ def _batchable(
         reg.pending_hash = reg.pending_since = reg.next_attempt_at = None
         session.flush()
         return None
-    if want.intent == WITHDRAW and reg.confirmed_hash is None:
+    if want.intent is RecordIntent.WITHDRAW and reg.confirmed_hash is None:
         # Crossref never accepted this DOI: depositing the tombstone would create it.
         mark_confirmed(
             session,
@@ -279,7 +287,9 @@ def upload_deposit(
     for reg in regs:
         reg.attempts += 1
     try:
-        deps.crossref(account).deposit(deposit.file_name, deposit.content.encode("utf-8"))
+        deps.crossref(account).deposit(
+            deposit.file_name, deposit.content.encode("utf-8"), notify=notify(deps.settings)
+        )
     except RequestError as exc:
         answer = error_text(exc, deps.settings.error_text_chars)
         message = f"Crossref refused the upload ({exc.status}): {answer}"
@@ -300,6 +310,14 @@ def upload_deposit(
     enqueue_after_commit(session, "registrars.crossref.poll", deposit.id, delay=delay)
     log.info("crossref_deposit_uploaded", file=deposit.file_name, poll_in_s=delay)
     return None
+
+
+def notify(settings: Settings) -> Notify | None:
+    """The notification callback deposits carry, when one is configured."""
+    section = settings.crossref
+    if section.notify_url is None or section.notify_endpoint is None:
+        return None
+    return Notify(section.notify_endpoint, section.notify_url.get_secret_value())
 
 
 def _try_again(
@@ -392,12 +410,12 @@ def poll_deposit(
         return None
     deposit.last_error = (
         "Crossref does not know this submission yet"
-        if result.status == "unknown_submission"
+        if result.status is SubmissionStatus.UNKNOWN_SUBMISSION
         else None
     )
-    if result.status == "queued":
+    if result.status is SubmissionStatus.QUEUED:
         deposit.status = DepositStatus.QUEUED
-    elif result.status == "in_process":
+    elif result.status is SubmissionStatus.IN_PROCESS:
         deposit.status = DepositStatus.IN_PROCESS
     deposit.submission_id = result.submission_id or deposit.submission_id
     return _poll_again(session, deps, deposit, now)
@@ -457,12 +475,16 @@ def apply_result(
     by_doi = {record.doi.lower(): record for record in result.records}
     regs = {reg.id: reg for reg in repository.deposit_registrations(session, deposit)}
     rebatch = False
+    outcomes: list[str] = []
     for record in sorted(deposit.records, key=lambda r: r.id):
         reg = regs[record.registration_id]
         outcome = by_doi.get(record.doi.lower()) or RecordResult(
-            record.doi, "Failure", "Crossref's result has no diagnostic for this DOI"
+            record.doi,
+            RecordOutcome.FAILURE,
+            "Crossref's result has no diagnostic for this DOI",
         )
         record.status = outcome.status
+        outcomes.append(outcome.status.value)
         record.message = outcome.message or None
         if reg.open_deposit_id == deposit.id:
             reg.open_deposit_id = None
@@ -486,7 +508,7 @@ def apply_result(
     log.info(
         "crossref_deposit_completed",
         file=deposit.file_name,
-        outcomes=[r.status for r in deposit.records],
+        outcomes=outcomes,
     )
 
 
@@ -498,9 +520,9 @@ def _apply_record(
     outcome: RecordResult,
     now: datetime,
 ) -> None:
-    state = DoiState.WITHDRAWN if record.intent == WITHDRAW else DoiState.REGISTERED
+    state = DoiState.WITHDRAWN if record.intent is RecordIntent.WITHDRAW else DoiState.REGISTERED
     if outcome.status in ACCEPTED:
-        warning = outcome.message if outcome.status == "Warning" else None
+        warning = outcome.message if outcome.status is RecordOutcome.WARNING else None
         mark_confirmed(
             session,
             reg,
@@ -524,7 +546,7 @@ def _apply_record(
             settings,
             reg,
             f"Crossref refused the record: {outcome.message or outcome.status}",
-            details=[{"status": outcome.status, "msg": outcome.message}],
+            details=[{"status": outcome.status.value, "msg": outcome.message}],
             failed_hash=record.payload_hash,
         )
 

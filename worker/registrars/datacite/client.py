@@ -7,6 +7,7 @@ mint a second DOI. Validation errors come back as 422 ``{"errors": [{"source", "
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +20,29 @@ from worker.logging import register_secret
 JSONAPI = "application/vnd.api+json"
 #: Characters of a DOI suffix that travel unescaped in the path (DataCite's own set, less '?#').
 _PATH_SAFE = "/-._;():*~$="
+
+
+class DataCiteState(StrEnum):
+    """A DOI's state at DataCite (``attributes.state``), in DataCite's words."""
+
+    DRAFT = "draft"
+    REGISTERED = "registered"
+    FINDABLE = "findable"
+
+
+class DataCiteEvent(StrEnum):
+    """What a ``PUT`` asks DataCite to do with the DOI's state (``attributes.event``)."""
+
+    PUBLISH = "publish"  # to findable
+    REGISTER = "register"  # to registered (from draft)
+    HIDE = "hide"  # from findable to registered
+
+
+def state_of(attributes: dict[str, Any]) -> DataCiteState | None:
+    """The DOI's state in ``attributes``; None when there is none, or a word DataCite does
+    not define."""
+    word = attributes.get("state")
+    return next((state for state in DataCiteState if state.value == word), None)
 
 
 class DataCiteClient(ApiClient):
@@ -41,13 +65,15 @@ class DataCiteClient(ApiClient):
     def _path(self, doi: str) -> str:
         return "/dois/" + quote(doi, safe=_PATH_SAFE)
 
-    def put_doi(self, doi: str, attributes: dict[str, Any], event: str | None) -> dict[str, Any]:
-        """Create or update ``doi`` with ``attributes`` and run ``event`` (publish, register,
-        hide); DataCite's ``data`` object of the answer."""
+    def put_doi(
+        self, doi: str, attributes: dict[str, Any], event: DataCiteEvent | None
+    ) -> dict[str, Any]:
+        """Create or update ``doi`` with ``attributes`` and run ``event``; DataCite's ``data``
+        object of the answer."""
         body_attributes = dict(attributes)
         body_attributes["doi"] = doi
-        if event:
-            body_attributes["event"] = event
+        if event is not None:
+            body_attributes["event"] = event.value
         response = self.request(
             "PUT",
             self._path(doi),

@@ -25,7 +25,7 @@ from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
 from worker.metadata.hashing import payload_hash
 from worker.metadata.render.datacite_json import render_datacite_attributes
-from worker.models import DoiRegistration, DoiState, Work
+from worker.models import DoiRegistration, DoiState, DuplicateCheck, TargetState, Work
 from worker.registrars.accounts import UnknownAccount
 from worker.registrars.common import (
     in_flight,
@@ -34,14 +34,18 @@ from worker.registrars.common import (
     retry_later,
     work_model,
 )
-from worker.registrars.datacite.client import DataCiteClient, describe_errors, field_errors
+from worker.registrars.datacite.client import (
+    DataCiteClient,
+    DataCiteEvent,
+    DataCiteState,
+    describe_errors,
+    field_errors,
+    state_of,
+)
 from worker.registrars.deps import RegistrarDeps
-from worker.registrars.duplicates import PENDING
 from worker.registrars.repository import lock_registration
 
 log = get_logger(__name__)
-
-FINDABLE, REGISTERED, WITHDRAWN = "findable", "registered", "withdrawn"
 
 
 @dataclass(frozen=True)
@@ -49,28 +53,32 @@ class Desired:
     """What DataCite should hold for a registration: attributes, the state, and their hash."""
 
     attributes: dict[str, Any]
-    target: str  # findable | registered | withdrawn
+    target: DoiState  # FINDABLE, REGISTERED or WITHDRAWN (hidden)
     hash: str
 
-    def event(self, current: DoiState) -> str:
+    def event(self, current: DoiState) -> DataCiteEvent:
         """The DataCite event that moves the DOI from ``current`` to the target."""
-        if self.target == WITHDRAWN:
-            return "hide"
-        if self.target == REGISTERED:
-            return "hide" if current == DoiState.FINDABLE else "register"
-        return "publish"
+        if self.target is DoiState.WITHDRAWN:
+            return DataCiteEvent.HIDE
+        if self.target is DoiState.REGISTERED:
+            return DataCiteEvent.HIDE if current == DoiState.FINDABLE else DataCiteEvent.REGISTER
+        return DataCiteEvent.PUBLISH
 
 
-def desired(work: Work, doi: str, target_state: str) -> Desired:
+def desired(work: Work, doi: str, target_state: TargetState) -> Desired:
     """The request for ``work`` as stored now; MetadataError names what DataCite would miss."""
     if work.withdrawn_at is not None:
         # Hidden; the landing page moves to the tombstone when the emitting system names one.
         attributes: dict[str, Any] = {"url": work.tombstone_url} if work.tombstone_url else {}
-        target = WITHDRAWN
+        target = DoiState.WITHDRAWN
     else:
         attributes = render_datacite_attributes(work_model(work, doi))
-        target = REGISTERED if target_state == REGISTERED else FINDABLE
-    return Desired(attributes, target, payload_hash({"attributes": attributes, "target": target}))
+        target = (
+            DoiState.REGISTERED if target_state is TargetState.REGISTERED else DoiState.FINDABLE
+        )
+    # The state's word in the hash, as before it was typed: a hash once confirmed stays equal.
+    digest = payload_hash({"attributes": attributes, "target": target.value})
+    return Desired(attributes, target, digest)
 
 
 def sync_registration(
@@ -86,7 +94,7 @@ def sync_registration(
     reg = lock_registration(session, registration_id)
     if reg is None or reg.pending_hash is None or in_flight(reg, now):
         return None
-    if reg.state == DoiState.ON_HOLD or reg.duplicate_check == PENDING:
+    if reg.state == DoiState.ON_HOLD or reg.duplicate_check == DuplicateCheck.PENDING:
         return None
     try:
         want = desired(reg.work, reg.doi, reg.target_state)
@@ -122,7 +130,7 @@ def sync_registration(
     try:
         # Never confirmed: if nothing reached DataCite, there is nothing to hide.
         if (
-            want.target == WITHDRAWN
+            want.target is DoiState.WITHDRAWN
             and reg.confirmed_hash is None
             and (reg.attempts == 0 or _unknown_at_datacite(deps, client, account, reg))
         ):
@@ -164,23 +172,24 @@ def _confirmed(
     data: dict[str, Any],
     now: datetime,
 ) -> None:
-    remote = str(data.get("attributes", {}).get("state") or "")
+    attributes = data.get("attributes") or {}
+    remote = state_of(attributes)
     warning = None
-    if want.target == WITHDRAWN:
+    if want.target is DoiState.WITHDRAWN:
         state = DoiState.WITHDRAWN
-    elif remote == FINDABLE:
+    elif remote is DataCiteState.FINDABLE:
         state = DoiState.FINDABLE
-    elif remote == REGISTERED:
+    elif remote is DataCiteState.REGISTERED:
         state = DoiState.REGISTERED
-        if want.target == FINDABLE:
+        if want.target is DoiState.FINDABLE:
             warning = "DataCite answered state 'registered', not 'findable'"
     else:
+        word = str(attributes.get("state") or "unknown")
         mark_failed(
             session,
             settings,
             reg,
-            f"DataCite kept {reg.doi} in state {remote or 'unknown'!r} after the "
-            f"'{want.event(reg.state)}' event",
+            f"DataCite kept {reg.doi} in state {word!r} after the '{want.event(reg.state)}' event",
             failed_hash=want.hash,
         )
         return
@@ -208,7 +217,7 @@ def _refused(session: Session, settings: Settings, reg: DoiRegistration, exc: Re
     if status in (401, 403):
         log.error(
             "registrar_account_refused",
-            registrar="datacite",
+            registrar=reg.registrar.value,
             account=reg.account,
             status=status,
             doi=reg.doi,

@@ -19,6 +19,7 @@ from lxml import etree
 
 from worker.reference import xsd
 from worker.sandbox.crossref.message import record_xml, work_message
+from worker.sandbox.crossref.notify import Endpoint
 
 STATUSES = ("queued", "in_process", "completed")
 
@@ -45,6 +46,7 @@ class Submission:
     started: float | None = None
     doi_batch_id: str = ""
     records: list[RecordDiagnostic] = field(default_factory=list)
+    notify: Endpoint | None = None  # the callback the deposit itself named
 
     def counts(self) -> dict[str, int]:
         statuses = [r.status for r in self.records]
@@ -66,6 +68,9 @@ class Submission:
             "records": [r.as_dict() for r in self.records],
             "batch_data": self.counts(),
             "content": self.content.decode("utf-8", "replace"),
+            "notify": None
+            if self.notify is None
+            else {"endpoint": self.notify.name, "url": self.notify.url},
         }
 
 

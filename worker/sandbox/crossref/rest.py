@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from worker.sandbox.crossref.listing import failure, page_params
 from worker.sandbox.seeds import CROSSREF_WORKS
 from worker.sandbox.service import mark_rate_limited
 
@@ -20,9 +21,6 @@ if TYPE_CHECKING:
 AgencyHandler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
 TransformHandler = Callable[[web.Request, str, str], Awaitable[web.StreamResponse]]
 
-MAX_ROWS = 1000
-MAX_OFFSET = 10_000
-DEFAULT_ROWS = 20
 _PARAMETERS = frozenset(
     {
         "query",
@@ -66,15 +64,6 @@ _FILTERS = (
     "container-title",
 )
 _WORD = re.compile(r"[\w]+", re.UNICODE)
-
-
-def _failure(kind: str, value: Any, message: str) -> web.Response:
-    body = {
-        "status": "failed",
-        "message-type": "validation-failure",
-        "message": [{"type": kind, "value": value, "message": message}],
-    }
-    return web.json_response(body, status=400)
 
 
 def _words(values: list[Any]) -> set[str]:
@@ -189,7 +178,7 @@ class CrossrefRest:
             return self.service.dois[key].message
         return next((w for w in CROSSREF_WORKS if w["DOI"].lower() == key), None)
 
-    def _limited(self, request: web.Request) -> web.StreamResponse | None:
+    def limited(self, request: web.Request) -> web.StreamResponse | None:
         key = request.query.get("mailto") or request.remote or "anonymous"
         decision = self.service.api_limiter.take(key)
         if decision.allowed:
@@ -199,7 +188,7 @@ class CrossrefRest:
         response.headers["Retry-After"] = decision.retry_after_header
         return response
 
-    def _headers(self, response: web.StreamResponse) -> web.StreamResponse:
+    def with_headers(self, response: web.StreamResponse) -> web.StreamResponse:
         spec = self.service.api_limiter.spec
         response.headers["X-Rate-Limit-Limit"] = str(spec.limit)
         response.headers["X-Rate-Limit-Interval"] = f"{spec.window_seconds:g}s"
@@ -207,68 +196,51 @@ class CrossrefRest:
         return response
 
     async def one_work(self, request: web.Request) -> web.StreamResponse:
-        limited = self._limited(request)
+        limited = self.limited(request)
         if limited is not None:
-            return self._headers(limited)
+            return self.with_headers(limited)
         rest = request.match_info["rest"]
         if rest.endswith("/agency") and self.agency_handler is not None:
-            return self._headers(await self.agency_handler(request, rest.removesuffix("/agency")))
+            return self.with_headers(
+                await self.agency_handler(request, rest.removesuffix("/agency"))
+            )
         if "/transform" in rest and self.transform_handler is not None:
             doi, _, mime = rest.partition("/transform")
-            return self._headers(await self.transform_handler(request, doi, mime.lstrip("/")))
+            return self.with_headers(await self.transform_handler(request, doi, mime.lstrip("/")))
         message = self.work(rest)
         if message is None:
             response = web.Response(
                 status=404, text="Resource not found.", content_type="text/plain"
             )
-            return self._headers(response)
+            return self.with_headers(response)
         body = {
             "status": "ok",
             "message-type": "work",
             "message-version": "1.0.0",
             "message": message,
         }
-        return self._headers(web.json_response(body))
+        return self.with_headers(web.json_response(body))
 
     async def list_works(self, request: web.Request) -> web.StreamResponse:
-        limited = self._limited(request)
+        limited = self.limited(request)
         if limited is not None:
-            return self._headers(limited)
-        return self._headers(self._list(request))
+            return self.with_headers(limited)
+        return self.with_headers(self._list(request))
 
     def _list(self, request: web.Request) -> web.Response:
         params = request.query
         for name in params:
             if name not in _PARAMETERS and name not in _FIELD_QUERIES:
-                return _failure(
-                    "parameter-not-allowed", name, f"This route does not support {name}"
-                )
-        rows_text = params.get("rows", str(DEFAULT_ROWS))
-        if not rows_text.isdigit() or int(rows_text) > MAX_ROWS:
-            return _failure(
-                "integer-not-valid",
-                rows_text,
-                f"Integer specified as {rows_text} but must be a positive integer less than or "
-                f"equal to {MAX_ROWS}. ",
-            )
-        rows = int(rows_text)
-        offset_text = params.get("offset", "0")
-        if not offset_text.isdigit():
-            return _failure(
-                "integer-not-valid",
-                offset_text,
-                f"Integer specified as {offset_text} but must be a positive integer. ",
-            )
-        offset = int(offset_text)
-        if offset > MAX_OFFSET:
-            return _failure(
-                "integer-not-valid", offset, f"Offset specified as {offset} is too large"
-            )
+                return failure("parameter-not-allowed", name, f"This route does not support {name}")
+        paging = page_params(params)
+        if isinstance(paging, web.Response):
+            return paging
+        rows, offset = paging
         filters: list[tuple[str, str]] = []
         for clause in filter(None, params.get("filter", "").split(",")):
             name, _, value = clause.partition(":")
             if name not in _FILTERS:
-                return _failure(
+                return failure(
                     "filter-not-available",
                     name,
                     f"Filter {name} specified but there is no such filter for this route. "
@@ -280,7 +252,7 @@ class CrossrefRest:
         if cursor is not None:
             start = 0 if cursor == "*" else _decode_cursor(cursor)
             if start is None:
-                return _failure(
+                return failure(
                     "cursor-not-valid", cursor, f"Cursor specified as {cursor} is not valid"
                 )
         else:

@@ -13,7 +13,7 @@ from lxml import etree
 
 from worker.reference import xsd
 from worker.sandbox.app import read_json_object
-from worker.sandbox.crossref import rest
+from worker.sandbox.crossref import registry, rest
 from worker.sandbox.crossref.deposits import (
     DepositedDoi,
     RecordDiagnostic,
@@ -22,6 +22,7 @@ from worker.sandbox.crossref.deposits import (
     process,
     unknown_submission_xml,
 )
+from worker.sandbox.crossref.notify import Endpoint, Notifier
 from worker.sandbox.ratelimit import FixedWindow, WindowSpec
 from worker.sandbox.service import CONTROL_PREFIX, SandboxContext
 
@@ -66,6 +67,7 @@ class CrossrefService:
         self._loop_task: asyncio.Task[None] | None = None
         self._schema_ready: asyncio.Future[None] | None = None
         self.rest = rest.CrossrefRest(self)
+        self.notifier = Notifier(lambda: self.ctx.base_url, self.ctx.changed)
 
     # -- the service protocol ------------------------------------------------------------------
 
@@ -74,12 +76,14 @@ class CrossrefService:
             web.post("/crossref/servlet/deposit", self.deposit),
             web.get("/crossref/servlet/submissionDownload", self.submission_download),
             *self.rest.routes(),
+            *registry.Registry(self.rest).routes(),
         ]
 
     def control_routes(self) -> list[web.RouteDef]:
         return [
             web.post(CONTROL_PREFIX + "/crossref/outcomes", self.post_outcome),
             web.post(CONTROL_PREFIX + "/crossref/processing", self.post_processing),
+            web.post(CONTROL_PREFIX + "/crossref/notify-endpoints", self.post_notify_endpoint),
         ]
 
     def snapshot(self) -> dict[str, Any]:
@@ -90,12 +94,14 @@ class CrossrefService:
                 {"doi": doi, "status": status, "msg": msg}
                 for doi, (status, msg) in self.forced.items()
             ],
+            **self.notifier.snapshot(),
         }
 
     def reset(self) -> None:
         self.submissions.clear()
         self.dois.clear()
         self.forced.clear()
+        self.notifier.reset()
         self.api_limiter.reset()
         self.delays = self.default_delays
         self.queue_limit = self.default_queue_limit
@@ -121,11 +127,15 @@ class CrossrefService:
                 status="completed" if saved.get("status") == "completed" else "queued",
                 doi_batch_id=saved.get("doi_batch_id", ""),
                 records=[RecordDiagnostic(**r) for r in saved.get("records", [])],
+                notify=Endpoint(saved["notify"]["endpoint"], saved["notify"]["url"])
+                if saved.get("notify")
+                else None,
             )
             self.submissions.append(submission)
             self._next_id = max(self._next_id, submission.submission_id + 1)
 
     async def start(self) -> None:
+        await self.notifier.start()
         self._loop_task = asyncio.get_running_loop().create_task(self._processing_loop())
         if any(s.status != "completed" for s in self.submissions):
             self._compile_schema()  # restored from a state file
@@ -135,6 +145,7 @@ class CrossrefService:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
+        await self.notifier.stop()
 
     def _compile_schema(self) -> None:
         """Compile the Crossref XSD (seconds) once, in a daemon thread, on the first deposit."""
@@ -207,6 +218,28 @@ class CrossrefService:
         self.queue_limit = int(merged["queue_limit"])
         return self.processing()
 
+    def register_notify_endpoint(self, login_id: str, endpoint: str, url: str) -> dict[str, str]:
+        """Register the role's notification endpoint (Crossref support does this on request);
+        ValueError for an unknown role or an unusable endpoint."""
+        if not any(a.login_id == login_id for a in self.ctx.accounts.crossref):
+            raise ValueError(f"unknown Crossref role: {login_id!r}")
+        registered = self.notifier.register(login_id, endpoint, url)
+        self.ctx.changed()
+        return {"login_id": login_id, "endpoint": registered.name, "url": registered.url}
+
+    async def post_notify_endpoint(self, request: web.Request) -> web.Response:
+        body = await read_json_object(request)
+        fields = [body.get(k) for k in ("login_id", "endpoint", "url")]
+        if not all(isinstance(v, str) for v in fields):
+            return web.json_response(
+                {"error": "login_id, endpoint and url are required"}, status=400
+            )
+        login_id, endpoint, url = (str(v) for v in fields)
+        try:
+            return web.json_response(self.register_notify_endpoint(login_id, endpoint, url))
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+
     async def post_processing(self, request: web.Request) -> web.Response:
         try:
             return web.json_response(self.set_processing(await read_json_object(request)))
@@ -247,11 +280,18 @@ class CrossrefService:
         )
         if pending >= self.queue_limit:
             return _text(429, f"Too many pending submissions (limit {self.queue_limit}).")
+        endpoint, notify_url = fields.get("notify_endpoint"), fields.get("notify_url")
+        notify = None
+        if endpoint and notify_url:
+            if not notify_url.startswith(("http://", "https://")):
+                return _text(400, f"notify_url must be an http(s) URL: {notify_url}")
+            notify = Endpoint(endpoint.strip(), notify_url)
         submission = Submission(
             submission_id=self._next_id,
             file_name=file_name or f"deposit-{self._next_id}.xml",
             login_id=account.login_id,
             content=content,
+            notify=notify,
         )
         self._next_id += 1
         self.submissions.append(submission)
@@ -291,7 +331,7 @@ class CrossrefService:
         while True:
             await asyncio.sleep(_TICK)
             now = time.monotonic()
-            for submission in self.submissions:
+            for submission in list(self.submissions):
                 if submission.status == "queued" and now - submission.received >= self.delays[0]:
                     submission.status = "in_process"
                     submission.started = now
@@ -304,6 +344,8 @@ class CrossrefService:
                 ):
                     if self._schema_ready is not None:
                         await self._schema_ready
+                    if submission not in self.submissions:
+                        continue  # a reset came while the schema compiled
                     self.complete(submission)
 
     def complete(self, submission: Submission) -> None:
@@ -322,6 +364,7 @@ class CrossrefService:
         submission.doi_batch_id = outcome.doi_batch_id or submission.doi_batch_id
         submission.status = "completed"
         self.ctx.changed()
+        self.notifier.completed(submission)
 
 
 def _batch_id(content: bytes) -> str:

@@ -101,6 +101,7 @@ class DoiRecord:
     published: str | None = None
     sequence: int = 0  # creation order, the cursor's sort key
     metadata_version: int = 0
+    media: list[tuple[str, str]] = field(default_factory=list)  # MDS media: (type, url)
 
     @property
     def prefix(self) -> str:
@@ -183,6 +184,7 @@ class DoiRecord:
             "updated": self.updated,
             "registered": self.registered,
             "published": self.published,
+            "media": [list(m) for m in self.media],
         }
 
     @classmethod
@@ -198,6 +200,7 @@ class DoiRecord:
             registered=saved.get("registered"),
             published=saved.get("published"),
             sequence=sequence,
+            media=[(str(m[0]), str(m[1])) for m in saved.get("media") or []],
         )
 
 

@@ -1,4 +1,4 @@
-"""The DataCite REST API (``/datacite/dois``) and MDS basics (``/datacite-mds``)."""
+"""The DataCite REST API (``/datacite/dois``) and the MDS API (``/datacite-mds``)."""
 
 from __future__ import annotations
 
