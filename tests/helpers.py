@@ -82,3 +82,24 @@ def process_event(session: Any, event_id: int, ctx: Any = None) -> Any:
         except RuntimeError:
             ctx = service.Context(Settings(_env_file=None, env="test"))
     return service.process_event(session, event_id, ctx)
+
+
+def queued_messages(redis_client: Any) -> list[tuple[str, tuple[Any, ...]]]:
+    """(actor name, args) of every message waiting in the test's Redis broker (immediate and
+    delayed), in no particular order: what sweeps sent once their transactions committed."""
+    found: list[tuple[str, tuple[Any, ...]]] = []
+    for key in redis_client.keys("pidsync:*.msgs"):
+        for raw in redis_client.hvals(key):
+            message = json.loads(raw)
+            found.append((message["actor_name"], tuple(message["args"])))
+    return found
+
+
+def session_database(session: Any) -> Any:
+    """A Database on the test session's own connection (inside the test's transaction, rolled
+    back at the end): for code that runs its own transactions, such as the sweeps. The test
+    session's flushed changes are visible to it; reload objects after it ran."""
+    from worker.db import Database
+
+    session.flush()
+    return Database.within(session.connection())

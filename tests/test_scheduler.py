@@ -65,8 +65,6 @@ def test_sweep_resends_events_whose_message_was_lost(
             .where(ReceivedEvent.event_id == "lost")
             .values(enqueued_at=datetime.now(UTC) - timedelta(minutes=5))
         )
-    with committed_database.session() as session:
-        assert resend_stalled_events(session, settings) == 1
+    assert resend_stalled_events(committed_database, settings) == 1
     assert redis_client.llen(f"pidsync:{DEFAULT_QUEUE}") == 1
-    with committed_database.session() as session:
-        assert resend_stalled_events(session, settings) == 0  # not again within the grace period
+    assert resend_stalled_events(committed_database, settings) == 0  # not again within grace

@@ -14,7 +14,6 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
-from sqlalchemy.orm import Session
 
 from worker.db import Database
 from worker.events.sweep import resend_stalled_events
@@ -33,7 +32,8 @@ LEADER_LOCK = 0x706964_73796E63
 class Job:
     name: str
     every: float
-    run: Callable[[Session], int]
+    # Each job runs its own transactions (worker.sweeping): one per row it handles.
+    run: Callable[[Database], int]
     last: float = field(default=0.0)
 
 
@@ -96,8 +96,7 @@ def run_due_jobs(database: Database, jobs: list[Job], now: float) -> None:
             continue
         job.last = now
         try:
-            with database.session() as session:
-                count = job.run(session)
+            count = job.run(database)
             if count:
                 log.info("job_ran", job=job.name, count=count)
         except Exception as exc:

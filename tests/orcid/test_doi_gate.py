@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import SOURCE
+from tests.helpers import SOURCE, session_database
 from tests.orcid.conftest import with_registrars
 from tests.orcid.helpers import (
     authorize,
@@ -316,8 +316,10 @@ def test_the_healing_sweep_queues_a_placement_whose_doi_settled(
     from worker.orcid import sweep
 
     # When the sweep runs (the message is never delivered)
-    assert sweep.heal_waiting_placements(session, deps.settings) == 1
-    assert sweep.heal_waiting_placements(session, deps.settings) == 0
+    database = session_database(session)
+    assert sweep.heal_waiting_placements(database, deps.settings) == 1
+    assert sweep.heal_waiting_placements(database, deps.settings) == 0
+    session.expire_all()
     place_pending(session, deps)
 
     # Then the work is placed with its DOI

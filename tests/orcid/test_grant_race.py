@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select, text
 
 from tests.conftest import make_runtime
-from tests.helpers import SOURCE, process_event, work
+from tests.helpers import SOURCE, process_event, session_database, work
 from tests.orcid.helpers import authorize, placement, publish, record_works
 from worker.models import (
     EventStatus,
@@ -167,10 +167,8 @@ def test_the_healing_sweep_queues_a_stranded_placement_of_a_consenting_researche
         assert process_event(session, reader_grant).status == EventStatus.DONE
 
     # When the sweep runs (twice: the second finds nothing left)
-    with database.session() as session:
-        assert sweep.heal_waiting_placements(session, live.settings) == 1
-    with database.session() as session:
-        assert sweep.heal_waiting_placements(session, live.settings) == 0
+    assert sweep.heal_waiting_placements(database, live.settings) == 1
+    assert sweep.heal_waiting_placements(database, live.settings) == 0
 
     # Then the consenting researcher's placement is queued for their client; the other waits
     with database.session() as session:
@@ -200,7 +198,8 @@ def test_the_healing_sweep_leaves_a_work_another_client_placed(
 
     # When the sweep runs, then it neither moves it nor keeps selecting it
     assert repository.consented_awaiting_ids(session, 10) == []
-    assert sweep.heal_waiting_placements(session, settings) == 0
+    assert sweep.heal_waiting_placements(session_database(session), settings) == 0
+    session.expire_all()
     assert placement(session, work_row, orcid).state == PlacementState.AWAITING_CONSENT
 
 

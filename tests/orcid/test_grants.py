@@ -8,6 +8,7 @@ import requests
 from sqlalchemy import select
 
 from tests.conftest import TOKEN_KEY
+from tests.helpers import session_database
 from tests.orcid.helpers import (
     authorize,
     notifications,
@@ -173,14 +174,15 @@ def test_researcher_revoked_event_revokes_at_orcid(session, sandbox, cipher, dep
 
 
 def test_token_health_check_finds_a_dead_grant_before_a_push(
-    session, sandbox, cipher, deps, client_id
+    broker, session, sandbox, cipher, deps, client_id
 ):
     from worker.orcid.sweep import queue_token_checks
 
     orcid = researcher(sandbox)
     grant, token = authorize(session, sandbox, cipher, orcid, client_id)
-    assert queue_token_checks(session, deps.settings) == 1
-    assert queue_token_checks(session, deps.settings) == 0  # not again within the period
+    session.commit()
+    assert queue_token_checks(session_database(session), deps.settings) == 1
+    assert queue_token_checks(session_database(session), deps.settings) == 0  # not again soon
     assert revocation.check_grant(session, deps, grant.id).note == "token works"
 
     sandbox.revoke_token(token["access_token"])

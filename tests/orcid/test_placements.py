@@ -463,7 +463,7 @@ def test_waiting_for_a_rate_limit_slot_spends_no_attempt(
 
 
 def test_sweep_resends_stalled_placements_grouping_new_works_into_one_backfill(
-    session, sandbox, cipher, deps, client_id
+    broker, session, database, sandbox, cipher, deps, client_id, redis_client
 ):
     from datetime import UTC, datetime, timedelta
 
@@ -473,20 +473,22 @@ def test_sweep_resends_stalled_placements_grouping_new_works_into_one_backfill(
     orcid = researcher(sandbox)
     authorize(session, sandbox, cipher, orcid, client_id)
     rows = [placement(session, publish(session, f"w-{i}", orcid), orcid) for i in range(3)]
-    assert resend_stalled_placements(session, settings) == 0  # just queued: not stalled
+    session.commit()
+    assert resend_stalled_placements(database, settings) == 0  # just queued: not stalled
+    redis_client.flushdb()
     for row in rows:
         row.enqueued_at = datetime.now(UTC) - timedelta(hours=1)
-    session.flush()
+    session.commit()
 
-    assert resend_stalled_placements(session, settings) == 3
-    assert resend_stalled_placements(session, settings) == 0
-    from worker.db import pending_messages
+    assert resend_stalled_placements(database, settings) == 3
+    assert resend_stalled_placements(database, settings) == 0
+    from tests.helpers import queued_messages
 
-    assert [name for name, _args in pending_messages(session)][-1] == "orcid.backfill"
+    assert [name for name, _args in queued_messages(redis_client)] == ["orcid.backfill"]
 
 
 def test_the_placement_sweep_takes_its_grace_and_batch_from_settings(
-    session, sandbox, cipher, deps, client_id
+    broker, session, database, sandbox, cipher, deps, client_id
 ):
     from datetime import timedelta
 
@@ -498,7 +500,7 @@ def test_the_placement_sweep_takes_its_grace_and_batch_from_settings(
     rows = [placement(session, publish(session, f"w-{i}", orcid), orcid) for i in range(3)]
     for row in rows:
         row.enqueued_at = utcnow() - timedelta(seconds=90)
-    session.flush()
+    session.commit()
     settings = deps.settings.model_copy(update={"sweep_batch": 2})
     patient = settings.model_copy(
         update={"orcid": settings.orcid.model_copy(update={"resend_grace_seconds": 120.0})}
@@ -507,9 +509,9 @@ def test_the_placement_sweep_takes_its_grace_and_batch_from_settings(
         update={"orcid": settings.orcid.model_copy(update={"resend_grace_seconds": 60.0})}
     )
 
-    assert resend_stalled_placements(session, patient) == 0  # 90 s is within a 120 s grace
-    assert resend_stalled_placements(session, hasty) == 2  # one batch of two
-    assert resend_stalled_placements(session, hasty) == 1
+    assert resend_stalled_placements(database, patient) == 0  # 90 s is within a 120 s grace
+    assert resend_stalled_placements(database, hasty) == 2  # one batch of two
+    assert resend_stalled_placements(database, hasty) == 1
 
 
 def test_a_token_no_configured_key_opens_fails_loudly(session, sandbox, cipher, deps, client_id):

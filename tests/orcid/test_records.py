@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from tests.helpers import session_database
 from tests.orcid.helpers import (
     authorize,
     notifications,
@@ -14,6 +15,7 @@ from tests.orcid.helpers import (
 )
 from worker.models import PlacementState, Work
 from worker.orcid import placements, reconcile, search, suggestions, webhooks
+from worker.orcid import sweep as orcid_sweep
 from worker.orcid.deps import public_client
 
 
@@ -96,11 +98,11 @@ def placements_note(result) -> str:
     return result.note
 
 
-def test_no_webhook_without_configuration(session, sandbox, cipher, deps, client_id):
+def test_no_webhook_without_configuration(broker, session, sandbox, cipher, deps, client_id):
     orcid = researcher(sandbox)
     grant, _token = authorize(session, sandbox, cipher, orcid, client_id)
     assert webhooks.register(session, deps, grant.id).note == "no webhook wanted"
-    assert webhooks.upkeep(session, deps) == 0
+    assert orcid_sweep.webhook_upkeep(session_database(session), deps) == 0
 
 
 def test_search_and_suggest(sandbox, settings, session):

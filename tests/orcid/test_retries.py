@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.helpers import queued_messages, session_database
 from tests.orcid.helpers import (
     authorize,
     notifications,
@@ -144,14 +145,16 @@ def test_reconcile_retries_a_record_it_could_not_read_and_keeps_its_snapshot(
 
 
 def test_the_sweep_resends_a_grant_effect_whose_retry_message_was_lost(
-    session, sandbox, cipher, deps, client_id
+    broker, session, sandbox, cipher, deps, client_id, redis_client
 ):
     orcid, grant = _revoked_here(session, sandbox, cipher, client_id)
     sandbox.set_faults("orcid", outage_seconds=30)
     revocation.revoke_at_orcid(session, deps, grant.id)
     reconcile.reconcile_record(session, deps, orcid)  # no active grant: nothing to retry
     settings = deps.settings
-    assert sweep.resend_overdue_grant_effects(session, settings) == 0  # its retry is not due
+    assert (
+        sweep.resend_overdue_grant_effects(session_database(session), settings) == 0
+    )  # its retry is not due
 
     # When the postponed message is lost: the retry is overdue by more than the grace
     [row] = _attempts(session)
@@ -160,13 +163,13 @@ def test_the_sweep_resends_a_grant_effect_whose_retry_message_was_lost(
     session.flush()
 
     # Then the sweep sends the effect's message again, once per grace period
-    assert sweep.resend_overdue_grant_effects(session, settings) == 1
-    assert pending_messages(session)[-1] == ("orcid.revoke_token", (grant.id,))
-    assert sweep.resend_overdue_grant_effects(session, settings) == 0
+    assert sweep.resend_overdue_grant_effects(session_database(session), settings) == 1
+    assert ("orcid.revoke_token", (grant.id,)) in queued_messages(redis_client)
+    assert sweep.resend_overdue_grant_effects(session_database(session), settings) == 0
 
 
 def test_the_sweep_sends_a_lost_reconciliation_by_the_records_id(
-    session, sandbox, cipher, deps, client_id
+    broker, session, sandbox, cipher, deps, client_id, redis_client
 ):
     orcid = researcher(sandbox)
     authorize(session, sandbox, cipher, orcid, client_id)
@@ -176,11 +179,13 @@ def test_the_sweep_sends_a_lost_reconciliation_by_the_records_id(
     row.next_attempt_at = utcnow() - timedelta(hours=1)
     session.flush()
 
-    assert sweep.resend_overdue_grant_effects(session, deps.settings) == 1
-    assert pending_messages(session)[-1] == ("orcid.reconcile", (orcid,))
+    assert sweep.resend_overdue_grant_effects(session_database(session), deps.settings) == 1
+    assert ("orcid.reconcile", (orcid,)) in queued_messages(redis_client)
 
 
-def test_the_placement_sweep_waits_for_a_scheduled_retry(session, sandbox, cipher, deps, client_id):
+def test_the_placement_sweep_waits_for_a_scheduled_retry(
+    broker, session, sandbox, cipher, deps, client_id, redis_client
+):
     orcid = researcher(sandbox)
     authorize(session, sandbox, cipher, orcid, client_id)
     row = placement(session, publish(session, "w-1", orcid), orcid)
@@ -191,13 +196,13 @@ def test_the_placement_sweep_waits_for_a_scheduled_retry(session, sandbox, ciphe
     row.enqueued_at = utcnow() - 2 * grace
     row.next_attempt_at = utcnow() + timedelta(hours=1)
     session.flush()
-    assert sweep.resend_stalled_placements(session, settings) == 0
+    assert sweep.resend_stalled_placements(session_database(session), settings) == 0
 
     # When that retry is overdue by more than the grace, its message was lost
     row.next_attempt_at = utcnow() - grace - timedelta(seconds=1)
     session.flush()
-    assert sweep.resend_stalled_placements(session, settings) == 1
-    assert pending_messages(session)[-1] == ("orcid.place", (row.id,))
+    assert sweep.resend_stalled_placements(session_database(session), settings) == 1
+    assert ("orcid.place", (row.id,)) in queued_messages(redis_client)
 
 
 def test_a_bulk_post_whose_answer_was_lost_is_read_back_before_posting_again(

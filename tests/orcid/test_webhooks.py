@@ -11,10 +11,12 @@ from contextlib import redirect_stderr
 import pytest
 from sqlalchemy import select, text
 
+from tests.helpers import session_database
 from tests.orcid.helpers import authorize, researcher
 from worker.logging import configure_logging
 from worker.models import OrcidGrant
 from worker.orcid import revocation, webhooks
+from worker.orcid import sweep as orcid_sweep
 
 BASE = "https://pidsync.example.edu"
 
@@ -39,7 +41,7 @@ def registered_url(sandbox) -> str:
 
 
 def test_registered_url_names_no_orcid_and_the_secret_is_kept_as_a_hash(
-    session, sandbox, cipher, hook_deps, client_id
+    broker, session, sandbox, cipher, hook_deps, client_id
 ):
     # Given an active grant of a premium client
     orcid = researcher(sandbox)
@@ -72,7 +74,7 @@ def test_registered_url_names_no_orcid_and_the_secret_is_kept_as_a_hash(
     # When the grant ends (revoked at ORCID), the upkeep removes the webhook at the same URL
     sandbox.revoke_token(token["access_token"])
     revocation.check_grant(session, hook_deps, grant.id)
-    assert webhooks.upkeep(session, hook_deps) == 1
+    assert orcid_sweep.webhook_upkeep(session_database(session), hook_deps) == 1
     assert note(webhooks.unregister(session, hook_deps, grant.id)) == "webhook removed"
     assert sandbox.state()["orcid"]["webhooks"] == []
     row = session.get(OrcidGrant, grant.id)

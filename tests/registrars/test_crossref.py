@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.helpers import session_database
 from tests.registrars.flow import (
     calls,
     crossref_dois,
@@ -367,7 +368,8 @@ def test_a_refused_poll_fails_the_deposit_and_is_not_polled_again(session, deps,
     assert reg.state == DoiState.FAILED and reg.open_deposit_id is None
     assert "Crossref refused polling (401)" in reg.last_error
     assert [w.payload["doi"] for w in webhooks(session, "doi.failed")] == [reg.doi]
-    assert sweep.deposit_upkeep(session, settings=deps.settings) == 0
+    session.commit()
+    assert sweep.deposit_upkeep(session_database(session), settings=deps.settings) == 0
     assert crossref.poll_deposit(session, deps, deposit_id) is None
     assert len(calls(session, "crossref", "GET")) == 1
 

@@ -21,12 +21,11 @@ from sqlalchemy import select
 
 from tests.conftest import INTAKE_SECRET, make_runtime
 from tests.helpers import event as cloud_event
-from tests.helpers import signed_post
+from tests.helpers import queued_messages, session_database, signed_post
 from tests.registrars.flow import calls, crossref_work, deposit, registration
 from worker.broker import DEFAULT_QUEUE
 from worker.clock import utcnow
 from worker.config import ConfigError, CrossrefSettings, Settings, dump_json, load_settings
-from worker.db import pending_messages
 from worker.models import CrossrefDeposit, DepositStatus, DoiState
 from worker.registrars import sweep
 from worker.registrars.crossref import service as crossref
@@ -188,9 +187,9 @@ def test_a_callback_whose_message_is_lost_is_polled_by_the_sweep(
     # When the sweep runs after the resend grace
     later = utcnow() + timedelta(seconds=settings.doi.resend_grace_seconds + 1)
     session.expire_all()
-    assert sweep.deposit_upkeep(session, settings=deps.settings, now=later) == 1
+    assert sweep.deposit_upkeep(session_database(session), settings=deps.settings, now=later) == 1
     # Then the poll is sent again
-    assert ("registrars.crossref.poll", (row.id,)) in pending_messages(session)
+    assert ("registrars.crossref.poll", (row.id,)) in queued_messages(redis_client)
 
 
 def test_deposits_carry_the_callback_and_secrets_stay_out_of_the_record(

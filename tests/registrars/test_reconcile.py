@@ -119,7 +119,7 @@ def test_landing_page_changed_at_crossref_is_deposited_again(session, deps, sand
     assert crossref_dois(sandbox)[reg.doi]["url"] == "https://journal.example.edu/a-1"
 
 
-def test_stuck_deposit_is_polled_again(session, deps, sandbox, redis_client):
+def test_stuck_deposit_is_polled_again(session, database, deps, sandbox, redis_client):
     event(session, "work.published", crossref_work())
     (deposit_id,) = deposit(session, deps)
     row = session.get(CrossrefDeposit, deposit_id)
@@ -127,25 +127,24 @@ def test_stuck_deposit_is_polled_again(session, deps, sandbox, redis_client):
     redis_client.flushdb()  # its poll message was lost
     row.next_poll_at = utcnow() - timedelta(hours=2)
     session.flush()
-    assert sweep.deposit_upkeep(session, settings=deps.settings) == 1
+    assert sweep.deposit_upkeep(database, settings=deps.settings) == 1
+    session.refresh(row)
     assert row.next_poll_at > utcnow() - timedelta(seconds=5)
-    assert sweep.deposit_upkeep(session, settings=deps.settings) == 0  # not again at once
-    session.commit()  # the message is sent after commit
+    assert sweep.deposit_upkeep(database, settings=deps.settings) == 0  # not again at once
     messages = redis_client.hvals(f"pidsync:{DEFAULT_QUEUE}.msgs")
     assert len(messages) == 1 and b"registrars.crossref.poll" in messages[0]
 
 
-def test_lost_messages_are_sent_again_after_the_grace_period(session, deps, redis_client):
+def test_lost_messages_are_sent_again_after_the_grace_period(session, database, deps, redis_client):
     event(session, "work.published", datacite_work("w-1"))
     event(session, "work.published", crossref_work("a-1"))
     session.commit()
     redis_client.flushdb()  # Redis restarted without persistence: the messages are gone
     now = utcnow()
-    assert sweep.resend_stalled(session, settings=deps.settings, now=now) == 0  # within grace
+    assert sweep.resend_stalled(database, settings=deps.settings, now=now) == 0  # within grace
     later = now + timedelta(seconds=deps.settings.doi.resend_grace_seconds + 60)
-    assert sweep.resend_stalled(session, settings=deps.settings, now=later) == 2
-    assert sweep.resend_stalled(session, settings=deps.settings, now=later) == 0
-    session.commit()
+    assert sweep.resend_stalled(database, settings=deps.settings, now=later) == 2
+    assert sweep.resend_stalled(database, settings=deps.settings, now=later) == 0
     messages = sorted(redis_client.hvals(f"pidsync:{DEFAULT_QUEUE}.msgs"))
     assert len(messages) == 2
     assert (
@@ -154,11 +153,13 @@ def test_lost_messages_are_sent_again_after_the_grace_period(session, deps, redi
     assert any(b"registrars.datacite.sync" in m for m in messages)
 
 
-def test_scheduled_reconciliation_takes_due_dois_once(session, deps):
+def test_scheduled_reconciliation_takes_due_dois_once(session, database, deps):
     _findable(session, deps, "w-1")
     _findable(session, deps, "w-2")
-    assert sweep.schedule_reconciliation(session, settings=deps.settings) == 2
-    assert sweep.schedule_reconciliation(session, settings=deps.settings) == 0
+    session.commit()
+    assert sweep.schedule_reconciliation(database, settings=deps.settings) == 2
+    assert sweep.schedule_reconciliation(database, settings=deps.settings) == 0
+    session.expire_all()
     assert registration(session, "w-1").reconciled_at is not None
 
 

@@ -60,8 +60,7 @@ def reconcile_dois(since: datetime | None) -> None:
         if finding is not None:
             kinds[finding.kind] += 1
             click.echo(json.dumps(finding.as_dict()))
-    with runtime.database.session() as session:
-        repolled = sweep.deposit_upkeep(session, settings=deps.settings, now=utcnow())
+    repolled = sweep.deposit_upkeep(runtime.database, settings=deps.settings, now=utcnow())
     summary = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items())) or "none"
     click.echo(
         f"reconciled {len(ids)} DOIs ({summary}); {repolled} stuck deposits polled again",

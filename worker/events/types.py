@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from worker.events.cloudevents import Problem
 from worker.metadata.errors import WorkValidationError
-from worker.metadata.work import validate_work
+from worker.metadata.fields import MAX_URL, MAX_VERSION, MAX_WORK_ID
+from worker.metadata.requirements import registration_problems
+from worker.metadata.work import Work, validate_work
 from worker.pids.identifiers import InvalidIdentifier, normalize_orcid
+
+if TYPE_CHECKING:
+    from worker.config import Settings
 
 WORK_PUBLISHED = "work.published"
 WORK_UPDATED = "work.updated"
@@ -19,22 +24,93 @@ RESEARCHER_AUTHORIZED = "researcher.authorized"
 RESEARCHER_REVOKED = "researcher.revoked"
 
 
+#: Bounds of researcher.authorized's fields: the columns they land in (orcid_grants.client_id,
+#: researchers.name), and for tokens and scopes far beyond what ORCID issues.
+MAX_CLIENT_ID = 100
+MAX_TOKEN = 2000
+MAX_SHORT_TEXT = 1000
+#: expires_in is seconds from now: at most 2**31 - 1 (68 years; ORCID's tokens last 20).
+MAX_EXPIRES_IN = 2**31 - 1
+
+#: A registrar's accounts as the intake sees them: (name, prefixes), the default first.
+Accounts = tuple[tuple[str, tuple[str, ...]], ...]
+
+
 @dataclass(frozen=True)
 class IntakeContext:
     """What the checks need to know about this installation."""
 
     orcid_client_ids: tuple[str, ...]
+    #: registrar ("datacite", "crossref") -> its configured accounts; none configured: absent.
+    registrar_accounts: Mapping[str, Accounts] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IntakeContext:
+        return cls(
+            tuple(c.client_id for c in settings.orcid_client_list()),
+            {
+                "datacite": tuple(
+                    (a.name, tuple(a.prefixes)) for a in settings.datacite_account_list()
+                ),
+                "crossref": tuple(
+                    (a.name, tuple(a.prefixes)) for a in settings.crossref_account_list()
+                ),
+            },
+        )
 
 
 Checker = Callable[[Any, str, IntakeContext], tuple[dict[str, Any], list[Problem]]]
 
 
-def _work(data: Any, path: str, _ctx: IntakeContext) -> tuple[dict[str, Any], list[Problem]]:
+def _work(data: Any, path: str, ctx: IntakeContext) -> tuple[dict[str, Any], list[Problem]]:
     try:
         work = validate_work(data)
     except WorkValidationError as exc:
         return {}, [Problem(_join(path, p), m) for p, m in exc.problems]
-    return work.model_dump(mode="json", exclude_none=True), []
+    problems = _registrar_problems(work, path, ctx)
+    return work.model_dump(mode="json", exclude_none=True), problems
+
+
+def _registrar_problems(work: Work, path: str, ctx: IntakeContext) -> list[Problem]:
+    """The account the Work names must be configured; its DOI must carry one of that account's
+    prefixes; the Work must hold what that registrar requires."""
+    registration = work.registration
+    if registration is None or registration.registrar == "none":
+        return []
+    registrar = registration.registrar
+    configured = ctx.registrar_accounts.get(registrar, ())
+    where = f"{path}.registration"
+    if not configured:
+        return [Problem(f"{where}.registrar", f"no {registrar} account is configured")]
+    if registration.account is None:
+        prefixes = configured[0][1]
+    else:
+        named = [p for name, p in configured if name == registration.account]
+        if not named:
+            known = ", ".join(repr(name) for name, _ in configured)
+            return [
+                Problem(
+                    f"{where}.account",
+                    f"unknown {registrar} account {registration.account!r} (configured: {known})",
+                )
+            ]
+        prefixes = named[0]
+    return [Problem(_join(path, p), m) for p, m in registration_problems(work, prefixes)]
+
+
+def _string(data: dict[str, Any], key: str, path: str, most: int, problems: list[Problem]) -> None:
+    """An optional string field of at most ``most`` characters."""
+    value = data.get(key)
+    if value is None:
+        return
+    if not isinstance(value, str):
+        problems.append(Problem(f"{path}.{key}", "must be a string"))
+    elif len(value) > most:
+        problems.append(Problem(f"{path}.{key}", f"longer than {most} characters"))
+
+
+def _bounded_int(value: Any, least: int, most: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and least <= value <= most
 
 
 def _join(base: str, sub: str) -> str:
@@ -57,22 +133,34 @@ def _withdrawn(data: Any, path: str, _ctx: IntakeContext) -> tuple[dict[str, Any
         return {}, problems
     if not isinstance(data.get("id"), str) or not data["id"].strip():
         problems.append(Problem(f"{path}.id", "required, a non-empty string"))
+    else:
+        _string(data, "id", path, MAX_WORK_ID, problems)
     version = data.get("version")
-    if version is not None and (
-        not isinstance(version, int) or isinstance(version, bool) or version < 1
-    ):
-        problems.append(Problem(f"{path}.version", "must be an integer >= 1"))
+    if version is not None and not _bounded_int(version, 1, MAX_VERSION):
+        problems.append(Problem(f"{path}.version", f"must be an integer from 1 to {MAX_VERSION}"))
     url = data.get("tombstone_url")
-    if url is not None and (
-        not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https")
-    ):
-        problems.append(Problem(f"{path}.tombstone_url", "must be an http(s) URL"))
+    if url is not None and (not isinstance(url, str) or len(url) > MAX_URL or not _http_url(url)):
+        problems.append(
+            Problem(f"{path}.tombstone_url", f"must be an http(s) URL of at most {MAX_URL} chars")
+        )
     return dict(data), problems
 
 
-def _orcid(data: dict[str, Any], path: str, problems: list[Problem]) -> str | None:
+def _http_url(url: str) -> bool:
     try:
-        return normalize_orcid(data.get("orcid") or "")
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced '[' in the host
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _orcid(data: dict[str, Any], path: str, problems: list[Problem]) -> str | None:
+    value = data.get("orcid")
+    if not isinstance(value, str):
+        problems.append(Problem(f"{path}.orcid", "required, an ORCID iD as a string"))
+        return None
+    try:
+        return normalize_orcid(value)
     except InvalidIdentifier as exc:
         problems.append(Problem(f"{path}.orcid", exc.reason))
         return None
@@ -86,12 +174,20 @@ def _authorized(data: Any, path: str, ctx: IntakeContext) -> tuple[dict[str, Any
     for key in ("access_token", "scope"):
         if not isinstance(data.get(key), str) or not data[key].strip():
             problems.append(Problem(f"{path}.{key}", "required, a non-empty string"))
-    for key in ("refresh_token", "name", "client_id", "token_type"):
-        if data.get(key) is not None and not isinstance(data[key], str):
-            problems.append(Problem(f"{path}.{key}", "must be a string"))
+    for key, most in (
+        ("access_token", MAX_TOKEN),
+        ("refresh_token", MAX_TOKEN),
+        ("scope", MAX_SHORT_TEXT),
+        ("name", MAX_SHORT_TEXT),
+        ("client_id", MAX_CLIENT_ID),
+        ("token_type", MAX_SHORT_TEXT),
+    ):
+        _string(data, key, path, most, problems)
     expires = data.get("expires_in")
-    if expires is not None and (not isinstance(expires, int) or isinstance(expires, bool)):
-        problems.append(Problem(f"{path}.expires_in", "must be an integer (seconds)"))
+    if expires is not None and not _bounded_int(expires, 0, MAX_EXPIRES_IN):
+        problems.append(
+            Problem(f"{path}.expires_in", f"must be an integer from 0 to {MAX_EXPIRES_IN} (s)")
+        )
     client_id = data.get("client_id")
     if client_id is None:
         if len(ctx.orcid_client_ids) == 1:
@@ -113,6 +209,7 @@ def _revoked(data: Any, path: str, _ctx: IntakeContext) -> tuple[dict[str, Any],
     if problems and not isinstance(data, dict):
         return {}, problems
     orcid = _orcid(data, path, problems)
+    _string(data, "client_id", path, MAX_CLIENT_ID, problems)
     return {**data, "orcid": orcid}, problems
 
 

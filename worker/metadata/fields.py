@@ -34,9 +34,27 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
-def _identifier(normalizer: Any) -> AfterValidator:
+#: The longest text a Work's free-text field may hold (a title, a name, a keyword), and the
+#: longest abstract or description: far beyond any real one, well within what a row can carry.
+MAX_TEXT = 10_000
+MAX_LONG_TEXT = 100_000
+#: The Work's id and the DOI are stored in columns of these sizes (worker/models.py).
+MAX_WORK_ID = 1000
+MAX_DOI = 500
+#: The longest URL (the common limit of browsers and of Crossref's resource element).
+MAX_URL = 2048
+#: Versions are stored in an integer column (32 bits).
+MAX_VERSION = 2**31 - 1
+
+
+def _identifier(normalizer: Any, most: int = MAX_URL) -> AfterValidator:
     def check(value: str) -> str:
+        if len(value) > MAX_URL:  # before normalising: no regex runs over megabytes
+            raise ValueError(f"longer than {MAX_URL} characters")
+        _clean_text(value)
         result: str = normalizer(value)
+        if len(result) > most:
+            raise ValueError(f"longer than {most} characters")
         return result
 
     return AfterValidator(check)
@@ -76,6 +94,9 @@ def _is_date_or_datetime(part: str) -> bool:
 
 
 def check_url(value: str) -> str:
+    if len(value) > MAX_URL:
+        raise ValueError(f"longer than {MAX_URL} characters")
+    _clean_text(value)  # \S takes NUL and lone surrogates, no column does
     if not re.fullmatch(r"https?://\S+", value):
         raise ValueError("not an absolute http(s) URL without spaces")
     return value
@@ -157,20 +178,47 @@ def _string(pattern: str, comment: str | None = None, **extra: Any) -> WithJsonS
     return WithJsonSchema(schema)
 
 
-_TEXT_SCHEMA = {"type": "string", "minLength": 1, "pattern": r"\S", "not": {"pattern": _CONTROL}}
+def _text_schema(most: int) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": most,
+        "pattern": r"\S",
+        "not": {"pattern": _CONTROL},
+    }
+
+
+def _opt_text_schema(most: int) -> WithJsonSchema:
+    # blank text is read as absent, so the schema takes it too
+    text = {"type": "string", "maxLength": most, "not": {"pattern": _CONTROL}}
+    return WithJsonSchema({"anyOf": [text, {"type": "null"}]})
+
 
 Text = Annotated[
-    str, Field(min_length=1), AfterValidator(_clean_text), WithJsonSchema(_TEXT_SCHEMA)
+    str,
+    Field(min_length=1, max_length=MAX_TEXT),
+    AfterValidator(_clean_text),
+    WithJsonSchema(_text_schema(MAX_TEXT)),
 ]
-OptText = Annotated[
-    Text | None,
-    BeforeValidator(_blank_to_none),
-    # blank text is read as absent, so the schema takes it too
-    WithJsonSchema({"anyOf": [{"type": "string", "not": {"pattern": _CONTROL}}, {"type": "null"}]}),
+OptText = Annotated[Text | None, BeforeValidator(_blank_to_none), _opt_text_schema(MAX_TEXT)]
+LongText = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_LONG_TEXT),
+    AfterValidator(_clean_text),
+    WithJsonSchema(_text_schema(MAX_LONG_TEXT)),
+]
+OptLongText = Annotated[
+    LongText | None, BeforeValidator(_blank_to_none), _opt_text_schema(MAX_LONG_TEXT)
+]
+WorkId = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_WORK_ID),
+    AfterValidator(_clean_text),
+    WithJsonSchema(_text_schema(MAX_WORK_ID)),
 ]
 Doi = Annotated[
     str,
-    _identifier(ids.normalize_doi),
+    _identifier(ids.normalize_doi, MAX_DOI),
     _string(
         DOI_PATTERN,
         "bare 10.NNNN/suffix, doi:, info:doi/ or a doi.org URL; normalised to lower case, bare",
@@ -220,10 +268,15 @@ DateOrRange = Annotated[
     AfterValidator(date_or_range),
     _string(DATE_OR_RANGE_PATTERN, "each part is checked by pidsync on receipt"),
 ]
-Url = Annotated[str, AfterValidator(check_url), _string(URL_PATTERN, format="iri")]
+Url = Annotated[
+    str, AfterValidator(check_url), _string(URL_PATTERN, format="iri", maxLength=MAX_URL)
+]
 Language = Annotated[
     str, AfterValidator(_language), _string(LANGUAGE_PATTERN, examples=["en", "pt-BR"])
 ]
 PositiveInt = Annotated[
-    int, BeforeValidator(_integer), Field(ge=1), WithJsonSchema({"type": "integer", "minimum": 1})
+    int,
+    BeforeValidator(_integer),
+    Field(ge=1, le=MAX_VERSION),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_VERSION}),
 ]

@@ -28,6 +28,8 @@ from worker.metadata.fields import (
     Isbn,
     Issn,
     Language,
+    LongText,
+    OptLongText,
     OptText,
     Orcid,
     PartialDate,
@@ -35,6 +37,7 @@ from worker.metadata.fields import (
     Ror,
     Text,
     Url,
+    WorkId,
     check_url,
 )
 from worker.metadata.types import ContributorRole, WorkType
@@ -233,7 +236,7 @@ class DateEntry(_Model):
 class Description(_Model):
     """A description other than the abstract (methods, technical info, ...)."""
 
-    text: Text = Field(description="The description, plain text.")
+    text: LongText = Field(description="The description, plain text.")
     type: DescriptionType = Field("Other", description="DataCite descriptionType.")
 
 
@@ -268,14 +271,14 @@ class Work(_Model):
         json_schema_extra={"description": "A research output as pidsync receives it."},
     )
 
-    id: Text = Field(description="Stable id of the work in the emitting system.")
+    id: WorkId = Field(description="Stable id of the work in the emitting system.")
     type: WorkType = Field(description="Work type (mapped to each agency's vocabulary).")
     title: Text = Field(description="Main title.")
     subtitle: OptText = Field(None, description="Subtitle.")
     alternative_titles: list[AlternativeTitle] = Field(
         default_factory=list, description="Alternative and translated titles."
     )
-    abstract: OptText = Field(
+    abstract: OptLongText = Field(
         None, description="Abstract as plain text; blank lines split paragraphs."
     )
     descriptions: list[Description] = Field(

@@ -7,6 +7,7 @@ it names). What to do with them is decided by the services.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import any_, delete, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -108,14 +109,12 @@ def granted_records(session: Session) -> list[str]:
     )
 
 
-def grants_due_for_check(
-    session: Session, checked_before: datetime, limit: int
-) -> list[OrcidGrant]:
-    """Active grants whose token was not tried since ``checked_before``, least recent first,
-    locked (skipping those another scheduler holds)."""
+def grant_ids_due_for_check(session: Session, checked_before: datetime, limit: int) -> list[int]:
+    """Active grants whose token was not tried since ``checked_before``, least recent first.
+    Ids only: the sweep locks and loads each in its own transaction."""
     return list(
         session.execute(
-            select(OrcidGrant)
+            select(OrcidGrant.id)
             .where(
                 OrcidGrant.status == GrantStatus.ACTIVE,
                 or_(
@@ -125,21 +124,36 @@ def grants_due_for_check(
             )
             .order_by(OrcidGrant.last_checked_at.nulls_first(), OrcidGrant.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         ).scalars()
     )
 
 
-def grants_with_webhook_to_change(session: Session) -> list[OrcidGrant]:
-    """Active grants without a webhook, and ended grants that still have one."""
+WEBHOOK_EFFECTS = (GrantEffect.REGISTER_WEBHOOK, GrantEffect.UNREGISTER_WEBHOOK)
+
+
+def grant_ids_with_webhook_to_change(session: Session) -> list[int]:
+    """Active grants without a webhook, and ended grants that still have one; not those whose
+    webhook change failed for good (a person acts on its recorded failure first)."""
+    failed = (
+        select(OrcidGrantAttempt.id)
+        .where(
+            OrcidGrantAttempt.grant_id == OrcidGrant.id,
+            OrcidGrantAttempt.effect.in_(WEBHOOK_EFFECTS),
+            OrcidGrantAttempt.failed_at.is_not(None),
+        )
+        .exists()
+    )
     return list(
         session.execute(
-            select(OrcidGrant).where(
+            select(OrcidGrant.id)
+            .where(
                 (OrcidGrant.status == GrantStatus.ACTIVE)
                 & OrcidGrant.webhook_registered_at.is_(None)
                 | (OrcidGrant.status != GrantStatus.ACTIVE)
-                & OrcidGrant.webhook_registered_at.is_not(None)
+                & OrcidGrant.webhook_registered_at.is_not(None),
+                ~failed,
             )
+            .order_by(OrcidGrant.id)
         ).scalars()
     )
 
@@ -183,22 +197,18 @@ def forget_grant_attempts(session: Session, grant_id: int, effect: GrantEffect) 
     )
 
 
-def overdue_grant_attempts(
-    session: Session, due_before: datetime, limit: int
-) -> list[OrcidGrantAttempt]:
-    """Grant effects still being tried whose next try was due before ``due_before``, locked
-    (skipping rows a worker holds), with their grants."""
+def overdue_grant_attempt_ids(session: Session, due_before: datetime, limit: int) -> list[int]:
+    """Grant effects still being tried whose next try was due before ``due_before``. Ids only:
+    the sweep locks and loads each in its own transaction."""
     return list(
         session.execute(
-            select(OrcidGrantAttempt)
+            select(OrcidGrantAttempt.id)
             .where(
                 OrcidGrantAttempt.failed_at.is_(None),
                 OrcidGrantAttempt.next_attempt_at < due_before,
             )
             .order_by(OrcidGrantAttempt.next_attempt_at, OrcidGrantAttempt.id)
             .limit(limit)
-            .with_for_update(skip_locked=True, of=OrcidGrantAttempt)
-            .options(joinedload(OrcidGrantAttempt.grant).joinedload(OrcidGrant.researcher))
         ).scalars()
     )
 
@@ -344,22 +354,33 @@ def placements_to_reconcile(session: Session, orcid: str, client_id: str) -> lis
     )
 
 
-def stalled_placements(session: Session, before: datetime, limit: int) -> list[OrcidPlacement]:
-    """Pending placements with neither a message sent nor a retry due since ``before``,
-    locked (skipping rows a worker holds)."""
-    last_due = func.greatest(OrcidPlacement.enqueued_at, OrcidPlacement.next_attempt_at)
-    return list(
-        session.execute(
-            select(OrcidPlacement)
-            .where(
-                OrcidPlacement.state == PlacementState.PENDING,
-                or_(last_due.is_(None), last_due < before),
-            )
-            .order_by(OrcidPlacement.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        ).scalars()
+def placement_last_due() -> Any:
+    """When a placement was last due to be tried: its last message or its scheduled retry."""
+    return func.greatest(OrcidPlacement.enqueued_at, OrcidPlacement.next_attempt_at)
+
+
+def stalled_placement_keys(
+    session: Session, before: datetime, limit: int
+) -> list[tuple[int, str, str | None, bool]]:
+    """(id, orcid, client_id, never placed) of pending placements with neither a message sent
+    nor a retry due since ``before``. Keys only: the sweep locks and loads each in its own
+    transaction."""
+    last_due = placement_last_due()
+    rows = session.execute(
+        select(
+            OrcidPlacement.id,
+            OrcidPlacement.orcid,
+            OrcidPlacement.client_id,
+            OrcidPlacement.put_code.is_(None),
+        )
+        .where(
+            OrcidPlacement.state == PlacementState.PENDING,
+            or_(last_due.is_(None), last_due < before),
+        )
+        .order_by(OrcidPlacement.id)
+        .limit(limit)
     )
+    return [(row[0], row[1], row[2], bool(row[3])) for row in rows]
 
 
 def placements_of_work_for_update(session: Session, work_id: int) -> list[OrcidPlacement]:

@@ -166,16 +166,18 @@ def receive(session: Session, webhook_id: str, secret: str) -> bool:
     return False
 
 
-def upkeep(session: Session, deps: OrcidDeps) -> int:
-    """Queue registration for granted records without a webhook, removal for ended grants."""
-
-    count = 0
-    for grant in repository.grants_with_webhook_to_change(session):
-        if grant.status == GrantStatus.ACTIVE:
-            if wanted(deps, grant):
-                enqueue_after_commit(session, "orcid.register_webhook", grant.id)
-                count += 1
-        else:
-            enqueue_after_commit(session, "orcid.unregister_webhook", grant.id)
-            count += 1
-    return count
+def upkeep_grant(session: Session, deps: OrcidDeps, grant_id: int) -> bool:
+    """Queue registration for a granted record without a webhook, or removal for an ended
+    grant's; whether a message was queued."""
+    grant = session.get(OrcidGrant, grant_id, with_for_update={"skip_locked": True})
+    if grant is None:
+        return False
+    if grant.status == GrantStatus.ACTIVE:
+        if grant.webhook_registered_at is None and wanted(deps, grant):
+            enqueue_after_commit(session, "orcid.register_webhook", grant.id)
+            return True
+        return False
+    if grant.webhook_registered_at is not None:
+        enqueue_after_commit(session, "orcid.unregister_webhook", grant.id)
+        return True
+    return False

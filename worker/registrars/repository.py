@@ -63,14 +63,13 @@ def registration_with_doi(session: Session, doi: str) -> DoiRegistration | None:
     ).scalar_one_or_none()
 
 
-def stalled_registrations(
-    session: Session, *, overdue: datetime, limit: int
-) -> list[DoiRegistration]:
+def stalled_registration_ids(session: Session, *, overdue: datetime, limit: int) -> list[int]:
     """Registrations with a change to send outside a deposit in flight, whose next attempt (or,
-    with none scheduled, whose change) is older than ``overdue``; locked, oldest id first."""
+    with none scheduled, whose change) is older than ``overdue``; oldest id first. Ids only:
+    the sweep locks and loads each in its own transaction."""
     return list(
         session.execute(
-            select(DoiRegistration)
+            select(DoiRegistration.id)
             .where(
                 DoiRegistration.pending_hash.is_not(None),
                 DoiRegistration.state != DoiState.ON_HOLD,
@@ -83,7 +82,6 @@ def stalled_registrations(
             )
             .order_by(DoiRegistration.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         ).scalars()
     )
 
@@ -174,16 +172,15 @@ def deposit_registrations(session: Session, deposit: CrossrefDeposit) -> list[Do
     )
 
 
-def unfinished_deposits(session: Session, *, limit: int) -> list[CrossrefDeposit]:
-    """Deposits prepared but not uploaded, or uploaded and not processed yet; locked, oldest
-    first."""
+def unfinished_deposit_ids(session: Session, *, limit: int) -> list[int]:
+    """Deposits prepared but not uploaded, or uploaded and not processed yet; oldest first.
+    Ids only: the sweep locks and loads each in its own transaction."""
     return list(
         session.execute(
-            select(CrossrefDeposit)
+            select(CrossrefDeposit.id)
             .where(CrossrefDeposit.status.in_((DepositStatus.PREPARED, *OPEN)))
             .order_by(CrossrefDeposit.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         ).scalars()
     )
 

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from worker.bootstrap import Runtime
 from worker.web import crossref, intake, ops, ops_access, orcid, routes
 from worker.web.deps import problem
+from worker.web.guard import UnsafeParameterGuard
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -23,6 +24,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         openapi_url=None if production else "/openapi.json",
     )
     app.state.runtime = runtime
+    app.add_middleware(UnsafeParameterGuard)
     if production:
         ops_access.guarded_docs(app, runtime.settings)
     app.include_router(intake.router)

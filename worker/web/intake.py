@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from worker.events.cloudevents import BATCH, SINGLE, MalformedBody, parse_body
 from worker.events.intake import IntakeRejected, check_events, store_events
+from worker.events.openapi import intake_openapi
 from worker.events.signature import SignatureError, verify
 from worker.events.types import IntakeContext
 from worker.logging import get_logger
@@ -40,7 +41,7 @@ def _answer(status: int, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-@router.post("/events", status_code=202, tags=["intake"])
+@router.post("/events", status_code=202, tags=["intake"], openapi_extra=intake_openapi())
 async def post_events(request: Request) -> JSONResponse:
     """Accept one CloudEvent (`application/cloudevents+json`) or a batch
     (`application/cloudevents-batch+json`), signed with `Pidsync-Client` / `Pidsync-Signature`."""
@@ -78,7 +79,7 @@ async def post_events(request: Request) -> JSONResponse:
         return _answer(400, problem(f"{BATCH} needs a JSON array of events"))
     if not batch and isinstance(body, list):
         return _answer(400, problem(f"a JSON array is a batch: send it as {BATCH}"))
-    ctx = IntakeContext(tuple(c.client_id for c in settings.orcid_client_list()))
+    ctx = IntakeContext.from_settings(settings)
     try:
         checked = check_events(body if batch else [body], ctx, batch=batch)
     except IntakeRejected as exc:

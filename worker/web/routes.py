@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,8 @@ from worker.web.deps import problem, runtime, session
 
 router = APIRouter()
 SessionDep = Annotated[Session, Depends(session)]
+# Receipts are bigint ids: a larger number is a 422, not an overflow in the query.
+Receipt = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.get("/healthz", tags=["ops"])
@@ -90,7 +92,7 @@ def get_work_status(rest: str, request: Request, s: SessionDep) -> JSONResponse:
 
 
 @router.get("/events/{receipt}", tags=["status"])
-def get_event(receipt: int, s: SessionDep) -> JSONResponse:
+def get_event(receipt: Receipt, s: SessionDep) -> JSONResponse:
     """What happened to one event, by the receipt the intake answered."""
     event = s.get(ReceivedEvent, receipt)
     if event is None:

@@ -1,0 +1,24 @@
+"""The requests the issue names, which answered 500: each is now a 4xx naming the problem."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "names"),
+    [
+        ("/events/9223372036854775808", 422, "receipt"),
+        ("/events/-1", 422, "receipt"),
+        ("/works/%00/x", 400, "path"),
+        ("/works/https%3A%2F%2Fcris.example.edu/a%00b", 400, "path"),
+        ("/orcid/connect?person=%00", 400, "query.'person'"),
+        ("/orcid/callback?state=e%C3%A7%00", 400, "query.'state'"),
+        ("/orcid/callback?st%00ate=x", 400, "query"),
+    ],
+)
+def test_unsafe_parameters_are_a_4xx_naming_them(client, url, status, names):
+    response = client.get(url)
+    assert response.status_code == status, response.text
+    assert any(names in p["path"] for p in response.json()["problems"]), response.json()
+    assert client.get("/healthz").status_code == 200
