@@ -78,7 +78,7 @@ def process_event(session: Any, event_id: int, ctx: Any = None) -> Any:
     if ctx is None:
         try:
             rt = runtime()
-            ctx = service.Context(rt.settings, negotiator=rt.negotiator)
+            ctx = service.Context(rt.settings, negotiator=rt.negotiator, orcid=rt.orcid)
         except RuntimeError:
             ctx = service.Context(Settings(_env_file=None, env="test"))
     return service.process_event(session, event_id, ctx)

@@ -41,9 +41,8 @@ def _closed_port() -> int:
 def test_unreachable_postgres_is_one_line_not_a_traceback(tmp_path):
     port = _closed_port()
     result = _run(
-        "status",
-        "s",
-        "w",
+        "dead-letters",
+        "list",
         PIDSYNC_DATABASE_URL=f"postgresql+psycopg://u@127.0.0.1:{port}/x",
         PIDSYNC_REDIS_URL="redis://127.0.0.1:6379/15",
         PIDSYNC_DATA_DIR=str(tmp_path),
@@ -57,9 +56,8 @@ def test_unreachable_postgres_is_one_line_not_a_traceback(tmp_path):
 def test_unreachable_redis_is_one_line(tmp_path, database_url):
     port = _closed_port()
     result = _run(
-        "status",
-        "s",
-        "w",
+        "dead-letters",
+        "list",
         PIDSYNC_DATABASE_URL=database_url,
         PIDSYNC_REDIS_URL=f"redis://127.0.0.1:{port}/0",
         PIDSYNC_DATA_DIR=str(tmp_path),
@@ -70,7 +68,9 @@ def test_unreachable_redis_is_one_line(tmp_path, database_url):
 
 
 def test_malformed_configuration_exits_2_naming_the_variable(tmp_path):
-    result = _run("status", "s", "w", PIDSYNC_MAX_RETRIES="lots", PIDSYNC_DATA_DIR=str(tmp_path))
+    result = _run(
+        "dead-letters", "list", PIDSYNC_MAX_RETRIES="lots", PIDSYNC_DATA_DIR=str(tmp_path)
+    )
     assert result.returncode == 2
     assert "PIDSYNC_MAX_RETRIES" in result.stderr
 

@@ -13,12 +13,11 @@ def test_defaults_need_no_configuration(monkeypatch, tmp_path):
 
 
 def test_intake_clients_parse(monkeypatch):
-    monkeypatch.setenv("PIDSYNC_INTAKE_CLIENTS", "a:one, b:two")
+    monkeypatch.setenv("PIDSYNC_INTAKE_CLIENTS", " a:one ")
     settings = load_settings(_env_file=None)
-    assert {k: v.get_secret_value() for k, v in settings.intake_clients.items()} == {
-        "a": "one",
-        "b": "two",
-    }
+    assert {
+        k: [s.get_secret_value() for s in v.secrets] for k, v in settings.intake_clients.items()
+    } == {"a": ["one"]}
 
 
 @pytest.mark.parametrize(

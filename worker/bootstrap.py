@@ -159,8 +159,11 @@ def check_production(settings: Settings) -> None:
 
 
 def _register_configured_secrets(settings: Settings) -> None:
-    for secret in settings.intake_clients.values():
-        register_secret(secret.get_secret_value())
+    for tenant in settings.intake_clients.values():
+        for secret in tenant.secrets:
+            register_secret(secret.get_secret_value())
+    if settings.emit.secret is not None:
+        register_secret(settings.emit.secret.get_secret_value())
     for key in settings.token_keys:
         register_secret(key.get_secret_value())
     for account in settings.datacite_account_list():

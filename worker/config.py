@@ -117,6 +117,81 @@ class CrossrefAccount(BaseModel):
         return _require_https(v, "Crossref deposit_url")
 
 
+class IntakeClient(BaseModel):
+    """One intake client, a tenant (DESIGN.md §7 "Clients (tenants)"): what it may send and
+    use. A list left out allows everything of its kind; a source or type ending in ``*`` is a
+    prefix (``https://cris.example/*``, ``work.*``)."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    id: str = Field(min_length=1, max_length=200, pattern=r"^[!-~]+$")
+    # Newest first: requests signed with any are accepted; webhooks are signed with the first.
+    secrets: list[SecretStr] = Field(min_length=1)
+    sources: list[str] = Field(min_length=1)
+    types: list[str] | None = None
+    datacite_accounts: list[str] | None = None
+    crossref_accounts: list[str] | None = None
+    orcid_clients: list[str] | None = None
+    # Where this client's webhooks go (wins over its entry in PIDSYNC_NOTIFY_URLS).
+    notify_url: str | None = None
+
+    @field_validator("secrets")
+    @classmethod
+    def _non_empty_secrets(cls, v: list[SecretStr]) -> list[SecretStr]:
+        if any(not s.get_secret_value().strip() for s in v):
+            raise ValueError("a client secret is empty")
+        return v
+
+    @field_validator("sources", "types")
+    @classmethod
+    def _non_empty_patterns(cls, v: list[str] | None) -> list[str] | None:
+        if v is not None and any(not p.strip() for p in v):
+            raise ValueError("an empty pattern (use '*' for everything)")
+        return v
+
+    @field_validator("notify_url")
+    @classmethod
+    def _notify_https(cls, v: str | None) -> str | None:
+        return _require_https(v, "notify_url") if v else None
+
+    @property
+    def signing_secret(self) -> SecretStr:
+        """The newest secret: what pidsync signs this client's webhooks with."""
+        return self.secrets[0]
+
+
+def _intake_clients(v: Any) -> Any:
+    """``PIDSYNC_INTAKE_CLIENTS``: the JSON list of §7, or the short form ``id:secret`` for
+    exactly one client (which then owns every source). Programmatic callers may pass a dict of
+    id -> secret (the short form) or id -> client, or a list of clients."""
+    if isinstance(v, str):
+        text = v.strip()
+        if text.startswith("["):
+            v = json.loads(text)
+        else:
+            v = _parse_pairs(text, "PIDSYNC_INTAKE_CLIENTS", sep=":")
+    if isinstance(v, dict) and all(isinstance(x, str | SecretStr) for x in v.values()):
+        if len(v) > 1:
+            raise ValueError(
+                "the short form id:secret takes exactly one client; several clients need the "
+                'JSON form [{"id", "secrets", "sources", ...}] (DESIGN.md §7)'
+            )
+        return {
+            key: {"id": key, "secrets": [secret], "sources": ["*"]} for key, secret in v.items()
+        }
+    if isinstance(v, list):
+        clients: dict[str, Any] = {}
+        for item in v:
+            key = item.get("id") if isinstance(item, dict) else getattr(item, "id", None)
+            if not isinstance(key, str):
+                raise ValueError("each client needs an 'id' string")  # noqa: TRY004 - pydantic reports ValueError
+            if key in clients:
+                raise ValueError(f"client id {key!r} appears twice")
+            clients[key] = item
+        return clients
+    return v
+
+
 class OrcidClient(BaseModel):
     client_id: str
     client_secret: SecretStr
@@ -345,6 +420,20 @@ class NotifySettings(Section):
         return Backoff(tuple(self.retry_backoff), self.max_attempts)
 
 
+class EmitSettings(Section):
+    """How ``pidsync emit`` and ``pidsync status`` reach and sign for a pidsync web process
+    (``PIDSYNC_EMIT_URL``, ``PIDSYNC_EMIT_CLIENT``, ``PIDSYNC_EMIT_SECRET``)."""
+
+    url: str = "http://127.0.0.1:8000"
+    client: str | None = None
+    secret: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, v: str) -> str:
+        return _require_https(v, "PIDSYNC_EMIT_URL")
+
+
 class SearchSettings(Section):
     """Read-only HTTP: registry search, content negotiation, the Crossref REST reads of
     reconciliation and the duplicate guard (``PIDSYNC_SEARCH_*``; worker.pids.readonly)."""
@@ -390,9 +479,13 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     broker_url: str | None = None  # default: redis_url; amqp:// selects RabbitMQ
 
-    # Intake: "client-a:secret-a,client-b:secret-b".
-    intake_clients: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    # Intake clients (tenants): a JSON list [{"id", "secrets", "sources", "types"?,
+    # "datacite_accounts"?, "crossref_accounts"?, "orcid_clients"?, "notify_url"?}], or the
+    # short form "id:secret" for a single client owning every source (DESIGN.md §7).
+    intake_clients: Annotated[dict[str, IntakeClient], NoDecode] = Field(default_factory=dict)
     max_body_bytes: int = 5 * 1024 * 1024
+    # Events one intake request may carry (a batch); more -> 413 naming the limit.
+    max_batch_events: int = Field(1000, ge=1, le=10000)
     signature_tolerance_seconds: int = 300
 
     # Token encryption keys: comma-separated Fernet keys, newest first.
@@ -479,13 +572,12 @@ class Settings(BaseSettings):
     events: EventsSettings = Field(default_factory=EventsSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    emit: EmitSettings = Field(default_factory=EmitSettings)
 
     @field_validator("intake_clients", mode="before")
     @classmethod
     def _parse_clients(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            return _parse_pairs(v, "PIDSYNC_INTAKE_CLIENTS", sep=":")
-        return v
+        return _intake_clients(v)
 
     @field_validator("notify_urls", mode="before")
     @classmethod
@@ -615,6 +707,13 @@ class Settings(BaseSettings):
                 )
             )
         return accounts + list(self.crossref_accounts)
+
+    def notify_url_for(self, client_id: str) -> str | None:
+        """Where a client's webhooks go: its ``notify_url``, else PIDSYNC_NOTIFY_URLS."""
+        client = self.intake_clients.get(client_id)
+        if client is not None and client.notify_url:
+            return client.notify_url
+        return self.notify_urls.get(client_id)
 
     def orcid_client_list(self) -> list[OrcidClient]:
         clients = []

@@ -7,6 +7,7 @@ in is a column here, so the scheduler can find and re-enqueue anything that stal
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -76,11 +78,18 @@ class ReceivedEvent(Base):
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    # What the intake answers and the status API takes: random, so not guessable (the numeric
+    # id stays internal).
+    receipt: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
     source: Mapped[str] = mapped_column(String(1000))
     event_id: Mapped[str] = mapped_column(String(1000))
     type: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str | None] = mapped_column(String(1000))
+    # The intake client that sent it: the event's owner.
     client_id: Mapped[str] = mapped_column(String(200))
+    # SHA-256 of the event as sent (canonical JSON): a reused id with another body is refused.
+    # None for events stored before it was kept.
+    body_hash: Mapped[str | None] = mapped_column(String(64))
     correlation_id: Mapped[str] = mapped_column(String(100))
     event_time: Mapped[datetime | None]
     # The CloudEvent's data. For researcher.authorized the tokens are already ciphertext.
@@ -120,7 +129,8 @@ class Work(Timestamped, Base):
     version: Mapped[int | None] = mapped_column(Integer)
     withdrawn_at: Mapped[datetime | None]
     tombstone_url: Mapped[str | None] = mapped_column(Text)
-    # The intake client whose event last applied to this work: its webhooks go there.
+    # The owner: the intake client whose event created this work. Only its events apply to it,
+    # only it reads it, and its webhooks go there.
     client_id: Mapped[str | None] = mapped_column(String(200))
 
     registration: Mapped[DoiRegistration | None] = relationship(back_populates="work")
@@ -350,6 +360,9 @@ class OrcidGrant(Timestamped, Base):
     webhook_registered_at: Mapped[datetime | None]
     # When a permission notification last asked the researcher to authorise again.
     reauth_requested_at: Mapped[datetime | None]
+    # The intake client whose researcher.authorized stored it; None: the researcher's own
+    # consent through /orcid/connect. Neither is ever replaced by another client's event.
+    owner: Mapped[str | None] = mapped_column(String(200))
 
     researcher: Mapped[Researcher] = relationship(back_populates="grants")
 
@@ -437,6 +450,8 @@ class OrcidPlacement(Timestamped, Base):
     orcid: Mapped[str] = mapped_column(String(19), index=True)
     # The ORCID member client that places it; None while it awaits the researcher's consent.
     client_id: Mapped[str | None] = mapped_column(String(100))
+    # The intake client owning the work (and so this placement).
+    owner: Mapped[str | None] = mapped_column(String(200))
     put_code: Mapped[int | None] = mapped_column(BigInteger)
     state: Mapped[PlacementState] = mapped_column(
         _enum(PlacementState), default=PlacementState.PENDING

@@ -7,7 +7,7 @@ import time
 from sqlalchemy import func, select
 
 from tests.conftest import INTAKE_SECRET
-from tests.helpers import SOURCE, event, signed_post, work
+from tests.helpers import event, signed_post, work
 from worker.events.signature import sign
 from worker.models import ReceivedEvent
 
@@ -178,18 +178,30 @@ def test_schema_is_published(client):
     assert set(schema["required"]) >= {"id", "type", "title"}
 
 
+def _signed_get(client, target: str):
+    from worker.events.signature import sign_read
+
+    headers = {
+        "Pidsync-Client": "cris",
+        "Pidsync-Signature": sign_read(INTAKE_SECRET, "GET", target),
+    }
+    return client.get(target, headers=headers)
+
+
 def test_status_api_after_processing(client, session):
     from tests.helpers import process_event
 
     receipt = signed_post(client, event(), secret=INTAKE_SECRET).json()
-    process_event(session, receipt["receipt"])
+    row = session.execute(select(ReceivedEvent)).scalar_one()
+    assert str(row.receipt) == receipt["receipt"]
+    process_event(session, row.id)
     session.commit()
-    response = client.get(receipt["status_url"])
+    response = _signed_get(client, receipt["status_url"])
     assert response.status_code == 200
     body = response.json()
     assert body["title"] == "Ocean temperatures 2020"
     assert body["events"][0]["status"] == "done"
-    assert client.get(f"/works/{SOURCE}/missing").status_code == 404
+    assert _signed_get(client, "/works/https%3A%2F%2Fcris.example.edu/missing").status_code == 404
 
 
 def test_health_and_readiness(client):

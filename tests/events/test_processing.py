@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from tests.helpers import SOURCE, process_event, work
-from worker.models import EventStatus, GrantStatus, OrcidGrant, ReceivedEvent, Work
+from worker.models import EventStatus, OrcidGrant, ReceivedEvent, Work
 
 
 def _receive(session, event_type: str, data: dict, event_id: str, **extra) -> int:
@@ -97,7 +97,8 @@ def test_withdrawing_an_unknown_work_fails_with_reason(session):
     assert "unknown work 'nope'" in out.message
 
 
-def test_grant_is_stored_as_ciphertext(session):
+def test_a_grant_whose_token_cannot_be_proven_is_not_stored(session):
+    # Given a researcher.authorized event and a worker without the ORCID API at hand
     data = {
         "orcid": "0000-0002-1825-0097",
         "access_token_enc": "gAAAA-cipher",
@@ -106,10 +107,10 @@ def test_grant_is_stored_as_ciphertext(session):
         "expires_in": 100,
     }
     out = process_event(session, _receive(session, "researcher.authorized", data, "a"))
-    assert out.status == EventStatus.DONE  # read-only grant: nothing to place
-    grant = session.execute(select(OrcidGrant)).scalar_one()
-    assert grant.access_token_enc == b"gAAAA-cipher"
-    assert grant.status == GrantStatus.ACTIVE
+    # Then the event fails with the reason and no grant is stored
+    assert out.status == EventStatus.FAILED
+    assert "verify the token" in out.message
+    assert session.execute(select(OrcidGrant)).scalar_one_or_none() is None
 
 
 def test_a_transient_failure_postpones_the_event_then_fails_it_with_the_reason(session):

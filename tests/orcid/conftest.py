@@ -103,6 +103,17 @@ def committed_deps(
     return build(settings, cipher, redis_client, recorder=DatabaseRecorder(committed_database))
 
 
+@pytest.fixture(autouse=True)
+def _event_context(settings: Settings, deps: OrcidDeps) -> Iterator[None]:
+    """Events in these tests are processed with the sandbox's ORCID at hand (tokens proven)."""
+    from tests.orcid import helpers
+    from worker.events.service import Context
+
+    helpers.CONTEXT.append(Context(settings, orcid=deps))
+    yield
+    helpers.CONTEXT.pop()
+
+
 @pytest.fixture
 def client_id(sandbox: Sandbox) -> str:
     return sandbox.ctx.accounts.orcid_clients[0].client_id

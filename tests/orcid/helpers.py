@@ -23,6 +23,10 @@ from worker.orcid.result import Result
 
 _ids = itertools.count(1)
 
+#: The event context the ORCID tests process events with (set per test by conftest): the
+#: sandbox's ORCID proves researcher.authorized tokens as the worker's does.
+CONTEXT: list[Any] = []
+
 
 def receive(session, event_type: str, data: dict, *, client_id: str = "cris") -> ReceivedEvent:
     number = next(_ids)
@@ -36,7 +40,7 @@ def receive(session, event_type: str, data: dict, *, client_id: str = "cris") ->
     )
     session.add(row)
     session.flush()
-    process_event(session, row.id)
+    process_event(session, row.id, CONTEXT[-1] if CONTEXT else None)
     return row
 
 

@@ -27,7 +27,12 @@ from worker.orcid import backfill, payload, placements
 
 
 def _orcid_calls(session, method: str | None = None) -> list[ApiCall]:
-    query = select(ApiCall).where(ApiCall.service == "orcid").order_by(ApiCall.id)
+    """The ORCID calls placing made (not the record read that proved the grant's token)."""
+    query = (
+        select(ApiCall)
+        .where(ApiCall.service == "orcid", ~ApiCall.url.endswith("/record"))
+        .order_by(ApiCall.id)
+    )
     if method:
         query = query.where(ApiCall.method == method)
     return list(session.execute(query).scalars())

@@ -12,5 +12,7 @@ def process_event(event_id: int) -> None:
     rt = runtime()
     with rt.session() as session:
         service.process_event(
-            session, event_id, service.Context(rt.settings, negotiator=rt.negotiator)
+            session,
+            event_id,
+            service.Context(rt.settings, negotiator=rt.negotiator, orcid=rt.orcid),
         )

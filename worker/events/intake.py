@@ -1,23 +1,30 @@
 """Event intake: check a request's events, store them in the inbox, send them on after commit.
 
-A batch is all or nothing: every event is checked before any is stored, and the whole batch is
-stored in one transaction. A repeat of (source, id) is acknowledged as a duplicate and not
-processed again (``INSERT … ON CONFLICT DO NOTHING``).
+A batch is all or nothing: every event is checked (its envelope, its data, and whether the
+sending client may send it: :mod:`worker.events.tenancy`) before any is stored, and the whole
+batch is stored by one ``INSERT … ON CONFLICT DO NOTHING`` in one transaction. A repeat of
+(source, id) with the same body is acknowledged as a duplicate and not processed again; the same
+(source, id) with another body, or one another client sent, is a conflict and nothing of the
+request is stored.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from worker.config import IntakeClient
 from worker.db import enqueue_after_commit
 from worker.events.cloudevents import CloudEvent, Problem, parse_event
+from worker.events.tenancy import Installation, refusals
 from worker.events.types import RESEARCHER_AUTHORIZED, IntakeContext, check_data, work_key
 from worker.models import EventStatus, ReceivedEvent
 from worker.orcid.tokens import TokenCipher
@@ -31,10 +38,40 @@ class IntakeRejected(Exception):
         self.problems = problems
 
 
+class IntakeForbidden(IntakeRejected):
+    """The sending client may not send (some of) these events (403); nothing was stored."""
+
+
+class EventIdConflict(Exception):
+    """An event's (source, id) is already taken by another body or another client (409);
+    nothing of the request was stored."""
+
+    def __init__(self, conflicts: list[tuple[str, str]]) -> None:
+        named = ", ".join(f"{event_id!r} (source {source!r})" for source, event_id in conflicts)
+        super().__init__(f"event id reused with a different body: {named}")
+        self.conflicts = conflicts
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """The sending client and what its checks need to know about the installation."""
+
+    client: IntakeClient
+    installation: Installation
+
+
 @dataclass
 class CheckedEvent:
     event: CloudEvent
     data: dict[str, Any]
+    #: SHA-256 of the event as sent: what a repeat of its id must match.
+    digest: str = ""
+
+
+def event_digest(obj: Any) -> str:
+    """A hash of the event as sent, independent of key order and whitespace."""
+    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass
@@ -42,7 +79,7 @@ class Receipt:
     source: str
     id: str
     type: str
-    receipt: int
+    receipt: str
     duplicate: bool
     correlation_id: str
     status_url: str | None
@@ -59,9 +96,14 @@ class Receipt:
         }
 
 
-def check_events(objs: list[Any], ctx: IntakeContext, *, batch: bool) -> list[CheckedEvent]:
-    """Check every event; raise IntakeRejected listing every problem in the request."""
+def check_events(
+    objs: list[Any], ctx: IntakeContext, *, batch: bool, tenant: Tenant | None = None
+) -> list[CheckedEvent]:
+    """Check every event; raise IntakeForbidden listing every event ``tenant``'s client may
+    not send, else IntakeRejected listing every problem in the request. ``tenant`` None (the
+    demo, tests) checks the events alone."""
     problems: list[Problem] = []
+    forbidden: list[Problem] = []
     checked: list[CheckedEvent] = []
     seen: set[tuple[str, str]] = set()
     for index, obj in enumerate(objs):
@@ -71,14 +113,18 @@ def check_events(objs: list[Any], ctx: IntakeContext, *, batch: bool) -> list[Ch
             problems += envelope_problems
             continue
         data, data_problems = check_data(event.type, event.data, path, ctx)
+        if tenant is not None:
+            forbidden += refusals(tenant.client, event, data, tenant.installation, path)
         if (event.source, event.id) in seen:
             data_problems.append(Problem(f"{path}.id", "the same (source, id) twice in one batch"))
         seen.add((event.source, event.id))
         problems += data_problems
         if not data_problems:
-            checked.append(CheckedEvent(event, data))
+            checked.append(CheckedEvent(event, data, event_digest(obj)))
     if batch and not objs:
         problems.append(Problem("$", "a batch must hold at least one event"))
+    if forbidden:
+        raise IntakeForbidden(forbidden)
     if problems:
         raise IntakeRejected(problems)
     return checked
@@ -100,57 +146,103 @@ def status_url(source: str, work_id: str | None) -> str | None:
     return f"/works/{quote(source, safe='')}/{quote(work_id, safe='')}"
 
 
+def _row(item: CheckedEvent, client_id: str, cipher: TokenCipher) -> dict[str, Any]:
+    event = item.event
+    data = _seal_tokens(item.data, cipher) if event.type == RESEARCHER_AUTHORIZED else item.data
+    return {
+        "receipt": uuid.uuid4(),
+        "source": event.source,
+        "event_id": event.id,
+        "type": event.type,
+        "subject": event.subject,
+        "client_id": client_id,
+        "correlation_id": str(event.extensions.get("correlationid") or uuid.uuid4()),
+        "event_time": event.time,
+        "data": data,
+        "options": {"enrich": True} if event.extensions.get("enrich") in (True, "true") else {},
+        "status": EventStatus.RECEIVED,
+        "body_hash": item.digest or None,
+    }
+
+
 def store_events(
     session: Session, checked: list[CheckedEvent], *, client_id: str, cipher: TokenCipher
 ) -> list[Receipt]:
-    """Insert the events into the inbox; enqueue processing of the new ones after commit."""
-
-    receipts: list[Receipt] = []
-    for item in checked:
-        event = item.event
-        data = item.data
-        if event.type == RESEARCHER_AUTHORIZED:
-            data = _seal_tokens(data, cipher)
-        correlation_id = str(event.extensions.get("correlationid") or uuid.uuid4())
-        options = {"enrich": True} if event.extensions.get("enrich") in (True, "true") else {}
-        row_id = session.execute(
+    """Insert the events into the inbox in one statement; enqueue processing of the new ones
+    after commit. Raises EventIdConflict (the caller's transaction must roll back) when a
+    (source, id) is already stored with another body or for another client."""
+    if not checked:
+        return []
+    rows = [_row(item, client_id, cipher) for item in checked]
+    inserted = {
+        (r.source, r.event_id): (r.id, r.receipt)
+        for r in session.execute(
             insert(ReceivedEvent)
-            .values(
-                source=event.source,
-                event_id=event.id,
-                type=event.type,
-                subject=event.subject,
-                client_id=client_id,
-                correlation_id=correlation_id,
-                event_time=event.time,
-                data=data,
-                options=options,
-                status=EventStatus.RECEIVED,
-            )
+            .values(rows)
             .on_conflict_do_nothing(constraint="uq_received_events_source_event_id")
-            .returning(ReceivedEvent.id)
-        ).scalar_one_or_none()
-        duplicate = row_id is None
-        if duplicate:
-            existing = session.execute(
-                select(ReceivedEvent.id, ReceivedEvent.correlation_id).where(
-                    ReceivedEvent.source == event.source, ReceivedEvent.event_id == event.id
-                )
-            ).one()
-            row_id, correlation_id = existing.id, existing.correlation_id
-        else:
+            .returning(
+                ReceivedEvent.id,
+                ReceivedEvent.receipt,
+                ReceivedEvent.source,
+                ReceivedEvent.event_id,
+            )
+        )
+    }
+    repeats = [
+        (r["source"], r["event_id"]) for r in rows if (r["source"], r["event_id"]) not in inserted
+    ]
+    stored: dict[tuple[str, str], Any] = {}
+    if repeats:
+        stored = {
+            (r.source, r.event_id): r
+            for r in session.execute(
+                select(
+                    ReceivedEvent.source,
+                    ReceivedEvent.event_id,
+                    ReceivedEvent.receipt,
+                    ReceivedEvent.client_id,
+                    ReceivedEvent.body_hash,
+                    ReceivedEvent.correlation_id,
+                ).where(tuple_(ReceivedEvent.source, ReceivedEvent.event_id).in_(repeats))
+            )
+        }
+    conflicts = [
+        key
+        for key, row in zip(repeats, (stored.get(k) for k in repeats), strict=True)
+        if row is None
+        or row.client_id != client_id
+        or (row.body_hash is not None and row.body_hash != _digest_of(checked, key))
+    ]
+    if conflicts:
+        raise EventIdConflict(conflicts)
+    receipts: list[Receipt] = []
+    for item, row in zip(checked, rows, strict=True):
+        key = (row["source"], row["event_id"])
+        if key in inserted:
+            row_id, receipt = inserted[key]
+            correlation_id = row["correlation_id"]
             enqueue_after_commit(session, "events.process", row_id, correlation_id=correlation_id)
-        assert row_id is not None  # noqa: S101 - narrows a type, holds by construction
+            duplicate = False
+        else:
+            receipt, correlation_id, duplicate = (
+                stored[key].receipt,
+                stored[key].correlation_id,
+                True,
+            )
         receipts.append(
             Receipt(
-                source=event.source,
-                id=event.id,
-                type=event.type,
-                receipt=row_id,
+                source=item.event.source,
+                id=item.event.id,
+                type=item.event.type,
+                receipt=str(receipt),
                 duplicate=duplicate,
                 correlation_id=correlation_id,
-                status_url=status_url(event.source, work_key(event.type, item.data)),
+                status_url=status_url(item.event.source, work_key(item.event.type, item.data)),
             )
         )
     session.flush()
     return receipts
+
+
+def _digest_of(checked: list[CheckedEvent], key: tuple[str, str]) -> str:
+    return next(c.digest for c in checked if (c.event.source, c.event.id) == key)

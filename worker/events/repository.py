@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -36,12 +37,22 @@ def stalled_event_ids(session: Session, *, overdue: datetime, limit: int) -> lis
     )
 
 
-def recent_events_of_work(session: Session, work_id: int, *, limit: int) -> list[ReceivedEvent]:
+def recent_events_of_work(
+    session: Session, work_id: int, *, limit: int, client_id: str | None = None
+) -> list[ReceivedEvent]:
+    """The work's latest events; only those ``client_id`` sent when it is given."""
+    query = select(ReceivedEvent).where(ReceivedEvent.work_id == work_id)
+    if client_id is not None:
+        query = query.where(ReceivedEvent.client_id == client_id)
     return list(
-        session.execute(
-            select(ReceivedEvent)
-            .where(ReceivedEvent.work_id == work_id)
-            .order_by(ReceivedEvent.received_at.desc())
-            .limit(limit)
-        ).scalars()
+        session.execute(query.order_by(ReceivedEvent.received_at.desc()).limit(limit)).scalars()
     )
+
+
+def event_by_receipt(session: Session, receipt: uuid.UUID, client_id: str) -> ReceivedEvent | None:
+    """The event with this receipt, if ``client_id`` sent it."""
+    return session.execute(
+        select(ReceivedEvent).where(
+            ReceivedEvent.receipt == receipt, ReceivedEvent.client_id == client_id
+        )
+    ).scalar_one_or_none()

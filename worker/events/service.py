@@ -26,7 +26,16 @@ from worker.metadata.work import validate_work
 from worker.models import EventStatus, ReceivedEvent
 from worker.notify import types as webhook
 from worker.notify.service import notify
-from worker.orcid.grants import can_write, store_grant
+from worker.orcid.deps import OrcidDeps
+from worker.orcid.grants import (
+    GrantRefused,
+    can_write,
+    check_replaceable,
+    store_grant,
+    verify_token,
+)
+from worker.orcid.repository import grant_of
+from worker.orcid.tokens import TokenKeyError
 from worker.pids.enrich import enrich_work
 from worker.pids.identifiers import InvalidIdentifier
 from worker.pids.negotiation import Negotiator
@@ -68,6 +77,8 @@ class Context:
 
     settings: Settings
     negotiator: Negotiator | None = None
+    #: The ORCID API, to prove a researcher.authorized token before it is stored.
+    orcid: OrcidDeps | None = None
 
     def trigger(self, event: ReceivedEvent) -> Trigger:
         return Trigger(client_id=event.client_id, settings=self.settings)
@@ -118,7 +129,7 @@ def _work_event(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome
 
 
 def _withdrawn(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
-    applied = withdraw_work(session, event.source, event.data)
+    applied = withdraw_work(session, event.source, event.data, client_id=event.client_id)
     notes: list[str] = []
     if applied.work is not None and _runs_effects(applied, event):
         try:
@@ -128,8 +139,28 @@ def _withdrawn(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
     return _work_outcome(applied, notes)
 
 
+def _prove_token(session: Session, event: ReceivedEvent, ctx: Context) -> None:
+    """Refuse a grant the sender may not replace, then prove its token with ORCID (the intake
+    must not call ORCID, so the proof happens here, before anything is stored)."""
+    data = event.data
+    held = grant_of(session, data["orcid"], data["client_id"])
+    if held is not None:
+        check_replaceable(held, event.client_id)
+    if ctx.orcid is None:
+        raise GrantRefused("no ORCID API is available to this worker to verify the token")
+    try:
+        token = ctx.orcid.cipher.decrypt(str(data.get("access_token_enc", "")).encode())
+    except TokenKeyError as exc:
+        raise GrantRefused(f"the event's token cannot be read: {exc}") from None
+    verify_token(ctx.orcid.member(data["client_id"]), data["orcid"], token)
+
+
 def _authorized(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
-    grant = store_grant(session, event.data)
+    try:
+        _prove_token(session, event, ctx)
+        grant = store_grant(session, event.data, owner=event.client_id)
+    except GrantRefused as exc:
+        return Outcome(EventStatus.FAILED, str(exc))
     message = f"grant stored for {event.data['orcid']} (scope {grant.scope})"
     if not can_write(grant):
         return Outcome(EventStatus.DONE, message + "; read-only: works will not be placed")

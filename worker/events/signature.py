@@ -2,7 +2,9 @@
 
 ``Pidsync-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>``; several
 ``v1=`` values may be present while a sender rotates its secret. Comparison is constant-time
-and the timestamp must be within the replay window.
+and the timestamp must be within the replay window. Reads (the status API, event receipts) are
+signed the same way over ``"<t>.<METHOD> <path and query>"`` (no body; DESIGN.md §7): the path
+exactly as sent, percent-encoding included.
 """
 
 from __future__ import annotations
@@ -20,6 +22,16 @@ def sign(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
     t = int(time.time()) if timestamp is None else timestamp
     mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={t},v1={mac}"
+
+
+def read_payload(method: str, target: str) -> bytes:
+    """What a read's signature covers: ``"<METHOD> <path and query>"``."""
+    return f"{method.upper()} {target}".encode("utf-8", "surrogateescape")
+
+
+def sign_read(secret: str, method: str, target: str, *, timestamp: int | None = None) -> str:
+    """The Pidsync-Signature of a read of ``target`` (the path and query as sent)."""
+    return sign(secret, read_payload(method, target), timestamp=timestamp)
 
 
 def verify(
@@ -57,4 +69,4 @@ def verify(
         expected = hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
         if any(hmac.compare_digest(expected, c) for c in candidates):
             return
-    raise SignatureError("Pidsync-Signature does not match the body for this client's secret")
+    raise SignatureError("Pidsync-Signature does not match the request for this client's secret")

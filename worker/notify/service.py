@@ -69,9 +69,9 @@ def deliver(
     row = session.get(OutboundNotification, notification_id, with_for_update=True)
     if row is None or row.status != NotificationStatus.PENDING:
         return None
-    url = settings.notify_urls.get(row.client_id)
-    secret = settings.intake_clients.get(row.client_id)
-    if url is None or secret is None or client is None:
+    url = settings.notify_url_for(row.client_id)
+    tenant = settings.intake_clients.get(row.client_id)
+    if url is None or tenant is None or client is None:
         row.status = NotificationStatus.NO_ENDPOINT
         row.last_error = f"no webhook URL configured for client {row.client_id!r}"
         session.flush()
@@ -85,7 +85,7 @@ def deliver(
             data=body,
             headers={
                 "Content-Type": "application/cloudevents+json",
-                "Pidsync-Signature": sign(secret.get_secret_value(), body),
+                "Pidsync-Signature": sign(tenant.signing_secret.get_secret_value(), body),
                 "Pidsync-Delivery": str(uuid.uuid4()),
             },
         )

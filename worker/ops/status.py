@@ -1,4 +1,8 @@
-"""What the status API, the CLI and the dashboard say about a work: one function, one shape."""
+"""What the status API, the CLI and the dashboard say about a work: one function, one shape.
+
+Scoped by owner: a client's read (``owner`` = its id) sees only its own works and its own
+events; the operator's views pass ``owner=None`` and see everything.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +23,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def work_status(session: Session, source: str, external_id: str) -> dict[str, Any] | None:
+def work_status(
+    session: Session, source: str, external_id: str, *, owner: str | None = None
+) -> dict[str, Any] | None:
+    """The work's status, or None when there is no such work or (``owner`` given) it belongs
+    to another client: the two answers look the same to the caller."""
     work = get_work(session, source, external_id)
-    if work is None:
+    if work is None or (owner is not None and work.client_id != owner):
         return None
     return {
         "source": work.source,
@@ -33,7 +41,7 @@ def work_status(session: Session, source: str, external_id: str) -> dict[str, An
         "withdrawn_at": _iso(work.withdrawn_at),
         "doi": _doi(work),
         "orcid": [_placement(p) for p in work.placements],
-        "events": _events(session, work),
+        "events": _events(session, work, owner),
         "updated_at": _iso(work.updated_at),
     }
 
@@ -85,13 +93,14 @@ def _placement_blocked(p: OrcidPlacement) -> str | None:
     return None
 
 
-def _events(session: Session, work: Work) -> list[dict[str, Any]]:
-    return [event_summary(e) for e in recent_events_of_work(session, work.id, limit=20)]
+def _events(session: Session, work: Work, owner: str | None) -> list[dict[str, Any]]:
+    events = recent_events_of_work(session, work.id, limit=20, client_id=owner)
+    return [event_summary(e) for e in events]
 
 
 def event_summary(e: ReceivedEvent) -> dict[str, Any]:
     return {
-        "receipt": e.id,
+        "receipt": str(e.receipt),
         "source": e.source,
         "id": e.event_id,
         "type": e.type,

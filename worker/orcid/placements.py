@@ -169,10 +169,11 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
     for orcid in wanted:
         existing = by_orcid.get(orcid, [])
         if not existing:
-            grant = repository.write_grant_for(session, orcid)
+            grant = repository.write_grant_for(session, orcid, work.client_id)
             row = OrcidPlacement(
                 work_id=work.id,
                 orcid=orcid,
+                owner=work.client_id,
                 client_id=grant.client_id if grant else None,
                 state=PlacementState.PENDING if grant else PlacementState.AWAITING_CONSENT,
                 last_error=None if grant else NO_CONSENT,
@@ -188,7 +189,7 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
             if row.state in KEPT:
                 continue
             if row.state == PlacementState.AWAITING_CONSENT:
-                grant = repository.write_grant_for(session, orcid)
+                grant = repository.write_grant_for(session, orcid, work.client_id)
                 if grant is None or not _claim(session, row, grant):
                     awaiting += 1
                     continue
@@ -243,7 +244,12 @@ def on_grant_stored(session: Session, grant: OrcidGrant, trigger: Trigger) -> st
     orcid = grant.researcher.orcid
     lock_researchers(session, [orcid])  # before reading the work path's rows (see module doc)
     claimed = 0
-    awaiting = repository.awaiting_placements(session, orcid)
+    # A client's grant serves that client's works only; the researcher's consent serves all.
+    awaiting = [
+        row
+        for row in repository.awaiting_placements(session, orcid)
+        if grant.owner is None or row.work.client_id in (None, grant.owner)
+    ]
     taken = repository.works_placed_by(session, orcid, grant.client_id)
     claimed_at = utcnow()
     with session.no_autoflush:
@@ -253,7 +259,11 @@ def on_grant_stored(session: Session, grant: OrcidGrant, trigger: Trigger) -> st
     # Works that name the researcher but have no placement yet (e.g. stored before this grant
     # arrived by another route).
     for work in repository.unplaced_works_naming(session, orcid):
-        row = OrcidPlacement(work=work, orcid=orcid, client_id=grant.client_id)
+        if grant.owner is not None and work.client_id not in (None, grant.owner):
+            continue  # another client's work: its own grant serves it
+        row = OrcidPlacement(
+            work=work, orcid=orcid, owner=work.client_id, client_id=grant.client_id
+        )
         session.add(row)
         claimed += _claimed(trigger.settings, row, claimed_at)
     session.flush()
@@ -315,7 +325,7 @@ def resume_waiting(session: Session, settings: Settings, placement_id: int) -> b
     if row is None:
         return False  # gone, or a worker holds it (it is moving already)
     if row.state == PlacementState.AWAITING_CONSENT:
-        grant = repository.write_grant_for(session, row.orcid)
+        grant = repository.write_grant_for(session, row.orcid, row.work.client_id)
         if grant is None or not _claim(session, row, grant):
             return False
     elif row.state != PlacementState.AWAITING_DOI:
@@ -329,12 +339,18 @@ def resume_waiting(session: Session, settings: Settings, placement_id: int) -> b
     return moved
 
 
-def on_researcher_revoked(session: Session, data: dict[str, Any], _trigger: Trigger) -> str:
-    """The emitting system withdrew the researcher's consent: stop placing, revoke at ORCID."""
+def on_researcher_revoked(session: Session, data: dict[str, Any], trigger: Trigger) -> str:
+    """The emitting system withdrew the researcher's consent: stop placing, revoke at ORCID.
+    Only the sending client's own grants are touched (another client's, and the researcher's
+    own consent through /orcid/connect, stay)."""
     orcid = data["orcid"]
-    grants = repository.grants_of(session, orcid, data.get("client_id"))
+    grants = [
+        grant
+        for grant in repository.grants_of(session, orcid, data.get("client_id"))
+        if trigger.client_id is None or grant.owner == trigger.client_id
+    ]
     if not grants:
-        return f"no ORCID grant for {orcid}: nothing to revoke"
+        return f"no ORCID grant of {orcid} held by this client: nothing to revoke"
     revoked = sum(
         revoke_locally(session, grant, "revoked by the emitting system (researcher.revoked)")
         for grant in grants

@@ -50,6 +50,12 @@ def ensure_researcher(session: Session, orcid: str) -> Researcher:
     return session.execute(select(Researcher).where(Researcher.orcid == orcid)).scalar_one()
 
 
+def grant_of(session: Session, orcid: str, client_id: str) -> OrcidGrant | None:
+    """The researcher's grant for one ORCID client, in any state."""
+    found = grants_of(session, orcid, client_id)
+    return found[0] if found else None
+
+
 def grant_for_update(session: Session, researcher_id: int, client_id: str) -> OrcidGrant | None:
     """The researcher's grant for one ORCID client, locked for the caller's transaction."""
     return session.execute(
@@ -81,9 +87,11 @@ def active_grant(session: Session, orcid: str, client_id: str) -> OrcidGrant | N
     return found[0] if found else None
 
 
-def write_grant_for(session: Session, orcid: str) -> OrcidGrant | None:
-    """The researcher's earliest active grant whose scope lets it place works."""
-    return session.execute(
+def write_grant_for(session: Session, orcid: str, owner: str | None = None) -> OrcidGrant | None:
+    """The researcher's earliest active grant whose scope lets it place works and that a work
+    of ``owner`` may use: the owner's own grants or the researcher's consent (owner None).
+    ``owner`` None (a work stored before owners were kept): any grant."""
+    query = (
         select(OrcidGrant)
         .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
         .where(
@@ -91,9 +99,10 @@ def write_grant_for(session: Session, orcid: str) -> OrcidGrant | None:
             OrcidGrant.status == GrantStatus.ACTIVE,
             literal(WRITE_SCOPE) == any_(func.regexp_split_to_array(OrcidGrant.scope, r"\s+")),
         )
-        .order_by(OrcidGrant.id)
-        .limit(1)
-    ).scalar_one_or_none()
+    )
+    if owner is not None:
+        query = query.where(or_(OrcidGrant.owner == owner, OrcidGrant.owner.is_(None)))
+    return session.execute(query.order_by(OrcidGrant.id).limit(1)).scalar_one_or_none()
 
 
 def granted_records(session: Session) -> list[str]:

@@ -50,8 +50,8 @@ async def post_retry(request: Request) -> JSONResponse:
     """Bring forward what waits and revive what failed, for the calling client's works."""
     rt = runtime(request)
     client_id = request.headers.get("pidsync-client", "")
-    secret = rt.settings.intake_clients.get(client_id)
-    if secret is None:
+    client = rt.settings.intake_clients.get(client_id)
+    if client is None:
         reason = "missing Pidsync-Client header" if not client_id else "unknown client"
         return JSONResponse(problem(reason), status_code=401)
     raw = await request.body()
@@ -60,7 +60,7 @@ async def post_retry(request: Request) -> JSONResponse:
     try:
         verify(
             request.headers.get("pidsync-signature"),
-            [secret.get_secret_value()],
+            [secret.get_secret_value() for secret in client.secrets],
             raw,
             tolerance=rt.settings.signature_tolerance_seconds,
         )

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from worker import metrics
+from worker.events.repository import event_by_receipt
 from worker.metadata.work import work_json_schema
-from worker.models import ReceivedEvent
 from worker.ops.status import event_summary, work_status
 from worker.web import ops_access
-from worker.web.deps import problem, runtime, session
+from worker.web.deps import problem, runtime, session, signed_reader
 
 router = APIRouter()
 SessionDep = Annotated[Session, Depends(session)]
 # Receipts are bigint ids: a larger number is a 422, not an overflow in the query.
-Receipt = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 @router.get("/healthz", tags=["ops"])
@@ -66,6 +66,10 @@ def work_schema(request: Request) -> JSONResponse:
     return JSONResponse(schema, media_type="application/schema+json")
 
 
+#: The longest source or work id the database stores (works.source, works.external_id).
+MAX_SEGMENT_CHARS = 1000
+
+
 def _segments(request: Request, prefix: str) -> list[str]:
     """Path segments decoded one by one: a percent-encoded '/' stays inside its segment."""
     raw = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
@@ -73,28 +77,56 @@ def _segments(request: Request, prefix: str) -> list[str]:
     return [unquote(part) for part in raw.split("/")]
 
 
+def _segment_problem(name: str, value: str) -> str | None:
+    if not value:
+        return f"{name} is empty"
+    if len(value) > MAX_SEGMENT_CHARS:
+        return f"{name} is longer than {MAX_SEGMENT_CHARS} characters"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return f"{name} holds a control character"
+    if "\ufffd" in value:
+        return f"{name} is not valid percent-encoded UTF-8"
+    return None
+
+
 @router.get("/works/{rest:path}", tags=["status"])
 def get_work_status(rest: str, request: Request, s: SessionDep) -> JSONResponse:  # noqa: ARG001
     """`GET /works/{source}/{id}`: DOI state, deposit outcome, each contributor's ORCID
-    placement, recent events. `source` (the CloudEvent source) and `id` are each
-    percent-encoded as one path segment."""
+    placement, the client's recent events. `source` (the CloudEvent source) and `id` are each
+    percent-encoded as one path segment. Signed like the intake over `"<t>.GET <path>"`;
+    another client's work answers 404."""
+    reader = signed_reader(request)
+    if isinstance(reader, JSONResponse):
+        return reader
     segments = _segments(request, "/works/")
-    if len(segments) != 2 or not all(segments):
+    if len(segments) != 2:
         return JSONResponse(
             problem("expected /works/{source}/{id}, each percent-encoded as one segment"),
             status_code=404,
         )
     source, work_id = segments
-    status = work_status(s, source, work_id)
+    for name, value in (("source", source), ("id", work_id)):
+        why = _segment_problem(name, value)
+        if why is not None:
+            return JSONResponse(problem(why), status_code=400)
+    status = work_status(s, source, work_id, owner=reader.id)
     if status is None:
         return JSONResponse(problem(f"no work {work_id!r} from source {source!r}"), status_code=404)
     return JSONResponse(status)
 
 
 @router.get("/events/{receipt}", tags=["status"])
-def get_event(receipt: Receipt, s: SessionDep) -> JSONResponse:
-    """What happened to one event, by the receipt the intake answered."""
-    event = s.get(ReceivedEvent, receipt)
+def get_event(receipt: str, request: Request, s: SessionDep) -> JSONResponse:
+    """What happened to one event, by the receipt the intake answered (signed like
+    `/works`; another client's receipt answers 404)."""
+    reader = signed_reader(request)
+    if isinstance(reader, JSONResponse):
+        return reader
+    try:
+        key = uuid.UUID(receipt)
+    except ValueError:
+        return JSONResponse(problem("no such receipt (receipts are UUIDs)"), status_code=404)
+    event = event_by_receipt(s, key, reader.id)
     if event is None:
         return JSONResponse(problem(f"no event with receipt {receipt}"), status_code=404)
     return JSONResponse(event_summary(event))

@@ -68,6 +68,9 @@ def apply_work(
     assert work is not None  # noqa: S101 - narrows a type, holds by construction
     if created is not None:
         return Applied(work, changed=True, message="stored")
+    refused = _foreign(work, client_id)
+    if refused is not None:
+        return refused
     if work.metadata_hash == digest:
         return Applied(work, changed=False, message="metadata unchanged")
     if _is_stale(work.version, version):
@@ -84,7 +87,7 @@ def apply_work(
         )
     work.type = data["type"]
     work.title = data["title"]
-    work.client_id = client_id or work.client_id
+    work.client_id = work.client_id or client_id
     work.doi = work.doi or data.get("doi")
     work.work_metadata = data
     work.metadata_hash = digest
@@ -97,10 +100,29 @@ def apply_work(
     return Applied(work, changed=True, message="stored")
 
 
-def withdraw_work(session: Session, source: str, data: dict[str, Any]) -> Applied:
+def _foreign(work: Work, client_id: str | None) -> Applied | None:
+    """The refusal of an event from a client that does not own the work. The intake already
+    refuses sources a client does not own; this second guard holds when sources overlap or the
+    configuration changed, and the work is never touched."""
+    if work.client_id is None or client_id is None or work.client_id == client_id:
+        return None
+    return Applied(
+        None,
+        message=f"work {work.external_id!r} from {work.source!r} belongs to another client; "
+        "refused, nothing applied",
+    )
+
+
+def withdraw_work(
+    session: Session, source: str, data: dict[str, Any], *, client_id: str | None = None
+) -> Applied:
+    """Withdraw the work; ``client_id`` (the sending intake client) must own it."""
     work = get_work(session, source, str(data["id"]), lock=True)
     if work is None:
         return Applied(None, message=f"unknown work {data['id']!r} from {source!r}")
+    refused = _foreign(work, client_id)
+    if refused is not None:
+        return refused
     version = data.get("version")
     if _is_stale(work.version, version):
         return Applied(
