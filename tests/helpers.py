@@ -82,3 +82,11 @@ def process_event(session: Any, event_id: int, ctx: Any = None) -> Any:
         except RuntimeError:
             ctx = service.Context(Settings(_env_file=None, env="test"))
     return service.process_event(session, event_id, ctx)
+
+
+def signed_get(client, target: str, *, secret: str, client_id: str = "cris"):
+    """A read of the status API signed as DESIGN.md §7 pins: over "<t>.GET <path and query>"."""
+    from worker.events.signature import sign_read
+
+    headers = {"Pidsync-Client": client_id, "Pidsync-Signature": sign_read(secret, "GET", target)}
+    return client.get(target, headers=headers)
