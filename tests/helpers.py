@@ -103,3 +103,11 @@ def session_database(session: Any) -> Any:
 
     session.flush()
     return Database.within(session.connection())
+
+
+def signed_get(client, target: str, *, secret: str, client_id: str = "cris"):
+    """A read of the status API signed as DESIGN.md §7 pins: over "<t>.GET <path and query>"."""
+    from worker.events.signature import sign_read
+
+    headers = {"Pidsync-Client": client_id, "Pidsync-Signature": sign_read(secret, "GET", target)}
+    return client.get(target, headers=headers)

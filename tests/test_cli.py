@@ -125,3 +125,27 @@ def test_emit_refuses_a_file_that_is_not_json(tmp_path):
     result = CliRunner().invoke(main, ["emit", str(path), "--client", "c", "--secret", "s"])
     assert result.exit_code == 2
     assert "not JSON" in result.stderr
+
+
+def test_status_reads_signed_with_the_emit_settings(live_server, monkeypatch):
+    # Given the client settings in the environment (as .env would give them)
+    monkeypatch.setenv("PIDSYNC_EMIT_URL", live_server)
+    monkeypatch.setenv("PIDSYNC_EMIT_CLIENT", "cris")
+    monkeypatch.setenv("PIDSYNC_EMIT_SECRET", INTAKE_SECRET)
+    # When it asks for a work pidsync does not hold: the signed read got through to a 404
+    missing = CliRunner().invoke(main, ["status", "https://cris.example.edu", "nope"])
+    assert missing.exit_code == 2
+    assert "rejected with HTTP 404" in missing.stderr
+    # And with a wrong secret the read is refused as unsigned
+    monkeypatch.setenv("PIDSYNC_EMIT_SECRET", "not-the-secret")
+    refused = CliRunner().invoke(main, ["status", "https://cris.example.edu", "nope"])
+    assert refused.exit_code == 2
+    assert "rejected with HTTP 401" in refused.stderr
+
+
+def test_status_without_client_settings_is_exit_2_naming_them(monkeypatch):
+    monkeypatch.delenv("PIDSYNC_EMIT_CLIENT", raising=False)
+    monkeypatch.delenv("PIDSYNC_EMIT_SECRET", raising=False)
+    result = CliRunner().invoke(main, ["status", "s", "w"])
+    assert result.exit_code == 2
+    assert "PIDSYNC_EMIT_CLIENT" in result.stderr

@@ -104,12 +104,14 @@ def committed_deps(
 
 
 @pytest.fixture(autouse=True)
-def _event_context(settings: Settings, deps: OrcidDeps) -> Iterator[None]:
-    """Events in these tests are processed with the sandbox's ORCID at hand (tokens proven)."""
+def _event_context(settings: Settings, cipher: Any, redis_client: Any) -> Iterator[None]:
+    """Events in these tests are processed with the sandbox's ORCID at hand (tokens proven).
+    No call recorder: it would hold the rolled-back test transaction open and block the
+    committed tests' cleanup."""
     from tests.orcid import helpers
     from worker.events.service import Context
 
-    helpers.CONTEXT.append(Context(settings, orcid=deps))
+    helpers.CONTEXT.append(Context(settings, orcid=build(settings, cipher, redis_client)))
     yield
     helpers.CONTEXT.pop()
 

@@ -423,6 +423,10 @@ def test_a_second_client_places_with_its_own_grant(
 
     settings = orcid_settings(sandbox, tmp_path, orcid_clients=sandbox_clients(sandbox))
     deps = build(settings, cipher, redis_client)
+    from tests.orcid import helpers
+    from worker.events.service import Context
+
+    helpers.CONTEXT[-1] = Context(settings, orcid=deps)  # the token is proven with client 2
     second = sandbox.ctx.accounts.orcid_clients[1].client_id
     orcid = researcher(sandbox)
     authorize(session, sandbox, cipher, orcid, second)

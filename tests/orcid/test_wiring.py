@@ -195,11 +195,13 @@ def test_grant_backfill_webhook_and_reconciliation_through_real_workers(
 def test_a_transient_failure_postpones_the_message_in_a_real_worker(
     live, sandbox, committed_database, client_id, caplog
 ):
-    # Given ORCID answering every call with a 5xx
-    sandbox.set_faults("orcid", error_rate=1.0)
+    # Given an authorised researcher (the token proven), then ORCID answering every call
+    # with a 5xx
     with committed_database.session() as session:
         orcid = researcher(sandbox)
         authorize(session, sandbox, live.cipher, orcid, client_id)
+    sandbox.set_faults("orcid", error_rate=1.0)
+    with committed_database.session() as session:
         work_id = publish(session, "w-1", orcid).id
 
     def row() -> OrcidPlacement:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.conftest import INTAKE_SECRET, make_runtime
-from tests.helpers import SOURCE, event, signed_post
+from tests.helpers import SOURCE, event, signed_get, signed_post
 from tests.registrars.flow import crossref_dois, crossref_work, datacite_dois, datacite_work
 from worker.models import DoiRegistration, DoiState, EventStatus, ReceivedEvent
 
@@ -87,7 +87,7 @@ def test_datacite_publish_update_withdraw_through_the_worker(system, sandbox):
     _wait(runtime, _state("w-1", DoiState.WITHDRAWN), "the withdrawal")
     (held,) = datacite_dois(sandbox).values()
     assert held["state"] == "registered"
-    status = client.get(f"/works/{quote(SOURCE, safe='')}/w-1").json()
+    status = signed_get(client, f"/works/{quote(SOURCE, safe='')}/w-1", secret=INTAKE_SECRET).json()
     assert status["doi"]["state"] == "withdrawn"
     assert [e["status"] for e in status["events"]] == ["done", "done", "done"]
 

@@ -7,7 +7,8 @@ from urllib.parse import quote
 
 from click.testing import CliRunner
 
-from tests.helpers import SOURCE
+from tests.conftest import INTAKE_SECRET
+from tests.helpers import SOURCE, signed_get
 from tests.registrars.flow import (
     crossref_work,
     datacite_work,
@@ -31,13 +32,17 @@ def test_status_api_shows_the_doi_its_messages_and_deposits(client, session, dep
     finish(session, deps, deposit_id)
     session.commit()
 
-    failed = client.get(f"/works/{quote(SOURCE, safe='')}/w-1").json()["doi"]
+    failed = signed_get(
+        client, f"/works/{quote(SOURCE, safe='')}/w-1", secret=INTAKE_SECRET
+    ).json()["doi"]
     assert failed["state"] == "failed"
     assert failed["last_error"] == "DataCite refused the metadata (422): doi: Is invalid"
     assert failed["errors"] == [{"source": "doi", "title": "Is invalid"}]
     assert failed["attempts"] == 1 and failed["pending"] is False
 
-    warned = client.get(f"/works/{quote(SOURCE, safe='')}/a-2").json()["doi"]
+    warned = signed_get(
+        client, f"/works/{quote(SOURCE, safe='')}/a-2", secret=INTAKE_SECRET
+    ).json()["doi"]
     assert warned["state"] == "registered"
     assert warned["warning"] == "Crossref: Added with conflict"
     assert warned["timestamp"] > 20200101000000000
