@@ -69,7 +69,12 @@ def test_an_unreadable_event_is_parked_and_the_others_are_sent_again(
     assert "resend_stalled_events: could not handle this row" in outcome
     assert "year" in outcome  # the driver's own reason: the year is out of range
     # And the status API shows it, with the reason
-    shown = client.get(f"/events/{bad}").json()
+    from tests.conftest import INTAKE_SECRET
+    from tests.helpers import signed_get
+
+    with database.session() as session:
+        receipt = session.get(ReceivedEvent, bad).receipt
+    shown = signed_get(client, f"/events/{receipt}", secret=INTAKE_SECRET).json()
     assert shown["status"] == "failed"
     assert shown["outcome"] == outcome
     # And the next run neither fails nor picks it again

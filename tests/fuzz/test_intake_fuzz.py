@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -71,7 +72,9 @@ def _check_stored_whole(session, response, before: int) -> None:
     answer = response.json()
     assert after == before + answer["accepted"]
     for receipt in answer["events"]:
-        row = session.get(ReceivedEvent, receipt["receipt"])
+        row = session.execute(
+            select(ReceivedEvent).where(ReceivedEvent.receipt == uuid.UUID(receipt["receipt"]))
+        ).scalar_one_or_none()
         assert row is not None and row.event_id == receipt["id"]
         assert row.data is not None and row.type == receipt["type"]
         session.expunge(row)

@@ -29,6 +29,7 @@ from tests.registrars.flow import (
     sync,
 )
 from worker.cli import retry as cli
+from worker.config import IntakeClient
 from worker.events.signature import sign
 from worker.models import (
     DoiState,
@@ -230,7 +231,11 @@ def test_the_api_retries_the_callers_own_works_only(session, registrars, runtime
         update={
             "intake_clients": {
                 **runtime.settings.intake_clients,
-                "other": SecretStr("other-secret"),
+                "other": IntakeClient(
+                    id="other",
+                    secrets=[SecretStr("other-secret")],
+                    sources=["https://other.example/*"],
+                ),
             }
         }
     )

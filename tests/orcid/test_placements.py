@@ -368,7 +368,10 @@ def test_contributor_without_grant_waits_then_grant_backfills(
 def test_status_api_shows_no_client_for_a_placement_awaiting_consent(client, session, sandbox):
     publish(session, "w-1", researcher(sandbox))
     session.commit()
-    answer = client.get(f"/works/{quote(SOURCE, safe='')}/w-1")
+    from tests.conftest import INTAKE_SECRET
+    from tests.helpers import signed_get
+
+    answer = signed_get(client, f"/works/{quote(SOURCE, safe='')}/w-1", secret=INTAKE_SECRET)
     assert answer.status_code == 200
     (shown,) = answer.json()["orcid"]
     assert shown["state"] == "awaiting_consent"

@@ -100,16 +100,19 @@ def test_a_retried_registration_registers_the_same_url(
 def test_two_clients_webhooks_on_one_record_are_told_apart(
     session, sandbox, cipher, hook_deps, client_id
 ):
+    from tests.orcid import helpers
     from tests.orcid.conftest import sandbox_clients
+    from worker.events.service import Context
 
-    # Given one researcher granting two institutions' clients
+    # Given one researcher granting two institutions' clients (both configured here)
+    hook_deps.settings = hook_deps.settings.model_copy(
+        update={"orcid_clients": sandbox_clients(sandbox)}
+    )
+    helpers.CONTEXT[-1] = Context(hook_deps.settings, orcid=hook_deps)
     orcid = researcher(sandbox)
     first, _ = authorize(session, sandbox, cipher, orcid, client_id)
     other_client = sandbox_clients(sandbox)[1].client_id
     second, _ = authorize(session, sandbox, cipher, orcid, other_client)
-    hook_deps.settings = hook_deps.settings.model_copy(
-        update={"orcid_clients": sandbox_clients(sandbox)}
-    )
     webhooks.register(session, hook_deps, first.id)
     webhooks.register(session, hook_deps, second.id)
     one = session.get(OrcidGrant, first.id)
