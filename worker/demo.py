@@ -16,6 +16,7 @@ import socket
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -172,17 +173,17 @@ def _post(step: Step, url: str) -> None:
     step.http, step.answer = response.status_code, response.json()
 
 
-def _receipts(step: Step) -> set[int]:
-    return {e["receipt"] for e in step.answer.get("events", []) if "receipt" in e}
+def _receipts(step: Step) -> set[uuid.UUID]:
+    return {uuid.UUID(e["receipt"]) for e in step.answer.get("events", []) if "receipt" in e}
 
 
-def _events(runtime: Any, receipts: set[int]) -> list[Any]:
+def _events(runtime: Any, receipts: set[uuid.UUID]) -> list[Any]:
     from sqlalchemy import select
 
     from worker.models import ReceivedEvent
 
     with runtime.database.session() as session:
-        query = select(ReceivedEvent).where(ReceivedEvent.id.in_(receipts))
+        query = select(ReceivedEvent).where(ReceivedEvent.receipt.in_(receipts))
         return list(session.execute(query.order_by(ReceivedEvent.id)).scalars())
 
 
