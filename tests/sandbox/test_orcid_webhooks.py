@@ -111,7 +111,11 @@ def test_failed_call_is_retried_with_a_doubling_delay(sandbox, info, fast):
         sandbox.delete_work(orcid, code)
         server.wait_for(4)
 
-    calls = sandbox.state()["orcid"]["webhook_calls"]
+    # The sandbox records a call once its answer is read: a moment after the server saw it
+    deadline = time.monotonic() + 10
+    while len(calls := sandbox.state()["orcid"]["webhook_calls"]) < 4:
+        assert time.monotonic() < deadline, calls
+        time.sleep(0.02)
     assert [(c["attempt"], c["status"]) for c in calls[:3]] == [(1, 500), (2, 503), (3, 200)]
     moments = [datetime.fromisoformat(c["at"]) for c in calls[:3]]
     first_wait, second_wait = ((b - a).total_seconds() for a, b in pairwise(moments))
