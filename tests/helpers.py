@@ -111,3 +111,31 @@ def signed_get(client, target: str, *, secret: str, client_id: str = "cris"):
 
     headers = {"Pidsync-Client": client_id, "Pidsync-Signature": sign_read(secret, "GET", target)}
     return client.get(target, headers=headers)
+
+
+#: The prefixes of the accounts in :func:`settings_with_accounts`.
+DATACITE_PREFIX = "10.5555"
+CROSSREF_PREFIX = "10.32013"
+
+
+def settings_with_accounts(data_dir: Any) -> Any:
+    """Test settings with one DataCite and one Crossref account (nothing is sent to them), so
+    Works naming a registrar reach its checks at the intake."""
+    from tests.conftest import INTAKE_SECRET, TOKEN_KEY
+    from worker.config import CrossrefAccount, DataCiteAccount, Settings
+
+    return Settings(
+        _env_file=None,
+        env="test",
+        data_dir=data_dir,
+        intake_clients={"cris": INTAKE_SECRET},
+        token_keys=[TOKEN_KEY],
+        orcid_client_id="APP-TESTCLIENT0001",
+        orcid_client_secret="orcid-client-secret",
+        datacite_accounts=[
+            DataCiteAccount(repository_id="EX.REPO", password="pw-dc", prefixes=[DATACITE_PREFIX])
+        ],
+        crossref_accounts=[
+            CrossrefAccount(login_id="ex", password="pw-cr", prefixes=[CROSSREF_PREFIX])
+        ],
+    )

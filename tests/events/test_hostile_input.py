@@ -10,35 +10,23 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import INTAKE_SECRET, TOKEN_KEY
-from tests.helpers import event, signed_post, work
-from worker.config import CrossrefAccount, DataCiteAccount, Settings
+from tests.conftest import INTAKE_SECRET
+from tests.helpers import (
+    CROSSREF_PREFIX,
+    DATACITE_PREFIX,
+    event,
+    settings_with_accounts,
+    signed_post,
+    work,
+)
+from worker.config import Settings
 from worker.models import ReceivedEvent
-
-DATACITE_PREFIX = "10.5555"
-CROSSREF_PREFIX = "10.32013"
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """One DataCite and one Crossref account (nothing is sent: no worker runs here)."""
-    return Settings(
-        _env_file=None,
-        env="test",
-        data_dir=tmp_path,
-        intake_clients={"cris": INTAKE_SECRET},
-        token_keys=[TOKEN_KEY],
-        orcid_client_id="APP-TESTCLIENT0001",
-        orcid_client_secret="orcid-client-secret",
-        datacite_accounts=[
-            DataCiteAccount(
-                repository_id="EX.REPO", password="pw-datacite", prefixes=[DATACITE_PREFIX]
-            )
-        ],
-        crossref_accounts=[
-            CrossrefAccount(login_id="ex", password="pw-crossref", prefixes=[CROSSREF_PREFIX])
-        ],
-    )
+    return settings_with_accounts(tmp_path)
 
 
 def _stored(session) -> int:

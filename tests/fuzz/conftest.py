@@ -8,28 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import INTAKE_SECRET, TOKEN_KEY
-from worker.config import CrossrefAccount, DataCiteAccount, Settings
-
-DATACITE_PREFIX = "10.5555"
-CROSSREF_PREFIX = "10.32013"
+from tests.helpers import settings_with_accounts
+from worker.config import Settings
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """A DataCite and a Crossref account, so Works naming a registrar reach its checks."""
-    return Settings(
-        _env_file=None,
-        env="test",
-        data_dir=tmp_path,
-        intake_clients={"cris": INTAKE_SECRET},
-        token_keys=[TOKEN_KEY],
-        orcid_client_id="APP-TESTCLIENT0001",
-        orcid_client_secret="orcid-client-secret",
-        datacite_accounts=[
-            DataCiteAccount(repository_id="EX.REPO", password="pw-dc", prefixes=[DATACITE_PREFIX])
-        ],
-        crossref_accounts=[
-            CrossrefAccount(login_id="ex", password="pw-cr", prefixes=[CROSSREF_PREFIX])
-        ],
-    )
+    return settings_with_accounts(tmp_path)

@@ -9,8 +9,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.fuzz.conftest import CROSSREF_PREFIX, DATACITE_PREFIX
-from tests.helpers import work
+from tests.helpers import CROSSREF_PREFIX, DATACITE_PREFIX, work
 
 TYPES = ["work.published", "work.updated", "work.withdrawn", "researcher.authorized",
          "researcher.revoked"]  # fmt: skip
