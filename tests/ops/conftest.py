@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.orcid.conftest import orcid_settings
 from tests.orcid.conftest import sandbox as orcid_sandbox
+from tests.orcid.conftest import with_registrars
 from tests.registrars.conftest import tune  # noqa: F401 - the same tuning of sections
-from worker.config import CrossrefSettings, DataciteSettings, DoiSettings, Settings
+from worker.config import Settings
 from worker.orcid.deps import OrcidDeps
 from worker.registrars.deps import RegistrarDeps
 from worker.sandbox.server import Sandbox
@@ -22,26 +22,8 @@ sandbox = orcid_sandbox  # the ORCID tests' sandbox: its webhooks come fast
 
 @pytest.fixture
 def settings(sandbox: Sandbox, tmp_path: Path) -> Settings:
-    info = sandbox.info()
-    return orcid_settings(
-        sandbox,
-        tmp_path,
-        datacite_url=info["datacite_api_url"],
-        datacite_repository_id=info["datacite_repository_id"],
-        datacite_password=info["datacite_password"],
-        datacite_prefix=info["datacite_prefix"],
-        crossref_deposit_url=info["crossref_deposit_url"],
-        crossref_api_url=info["crossref_api_url"],
-        crossref_login_id=info["crossref_login_id"],
-        crossref_password=info["crossref_password"],
-        crossref_prefix=info["crossref_prefix"],
-        doi=DoiSettings(retry_backoff=[0.01], reconcile_min_age_seconds=0),
-        datacite=DataciteSettings(limit_count=1_000_000),
-        crossref=CrossrefSettings(
-            batch_window_seconds=0, poll_schedule=[0.05], requests_per_second=1000
-        ),
-        orcid={"max_retries": 2, "retry_backoff": [600.0]},
-    )
+    """Every agency at the sandbox with fast pacing; ORCID gives up after two tries."""
+    return with_registrars(sandbox, tmp_path, orcid={"max_retries": 2, "retry_backoff": [600.0]})
 
 
 @pytest.fixture(autouse=True)

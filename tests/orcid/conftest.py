@@ -64,7 +64,7 @@ def orcid_settings(sandbox: Sandbox, tmp_path: Any, **overrides: Any) -> Setting
     return Settings(**values)
 
 
-def with_registrars(sandbox: Sandbox, tmp_path: Any) -> Settings:
+def with_registrars(sandbox: Sandbox, tmp_path: Any, **overrides: Any) -> Settings:
     """ORCID at the sandbox as above, and the sandbox's DataCite and Crossref accounts, with
     fast registrar pacing (for tests that follow a DOI from its agency to ORCID)."""
     info = sandbox.info()
@@ -83,6 +83,7 @@ def with_registrars(sandbox: Sandbox, tmp_path: Any) -> Settings:
         doi={"retry_backoff": [0.01], "reconcile_min_age_seconds": 0},
         datacite={"limit_count": 1_000_000},
         crossref={"batch_window_seconds": 0, "poll_schedule": [0.05], "requests_per_second": 1000},
+        **overrides,
     )
 
 
