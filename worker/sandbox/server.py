@@ -303,6 +303,10 @@ class Sandbox:
         """The researcher deletes a work from the record."""
         self.control("DELETE", f"/orcid/researchers/{orcid}/works/{put_code}")
 
+    def delete_activity(self, orcid: str, put_code: int) -> None:
+        """The researcher deletes an affiliation, funding or peer review from the record."""
+        self.control("DELETE", f"/orcid/researchers/{orcid}/activities/{put_code}")
+
     def hide_work(self, orcid: str, put_code: int) -> None:
         """The researcher makes a work private."""
         self.control("POST", f"/orcid/researchers/{orcid}/works/{put_code}/hide")

@@ -15,6 +15,8 @@
 ``POST researchers/{orcid}/works``                             ``{"client_id", "work"}``: a work
                                                                added by another source → 201
 ``DELETE researchers/{orcid}/works/{put_code}``                the researcher deletes a work → 204
+``DELETE researchers/{orcid}/activities/{put_code}``           the researcher deletes an
+                                                               affiliation, funding or review → 204
 ``POST researchers/{orcid}/works/{put_code}/hide``             visibility ``private`` (or the
                                                                body's ``visibility``) → 204
 ``POST researchers/{orcid}/notifications/{put_code}/read``     the researcher reads it → 204
@@ -67,6 +69,7 @@ class ControlApi:
             web.post(r + "/works", self.add_work),
             web.delete(r + "/works/{put_code}", self.delete_work),
             web.post(r + "/works/{put_code}/hide", self.hide_work),
+            web.delete(r + "/activities/{put_code}", self.delete_activity),
             web.post(r + "/notifications/{put_code}/read", self.read_notification),
             web.post(BASE + "/clients", self.add_client),
             web.get(BASE + "/settings", self.get_settings),
@@ -161,6 +164,14 @@ class ControlApi:
     async def delete_work(self, request: web.Request) -> web.Response:
         record = self._record(request)
         self.service.delete_work(record.orcid, self._put_code(request, record))
+        return web.Response(status=204)
+
+    async def delete_activity(self, request: web.Request) -> web.Response:
+        record = self._record(request)
+        raw = request.match_info["put_code"]
+        if not raw.isdigit() or int(raw) not in record.activities:
+            raise _fail(404, f"no activity {raw} on {record.orcid}")
+        self.service.delete_activity(record.orcid, int(raw))
         return web.Response(status=204)
 
     async def hide_work(self, request: web.Request) -> web.Response:

@@ -116,6 +116,12 @@ CATALOG: dict[int, tuple[int, str, str]] = {
         "404 Not Found: Could not find notification with id: ${id} for ORCID: ${orcid}.",
         "The resource was not found.",
     ),
+    # The group-id registry's duplicate (the sandbox's wording; ORCID answers a 409 here).
+    9030: (
+        409,
+        "409 Conflict: There is already a group id record with the group id ${groupId}.",
+        "The group id already exists.",
+    ),
     9032: (
         409,
         (

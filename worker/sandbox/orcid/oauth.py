@@ -50,7 +50,15 @@ THREE_LEGGED = frozenset(
     }
 )
 PUBLIC_CLIENT_SCOPES = frozenset({"/authenticate", "/read-public", "openid"})
-TWO_LEGGED = frozenset({"/read-public", "/webhook", "/premium-notification"})
+TWO_LEGGED = frozenset(
+    {
+        "/read-public",
+        "/webhook",
+        "/premium-notification",
+        "/group-id-record/read",
+        "/group-id-record/update",
+    }
+)
 PREMIUM_ONLY = frozenset({"/webhook", "/premium-notification"})
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 

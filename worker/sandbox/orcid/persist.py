@@ -13,7 +13,9 @@ from typing import Any
 
 from worker.sandbox.orcid.store import (
     FIRST_PUT_CODE,
+    Activity,
     Client,
+    GroupIdRecord,
     Notification,
     OrcidStore,
     Record,
@@ -45,6 +47,27 @@ def _work(work: Work) -> dict[str, Any]:
     }
 
 
+def _activity(item: Activity) -> dict[str, Any]:
+    return {
+        "put_code": item.put_code,
+        "section": item.section,
+        "source_client_id": item.source_client_id,
+        "source_name": item.source_name,
+        "external_ids": [
+            {
+                "type": ext.get("external-id-type"),
+                "value": ext.get("external-id-value"),
+                "relationship": ext.get("external-id-relationship"),
+            }
+            for ext in item.external_ids()
+        ],
+        "visibility": item.visibility,
+        "created_ms": item.created_ms,
+        "modified_ms": item.modified_ms,
+        "body": item.body,
+    }
+
+
 def _record(record: Record) -> dict[str, Any]:
     return {
         "orcid": record.orcid,
@@ -57,6 +80,9 @@ def _record(record: Record) -> dict[str, Any]:
         "created_ms": record.created_ms,
         "modified_ms": record.modified_ms,
         "works": [_work(w) for w in sorted(record.works.values(), key=lambda w: w.put_code)],
+        "activities": [
+            _activity(a) for a in sorted(record.activities.values(), key=lambda a: a.put_code)
+        ],
     }
 
 
@@ -111,6 +137,17 @@ def snapshot(store: OrcidStore) -> dict[str, Any]:
             if not client.seeded
         ],
         "tokens": [_token(token) for token in store.tokens.values()],
+        "group_ids": [
+            {
+                "put_code": g.put_code,
+                "group_id": g.group_id,
+                "name": g.name,
+                "description": g.description,
+                "type": g.type,
+                "source_client_id": g.source_client_id,
+            }
+            for g in store.group_ids.values()
+        ],
         "next_put_code": store.next_put_code,
         "next_notification_code": store.next_notification_code,
     }
@@ -153,6 +190,18 @@ def restore(store: OrcidStore, saved: dict[str, Any]) -> None:
                 created_ms=w["created_ms"],
                 modified_ms=w["modified_ms"],
             )
+        for a in item.get("activities", []):
+            record.activities[a["put_code"]] = Activity(
+                put_code=a["put_code"],
+                orcid=orcid,
+                section=a["section"],
+                source_client_id=a["source_client_id"],
+                source_name=a["source_name"],
+                body=a["body"],
+                visibility=a["visibility"],
+                created_ms=a["created_ms"],
+                modified_ms=a["modified_ms"],
+            )
         store.records[orcid] = record
     for item in saved.get("tokens", []):
         store.add_token(
@@ -183,5 +232,7 @@ def restore(store: OrcidStore, saved: dict[str, Any]) -> None:
             read_ms=item.get("read_ms"),
             archived_ms=item.get("archived_ms"),
         )
+    for g in saved.get("group_ids", []):
+        store.group_ids[g["put_code"]] = GroupIdRecord(**g)
     store.next_put_code = saved.get("next_put_code", FIRST_PUT_CODE)
     store.next_notification_code = saved.get("next_notification_code", 0)

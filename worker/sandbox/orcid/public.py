@@ -184,7 +184,16 @@ class RecordApi:
         shown = [w for w in record.works.values() if works_api.visible(w, caller, member=member)]
         host = self.service.settings.host
         works = render.works_summary(record.orcid, shown, host)
-        return payload(caller, full_record(record, works, host), xml.record)
+        data = full_record(record, works, host)
+        # The sections written through the API (the seeded employment stays first).
+        summary = data["activities-summary"]
+        for key, value in self.service.sections.activities(record, caller, member=member).items():
+            if key == "employments":
+                value["affiliation-group"] = (
+                    summary[key]["affiliation-group"] + value["affiliation-group"]
+                )
+            summary[key] = value
+        return payload(caller, data, xml.record)
 
     async def _person(self, request: web.Request, caller: Caller, *, member: bool) -> web.Response:
         record = self.service.works.record_for(caller, request.match_info["orcid"], member=member)

@@ -14,11 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 from worker.sandbox.orcid import persist, vocab
 from worker.sandbox.orcid.control import ControlApi
+from worker.sandbox.orcid.groups import GroupIdApi
 from worker.sandbox.orcid.notifications import NotificationsApi
 from worker.sandbox.orcid.oauth import OAuthApi
 from worker.sandbox.orcid.public import RecordApi
 from worker.sandbox.orcid.search import SearchApi
-from worker.sandbox.orcid.store import PRIVATE, Client, OrcidStore, Record, Work, now_ms
+from worker.sandbox.orcid.sections import SectionsApi
+from worker.sandbox.orcid.store import (
+    PRIVATE,
+    Activity,
+    Client,
+    OrcidStore,
+    Record,
+    Work,
+    now_ms,
+)
 from worker.sandbox.orcid.webhooks import WebhookDispatcher, WebhooksApi
 from worker.sandbox.orcid.works import WorksApi
 from worker.sandbox.ratelimit import TokenBucket
@@ -78,6 +88,8 @@ class OrcidService:
         self._seed_clients()
         self.oauth = OAuthApi(self)
         self.works = WorksApi(self)
+        self.sections = SectionsApi(self)
+        self.groups = GroupIdApi(self)
         self.records = RecordApi(self)
         self.search = SearchApi(self)
         self.webhooks = WebhooksApi(self)
@@ -103,7 +115,9 @@ class OrcidService:
         return [
             *self.oauth.routes(),
             *self.search.routes(),
+            *self.groups.routes(),  # before records, for the same reason
             *self.works.routes(),
+            *self.sections.routes(),
             *self.records.routes(),
             *self.webhooks.routes(),
             *self.notifications.routes(),
@@ -172,6 +186,13 @@ class OrcidService:
             raise ValueError(f"visibility must be one of {', '.join(vocab.VISIBILITIES)}")
         self.set_visibility(self._record(orcid), self._put_code(orcid, put_code), visibility)
 
+    def delete_activity(self, orcid: str, put_code: int) -> None:
+        """The researcher deletes an affiliation, funding or peer review (whoever its source)."""
+        record = self._record(orcid)
+        if put_code not in record.activities:
+            raise KeyError(f"no activity {put_code} on {orcid}")
+        self.remove_activity(record, put_code)
+
     def _record(self, orcid: str) -> Record:
         record = self.store.records.get(orcid)
         if record is None:
@@ -211,4 +232,25 @@ class OrcidService:
         work = record.works[put_code]
         work.visibility = visibility
         work.modified_ms = now_ms()
+        self.record_changed(record)
+
+    def add_activity(
+        self, record: Record, section: str, client_id: str, body: dict[str, Any]
+    ) -> Activity:
+        client = self.store.clients.get(client_id)
+        kept = {k: v for k, v in body.items() if k not in ("visibility", "path", "put-code")}
+        item = Activity(
+            put_code=self.store.take_put_code(),
+            orcid=record.orcid,
+            section=section,
+            source_client_id=client_id,
+            source_name=client.name if client else client_id,
+            body=kept,
+        )
+        record.activities[item.put_code] = item
+        self.record_changed(record)
+        return item
+
+    def remove_activity(self, record: Record, put_code: int) -> None:
+        del record.activities[put_code]
         self.record_changed(record)

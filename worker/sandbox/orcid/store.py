@@ -69,6 +69,39 @@ class Work:
 
 
 @dataclass
+class Activity:
+    """An affiliation, funding or peer review on a record (``section`` says which: one of
+    ``sections.SECTIONS``), kept in ORCID's v3.0 JSON spelling like a work."""
+
+    put_code: int
+    orcid: str
+    section: str
+    source_client_id: str
+    source_name: str
+    body: dict[str, Any]
+    visibility: str = PUBLIC
+    created_ms: int = field(default_factory=now_ms)
+    modified_ms: int = field(default_factory=now_ms)
+
+    def external_ids(self) -> list[dict[str, Any]]:
+        key = "review-identifiers" if self.section == "peer-review" else "external-ids"
+        holder = self.body.get(key) or {}
+        return list(holder.get("external-id") or [])
+
+
+@dataclass
+class GroupIdRecord:
+    """An entry of ORCID's group-id registry (``/group-id-record``), e.g. a journal's ISSN."""
+
+    put_code: int
+    group_id: str
+    name: str
+    description: str
+    type: str
+    source_client_id: str
+
+
+@dataclass
 class Record:
     """A researcher's ORCID record."""
 
@@ -82,6 +115,8 @@ class Record:
     created_ms: int = field(default_factory=now_ms)
     modified_ms: int = field(default_factory=now_ms)
     works: dict[int, Work] = field(default_factory=dict)
+    # Affiliations, fundings and peer reviews, by put-code (put-codes are shared with works).
+    activities: dict[int, Activity] = field(default_factory=dict)
 
     @property
     def name(self) -> str | None:
@@ -171,6 +206,7 @@ class OrcidStore:
         self.webhooks: dict[tuple[str, str], Webhook] = {}  # (orcid, url)
         self.webhook_calls: list[dict[str, Any]] = []
         self.notifications: dict[int, Notification] = {}
+        self.group_ids: dict[int, GroupIdRecord] = {}
         self.next_put_code = FIRST_PUT_CODE
         self.next_notification_code = 0
 
@@ -246,5 +282,6 @@ class OrcidStore:
         self.webhooks.clear()
         self.webhook_calls.clear()
         self.notifications.clear()
+        self.group_ids.clear()
         self.next_put_code = FIRST_PUT_CODE
         self.next_notification_code = 0

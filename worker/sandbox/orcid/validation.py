@@ -339,3 +339,7 @@ def validate_work(
     if not create and parsed.visibility is not None and parsed.visibility != current_visibility:
         raise api_error(9035, client_name=client_name)
     _validate_external_ids(ext_ids)
+
+
+#: The date check works use, for the other sections' dates (start, end, completion).
+check_date = _validate_date

@@ -22,7 +22,7 @@ from worker.sandbox.orcid import render, validation, xml
 from worker.sandbox.orcid.api import Caller, endpoint, payload, read_document
 from worker.sandbox.orcid.errors import OrcidApiError, api_error
 from worker.sandbox.orcid.ids import duplicate_keys
-from worker.sandbox.orcid.store import LIMITED, PRIVATE, PUBLIC, Record, Work, now_ms
+from worker.sandbox.orcid.store import LIMITED, PRIVATE, PUBLIC, Activity, Record, Work, now_ms
 
 if TYPE_CHECKING:
     from worker.sandbox.orcid.service import OrcidService
@@ -75,7 +75,7 @@ class WorksApi:
         return record
 
     @staticmethod
-    def visible(work: Work, caller: Caller, *, member: bool) -> bool:
+    def visible(work: Work | Activity, caller: Caller, *, member: bool) -> bool:
         if work.visibility == PUBLIC:
             return True
         if not member or caller.token is None:
@@ -88,7 +88,7 @@ class WorksApi:
             and caller.has_scope(*READ_LIMITED)
         )
 
-    def check_visible(self, work: Work, caller: Caller, *, member: bool) -> None:
+    def check_visible(self, work: Work | Activity, caller: Caller, *, member: bool) -> None:
         if self.visible(work, caller, member=member):
             return
         if not member:
