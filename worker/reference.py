@@ -23,6 +23,21 @@ XSD_FILES = {
     "orcid-work": "orcid-3.0/record_3.0/work-3.0.xsd",
     "orcid-bulk": "orcid-3.0/record_3.0/bulk-3.0.xsd",
     "orcid-error": "orcid-3.0/record_3.0/error-3.0.xsd",
+    # The other activity sections (affiliations, fundings, peer reviews): orcid-<section>.
+    **{
+        f"orcid-{section}": f"orcid-3.0/record_3.0/{section}-3.0.xsd"
+        for section in (
+            "employment",
+            "education",
+            "qualification",
+            "invited-position",
+            "distinction",
+            "membership",
+            "service",
+            "funding",
+            "peer-review",
+        )
+    },
 }
 # notification-permission-3.0.xsd is not listed: upstream it imports the 2.1 common/activities
 # schemas, which the reference bundle does not carry, so it cannot be compiled offline.
