@@ -117,6 +117,35 @@ class CrossrefAccount(BaseModel):
         return _require_https(v, "Crossref deposit_url")
 
 
+_ROR_ID = re.compile(r"^(?:https?://(?:www\.)?ror\.org/)?(0[0-9a-hjkmnp-tv-z]{6}[0-9]{2})$")
+
+
+class Organization(BaseModel):
+    """A tenant's own organisation (DESIGN.md §7): what its affiliations and peer reviews
+    name when the event names none. ORCID expects a ROR id on every organisation asserted."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    name: str = Field(min_length=1, max_length=1000)
+    city: str = Field(min_length=1, max_length=1000)
+    region: str | None = Field(None, max_length=1000)
+    country: str = Field(pattern=r"^[A-Za-z]{2}$")  # ISO 3166-1 alpha-2
+    ror: str
+
+    @field_validator("ror")
+    @classmethod
+    def _ror(cls, v: str) -> str:
+        found = _ROR_ID.match(v.strip().lower())
+        if found is None:
+            raise ValueError("ror must be a ROR id (https://ror.org/0xxxxxxNN)")
+        return "https://ror.org/" + found.group(1)
+
+    @field_validator("country")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        return v.upper()
+
+
 class IntakeClient(BaseModel):
     """One intake client, a tenant (DESIGN.md §7 "Clients (tenants)"): what it may send and
     use. A list left out allows everything of its kind; a source or type ending in ``*`` is a
@@ -134,6 +163,11 @@ class IntakeClient(BaseModel):
     orcid_clients: list[str] | None = None
     # Where this client's webhooks go (wins over its entry in PIDSYNC_NOTIFY_URLS).
     notify_url: str | None = None
+    # Its own organisation: named on affiliations and peer reviews whose event names none.
+    organization: Organization | None = None
+    # Whether its events may name another organisation than its own (an institution asserts
+    # affiliations with itself, as ORCID asks of members); false: such an event is a 403.
+    other_organizations: bool = False
 
     @field_validator("secrets")
     @classmethod

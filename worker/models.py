@@ -473,6 +473,96 @@ class OrcidPlacement(Timestamped, Base):
     work: Mapped[Work] = relationship(back_populates="placements")
 
 
+# --- affiliations, fundings and peer reviews (ORCID sections beyond works) ------------------
+
+
+class OrcidItemKind(enum.StrEnum):
+    """What an asserted item is (its events: ``<kind>.published|updated|withdrawn``)."""
+
+    AFFILIATION = "affiliation"
+    FUNDING = "funding"
+    REVIEW = "review"
+
+
+class OrcidAssertion(Timestamped, Base):
+    """An affiliation, funding or peer review as the emitting system asserts it. Identity:
+    (kind, CloudEvent source, data.id); ``version`` as for works; owned by its intake client."""
+
+    __tablename__ = "orcid_assertions"
+    __table_args__ = (
+        UniqueConstraint(
+            "kind", "source", "external_id", name="uq_orcid_assertions_kind_source_external_id"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[OrcidItemKind] = mapped_column(_enum(OrcidItemKind))
+    source: Mapped[str] = mapped_column(String(1000))
+    external_id: Mapped[str] = mapped_column(String(1000))
+    # The item as the event carried it (worker.metadata.orcid_items), and a hash of it.
+    data: Mapped[dict[str, Any]]
+    data_hash: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int | None] = mapped_column(Integer)
+    withdrawn_at: Mapped[datetime | None]
+    # The owner: the intake client whose event created it.
+    client_id: Mapped[str] = mapped_column(String(200))
+
+    items: Mapped[list[OrcidItem]] = relationship(back_populates="assertion")
+
+
+class OrcidItem(Timestamped, Base):
+    """One assertion on one researcher's record through one ORCID client: the works'
+    placement for the other sections (put-code, state, the one retry model)."""
+
+    __tablename__ = "orcid_items"
+    __table_args__ = (
+        UniqueConstraint(
+            "assertion_id",
+            "orcid",
+            "client_id",
+            name="uq_orcid_items_assertion_orcid_client",
+            postgresql_nulls_not_distinct=True,
+        ),
+        Index("ix_orcid_items_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    assertion_id: Mapped[int] = mapped_column(ForeignKey("orcid_assertions.id", ondelete="CASCADE"))
+    orcid: Mapped[str] = mapped_column(String(19), index=True)
+    # The ORCID member client that writes it; None while it awaits the researcher's consent.
+    client_id: Mapped[str | None] = mapped_column(String(100))
+    owner: Mapped[str] = mapped_column(String(200))
+    # The ORCID section it is written to (employment, ..., funding, peer-review).
+    section: Mapped[str] = mapped_column(String(32))
+    put_code: Mapped[int | None] = mapped_column(BigInteger)
+    state: Mapped[PlacementState] = mapped_column(
+        _enum(PlacementState), default=PlacementState.PENDING
+    )
+    confirmed_hash: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    placed_at: Mapped[datetime | None]
+    # A POST was sent and its answer lost: read the section before writing again.
+    in_doubt: Mapped[bool] = mapped_column(default=False)
+    enqueued_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]
+
+    assertion: Mapped[OrcidAssertion] = relationship(back_populates="items")
+
+
+class OrcidGroupId(Timestamped, Base):
+    """A group id pidsync found or registered in ORCID's group-id registry (a journal's
+    ``issn:...``): registered once, then every review of that journal names it."""
+
+    __tablename__ = "orcid_group_ids"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    group_id: Mapped[str] = mapped_column(String(1000), unique=True)
+    # The registry's put-code, and the ORCID client that found or registered it.
+    put_code: Mapped[int] = mapped_column(BigInteger)
+    client_id: Mapped[str] = mapped_column(String(100))
+
+
 class ConsentOutcome(enum.StrEnum):
     """How a researcher's consent request ended."""
 

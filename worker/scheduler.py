@@ -40,6 +40,7 @@ class Job:
 def default_jobs(rt: Runtime) -> list[Job]:
     """The periodic jobs, each bound to what it needs from the process's runtime."""
     from worker.orcid import sweep as orcid
+    from worker.orcid.sections import sweep as sections
     from worker.registrars import sweep as dois
 
     settings = rt.settings
@@ -57,6 +58,11 @@ def default_jobs(rt: Runtime) -> list[Job]:
             "orcid_stalled_placements",
             every,
             partial(orcid.resend_stalled_placements, settings=settings),
+        ),
+        Job(
+            "orcid_stalled_items",
+            every,
+            partial(sections.resend_stalled_items, settings=settings),
         ),
         Job(
             "orcid_heal_waiting_placements",

@@ -23,7 +23,7 @@ from worker.events import types as t
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
 from worker.metadata.work import validate_work
-from worker.models import EventStatus, ReceivedEvent
+from worker.models import EventStatus, OrcidItemKind, ReceivedEvent
 from worker.notify import types as webhook
 from worker.notify.service import notify
 from worker.orcid.deps import OrcidDeps
@@ -35,6 +35,7 @@ from worker.orcid.grants import (
     verify_token,
 )
 from worker.orcid.repository import grant_of
+from worker.orcid.sections import service as sections
 from worker.orcid.tokens import TokenKeyError
 from worker.pids.enrich import enrich_work
 from worker.pids.identifiers import InvalidIdentifier
@@ -174,12 +175,23 @@ def _revoked(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
     )
 
 
+def _item(session: Session, event: ReceivedEvent, _ctx: Context) -> Outcome:
+    """An affiliation, funding or peer review: stored, and its ORCID items queued."""
+    kind, withdrawn = t.ITEM_EVENTS[event.type]
+    apply = sections.withdraw_item if withdrawn else sections.apply_item
+    applied = apply(session, OrcidItemKind(kind), event.source, event.data, event.client_id)
+    if applied.failed:
+        return Outcome(EventStatus.FAILED, applied.message)
+    return Outcome(EventStatus.STALE if applied.stale else EventStatus.DONE, applied.message)
+
+
 HANDLERS: dict[str, Callable[[Session, ReceivedEvent, Context], Outcome]] = {
     t.WORK_PUBLISHED: _work_event,
     t.WORK_UPDATED: _work_event,
     t.WORK_WITHDRAWN: _withdrawn,
     t.RESEARCHER_AUTHORIZED: _authorized,
     t.RESEARCHER_REVOKED: _revoked,
+    **dict.fromkeys(t.ITEM_EVENTS, _item),
 }
 
 

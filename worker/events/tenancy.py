@@ -14,7 +14,7 @@ from typing import Any
 
 from worker.config import IntakeClient, Settings
 from worker.events.cloudevents import CloudEvent, Problem
-from worker.events.types import RESEARCHER_AUTHORIZED, RESEARCHER_REVOKED
+from worker.events.types import ITEM_EVENTS, RESEARCHER_AUTHORIZED, RESEARCHER_REVOKED
 
 DATACITE = "datacite"
 CROSSREF = "crossref"
@@ -102,7 +102,40 @@ def refusals(
                     f"client {client.id!r} may not use ORCID client {orcid_client!r}",
                 )
             )
+    problems += organization_refusals(client, event.type, data, path)
     return problems
+
+
+def organization_refusals(
+    client: IntakeClient, event_type: str, data: dict[str, Any], path: str
+) -> list[Problem]:
+    """An affiliation or peer review names its organisation, or takes the client's: one it
+    names must be the client's own unless the client may name others (``other_organizations``);
+    without one, the client must have one configured."""
+    kind, withdrawn = ITEM_EVENTS.get(event_type, ("", True))
+    if withdrawn or kind not in ("affiliation", "review"):
+        return []
+    named = data.get("organization")
+    own = client.organization
+    where = f"{path}.data.organization"
+    if named is None:
+        if own is None:
+            return [
+                Problem(
+                    where,
+                    f"required: client {client.id!r} has no organization configured to default to",
+                )
+            ]
+        return []
+    if client.other_organizations or (own is not None and named.get("ror") == own.ror):
+        return []
+    return [
+        Problem(
+            where,
+            f"client {client.id!r} may assert {kind}s with its own organization only "
+            "(other_organizations is false)",
+        )
+    ]
 
 
 def owns_source(client: IntakeClient, source: str) -> bool:

@@ -10,6 +10,12 @@ from urllib.parse import urlsplit
 from worker.events.cloudevents import Problem
 from worker.metadata.errors import WorkValidationError
 from worker.metadata.fields import MAX_URL, MAX_VERSION, MAX_WORK_ID
+from worker.metadata.orcid_items import (
+    to_json,
+    validate_affiliation,
+    validate_funding,
+    validate_review,
+)
 from worker.metadata.requirements import registration_problems
 from worker.metadata.work import Work, validate_work
 from worker.pids.identifiers import InvalidIdentifier, normalize_orcid
@@ -22,6 +28,25 @@ WORK_UPDATED = "work.updated"
 WORK_WITHDRAWN = "work.withdrawn"
 RESEARCHER_AUTHORIZED = "researcher.authorized"
 RESEARCHER_REVOKED = "researcher.revoked"
+AFFILIATION_PUBLISHED = "affiliation.published"
+AFFILIATION_UPDATED = "affiliation.updated"
+AFFILIATION_WITHDRAWN = "affiliation.withdrawn"
+FUNDING_PUBLISHED = "funding.published"
+FUNDING_UPDATED = "funding.updated"
+FUNDING_WITHDRAWN = "funding.withdrawn"
+REVIEW_PUBLISHED = "review.published"
+REVIEW_WITHDRAWN = "review.withdrawn"
+#: The ORCID items beyond works, by event type: (kind, withdrawn?).
+ITEM_EVENTS: dict[str, tuple[str, bool]] = {
+    AFFILIATION_PUBLISHED: ("affiliation", False),
+    AFFILIATION_UPDATED: ("affiliation", False),
+    AFFILIATION_WITHDRAWN: ("affiliation", True),
+    FUNDING_PUBLISHED: ("funding", False),
+    FUNDING_UPDATED: ("funding", False),
+    FUNDING_WITHDRAWN: ("funding", True),
+    REVIEW_PUBLISHED: ("review", False),
+    REVIEW_WITHDRAWN: ("review", True),
+}
 
 
 #: Bounds of researcher.authorized's fields: the columns they land in (orcid_grants.client_id,
@@ -213,12 +238,49 @@ def _revoked(data: Any, path: str, _ctx: IntakeContext) -> tuple[dict[str, Any],
     return {**data, "orcid": orcid}, problems
 
 
+def _item(validate: Callable[[Any], Any]) -> Checker:
+    """The check of an affiliation, funding or review: the model's, problems by JSON path."""
+
+    def check(data: Any, path: str, _ctx: IntakeContext) -> tuple[dict[str, Any], list[Problem]]:
+        try:
+            item = validate(data)
+        except WorkValidationError as exc:
+            return {}, [Problem(_join(path, p), m) for p, m in exc.problems]
+        return to_json(item), []
+
+    return check
+
+
+def _item_withdrawn(
+    data: Any, path: str, _ctx: IntakeContext
+) -> tuple[dict[str, Any], list[Problem]]:
+    problems = _object(data, path, {"id", "version"})
+    if problems and not isinstance(data, dict):
+        return {}, problems
+    if not isinstance(data.get("id"), str) or not data["id"].strip():
+        problems.append(Problem(f"{path}.id", "required, a non-empty string"))
+    else:
+        _string(data, "id", path, MAX_WORK_ID, problems)
+    version = data.get("version")
+    if version is not None and not _bounded_int(version, 1, MAX_VERSION):
+        problems.append(Problem(f"{path}.version", f"must be an integer from 1 to {MAX_VERSION}"))
+    return dict(data), problems
+
+
 CHECKS: dict[str, Checker] = {
     WORK_PUBLISHED: _work,
     WORK_UPDATED: _work,
     WORK_WITHDRAWN: _withdrawn,
     RESEARCHER_AUTHORIZED: _authorized,
     RESEARCHER_REVOKED: _revoked,
+    AFFILIATION_PUBLISHED: _item(validate_affiliation),
+    AFFILIATION_UPDATED: _item(validate_affiliation),
+    AFFILIATION_WITHDRAWN: _item_withdrawn,
+    FUNDING_PUBLISHED: _item(validate_funding),
+    FUNDING_UPDATED: _item(validate_funding),
+    FUNDING_WITHDRAWN: _item_withdrawn,
+    REVIEW_PUBLISHED: _item(validate_review),
+    REVIEW_WITHDRAWN: _item_withdrawn,
 }
 
 

@@ -21,6 +21,7 @@ from worker.orcid.grants import access_token, mark_revoked, wipe_tokens
 from worker.orcid.oauth import OAuthFailed
 from worker.orcid.recipients import tell_researcher
 from worker.orcid.result import Result
+from worker.orcid.sections import service as sections
 
 if TYPE_CHECKING:
     from worker.config import Settings
@@ -47,7 +48,7 @@ def park(session: Session, grant: OrcidGrant, reason: str) -> int:
         row.state = PlacementState.AWAITING_CONSENT
         row.last_error = f"waiting for the researcher to authorise again: {reason}"
         count += 1
-    return count
+    return count + sections.park(session, grant, reason)
 
 
 def revoke_grants(

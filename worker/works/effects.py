@@ -42,8 +42,13 @@ def on_work_withdrawn(session: Session, work: Work, trigger: Trigger) -> list[st
 
 def on_grant_stored(session: Session, grant: OrcidGrant, trigger: Trigger) -> str | None:
     from worker.orcid import placements
+    from worker.orcid.sections import service as sections
 
-    return placements.on_grant_stored(session, grant, trigger)
+    notes = [
+        placements.on_grant_stored(session, grant, trigger),
+        sections.on_grant_stored(session, grant),
+    ]
+    return "; ".join(n for n in notes if n) or None
 
 
 def on_researcher_revoked(session: Session, data: dict[str, Any], trigger: Trigger) -> str:

@@ -1,0 +1,241 @@
+"""Affiliations on ORCID records with the works' guarantees: placed once, updated in place,
+withdrawn; lost answers adopted; the researcher's deletion respected; backfill on a new grant;
+revocation parks them. Counted at the sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.orcid.helpers import authorize, notifications, receive, researcher
+from tests.orcid.sections_helpers import (
+    OTHER_ORG,
+    affiliation,
+    assertion,
+    items,
+    place_pending_items,
+    record_items,
+    sections_settings,
+)
+from worker.config import Settings
+from worker.metadata.orcid_items import AFFILIATION_KINDS
+from worker.models import ApiCall, OrcidItemKind, PlacementState
+from worker.orcid.sections.status import item_status
+
+
+@pytest.fixture
+def settings(sandbox, tmp_path: Any) -> Settings:
+    return sections_settings(sandbox, tmp_path)
+
+
+def _calls(session, method: str | None = None) -> list[tuple[str, int | None]]:
+    query = select(ApiCall).where(ApiCall.service == "orcid", ~ApiCall.url.endswith("/record"))
+    if method:
+        query = query.where(ApiCall.method == method)
+    return [(c.method, c.status) for c in session.execute(query.order_by(ApiCall.id)).scalars()]
+
+
+@pytest.mark.parametrize("kind", AFFILIATION_KINDS)
+def test_each_affiliation_section_is_placed_once_updated_in_place_and_withdrawn(
+    session, sandbox, cipher, deps, client_id, kind
+):
+    # Given a researcher who authorised the institution
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+
+    # When the CRIS publishes an affiliation (naming no organisation: the tenant's is used)
+    event = receive(session, "affiliation.published", affiliation(orcid, kind=kind, version=1))
+    place_pending_items(session, deps)
+    # Then it is on the record once, in its section, with the institution's ROR id
+    assert event.status.value == "done", event.outcome
+    on_record = record_items(sandbox, orcid)
+    assert [(a["section"], a["source_client_id"]) for a in on_record] == [(kind, client_id)]
+    organization = on_record[0]["body"]["organization"]
+    assert organization["disambiguated-organization"]["disambiguated-organization-identifier"] == (
+        "https://ror.org/03b94tp07"
+    )
+    put_code = on_record[0]["put_code"]
+
+    # When it is updated (a newer version) and its unchanged repeat arrives
+    receive(session, "affiliation.updated", affiliation(orcid, kind=kind, version=2, role="Dean"))
+    place_pending_items(session, deps)
+    receive(session, "affiliation.updated", affiliation(orcid, kind=kind, version=2, role="Dean"))
+    place_pending_items(session, deps)
+    # Then the same item was changed in place, once
+    on_record = record_items(sandbox, orcid)
+    assert [(a["put_code"], a["body"]["role-title"]) for a in on_record] == [(put_code, "Dean")]
+
+    # When it is withdrawn
+    receive(session, "affiliation.withdrawn", {"id": "aff-1"})
+    place_pending_items(session, deps)
+    # Then it is gone from the record
+    assert record_items(sandbox, orcid) == []
+    assert [i.state for i in items(session, "affiliation", "aff-1")] == [PlacementState.DELETED]
+    assert _calls(session) == [("POST", 201), ("PUT", 200), ("DELETE", 204)]
+
+
+def test_an_older_version_is_stale_and_changes_nothing(session, sandbox, cipher, deps, client_id):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    receive(session, "affiliation.published", affiliation(orcid, version=3, role="Dean"))
+    place_pending_items(session, deps)
+
+    older = receive(session, "affiliation.updated", affiliation(orcid, version=2, role="Clerk"))
+
+    assert older.status.value == "stale"
+    assert place_pending_items(session, deps) == []
+    assert record_items(sandbox, orcid)[0]["body"]["role-title"] == "Dean"
+
+
+def test_a_lost_answer_is_read_back_and_adopted(session, sandbox, cipher, deps, client_id):
+    # Given the network loses ORCID's answer to the POST (ORCID did create the item)
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    receive(session, "affiliation.published", affiliation(orcid))
+    sandbox.set_faults("orcid", lost_response_rate=1.0)
+    first = place_pending_items(session, deps)[0]
+    sandbox.set_faults("orcid", lost_response_rate=0)
+    row = items(session, "affiliation", "aff-1")[0]
+    assert first.delay is not None and row.in_doubt and row.put_code is None
+
+    # When the retry runs
+    place_pending_items(session, deps)
+
+    # Then it read the section, adopted our item, and did not POST again
+    on_record = record_items(sandbox, orcid)
+    row = items(session, "affiliation", "aff-1")[0]
+    assert len(on_record) == 1
+    assert row.put_code == on_record[0]["put_code"] and row.state == PlacementState.PLACED
+    assert [m for m, _ in _calls(session)] == ["POST", "GET", "PUT"]
+
+
+def test_the_researcher_deleting_it_is_respected(session, sandbox, cipher, deps, client_id):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    receive(session, "affiliation.published", affiliation(orcid, version=1))
+    place_pending_items(session, deps)
+    sandbox.delete_activity(orcid, record_items(sandbox, orcid)[0]["put_code"])
+
+    receive(session, "affiliation.updated", affiliation(orcid, version=2, role="Dean"))
+    place_pending_items(session, deps)
+    receive(session, "affiliation.updated", affiliation(orcid, version=3, role="Provost"))
+    place_pending_items(session, deps)
+
+    assert record_items(sandbox, orcid) == []
+    row = items(session, "affiliation", "aff-1")[0]
+    assert row.state == PlacementState.REMOVED_BY_RESEARCHER
+    assert [n.event_type for n in notifications(session, "orcid.removed_by_researcher")] == [
+        "orcid.removed_by_researcher"
+    ]
+
+
+def test_it_waits_for_consent_and_the_grant_backfills_it(session, sandbox, cipher, deps, client_id):
+    # Given an affiliation for a researcher who has not authorised anyone yet
+    orcid = researcher(sandbox)
+    receive(session, "affiliation.published", affiliation(orcid))
+    assert place_pending_items(session, deps) == []
+    assert items(session, "affiliation", "aff-1")[0].state == PlacementState.AWAITING_CONSENT
+
+    # When their grant arrives
+    grant_event, _ = authorize(session, sandbox, cipher, orcid, client_id)
+    place_pending_items(session, deps)
+
+    # Then the affiliation is placed
+    assert [a["section"] for a in record_items(sandbox, orcid)] == ["employment"]
+    assert items(session, "affiliation", "aff-1")[0].state == PlacementState.PLACED
+
+
+def test_a_revoked_grant_parks_it_until_the_researcher_authorises_again(
+    session, sandbox, cipher, deps, client_id
+):
+    orcid = researcher(sandbox)
+    _grant, token = authorize(session, sandbox, cipher, orcid, client_id)
+    sandbox.revoke_token(token["access_token"])
+    receive(session, "affiliation.published", affiliation(orcid))
+
+    result = place_pending_items(session, deps)[0]
+
+    assert "revoked" in result.note
+    row = items(session, "affiliation", "aff-1")[0]
+    assert row.state == PlacementState.AWAITING_CONSENT
+    assert record_items(sandbox, orcid) == []
+    authorize(session, sandbox, cipher, orcid, client_id)
+    place_pending_items(session, deps)
+    assert len(record_items(sandbox, orcid)) == 1
+
+
+def test_moving_to_another_section_removes_the_old_item(session, sandbox, cipher, deps, client_id):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    receive(session, "affiliation.published", affiliation(orcid, version=1))
+    place_pending_items(session, deps)
+
+    receive(session, "affiliation.updated", affiliation(orcid, version=2, kind="service"))
+    place_pending_items(session, deps)
+
+    assert [a["section"] for a in record_items(sandbox, orcid)] == ["service"]
+    assert items(session, "affiliation", "aff-1")[0].section == "service"
+
+
+def test_placed_and_failed_webhooks_name_the_section(session, sandbox, cipher, deps, client_id):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    receive(session, "affiliation.published", affiliation(orcid, kind="education"))
+    place_pending_items(session, deps)
+
+    placed = notifications(session, "orcid.placed")
+
+    assert [n.payload["section"] for n in placed] == ["education"]
+    assert placed[0].payload["kind"] == "affiliation"
+    assert placed[0].payload["id"] == "aff-1"
+    assert placed[0].client_id == "cris"
+
+
+def test_the_status_is_shown_to_its_owner_only(session, sandbox, cipher, deps, client_id):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    event = receive(session, "affiliation.published", affiliation(orcid))
+    place_pending_items(session, deps)
+
+    mine = item_status(session, OrcidItemKind.AFFILIATION, event.source, "aff-1", owner="cris")
+    theirs = item_status(session, OrcidItemKind.AFFILIATION, event.source, "aff-1", owner="other")
+
+    assert theirs is None
+    assert mine is not None
+    assert [(i["orcid"], i["state"], i["section"]) for i in mine["orcid"]] == [
+        (orcid, "placed", "employment")
+    ]
+
+
+def test_another_client_cannot_touch_an_affiliation_it_does_not_own(
+    session, sandbox, cipher, deps, client_id
+):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    receive(session, "affiliation.published", affiliation(orcid, version=1))
+    place_pending_items(session, deps)
+
+    # The same (source, id) sent by another client (its intake refuses the source; the
+    # processor refuses it too, should one get through)
+    update = receive(
+        session, "affiliation.updated", affiliation(orcid, version=2, role="X"), client_id="other"
+    )
+    withdraw = receive(session, "affiliation.withdrawn", {"id": "aff-1"}, client_id="other")
+
+    assert update.status.value == "failed" and "another client" in update.outcome
+    assert withdraw.status.value == "failed"
+    assert place_pending_items(session, deps) == []
+    assert record_items(sandbox, orcid)[0]["body"]["role-title"] == "Lecturer"
+    assert assertion(session, "affiliation", "aff-1").withdrawn_at is None
+
+
+def test_an_event_naming_its_own_organisation_keeps_it(session, sandbox, cipher, deps, client_id):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+
+    receive(session, "affiliation.published", affiliation(orcid, organization=OTHER_ORG))
+    place_pending_items(session, deps)
+
+    assert record_items(sandbox, orcid)[0]["body"]["organization"]["name"] == "Elsewhere"
