@@ -66,7 +66,7 @@ def funding(*orcids: str, item_id: str = "fund-1", **extra: Any) -> dict[str, An
         "grant_number": f"MFP-{item_id}",
         "amount": {"value": "450000.00", "currency": "NZD"},
         "start_date": "2021",
-        "contributors": contributors + [{"name": "C. Babbage", "role": "other-contribution"}],
+        "contributors": [*contributors, {"name": "C. Babbage", "role": "other-contribution"}],
         **extra,
     }
 

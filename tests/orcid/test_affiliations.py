@@ -139,7 +139,7 @@ def test_it_waits_for_consent_and_the_grant_backfills_it(session, sandbox, ciphe
     assert items(session, "affiliation", "aff-1")[0].state == PlacementState.AWAITING_CONSENT
 
     # When their grant arrives
-    grant_event, _ = authorize(session, sandbox, cipher, orcid, client_id)
+    _grant_event, _ = authorize(session, sandbox, cipher, orcid, client_id)
     place_pending_items(session, deps)
 
     # Then the affiliation is placed
