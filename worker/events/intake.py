@@ -25,7 +25,13 @@ from worker.config import IntakeClient
 from worker.db import enqueue_after_commit
 from worker.events.cloudevents import CloudEvent, Problem, parse_event
 from worker.events.tenancy import Installation, refusals
-from worker.events.types import RESEARCHER_AUTHORIZED, IntakeContext, check_data, work_key
+from worker.events.types import (
+    ITEM_EVENTS,
+    RESEARCHER_AUTHORIZED,
+    IntakeContext,
+    check_data,
+    work_key,
+)
 from worker.models import EventStatus, ReceivedEvent
 from worker.orcid.tokens import TokenCipher
 
@@ -140,10 +146,18 @@ def _seal_tokens(data: dict[str, Any], cipher: TokenCipher) -> dict[str, Any]:
     return sealed
 
 
-def status_url(source: str, work_id: str | None) -> str | None:
+def status_url(source: str, work_id: str | None, collection: str = "works") -> str | None:
     if work_id is None:
         return None
-    return f"/works/{quote(source, safe='')}/{quote(work_id, safe='')}"
+    return f"/{collection}/{quote(source, safe='')}/{quote(work_id, safe='')}"
+
+
+def _status_url_of(event_type: str, source: str, data: dict[str, Any]) -> str | None:
+    """Where the status of what the event is about is read (works, affiliations, ...)."""
+    item = ITEM_EVENTS.get(event_type)
+    if item is not None:
+        return status_url(source, str(data["id"]), f"{item[0]}s")
+    return status_url(source, work_key(event_type, data))
 
 
 def _row(item: CheckedEvent, client_id: str, cipher: TokenCipher) -> dict[str, Any]:
@@ -237,7 +251,7 @@ def store_events(
                 receipt=str(receipt),
                 duplicate=duplicate,
                 correlation_id=correlation_id,
-                status_url=status_url(item.event.source, work_key(item.event.type, item.data)),
+                status_url=_status_url_of(item.event.type, item.event.source, item.data),
             )
         )
     session.flush()

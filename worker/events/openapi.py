@@ -16,6 +16,7 @@ from worker.events.cloudevents import (
     TIME_MIN,
 )
 from worker.events.types import (
+    ITEM_EVENTS,
     MAX_CLIENT_ID,
     MAX_EXPIRES_IN,
     MAX_SHORT_TEXT,
@@ -27,6 +28,7 @@ from worker.events.types import (
     WORK_WITHDRAWN,
 )
 from worker.metadata.fields import MAX_URL, MAX_VERSION, MAX_WORK_ID, ORCID_PATTERN
+from worker.metadata.orcid_items import Affiliation, Funding, Review
 from worker.metadata.work import Work
 
 
@@ -44,8 +46,9 @@ def _inline(schema: Any, defs: dict[str, Any]) -> Any:
     return schema
 
 
-def work_schema() -> dict[str, Any]:
-    schema = Work.model_json_schema(mode="validation")
+def work_schema(model: type[Any] = Work) -> dict[str, Any]:
+    """The model's JSON Schema with its definitions inlined (a Work by default)."""
+    schema = model.model_json_schema(mode="validation")
     inlined: dict[str, Any] = _inline(schema, schema.get("$defs", {}))
     return inlined
 
@@ -82,6 +85,15 @@ AUTHORIZED_DATA = {
             "maxLength": MAX_CLIENT_ID,
             "description": "A configured ORCID client; required when several are configured.",
         },
+    },
+}
+ITEM_WITHDRAWN_DATA = {
+    "type": "object",
+    "required": ["id"],
+    "additionalProperties": False,
+    "properties": {
+        "id": _string(MAX_WORK_ID, description="The item's id in the emitting system."),
+        "version": {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
     },
 }
 REVOKED_DATA = {
@@ -122,6 +134,9 @@ def cloudevent_schema() -> dict[str, Any]:
         RESEARCHER_AUTHORIZED: AUTHORIZED_DATA,
         RESEARCHER_REVOKED: REVOKED_DATA,
     }
+    items = {"affiliation": Affiliation, "funding": Funding, "review": Review}
+    for event_type, (kind, withdrawn) in ITEM_EVENTS.items():
+        by_type[event_type] = ITEM_WITHDRAWN_DATA if withdrawn else work_schema(items[kind])
     return {
         "title": "CloudEvent",
         "description": "A CloudEvents 1.0 event in structured JSON mode. Strings hold no NUL "

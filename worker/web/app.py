@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from worker.bootstrap import Runtime
-from worker.web import crossref, intake, ops, ops_access, orcid, routes
+from worker.web import crossref, intake, items, ops, ops_access, orcid, routes
 from worker.web.deps import problem
 from worker.web.guard import UnsafeParameterGuard
 
@@ -29,6 +29,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         ops_access.guarded_docs(app, runtime.settings)
     app.include_router(intake.router)
     app.include_router(routes.router)
+    app.include_router(items.router)
     app.include_router(orcid.router)
     app.include_router(crossref.router)
     app.include_router(ops.router)
