@@ -22,6 +22,7 @@ from tests.orcid.sections_helpers import (
 from worker.config import Settings
 from worker.metadata.orcid_items import AFFILIATION_KINDS
 from worker.models import ApiCall, OrcidItemKind, PlacementState
+from worker.orcid.reconcile import reconcile_record
 from worker.orcid.sections.status import item_status
 
 
@@ -239,3 +240,28 @@ def test_an_event_naming_its_own_organisation_keeps_it(session, sandbox, cipher,
     place_pending_items(session, deps)
 
     assert record_items(sandbox, orcid)[0]["body"]["organization"]["name"] == "Elsewhere"
+
+
+def test_reconciliation_finds_a_deleted_affiliation_and_respects_it(
+    session, sandbox, cipher, deps, client_id
+):
+    # Given an affiliation on the record, which the researcher then deletes at ORCID
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    receive(session, "affiliation.published", affiliation(orcid))
+    place_pending_items(session, deps)
+    put_code = record_items(sandbox, orcid)[0]["put_code"]
+    sandbox.delete_activity(orcid, put_code)
+
+    # When the record is reconciled
+    result = reconcile_record(session, deps, orcid)
+
+    # Then the item is marked removed by the researcher, reported, and not queued again
+    assert result.report is not None
+    removed = result.report["removed_by_researcher"]
+    assert [(r["kind"], r["section"], r["put_code"]) for r in removed] == [
+        ("affiliation", "employment", put_code)
+    ]
+    assert items(session, "affiliation", "aff-1")[0].state == PlacementState.REMOVED_BY_RESEARCHER
+    assert place_pending_items(session, deps) == []
+    assert record_items(sandbox, orcid) == []

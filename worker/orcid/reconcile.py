@@ -33,6 +33,7 @@ from worker.orcid.placements import find_ours, mark_removed_by_researcher, queue
 from worker.orcid.recipients import tell_researcher
 from worker.orcid.result import Result, flushed
 from worker.orcid.revocation import handle_revoked, revoked_reason
+from worker.orcid.sections.reconcile import reconcile_items
 
 if TYPE_CHECKING:
     from worker.orcid.deps import OrcidDeps
@@ -117,6 +118,21 @@ def _reconcile_grant(
             foreign[summary.put_code] = summary
     for row in repository.placements_to_reconcile(session, orcid, grant.client_id):
         _check_placement(session, deps, row, ours, summaries, report)
+    try:  # the other sections (affiliations, fundings, peer reviews), with the same token
+        reconcile_items(
+            session,
+            deps.member(grant.client_id),
+            access_token(deps.cipher, grant),
+            orcid,
+            grant.client_id,
+            report,
+        )
+    except RevokedToken as exc:
+        handle_revoked(session, deps.settings, grant, revoked_reason(exc))
+    except OrcidError as exc:
+        report["errors"].append(
+            f"{grant.client_id}: {error_text(exc, deps.settings.error_text_chars)}"
+        )
 
 
 @flushed

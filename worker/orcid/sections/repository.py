@@ -122,16 +122,19 @@ def stalled_item_ids(session: Session, before: datetime, limit: int) -> list[int
     )
 
 
-def placed_items(session: Session, orcid: str, client_id: str) -> list[OrcidItem]:
-    """The record's items this client placed (what reconciliation checks), locked."""
+def items_to_reconcile(session: Session, orcid: str, client_id: str) -> list[OrcidItem]:
+    """The record's items this client placed, or whose POST is in doubt, locked (skipping
+    those a worker holds: they are moving already)."""
     return list(
         session.execute(
             select(OrcidItem)
             .where(
                 OrcidItem.orcid == orcid,
                 OrcidItem.client_id == client_id,
-                OrcidItem.state == PlacementState.PLACED,
-                OrcidItem.put_code.is_not(None),
+                or_(
+                    (OrcidItem.state == PlacementState.PLACED) & OrcidItem.put_code.is_not(None),
+                    OrcidItem.in_doubt.is_(True),
+                ),
             )
             .order_by(OrcidItem.id)
             .with_for_update(skip_locked=True)
