@@ -39,6 +39,9 @@ DEMO_ENV = {
     "PIDSYNC_DOI_RETRY_BACKOFF": "1,2",
 }
 FAILING_DOI = "10.32013/demo.rejected"
+#: The demo institution: its affiliations name it when the event names no organisation.
+ORGANIZATION = {"name": "Demo University", "city": "Wellington", "country": "NZ",
+                "ror": "https://ror.org/03b94tp07"}  # fmt: skip
 
 
 @dataclass
@@ -295,6 +298,70 @@ def _ada_revokes(runtime: Any, url: str, sandbox: Any, ada: str) -> bool:
     return _show(runtime, 11, step, _wait(runtime, step))
 
 
+def _item_status(runtime: Any, kind: str, item_id: str) -> dict[str, Any] | None:
+    from worker.models import OrcidItemKind
+    from worker.orcid.sections.status import item_status
+
+    with runtime.database.session() as session:
+        return item_status(session, OrcidItemKind(kind), SOURCE, item_id, owner=None)
+
+
+def _items_placed(runtime: Any, kind: str, item_id: str, timeout: float = 30.0) -> list[str]:
+    """The item's states on each record, once none is pending (or the timeout passed)."""
+    deadline = time.monotonic() + timeout
+    states: list[str] = []
+    while time.monotonic() < deadline:
+        status = _item_status(runtime, kind, item_id) or {}
+        states = [i["state"] for i in status.get("orcid", [])]
+        if states and PlacementState.PENDING not in states:
+            break
+        time.sleep(0.25)
+    return states
+
+
+def _grace_affiliation_and_funding(runtime: Any, url: str, grace: str) -> bool:
+    """The CRIS asserts Grace's employment (naming no organisation: the institution's own)
+    and her grant (funder by its Crossref Funder ID): both arrive on her record."""
+    employment = {
+        "id": "emp-1",
+        "orcid": grace,
+        "kind": "employment",
+        "department": "Oceanography",
+        "role": "Research fellow",
+        "start_date": "2024-02",
+    }
+    grant = {
+        "id": "grant-1",
+        "title": "Tides of the South Pacific",
+        "type": "grant",
+        "funder": {"name": "Marsden Fund", "country": "NZ", "funder_id": "10.13039/501100009193"},
+        "grant_number": "MFP-24-007",
+        "amount": {"value": "300000.00", "currency": "NZD"},
+        "start_date": "2024",
+        "contributors": [{"orcid": grace, "given": "Grace", "family": "Hopper", "role": "lead"}],
+    }
+    ok = True
+    journeys: list[tuple[str, str, dict[str, Any]]] = [
+        ("e-12", "affiliation.published", employment),
+        ("e-13", "funding.published", grant),
+    ]
+    for number, (event_id, event_type, data) in enumerate(journeys, 12):
+        step = Step(f"{event_type}: {data['id']} for Grace", _event(event_id, event_type, data))
+        _post(step, url)
+        kind = event_type.split(".", 1)[0]
+        states = _items_placed(runtime, kind, str(data["id"]))
+        good = step.http == 202 and states == [PlacementState.PLACED]
+        click.echo(f"{'ok ' if good else '!! '}{number}. {step.label}")
+        click.echo(f"      HTTP {step.http}; status at {step.answer.get('status_url')}")
+        for event in _events(runtime, _receipts(step)):
+            click.echo(f"      event {event.event_id}: {event.status.value} — {event.outcome}")
+        for item in (_item_status(runtime, kind, str(data["id"])) or {}).get("orcid", []):
+            click.echo(f"      ORCID {item['orcid']} {item['section']}: {item['state']}, "
+                       f"put-code {item['put_code']}")  # fmt: skip
+        ok = good and ok
+    return ok
+
+
 def _sandbox_counts(sandbox: Any, ada: str, grace: str) -> bool:
     state = sandbox.state()
     records = state["orcid"]["records"]
@@ -308,7 +375,11 @@ def _sandbox_counts(sandbox: Any, ada: str, grace: str) -> bool:
         click.echo(f"  Crossref {submission['file_name']}: {submission['status']} ({outcomes})")
     click.echo(f"  Ada's ORCID record: {ada_works}")
     click.echo(f"  Grace's ORCID record: {grace_works}")
+    activities = records.get(grace, {}).get("activities", [])
+    sections = sorted(a["section"] for a in activities)
+    click.echo(f"  Grace's affiliations and fundings: {', '.join(sections)}")
     once = len(dois) == 1 and len(ada_works) == 2 and len(grace_works) == 2
+    once = once and sections == ["employment", "funding"]
     click.echo("  every effect happened exactly once" if once else "  !! unexpected counts")
     return once
 
@@ -333,7 +404,9 @@ def run_demo(data_dir: Path | None) -> int:
     env.setdefault("log_level", os.environ.get("PIDSYNC_LOG_LEVEL", "WARNING"))
     try:
         settings = load_settings(
-            _env_file=None, data_dir=data_dir, intake_clients={CLIENT: SECRET},
+            _env_file=None, data_dir=data_dir,
+            intake_clients=[{"id": CLIENT, "secrets": [SECRET], "sources": ["*"],
+                             "organization": ORGANIZATION}],
             orcid_callback_url=f"{url}/orcid/callback", **env,
         )  # fmt: skip
         click.echo("starting PostgreSQL and Redis (embedded unless configured)...", err=True)
@@ -366,6 +439,7 @@ def run_demo(data_dir: Path | None) -> int:
         ok = _run_steps(runtime, url, _steps(ada, grace))
         ok = _grace_consents(runtime, url, sandbox, grace) and ok
         ok = _ada_revokes(runtime, url, sandbox, ada) and ok
+        ok = _grace_affiliation_and_funding(runtime, url, grace) and ok
         ok = _sandbox_counts(sandbox, ada, grace) and ok
         click.echo(
             "\nEvery journey ended as it should."
