@@ -265,3 +265,82 @@ def test_reconciliation_finds_a_deleted_affiliation_and_respects_it(
     assert items(session, "affiliation", "aff-1")[0].state == PlacementState.REMOVED_BY_RESEARCHER
     assert place_pending_items(session, deps) == []
     assert record_items(sandbox, orcid) == []
+
+
+def test_the_sweep_resends_an_item_whose_message_was_lost(
+    broker, session, database, sandbox, cipher, deps, client_id, redis_client
+):
+    from datetime import timedelta
+
+    from tests.helpers import queued_messages
+    from worker.clock import utcnow
+    from worker.orcid.sections.sweep import resend_stalled_items
+
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    receive(session, "affiliation.published", affiliation(orcid))
+    session.commit()
+    assert resend_stalled_items(database, deps.settings) == 0  # just queued: not stalled
+    redis_client.flushdb()
+    row = items(session, "affiliation", "aff-1")[0]
+    row.enqueued_at = utcnow() - timedelta(hours=1)
+    session.commit()
+
+    assert resend_stalled_items(database, deps.settings) == 1
+    assert resend_stalled_items(database, deps.settings) == 0
+    assert [name for name, _args in queued_messages(redis_client)] == ["orcid.place_item"]
+
+
+def test_two_events_for_a_new_affiliation_at_once_make_one_item(
+    committed_database, committed_deps, sandbox, cipher, client_id
+):
+    import threading
+
+    from tests.helpers import SOURCE, process_event
+    from worker.events.service import Context
+    from worker.models import OrcidItem, ReceivedEvent
+
+    # Given a researcher who authorised, and two events about one new affiliation (a CRIS
+    # that sent "published" then "updated" quickly) reaching two workers at the same moment
+    database = committed_database
+    orcid = researcher(sandbox)
+    ctx = Context(committed_deps.settings, orcid=committed_deps)
+    with database.session() as session:
+        authorize(session, sandbox, cipher, orcid, client_id)
+        ids = []
+        for n, role in enumerate(("Lecturer", "Dean")):
+            row = ReceivedEvent(
+                source=SOURCE, event_id=f"race-{n}", type="affiliation.published",
+                client_id="cris", correlation_id=f"c-{n}", data=affiliation(orcid, role=role),
+            )  # fmt: skip
+            session.add(row)
+            session.flush()
+            ids.append(row.id)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def run(event_id: int) -> None:
+        try:
+            with database.session() as session:
+                session.connection()
+                barrier.wait(timeout=10)
+                outcome = process_event(session, event_id, ctx)
+                outcomes.append(f"{outcome.status.value}: {outcome.message}")
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    # Then both were applied in turn to one assertion with one item, placed once
+    assert not errors, errors
+    assert all(o.startswith("done") for o in outcomes), outcomes
+    with database.session() as session:
+        rows = list(session.execute(select(OrcidItem)).scalars())
+        assert len(rows) == 1
+        place_pending_items(session, committed_deps)
+    assert len(record_items(sandbox, orcid)) == 1
