@@ -149,3 +149,16 @@ def test_status_without_client_settings_is_exit_2_naming_them(monkeypatch):
     result = CliRunner().invoke(main, ["status", "s", "w"])
     assert result.exit_code == 2
     assert "PIDSYNC_EMIT_CLIENT" in result.stderr
+
+
+def test_status_of_a_funding_reads_the_fundings_collection(live_server, monkeypatch):
+    monkeypatch.setenv("PIDSYNC_EMIT_URL", live_server)
+    monkeypatch.setenv("PIDSYNC_EMIT_CLIENT", "cris")
+    monkeypatch.setenv("PIDSYNC_EMIT_SECRET", INTAKE_SECRET)
+
+    missing = CliRunner().invoke(
+        main, ["status", "--kind", "funding", "https://cris.example.edu", "grant-1"]
+    )
+
+    assert missing.exit_code == 2
+    assert "no funding 'grant-1'" in missing.stderr

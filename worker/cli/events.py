@@ -47,17 +47,30 @@ def _finish(status_code: int, body: Any, command: str) -> None:
 @click.option("--url", help="pidsync's base URL [PIDSYNC_EMIT_URL, default http://127.0.0.1:8000]")
 @click.option("--client", help="intake client id [PIDSYNC_EMIT_CLIENT]")
 @click.option("--secret", help="the client's secret [PIDSYNC_EMIT_SECRET]")
+@click.option(
+    "--kind",
+    type=click.Choice(["work", "affiliation", "funding", "review"]),
+    default="work",
+    show_default=True,
+    help="what SOURCE and ID name",
+)
 def status(
-    source: str, work_id: str, url: str | None, client: str | None, secret: str | None
+    source: str,
+    work_id: str,
+    url: str | None,
+    client: str | None,
+    secret: str | None,
+    kind: str,
 ) -> None:
-    """Print a work's status (DOI, ORCID placements, events) as JSON, read through the signed
-    status API as the configured intake client."""
+    """Print a work's status (DOI, ORCID placements, events), or an affiliation's, funding's
+    or review's (its ORCID items), as JSON, read through the signed status API as the
+    configured intake client."""
     from worker.events.emit import EmitError, read_signed, work_path
 
     base, client_id, key = _client_settings(url, client, secret)
     try:
         status_code, body = read_signed(
-            work_path(source, work_id), url=base, client=client_id, secret=key
+            work_path(source, work_id, f"{kind}s"), url=base, client=client_id, secret=key
         )
     except EmitError as exc:
         fail(str(exc), exc.exit_code)

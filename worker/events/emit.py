@@ -46,9 +46,11 @@ def emit_raw(
     return response.status_code, body
 
 
-def work_path(source: str, work_id: str) -> str:
-    """``/works/{source}/{id}``, each percent-encoded as one segment (DESIGN.md §7)."""
-    return f"/works/{quote(source, safe='')}/{quote(work_id, safe='')}"
+def work_path(source: str, work_id: str, collection: str = "works") -> str:
+    """``/works/{source}/{id}``, each percent-encoded as one segment (DESIGN.md §7);
+    ``collection`` names another status collection (``affiliations``, ``fundings``,
+    ``reviews``)."""
+    return f"/{collection}/{quote(source, safe='')}/{quote(work_id, safe='')}"
 
 
 def read_signed(
