@@ -118,3 +118,48 @@ def test_a_lost_answer_to_the_review_post_is_adopted(session, sandbox, cipher, d
 
     assert len(record_items(sandbox, orcid, "peer-review")) == 2
     assert [i.state for i in items(session, "review", "rev-2")] == [PlacementState.PLACED]
+
+
+def test_two_workers_placing_reviews_of_one_new_journal_register_it_once(
+    committed_database, committed_deps, sandbox, cipher, client_id
+):
+    import threading
+
+    from worker.models import OrcidItem
+    from worker.orcid.sections import placement
+
+    # Given two reviewers' reviews of one journal ORCID does not know yet
+    database = committed_database
+    reviewers = [researcher(sandbox), researcher(sandbox)]
+    with database.session() as session:
+        for n, orcid in enumerate(reviewers):
+            authorize(session, sandbox, cipher, orcid, client_id)
+            receive(session, "review.published", review(orcid, item_id=f"rev-{n}"))
+    with database.session() as session:
+        ids = list(session.execute(select(OrcidItem.id).order_by(OrcidItem.id)).scalars())
+    barrier = threading.Barrier(len(ids))
+    errors: list[BaseException] = []
+
+    def run(item_id: int) -> None:
+        try:
+            with database.session() as session:
+                session.connection()
+                barrier.wait(timeout=10)
+                placement.place(session, committed_deps, item_id)
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            errors.append(exc)
+
+    # When two workers place them at the same moment
+    threads = [threading.Thread(target=run, args=(i,)) for i in ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    # Then the registry holds the journal once and both reviews are placed
+    assert not errors, errors
+    assert [g["group_id"] for g in sandbox.state()["orcid"]["group_ids"]] == ["issn:0317-8471"]
+    for orcid in reviewers:
+        assert len(record_items(sandbox, orcid, "peer-review")) == 1
+    with database.session() as session:
+        assert len(session.execute(select(OrcidGroupId)).scalars().all()) == 1
