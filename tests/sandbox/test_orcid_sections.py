@@ -292,3 +292,34 @@ def test_the_researcher_deleting_an_item_makes_a_put_404(sandbox, info, owner):
     assert (put.status_code, error_code(put)) == (404, 9016)
     state = sandbox.state()["orcid"]["records"][orcid]
     assert state["activities"] == []
+
+
+def test_hostile_writes_are_refused_before_anything_changes(sandbox, info, owner):
+    orcid, token = owner
+    put_code = put_code_of(post(info, orcid, token, "distinction", affiliation()))
+    url = f"{api(info)}/{orcid}/distinction/{put_code}"
+    other_orcid = researcher(sandbox)
+
+    wrong_code = requests.put(
+        url, json={**affiliation(), "put-code": put_code + 1}, headers=headers(token), timeout=5
+    )
+    with_code = post(info, orcid, token, "distinction", {**affiliation(), "put-code": 5})
+    other_record = post(info, other_orcid, token, "distinction", affiliation())
+    as_xml = requests.post(
+        f"{api(info)}/{orcid}/distinction",
+        data=b"<distinction/>",
+        headers=headers(token, content="application/vnd.orcid+xml"),
+        timeout=5,
+    )
+    wrong_section = requests.get(
+        f"{api(info)}/{orcid}/funding/{put_code}", headers=headers(token), timeout=5
+    )
+
+    assert (wrong_code.status_code, error_code(wrong_code)) == (400, 9019)
+    assert (with_code.status_code, error_code(with_code)) == (400, 9024)
+    assert (other_record.status_code, error_code(other_record)) == (401, 9017)
+    assert as_xml.status_code == 415
+    assert (wrong_section.status_code, error_code(wrong_section)) == (404, 9016)
+    assert [a["put_code"] for a in sandbox.state()["orcid"]["records"][orcid]["activities"]] == [
+        put_code
+    ]
