@@ -344,3 +344,24 @@ def test_two_events_for_a_new_affiliation_at_once_make_one_item(
         assert len(rows) == 1
         place_pending_items(session, committed_deps)
     assert len(record_items(sandbox, orcid)) == 1
+
+
+def test_a_withdrawal_is_final_unless_a_higher_version_follows(
+    session, sandbox, cipher, deps, client_id
+):
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    receive(session, "affiliation.published", affiliation(orcid, version=1))
+    place_pending_items(session, deps)
+    receive(session, "affiliation.withdrawn", {"id": "aff-1", "version": 2})
+    place_pending_items(session, deps)
+
+    late = receive(session, "affiliation.updated", affiliation(orcid, version=2, role="Late"))
+    assert late.status.value == "stale"
+    assert place_pending_items(session, deps) == []
+    assert record_items(sandbox, orcid) == []
+
+    again = receive(session, "affiliation.published", affiliation(orcid, version=3, role="Back"))
+    place_pending_items(session, deps)
+    assert again.status.value == "done", again.outcome
+    assert [a["body"]["role-title"] for a in record_items(sandbox, orcid)] == ["Back"]
