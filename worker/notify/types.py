@@ -29,6 +29,8 @@ DOI_ON_HOLD = "doi.on_hold"
 
 # --- ORCID (worker.orcid.recipients: works by source and id, researchers by orcid) ---------
 
+#: A work, affiliation, funding or peer review placed; the last three also name their ``kind``
+#: and ORCID ``section`` (employment, ..., funding, peer-review).
 ORCID_PLACED = "orcid.placed"
 #: A placement ORCID refused or whose tries are spent; ``error`` says why.
 ORCID_FAILED = "orcid.failed"
