@@ -365,3 +365,21 @@ def test_a_withdrawal_is_final_unless_a_higher_version_follows(
     place_pending_items(session, deps)
     assert again.status.value == "done", again.outcome
     assert [a["body"]["role-title"] for a in record_items(sandbox, orcid)] == ["Back"]
+
+
+def test_consent_through_connect_queues_a_waiting_affiliation(client, session, sandbox):
+    from tests.orcid.test_consent import callback_path, consent_at_orcid, start
+
+    # Given an affiliation waiting for its researcher's consent
+    orcid = researcher(sandbox)
+    receive(session, "affiliation.published", affiliation(orcid))
+    assert items(session, "affiliation", "aff-1")[0].state == PlacementState.AWAITING_CONSENT
+
+    # When the researcher consents through /orcid/connect (not a researcher.authorized event)
+    url = start(client)
+    back = client.get(callback_path(consent_at_orcid(url, orcid)))
+
+    # Then the affiliation is queued for that client
+    assert back.status_code == 200
+    row = items(session, "affiliation", "aff-1")[0]
+    assert row.state == PlacementState.PENDING and row.client_id is not None

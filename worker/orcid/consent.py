@@ -36,6 +36,7 @@ from worker.orcid import return_to as back
 from worker.orcid.grants import can_write, store_token_response
 from worker.orcid.oauth import OAuthFailed
 from worker.orcid.placements import on_grant_stored
+from worker.orcid.sections import service as sections
 from worker.works.trigger import Trigger
 
 if TYPE_CHECKING:
@@ -259,6 +260,7 @@ def finish(
         message = "Authorised for reading only: works will not be added to your record."
     else:
         on_grant_stored(session, grant, Trigger(client_id=None, settings=deps.settings))
+        sections.on_grant_stored(session, grant)  # affiliations, fundings, reviews waiting
         message = "Thank you: your works will be added to your ORCID record."
     return _record(row, done, ConsentOutcome.GRANTED, message)
 
