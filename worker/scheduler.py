@@ -65,6 +65,11 @@ def default_jobs(rt: Runtime) -> list[Job]:
             partial(sections.resend_stalled_items, settings=settings),
         ),
         Job(
+            "orcid_heal_waiting_items",
+            every,
+            partial(sections.heal_waiting_items, settings=settings),
+        ),
+        Job(
             "orcid_heal_waiting_placements",
             every,
             partial(orcid.heal_waiting_placements, settings=settings),

@@ -383,3 +383,45 @@ def test_consent_through_connect_queues_a_waiting_affiliation(client, session, s
     assert back.status_code == 200
     row = items(session, "affiliation", "aff-1")[0]
     assert row.state == PlacementState.PENDING and row.client_id is not None
+
+
+def test_the_healing_sweep_queues_an_item_left_waiting_beside_a_usable_grant(
+    broker, session, database, sandbox, cipher, deps, client_id
+):
+    from worker.orcid.grants import seal_token_response, store_grant
+    from worker.orcid.sections.sweep import heal_waiting_items
+
+    # Given an affiliation waiting for consent, and a grant stored by a path that queued
+    # nothing (as if its message were lost)
+    orcid = researcher(sandbox)
+    receive(session, "affiliation.published", affiliation(orcid))
+    token = sandbox.issue_token(orcid, client_id, "")
+    store_grant(session, seal_token_response(cipher, token, client_id), owner="cris")
+    session.commit()
+
+    # When the healing sweep runs (twice)
+    healed = heal_waiting_items(database, deps.settings)
+    again = heal_waiting_items(database, deps.settings)
+
+    # Then the item is queued once, for that grant's client, and then placed
+    assert (healed, again) == (1, 0)
+    row = items(session, "affiliation", "aff-1")[0]
+    assert row.state == PlacementState.PENDING and row.client_id == client_id
+    place_pending_items(session, deps)
+    assert len(record_items(sandbox, orcid)) == 1
+
+
+def test_the_healing_sweep_leaves_another_tenants_grant_alone(
+    broker, session, database, sandbox, cipher, deps, client_id
+):
+    from worker.orcid.grants import seal_token_response, store_grant
+    from worker.orcid.sections.sweep import heal_waiting_items
+
+    orcid = researcher(sandbox)
+    receive(session, "affiliation.published", affiliation(orcid))
+    token = sandbox.issue_token(orcid, client_id, "")
+    store_grant(session, seal_token_response(cipher, token, client_id), owner="other")
+    session.commit()
+
+    assert heal_waiting_items(database, deps.settings) == 0
+    assert items(session, "affiliation", "aff-1")[0].state == PlacementState.AWAITING_CONSENT

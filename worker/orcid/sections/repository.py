@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import any_, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
 from worker.models import (
+    GrantStatus,
     OrcidAssertion,
+    OrcidGrant,
     OrcidGroupId,
     OrcidItem,
     OrcidItemKind,
     PlacementState,
+    Researcher,
 )
+from worker.orcid.oauth import WRITE_SCOPE
 
 
 def claim_assertion(
@@ -154,4 +158,29 @@ def remember_group_id(session: Session, group: str, put_code: int, client_id: st
         insert(OrcidGroupId)
         .values(group_id=group, put_code=put_code, client_id=client_id)
         .on_conflict_do_nothing(index_elements=["group_id"])
+    )
+
+
+def consented_awaiting_item_ids(session: Session, limit: int) -> list[int]:
+    """Items awaiting consent whose researcher has an active grant that may write (a message
+    was lost, or a grant arrived by a path that queued nothing): candidates for healing; the
+    service decides under the researcher's lock whether that grant may take each."""
+    writable = (
+        select(OrcidGrant.id)
+        .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
+        .where(
+            Researcher.orcid == OrcidItem.orcid,
+            OrcidGrant.status == GrantStatus.ACTIVE,
+            literal(WRITE_SCOPE) == any_(func.regexp_split_to_array(OrcidGrant.scope, r"\s+")),
+            or_(OrcidGrant.owner.is_(None), OrcidGrant.owner == OrcidItem.owner),
+        )
+        .exists()
+    )
+    return list(
+        session.execute(
+            select(OrcidItem.id)
+            .where(OrcidItem.state == PlacementState.AWAITING_CONSENT, writable)
+            .order_by(OrcidItem.id)
+            .limit(limit)
+        ).scalars()
     )

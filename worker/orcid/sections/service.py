@@ -207,6 +207,25 @@ def on_grant_stored(session: Session, grant: OrcidGrant) -> str | None:
     return f"{queued} affiliation/funding/review item(s) queued for ORCID"
 
 
+def heal(session: Session, item_id: int) -> bool:
+    """The healing sweep's step for one item left awaiting consent although its researcher
+    has a usable grant: queue it when that grant may take it. True when it moved."""
+    orcid = repository.item_orcid(session, item_id)
+    if orcid is None:
+        return False
+    grants.lock_researchers(session, [orcid])  # first, as both event paths take it first
+    entry = repository.item_for_update(session, item_id, skip_locked=True)
+    if (
+        entry is None
+        or entry.state != PlacementState.AWAITING_CONSENT
+        or not _claim(session, entry)
+    ):
+        return False
+    queue_item(session, entry)
+    session.flush()
+    return True
+
+
 def park(session: Session, grant: OrcidGrant, reason: str) -> int:
     """The grant was revoked: its pending items wait until the researcher authorises again."""
     count = 0

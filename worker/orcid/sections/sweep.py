@@ -1,10 +1,12 @@
-"""The scheduler's sweep of the other sections: Postgres is the source of truth, so an item
+"""The scheduler's sweeps of the other sections: Postgres is the source of truth, so an item
 left pending (its message lost, its worker gone) is queued again after the grace period
-(``settings.orcid.resend_grace_seconds``), one transaction per item (``worker.sweeping``); an
-item that cannot be handled is parked ``failed`` with the reason."""
+(``settings.orcid.resend_grace_seconds``), and an item left awaiting consent although its
+researcher has a usable grant is queued (healing); one transaction per item
+(``worker.sweeping``); an item that cannot be handled is parked ``failed`` with the reason."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
@@ -14,7 +16,7 @@ from worker.config import Settings
 from worker.db import Database
 from worker.models import OrcidItem, PlacementState
 from worker.orcid.sections import repository
-from worker.orcid.sections.service import queue_item
+from worker.orcid.sections.service import heal, queue_item
 from worker.sweeping import RowSweep, run_sweep
 
 
@@ -37,11 +39,23 @@ def resend_stalled_items(database: Database, settings: Settings) -> int:
         row.attempts = attempts  # a lost message is not a new series of tries
         return True
 
+    sweep = RowSweep("orcid_stalled_items", pick, handle, _parker(settings))
+    return run_sweep(database, sweep, error_chars=settings.error_text_chars)
+
+
+def heal_waiting_items(database: Database, settings: Settings) -> int:
+    def pick(session: Session) -> list[int]:
+        return repository.consented_awaiting_item_ids(session, settings.sweep_batch)
+
+    sweep = RowSweep("orcid_heal_waiting_items", pick, heal, _parker(settings))
+    return run_sweep(database, sweep, error_chars=settings.error_text_chars)
+
+
+def _parker(settings: Settings) -> Callable[[Session, int, str], None]:
     def park(session: Session, item_id: int, reason: str) -> None:
         row = session.get(OrcidItem, item_id)
         if row is not None:
             row.state = PlacementState.FAILED
             row.last_error = reason[: settings.error_text_chars]
 
-    sweep = RowSweep("orcid_stalled_items", pick, handle, park)
-    return run_sweep(database, sweep, error_chars=settings.error_text_chars)
+    return park
