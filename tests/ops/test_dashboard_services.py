@@ -1,0 +1,171 @@
+"""The ops query services behind /ops and the CLI: a failed DOI is found by its id, DOI and
+tenant, its timeline shows the agency's answer and each call, problems group it by the
+agency's reason, and each operator action is recorded — against the sandbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from tests.ops.flows import fail_with_401
+from tests.registrars.flow import datacite_work, event, registration, sync
+from worker.clock import utcnow
+from worker.models import DoiState, EventStatus, OpsAction, OpsActionKind, ReceivedEvent, Work
+from worker.ops import overview, problems, works
+from worker.ops import dead_letters as letters
+
+
+def test_a_failed_doi_is_found_by_id_doi_and_tenant_and_not_by_another(session, registrars):
+    reg = fail_with_401(session, registrars)
+    for query in ("w-1", reg.doi, f"https://doi.org/{reg.doi.upper()}"):
+        page = works.search(session, query=query)
+        assert [row["id"] for row in page.items] == ["w-1"], query
+    assert works.search(session, query="w-1", tenant="cris").items
+    assert works.search(session, query="w-1", tenant="another-client").items == []
+    assert [r["id"] for r in works.search(session, state="failed").items] == ["w-1"]
+    assert works.search(session, state="held").items == []
+
+
+def test_search_pages_do_not_overlap_and_say_when_more_follow(session, registrars):
+    for n in range(5):
+        event(session, "work.published", datacite_work(f"w-{n}"))
+    first = works.search(session, limit=2)
+    second = works.search(session, limit=2, offset=2)
+    third = works.search(session, limit=2, offset=4)
+    ids = [r["id"] for page in (first, second, third) for r in page.items]
+    assert sorted(ids) == [f"w-{n}" for n in range(5)]
+    assert first.more and second.more and not third.more
+
+
+def test_a_bad_state_is_refused_by_name(session):
+    with pytest.raises(ValueError, match="unknown state 'stuck'"):
+        works.search(session, state="stuck")
+
+
+def test_the_timeline_shows_the_refusal_and_every_call_with_status_and_latency(session, registrars):
+    reg = fail_with_401(session, registrars)
+    work = works.find(session, reg.doi)
+    assert work is not None and work.external_id == "w-1"
+    shown = works.timeline(session, work)
+    kinds = {entry["kind"] for entry in shown["timeline"]}
+    assert {"event", "doi", "call"} <= kinds
+    calls = [e for e in shown["timeline"] if e["kind"] == "call"]
+    assert any(c["detail"]["status"] == 401 for c in calls)
+    assert all(isinstance(c["detail"]["latency_ms"], int) for c in calls)
+    assert shown["work"]["doi"]["state"] == "failed"
+    assert "wrong-password" not in repr(shown)
+
+
+def test_a_receipt_and_a_source_id_pair_find_the_same_work(session, registrars):
+    event(session, "work.published", datacite_work("w-9"))
+    row = session.execute(select(ReceivedEvent)).scalars().first()
+    assert row is not None
+    by_receipt = works.find(session, str(row.receipt))
+    by_pair = works.find(session, f"{row.source} w-9")
+    assert by_receipt is not None and by_receipt.id == by_pair.id
+
+
+def test_problems_group_by_reason_and_retry_all_of_a_reason_registers_the_doi(
+    session, registrars, sandbox, settings
+):
+    # Given two DOIs refused with the account's 401 (fixed since) and one registered
+    fail_with_401(session, registrars)
+    event(session, "work.published", datacite_work("w-ok"))
+    assert sync(session, registrars, registration(session, "w-ok")) is None
+    groups = problems.groups(session, settings)
+    assert len(groups) == 1 and groups[0]["count"] == 1 and "401" in groups[0]["reason"]
+    listed = problems.items(session, settings, groups[0]["reason"])
+    assert [(i["kind"], i["work"]["id"]) for i in listed] == [("doi", "w-1")]
+
+    # When the operator retries everything of that reason
+    done = problems.retry_reason(session, settings, "ann", groups[0]["reason"])
+
+    # Then the DOI is sent again, registered, and the action recorded with its outcome
+    reg = registration(session, "w-1")
+    assert sync(session, registrars, reg) is None
+    session.refresh(reg)
+    assert reg.state in (DoiState.FINDABLE, DoiState.REGISTERED)
+    assert done.action.actor == "ann" and done.action.result["retried"] == 1
+    assert problems.groups(session, settings) == []
+
+
+def test_discard_needs_a_note_hides_the_problem_and_is_audited(session, registrars, settings):
+    reg = fail_with_401(session, registrars)
+    with pytest.raises(problems.ActionRefused, match="note"):
+        problems.discard(session, "ann", "doi", reg.id, "  ")
+    problems.discard(session, "ann", "doi", reg.id, "account closed; the CRIS re-sends")
+    assert problems.groups(session, settings) == []
+    audit = session.execute(select(OpsAction)).scalars().all()
+    assert [(a.action, a.actor, a.note) for a in audit] == [
+        (OpsActionKind.DISCARD, "ann", "account closed; the CRIS re-sends")
+    ]
+
+
+def test_retry_one_of_something_not_failed_is_refused_and_not_recorded(session, settings):
+    with pytest.raises(problems.ActionRefused, match="no failed or waiting DOI"):
+        problems.retry_one(session, settings, "ann", "doi", 999_999)
+    assert session.execute(select(OpsAction)).first() is None
+
+
+def test_an_unhandled_event_becomes_stale_after_the_threshold(session, settings):
+    row = ReceivedEvent(
+        source="urn:x", event_id="e-1", type="work.published", client_id="cris",
+        correlation_id="c", data={"id": "x"},
+        received_at=utcnow() - timedelta(seconds=settings.dashboard.stale_after_seconds + 60),
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    stale = problems.items(session, settings, problems.UNHANDLED)
+    assert [(i["kind"], i["row_id"], i["stale"]) for i in stale] == [("event", row.id, True)]
+    assert works.search(session, state="stale", stale_before=utcnow()).items == []  # no work yet
+
+
+def test_overview_counts_the_failure_and_the_calls(session, registrars, broker):
+    fail_with_401(session, registrars)
+    shown = overview.overview(session, broker)
+    assert shown["events"]["hour"]["received"] == 1
+    assert shown["problems"]["failed_dois"] == 1
+    datacite = next(c for c in shown["calls"]["hour"] if c["service"] == "datacite")
+    assert datacite["errors"] >= 1 and datacite["calls"] >= datacite["errors"]
+    assert len(shown["chart"]) == 24 and sum(h["received"] for h in shown["chart"]) == 1
+    assert {q["kind"] for q in shown["queues"]} == {"ready", "delayed", "dead"}
+
+
+def test_queue_depth_and_oldest_age_are_read_from_the_broker(session, broker):
+    from worker.broker import send
+
+    send("events.process", 1, delay=None)
+    send("events.process", 2, delay=None)
+    ready = next(q for q in overview.overview(session, broker)["queues"] if q["kind"] == "ready")
+    assert ready["depth"] == 2 and ready["oldest_age_seconds"] is not None
+
+
+def test_dead_letters_show_redacted_replay_once_and_purge_audited(session):
+    from worker.models import DeadLetter
+
+    letter = DeadLetter(
+        queue="pidsync", actor="events.process", message_id="m-1", args=[7],
+        reason="GET https://user:hunter2@example.org/x?access_token=abc failed",
+    )  # fmt: skip
+    session.add(letter)
+    session.flush()
+    shown = letters.shown(letter)
+    assert "hunter2" not in shown["reason"] and "abc" not in shown["reason"]
+    letters.replay(session, letter.id, "ann")
+    with pytest.raises(LookupError, match="already requeued"):
+        letters.replay(session, letter.id, "ann")
+    assert letters.parked_ids(session) == []
+    assert letters.purge(session, [letter.id], "ann", "cleaned") == 1
+    actions = session.execute(select(OpsAction.action).order_by(OpsAction.id)).scalars().all()
+    assert actions == [OpsActionKind.REPLAY, OpsActionKind.PURGE]
+
+
+def test_ops_is_cross_tenant(session, registrars):
+    event(session, "work.published", datacite_work("w-a"), client_id="cris")
+    work = session.execute(select(Work).where(Work.external_id == "w-a")).scalar_one()
+    work.client_id = "another"
+    session.flush()
+    assert [r["tenant"] for r in works.search(session, query="w-a").items] == ["another"]
+    assert session.execute(select(ReceivedEvent.status)).scalar_one() == EventStatus.DONE
