@@ -13,8 +13,8 @@ from tests.ops.flows import fail_with_401
 from tests.registrars.flow import datacite_work, event, registration, sync
 from worker.clock import utcnow
 from worker.models import DoiState, EventStatus, OpsAction, OpsActionKind, ReceivedEvent, Work
-from worker.ops import overview, problems, works
 from worker.ops import dead_letters as letters
+from worker.ops import overview, problems, works
 
 
 def test_a_failed_doi_is_found_by_id_doi_and_tenant_and_not_by_another(session, registrars):
