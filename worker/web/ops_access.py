@@ -24,6 +24,27 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from worker.config import Settings
 
 DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+#: Swagger UI's files, served by pidsync itself (the swagger-ui-bundle package): /docs works
+#: offline and loads nothing from a CDN.
+DOCS_ASSETS = "/docs-assets"
+
+
+def install_docs_assets(app: FastAPI) -> None:
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+
+def swagger_page() -> HTMLResponse:
+    page: HTMLResponse = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="pidsync",
+        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+    )
+    return page
 
 
 def credential_matches(settings: Settings, authorization: str | None) -> bool:
@@ -80,11 +101,7 @@ def guarded_docs(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> Response:
-        refused = refusal(settings, request)
-        if refused is not None:
-            return refused
-        page: HTMLResponse = get_swagger_ui_html(openapi_url="/openapi.json", title="pidsync")
-        return page
+        return refusal(settings, request) or swagger_page()
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> Response:
