@@ -110,6 +110,7 @@ def committed_database(database_url: str) -> Iterator[Database]:
                 "received_events", "crossref_deposit_records", "crossref_deposits",
                 "doi_registrations", "orcid_placements", "orcid_grants", "researchers",
                 "oauth_states", "api_calls", "outbound_notifications", "dead_letters", "works",
+                "ops_actions",
             )
         )  # fmt: skip
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
