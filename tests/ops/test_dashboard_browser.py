@@ -87,7 +87,7 @@ def live(committed_runtime, broker):
 @pytest.fixture
 def page(live):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    print(f"\nscreenshots: {ARTIFACTS}")  # noqa: T201 - where to find the artifacts
+    print(f"\nscreenshots: {ARTIFACTS}")
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
