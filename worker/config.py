@@ -475,6 +475,14 @@ class DashboardSettings(Section):
     stale_after_seconds: float = Field(3600.0, gt=0)
     # Rows per dashboard page and per ``pidsync works list`` by default.
     page_size: int = Field(50, ge=1, le=1000)
+    # Login attempts per remote address, shared by every web process (Redis): on average this
+    # many a minute, with bursts of login_burst; beyond, 429 with Retry-After (password guessing).
+    login_per_minute: float = Field(6.0, gt=0)
+    login_burst: int = Field(5, ge=1)
+
+    @property
+    def login_limit(self) -> Limit:
+        return Limit("ops-login", rate=self.login_per_minute / 60, burst=self.login_burst)
 
     @field_validator("users", mode="before")
     @classmethod

@@ -22,11 +22,26 @@ from worker.web.app import create_app
 from worker.web.dashboard.auth import COOKIE, hash_password
 
 PASSWORD = "correct horse battery staple"
-PAGES = ["/ops", "/ops/works", "/ops/works/1", "/ops/problems", "/ops/problems?reason=x",
-         "/ops/dead-letters", "/ops/dead-letters/1", "/ops/grants", "/ops/deposits"]  # fmt: skip
-ACTIONS = ["/ops/problems/retry", "/ops/problems/retry-reason", "/ops/problems/release",
-           "/ops/problems/discard", "/ops/dead-letters/replay", "/ops/dead-letters/purge",
-           "/ops/logout"]  # fmt: skip
+PAGES = [
+    "/ops",
+    "/ops/works",
+    "/ops/works/1",
+    "/ops/problems",
+    "/ops/problems?reason=x",
+    "/ops/dead-letters",
+    "/ops/dead-letters/1",
+    "/ops/grants",
+    "/ops/deposits",
+]
+ACTIONS = [
+    "/ops/problems/retry",
+    "/ops/problems/retry-reason",
+    "/ops/problems/release",
+    "/ops/problems/discard",
+    "/ops/dead-letters/replay",
+    "/ops/dead-letters/purge",
+    "/ops/logout",
+]
 
 
 @pytest.fixture
@@ -130,8 +145,10 @@ def test_logged_in_every_page_renders(ops, session, registrars):
 
 def test_an_action_without_or_with_a_wrong_csrf_token_changes_nothing(ops, session, registrars):
     reg = fail_with_401(session, registrars)
-    for data in ({"kind": "doi", "row_id": reg.id},
-                 {"kind": "doi", "row_id": reg.id, "csrf": "forged"}):  # fmt: skip
+    for data in (
+        {"kind": "doi", "row_id": reg.id},
+        {"kind": "doi", "row_id": reg.id, "csrf": "forged"},
+    ):
         assert ops.post("/ops/problems/retry", data=data).status_code == 403
     session.refresh(reg)
     assert reg.state == DoiState.FAILED
@@ -163,8 +180,12 @@ def test_a_proxy_header_is_believed_only_from_the_trusted_proxy(runtime):
         answer = proxy.get("/ops", headers={"X-Remote-User": "carol"})
         assert answer.status_code == 200 and "carol" in answer.text
         # ... and its users still need the page's token to act
-        assert proxy.post("/ops/dead-letters/purge", data={"all": "1"},
-                          headers={"X-Remote-User": "carol"}).status_code == 403  # fmt: skip
+        assert (
+            proxy.post(
+                "/ops/dead-letters/purge", data={"all": "1"}, headers={"X-Remote-User": "carol"}
+            ).status_code
+            == 403
+        )
 
 
 def test_ops_sees_every_tenant_while_the_signed_api_stays_scoped(ops, client, session, registrars):
@@ -191,8 +212,13 @@ def test_works_pages_follow_one_another(ops, session, registrars):
 
 
 def test_a_dead_letter_is_replayed_once_and_purged(ops, session):
-    letter = DeadLetter(queue="pidsync", actor="events.process", message_id="m-9", args=[1],
-                        reason="boom with Authorization: Bearer abc123")  # fmt: skip
+    letter = DeadLetter(
+        queue="pidsync",
+        actor="events.process",
+        message_id="m-9",
+        args=[1],
+        reason="boom with Authorization: Bearer abc123",
+    )
     session.add(letter)
     session.flush()
     page = ops.get("/ops/dead-letters").text
@@ -218,3 +244,31 @@ def test_docs_are_served_from_pidsync_itself(client):
     assert "cdn." not in page and "/docs-assets/swagger-ui-bundle.js" in page
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
     assert client.get("/docs-assets/swagger-ui.css").status_code == 200
+
+
+def test_password_guessing_is_paced_per_address(client, settings):
+    answers = [login(client, password=f"guess {n}").status_code for n in range(8)]
+    assert answers[: settings.dashboard.login_burst] == [401] * settings.dashboard.login_burst
+    assert answers[-1] == 429
+    # ... and even the right password waits its turn
+    answer = login(client)
+    assert answer.status_code == 429 and int(answer.headers["retry-after"]) >= 1
+
+
+def test_the_ops_credential_opens_the_dashboard_too(runtime):
+    from pydantic import SecretStr
+
+    from worker.web.dashboard.auth import Gate
+
+    token = "t" * 40
+    app = create_app(runtime)
+    app.state.ops_gate = Gate(
+        runtime.settings.model_copy(update={"ops_credential": SecretStr(token)})
+    )
+    with TestClient(app) as c:
+        assert c.get("/ops", follow_redirects=False).status_code == 303
+        wrong = c.get(
+            "/ops", headers={"Authorization": "Bearer " + "x" * 40}, follow_redirects=False
+        )
+        assert wrong.status_code == 303
+        assert c.get("/ops", headers={"Authorization": f"Bearer {token}"}).status_code == 200

@@ -3,6 +3,7 @@ worker.ops service, render a template. Pages read with limit/offset on indexed q
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,20 @@ async def login(request: Request) -> Response:
     if len(raw) > MAX_FORM_BYTES or not gate.csrf_ok(request, fields.get("csrf")):
         return HTMLResponse("missing or wrong CSRF token: reload the page", status_code=403)
     name = fields.get("name", "")
+    # Paced per remote address before the password is even looked at: guessing stays slow.
+    address = request.client.host if request.client else "unknown"
+    wait = runtime(request).limiter.try_acquire(gate.settings.dashboard.login_limit, address)
+    if wait > 0:
+        page = _render(
+            request,
+            "login.html",
+            429,
+            next=fields.get("next", "/ops"),
+            configured=True,
+            problem="Too many attempts: wait a moment.",
+        )
+        page.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        return page
     if not gate.login(request, name, fields.get("password", "")):
         log.warning("ops_login_refused", user=name[:200])
         return _render(
