@@ -169,3 +169,16 @@ def test_ops_is_cross_tenant(session, registrars):
     session.flush()
     assert [r["tenant"] for r in works.search(session, query="w-a").items] == ["another"]
     assert session.execute(select(ReceivedEvent.status)).scalar_one() == EventStatus.DONE
+
+
+def test_waits_for_a_shared_rate_limit_are_counted_per_limit(session, broker, runtime):
+    from worker.ratelimit import Limit
+
+    limit = Limit("test-agency", rate=50, burst=1)
+    runtime.limiter.acquire(limit)  # a free slot: no wait
+    runtime.limiter.acquire(limit)  # the next one waits about 20 ms
+    shown = overview.overview(session, broker, runtime.limiter)
+    waits = {w["limit"]: w for w in shown["rate_limit_waits"]["hour"]}
+    assert waits["test-agency"]["waits"] == 1
+    assert waits["test-agency"]["seconds"] >= 0
+    assert shown["rate_limit_waits"]["day"] == shown["rate_limit_waits"]["hour"]

@@ -32,7 +32,7 @@ def print_overview(as_json: bool) -> None:
 
     runtime = boot()
     with runtime.database.session() as session:
-        shown = overview(session, runtime.broker)
+        shown = overview(session, runtime.broker, runtime.limiter)
     if as_json:
         click.echo(json.dumps(shown, indent=2))
         return
@@ -53,6 +53,10 @@ def print_overview(as_json: bool) -> None:
         click.echo(
             f"queue {q['name']:<14} {q['depth']:>7} messages"
             + (f", oldest {age:.0f}s" if age is not None else "")
+        )
+    for w in shown["rate_limit_waits"]["hour"]:
+        click.echo(
+            f"rate limit {w['limit']:<12} {w['waits']} waits last hour, {w['seconds']}s in all"
         )
     for c in shown["calls"]["hour"]:
         click.echo(

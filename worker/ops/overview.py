@@ -25,16 +25,27 @@ from worker.models import (
     ReceivedEvent,
 )
 from worker.ops.queues import queue_depths
+from worker.ratelimit import RateLimiter
 
 WINDOWS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
 CHART_HOURS = 24
 
 
-def overview(session: Session, broker: Any, *, now: datetime | None = None) -> dict[str, Any]:
+def overview(
+    session: Session,
+    broker: Any,
+    limiter: RateLimiter | None = None,
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """The whole overview as plain JSON-ready data (the page, ``pidsync status`` and its
-    ``--json`` all show this)."""
+    ``--json`` all show this). ``limiter``: where the rate-limit waits are counted."""
     now = now or utcnow()
     return {
+        "rate_limit_waits": {
+            name: _waits(limiter, int(span.total_seconds() // 3600))
+            for name, span in WINDOWS.items()
+        },
         "at": now.isoformat(),
         "events": {name: event_counts(session, now - span) for name, span in WINDOWS.items()},
         "problems": problem_counts(session),
@@ -175,6 +186,17 @@ def hourly(session: Session, now: datetime) -> list[dict[str, Any]]:
             "call_errors": _pick(calls, at, 1),
         }
         for at in hours
+    ]
+
+
+def _waits(limiter: RateLimiter | None, hours: int) -> list[dict[str, Any]]:
+    """Waits for a slot of the shared rate limits (per agency's limit), as the limiter counted
+    them by hour: how many, and the seconds waited in all (rounded to the hour's bounds)."""
+    if limiter is None:
+        return []
+    return [
+        {"limit": name, "waits": int(t.get("count", 0)), "seconds": round(t.get("seconds", 0), 1)}
+        for name, t in sorted(limiter.waits(hours).items())
     ]
 
 

@@ -201,7 +201,7 @@ def overview_page(request: Request) -> Response:
         return refused
     rt = runtime(request)
     with rt.database.session() as session:
-        shown = overview.overview(session, rt.broker)
+        shown = overview.overview(session, rt.broker, rt.limiter)
     charts = [
         hourly_svg(shown["chart"], key="received", bad="failed", title="Events received, failed"),
         hourly_svg(shown["chart"], key="calls", bad="call_errors", title="Calls made, failed"),
