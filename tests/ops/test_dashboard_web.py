@@ -272,3 +272,35 @@ def test_the_ops_credential_opens_the_dashboard_too(runtime):
         )
         assert wrong.status_code == 303
         assert c.get("/ops", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_hostile_input_is_refused_or_escaped(ops, session, registrars):
+    token = csrf_of(ops.get("/ops").text)
+    big = ops.post("/ops/problems/discard", data={"csrf": token, "note": "x" * 70_000})
+    assert big.status_code == 413
+    bad_id = ops.post("/ops/problems/retry", data={"csrf": token, "kind": "doi", "row_id": "1;"})
+    assert bad_id.status_code == 400
+    # A title that is markup shows as text, never runs.
+    event(session, "work.published", datacite_work("w-x", title="<script>alert(1)</script>"))
+    page = ops.get("/ops/works?q=w-x").text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    # A search text with SQL's wildcards matches itself only.
+    assert "w-x" not in ops.get("/ops/works?q=%25").text
+    # An unknown kind is refused by name, and nothing is recorded.
+    done = ops.post(
+        "/ops/problems/discard", data={"csrf": token, "kind": "grant", "row_id": "1", "note": "n"}
+    )
+    assert "unknown kind" in done.text
+    assert session.execute(select(OpsAction)).first() is None
+
+
+def test_login_never_sends_the_browser_elsewhere(client):
+    token = csrf_of(client.get("/ops/login").text)
+    for target in ("//evil.example/ops", "https://evil.example/", "/elsewhere"):
+        answer = client.post(
+            "/ops/login",
+            follow_redirects=False,
+            data={"csrf": token, "name": "ann", "password": PASSWORD, "next": target},
+        )
+        assert answer.status_code == 303 and answer.headers["location"] == "/ops", target
+        token = csrf_of(client.get("/ops/login").text)
