@@ -187,6 +187,7 @@ class DoiRegistration(Timestamped, Base):
         Index("ix_doi_registrations_next_attempt_at", "next_attempt_at"),
         Index("ix_doi_registrations_account_state", "registrar", "account", "state"),
         Index("ix_doi_registrations_state", "state"),  # the dashboard's problems
+        Index("ix_doi_registrations_pending_since", "pending_since"),  # stale changes
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -24,6 +24,7 @@ INDEXES = (
     ("ix_works_doi", "works", ["doi"]),
     ("ix_works_client_id", "works", ["client_id"]),
     ("ix_doi_registrations_state", "doi_registrations", ["state"]),
+    ("ix_doi_registrations_pending_since", "doi_registrations", ["pending_since"]),
     ("ix_orcid_placements_state", "orcid_placements", ["state"]),
     ("ix_api_calls_work_id", "api_calls", ["work_id"]),
     ("ix_api_calls_created_at", "api_calls", ["created_at"]),

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from worker.logging import redact_text
 from worker.models import (
@@ -85,7 +85,9 @@ def _matching(query: str) -> Any:
     if (receipt := _receipt_of(text)) is not None:
         return Work.id.in_(select(ReceivedEvent.work_id).where(ReceivedEvent.receipt == receipt))
     if (doi := _doi_of(text)) is not None:
-        return or_(Work.doi == doi, DoiRegistration.doi == doi)
+        # Two indexed lookups (an OR across the outer join would scan both tables).
+        registered = select(DoiRegistration.work_id).where(DoiRegistration.doi == doi)
+        return Work.id.in_(registered.union(select(Work.id).where(Work.doi == doi)))
     if (orcid := _orcid_of(text)) is not None:
         return Work.id.in_(select(OrcidPlacement.work_id).where(OrcidPlacement.orcid == orcid))
     source, _, external_id = text.rpartition(" ")
@@ -158,6 +160,7 @@ def search(
         chosen = chosen.where(Work.client_id == tenant)
     if state is not None:
         chosen = _state_filter(chosen, state, stale_before or datetime.max.replace(tzinfo=UTC))
+    chosen = chosen.options(selectinload(Work.placements))  # one query for the page's rows
     rows = session.execute(chosen.order_by(Work.id.desc()).limit(limit + 1).offset(offset)).all()
     return Page([_row(w, r) for w, r in rows[:limit]], offset, limit, len(rows) > limit)
 
