@@ -192,3 +192,15 @@ def test_an_operator_retries_a_failed_doi_and_replays_a_dead_letter(
     for name in ("grants", "deposits"):
         page.goto(f"/ops/{name}")
         shot(page, name)
+
+
+def test_the_api_docs_render_offline(page):
+    # The machine has no route to a CDN: the pages render from pidsync's own files or not at all.
+    page.goto("/docs")
+    page.wait_for_selector(".opblock", timeout=30_000)
+    assert page.locator(".opblock").count() > 3
+    shot(page, "docs")
+    page.goto("/redoc")
+    page.wait_for_selector("[role=navigation], .menu-content", timeout=30_000)
+    assert "events" in page.content()
+    shot(page, "redoc")

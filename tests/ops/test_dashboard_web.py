@@ -240,10 +240,14 @@ def test_a_dead_letter_is_replayed_once_and_purged(ops, session):
 
 
 def test_docs_are_served_from_pidsync_itself(client):
-    page = client.get("/docs").text
-    assert "cdn." not in page and "/docs-assets/swagger-ui-bundle.js" in page
-    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
-    assert client.get("/docs-assets/swagger-ui.css").status_code == 200
+    for path in ("/docs", "/redoc"):
+        page = client.get(path).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+        assert assets, path
+        for asset in assets:
+            assert asset.startswith("/docs-assets/"), (path, asset)  # nothing from a CDN
+            assert client.get(asset).status_code == 200, asset
+        assert "fonts.googleapis" not in page and "cdn" not in page.lower()
 
 
 def test_password_guessing_is_paced_per_address(client, settings):

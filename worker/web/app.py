@@ -21,7 +21,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         version="0.1.0",
         # In production the docs are served behind the ops credential (worker.web.ops_access).
         docs_url=None,  # ours below: Swagger UI from pidsync's own files, not a CDN
-        redoc_url=None if production else "/redoc",
+        redoc_url=None,  # likewise, Redoc from pidsync's own files
         openapi_url=None if production else "/openapi.json",
     )
     app.state.runtime = runtime
@@ -31,6 +31,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         ops_access.guarded_docs(app, runtime.settings)
     else:
         app.get("/docs", include_in_schema=False)(ops_access.swagger_page)
+        app.get("/redoc", include_in_schema=False)(ops_access.redoc_page)
     app.include_router(intake.router)
     app.include_router(routes.router)
     app.include_router(orcid.router)

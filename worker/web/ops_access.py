@@ -24,25 +24,40 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from worker.config import Settings
 
 DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
-#: Swagger UI's files, served by pidsync itself (the swagger-ui-bundle package): /docs works
-#: offline and loads nothing from a CDN.
+#: Swagger UI's and Redoc's files, served by pidsync itself (the fastapi-standalone-docs
+#: package's copies; only its files are used, not its patching of FastAPI): /docs and /redoc
+#: work offline and load nothing from a CDN.
 DOCS_ASSETS = "/docs-assets"
 
 
 def install_docs_assets(app: FastAPI) -> None:
-    from fastapi.staticfiles import StaticFiles
-    from swagger_ui_bundle import swagger_ui_path
+    from pathlib import Path
 
-    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    import fastapi_standalone_docs
+    from fastapi.staticfiles import StaticFiles
+
+    static = Path(fastapi_standalone_docs.__path__[0]) / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=static), name="docs-assets")
 
 
 def swagger_page() -> HTMLResponse:
     page: HTMLResponse = get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="pidsync",
-        swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
-        swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-        swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        swagger_js_url=f"{DOCS_ASSETS}/swagger/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/fastapi/favicon.png",
+    )
+    return page
+
+
+def redoc_page() -> HTMLResponse:
+    page: HTMLResponse = get_redoc_html(
+        openapi_url="/openapi.json",
+        title="pidsync",
+        redoc_js_url=f"{DOCS_ASSETS}/redoc/redoc.standalone.js",
+        redoc_favicon_url=f"{DOCS_ASSETS}/fastapi/favicon.png",
+        with_google_fonts=False,
     )
     return page
 
@@ -105,8 +120,4 @@ def guarded_docs(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> Response:
-        refused = refusal(settings, request)
-        if refused is not None:
-            return refused
-        page: HTMLResponse = get_redoc_html(openapi_url="/openapi.json", title="pidsync")
-        return page
+        return refusal(settings, request) or redoc_page()
