@@ -513,6 +513,13 @@ class DashboardSettings(Section):
             raise ValueError("expected an HTTP header name (letters, digits, dashes)")
         return v or None
 
+    @field_validator("session_secret")
+    @classmethod
+    def _long_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 32:
+            raise ValueError("a session secret needs at least 32 characters")
+        return v
+
     @model_validator(mode="after")
     def _proxy_needs_trust(self) -> DashboardSettings:
         if self.proxy_header and not self.trusted_proxies:
@@ -753,6 +760,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, v: str | None) -> str | None:
         return v or None
+
+    @model_validator(mode="after")
+    def _dashboard_sessions(self) -> Settings:
+        # Several web processes must share the key that signs the dashboard's cookie, else a
+        # login works on one process and not the next (a random key is per process).
+        if self.env == "production" and self.dashboard.users and not self.dashboard.session_secret:
+            raise ValueError(
+                "PIDSYNC_DASHBOARD_SESSION_SECRET is required in production when "
+                "PIDSYNC_DASHBOARD_USERS is set (every web process signs cookies with it)"
+            )
+        return self
 
     # --- derived views -------------------------------------------------------------------
 

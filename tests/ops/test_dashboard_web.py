@@ -308,3 +308,26 @@ def test_login_never_sends_the_browser_elsewhere(client):
         )
         assert answer.status_code == 303 and answer.headers["location"] == "/ops", target
         token = csrf_of(client.get("/ops/login").text)
+
+
+def test_dashboard_settings_refuse_what_would_not_work(monkeypatch):
+    from worker.config import ConfigError, load_settings
+
+    hashed = hash_password(PASSWORD)
+    monkeypatch.setenv("PIDSYNC_ENV", "production")
+    monkeypatch.setenv(
+        "PIDSYNC_DASHBOARD_USERS", f'[{{"name": "ann", "password_hash": "{hashed}"}}]'
+    )
+    with pytest.raises(ConfigError, match="PIDSYNC_DASHBOARD_SESSION_SECRET is required"):
+        load_settings()
+    monkeypatch.setenv("PIDSYNC_DASHBOARD_SESSION_SECRET", "short")
+    with pytest.raises(ConfigError, match="at least 32 characters"):
+        load_settings()
+    monkeypatch.setenv("PIDSYNC_DASHBOARD_SESSION_SECRET", "s" * 40)
+    monkeypatch.setenv("PIDSYNC_DASHBOARD_USERS", '[{"name": "ann", "password_hash": "plain"}]')
+    with pytest.raises(ConfigError, match="argon2"):
+        load_settings()
+    monkeypatch.setenv("PIDSYNC_DASHBOARD_USERS", "[]")
+    monkeypatch.setenv("PIDSYNC_DASHBOARD_PROXY_HEADER", "X-Remote-User")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        load_settings()
