@@ -111,10 +111,15 @@ def test_retry_one_of_something_not_failed_is_refused_and_not_recorded(session, 
 
 def test_an_unhandled_event_becomes_stale_after_the_threshold(session, settings):
     row = ReceivedEvent(
-        source="urn:x", event_id="e-1", type="work.published", client_id="cris",
-        correlation_id="c", data={"id": "x"},
+        source="urn:x",
+        event_id="e-1",
+        type="work.published",
+        client_id="cris",
+        correlation_id="c",
+        data={"id": "x"},
         received_at=utcnow() - timedelta(seconds=settings.dashboard.stale_after_seconds + 60),
-    )  # fmt: skip
+        enqueued_at=utcnow() - timedelta(seconds=settings.dashboard.stale_after_seconds + 60),
+    )
     session.add(row)
     session.flush()
     stale = problems.items(session, settings, problems.UNHANDLED)
@@ -146,9 +151,12 @@ def test_dead_letters_show_redacted_replay_once_and_purge_audited(session):
     from worker.models import DeadLetter
 
     letter = DeadLetter(
-        queue="pidsync", actor="events.process", message_id="m-1", args=[7],
+        queue="pidsync",
+        actor="events.process",
+        message_id="m-1",
+        args=[7],
         reason="GET https://user:hunter2@example.org/x?access_token=abc failed",
-    )  # fmt: skip
+    )
     session.add(letter)
     session.flush()
     shown = letters.shown(letter)
@@ -182,3 +190,60 @@ def test_waits_for_a_shared_rate_limit_are_counted_per_limit(session, broker, ru
     assert waits["test-agency"]["waits"] == 1
     assert waits["test-agency"]["seconds"] >= 0
     assert shown["rate_limit_waits"]["day"] == shown["rate_limit_waits"]["hour"]
+
+
+def _failed_event(session, n: int, outcome: str, **fields) -> ReceivedEvent:
+    row = ReceivedEvent(
+        source="urn:x",
+        event_id=f"e-{n}",
+        type="work.published",
+        client_id="cris",
+        correlation_id="c",
+        data={"id": f"x-{n}"},
+        status=EventStatus.FAILED,
+        outcome=outcome,
+        **fields,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def test_failures_differing_only_by_doi_or_try_count_form_one_group(session, settings, broker):
+    a = _failed_event(session, 1, "DataCite refused 10.5072/abc (try 2): schema error")
+    b = _failed_event(session, 2, "DataCite refused 10.5072/XYZ-9 (try 7): schema error")
+    _failed_event(session, 3, "ORCID answered 500 for 0000-0002-1825-0097")
+    found = {g["reason"]: g["count"] for g in problems.groups(session, settings)}
+    assert found == {
+        "DataCite refused <DOI> (try N): schema error": 2,
+        "ORCID answered 500 for <ORCID iD>": 1,
+    }
+    # Retrying the group retries each of its items, and nothing else
+    done = problems.retry_reason(
+        session, settings, "ann", "DataCite refused <DOI> (try N): schema error"
+    )
+    assert done.action.result == {"retried": 2, "skipped": 0}
+    assert {a.status, b.status} == {EventStatus.RECEIVED}
+    assert [g["count"] for g in problems.groups(session, settings)] == [1]
+
+
+def test_a_stale_group_is_retried_by_bringing_it_forward(session, settings, broker):
+    old = utcnow() - timedelta(seconds=settings.dashboard.stale_after_seconds + 60)
+    row = ReceivedEvent(
+        source="urn:x",
+        event_id="e-s",
+        type="work.published",
+        client_id="cris",
+        correlation_id="c",
+        data={"id": "x"},
+        received_at=old,
+        enqueued_at=old,
+    )
+    session.add(row)
+    session.flush()
+    done = problems.retry_reason(session, settings, "ann", problems.UNHANDLED)
+    assert done.action.result == {"retried": 1, "skipped": 0}
+    assert row.enqueued_at is not None and row.status == EventStatus.RECEIVED
+    assert problems.groups(session, settings) == []  # just sent again: not stale for now
+    with pytest.raises(problems.ActionRefused, match="nothing is listed"):
+        problems.retry_reason(session, settings, "ann", "no such reason")

@@ -48,8 +48,21 @@ class ActionRefused(ValueError):
     """The action cannot be done as asked (nothing to act on, a note missing); says why."""
 
 
+#: What differs between two failures of one cause, replaced in the group's name: the DOI, the
+#: ORCID iD, the count of tries ("try 3", "attempt 2").
+_VARYING = (
+    (r"10\.\d{4,9}/\S+", "<DOI>", "g"),
+    (r"\d{4}-\d{4}-\d{4}-\d{3}[\dX]", "<ORCID iD>", "g"),
+    (r"\m(try|tries|attempt|attempts) \d+", "\\1 N", "gi"),
+)
+
+
 def _key(text: Any) -> Any:
-    return func.left(func.split_part(func.coalesce(text, ""), "\n", 1), REASON_CHARS)
+    """The group of an error: its first line with what varies per row replaced, cut short."""
+    key = func.split_part(func.coalesce(text, ""), "\n", 1)
+    for pattern, replacement, flags in _VARYING:
+        key = func.regexp_replace(key, pattern, replacement, flags)
+    return func.left(key, REASON_CHARS)
 
 
 def _discarded(kind: str, row_id: Any, changed_at: Any) -> Any:
@@ -86,6 +99,7 @@ def _union(cutoff: datetime) -> Any:
         row("event", e, e.status, literal(UNHANDLED), e.received_at, e.work_id, stale=True).where(
             e.status == EventStatus.RECEIVED,
             e.received_at < cutoff,
+            e.enqueued_at < cutoff,  # sent again lately (a retry, the sweep): give it time
             _discarded("event", e.id, changed_event),
         ),
         row("doi", r, r.state, _key(r.last_error), r.updated_at, r.work_id, stale=False).where(
@@ -175,7 +189,7 @@ def items(
     reason: str | None = None,
     *,
     now: datetime | None = None,
-    limit: int = 50,
+    limit: int | None = 50,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """The problems of one reason (every problem when None), oldest first, with their work."""
@@ -265,26 +279,30 @@ def retry_one(session: Session, settings: Settings, actor: str, kind: str, row_i
 
 
 def retry_reason(session: Session, settings: Settings, actor: str, reason: str) -> Done:
-    """Every failed or waiting row whose recorded error contains ``reason`` (the retry
-    service's own selection: DOIs on hold and awaited consents are never picked)."""
-    try:
-        chosen = retrying.selector(reason=reason)
-    except ValueError as exc:
-        raise ActionRefused(str(exc)) from None
-    report = retrying.retry(session, settings, chosen, dry_run=False)
-    body = report.as_dict()
+    """Retry every item listed under ``reason`` (a group of the problems list), one by one as
+    "retry" would: what cannot be retried (a DOI on hold: release it) is counted as skipped."""
+    if not reason.strip():
+        raise ActionRefused("say which reason: the group's name as the problems list shows it")
+    chosen = [(i["kind"], i["row_id"]) for i in items(session, settings, reason, limit=None)]
+    if not chosen:
+        raise ActionRefused(f"nothing is listed under {reason!r} (any more)")
+    retried, skipped = 0, 0
+    for kind, row_id in chosen:
+        try:
+            with session.begin_nested():  # a row that cannot be retried changes nothing
+                report = retrying.retry_row(session, settings, kind, row_id)
+            retried += report.items[0].action != retrying.Action.SKIPPED
+            skipped += report.items[0].action == retrying.Action.SKIPPED
+        except LookupError:
+            skipped += 1
     entry = _record(
         session,
         actor,
         OpsActionKind.RETRY_REASON,
         reason=reason,
-        result={
-            "retried": body["retried"],
-            "skipped": body["skipped"],
-            "correlation_id": report.correlation_id,
-        },
+        result={"retried": retried, "skipped": skipped},
     )
-    return Done(entry, f"{body['retried']} retried, {body['skipped']} skipped")
+    return Done(entry, f"{retried} retried, {skipped} skipped")
 
 
 def release_hold(session: Session, settings: Settings, actor: str, reg_id: int) -> Done:
