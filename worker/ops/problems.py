@@ -1,6 +1,7 @@
 """Problems: what failed or is stuck, grouped by the reason recorded (the agency's own words
-where it gave them), and what an operator does about them: retry one or every item of a
-reason, release a DOI held as a likely duplicate, or discard an item with a note.
+where it gave them; the DOI, ORCID iD and try count in it replaced, so one cause is one group),
+and what an operator does about them: retry one or every item of a group, release a DOI held
+as a likely duplicate, or discard an item with a note.
 
 Every action is written to ``ops_actions`` (who, when, what, the note, what came of it) in the
 same transaction as its effect: an action that did not happen is not recorded, and one that
