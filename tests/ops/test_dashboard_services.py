@@ -247,3 +247,91 @@ def test_a_stale_group_is_retried_by_bringing_it_forward(session, settings, brok
     assert problems.groups(session, settings) == []  # just sent again: not stale for now
     with pytest.raises(problems.ActionRefused, match="nothing is listed"):
         problems.retry_reason(session, settings, "ann", "no such reason")
+
+
+def test_grants_by_state_and_tenant_with_revoked_and_expiring(session):
+    from worker.models import GrantStatus, OrcidGrant, Researcher
+    from worker.ops import grants
+
+    now = utcnow()
+    for n, (status, owner, expires) in enumerate(
+        [
+            (GrantStatus.ACTIVE, "cris", now + timedelta(days=3650)),
+            (GrantStatus.ACTIVE, "cris", now + timedelta(days=5)),
+            (GrantStatus.REVOKED, "other", None),
+        ]
+    ):
+        person = Researcher(orcid=f"0000-0002-0000-000{n}")
+        session.add(person)
+        session.flush()
+        session.add(
+            OrcidGrant(
+                researcher_id=person.id,
+                client_id="APP-1",
+                scope="/activities/update",
+                access_token_enc=b"ciphertext",
+                status=status,
+                owner=owner,
+                expires_at=expires,
+                last_checked_at=now - timedelta(hours=n),
+                revoked_at=now if status == GrantStatus.REVOKED else None,
+                revoked_reason="revoked at ORCID" if status == GrantStatus.REVOKED else None,
+            )
+        )
+    session.flush()
+    shown = grants.summary(session, now=now)
+    assert {(r["tenant"], r["state"], r["count"]) for r in shown["by_state"]} == {
+        ("cris", "active", 2),
+        ("other", "revoked", 1),
+    }
+    assert [r["orcid"] for r in shown["revoked"]] == ["0000-0002-0000-0002"]
+    assert [r["orcid"] for r in shown["expiring"]] == ["0000-0002-0000-0001"]
+    assert shown["last_checked_at"] == now.isoformat()
+    assert "ciphertext" not in repr(shown)
+
+
+def test_deposits_by_state_with_crossrefs_diagnostics(session, registrars):
+    from worker.models import CrossrefDeposit, CrossrefDepositRecord, DepositStatus, RecordOutcome
+    from worker.ops import deposits
+
+    event(session, "work.published", datacite_work("w-d"))
+    reg = registration(session, "w-d")
+    done = CrossrefDeposit(
+        account="default",
+        prefix="10.32013",
+        file_name="f-1.xml",
+        doi_batch_id="b-1",
+        content="<x/>",
+        status=DepositStatus.COMPLETED,
+    )
+    waiting = CrossrefDeposit(
+        account="default",
+        prefix="10.32013",
+        file_name="f-2.xml",
+        doi_batch_id="b-2",
+        content="<x/>",
+        status=DepositStatus.SUBMITTED,
+        stale=True,
+    )
+    session.add_all([done, waiting])
+    session.flush()
+    session.add(
+        CrossrefDepositRecord(
+            deposit_id=done.id,
+            registration_id=reg.id,
+            doi=reg.doi,
+            timestamp=1,
+            payload_hash="h",
+            status=RecordOutcome.FAILURE,
+            message="title is missing",
+        )
+    )
+    session.flush()
+    counts = deposits.counts(session)
+    assert counts["completed"] == 1 and counts["submitted"] == 1 and counts["stale"] == 1
+    failed = deposits.page(session, status="completed")
+    assert [(r["doi"], r["outcome"], r["diagnostic"]) for r in failed[0]["records"]] == [
+        (reg.doi, "Failure", "title is missing")
+    ]
+    with pytest.raises(ValueError, match="unknown deposit state"):
+        deposits.page(session, status="lost")
