@@ -331,3 +331,10 @@ def test_dashboard_settings_refuse_what_would_not_work(monkeypatch):
     monkeypatch.setenv("PIDSYNC_DASHBOARD_PROXY_HEADER", "X-Remote-User")
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         load_settings()
+
+
+def test_over_https_the_cookie_is_secure(runtime):
+    with TestClient(create_app(runtime), base_url="https://ops.example.org") as c:
+        answer = login(c)
+        assert answer.status_code == 303
+        assert "Secure" in answer.headers["set-cookie"]
