@@ -111,6 +111,7 @@ def committed_database(database_url: str) -> Iterator[Database]:
                 "doi_registrations", "orcid_placements", "orcid_grants", "researchers",
                 "oauth_states", "api_calls", "outbound_notifications", "dead_letters", "works",
                 "orcid_items", "orcid_assertions", "orcid_group_ids",
+                "ops_actions",
             )
         )  # fmt: skip
         conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")

@@ -468,6 +468,102 @@ class EmitSettings(Section):
         return _require_https(v, "PIDSYNC_EMIT_URL")
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class OpsUser(BaseModel):
+    """One person who may log in to the dashboard: a name and an argon2 hash of the password
+    (``pidsync ops hash-password`` makes one); the password itself is never configured."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    name: str = Field(min_length=1, max_length=200)
+    password_hash: SecretStr
+
+    @field_validator("password_hash")
+    @classmethod
+    def _argon2(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().startswith("$argon2"):
+            raise ValueError("expected an argon2 hash (pidsync ops hash-password makes one)")
+        return v
+
+
+class DashboardSettings(Section):
+    """Who may use the ops dashboard ``/ops`` and what it calls stale (``PIDSYNC_DASHBOARD_*``).
+
+    With neither users nor a proxy header (nor PIDSYNC_OPS_CREDENTIAL) nobody can log in: the
+    dashboard is never open by default (DESIGN.md §7)."""
+
+    # JSON list [{"name", "password_hash"}] of people who log in with a password.
+    users: Annotated[list[OpsUser], NoDecode] = Field(default_factory=list)
+    # A reverse proxy that authenticates people (SSO) names them in this header; it is believed
+    # only from trusted_proxies (addresses or networks, comma-separated), never from anyone else.
+    proxy_header: str | None = None
+    trusted_proxies: Annotated[list[Network], NoDecode] = Field(default_factory=list)
+    # Signs the dashboard's session cookie; every web process of one site needs the same one.
+    # Unset: a random key per process (logins then last until the process restarts).
+    session_secret: SecretStr | None = None
+    session_hours: float = Field(8.0, gt=0, le=24 * 14)
+    # A row waiting longer than this for its next step (an event not handled, a DOI change
+    # unconfirmed, a placement not written) is listed as stale.
+    stale_after_seconds: float = Field(3600.0, gt=0)
+    # Rows per dashboard page and per ``pidsync works list`` by default.
+    page_size: int = Field(50, ge=1, le=1000)
+    # Login attempts per remote address, shared by every web process (Redis): on average this
+    # many a minute, with bursts of login_burst; beyond, 429 with Retry-After (password guessing).
+    login_per_minute: float = Field(6.0, gt=0)
+    login_burst: int = Field(5, ge=1)
+
+    @property
+    def login_limit(self) -> Limit:
+        return Limit("ops-login", rate=self.login_per_minute / 60, burst=self.login_burst)
+
+    @field_validator("users", mode="before")
+    @classmethod
+    def _parse_users(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            try:
+                return json.loads(v) if v.strip() else []
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"expected JSON [{{name, password_hash}}]: {exc.msg}") from exc
+        return v
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [item.strip() for item in v.split(",") if item.strip()]
+        if isinstance(v, list):
+            try:
+                return [ipaddress.ip_network(str(item), strict=False) for item in v]
+            except ValueError as exc:
+                raise ValueError(f"expected addresses or networks: {exc}") from exc
+        return v
+
+    @field_validator("proxy_header")
+    @classmethod
+    def _header(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[A-Za-z0-9-]{1,100}", v):
+            raise ValueError("expected an HTTP header name (letters, digits, dashes)")
+        return v or None
+
+    @field_validator("session_secret")
+    @classmethod
+    def _long_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 32:
+            raise ValueError("a session secret needs at least 32 characters")
+        return v
+
+    @model_validator(mode="after")
+    def _proxy_needs_trust(self) -> DashboardSettings:
+        if self.proxy_header and not self.trusted_proxies:
+            raise ValueError(
+                "PIDSYNC_DASHBOARD_PROXY_HEADER needs PIDSYNC_DASHBOARD_TRUSTED_PROXIES (the "
+                "proxies' addresses): a header anyone can send is no login"
+            )
+        return self
+
+
 class SearchSettings(Section):
     """Read-only HTTP: registry search, content negotiation, the Crossref REST reads of
     reconciliation and the duplicate guard (``PIDSYNC_SEARCH_*``; worker.pids.readonly)."""
@@ -607,6 +703,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     emit: EmitSettings = Field(default_factory=EmitSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @field_validator("intake_clients", mode="before")
     @classmethod
@@ -697,6 +794,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, v: str | None) -> str | None:
         return v or None
+
+    @model_validator(mode="after")
+    def _dashboard_sessions(self) -> Settings:
+        # Several web processes must share the key that signs the dashboard's cookie, else a
+        # login works on one process and not the next (a random key is per process).
+        if self.env == "production" and self.dashboard.users and not self.dashboard.session_secret:
+            raise ValueError(
+                "PIDSYNC_DASHBOARD_SESSION_SECRET is required in production when "
+                "PIDSYNC_DASHBOARD_USERS is set (every web process signs cookies with it)"
+            )
+        return self
 
     # --- derived views -------------------------------------------------------------------
 

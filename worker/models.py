@@ -75,6 +75,9 @@ class ReceivedEvent(Base):
     __table_args__ = (
         UniqueConstraint("source", "event_id", name="uq_received_events_source_event_id"),
         Index("ix_received_events_status_received_at", "status", "received_at"),
+        # The dashboard: a work's timeline, and the last day's counts.
+        Index("ix_received_events_work_id", "work_id"),
+        Index("ix_received_events_received_at", "received_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -115,6 +118,10 @@ class Work(Timestamped, Base):
     __tablename__ = "works"
     __table_args__ = (
         UniqueConstraint("source", "external_id", name="uq_works_source_external_id"),
+        # The dashboard's search: by the id alone, by DOI, by tenant.
+        Index("ix_works_external_id", "external_id"),
+        Index("ix_works_doi", "doi"),
+        Index("ix_works_client_id", "client_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -179,6 +186,8 @@ class DoiRegistration(Timestamped, Base):
     __table_args__ = (
         Index("ix_doi_registrations_next_attempt_at", "next_attempt_at"),
         Index("ix_doi_registrations_account_state", "registrar", "account", "state"),
+        Index("ix_doi_registrations_state", "state"),  # the dashboard's problems
+        Index("ix_doi_registrations_pending_since", "pending_since"),  # stale changes
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -443,6 +452,7 @@ class OrcidPlacement(Timestamped, Base):
             name="uq_orcid_placements_work_orcid",
             postgresql_nulls_not_distinct=True,
         ),
+        Index("ix_orcid_placements_state", "state"),  # the dashboard's problems
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -600,7 +610,11 @@ class ApiCall(Base):
     """Every outbound call: what an operator needs to see why something failed."""
 
     __tablename__ = "api_calls"
-    __table_args__ = (Index("ix_api_calls_service_created_at", "service", "created_at"),)
+    __table_args__ = (
+        Index("ix_api_calls_service_created_at", "service", "created_at"),
+        Index("ix_api_calls_work_id", "work_id"),  # a work's timeline
+        Index("ix_api_calls_created_at", "created_at"),  # the overview's last hour and day
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     service: Mapped[str] = mapped_column(String(50))
@@ -648,6 +662,7 @@ class DeadLetter(Base):
     """A message parked after its retries ran out, with the reason, for an operator."""
 
     __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_created_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     queue: Mapped[str] = mapped_column(String(200))
@@ -659,3 +674,36 @@ class DeadLetter(Base):
     correlation_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     requeued_at: Mapped[datetime | None]
+
+
+class OpsActionKind(enum.StrEnum):
+    """What an operator did from the dashboard or the CLI (worker.ops.problems)."""
+
+    RETRY = "retry"  # one failed or waiting row, tried again now
+    RETRY_REASON = "retry_reason"  # every failed or waiting row whose error has the reason
+    RELEASE_HOLD = "release_hold"  # a DOI held as a likely duplicate, sent after all
+    DISCARD = "discard"  # a failure looked at and set aside, with a note
+    REPLAY = "replay"  # a dead letter sent again
+    PURGE = "purge"  # dead letters deleted
+
+
+class OpsAction(Base):
+    """The audit of operators' actions: who did what to which row, when, and why (a note)."""
+
+    __tablename__ = "ops_actions"
+    __table_args__ = (
+        Index("ix_ops_actions_target", "target_kind", "target_id"),
+        Index("ix_ops_actions_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(200))  # the logged-in name, or "cli:<user>"
+    action: Mapped[OpsActionKind] = mapped_column(_enum(OpsActionKind))
+    # event | doi | placement | dead_letter; None for an action on many rows (a reason, all).
+    target_kind: Mapped[str | None] = mapped_column(String(30))
+    target_id: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)  # the failure reason selected, if any
+    note: Mapped[str | None] = mapped_column(Text)
+    # What came of it: rows retried and skipped, letters replayed, ...
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

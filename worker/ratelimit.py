@@ -70,6 +70,43 @@ class RateLimiter:
             wait = self.try_acquire(limit, key)
             if wait <= 0:
                 return
+            self.tally(limit.name, wait)
             if wait > max_sleep:
                 raise Postpone(wait, f"{limit.name} rate limit: next slot in {wait:.1f}s")
             time.sleep(wait)
+
+    def tally(self, name: str, wait: float) -> None:
+        """Count a wait for a slot, per limit and hour (what the ops overview shows as rate-limit
+        waits per agency); kept two days. Best effort: counting never stops a call."""
+        hour = time.strftime("%Y%m%d%H", time.gmtime())
+        key = f"{self.prefix}-waits:{hour}"
+        try:
+            pipe = self.redis.pipeline()
+            pipe.hincrby(key, f"{name}:count", 1)
+            pipe.hincrbyfloat(key, f"{name}:seconds", wait)
+            pipe.expire(key, WAIT_TALLY_SECONDS)
+            pipe.execute()
+        except Exception:  # noqa: S110 - the tally is a nicety; the wait goes on
+            pass
+
+    def waits(self, hours: int) -> dict[str, dict[str, float]]:
+        """Waits counted in the last ``hours`` hours (this one included): per limit name, how
+        many and how many seconds in all."""
+        now = time.time()
+        keys = [
+            f"{self.prefix}-waits:{time.strftime('%Y%m%d%H', time.gmtime(now - 3600 * h))}"
+            for h in range(hours)
+        ]
+        totals: dict[str, dict[str, float]] = {}
+        for key in keys:
+            for field, value in self.redis.hgetall(key).items():
+                name, _, what = (field.decode() if isinstance(field, bytes) else field).rpartition(
+                    ":"
+                )
+                slot = totals.setdefault(name, {"count": 0.0, "seconds": 0.0})
+                slot[what] = slot.get(what, 0.0) + float(value)
+        return totals
+
+
+#: How long the hourly wait tallies are kept (the overview reads the last day).
+WAIT_TALLY_SECONDS = 2 * 24 * 3600

@@ -178,6 +178,7 @@ def test_reconcile_command_reports_each_doi(session, deps, sandbox, runtime, mon
     assert len(lines) == 2 and reg.doi in result.stdout
     assert "unknown_at_agency" in lines[0]
     assert "reconciled 2 DOIs (2 unknown_at_agency)" in result.stderr
+    assert "reconciling DOIs: 2/2" in result.stderr  # progress, plain lines off a terminal
 
 
 def test_an_agency_not_answering_is_read_back_again_after_the_backoff(session, deps, sandbox, logs):

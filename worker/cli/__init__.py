@@ -1,7 +1,8 @@
 """The ``pidsync`` command: one module per command group.
 
 Modules: ``processes`` (web, worker, scheduler, migrate, demo), ``events`` (emit, status),
-``dead_letters``, ``retry`` (retry now), ``doi`` (doi, reconcile dois), ``orcid`` (orcid,
+``dead_letters``, ``retry`` (retry now), ``ops`` (the overview, works list/show, ops
+hash-password), ``doi`` (doi, reconcile dois), ``orcid`` (orcid,
 reconcile orcid, tokens rotate-keys/revoke), ``pids`` (resolve, search, id), ``render`` and
 ``sandbox``. Importing them opens no connection: stateless commands (render, sandbox, resolve,
 search, id, orcid search) never import the database or broker stack, and stateful ones import
@@ -12,7 +13,18 @@ from __future__ import annotations
 
 import click
 
-from worker.cli import dead_letters, doi, events, orcid, pids, processes, render, retry, sandbox
+from worker.cli import (
+    dead_letters,
+    doi,
+    events,
+    ops,
+    orcid,
+    pids,
+    processes,
+    render,
+    retry,
+    sandbox,
+)
 
 
 @click.group()
@@ -56,6 +68,8 @@ for _command in (
     orcid.orcid,
     doi.doi,
     retry.retry,
+    ops.ops,
+    ops.works,
 ):
     main.add_command(_command)
 tokens.add_command(orcid.rotate_keys, "rotate-keys")

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import click
 
 from worker.cli.common import boot, fail
+from worker.cli.progress import progress
 
 
 @click.command("dois")
@@ -48,7 +49,7 @@ def reconcile_dois(since: datetime | None) -> None:
             every=True,
         )
     kinds: Counter[reconcile.FindingKind] = Counter()
-    for registration_id in ids:
+    for registration_id in progress(ids, total=len(ids), label="reconciling DOIs"):
         finding = None
         while True:
             try:

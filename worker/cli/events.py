@@ -42,8 +42,8 @@ def _finish(status_code: int, body: Any, command: str) -> None:
 
 
 @click.command()
-@click.argument("source")
-@click.argument("work_id")
+@click.argument("source", required=False)
+@click.argument("work_id", required=False)
 @click.option("--url", help="pidsync's base URL [PIDSYNC_EMIT_URL, default http://127.0.0.1:8000]")
 @click.option("--client", help="intake client id [PIDSYNC_EMIT_CLIENT]")
 @click.option("--secret", help="the client's secret [PIDSYNC_EMIT_SECRET]")
@@ -54,18 +54,29 @@ def _finish(status_code: int, body: Any, command: str) -> None:
     show_default=True,
     help="what SOURCE and ID name",
 )
+@click.option("--json", "as_json", is_flag=True, help="The overview as JSON (without a work).")
 def status(
-    source: str,
-    work_id: str,
+    source: str | None,
+    work_id: str | None,
     url: str | None,
     client: str | None,
     secret: str | None,
     kind: str,
+    as_json: bool,
 ) -> None:
     """Print a work's status (DOI, ORCID placements, events), or an affiliation's, funding's
     or review's (its ORCID items), as JSON, read through the signed status API as the
-    configured intake client."""
+    configured intake client. Without SOURCE and WORK_ID: the operator's overview of every
+    tenant, from the database (worker.cli.ops)."""
     from worker.events.emit import EmitError, read_signed, work_path
+
+    if source is None or work_id is None:
+        if source is not None:
+            fail("give SOURCE and WORK_ID together, or neither for the overview")
+        from worker.cli.ops import print_overview
+
+        print_overview(as_json)
+        return
 
     base, client_id, key = _client_settings(url, client, secret)
     try:

@@ -75,3 +75,84 @@ def requeue(session: Session, letter_id: int) -> DeadLetter:
             event.status = EventStatus.RECEIVED  # processing runs again from the start
     session.flush()
     return letter
+
+
+# --- the operator's view and actions (dashboard and ``pidsync dead-letters``) -------------
+
+
+def page(
+    session: Session, *, include_requeued: bool = False, limit: int = 50, offset: int = 0
+) -> list[DeadLetter]:
+    """Parked messages, newest first, one page at a time (indexed on created_at)."""
+    query = select(DeadLetter).order_by(DeadLetter.created_at.desc(), DeadLetter.id.desc())
+    if not include_requeued:
+        query = query.where(DeadLetter.requeued_at.is_(None))
+    return list(session.execute(query.limit(limit).offset(offset)).scalars())
+
+
+def shown(letter: DeadLetter) -> dict[str, Any]:
+    """A dead letter as an operator sees it: the reason and the message, secrets redacted
+    (the args were redacted when parked; the reason is redacted here, as a log line would be)."""
+    return {
+        "id": letter.id,
+        "queue": letter.queue,
+        "actor": letter.actor,
+        "message_id": letter.message_id,
+        "args": redact(letter.args),
+        "reason": redact(letter.reason),
+        "retries": letter.retries,
+        "correlation_id": letter.correlation_id,
+        "created_at": letter.created_at.isoformat(),
+        "requeued_at": letter.requeued_at.isoformat() if letter.requeued_at else None,
+    }
+
+
+def parked_ids(session: Session) -> list[int]:
+    """Every parked (not requeued) letter, oldest first: what "replay all" goes through."""
+    return list(
+        session.execute(
+            select(DeadLetter.id).where(DeadLetter.requeued_at.is_(None)).order_by(DeadLetter.id)
+        ).scalars()
+    )
+
+
+def replay(session: Session, letter_id: int, actor: str) -> DeadLetter:
+    """Send one parked message again (LookupError if absent or already requeued), recorded."""
+    from worker.models import OpsAction, OpsActionKind
+
+    letter = requeue(session, letter_id)
+    session.add(
+        OpsAction(
+            actor=actor,
+            action=OpsActionKind.REPLAY,
+            target_kind="dead_letter",
+            target_id=letter_id,
+            result={"actor": letter.actor},
+        )
+    )
+    session.flush()
+    return letter
+
+
+def purge(session: Session, letter_ids: list[int], actor: str, note: str | None = None) -> int:
+    """Delete dead letters (given, or none), recorded with their number; returns how many."""
+    from sqlalchemy import delete
+
+    from worker.models import OpsAction, OpsActionKind
+
+    if not letter_ids:
+        return 0
+    gone = session.execute(
+        delete(DeadLetter).where(DeadLetter.id.in_(letter_ids)).returning(DeadLetter.id)
+    ).all()
+    session.add(
+        OpsAction(
+            actor=actor,
+            action=OpsActionKind.PURGE,
+            target_kind="dead_letter",
+            note=note,
+            result={"purged": len(gone), "ids": sorted(r[0] for r in gone)[:1000]},
+        )
+    )
+    session.flush()
+    return len(gone)

@@ -389,3 +389,51 @@ def _placement(session: Session, row: OrcidPlacement, dry_run: bool, now: dateti
     row.enqueued_at = now
     enqueue_after_commit(session, "orcid.place", row.id)
     return item
+
+
+# --- one row (the dashboard's "retry" on a listed problem) --------------------------------
+
+KINDS = ("event", "doi", "placement")
+
+
+def retry_row(
+    session: Session, settings: Settings, kind: str, row_id: int, *, now: datetime | None = None
+) -> Report:
+    """Retry one failed or waiting row, as :func:`retry` would had a selector picked it alone.
+    LookupError when there is no such row, or it neither failed nor waits."""
+    now = now or utcnow()
+    correlation = current_correlation_id() or f"retry-{uuid.uuid4()}"
+    with structlog.contextvars.bound_contextvars(correlation_id=correlation):
+        if kind == "event":
+            event = _locked(session, select(ReceivedEvent), ReceivedEvent.id, row_id)
+            if not isinstance(event, ReceivedEvent) or event.status not in (
+                EventStatus.FAILED,
+                EventStatus.RECEIVED,
+            ):
+                raise LookupError(f"no failed or waiting event {row_id}")
+            item = _event(session, event, dry_run=False, now=now)
+        elif kind == "doi":
+            reg = _locked(session, select(DoiRegistration), DoiRegistration.id, row_id)
+            waiting = isinstance(reg, DoiRegistration) and reg.pending_hash is not None
+            if not isinstance(reg, DoiRegistration) or not (
+                reg.state == DoiState.FAILED or (waiting and reg.state != DoiState.ON_HOLD)
+            ):
+                raise LookupError(f"no failed or waiting DOI registration {row_id}")
+            item = _doi(session, settings, reg, dry_run=False, now=now)
+        elif kind == "placement":
+            row = _locked(session, select(OrcidPlacement), OrcidPlacement.id, row_id)
+            if not isinstance(row, OrcidPlacement) or row.state not in (
+                PlacementState.FAILED,
+                PlacementState.PENDING,
+            ):
+                raise LookupError(f"no failed or waiting ORCID placement {row_id}")
+            item = _placement(session, row, dry_run=False, now=now)
+        else:
+            raise ValueError(f"unknown kind {kind!r}: expected one of {', '.join(KINDS)}")
+        session.flush()
+        log.info("operator_retry", kind=kind, row_id=row_id, action=item.action.value)
+    return Report(dry_run=False, items=[item], correlation_id=correlation)
+
+
+def _locked(session: Session, query: Select[Any], column: Any, row_id: int) -> object:
+    return session.execute(query.where(column == row_id).with_for_update()).scalar_one_or_none()

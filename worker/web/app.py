@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from worker.bootstrap import Runtime
 from worker.web import crossref, intake, items, ops, ops_access, orcid, routes
+from worker.web.dashboard import pages as dashboard
 from worker.web.deps import problem
 from worker.web.guard import UnsafeParameterGuard
 
@@ -19,20 +20,25 @@ def create_app(runtime: Runtime) -> FastAPI:
         summary="DOIs at DataCite and Crossref, works on ORCID records, exactly once.",
         version="0.1.0",
         # In production the docs are served behind the ops credential (worker.web.ops_access).
-        docs_url=None if production else "/docs",
-        redoc_url=None if production else "/redoc",
+        docs_url=None,  # ours below: Swagger UI from pidsync's own files, not a CDN
+        redoc_url=None,  # likewise, Redoc from pidsync's own files
         openapi_url=None if production else "/openapi.json",
     )
     app.state.runtime = runtime
     app.add_middleware(UnsafeParameterGuard)
+    ops_access.install_docs_assets(app)
     if production:
         ops_access.guarded_docs(app, runtime.settings)
+    else:
+        app.get("/docs", include_in_schema=False)(ops_access.swagger_page)
+        app.get("/redoc", include_in_schema=False)(ops_access.redoc_page)
     app.include_router(intake.router)
     app.include_router(routes.router)
     app.include_router(items.router)
     app.include_router(orcid.router)
     app.include_router(crossref.router)
     app.include_router(ops.router)
+    dashboard.install(app, runtime)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -24,6 +24,42 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from worker.config import Settings
 
 DOCS_PATHS = ("/docs", "/redoc", "/openapi.json")
+#: Swagger UI's and Redoc's files, served by pidsync itself (the fastapi-standalone-docs
+#: package's copies; only its files are used, not its patching of FastAPI): /docs and /redoc
+#: work offline and load nothing from a CDN.
+DOCS_ASSETS = "/docs-assets"
+
+
+def install_docs_assets(app: FastAPI) -> None:
+    from pathlib import Path
+
+    import fastapi_standalone_docs
+    from fastapi.staticfiles import StaticFiles
+
+    static = Path(fastapi_standalone_docs.__path__[0]) / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=static), name="docs-assets")
+
+
+def swagger_page() -> HTMLResponse:
+    page: HTMLResponse = get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="pidsync",
+        swagger_js_url=f"{DOCS_ASSETS}/swagger/swagger-ui-bundle.js",
+        swagger_css_url=f"{DOCS_ASSETS}/swagger/swagger-ui.css",
+        swagger_favicon_url=f"{DOCS_ASSETS}/fastapi/favicon.png",
+    )
+    return page
+
+
+def redoc_page() -> HTMLResponse:
+    page: HTMLResponse = get_redoc_html(
+        openapi_url="/openapi.json",
+        title="pidsync",
+        redoc_js_url=f"{DOCS_ASSETS}/redoc/redoc.standalone.js",
+        redoc_favicon_url=f"{DOCS_ASSETS}/fastapi/favicon.png",
+        with_google_fonts=False,
+    )
+    return page
 
 
 def credential_matches(settings: Settings, authorization: str | None) -> bool:
@@ -80,16 +116,8 @@ def guarded_docs(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> Response:
-        refused = refusal(settings, request)
-        if refused is not None:
-            return refused
-        page: HTMLResponse = get_swagger_ui_html(openapi_url="/openapi.json", title="pidsync")
-        return page
+        return refusal(settings, request) or swagger_page()
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> Response:
-        refused = refusal(settings, request)
-        if refused is not None:
-            return refused
-        page: HTMLResponse = get_redoc_html(openapi_url="/openapi.json", title="pidsync")
-        return page
+        return refusal(settings, request) or redoc_page()

@@ -1,0 +1,1 @@
+"""The ops dashboard ``/ops``: server-rendered pages over worker.ops, behind a login."""
