@@ -750,6 +750,9 @@ def _parse_pairs(raw: str, name: str, *, sep: str) -> dict[str, str]:
 
 def load_settings(**overrides: Any) -> Settings:
     """Read and validate the configuration, or raise ConfigError naming each bad variable."""
+    # The env file is chosen now, not when this module was imported: PIDSYNC_ENV_FILE set by a
+    # wrapper (or a test's CliRunner) after import must still be the file read.
+    overrides.setdefault("_env_file", os.environ.get("PIDSYNC_ENV_FILE", ".env"))
     try:
         return Settings(**overrides)
     except ValidationError as exc:

@@ -26,7 +26,7 @@ from typing import Any
 import click
 import requests
 
-from worker.events.emit import emit_raw
+from worker.client import PidsyncClient
 from worker.models import DoiState, EventStatus, PlacementState, RecordOutcome
 
 CLIENT = "demo-cris"
@@ -165,7 +165,8 @@ def _free_port() -> int:
 def _post(step: Step, url: str) -> None:
     raw = json.dumps(step.body).encode()
     if step.signature is None:
-        step.http, step.answer = emit_raw(raw, url=url, client=CLIENT, secret=SECRET)
+        answer = PidsyncClient(url, CLIENT, SECRET).send_raw(raw)
+        step.http, step.answer = answer.status, answer.body
         return
     headers = {"Content-Type": "application/cloudevents+json", "Pidsync-Client": CLIENT,
                "Pidsync-Signature": step.signature}  # fmt: skip
