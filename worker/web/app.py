@@ -10,6 +10,7 @@ from worker.bootstrap import Runtime
 from worker.web import crossref, intake, ops, ops_access, orcid, routes
 from worker.web.deps import problem
 from worker.web.guard import UnsafeParameterGuard
+from worker.web.openapi import openapi_document
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -17,6 +18,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
         title="pidsync",
         summary="DOIs at DataCite and Crossref, works on ORCID records, exactly once.",
+        description="The integrator's guide (docs/ in the repository, `mkdocs serve`) explains "
+        "each operation with working examples in curl, Python, Java and PHP.",
         version="0.1.0",
         # In production the docs are served behind the ops credential (worker.web.ops_access).
         docs_url=None if production else "/docs",
@@ -24,6 +27,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         openapi_url=None if production else "/openapi.json",
     )
     app.state.runtime = runtime
+    # The document completed with what the routes cannot say (worker.web.openapi).
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     app.add_middleware(UnsafeParameterGuard)
     if production:
         ops_access.guarded_docs(app, runtime.settings)
