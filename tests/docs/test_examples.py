@@ -167,3 +167,77 @@ def test_a_webhook_with_another_secret_is_refused_by_the_python_example(
     done = _run(_command("python", tmp_path), live_server, body, forged)
     assert done.returncode != 0
     assert "webhook refused" in done.stdout
+
+
+# --- the consent redirect ----------------------------------------------------------------------
+
+ORCID_SECRET = "orcid-client-secret"
+#: A person id whose form-encoding differs between Python, Java and PHP unless aligned.
+PERSON = "p 17~*ü/&="
+
+CONSENT: dict[str, tuple[tuple[str, ...], Any]] = {
+    "python": ((), lambda _: [sys.executable, str(EXAMPLES / "python" / "consent.py")]),
+    "java": (("javac", "java"), lambda tmp: _compiled(tmp, "Consent")),
+    "php": (("php",), lambda _: ["php", str(EXAMPLES / "php" / "consent.php")]),
+}
+
+
+def _compiled(tmp_path: Path, name: str) -> list[str]:
+    build = tmp_path / "java"
+    subprocess.run(
+        ["javac", "-d", str(build), str(EXAMPLES / "java" / f"{name}.java")],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    return ["java", "-cp", str(build), name]
+
+
+def _consent_command(language: str, tmp_path: Path) -> list[str]:
+    tools, command = CONSENT[language]
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"the {language} example needs {', '.join(missing)}, not installed here")
+    return command(tmp_path)
+
+
+def _redirect(**changes: str) -> str:
+    import time
+
+    from worker.orcid.return_to import signed_url
+
+    params = {"orcid": "0000-0002-1825-0097", "orcid_status": "granted",
+              "orcid_ts": str(int(time.time())), "person": PERSON}  # fmt: skip
+    url = signed_url("https://cris.example.edu/orcid/done?tab=1", ORCID_SECRET, params)
+    for name, value in changes.items():  # what someone typing a URL could change
+        url = re.sub(rf"([?&]{name}=)[^&]*", lambda m, v=value: m.group(1) + v, url)
+    return url
+
+
+def _check(command: list[str], url: str) -> subprocess.CompletedProcess:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "LANG": "C.UTF-8",  # the person id is printed back: non-ASCII must survive
+        "ORCID_CLIENT_SECRET": ORCID_SECRET,
+    }
+    return subprocess.run(
+        [*command, url], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("language", list(CONSENT))
+def test_the_consent_check_trusts_what_pidsync_signed(language, tmp_path):
+    done = _check(_consent_command(language, tmp_path), _redirect())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == f"trusted 0000-0002-1825-0097 granted {PERSON}"
+
+
+@pytest.mark.parametrize("language", list(CONSENT))
+@pytest.mark.parametrize(
+    "changes",
+    [{"orcid_status": "granted", "orcid": "0000-0001-5109-3700"}, {"person": "p-18"},
+     {"orcid_ts": "1000000000"}, {"orcid_sig": "0" * 64}],
+    ids=["other-orcid", "other-person", "old", "forged-signature"],
+)  # fmt: skip
+def test_the_consent_check_refuses_a_changed_redirect(language, changes, tmp_path):
+    done = _check(_consent_command(language, tmp_path), _redirect(**changes))
+    assert done.returncode != 0
+    assert done.stdout.strip() == "refused"
