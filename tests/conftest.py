@@ -234,6 +234,7 @@ def client(runtime):
 def live_server(runtime) -> Iterator[str]:
     """The web app under uvicorn on a free loopback port (for clients that speak real HTTP:
     the CLI, worker.client, the docs' examples in other languages); its base URL."""
+    import logging
     import socket
     import threading
     import time
@@ -242,6 +243,10 @@ def live_server(runtime) -> Iterator[str]:
 
     from worker.web.app import create_app
 
+    # uvicorn sets its loggers' levels (log_level below) for the whole process: put them back
+    # after, or a later test in this worker that logs through uvicorn.access sees nothing.
+    loggers = [logging.getLogger(name) for name in ("uvicorn.error", "uvicorn.access")]
+    levels = [logger.level for logger in loggers]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -257,3 +262,5 @@ def live_server(runtime) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(5)
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
