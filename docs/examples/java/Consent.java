@@ -2,6 +2,7 @@
 //
 // Run: javac Consent.java && ORCID_CLIENT_SECRET=... java Consent 'https://cris.example.edu/orcid/done?...'
 
+// --8<-- [start:imports]
 import java.net.URI;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
@@ -13,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
+// --8<-- [end:imports]
 
 public class Consent {
     // --8<-- [start:trusted]

@@ -5,6 +5,7 @@
 // Run: javac Integrate.java && PIDSYNC_URL=... PIDSYNC_CLIENT=... PIDSYNC_SECRET=... \
 //      WEBHOOK_BODY_FILE=body.json WEBHOOK_SIGNATURE='t=...,v1=...' java Integrate
 
+// --8<-- [start:imports]
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -22,6 +23,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
+// --8<-- [end:imports]
 
 public class Integrate {
     static final String URL = System.getenv("PIDSYNC_URL");

@@ -5,6 +5,7 @@ Run: ORCID_CLIENT_SECRET=... python consent.py 'https://cris.example.edu/orcid/d
 
 from __future__ import annotations
 
+# --8<-- [start:trusted]
 import hashlib
 import hmac
 import os
@@ -13,7 +14,6 @@ import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 
-# --8<-- [start:trusted]
 def trusted(params: dict[str, str], orcid_client_secret: str, max_age: int = 300) -> bool:
     """Whether orcid_sig signs these parameters with your ORCID client's secret, lately."""
     names = ("orcid", "orcid_status", "orcid_ts", "person")

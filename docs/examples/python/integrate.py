@@ -13,9 +13,9 @@ import time
 import uuid
 from pathlib import Path
 
+# --8<-- [start:client]
 from worker.client import PidsyncClient, SignatureError, verify_webhook
 
-# --8<-- [start:client]
 pidsync = PidsyncClient(
     os.environ["PIDSYNC_URL"],  # e.g. https://pidsync.example.edu
     os.environ["PIDSYNC_CLIENT"],  # your intake client's id
