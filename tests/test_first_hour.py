@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -59,3 +60,34 @@ def test_each_sandbox_start_has_its_own_secrets():
         first["pidsync"]["intake_client"]["secret"] != second["pidsync"]["intake_client"]["secret"]
     )
     assert first["pidsync"]["crossref_callback_url"] != second["pidsync"]["crossref_callback_url"]
+
+
+def _failing_demo(base, *args: str) -> subprocess.CompletedProcess[str]:
+    """`pidsync demo` whose database cannot be reached: it stops at once, as a run cut short."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(base),
+        "TMPDIR": str(base),
+        "PIDSYNC_DATABASE_URL": f"postgresql+psycopg://u@127.0.0.1:{closed}/x",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", "demo", *args],
+        env=env, cwd=base, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_a_demo_cut_short_still_removes_its_data_directory(tmp_path):
+    done = _failing_demo(tmp_path)
+    assert done.returncode == 1
+    assert "PostgreSQL unreachable" in done.stderr
+    assert not list(tmp_path.glob("pidsync-demo-*"))
+
+
+def test_keep_keeps_the_demos_data_directory(tmp_path):
+    done = _failing_demo(tmp_path, "--keep")
+    assert done.returncode == 1
+    assert len(list(tmp_path.glob("pidsync-demo-*"))) == 1
+    assert "removed" not in done.stderr
