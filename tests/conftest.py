@@ -230,3 +230,39 @@ def client(runtime):
 
     with TestClient(create_app(runtime)) as c:
         yield c
+
+
+@pytest.fixture
+def live_server(runtime) -> Iterator[str]:
+    """The web app under uvicorn on a free loopback port (for clients that speak real HTTP:
+    the CLI, worker.client, the docs' examples in other languages); its base URL."""
+    import logging
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from worker.web.app import create_app
+
+    # uvicorn sets its loggers' levels (log_level below) for the whole process: put them back
+    # after, or a later test in this worker that logs through uvicorn.access sees nothing.
+    loggers = [logging.getLogger(name) for name in ("uvicorn.error", "uvicorn.access")]
+    levels = [logger.level for logger in loggers]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime), host="127.0.0.1", port=port, log_level="warning", log_config=None
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)

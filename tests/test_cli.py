@@ -7,11 +7,8 @@ import os
 import socket
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
 from tests.conftest import INTAKE_SECRET
@@ -73,27 +70,6 @@ def test_malformed_configuration_exits_2_naming_the_variable(tmp_path):
     )
     assert result.returncode == 2
     assert "PIDSYNC_MAX_RETRIES" in result.stderr
-
-
-@pytest.fixture
-def live_server(runtime):
-    from worker.web.app import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(runtime), host="127.0.0.1", port=port, log_level="warning", log_config=None
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
 
 
 def test_emit_signs_and_posts_a_file(live_server, tmp_path):
@@ -162,3 +138,61 @@ def test_status_of_a_funding_reads_the_fundings_collection(live_server, monkeypa
 
     assert missing.exit_code == 2
     assert "no funding 'grant-1'" in missing.stderr
+
+
+@pytest.fixture
+def bare_environment(monkeypatch, tmp_path):
+    """A new integrator's shell: no PIDSYNC_* exported, in a directory of their own."""
+    for name in [n for n in os.environ if n.startswith("PIDSYNC_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _env_lines(url: str) -> str:
+    return (
+        f"PIDSYNC_EMIT_URL={url}\nPIDSYNC_EMIT_CLIENT=cris\nPIDSYNC_EMIT_SECRET={INTAKE_SECRET}\n"
+    )
+
+
+def test_emit_and_status_read_a_dotenv_file_with_nothing_exported(bare_environment, live_server):
+    # Given only a .env file in the working directory
+    (bare_environment / ".env").write_text(_env_lines(live_server))
+    (bare_environment / "event.json").write_text(json.dumps(event()))
+    # When the integrator emits and asks for the status, with no options
+    sent = CliRunner().invoke(main, ["emit", "event.json"])
+    status = CliRunner().invoke(main, ["status", "https://cris.example.edu", "w-1"])
+    # Then both signed as the .env's client: the event accepted, the read got through (404:
+    # not processed yet, rather than 401 unsigned)
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(sent.stdout)["accepted"] == 1
+    assert "HTTP 404" in status.stderr
+
+
+def test_emit_reads_the_file_named_by_pidsync_env_file(bare_environment, live_server, monkeypatch):
+    elsewhere = bare_environment / "config" / "pidsync.env"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text(_env_lines(live_server))
+    (bare_environment / "event.json").write_text(json.dumps(event()))
+    monkeypatch.setenv("PIDSYNC_ENV_FILE", str(elsewhere))
+    sent = CliRunner().invoke(main, ["emit", "event.json"])
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(sent.stdout)["accepted"] == 1
+
+
+def test_emit_with_nothing_configured_names_the_missing_setting_in_one_line(bare_environment):
+    (bare_environment / "event.json").write_text(json.dumps(event()))
+    result = CliRunner().invoke(main, ["emit", "event.json"])
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "PIDSYNC_EMIT_CLIENT" in result.stderr
+    assert "PIDSYNC_EMIT_SECRET" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_only_the_missing_setting_is_named(bare_environment):
+    (bare_environment / ".env").write_text("PIDSYNC_EMIT_CLIENT=cris\n")
+    result = CliRunner().invoke(main, ["status", "s", "w"])
+    assert result.exit_code == 2
+    assert "PIDSYNC_EMIT_SECRET" in result.stderr
+    assert "PIDSYNC_EMIT_CLIENT" not in result.stderr

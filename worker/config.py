@@ -499,10 +499,12 @@ class DashboardSettings(Section):
     # A reverse proxy that authenticates people (SSO) names them in this header; it is believed
     # only from trusted_proxies (addresses or networks, comma-separated), never from anyone else.
     proxy_header: str | None = None
+    # The proxies' addresses or networks (comma-separated) whose proxy_header is believed.
     trusted_proxies: Annotated[list[Network], NoDecode] = Field(default_factory=list)
     # Signs the dashboard's session cookie; every web process of one site needs the same one.
     # Unset: a random key per process (logins then last until the process restarts).
     session_secret: SecretStr | None = None
+    # How long a dashboard login lasts before the person logs in again.
     session_hours: float = Field(8.0, gt=0, le=24 * 14)
     # A row waiting longer than this for its next step (an event not handled, a DOI change
     # unconfirmed, a placement not written) is listed as stale.
@@ -512,6 +514,7 @@ class DashboardSettings(Section):
     # Login attempts per remote address, shared by every web process (Redis): on average this
     # many a minute, with bursts of login_burst; beyond, 429 with Retry-After (password guessing).
     login_per_minute: float = Field(6.0, gt=0)
+    # Login attempts allowed at once before the per-minute pace applies.
     login_burst: int = Field(5, ge=1)
 
     @property
@@ -892,6 +895,9 @@ def _parse_pairs(raw: str, name: str, *, sep: str) -> dict[str, str]:
 
 def load_settings(**overrides: Any) -> Settings:
     """Read and validate the configuration, or raise ConfigError naming each bad variable."""
+    # The env file is chosen now, not when this module was imported: PIDSYNC_ENV_FILE set by a
+    # wrapper (or a test's CliRunner) after import must still be the file read.
+    overrides.setdefault("_env_file", os.environ.get("PIDSYNC_ENV_FILE", ".env"))
     try:
         return Settings(**overrides)
     except ValidationError as exc:

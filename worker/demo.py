@@ -9,9 +9,11 @@ it shows: it exits 1 if any journey did not end as it should.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -26,7 +28,7 @@ from typing import Any
 import click
 import requests
 
-from worker.events.emit import emit_raw
+from worker.client import PidsyncClient
 from worker.models import DoiState, EventStatus, PlacementState, RecordOutcome
 
 CLIENT = "demo-cris"
@@ -168,7 +170,8 @@ def _free_port() -> int:
 def _post(step: Step, url: str) -> None:
     raw = json.dumps(step.body).encode()
     if step.signature is None:
-        step.http, step.answer = emit_raw(raw, url=url, client=CLIENT, secret=SECRET)
+        answer = PidsyncClient(url, CLIENT, SECRET).send_raw(raw)
+        step.http, step.answer = answer.status, answer.body
         return
     headers = {"Content-Type": "application/cloudevents+json", "Pidsync-Client": CLIENT,
                "Pidsync-Signature": step.signature}  # fmt: skip
@@ -384,7 +387,26 @@ def _sandbox_counts(sandbox: Any, ada: str, grace: str) -> bool:
     return once
 
 
-def run_demo(data_dir: Path | None) -> int:
+def _remove(data_dir: Path) -> None:
+    shutil.rmtree(data_dir, ignore_errors=True)
+    if data_dir.exists():
+        click.echo(f"pidsync demo: could not remove {data_dir} entirely", err=True)
+    else:
+        click.echo(f"pidsync demo: removed {data_dir} (keep it with --keep)", err=True)
+
+
+def _temporary_data_dir(*, keep: bool) -> Path:
+    data_dir = Path(tempfile.mkdtemp(prefix="pidsync-demo-"))
+    if not keep:
+        # Registered before boot: atexit runs last-in first-out, so the directory goes only
+        # after the embedded PostgreSQL and Redis (whose exit hooks boot registers) stopped.
+        atexit.register(_remove, data_dir)
+    return data_dir
+
+
+def run_demo(data_dir: Path | None, *, keep: bool = False) -> int:
+    """Run the demo; its own temporary data directory is removed at exit unless ``keep``
+    (a ``data_dir`` the caller named is always kept)."""
     import dramatiq
     import uvicorn
 
@@ -395,7 +417,7 @@ def run_demo(data_dir: Path | None) -> int:
 
     for key, value in DEMO_ENV.items():
         os.environ.setdefault(key, value)
-    data_dir = data_dir or Path(tempfile.mkdtemp(prefix="pidsync-demo-"))
+    data_dir = data_dir or _temporary_data_dir(keep=keep)
     click.echo(f"pidsync demo — data directory {data_dir}", err=True)
     sandbox = Sandbox(crossref_delays=(1.0, 1.0)).start()
     port = _free_port()

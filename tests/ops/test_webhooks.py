@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import jsonschema
 import pytest
 from sqlalchemy import select
 
@@ -22,6 +23,7 @@ from tests.registrars.flow import datacite_work, event
 from worker.db import pending_messages
 from worker.events.signature import verify
 from worker.models import EventStatus, NotificationStatus, OutboundNotification
+from worker.notify.openapi import webhook_event_schema
 from worker.notify.service import deliver
 from worker.orcid import revocation
 
@@ -63,6 +65,8 @@ def _delivered(session, runtime, url: str, received: list, event_type: str) -> d
     verify(headers["Pidsync-Signature"], [INTAKE_SECRET], body)  # raises unless signed
     envelope = json.loads(body)
     assert envelope["type"] == event_type
+    # And what arrived is what the OpenAPI document's webhooks section promises
+    jsonschema.validate(envelope, webhook_event_schema(event_type))
     return envelope["data"]
 
 
@@ -144,6 +148,7 @@ def test_an_event_that_gave_up_tells_the_cris(session, runtime):
     # Given an event whose processing kept killing its worker (the dead-letter path)
     from worker.events.service import mark_failed
     from worker.models import ReceivedEvent
+    from worker.notify.service import envelope
 
     row = ReceivedEvent(
         source=SOURCE, event_id="e-9", type="researcher.revoked", client_id="cris",
@@ -158,3 +163,4 @@ def test_an_event_that_gave_up_tells_the_cris(session, runtime):
     assert sent.payload["event"]["id"] == "e-9"
     assert sent.payload["reason"] == "the worker died 3 times processing it"
     assert "id" not in sent.payload
+    jsonschema.validate(envelope(sent), webhook_event_schema("event.failed"))

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from worker.cli.common import fail
 
+if TYPE_CHECKING:
+    from worker.client import Answer, PidsyncClient
 
-def _client_settings(
-    url: str | None, client: str | None, secret: str | None
-) -> tuple[str, str, str]:
-    """The URL, client and secret: options first, then the configuration."""
+
+def _client(url: str | None, client: str | None, secret: str | None) -> PidsyncClient:
+    """The signing client: options first, then the configuration (environment, ``.env`` or
+    ``PIDSYNC_ENV_FILE``, read as every other command reads it)."""
+    from worker.client import PidsyncClient
     from worker.config import ConfigError, load_settings
 
     try:
@@ -28,17 +31,28 @@ def _client_settings(
         fail(str(exc))
     client = client or emit.client
     secret = secret or (emit.secret.get_secret_value() if emit.secret else None)
-    if not client or not secret:
-        fail("set PIDSYNC_EMIT_CLIENT and PIDSYNC_EMIT_SECRET (or --client and --secret)")
-    return url or emit.url, client, secret
+    missing = [
+        f"{name} (or {option})"
+        for name, option, value in (
+            ("PIDSYNC_EMIT_CLIENT", "--client", client),
+            ("PIDSYNC_EMIT_SECRET", "--secret", secret),
+        )
+        if not value
+    ]
+    if missing or client is None or secret is None:
+        fail(
+            f"set {' and '.join(missing)}: the intake client to sign as, in the environment, "
+            ".env or the file named by PIDSYNC_ENV_FILE"
+        )
+    return PidsyncClient(url or emit.url, client, secret)
 
 
-def _finish(status_code: int, body: Any, command: str) -> None:
-    click.echo(json.dumps(body, indent=2))
-    if status_code >= 400:
-        reason = body.get("error", "") if isinstance(body, dict) else ""
-        click.echo(f"pidsync {command}: rejected with HTTP {status_code}: {reason}", err=True)
-        sys.exit(2 if status_code < 500 else 1)
+def _finish(answer: Answer, command: str) -> None:
+    click.echo(json.dumps(answer.body, indent=2))
+    if not answer.ok:
+        reason = answer.body.get("error", "") if isinstance(answer.body, dict) else ""
+        click.echo(f"pidsync {command}: rejected with HTTP {answer.status}: {reason}", err=True)
+        sys.exit(2 if answer.status < 500 else 1)
 
 
 @click.command()
@@ -68,7 +82,7 @@ def status(
     or review's (its ORCID items), as JSON, read through the signed status API as the
     configured intake client. Without SOURCE and WORK_ID: the operator's overview of every
     tenant, from the database (worker.cli.ops)."""
-    from worker.events.emit import EmitError, read_signed, work_path
+    from worker.client import PidsyncUnreachable
 
     if source is None or work_id is None:
         if source is not None:
@@ -78,14 +92,12 @@ def status(
         print_overview(as_json)
         return
 
-    base, client_id, key = _client_settings(url, client, secret)
+    pidsync = _client(url, client, secret)
     try:
-        status_code, body = read_signed(
-            work_path(source, work_id, f"{kind}s"), url=base, client=client_id, secret=key
-        )
-    except EmitError as exc:
-        fail(str(exc), exc.exit_code)
-    _finish(status_code, body, "status")
+        answer = pidsync.work_status(source, work_id, collection=f"{kind}s")
+    except PidsyncUnreachable as exc:
+        fail(str(exc), 1)
+    _finish(answer, "status")
 
 
 @click.command()
@@ -95,13 +107,14 @@ def status(
 @click.option("--secret", help="the client's secret [PIDSYNC_EMIT_SECRET]")
 def emit(file: Any, url: str | None, client: str | None, secret: str | None) -> None:
     """Sign and post one CloudEvent or a batch (a JSON array) from FILE, or - for stdin."""
-    from worker.events.emit import EmitError, emit_raw
+    from worker.client import PidsyncUnreachable
 
     raw = file.read()
-    base, client_id, key = _client_settings(url, client, secret)
+    pidsync = _client(url, client, secret)
     try:
-        status_code, body = emit_raw(raw, url=base, client=client_id, secret=key)
-    except EmitError as exc:
-        click.echo(f"pidsync emit: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    _finish(status_code, body, "emit")
+        answer = pidsync.send_raw(raw)
+    except ValueError as exc:
+        fail(f"emit: {exc}")
+    except PidsyncUnreachable as exc:
+        fail(f"emit: {exc}", 1)
+    _finish(answer, "emit")

@@ -82,8 +82,14 @@ def migrate() -> None:
 @click.option(
     "--data-dir", type=click.Path(path_type=Path), help="Keep the demo's servers' data here."
 )
-def demo(data_dir: Path | None) -> None:
-    """Run the whole pipeline on embedded servers and sample events, and show what happened."""
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Keep the temporary data directory (about 50 MB) instead of removing it at the end.",
+)
+def demo(data_dir: Path | None, keep: bool) -> None:
+    """Run the whole pipeline on embedded servers and sample events, and show what happened.
+    Its data directory is temporary and removed at the end (unless --keep or --data-dir)."""
     from worker.demo import run_demo
 
-    sys.exit(run_demo(data_dir))
+    sys.exit(run_demo(data_dir, keep=keep))

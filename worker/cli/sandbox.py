@@ -14,10 +14,46 @@ if TYPE_CHECKING:
     from types import FrameType
 
 
+#: The intake client the printed environment sets up: pidsync accepts events signed by it, and
+#: ``pidsync emit`` / ``status`` (and the docs' examples) sign as it.
+SANDBOX_CLIENT = "sandbox-cris"
+#: The Crossref notify endpoint's name the printed environment registers with each deposit.
+SANDBOX_NOTIFY_ENDPOINT = "pidsync-sandbox"
+
+
+def with_pidsync(info: dict[str, Any], pidsync_url: str) -> dict[str, Any]:
+    """``info`` plus what pidsync itself needs to run against this sandbox: an intake client
+    (and the same client for ``pidsync emit``), the Crossref notification callback pointing at
+    pidsync's web process, and the ORCID redirect URI. Secrets are new on every start."""
+    import secrets
+
+    base = pidsync_url.rstrip("/")
+    intake_secret = secrets.token_urlsafe(24)
+    callback = f"{base}/webhooks/crossref/{secrets.token_urlsafe(24)}"
+    pidsync = {
+        "url": base,
+        "intake_client": {"id": SANDBOX_CLIENT, "secret": intake_secret},
+        "crossref_callback_url": callback,
+        "orcid_callback_url": f"{base}/orcid/callback",
+    }
+    env = {
+        **info["env"],
+        "PIDSYNC_INTAKE_CLIENTS": f"{SANDBOX_CLIENT}:{intake_secret}",
+        "PIDSYNC_EMIT_URL": base,
+        "PIDSYNC_EMIT_CLIENT": SANDBOX_CLIENT,
+        "PIDSYNC_EMIT_SECRET": intake_secret,
+        "PIDSYNC_CROSSREF_NOTIFY_URL": callback,
+        "PIDSYNC_CROSSREF_NOTIFY_ENDPOINT": SANDBOX_NOTIFY_ENDPOINT,
+        "PIDSYNC_ORCID_CALLBACK_URL": pidsync["orcid_callback_url"],
+    }
+    return {**info, "pidsync": pidsync, "env": env}
+
+
 def _describe(info: dict[str, Any]) -> str:
     lines = ["pidsync sandbox is running.", ""]
-    width = max(len(key) for key in info if key != "env")
-    lines += [f"  {key.ljust(width)}  {value}" for key, value in info.items() if key != "env"]
+    shown = [key for key in info if key not in ("env", "pidsync")]
+    width = max(len(key) for key in shown)
+    lines += [f"  {key.ljust(width)}  {info[key]}" for key in shown]
     lines += ["", "Environment for pidsync:", ""]
     lines += [f"  export {name}={value}" for name, value in info["env"].items()]
     lines += ["", "Stop with Ctrl-C."]
@@ -37,7 +73,14 @@ def _describe(info: dict[str, Any]) -> str:
     "--json",
     "as_json",
     is_flag=True,
-    help="Print one JSON object (URLs, credentials, env) on stdout.",
+    help="Print one JSON object on stdout: URLs, credentials, and in `env` every PIDSYNC_* "
+    "variable pidsync needs to run against this sandbox.",
+)
+@click.option(
+    "--pidsync-url",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="Where pidsync's web process will listen (for the callback URLs it is given).",
 )
 @click.option(
     "--state-file",
@@ -83,6 +126,7 @@ def sandbox(
     host: str,
     port: int,
     as_json: bool,
+    pidsync_url: str,
     state_file: str | None,
     crossref_delay: float,
     datacite_limit: int,
@@ -113,7 +157,7 @@ def sandbox(
         simulator.start(host=host, port=port)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
-    info = simulator.info()
+    info = with_pidsync(simulator.info(), pidsync_url)
     if as_json:
         sys.stdout.write(json.dumps(info) + "\n")
         sys.stdout.flush()

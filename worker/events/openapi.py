@@ -16,6 +16,7 @@ from worker.events.cloudevents import (
     TIME_MIN,
 )
 from worker.events.types import (
+    CHECKS,
     ITEM_EVENTS,
     MAX_CLIENT_ID,
     MAX_EXPIRES_IN,
@@ -104,6 +105,34 @@ REVOKED_DATA = {
 }
 
 
+#: The ``data`` schema of each event type that is not a Work. The types themselves come from
+#: the one registry, ``worker.events.types.CHECKS``: a type registered there appears in the
+#: document by itself; one without a schema here is documented as "an object" until it gets one
+#: (a test names every such type).
+DATA_SCHEMAS: dict[str, dict[str, Any]] = {
+    WORK_WITHDRAWN: WITHDRAWN_DATA,
+    RESEARCHER_AUTHORIZED: AUTHORIZED_DATA,
+    RESEARCHER_REVOKED: REVOKED_DATA,
+}
+#: The model of each ORCID item kind: ``affiliation.published`` and the like carry one.
+ITEM_MODELS = {"affiliation": Affiliation, "funding": Funding, "review": Review}
+DATA_SCHEMAS.update(
+    {
+        event_type: ITEM_WITHDRAWN_DATA if withdrawn else work_schema(ITEM_MODELS[kind])
+        for event_type, (kind, withdrawn) in ITEM_EVENTS.items()
+    }
+)
+#: The event types whose ``data`` is a Work (``GET /schemas/work.json``).
+WORK_TYPES = (WORK_PUBLISHED, WORK_UPDATED)
+
+
+def data_schema(kind: str, work: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The schema of ``data`` for event type ``kind``."""
+    if kind in WORK_TYPES:
+        return work if work is not None else work_schema()
+    return DATA_SCHEMAS.get(kind, {"type": "object"})
+
+
 def _envelope() -> dict[str, Any]:
     return {
         "specversion": {"const": "1.0"},
@@ -127,16 +156,7 @@ def _envelope() -> dict[str, Any]:
 def cloudevent_schema() -> dict[str, Any]:
     """One CloudEvent: the envelope, and ``data`` by ``type``."""
     work = work_schema()
-    by_type = {
-        WORK_PUBLISHED: work,
-        WORK_UPDATED: work,
-        WORK_WITHDRAWN: WITHDRAWN_DATA,
-        RESEARCHER_AUTHORIZED: AUTHORIZED_DATA,
-        RESEARCHER_REVOKED: REVOKED_DATA,
-    }
-    items = {"affiliation": Affiliation, "funding": Funding, "review": Review}
-    for event_type, (kind, withdrawn) in ITEM_EVENTS.items():
-        by_type[event_type] = ITEM_WITHDRAWN_DATA if withdrawn else work_schema(items[kind])
+    by_type = {kind: data_schema(kind, work) for kind in CHECKS}
     return {
         "title": "CloudEvent",
         "description": "A CloudEvents 1.0 event in structured JSON mode. Strings hold no NUL "
@@ -206,7 +226,22 @@ def intake_openapi() -> dict[str, Any]:
             "202": {"description": "Accepted: stored, processing queued; one receipt each."},
             "400": {"description": "Not JSON, or nested beyond the parser.", "content": problem},
             "401": {"description": "Unknown client or a bad signature.", "content": problem},
-            "413": {"description": "Body larger than the limit.", "content": problem},
+            "403": {
+                "description": "An event this client may not send: a source it does not own, "
+                "a type it may not send, an account or ORCID client it may not use (named in "
+                "`problems`). Nothing of the request was stored.",
+                "content": problem,
+            },
+            "409": {
+                "description": "An event id reused with another body (`ids` lists them). "
+                "Nothing of the request was stored.",
+                "content": problem,
+            },
+            "413": {
+                "description": "Body larger than PIDSYNC_MAX_BODY_BYTES or more events than "
+                "PIDSYNC_MAX_BATCH_EVENTS.",
+                "content": problem,
+            },
             "415": {"description": "Not a CloudEvents media type.", "content": problem},
             "422": {
                 "description": "Invalid events; each problem names its JSON path. Nothing "

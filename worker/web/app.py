@@ -11,6 +11,7 @@ from worker.web import crossref, intake, items, ops, ops_access, orcid, routes
 from worker.web.dashboard import pages as dashboard
 from worker.web.deps import problem
 from worker.web.guard import UnsafeParameterGuard
+from worker.web.openapi import openapi_document
 
 
 def create_app(runtime: Runtime) -> FastAPI:
@@ -18,6 +19,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
         title="pidsync",
         summary="DOIs at DataCite and Crossref, works on ORCID records, exactly once.",
+        description="The integrator's guide (docs/ in the repository, `mkdocs serve`) explains "
+        "each operation with working examples in curl, Python, Java and PHP.",
         version="0.1.0",
         # In production the docs are served behind the ops credential (worker.web.ops_access).
         docs_url=None,  # ours below: Swagger UI from pidsync's own files, not a CDN
@@ -25,6 +28,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         openapi_url=None if production else "/openapi.json",
     )
     app.state.runtime = runtime
+    # The document completed with what the routes cannot say (worker.web.openapi).
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     app.add_middleware(UnsafeParameterGuard)
     ops_access.install_docs_assets(app)
     if production:
