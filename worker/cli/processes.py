@@ -40,7 +40,15 @@ def web(host: str, port: int) -> None:
 @click.command()
 @click.option("--processes", default=2, show_default=True, type=int)
 @click.option("--threads", default=4, show_default=True, type=int)
-def worker(processes: int, threads: int) -> None:
+@click.option(
+    "--shutdown-timeout",
+    default=100.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="On SIGTERM, seconds running messages get to finish before they are cut (and "
+    "redelivered); keep it below the supervisor's grace period.",
+)
+def worker(processes: int, threads: int, shutdown_timeout: float) -> None:
     """Run dramatiq worker processes for every actor."""
     from worker.metrics.exposition import multiprocess_env, remove_multiprocess_dir
 
@@ -52,14 +60,17 @@ def worker(processes: int, threads: int) -> None:
     command = [
         sys.executable, "-m", "dramatiq", *WORKER_MODULES,
         "--processes", str(processes), "--threads", str(threads), "--queues", "pidsync",
+        "--worker-shutdown-timeout", str(int(shutdown_timeout * 1000)),
     ]  # fmt: skip
     # Each dramatiq process writes its counters to files there; one fork serves their sum.
     metrics_dir = multiprocess_env(env)
     if runtime.settings.worker_metrics_port:
         command += ["--fork-function", METRICS_FORK]
-    child = subprocess.Popen(command, env=env)  # noqa: S603 - our own interpreter and module
-    # SIGTERM is passed on: dramatiq stops fetching, lets running messages finish (up to its
-    # shutdown timeout) and gives the unfinished back to the queue, so none is lost.
+    # Its own process group: a terminal's Ctrl-C reaches only this process, which passes it on
+    # once (dramatiq kills at once a worker process that is told to stop twice).
+    child = subprocess.Popen(command, env=env, process_group=0)  # noqa: S603 - our own module
+    # SIGTERM is passed on: dramatiq stops fetching, lets running messages finish (up to
+    # --shutdown-timeout) and gives the prefetched ones back to the queue, so none is lost.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda s, _f: child.send_signal(s))
     code = child.wait()
