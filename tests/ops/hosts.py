@@ -15,11 +15,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from sqlalchemy import select
 
@@ -199,3 +200,20 @@ def sample(text: str, name: str, **labels: str) -> float | None:
             if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
                 return float(s.value)
     return None
+
+
+@pytest.fixture
+def cluster(
+    tmp_path, database_url, redis_url, redis_client, committed_database, sandbox
+) -> Iterator[Cluster]:
+    """Hosts on the test's Postgres database, Redis database and sandbox; all stopped after."""
+    shared = Cluster(tmp_path, database_url, redis_url, sandbox.info()["env"])
+    yield shared
+    shared.stop_all()
+
+
+def datacite_state(sandbox: Any) -> tuple[list[str], dict[str, int]]:
+    """The DOIs DataCite holds and its answers counted by status."""
+    state = sandbox.state()
+    dois = [d["doi"] for d in state["datacite"]["dois"]]
+    return dois, state["requests"]["datacite"]["by_status"]

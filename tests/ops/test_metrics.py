@@ -3,23 +3,14 @@ scheduler processes after real work reached the sandbox."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.ops.hosts import Cluster, findable, post_events, sample, wait_for, work_event
+from tests.ops.hosts import cluster as cluster  # noqa: PLC0414 - the fixture, re-exported
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def cluster(
-    tmp_path, database_url, redis_url, redis_client, committed_database, sandbox
-) -> Iterator[Cluster]:
-    shared = Cluster(tmp_path, database_url, redis_url, sandbox.info()["env"])
-    yield shared
-    shared.stop_all()
 
 
 def test_each_process_exports_what_it_did(cluster: Cluster, committed_database: Any, sandbox):
