@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import INTAKE_SECRET
 from tests.ops.hosts import Cluster, findable, post_events, sample, wait_for, work_event
 from tests.ops.hosts import cluster as cluster  # noqa: PLC0414 - the fixture, re-exported
 
@@ -62,6 +63,11 @@ def test_each_process_exports_what_it_did(cluster: Cluster, committed_database: 
     assert sample(sched, "pidsync_scheduler_leader") == 1
     assert sample(sched, "pidsync_scheduler_job_runs_total", job="resend_stalled_events",
                   outcome="ok") >= 1  # fmt: skip
+    # And no endpoint shows a secret (the worker's and scheduler's have no credential)
+    secrets = [v for k, v in worker.env.items() if k.endswith(("PASSWORD", "SECRET", "KEYS"))]
+    secrets.append(INTAKE_SECRET)
+    for scraped in (text, state, sched):
+        assert [s for s in secrets if s and s in scraped] == []
 
 
 def test_queue_depth_and_age_show_work_nobody_takes(cluster: Cluster, redis_client):

@@ -144,6 +144,17 @@ def _database_gauges(session: Session) -> Iterator[GaugeMetricFamily]:
             CrossrefDeposit.status.in_(OPEN_DEPOSITS)
         )
     ).scalar_one()
+    stale = session.execute(
+        select(func.count())
+        .select_from(CrossrefDeposit)
+        .where(CrossrefDeposit.status.in_(OPEN_DEPOSITS), CrossrefDeposit.stale.is_(True))
+    ).scalar_one()
+    yield GaugeMetricFamily(
+        "pidsync_crossref_deposits_stale",
+        "Crossref submissions still unfinished past PIDSYNC_CROSSREF_STALE_AFTER_SECONDS "
+        "(flagged by the deposit upkeep)",
+        value=stale,
+    )
     yield GaugeMetricFamily(
         "pidsync_crossref_deposit_oldest_open_age_seconds",
         "Age of the oldest Crossref submission Crossref has not finished (0 when none)",
