@@ -18,7 +18,7 @@ from sqlalchemy import Connection, text
 from worker.db import Database
 from worker.events.sweep import resend_stalled_events
 from worker.logging import get_logger
-from worker.metrics.registry import SCHEDULER_JOBS, SCHEDULER_LEADER, SCHEDULER_ROWS
+from worker.metrics.registry import SCHEDULER_JOBS, SCHEDULER_ROWS, scheduler_leader
 
 if TYPE_CHECKING:
     from worker.bootstrap import Runtime
@@ -135,6 +135,7 @@ def run_scheduler(
     no connection close reaches Postgres) the server drops its connection and so its lock,
     through TCP keepalives on this session; a killed process's lock goes at once."""
     led = False
+    scheduler_leader().set(0)
     with database.engine.connect() as conn:
         if lock_timeout is not None:
             _keepalives(conn, lock_timeout)
@@ -144,7 +145,7 @@ def run_scheduler(
                 led = try_lead(conn)
                 conn.commit()
                 if led:
-                    SCHEDULER_LEADER.set(1)
+                    scheduler_leader().set(1)
                     log.info("scheduler_leader")
             if led:
                 # The lock lives as long as this session: if it is gone (the server dropped
@@ -160,6 +161,6 @@ def run_scheduler(
             # rather than when this connection is noticed gone.
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK})
             conn.commit()
-            SCHEDULER_LEADER.set(0)
+            scheduler_leader().set(0)
             log.info("scheduler_leader_released")
     return led

@@ -43,7 +43,8 @@ def exported(database, broker) -> dict[str, set[str]]:
     """Every series name pidsync exports, with its label names: the counters and histograms
     each process keeps, and the gauges read at scrape time (from a real database and broker)."""
     series: dict[str, set[str]] = {}
-    for metric in vars(registry).values():
+    registry.scheduler_leader()  # made on first use, by the scheduler
+    for metric in [*vars(registry).values(), registry.scheduler_leader()]:
         if not isinstance(metric, MetricWrapperBase):
             continue
         labels = set(metric._labelnames)

@@ -78,6 +78,26 @@ def test_an_outcome_counts_when_its_transaction_commits_not_when_it_rolls_back(
     assert _handled("failed") == before + 1
 
 
+def test_a_state_set_as_plain_text_counts_and_a_bad_row_never_breaks_the_commit(
+    committed_database: Database,
+):
+    install()
+    row_id = _inbox_row(committed_database)
+    before = _handled("stale")
+    # A service may set the enum's text; the flush converts it, the count reads it the same.
+    with committed_database.session() as session:
+        session.get(ReceivedEvent, row_id).status = "stale"
+    assert _handled("stale") == before + 1
+    # A row the counting cannot read (a naive timestamp next to an aware one) is not counted,
+    # and its transaction commits all the same.
+    with committed_database.session() as session:
+        event = session.get(ReceivedEvent, row_id)
+        event.status = EventStatus.FAILED
+        event.handled_at = utcnow().replace(tzinfo=None)
+    with committed_database.session() as session:
+        assert session.get(ReceivedEvent, row_id).status == EventStatus.FAILED
+
+
 def test_the_gauges_read_the_database_and_the_broker(session, database, broker, redis_client):
     # Given a dead letter, an open Crossref submission, and two messages nobody takes
     session.add(DeadLetter(queue="pidsync", actor="events.process", message_id="dl-1", args=[1],

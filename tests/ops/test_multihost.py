@@ -122,3 +122,10 @@ def test_hosts_sharing_only_postgres_and_redis_do_each_effect_once_within_the_li
         for w in workers
     ]  # fmt: skip
     assert sum(1 for n in handled if n > 0) >= 2, handled
+    # And the workers' metrics add up to what happened: each placement's latency observed once.
+    placed = sum(
+        sample(w.metrics(), "pidsync_effect_latency_seconds_count", effect="work_placed",
+               service="orcid") or 0
+        for w in workers
+    )  # fmt: skip
+    assert placed == sum(expected.values())

@@ -9,6 +9,8 @@ count (queue depths, grants, deposits) is read at scrape time instead (``state.p
 
 from __future__ import annotations
 
+from functools import cache
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry()
@@ -50,7 +52,7 @@ EFFECT_LATENCY = Histogram(
 )
 DOI_OUTCOMES = Counter(
     "pidsync_doi_outcomes",
-    "DOI state changes confirmed or refused by a registrar, by registrar and new state",
+    "DOI state changes (reserved, submitted, findable, failed, ...), by registrar and new state",
     ["registrar", "state"],
     registry=REGISTRY,
 )
@@ -116,10 +118,15 @@ SCHEDULER_ROWS = Counter(
     ["job"],
     registry=REGISTRY,
 )
-# The scheduler is one process (never multiprocess): a plain gauge is right.
-SCHEDULER_LEADER = Gauge(
-    "pidsync_scheduler_leader",
-    "1 while this scheduler holds the leader lock, else 0",
-    registry=REGISTRY,
-    multiprocess_mode="max",
-)
+
+
+@cache
+def scheduler_leader() -> Gauge:
+    """Made by the scheduler on first use: made at import, every process (web, each worker)
+    would report a leader gauge of 0 of its own."""
+    return Gauge(
+        "pidsync_scheduler_leader",
+        "1 while this scheduler holds the leader lock, else 0",
+        registry=REGISTRY,
+        multiprocess_mode="max",
+    )

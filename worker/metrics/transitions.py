@@ -16,6 +16,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
+from worker.logging import get_logger
 from worker.metrics.registry import (
     DOI_OUTCOMES,
     EFFECT_LATENCY,
@@ -32,9 +33,11 @@ from worker.models import (
     ReceivedEvent,
 )
 
+log = get_logger(__name__)
+
 _PENDING = "pidsync_metrics"
 #: DOI states that mean the registrar confirmed what we sent.
-_CONFIRMED = {DoiState.REGISTERED, DoiState.FINDABLE}
+_CONFIRMED = {DoiState.REGISTERED.value, DoiState.FINDABLE.value}
 _installed = False
 
 Observation = Callable[[], None]
@@ -60,6 +63,11 @@ def _change(obj: Any, attr: str) -> tuple[Any, Any] | None:
     return old, history.added[0]
 
 
+def _text(value: Any) -> str:
+    """An enum's value, or the string a service set before the flush converts it."""
+    return str(getattr(value, "value", value))
+
+
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
@@ -68,9 +76,9 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 def _event(obj: ReceivedEvent) -> list[Observation]:
     change = _change(obj, "status")
-    if change is None or change[1] == EventStatus.RECEIVED:
+    if change is None or _text(change[1]) == EventStatus.RECEIVED.value:
         return []
-    outcome = str(change[1].value)
+    outcome = _text(change[1])
     waited = _seconds(obj.received_at, obj.handled_at or utcnow())
     observed: list[Observation] = [EVENTS_HANDLED.labels(type=obj.type, outcome=outcome).inc]
     if waited is not None:
@@ -80,16 +88,16 @@ def _event(obj: ReceivedEvent) -> list[Observation]:
 
 def _registration(obj: DoiRegistration) -> list[Observation]:
     observed: list[Observation] = []
-    registrar = str(obj.registrar.value)
+    registrar = _text(obj.registrar)
     state = _change(obj, "state")
-    if state is not None and state[0] != state[1]:
-        observed.append(DOI_OUTCOMES.labels(registrar=registrar, state=str(state[1].value)).inc)
+    if state is not None and (state[0] is None or _text(state[0]) != _text(state[1])):
+        observed.append(DOI_OUTCOMES.labels(registrar=registrar, state=_text(state[1])).inc)
     confirmed = _change(obj, "confirmed_at")
     since = inspect(obj).attrs.pending_since.history
     # pending_since is when the event's change was accepted; mark_confirmed clears it in the
     # same flush as it sets confirmed_at, so its old value is in the history.
     started = since.deleted[0] if since.deleted else obj.pending_since
-    if confirmed is not None and obj.state in _CONFIRMED:
+    if confirmed is not None and _text(obj.state) in _CONFIRMED:
         took = _seconds(started, confirmed[1])
         if took is not None:
             observed.append(
@@ -102,10 +110,11 @@ def _registration(obj: DoiRegistration) -> list[Observation]:
 
 def _placement(obj: OrcidPlacement) -> list[Observation]:
     state = _change(obj, "state")
-    if state is None or state[0] == state[1]:
+    if state is None or (state[0] is not None and _text(state[0]) == _text(state[1])):
         return []
-    observed: list[Observation] = [PLACEMENT_OUTCOMES.labels(state=str(state[1].value)).inc]
-    if state[1] == PlacementState.PLACED and state[0] != PlacementState.PLACED:
+    observed: list[Observation] = [PLACEMENT_OUTCOMES.labels(state=_text(state[1])).inc]
+    placed = PlacementState.PLACED.value
+    if _text(state[1]) == placed and (state[0] is None or _text(state[0]) != placed):
         # The placement row is made when the work's event is processed: from then to on the
         # record (consent and the DOI's confirmation included, when it waited for them).
         took = _seconds(obj.created_at, obj.placed_at or utcnow())
@@ -127,8 +136,12 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     pending: list[Observation] = session.info.setdefault(_PENDING, [])
     for obj in (*session.new, *session.dirty):
         watch = _WATCHED.get(type(obj))
-        if watch is not None:
+        if watch is None:
+            continue
+        try:
             pending.extend(watch(obj))
+        except Exception as exc:  # counting must never break the unit of work it watches
+            log.warning("metrics_transition_unreadable", error=f"{type(exc).__name__}: {exc}")
 
 
 def _after_commit(session: Session) -> None:
