@@ -179,6 +179,8 @@ class DoiRegistration(Timestamped, Base):
     __table_args__ = (
         Index("ix_doi_registrations_next_attempt_at", "next_attempt_at"),
         Index("ix_doi_registrations_account_state", "registrar", "account", "state"),
+        # The metrics count DOIs not settled yet by state: a few rows among millions.
+        Index("ix_doi_registrations_state", "state"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -443,6 +445,8 @@ class OrcidPlacement(Timestamped, Base):
             name="uq_orcid_placements_work_orcid",
             postgresql_nulls_not_distinct=True,
         ),
+        # The metrics count placements not settled yet by state: a few rows among millions.
+        Index("ix_orcid_placements_state", "state"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -2,8 +2,13 @@
 
 Each scrape runs a handful of grouped counts and ``min()`` queries, each served by an index on
 its state column, and a few Redis reads (never a scan of a queue): cheap enough for a scrape
-every 15 s on a large database. The web app serves them (any replica tells the same truth:
-graph them with ``max``), so adding workers never multiplies them.
+every 15 s on a large database. The counts by state cover what is not settled yet (waiting,
+on hold, failed): the settled rows (done, findable, placed, ...) are most of the database and
+grow forever, and their rates are the processes' counters (``*_total``), not gauges.
+``benchmarks/bench_metrics_scrape.py`` measures a scrape.
+
+The web app serves them (any replica tells the same truth: graph them with ``max``), so
+adding workers never multiplies them.
 """
 
 from __future__ import annotations
@@ -27,9 +32,11 @@ from worker.models import (
     DeadLetter,
     DepositStatus,
     DoiRegistration,
+    DoiState,
     EventStatus,
     OrcidGrant,
     OrcidPlacement,
+    PlacementState,
     ReceivedEvent,
 )
 
@@ -37,6 +44,18 @@ log = get_logger(__name__)
 
 #: Crossref submissions not yet reported on (stale when old: the alert reads their age).
 OPEN_DEPOSITS = (DepositStatus.SUBMITTED, DepositStatus.QUEUED, DepositStatus.IN_PROCESS)
+#: The states counted: everything but the settled ones, which only grow.
+UNSETTLED_EVENTS = (EventStatus.RECEIVED, EventStatus.FAILED)
+UNSETTLED_DOIS = tuple(
+    s for s in DoiState if s not in {DoiState.REGISTERED, DoiState.FINDABLE, DoiState.WITHDRAWN}
+)
+UNSETTLED_PLACEMENTS = (
+    PlacementState.PENDING,
+    PlacementState.AWAITING_CONSENT,
+    PlacementState.AWAITING_DOI,
+    PlacementState.FAILED,
+)
+UNSETTLED_DEPOSITS = (DepositStatus.PREPARED, *OPEN_DEPOSITS, DepositStatus.FAILED)
 #: The dramatiq Redis broker's key prefix (worker.broker.build_broker).
 NAMESPACE = "pidsync"
 
@@ -78,12 +97,14 @@ def _age(oldest: Any) -> float:
 
 def _database_gauges(session: Session) -> Iterator[GaugeMetricFamily]:
     events = GaugeMetricFamily(
-        "pidsync_events", "Inbox events by type and status", labels=["type", "status"]
+        "pidsync_events",
+        "Inbox events not handled yet (received) or failed, by type and status",
+        labels=["type", "status"],
     )
     for event_type, status, count in session.execute(
-        select(ReceivedEvent.type, ReceivedEvent.status, func.count()).group_by(
-            ReceivedEvent.type, ReceivedEvent.status
-        )
+        select(ReceivedEvent.type, ReceivedEvent.status, func.count())
+        .where(ReceivedEvent.status.in_(UNSETTLED_EVENTS))
+        .group_by(ReceivedEvent.type, ReceivedEvent.status)
     ):
         events.add_metric([event_type, str(status.value)], count)
     yield events
@@ -99,21 +120,27 @@ def _database_gauges(session: Session) -> Iterator[GaugeMetricFamily]:
     )
 
     dois = GaugeMetricFamily(
-        "pidsync_doi_registrations", "DOIs by registrar and state", labels=["registrar", "state"]
+        "pidsync_doi_registrations",
+        "DOIs not confirmed (reserved, on hold, submitted) or failed, by registrar and state",
+        labels=["registrar", "state"],
     )
     for registrar, state, count in session.execute(
-        select(DoiRegistration.registrar, DoiRegistration.state, func.count()).group_by(
-            DoiRegistration.registrar, DoiRegistration.state
-        )
+        select(DoiRegistration.registrar, DoiRegistration.state, func.count())
+        .where(DoiRegistration.state.in_(UNSETTLED_DOIS))
+        .group_by(DoiRegistration.registrar, DoiRegistration.state)
     ):
         dois.add_metric([str(registrar.value), str(state.value)], count)
     yield dois
 
     placements = GaugeMetricFamily(
-        "pidsync_orcid_placements", "ORCID placements by state", labels=["state"]
+        "pidsync_orcid_placements",
+        "ORCID placements not placed yet (pending, awaiting consent or the DOI) or failed",
+        labels=["state"],
     )
     for placement_state, count in session.execute(
-        select(OrcidPlacement.state, func.count()).group_by(OrcidPlacement.state)
+        select(OrcidPlacement.state, func.count())
+        .where(OrcidPlacement.state.in_(UNSETTLED_PLACEMENTS))
+        .group_by(OrcidPlacement.state)
     ):
         placements.add_metric([str(placement_state.value)], count)
     yield placements
@@ -132,10 +159,15 @@ def _database_gauges(session: Session) -> Iterator[GaugeMetricFamily]:
     yield grants
 
     deposits = GaugeMetricFamily(
-        "pidsync_crossref_deposits", "Crossref submissions by status", labels=["status"]
+        "pidsync_crossref_deposits",
+        "Crossref submissions not completed (prepared, submitted, queued, in process) or "
+        "failed, by status",
+        labels=["status"],
     )
     for deposit_status, count in session.execute(
-        select(CrossrefDeposit.status, func.count()).group_by(CrossrefDeposit.status)
+        select(CrossrefDeposit.status, func.count())
+        .where(CrossrefDeposit.status.in_(UNSETTLED_DEPOSITS))
+        .group_by(CrossrefDeposit.status)
     ):
         deposits.add_metric([str(deposit_status.value)], count)
     yield deposits
