@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from tests.helpers import work
 from worker.broker import DEFAULT_QUEUE
@@ -68,3 +68,21 @@ def test_sweep_resends_events_whose_message_was_lost(
     assert resend_stalled_events(committed_database, settings) == 1
     assert redis_client.llen(f"pidsync:{DEFAULT_QUEUE}") == 1
     assert resend_stalled_events(committed_database, settings) == 0  # not again within grace
+
+
+def test_the_leaders_session_has_postgres_notice_a_silent_host(committed_database):
+    # A leader whose host loses power sends no FIN: only keepalive probes on its session let
+    # Postgres drop it, and its lock with it, so a standby leads (about the lock timeout).
+    from worker.scheduler import _keepalives
+
+    with committed_database.engine.connect() as conn:
+        _keepalives(conn, 30)
+        shown = {
+            name: conn.execute(text(f"SHOW {name}")).scalar()
+            for name in ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")
+        }
+    assert shown == {
+        "tcp_keepalives_idle": "10",
+        "tcp_keepalives_interval": "5",
+        "tcp_keepalives_count": "4",
+    }

@@ -30,6 +30,7 @@ from worker.db import Database
 from worker.embedded import EmbeddedServers, ensure_servers
 from worker.http import DatabaseRecorder, Recorder
 from worker.logging import configure_logging, redact_text, register_secret
+from worker.metrics.transitions import install as install_metrics
 from worker.notify.client import WebhookClient
 from worker.ops.dead_letters import record_dead_letter
 from worker.orcid.deps import OrcidDeps
@@ -88,6 +89,8 @@ def compose(
 ) -> Runtime:
     """Build every client the services take, over the given parts (no connection is opened:
     HTTP sessions connect on first use)."""
+    # Outcomes and latencies are counted from committed state changes, in every process.
+    install_metrics()
     redis_client = redis.Redis.from_url(redis_url)
     limiter = RateLimiter(redis_client)
     recorder = DatabaseRecorder(database)

@@ -9,6 +9,7 @@ its worker) as a dead letter whose reason a person can read.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from worker.errors import Postpone, TransientError
 from worker.logging import get_logger, redact_text
+from worker.metrics.registry import DEAD_LETTERED, MESSAGE_SECONDS, MESSAGES
 
 log = get_logger(__name__)
 
@@ -105,6 +107,7 @@ def _requeue(wait: Postpone) -> None:
     # A new message id: the old one is acked when this returns.
     fresh = message.copy(message_id=str(uuid.uuid4()))
     broker.enqueue(fresh, delay=int(wait.delay * 1000))
+    message.options["pidsync_postponed"] = True  # for MetricsMiddleware: not an "ok" run
     log.info("postponed", delay_s=round(wait.delay, 3), reason=wait.reason)
 
 
@@ -134,6 +137,33 @@ class LogContextMiddleware(Middleware):
     after_skip_message = after_process_message
 
 
+class MetricsMiddleware(Middleware):
+    """Count each message by actor and outcome (ok, postponed, error) and time it."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+
+    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        self.started[message.message_id] = time.perf_counter()
+
+    def after_process_message(
+        self, broker: dramatiq.Broker, message: Any, *, result: Any = None, exception: Any = None
+    ) -> None:
+        started = self.started.pop(message.message_id, None)
+        if started is not None:
+            MESSAGE_SECONDS.labels(actor=message.actor_name).observe(time.perf_counter() - started)
+        if exception is not None:
+            outcome = "error"
+        elif message.options.pop("pidsync_postponed", False):
+            outcome = "postponed"
+        else:
+            outcome = "ok"
+        MESSAGES.labels(actor=message.actor_name, outcome=outcome).inc()
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        self.started.pop(message.message_id, None)
+
+
 class DeadLetterMiddleware(Middleware):
     """Park failed messages in Postgres with their reason; park messages that kill workers.
 
@@ -161,6 +191,7 @@ class DeadLetterMiddleware(Middleware):
                 "(out of memory, killed, or a crash outside Python)"
             )
             self.record(message, reason)
+            DEAD_LETTERED.labels(actor=message.actor_name).inc()
             self.redis.delete(self._key(message))
             raise SkipMessage(reason)
 
@@ -177,6 +208,7 @@ class DeadLetterMiddleware(Middleware):
             else:
                 reason = f"gave up after {tries} tries: {reason}"
             self.record(message, reason)
+            DEAD_LETTERED.labels(actor=message.actor_name).inc()
 
     def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
         return
@@ -197,6 +229,7 @@ def build_broker(url: str, *, record_dead_letter: Callable[..., None]) -> dramat
         broker = RedisBroker(client=redis_client, namespace="pidsync")  # type: ignore[no-untyped-call]
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(LogContextMiddleware())
+    broker.add_middleware(MetricsMiddleware())
     # "after" hooks run in reverse order: placed before Retries, ours runs after Retries has
     # decided whether the message failed.
     broker.add_middleware(DeadLetterMiddleware(record_dead_letter, redis_client), before=Retries)

@@ -684,6 +684,13 @@ class Settings(BaseSettings):
     # basic auth. Unset in production = those routes answer 404.
     ops_credential: SecretStr | None = None
 
+    # Prometheus endpoints of the processes without a web app (the web serves /metrics): the
+    # worker's (all its dramatiq processes, one endpoint) and the scheduler's; 0 = none. They
+    # carry no secret, only counts; bind them to a private interface (0.0.0.0 in a container).
+    worker_metrics_port: int = Field(9191, ge=0, le=65535)
+    scheduler_metrics_port: int = Field(9192, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+
     # Outbound webhooks to the emitting systems: "client-a=https://...,client-b=https://...".
     notify_urls: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
@@ -692,6 +699,9 @@ class Settings(BaseSettings):
     max_retries: int = Field(8, ge=0)
     message_time_limit_seconds: int = Field(300, gt=0)
     sweep_interval_seconds: float = Field(30.0, gt=0)
+    # When the leading scheduler's host goes silent, a standby scheduler leads after about this
+    # long (Postgres drops the silent session and its lock; a killed process's lock goes at once).
+    scheduler_lock_timeout_seconds: float = Field(30.0, ge=6)
     # Rows a sweep handles per run; each in its own transaction.
     sweep_batch: int = Field(500, ge=1)
     # Error text kept on a row (last_error) and in outcomes; longer text is cut.

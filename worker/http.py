@@ -21,6 +21,7 @@ import structlog
 
 from worker.errors import PermanentError, TransientError
 from worker.logging import get_logger, redact_text
+from worker.metrics.registry import OUTBOUND_CALLS, OUTBOUND_SECONDS
 
 log = get_logger(__name__)
 
@@ -186,6 +187,8 @@ class ApiClient:
             correlation_id=_context("correlation_id"),
             work_id=_context("work_id"),
         )
+        OUTBOUND_CALLS.labels(service=self.service, status=str(status or "error")).inc()
+        OUTBOUND_SECONDS.labels(service=self.service).observe(latency_ms / 1000)
         log.debug(
             "http_call", service=record.service, method=method, url=record.url,
             status=status, latency_ms=latency_ms,

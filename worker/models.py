@@ -186,7 +186,8 @@ class DoiRegistration(Timestamped, Base):
     __table_args__ = (
         Index("ix_doi_registrations_next_attempt_at", "next_attempt_at"),
         Index("ix_doi_registrations_account_state", "registrar", "account", "state"),
-        Index("ix_doi_registrations_state", "state"),  # the dashboard's problems
+        # The dashboard's problems and the metrics count DOIs not settled yet by state.
+        Index("ix_doi_registrations_state", "state"),
         Index("ix_doi_registrations_pending_since", "pending_since"),  # stale changes
     )
 
@@ -452,7 +453,8 @@ class OrcidPlacement(Timestamped, Base):
             name="uq_orcid_placements_work_orcid",
             postgresql_nulls_not_distinct=True,
         ),
-        Index("ix_orcid_placements_state", "state"),  # the dashboard's problems
+        # The dashboard's problems and the metrics count placements not settled yet by state.
+        Index("ix_orcid_placements_state", "state"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

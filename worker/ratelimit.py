@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.errors import Postpone
+from worker.metrics.registry import RATELIMIT_WAIT_SECONDS, RATELIMIT_WAITS
 
 _SCRIPT = """
 local key = KEYS[1]
@@ -71,8 +72,11 @@ class RateLimiter:
             if wait <= 0:
                 return
             self.tally(limit.name, wait)
+            RATELIMIT_WAIT_SECONDS.labels(limit=limit.name).inc(wait)
             if wait > max_sleep:
+                RATELIMIT_WAITS.labels(limit=limit.name, action="postponed").inc()
                 raise Postpone(wait, f"{limit.name} rate limit: next slot in {wait:.1f}s")
+            RATELIMIT_WAITS.labels(limit=limit.name, action="slept").inc()
             time.sleep(wait)
 
     def tally(self, name: str, wait: float) -> None:

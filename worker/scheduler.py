@@ -18,6 +18,7 @@ from sqlalchemy import Connection, text
 from worker.db import Database
 from worker.events.sweep import resend_stalled_events
 from worker.logging import get_logger
+from worker.metrics.registry import SCHEDULER_JOBS, SCHEDULER_ROWS, scheduler_leader
 
 if TYPE_CHECKING:
     from worker.bootstrap import Runtime
@@ -101,6 +102,19 @@ def try_lead(conn: Connection) -> bool:
     return bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LEADER_LOCK}).scalar())
 
 
+def _keepalives(conn: Connection, timeout: float) -> None:
+    """Have the server probe this session after ``timeout / 3`` idle seconds, then every
+    ``timeout / 6`` seconds, and drop it after 4 unanswered probes (about ``timeout``)."""
+    idle = max(1, int(timeout / 3))
+    interval = max(1, int(timeout / 6))
+    for name, value in (
+        ("tcp_keepalives_idle", idle),
+        ("tcp_keepalives_interval", interval),
+        ("tcp_keepalives_count", 4),
+    ):
+        conn.execute(text("SELECT set_config(:n, :v, false)"), {"n": name, "v": str(value)})
+
+
 def run_due_jobs(database: Database, jobs: list[Job], now: float) -> None:
     for job in jobs:
         if now - job.last < job.every:
@@ -108,9 +122,12 @@ def run_due_jobs(database: Database, jobs: list[Job], now: float) -> None:
         job.last = now
         try:
             count = job.run(database)
+            SCHEDULER_JOBS.labels(job=job.name, outcome="ok").inc()
             if count:
+                SCHEDULER_ROWS.labels(job=job.name).inc(count)
                 log.info("job_ran", job=job.name, count=count)
         except Exception as exc:
+            SCHEDULER_JOBS.labels(job=job.name, outcome="error").inc()
             log.exception("job_failed", job=job.name, error=str(exc))
 
 
@@ -121,23 +138,40 @@ def run_scheduler(
     stop: threading.Event,
     tick: float = 1.0,
     once: bool = False,
+    lock_timeout: float | None = None,
 ) -> bool:
-    """Run until ``stop`` is set. Returns whether this process was ever the leader."""
+    """Run until ``stop`` is set. Returns whether this process was ever the leader.
+
+    ``lock_timeout``: how long after the leader's host goes silent (power lost, network cut:
+    no connection close reaches Postgres) the server drops its connection and so its lock,
+    through TCP keepalives on this session; a killed process's lock goes at once."""
     led = False
+    scheduler_leader().set(0)
     with database.engine.connect() as conn:
+        if lock_timeout is not None:
+            _keepalives(conn, lock_timeout)
         conn.commit()
         while not stop.is_set():
             if not led:
                 led = try_lead(conn)
                 conn.commit()
                 if led:
+                    scheduler_leader().set(1)
                     log.info("scheduler_leader")
             if led:
+                # The lock lives as long as this session: if it is gone (the server dropped
+                # us), another scheduler may lead now, so stop here (the supervisor restarts).
+                conn.execute(text("SELECT 1"))
+                conn.commit()
                 run_due_jobs(database, jobs, time.monotonic())
             if once:
                 break
             stop.wait(tick)
         if led:
+            # Released at once on a graceful stop, so a standby leads within its next tick
+            # rather than when this connection is noticed gone.
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LEADER_LOCK})
             conn.commit()
+            scheduler_leader().set(0)
+            log.info("scheduler_leader_released")
     return led

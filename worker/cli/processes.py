@@ -17,6 +17,8 @@ from worker.cli.common import boot
 #: What each dramatiq worker process imports, in order: the broker module (it boots the
 #: process), then every actor.
 WORKER_MODULES = ("worker.entrypoint", "worker.actors")
+#: dramatiq's fork process serving the worker's metrics (PIDSYNC_WORKER_METRICS_PORT).
+METRICS_FORK = "worker.metrics.exposition:serve_worker_metrics"
 
 
 @click.command()
@@ -38,8 +40,18 @@ def web(host: str, port: int) -> None:
 @click.command()
 @click.option("--processes", default=2, show_default=True, type=int)
 @click.option("--threads", default=4, show_default=True, type=int)
-def worker(processes: int, threads: int) -> None:
+@click.option(
+    "--shutdown-timeout",
+    default=100.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="On SIGTERM, seconds running messages get to finish before they are cut (and "
+    "redelivered); keep it below the supervisor's grace period.",
+)
+def worker(processes: int, threads: int, shutdown_timeout: float) -> None:
     """Run dramatiq worker processes for every actor."""
+    from worker.metrics.exposition import multiprocess_env, remove_multiprocess_dir
+
     runtime = boot()
     env = dict(os.environ)
     # Children attach to the servers this process resolved (embedded ones included).
@@ -48,17 +60,29 @@ def worker(processes: int, threads: int) -> None:
     command = [
         sys.executable, "-m", "dramatiq", *WORKER_MODULES,
         "--processes", str(processes), "--threads", str(threads), "--queues", "pidsync",
+        "--worker-shutdown-timeout", str(int(shutdown_timeout * 1000)),
     ]  # fmt: skip
-    child = subprocess.Popen(command, env=env)  # noqa: S603 - our own interpreter and module
+    # Each dramatiq process writes its counters to files there; one fork serves their sum.
+    metrics_dir = multiprocess_env(env)
+    if runtime.settings.worker_metrics_port:
+        command += ["--fork-function", METRICS_FORK]
+    # Its own process group: a terminal's Ctrl-C reaches only this process, which passes it on
+    # once (dramatiq kills at once a worker process that is told to stop twice).
+    child = subprocess.Popen(command, env=env, process_group=0)  # noqa: S603 - our own module
+    # SIGTERM is passed on: dramatiq stops fetching, lets running messages finish (up to
+    # --shutdown-timeout) and gives the prefetched ones back to the queue, so none is lost.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda s, _f: child.send_signal(s))
-    sys.exit(child.wait())
+    code = child.wait()
+    remove_multiprocess_dir(metrics_dir, env)
+    sys.exit(code)
 
 
 @click.command()
 @click.option("--once", is_flag=True, help="Run the due jobs once (if leader) and exit.")
 def scheduler(once: bool) -> None:
     """Run periodic work; one leader at a time through a Postgres advisory lock."""
+    from worker.metrics.exposition import start_server as start_metrics_server
     from worker.scheduler import default_jobs, run_scheduler
 
     runtime = boot()
@@ -66,7 +90,13 @@ def scheduler(once: bool) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda _s, _f: stop.set())
     jobs = default_jobs(runtime)
-    led = run_scheduler(runtime.database, jobs, stop=stop, once=once)
+    settings = runtime.settings
+    if settings.scheduler_metrics_port and not once:
+        start_metrics_server(settings.metrics_host, settings.scheduler_metrics_port)
+    led = run_scheduler(
+        runtime.database, jobs, stop=stop, once=once,
+        lock_timeout=settings.scheduler_lock_timeout_seconds,
+    )  # fmt: skip
     if once and not led:
         click.echo("another scheduler holds the leader lock; nothing run", err=True)
 

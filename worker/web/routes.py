@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
-from worker import metrics
 from worker.events.repository import event_by_receipt
 from worker.metadata.work import work_json_schema
+from worker.metrics.exposition import render as render_metrics
 from worker.ops.status import event_summary, work_status
 from worker.web import ops_access
 from worker.web.deps import problem, runtime, session, signed_reader
@@ -56,7 +56,7 @@ def get_metrics(request: Request) -> Response:
     refused = ops_access.refusal(rt.settings, request)
     if refused is not None:
         return refused
-    return Response(metrics.render(rt.database), media_type="text/plain; version=0.0.4")
+    return Response(render_metrics(rt.database, rt.broker), media_type="text/plain; version=0.0.4")
 
 
 @router.get("/schemas/work.json", tags=["contract"])

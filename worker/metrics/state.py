@@ -1,0 +1,268 @@
+"""Gauges read at scrape time: what is true in Postgres and the broker, not what one process saw.
+
+Each scrape runs a handful of grouped counts and ``min()`` queries, each served by an index on
+its state column, and a few Redis reads (never a scan of a queue): cheap enough for a scrape
+every 15 s on a large database. The counts by state cover what is not settled yet (waiting,
+on hold, failed): the settled rows (done, findable, placed, ...) are most of the database and
+grow forever, and their rates are the processes' counters (``*_total``), not gauges.
+``benchmarks/bench_metrics_scrape.py`` measures a scrape.
+
+The web app serves them (any replica tells the same truth: graph them with ``max``), so
+adding workers never multiplies them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from worker.broker import DEFAULT_QUEUE
+from worker.clock import utcnow
+from worker.db import Database
+from worker.logging import get_logger
+from worker.models import (
+    CrossrefDeposit,
+    DeadLetter,
+    DepositStatus,
+    DoiRegistration,
+    DoiState,
+    EventStatus,
+    OrcidGrant,
+    OrcidPlacement,
+    PlacementState,
+    ReceivedEvent,
+)
+
+log = get_logger(__name__)
+
+#: Crossref submissions not yet reported on (stale when old: the alert reads their age).
+OPEN_DEPOSITS = (DepositStatus.SUBMITTED, DepositStatus.QUEUED, DepositStatus.IN_PROCESS)
+#: The states counted: everything but the settled ones, which only grow.
+UNSETTLED_EVENTS = (EventStatus.RECEIVED, EventStatus.FAILED)
+UNSETTLED_DOIS = tuple(
+    s for s in DoiState if s not in {DoiState.REGISTERED, DoiState.FINDABLE, DoiState.WITHDRAWN}
+)
+UNSETTLED_PLACEMENTS = (
+    PlacementState.PENDING,
+    PlacementState.AWAITING_CONSENT,
+    PlacementState.AWAITING_DOI,
+    PlacementState.FAILED,
+)
+UNSETTLED_DEPOSITS = (DepositStatus.PREPARED, *OPEN_DEPOSITS, DepositStatus.FAILED)
+#: The dramatiq Redis broker's key prefix (worker.broker.build_broker).
+NAMESPACE = "pidsync"
+
+
+class StateCollector(Collector):
+    """Database and broker gauges; a source that cannot be read is reported by
+    ``pidsync_state_scrape_error`` instead of failing the whole scrape."""
+
+    def __init__(self, database: Database, broker: Any = None) -> None:
+        self.database = database
+        self.broker = broker
+
+    def collect(self) -> Iterator[Any]:
+        failed = GaugeMetricFamily(
+            "pidsync_state_scrape_error",
+            "1 when this scrape could not read a source (database or broker)",
+            labels=["source"],
+        )
+        try:
+            with self.database.session() as session:
+                yield from _database_gauges(session)
+            failed.add_metric(["database"], 0)
+        except Exception as exc:
+            log.warning("metrics_database_unreadable", error=type(exc).__name__)
+            failed.add_metric(["database"], 1)
+        if self.broker is not None:
+            try:
+                yield from _queue_gauges(self.broker)
+                failed.add_metric(["broker"], 0)
+            except Exception as exc:
+                log.warning("metrics_broker_unreadable", error=type(exc).__name__)
+                failed.add_metric(["broker"], 1)
+        yield failed
+
+
+def _age(oldest: Any) -> float:
+    return max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
+
+
+def _database_gauges(session: Session) -> Iterator[GaugeMetricFamily]:
+    events = GaugeMetricFamily(
+        "pidsync_events",
+        "Inbox events not handled yet (received) or failed, by type and status",
+        labels=["type", "status"],
+    )
+    for event_type, status, count in session.execute(
+        select(ReceivedEvent.type, ReceivedEvent.status, func.count())
+        .where(ReceivedEvent.status.in_(UNSETTLED_EVENTS))
+        .group_by(ReceivedEvent.type, ReceivedEvent.status)
+    ):
+        events.add_metric([event_type, str(status.value)], count)
+    yield events
+    oldest_event = session.execute(
+        select(func.min(ReceivedEvent.received_at)).where(
+            ReceivedEvent.status == EventStatus.RECEIVED
+        )
+    ).scalar_one()
+    yield GaugeMetricFamily(
+        "pidsync_events_oldest_unhandled_age_seconds",
+        "Age of the oldest event not yet handled (0 when none waits)",
+        value=_age(oldest_event),
+    )
+
+    dois = GaugeMetricFamily(
+        "pidsync_doi_registrations",
+        "DOIs not confirmed (reserved, on hold, submitted) or failed, by registrar and state",
+        labels=["registrar", "state"],
+    )
+    for registrar, state, count in session.execute(
+        select(DoiRegistration.registrar, DoiRegistration.state, func.count())
+        .where(DoiRegistration.state.in_(UNSETTLED_DOIS))
+        .group_by(DoiRegistration.registrar, DoiRegistration.state)
+    ):
+        dois.add_metric([str(registrar.value), str(state.value)], count)
+    yield dois
+
+    placements = GaugeMetricFamily(
+        "pidsync_orcid_placements",
+        "ORCID placements not placed yet (pending, awaiting consent or the DOI) or failed",
+        labels=["state"],
+    )
+    for placement_state, count in session.execute(
+        select(OrcidPlacement.state, func.count())
+        .where(OrcidPlacement.state.in_(UNSETTLED_PLACEMENTS))
+        .group_by(OrcidPlacement.state)
+    ):
+        placements.add_metric([str(placement_state.value)], count)
+    yield placements
+
+    grants = GaugeMetricFamily(
+        "pidsync_orcid_grants",
+        "Researchers' ORCID grants by member client and status",
+        labels=["client", "status"],
+    )
+    for client, grant_status, count in session.execute(
+        select(OrcidGrant.client_id, OrcidGrant.status, func.count()).group_by(
+            OrcidGrant.client_id, OrcidGrant.status
+        )
+    ):
+        grants.add_metric([client, str(grant_status.value)], count)
+    yield grants
+
+    deposits = GaugeMetricFamily(
+        "pidsync_crossref_deposits",
+        "Crossref submissions not completed (prepared, submitted, queued, in process) or "
+        "failed, by status",
+        labels=["status"],
+    )
+    for deposit_status, count in session.execute(
+        select(CrossrefDeposit.status, func.count())
+        .where(CrossrefDeposit.status.in_(UNSETTLED_DEPOSITS))
+        .group_by(CrossrefDeposit.status)
+    ):
+        deposits.add_metric([str(deposit_status.value)], count)
+    yield deposits
+    oldest_deposit = session.execute(
+        select(func.min(CrossrefDeposit.created_at)).where(
+            CrossrefDeposit.status.in_(OPEN_DEPOSITS)
+        )
+    ).scalar_one()
+    stale = session.execute(
+        select(func.count())
+        .select_from(CrossrefDeposit)
+        .where(CrossrefDeposit.status.in_(OPEN_DEPOSITS), CrossrefDeposit.stale.is_(True))
+    ).scalar_one()
+    yield GaugeMetricFamily(
+        "pidsync_crossref_deposits_stale",
+        "Crossref submissions still unfinished past PIDSYNC_CROSSREF_STALE_AFTER_SECONDS "
+        "(flagged by the deposit upkeep)",
+        value=stale,
+    )
+    yield GaugeMetricFamily(
+        "pidsync_crossref_deposit_oldest_open_age_seconds",
+        "Age of the oldest Crossref submission Crossref has not finished (0 when none)",
+        value=_age(oldest_deposit),
+    )
+
+    parked, oldest_dead = session.execute(
+        select(func.count(), func.min(DeadLetter.created_at)).where(
+            DeadLetter.requeued_at.is_(None)
+        )
+    ).one()
+    yield GaugeMetricFamily("pidsync_dead_letters", "Dead letters not yet replayed", value=parked)
+    yield GaugeMetricFamily(
+        "pidsync_dead_letters_oldest_age_seconds",
+        "Age of the oldest dead letter not yet replayed (0 when none)",
+        value=_age(oldest_dead),
+    )
+
+
+def _queue_gauges(broker: Any) -> Iterator[GaugeMetricFamily]:
+    depth = GaugeMetricFamily(
+        "pidsync_queue_messages",
+        "Messages in each broker queue: pidsync (to run, waiting or being run), pidsync.DQ "
+        "(delayed: postponed or retrying), pidsync.XQ (dead)",
+        labels=["queue"],
+    )
+    age = GaugeMetricFamily(
+        "pidsync_queue_oldest_message_age_seconds",
+        "How long the message at the head of each queue has waited since it was due (dead: "
+        "since it died); 0 when empty",
+        labels=["queue"],
+    )
+    client = getattr(broker, "client", None)
+    if client is None:  # RabbitMQ: depths only (AMQP does not show a queue's head)
+        ready, delayed, dead = broker.get_queue_message_counts(DEFAULT_QUEUE)
+        for name, count in _named(ready, delayed, dead):
+            depth.add_metric([name], count)
+        yield depth
+        return
+    base = f"{NAMESPACE}:{DEFAULT_QUEUE}"
+    now = time.time()
+    with client.pipeline(transaction=False) as pipe:
+        pipe.hlen(f"{base}.msgs")
+        pipe.hlen(f"{base}.DQ.msgs")
+        pipe.zcard(f"{base}.XQ")
+        pipe.lindex(base, 0)
+        pipe.lindex(f"{base}.DQ", 0)
+        pipe.zrange(f"{base}.XQ", 0, 0, withscores=True)
+        ready, delayed, dead, head, delayed_head, dead_head = pipe.execute()
+    for name, count in _named(ready, delayed, dead):
+        depth.add_metric([name], count)
+    age.add_metric([DEFAULT_QUEUE], _waited(client, f"{base}.msgs", head, now))
+    age.add_metric([f"{DEFAULT_QUEUE}.DQ"], _waited(client, f"{base}.DQ.msgs", delayed_head, now))
+    age.add_metric(
+        [f"{DEFAULT_QUEUE}.XQ"], max(0.0, now - dead_head[0][1] / 1000) if dead_head else 0.0
+    )
+    yield depth
+    yield age
+
+
+def _named(ready: int, delayed: int, dead: int) -> list[tuple[str, int]]:
+    return [
+        (DEFAULT_QUEUE, ready),
+        (f"{DEFAULT_QUEUE}.DQ", delayed),
+        (f"{DEFAULT_QUEUE}.XQ", dead),
+    ]
+
+
+def _waited(client: Any, messages_key: str, message_id: bytes | None, now: float) -> float:
+    """Seconds the queue's head message has been due: since it was sent, or since its delay
+    (``eta``) ended; a postponed message keeps its first timestamp, so the eta counts."""
+    if message_id is None:
+        return 0.0
+    raw = client.hget(messages_key, message_id)
+    if raw is None:  # taken by a worker between the two reads
+        return 0.0
+    data = json.loads(raw)
+    due = max(data.get("message_timestamp", 0), data.get("options", {}).get("eta", 0)) / 1000.0
+    return float(max(0.0, now - due))
