@@ -134,6 +134,11 @@ class IntakeClient(BaseModel):
     orcid_clients: list[str] | None = None
     # Where this client's webhooks go (wins over its entry in PIDSYNC_NOTIFY_URLS).
     notify_url: str | None = None
+    # Issue 15: how a version family (Zenodo-style versions plus a concept DOI) reaches ORCID:
+    # "each" version its own work; "latest" one work per family, updated in place to the
+    # newest version; "concept" one work carrying the concept DOI. After a change, run
+    # `pidsync orcid versions converge` so existing records follow without duplicates.
+    orcid_versions: Literal["each", "latest", "concept"] = "each"
 
     @field_validator("secrets")
     @classmethod
@@ -714,6 +719,11 @@ class Settings(BaseSettings):
         if client is not None and client.notify_url:
             return client.notify_url
         return self.notify_urls.get(client_id)
+
+    def orcid_versions_for(self, client_id: str | None) -> str:
+        """The intake client's ``orcid_versions`` ("each" for unknown or no client)."""
+        client = self.intake_clients.get(client_id) if client_id else None
+        return client.orcid_versions if client is not None else "each"
 
     def orcid_client_list(self) -> list[OrcidClient]:
         clients = []

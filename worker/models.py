@@ -132,6 +132,12 @@ class Work(Timestamped, Base):
     # The owner: the intake client whose event created this work. Only its events apply to it,
     # only it reads it, and its webhooks go there.
     client_id: Mapped[str | None] = mapped_column(String(200))
+    # Issue 15: the version family (worker.works.family): the smallest identifier linked to any
+    # member, so every member agrees whatever order they arrived in; None outside a family.
+    family: Mapped[str | None] = mapped_column(String(1000), index=True)
+    # The identifiers this work links as versions ("doi:10...", its own DOI among them): what
+    # joins a later version to this family.
+    family_links: Mapped[list[Any] | None]
 
     registration: Mapped[DoiRegistration | None] = relationship(back_populates="work")
     placements: Mapped[list[OrcidPlacement]] = relationship(back_populates="work")
@@ -413,6 +419,9 @@ class PlacementState(enum.StrEnum):
     REMOVED_BY_RESEARCHER = "removed_by_researcher"  # respected: not re-added unless asked
     NOT_OURS = "not_ours"  # 403/9010
     DELETED = "deleted"  # removed by us after a withdrawal
+    # One work per version family (orcid_versions latest/concept): another version's placement
+    # carries the family's ORCID work; this one holds nothing on the record.
+    FOLDED = "folded"
     FAILED = "failed"
 
 

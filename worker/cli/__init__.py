@@ -12,7 +12,18 @@ from __future__ import annotations
 
 import click
 
-from worker.cli import dead_letters, doi, events, orcid, pids, processes, render, retry, sandbox
+from worker.cli import (
+    dead_letters,
+    doi,
+    events,
+    orcid,
+    orcid_plan,
+    pids,
+    processes,
+    render,
+    retry,
+    sandbox,
+)
 
 
 @click.group()
@@ -62,3 +73,5 @@ tokens.add_command(orcid.rotate_keys, "rotate-keys")
 tokens.add_command(orcid.revoke, "revoke")
 reconcile.add_command(doi.reconcile_dois, "dois")
 reconcile.add_command(orcid.reconcile_orcid, "orcid")
+# Issue 15 (version families, preview): their own module, added to the orcid group.
+orcid.orcid.add_command(orcid_plan.versions, "versions")

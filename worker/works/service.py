@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from worker.models import Work
+from worker.works import family
 
 
 @dataclass
@@ -67,6 +68,7 @@ def apply_work(
     work = get_work(session, source, external_id, lock=True)
     assert work is not None  # noqa: S101 - narrows a type, holds by construction
     if created is not None:
+        family.assign(session, work)
         return Applied(work, changed=True, message="stored")
     refused = _foreign(work, client_id)
     if refused is not None:
@@ -96,6 +98,7 @@ def apply_work(
     # A higher version after a withdrawal brings the work back (DESIGN.md §7).
     if work.withdrawn_at is not None and version is not None:
         work.withdrawn_at = None
+    family.assign(session, work)
     session.flush()
     return Applied(work, changed=True, message="stored")
 
