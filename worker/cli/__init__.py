@@ -75,3 +75,4 @@ reconcile.add_command(doi.reconcile_dois, "dois")
 reconcile.add_command(orcid.reconcile_orcid, "orcid")
 # Issue 15 (version families, preview): their own module, added to the orcid group.
 orcid.orcid.add_command(orcid_plan.versions, "versions")
+orcid.orcid.add_command(orcid_plan.preview_command, "preview")

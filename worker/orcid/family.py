@@ -80,7 +80,7 @@ def role_of(session: Session, settings: Settings, row: OrcidPlacement) -> Role:
     named = _named(families.members(session, row.work), row.orcid)
     if not named:
         return Role(Kind.SELF)  # withdrawn or no longer a contributor: the ordinary removal
-    kind = Kind.CARRIER if named[-1].id == row.work_id else Kind.FOLDED
+    kind = Kind.CARRIER if named[-1].id == row.work.id else Kind.FOLDED
     return Role(kind, mode, named)
 
 

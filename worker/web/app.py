@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from worker.bootstrap import Runtime
-from worker.web import crossref, intake, ops, ops_access, orcid, routes
+from worker.web import crossref, intake, ops, ops_access, orcid, preview, routes
 from worker.web.deps import problem
 from worker.web.guard import UnsafeParameterGuard
 
@@ -32,6 +32,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(orcid.router)
     app.include_router(crossref.router)
     app.include_router(ops.router)
+    app.include_router(preview.router)  # issue 15
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
