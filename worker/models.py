@@ -82,7 +82,9 @@ class ReceivedEvent(Base):
     # id stays internal).
     receipt: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
     source: Mapped[str] = mapped_column(String(1000))
-    event_id: Mapped[str] = mapped_column(String(1000))
+    # The CloudEvent id; a dry run's carries the "dryrun:" prefix (events.dryrun), so the real
+    # event with the same id is never taken for a reuse.
+    event_id: Mapped[str] = mapped_column(String(1010))
     type: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str | None] = mapped_column(String(1000))
     # The intake client that sent it: the event's owner.
@@ -106,6 +108,22 @@ class ReceivedEvent(Base):
     next_attempt_at: Mapped[datetime | None]
     handled_at: Mapped[datetime | None]
     work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="SET NULL"))
+
+
+class DryRunReport(Base):
+    """What a dry-run event (CloudEvent extension ``dryrun: "true"``, issue 15) would have
+    done: every outcome, computed and then rolled back. It lives apart from works,
+    registrations and placements so nothing a dry run computed can block or alter a real run;
+    only the status API reads it."""
+
+    __tablename__ = "dry_run_reports"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("received_events.id", ondelete="CASCADE"), unique=True
+    )
+    report: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 # --- works and DOIs ------------------------------------------------------------------------

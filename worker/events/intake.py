@@ -146,20 +146,41 @@ def status_url(source: str, work_id: str | None) -> str | None:
     return f"/works/{quote(source, safe='')}/{quote(work_id, safe='')}"
 
 
+#: A dry run's inbox id: its own key, so the real event sent later with the same id is new
+#: (not a reuse with another body, which would be refused) and never deduplicated into it.
+DRYRUN_PREFIX = "dryrun:"
+
+
+def inbox_id(event: CloudEvent) -> str:
+    return (
+        DRYRUN_PREFIX + event.id if event.extensions.get("dryrun") in (True, "true") else event.id
+    )
+
+
+def _options(event: CloudEvent) -> dict[str, Any]:
+    """What the sender asked for beyond the data: enrichment, a dry run (issue 15)."""
+    options: dict[str, Any] = {}
+    if event.extensions.get("enrich") in (True, "true"):
+        options["enrich"] = True
+    if event.extensions.get("dryrun") in (True, "true"):
+        options["dryrun"] = True
+    return options
+
+
 def _row(item: CheckedEvent, client_id: str, cipher: TokenCipher) -> dict[str, Any]:
     event = item.event
     data = _seal_tokens(item.data, cipher) if event.type == RESEARCHER_AUTHORIZED else item.data
     return {
         "receipt": uuid.uuid4(),
         "source": event.source,
-        "event_id": event.id,
+        "event_id": inbox_id(event),
         "type": event.type,
         "subject": event.subject,
         "client_id": client_id,
         "correlation_id": str(event.extensions.get("correlationid") or uuid.uuid4()),
         "event_time": event.time,
         "data": data,
-        "options": {"enrich": True} if event.extensions.get("enrich") in (True, "true") else {},
+        "options": _options(event),
         "status": EventStatus.RECEIVED,
         "body_hash": item.digest or None,
     }
@@ -245,4 +266,4 @@ def store_events(
 
 
 def _digest_of(checked: list[CheckedEvent], key: tuple[str, str]) -> str:
-    return next(c.digest for c in checked if (c.event.source, c.event.id) == key)
+    return next(c.digest for c in checked if (c.event.source, inbox_id(c.event)) == key)

@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 from worker.clock import utcnow
 from worker.config import Settings
 from worker.errors import EffectRefused, PermanentError, TransientError, error_text
-from worker.events import repository
+from worker.events import dryrun, repository
 from worker.events import types as t
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
 from worker.metadata.work import validate_work
-from worker.models import EventStatus, ReceivedEvent
+from worker.models import DryRunReport, EventStatus, ReceivedEvent
 from worker.notify import types as webhook
 from worker.notify.service import notify
 from worker.orcid.deps import OrcidDeps
@@ -195,6 +195,8 @@ def process_event(session: Session, event_id: int, ctx: Context) -> Outcome | No
         with session.begin_nested():  # a failed attempt leaves nothing half-applied
             if handler is None:  # accepted by an older or newer intake than this worker
                 outcome = Outcome(EventStatus.FAILED, f"no handler for type {event.type!r}")
+            elif (event.options or {}).get("dryrun"):
+                outcome = _dry_run(session, event, ctx, handler)
             else:
                 outcome = handler(session, event, ctx)
     except TransientError as exc:
@@ -207,13 +209,26 @@ def process_event(session: Session, event_id: int, ctx: Context) -> Outcome | No
     event.work_id = outcome.work_id or event.work_id
     event.next_attempt_at = None
     event.handled_at = utcnow()
-    if outcome.status == EventStatus.FAILED:
-        tell_failed(session, event, outcome.fields)
+    if outcome.status == EventStatus.FAILED and not (event.options or {}).get("dryrun"):
+        tell_failed(session, event, outcome.fields)  # a dry run's outcome is in its report
     session.flush()
     log.info(
         "event_processed", type=event.type, status=outcome.status.value, outcome=outcome.message
     )
     return outcome
+
+
+def _dry_run(
+    session: Session,
+    event: ReceivedEvent,
+    ctx: Context,
+    handler: Callable[[Session, ReceivedEvent, Context], Outcome],
+) -> Outcome:
+    """Process the event to the end, keep only the report (worker.events.dryrun)."""
+    outcome, report = dryrun.rehearse(session, ctx.settings, lambda: handler(session, event, ctx))
+    session.add(DryRunReport(event_id=event.id, report=report))
+    message = f"dry run, nothing written: {outcome.message}"
+    return Outcome(outcome.status, message, None, fields=outcome.fields)
 
 
 def tell_failed(session: Session, event: ReceivedEvent, fields: list[str]) -> None:
