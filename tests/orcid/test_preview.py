@@ -3,6 +3,7 @@ then does, scoped to the asking client."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -132,3 +133,40 @@ def test_the_signed_preview_is_scoped_to_the_client(client, session, record_in_m
     bad = signed_get(client, "/researchers/0000-0002-1825-0098/preview", secret=INTAKE_SECRET)
     assert bad.status_code == 400
     assert "orcid" in bad.json()["error"]
+
+
+@pytest.fixture
+def booted(runtime, monkeypatch):
+    from worker.cli import orcid_plan
+
+    monkeypatch.setattr(orcid_plan, "boot", lambda: runtime)
+    return runtime
+
+
+def test_the_preview_command(booted, session, record_in_motion, sandbox):
+    from click.testing import CliRunner
+
+    from worker.cli import main
+
+    orcid = record_in_motion
+    session.flush()
+    before = _record(sandbox, orcid)
+    runner = CliRunner()
+
+    as_json = runner.invoke(main, ["orcid", "preview", orcid, "--tenant", "cris", "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    works = json.loads(as_json.stdout)["sections"]["works"]
+    assert [c["id"] for c in works["update"]] == ["w-2"]
+
+    text = runner.invoke(main, ["orcid", "preview", orcid])
+    assert text.exit_code == 0, text.output
+    assert "works: 1 to add, 1 to update, 1 to remove, 1 unchanged, 0 waiting" in text.stdout
+    assert _record(sandbox, orcid) == before
+
+    # Bad input exits 2 naming it: a malformed iD, an unknown tenant, an iD nothing names
+    bad = runner.invoke(main, ["orcid", "preview", "0000-0002-1825-0098"])
+    assert bad.exit_code == 2 and "ORCID" in bad.stderr
+    tenant = runner.invoke(main, ["orcid", "preview", orcid, "--tenant", "nobody"])
+    assert tenant.exit_code == 2 and "--tenant" in tenant.stderr
+    unknown = runner.invoke(main, ["orcid", "preview", "0000-0002-1825-0097"])
+    assert unknown.exit_code == 2 and "0000-0002-1825-0097" in unknown.stderr

@@ -245,3 +245,37 @@ def test_another_tenants_version_never_joins_the_family(
     assert [w.id for w in family.members(session, mine)] == [mine.id]
     place_pending(session, deps)
     assert len(record_works(sandbox, orcid)) == 1
+
+
+def test_the_preview_of_a_switch_is_what_converging_then_does(
+    session, sandbox, cipher, use_mode, client_id
+):
+    from worker.orcid.preview import preview
+
+    # Given three versions placed one work each
+    deps = use_mode("each")
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    for n in (1, 2, 3):
+        version(session, n, orcid)
+    place_pending(session, deps)
+    before = {w["put_code"]: w for w in record_works(sandbox, orcid)}
+
+    # When the client switches to latest, the preview (before converging) says
+    deps = use_mode("latest")
+    plan = preview(session, deps, orcid, "cris").sections["works"]
+    assert {(c.action, c.item["id"]) for c in plan.changes} == {
+        ("update", "ds-v3"),
+        ("remove", "ds-v1"),
+        ("remove", "ds-v2"),
+    }
+    assert {w["put_code"] for w in record_works(sandbox, orcid)} == before.keys()
+
+    # Then converging and placing does exactly that
+    versions.converge(session, deps.settings, "cris")
+    place_pending(session, deps)
+    (after,) = record_works(sandbox, orcid)
+    removed = before.keys() - {after["put_code"]}
+    assert {c.put_code for c in plan.changes if c.action == "remove"} == removed
+    assert [c.put_code for c in plan.changes if c.action == "update"] == [after["put_code"]]
+    assert after["modified_ms"] != before[after["put_code"]]["modified_ms"]
