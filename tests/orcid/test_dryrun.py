@@ -196,3 +196,20 @@ def test_over_http_a_dry_run_is_its_own_event_and_its_report_is_in_the_status_ap
     assert shown["dryrun"]["written"] is False
     assert shown["dryrun"]["work"] == {"source": SOURCE, "id": "w-1"}
     assert _count(session, Work) == 0
+
+
+def test_a_dry_run_that_would_fail_says_so_and_sends_no_webhook(session, sandbox, consented):
+    # Given a work naming a registrar account that does not exist
+    data = datacite_work("w-9", doi="10.5072/dry-9")
+    data["registration"]["account"] = "no-such-account"
+    before = _footprint(session, sandbox)
+
+    # When it arrives as a dry run
+    dry = receive(session, data, dry=True)
+
+    # Then the failure is reported, and neither a work.failed webhook nor anything else left
+    assert dry.status.value == "failed"
+    report = event_summary(dry)["dryrun"]
+    assert report["status"] == "failed"
+    assert "no-such-account" in report["outcome"]
+    assert _footprint(session, sandbox) == before

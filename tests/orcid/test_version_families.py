@@ -279,3 +279,25 @@ def test_the_preview_of_a_switch_is_what_converging_then_does(
     assert {c.put_code for c in plan.changes if c.action == "remove"} == removed
     assert [c.put_code for c in plan.changes if c.action == "update"] == [after["put_code"]]
     assert after["modified_ms"] != before[after["put_code"]]["modified_ms"]
+
+
+def test_versions_published_before_consent_reach_the_record_as_one_work(
+    session, sandbox, cipher, use_mode, client_id
+):
+    from worker.orcid import backfill
+
+    # Given three versions naming a researcher who has not consented yet
+    deps = use_mode("latest")
+    orcid = researcher(sandbox)
+    rows = [version(session, n, orcid) for n in (1, 2, 3)]
+    states = [placement(session, row, orcid).state for row in rows]
+    assert states == [PlacementState.FOLDED, PlacementState.FOLDED, PlacementState.AWAITING_CONSENT]
+
+    # When the researcher's grant arrives and the bulk backfill runs
+    grant, _ = authorize(session, sandbox, cipher, orcid, client_id)
+    backfill.backfill(session, deps, grant.id)
+    place_pending(session, deps)
+
+    # Then the family is one work on the record, the newest version
+    (work,) = record_works(sandbox, orcid)
+    assert work["title"] == "Ocean temperatures, version 3"

@@ -112,6 +112,12 @@ def body(row: OrcidPlacement, role: Role) -> dict[str, Any]:
     return rendered
 
 
+def intended_body(session: Session, settings: Settings, row: OrcidPlacement) -> dict[str, Any]:
+    """The ORCID work the row should hold: the family's for a carrier, else the version's."""
+    role = role_of(session, settings, row)
+    return body(row, role) if role.kind == Kind.CARRIER else render.orcid_work(row.work)
+
+
 def _ext(kind: str, value: str, relationship: str, url: str | None = None) -> dict[str, Any]:
     found: dict[str, Any] = {"external-id-type": kind, "external-id-value": value}
     if url:
