@@ -22,6 +22,7 @@ from worker.events.intake import DRYRUN_PREFIX
 from worker.models import (
     DoiRegistration,
     DryRunReport,
+    EventStatus,
     OrcidPlacement,
     OutboundNotification,
     ReceivedEvent,
@@ -213,3 +214,11 @@ def test_a_dry_run_that_would_fail_says_so_and_sends_no_webhook(session, sandbox
     assert report["status"] == "failed"
     assert "no-such-account" in report["outcome"]
     assert _footprint(session, sandbox) == before
+
+    # And an operator's retry of it runs the dry run again, replacing its report
+    dry.status = EventStatus.RECEIVED
+    session.flush()
+    process_event(session, dry.id, CONTEXT[-1])
+    assert dry.status.value == "failed"
+    reports = session.execute(select(DryRunReport).where(DryRunReport.event_id == dry.id))
+    assert len(list(reports.scalars())) == 1

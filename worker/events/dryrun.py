@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from sqlalchemy import select
 
 from worker.db import discard_messages, pending_messages
-from worker.models import DoiRegistration, EventStatus, OrcidPlacement, Work
+from worker.models import DoiRegistration, DryRunReport, EventStatus, OrcidPlacement, Work
 from worker.orcid import repository as orcid_repository
 from worker.orcid.preview import plan_placement
 
@@ -51,6 +51,17 @@ def rehearse(
         savepoint.rollback()
         discard_messages(session, keep)
     return outcome, report
+
+
+def keep_report(session: Session, event_id: int, report: dict[str, Any]) -> None:
+    """Store the report; a dry run processed again (an operator's retry) replaces its own."""
+    row = session.execute(
+        select(DryRunReport).where(DryRunReport.event_id == event_id)
+    ).scalar_one_or_none()
+    if row is None:
+        session.add(DryRunReport(event_id=event_id, report=report))
+    else:
+        row.report = report
 
 
 def predict(session: Session, settings: Settings, outcome: Outcome) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from worker.events import types as t
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
 from worker.metadata.work import validate_work
-from worker.models import DryRunReport, EventStatus, ReceivedEvent
+from worker.models import EventStatus, ReceivedEvent
 from worker.notify import types as webhook
 from worker.notify.service import notify
 from worker.orcid.deps import OrcidDeps
@@ -226,7 +226,7 @@ def _dry_run(
 ) -> Outcome:
     """Process the event to the end, keep only the report (worker.events.dryrun)."""
     outcome, report = dryrun.rehearse(session, ctx.settings, lambda: handler(session, event, ctx))
-    session.add(DryRunReport(event_id=event.id, report=report))
+    dryrun.keep_report(session, event.id, report)
     message = f"dry run, nothing written: {outcome.message}"
     return Outcome(outcome.status, message, None, fields=outcome.fields)
 

@@ -170,7 +170,8 @@ def plan_placement(
     if client_id is None:
         grant = repository.write_grant_for(session, row.orcid, row.owner)
         client_id = grant.client_id if grant is not None else None
-    if client_id is None or repository.active_grant(session, row.orcid, client_id) is None:
+    grant = repository.active_grant(session, row.orcid, client_id) if client_id else None
+    if grant is None or not can_write(grant):  # as place() finds no usable grant
         return "waiting", Change(
             ADD if not holds else UPDATE,
             item,
