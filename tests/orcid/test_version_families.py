@@ -301,3 +301,81 @@ def test_versions_published_before_consent_reach_the_record_as_one_work(
     # Then the family is one work on the record, the newest version
     (work,) = record_works(sandbox, orcid)
     assert work["title"] == "Ocean temperatures, version 3"
+
+
+def test_a_dry_run_of_a_new_version_predicts_the_move_and_moves_nothing(
+    session, sandbox, cipher, use_mode, client_id
+):
+    from sqlalchemy import select
+
+    from tests.helpers import SOURCE
+    from worker.events.intake import DRYRUN_PREFIX
+    from worker.models import DryRunReport, ReceivedEvent
+
+    # Given version 1 placed as the family's work (latest)
+    deps = use_mode("latest")
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    v1 = version(session, 1, orcid)
+    place_pending(session, deps)
+    (before,) = record_works(sandbox, orcid)
+    data = dict(v1.work_metadata)
+    data.update(id="ds-v2", doi="10.5072/zenodo.102", title="Ocean temperatures, version 2")
+    data["publication_date"] = "2024-02-01"
+
+    # When version 2 arrives as a dry run
+    dry = ReceivedEvent(
+        source=SOURCE,
+        event_id=DRYRUN_PREFIX + "v2",
+        type="work.published",
+        client_id="cris",
+        correlation_id="corr-dry-v2",
+        data=data,
+        options={"dryrun": True},
+    )
+    session.add(dry)
+    session.flush()
+    helpers.process_event(session, dry.id, helpers.CONTEXT[-1])
+
+    # Then it predicts the family's work moving to version 2 (updated in place) ...
+    report = session.execute(
+        select(DryRunReport.report).where(DryRunReport.event_id == dry.id)
+    ).scalar_one()
+    by_work = {(e.get("work") or {}).get("id", "ds-v2"): e for e in report["orcid"]}
+    assert by_work["ds-v2"]["action"] == "update"
+    assert by_work["ds-v2"]["put_code"] == before["put_code"]
+    assert by_work["ds-v1"]["state"] == "folded"
+    # ... and moved nothing: version 1 still carries it, the record is as it was
+    row = placement(session, v1, orcid)
+    assert (row.state, row.put_code) == (PlacementState.PLACED, before["put_code"])
+    assert record_works(sandbox, orcid) == [before]
+
+    # When the real version 2 follows, it does what the dry run said
+    helpers.receive(session, "work.published", data)
+    results = place_pending(session, deps)
+    assert [r.note for r in results] == [f"updated (put-code {before['put_code']})"]
+    (after,) = record_works(sandbox, orcid)
+    assert after["title"] == "Ocean temperatures, version 2"
+
+
+def test_the_converge_command(session, sandbox, cipher, use_mode, client_id, runtime, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from worker.cli import main, orcid_plan
+
+    monkeypatch.setattr(orcid_plan, "boot", lambda: runtime)
+    deps = use_mode("each")
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    for n in (1, 2):
+        version(session, n, orcid)
+    place_pending(session, deps)
+    session.flush()
+
+    done = CliRunner().invoke(main, ["orcid", "versions", "converge", "--tenant", "cris"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["families"] == 1
+    bad = CliRunner().invoke(main, ["orcid", "versions", "converge", "--tenant", "nobody"])
+    assert bad.exit_code == 2 and "--tenant" in bad.stderr
