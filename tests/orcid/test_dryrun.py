@@ -184,6 +184,8 @@ def test_over_http_a_dry_run_is_its_own_event_and_its_report_is_in_the_status_ap
     # Then both are accepted (the real one is no reuse of the dry run's id), and a repeated
     # dry run is a duplicate of the first
     assert (dry.status_code, real.status_code) == (202, 202), (dry.text, real.text)
+    assert dry.json()["events"][0]["status_url"] is None  # no work: the receipt tells
+    assert real.json()["events"][0]["status_url"] is not None
     again = signed_post(client, event(event_id="same", dryrun="true"), secret=INTAKE_SECRET)
     assert again.json()["duplicates"] == 1
     rows = list(session.execute(select(ReceivedEvent).order_by(ReceivedEvent.id)).scalars())

@@ -258,7 +258,10 @@ def store_events(
                 receipt=str(receipt),
                 duplicate=duplicate,
                 correlation_id=correlation_id,
-                status_url=status_url(item.event.source, work_key(item.event.type, item.data)),
+                # A dry run stores no work: its outcome is at the receipt (GET /events/{receipt}).
+                status_url=None
+                if row["options"].get("dryrun")
+                else status_url(item.event.source, work_key(item.event.type, item.data)),
             )
         )
     session.flush()
