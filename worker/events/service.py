@@ -119,7 +119,12 @@ def _runs_effects(applied: Applied, event: ReceivedEvent) -> bool:
 
 def _work_event(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
     data, notes = _enriched(event, ctx)
-    applied = apply_work(session, event.source, data, client_id=event.client_id)
+    # Only a client placing one work per version family needs its families exact at once
+    # (they serialise its work events); with "each", converging recomputes them when switched.
+    exact = ctx.settings.orcid_versions_for(event.client_id) != "each"
+    applied = apply_work(
+        session, event.source, data, client_id=event.client_id, exact_families=exact
+    )
     if applied.work is not None and _runs_effects(applied, event):
         try:
             notes += effects.on_work_changed(session, applied.work, ctx.trigger(event))

@@ -9,8 +9,8 @@ identifier (their own DOI included) are one family, per owning client.
 The family key is the smallest identifier linked by any member. Every merge keeps that rule,
 so the key does not depend on the order versions arrived in: a third version that joins two
 families already stored re-keys the members of the other one. Assignments of one owner are
-serialised by a transaction-scoped advisory lock, so two versions arriving at once cannot
-split a family.
+serialised by a transaction-scoped advisory lock (for clients with ``orcid_versions`` other
+than ``each``), so two versions arriving at once cannot split a family.
 
 Which member is the newest: explicit ``IsNewVersionOf``/``IsPreviousVersionOf`` between members
 first, then the publication date, then the free-text ``resource_version`` (numbers compared as
@@ -101,9 +101,15 @@ def family_concept(members: list[Work]) -> str | None:
     return None
 
 
-def assign(session: Session, work: Work) -> None:
-    """Set ``work.family`` from its metadata, merging the families it links (see module doc)."""
-    if work.client_id is not None:
+def assign(session: Session, work: Work, *, exact: bool = True) -> None:
+    """Set ``work.family`` from its metadata, merging the families it links (see module doc).
+
+    ``exact``: hold the owner's family lock until the transaction ends, so two versions
+    applied at once cannot split a family. It serialises the owner's work events, so it is
+    asked only for clients placing one work per family; for the others a rare split is
+    harmless (nothing reads families with ``each``) and ``pidsync orcid versions converge``
+    recomputes every family when the setting changes."""
+    if exact and work.client_id is not None:
         session.execute(
             select(func.pg_advisory_xact_lock(func.hashtext("family:" + work.client_id)))
         )
