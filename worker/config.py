@@ -168,6 +168,11 @@ class IntakeClient(BaseModel):
     # Whether its events may name another organisation than its own (an institution asserts
     # affiliations with itself, as ORCID asks of members); false: such an event is a 403.
     other_organizations: bool = False
+    # Issue 15: how a version family (Zenodo-style versions plus a concept DOI) reaches ORCID:
+    # "each" version its own work; "latest" one work per family, updated in place to the
+    # newest version; "concept" one work carrying the concept DOI. After a change, run
+    # `pidsync orcid versions converge` so existing records follow without duplicates.
+    orcid_versions: Literal["each", "latest", "concept"] = "each"
 
     @field_validator("secrets")
     @classmethod
@@ -869,6 +874,11 @@ class Settings(BaseSettings):
         if client is not None and client.notify_url:
             return client.notify_url
         return self.notify_urls.get(client_id)
+
+    def orcid_versions_for(self, client_id: str | None) -> str:
+        """The intake client's ``orcid_versions`` ("each" for unknown or no client)."""
+        client = self.intake_clients.get(client_id) if client_id else None
+        return client.orcid_versions if client is not None else "each"
 
     def orcid_client_list(self) -> list[OrcidClient]:
         clients = []

@@ -87,6 +87,14 @@ def pending_messages(session: Session) -> list[tuple[str, tuple[Any, ...]]]:
     return [(name, args) for name, args, _delay, _options in session.info.get(_PENDING, [])]
 
 
+def discard_messages(session: Session, keep: int) -> None:
+    """Forget the messages queued after the first ``keep`` (a dry run's, rolled back with its
+    savepoint: they must never be sent)."""
+    pending = session.info.get(_PENDING)
+    if pending is not None:
+        del pending[keep:]
+
+
 class Database:
     """An engine and its session factory. One per process, built at boot."""
 

@@ -85,7 +85,9 @@ class ReceivedEvent(Base):
     # id stays internal).
     receipt: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True, default=uuid.uuid4)
     source: Mapped[str] = mapped_column(String(1000))
-    event_id: Mapped[str] = mapped_column(String(1000))
+    # The CloudEvent id; a dry run's carries the "dryrun:" prefix (events.dryrun), so the real
+    # event with the same id is never taken for a reuse.
+    event_id: Mapped[str] = mapped_column(String(1010))
     type: Mapped[str] = mapped_column(String(100))
     subject: Mapped[str | None] = mapped_column(String(1000))
     # The intake client that sent it: the event's owner.
@@ -109,6 +111,22 @@ class ReceivedEvent(Base):
     next_attempt_at: Mapped[datetime | None]
     handled_at: Mapped[datetime | None]
     work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="SET NULL"))
+
+
+class DryRunReport(Base):
+    """What a dry-run event (CloudEvent extension ``dryrun: "true"``, issue 15) would have
+    done: every outcome, computed and then rolled back. It lives apart from works,
+    registrations and placements so nothing a dry run computed can block or alter a real run;
+    only the status API reads it."""
+
+    __tablename__ = "dry_run_reports"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        ForeignKey("received_events.id", ondelete="CASCADE"), unique=True
+    )
+    report: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 # --- works and DOIs ------------------------------------------------------------------------
@@ -139,6 +157,12 @@ class Work(Timestamped, Base):
     # The owner: the intake client whose event created this work. Only its events apply to it,
     # only it reads it, and its webhooks go there.
     client_id: Mapped[str | None] = mapped_column(String(200))
+    # Issue 15: the version family (worker.works.family): the smallest identifier linked to any
+    # member, so every member agrees whatever order they arrived in; None outside a family.
+    family: Mapped[str | None] = mapped_column(String(1000), index=True)
+    # The identifiers this work links as versions ("doi:10...", its own DOI among them): what
+    # joins a later version to this family.
+    family_links: Mapped[list[Any] | None]
 
     registration: Mapped[DoiRegistration | None] = relationship(back_populates="work")
     placements: Mapped[list[OrcidPlacement]] = relationship(back_populates="work")
@@ -423,6 +447,9 @@ class PlacementState(enum.StrEnum):
     REMOVED_BY_RESEARCHER = "removed_by_researcher"  # respected: not re-added unless asked
     NOT_OURS = "not_ours"  # 403/9010
     DELETED = "deleted"  # removed by us after a withdrawal
+    # One work per version family (orcid_versions latest/concept): another version's placement
+    # carries the family's ORCID work; this one holds nothing on the record.
+    FOLDED = "folded"
     FAILED = "failed"
 
 

@@ -19,6 +19,7 @@ from worker.cli import (
     events,
     ops,
     orcid,
+    orcid_plan,
     pids,
     processes,
     render,
@@ -76,3 +77,6 @@ tokens.add_command(orcid.rotate_keys, "rotate-keys")
 tokens.add_command(orcid.revoke, "revoke")
 reconcile.add_command(doi.reconcile_dois, "dois")
 reconcile.add_command(orcid.reconcile_orcid, "orcid")
+# Issue 15 (version families, preview): their own module, added to the orcid group.
+orcid.orcid.add_command(orcid_plan.versions, "versions")
+orcid.orcid.add_command(orcid_plan.preview_command, "preview")

@@ -23,6 +23,8 @@ _EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 _CORE = {"specversion", "id", "source", "type", "datacontenttype", "dataschema", "subject", "time"}
 
 # The columns of received_events (worker/models.py) each envelope string is stored in.
+#: The ``dryrun`` extension's values (CloudEvents extensions are strings; JSON booleans too).
+DRYRUN_VALUES = ("true", "false", True, False)
 MAX_LENGTHS = {"id": 1000, "source": 1000, "type": 100, "subject": 1000, "correlationid": 100}
 #: Deepest nesting of objects and arrays an event may have (a Work needs 4).
 MAX_DEPTH = 32
@@ -202,6 +204,10 @@ def parse_event(obj: Any, path: str = "$") -> tuple[CloudEvent | None, list[Prob
     if correlation is not None and not (isinstance(correlation, str) and correlation.strip()):
         problems.append(Problem(f"{path}.correlationid", "must be a non-empty string"))
     _bounded_string(obj, "correlationid", path, problems)
+    dryrun = obj.get("dryrun", "false")
+    # Strict: 1 == True in Python, and "TRUE" is not a CloudEvents boolean.
+    if not (isinstance(dryrun, bool) or (isinstance(dryrun, str) and dryrun in DRYRUN_VALUES)):
+        problems.append(Problem(f"{path}.dryrun", 'must be "true" or "false"'))
     when: datetime | None = None
     if obj.get("time") is not None:
         when, reason = parse_time(obj["time"])

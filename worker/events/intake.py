@@ -160,20 +160,41 @@ def _status_url_of(event_type: str, source: str, data: dict[str, Any]) -> str | 
     return status_url(source, work_key(event_type, data))
 
 
+#: A dry run's inbox id: its own key, so the real event sent later with the same id is new
+#: (not a reuse with another body, which would be refused) and never deduplicated into it.
+DRYRUN_PREFIX = "dryrun:"
+
+
+def inbox_id(event: CloudEvent) -> str:
+    return (
+        DRYRUN_PREFIX + event.id if event.extensions.get("dryrun") in (True, "true") else event.id
+    )
+
+
+def _options(event: CloudEvent) -> dict[str, Any]:
+    """What the sender asked for beyond the data: enrichment, a dry run (issue 15)."""
+    options: dict[str, Any] = {}
+    if event.extensions.get("enrich") in (True, "true"):
+        options["enrich"] = True
+    if event.extensions.get("dryrun") in (True, "true"):
+        options["dryrun"] = True
+    return options
+
+
 def _row(item: CheckedEvent, client_id: str, cipher: TokenCipher) -> dict[str, Any]:
     event = item.event
     data = _seal_tokens(item.data, cipher) if event.type == RESEARCHER_AUTHORIZED else item.data
     return {
         "receipt": uuid.uuid4(),
         "source": event.source,
-        "event_id": event.id,
+        "event_id": inbox_id(event),
         "type": event.type,
         "subject": event.subject,
         "client_id": client_id,
         "correlation_id": str(event.extensions.get("correlationid") or uuid.uuid4()),
         "event_time": event.time,
         "data": data,
-        "options": {"enrich": True} if event.extensions.get("enrich") in (True, "true") else {},
+        "options": _options(event),
         "status": EventStatus.RECEIVED,
         "body_hash": item.digest or None,
     }
@@ -251,7 +272,10 @@ def store_events(
                 receipt=str(receipt),
                 duplicate=duplicate,
                 correlation_id=correlation_id,
-                status_url=_status_url_of(item.event.type, item.event.source, item.data),
+                # A dry run stores no work: its outcome is at the receipt (GET /events/{receipt}).
+                status_url=None
+                if row["options"].get("dryrun")
+                else _status_url_of(item.event.type, item.event.source, item.data),
             )
         )
     session.flush()
@@ -259,4 +283,4 @@ def store_events(
 
 
 def _digest_of(checked: list[CheckedEvent], key: tuple[str, str]) -> str:
-    return next(c.digest for c in checked if (c.event.source, c.event.id) == key)
+    return next(c.digest for c in checked if (c.event.source, inbox_id(c.event)) == key)

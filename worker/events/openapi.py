@@ -150,6 +150,11 @@ def _envelope() -> dict[str, Any]:
         "dataschema": {"type": "string"},
         "correlationid": _string(MAX_LENGTHS["correlationid"]),
         "enrich": {"type": "boolean", "description": "Fill missing fields from the registries."},
+        "dryrun": {
+            "enum": ["true", "false", True, False],
+            "description": "Process to the end and report every outcome, writing nothing at any "
+            "agency or at ORCID (issue 15).",
+        },
     }
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from worker.clock import utcnow
 from worker.config import Settings
 from worker.errors import EffectRefused, PermanentError, TransientError, error_text
-from worker.events import repository
+from worker.events import dryrun, repository
 from worker.events import types as t
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
@@ -120,7 +120,12 @@ def _runs_effects(applied: Applied, event: ReceivedEvent) -> bool:
 
 def _work_event(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome:
     data, notes = _enriched(event, ctx)
-    applied = apply_work(session, event.source, data, client_id=event.client_id)
+    # Only a client placing one work per version family needs its families exact at once
+    # (they serialise its work events); with "each", converging recomputes them when switched.
+    exact = ctx.settings.orcid_versions_for(event.client_id) != "each"
+    applied = apply_work(
+        session, event.source, data, client_id=event.client_id, exact_families=exact
+    )
     if applied.work is not None and _runs_effects(applied, event):
         try:
             notes += effects.on_work_changed(session, applied.work, ctx.trigger(event))
@@ -207,6 +212,8 @@ def process_event(session: Session, event_id: int, ctx: Context) -> Outcome | No
         with session.begin_nested():  # a failed attempt leaves nothing half-applied
             if handler is None:  # accepted by an older or newer intake than this worker
                 outcome = Outcome(EventStatus.FAILED, f"no handler for type {event.type!r}")
+            elif (event.options or {}).get("dryrun"):
+                outcome = _dry_run(session, event, ctx, handler)
             else:
                 outcome = handler(session, event, ctx)
     except TransientError as exc:
@@ -219,13 +226,26 @@ def process_event(session: Session, event_id: int, ctx: Context) -> Outcome | No
     event.work_id = outcome.work_id or event.work_id
     event.next_attempt_at = None
     event.handled_at = utcnow()
-    if outcome.status == EventStatus.FAILED:
-        tell_failed(session, event, outcome.fields)
+    if outcome.status == EventStatus.FAILED and not (event.options or {}).get("dryrun"):
+        tell_failed(session, event, outcome.fields)  # a dry run's outcome is in its report
     session.flush()
     log.info(
         "event_processed", type=event.type, status=outcome.status.value, outcome=outcome.message
     )
     return outcome
+
+
+def _dry_run(
+    session: Session,
+    event: ReceivedEvent,
+    ctx: Context,
+    handler: Callable[[Session, ReceivedEvent, Context], Outcome],
+) -> Outcome:
+    """Process the event to the end, keep only the report (worker.events.dryrun)."""
+    outcome, report = dryrun.rehearse(session, ctx.settings, lambda: handler(session, event, ctx))
+    dryrun.keep_report(session, event.id, report)
+    message = f"dry run, nothing written: {outcome.message}"
+    return Outcome(outcome.status, message, None, fields=outcome.fields)
 
 
 def tell_failed(session: Session, event: ReceivedEvent, fields: list[str]) -> None:

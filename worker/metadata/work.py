@@ -315,6 +315,13 @@ class Work(_Model):
     related_identifiers: list[RelatedIdentifier] = Field(
         default_factory=list, description="Identifiers of related works, with the relation."
     )
+    # Issue 15: the version family this work belongs to (Zenodo/InvenioRDM's concept DOI), for
+    # ORCID's one-work-per-family setting; related identifiers can say the same.
+    concept_id: OptText = Field(
+        None,
+        description="Identifier of the work's version family (the concept DOI), when the "
+        "related identifiers do not name it (IsVersionOf).",
+    )
     keywords: list[Text] = Field(default_factory=list, description="Free keywords.")
     license: License | None = Field(None, description="Licence of the work.")
     dates: list[DateEntry] = Field(default_factory=list, description="Other dated events.")

@@ -9,10 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session
 
+from worker.events.intake import DRYRUN_PREFIX
 from worker.events.repository import recent_events_of_work
-from worker.models import DoiState, OrcidPlacement, PlacementState, ReceivedEvent, Work
+from worker.models import (
+    DoiState,
+    DryRunReport,
+    OrcidPlacement,
+    PlacementState,
+    ReceivedEvent,
+    Work,
+)
 from worker.works.service import get_work
 
 #: The state shown for a DOI that no registrar of ours holds (the Work carried it).
@@ -99,6 +108,22 @@ def _events(session: Session, work: Work, owner: str | None) -> list[dict[str, A
 
 
 def event_summary(e: ReceivedEvent) -> dict[str, Any]:
+    summary = _event_fields(e)
+    if (e.options or {}).get("dryrun"):
+        # The id as sent (the inbox keeps dry runs under their own key), and the report.
+        summary["id"] = e.event_id.removeprefix(DRYRUN_PREFIX)
+        session = object_session(e)
+        summary["dryrun"] = (
+            session.execute(
+                select(DryRunReport.report).where(DryRunReport.event_id == e.id)
+            ).scalar_one_or_none()
+            if session is not None
+            else None
+        )
+    return summary
+
+
+def _event_fields(e: ReceivedEvent) -> dict[str, Any]:
     return {
         "receipt": str(e.receipt),
         "source": e.source,

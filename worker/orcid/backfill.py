@@ -13,8 +13,8 @@ from worker.db import enqueue_after_commit
 from worker.errors import TransientError, error_text
 from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.models import GrantStatus, OrcidGrant, OrcidPlacement
+from worker.orcid import family, repository
 from worker.orcid import payload as render
-from worker.orcid import repository
 from worker.orcid.attempts import log_retry
 from worker.orcid.client import BULK_MAX, BulkItem, MemberClient, OrcidError, RevokedToken
 from worker.orcid.grants import access_token, can_write
@@ -53,7 +53,7 @@ def backfill(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     for row in rows:
         row.enqueued_at = utcnow()
         present = row.work.withdrawn_at is None and orcid in render.contributor_orcids(row.work)
-        if row.put_code is not None or not present:
+        if row.put_code is not None or not present or family.in_family(deps.settings, row):
             queue_placement(
                 session, row
             )  # an update or a removal: one call each, by the single path

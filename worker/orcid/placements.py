@@ -41,8 +41,8 @@ from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Visibility, Work
+from worker.orcid import family, repository
 from worker.orcid import payload as render
-from worker.orcid import repository
 from worker.orcid.attempts import log_retry, next_try
 from worker.orcid.client import MemberClient, OrcidError, RevokedToken, WorkSummary
 from worker.orcid.grants import access_token, can_write
@@ -160,7 +160,12 @@ def _summary(queued: int, awaiting: int, removing: int) -> str | None:
 def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | None:
     """Queue placing (or updating) the work on every contributor's record that allows it."""
     wanted = render.contributor_orcids(work)
-    lock_researchers(session, wanted)
+    # The whole version family's researchers at once (one fixed order: no deadlock with a
+    # sibling version's event); settle_family below touches their placements.
+    family_orcids = (
+        repository.family_orcids(session, work.family, work.client_id) if work.family else []
+    )
+    lock_researchers(session, wanted + family_orcids)
     rows = repository.placements_of_work(session, work.id)
     by_orcid: dict[str, list[OrcidPlacement]] = {}
     for row in rows:
@@ -201,8 +206,32 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
             removing += _to_remove(session, row)
     if render.contributors_without_orcid(work) and trigger.settings.orcid_suggest_ids:
         enqueue_after_commit(session, "orcid.suggest", work.id)
+    more, gone = settle_family(session, trigger.settings, work)
     session.flush()
-    return _summary(queued, awaiting, removing)
+    return _summary(queued + more, awaiting, removing + gone)
+
+
+def settle_family(session: Session, settings: Settings, work: Work) -> tuple[int, int]:
+    """Bring the work's version family in line with its owner's ``orcid_versions`` (see
+    :mod:`worker.orcid.family`): (placements queued to write, queued to remove)."""
+    if work.family is None:
+        return 0, 0
+    lock_researchers(session, repository.family_orcids(session, work.family, work.client_id))
+    settled = family.settle(session, settings, work)
+    written = removed = 0
+    for row in settled.write:
+        if row.client_id is None:
+            grant = repository.write_grant_for(session, row.orcid, row.owner)
+            if grant is None or not _claim(session, row, grant):
+                row.state = PlacementState.AWAITING_CONSENT
+                row.last_error = NO_CONSENT
+                continue
+        if row.state in (PlacementState.AWAITING_CONSENT, PlacementState.FAILED):
+            continue  # a grant or an operator moves it, as any placement
+        written += _queue_or_wait(session, settings, row)
+    for row in settled.remove:
+        removed += _to_remove(session, row)
+    return written, removed
 
 
 def _queue_or_wait(session: Session, settings: Settings, row: OrcidPlacement) -> int:
@@ -230,9 +259,13 @@ def _to_remove(session: Session, row: OrcidPlacement) -> int:
 def on_work_withdrawn(session: Session, work: Work, _trigger: Trigger) -> str | None:
     """Queue removing the work from every record it was placed on."""
     rows = repository.placements_of_work(session, work.id)
-    removing = sum(_to_remove(session, row) for row in rows)
+    # In a version family the withdrawn version's work passes to the newest remaining one.
+    more, gone = settle_family(session, _trigger.settings, work)
+    removing = sum(_to_remove(session, row) for row in rows if row.state != PlacementState.FOLDED)
     session.flush()
-    return f"ORCID placements: {removing} to remove" if removing else None
+    parts = [f"{removing + gone} to remove"] if removing + gone else []
+    parts += [f"{more} queued"] if more else []
+    return "ORCID placements: " + ", ".join(parts) if parts else None
 
 
 def on_grant_stored(session: Session, grant: OrcidGrant, trigger: Trigger) -> str | None:
@@ -458,7 +491,13 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
     if row is None or row.state != PlacementState.PENDING:
         return Result("nothing to do")
     work = row.work
-    present = work.withdrawn_at is None and row.orcid in render.contributor_orcids(work)
+    role = family.role_of(session, deps.settings, row)
+    present = (
+        work.withdrawn_at is None
+        and row.orcid in render.contributor_orcids(work)
+        and role.kind != family.Kind.FOLDED
+    )
+    gone = PlacementState.FOLDED if role.kind == family.Kind.FOLDED else PlacementState.DELETED
     grant = _usable_grant(session, row)
     if grant is None:
         # About to wait for consent: first let a grant being stored at this moment finish, so
@@ -469,7 +508,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
         grant = _usable_grant(session, row)
     if grant is None:
         if not present and row.put_code is None and not row.in_doubt:
-            row.state = PlacementState.DELETED
+            row.state = gone
             return Result("nothing on the record to remove")
         row.state = PlacementState.AWAITING_CONSENT
         row.last_error = NO_GRANT
@@ -480,7 +519,11 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
         return Result(f"not sent: {row.last_error}")
     if present:
         try:
-            body = render.orcid_work(work)
+            body = (
+                family.body(row, role)
+                if role.kind == family.Kind.CARRIER
+                else render.orcid_work(work)
+            )
         except (MetadataError, WorkValidationError) as exc:
             mark_failed(session, deps.settings, row, f"cannot render the ORCID work: {exc}")
             return Result("failed: cannot render", failed=True)
@@ -498,7 +541,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
         with deps.locks.hold(row.orcid):
             if present:
                 return _write(session, deps, client, token, row, body, digest)
-            return _remove(deps.settings, client, token, row)
+            return _remove(deps.settings, client, token, row, gone)
     except RevokedToken as exc:
         return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
     except OrcidError as exc:
@@ -611,7 +654,13 @@ def _update(
     return Result(f"updated (put-code {row.put_code})")
 
 
-def _remove(settings: Settings, client: MemberClient, token: str, row: OrcidPlacement) -> Result:
+def _remove(
+    settings: Settings,
+    client: MemberClient,
+    token: str,
+    row: OrcidPlacement,
+    gone: PlacementState = PlacementState.DELETED,
+) -> Result:
     if row.put_code is None and row.in_doubt:
         body = render.orcid_work(row.work)
         found = find_ours(
@@ -628,7 +677,7 @@ def _remove(settings: Settings, client: MemberClient, token: str, row: OrcidPlac
                 return Result("not ours")
             if exc.status != 404:  # 404: already gone, which is what we wanted
                 raise
-    row.state = PlacementState.DELETED
+    row.state = gone
     row.put_code = None
     row.confirmed_hash = None
     row.last_error = None

@@ -24,8 +24,8 @@ from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.models import GrantEffect, OrcidGrant, OrcidPlacement, PlacementState, Visibility
+from worker.orcid import family, repository
 from worker.orcid import payload as render
-from worker.orcid import repository
 from worker.orcid.attempts import grant_effect_settled, retry_grant_effect
 from worker.orcid.client import OrcidError, RevokedToken, WorkSummary
 from worker.orcid.grants import access_token
@@ -68,7 +68,7 @@ def _check_placement(
                 report["hidden"].append(_work_ref(row))
             row.visibility = visibility
         try:
-            digest = render.digest(render.orcid_work(row.work))
+            digest = render.digest(family.intended_body(session, deps.settings, row))
         except (MetadataError, WorkValidationError):
             return
         if row.work.withdrawn_at is None and digest != row.confirmed_hash:
@@ -78,7 +78,7 @@ def _check_placement(
         return
     if row.put_code is None and row.in_doubt:
         try:
-            body = render.orcid_work(row.work)
+            body = family.intended_body(session, deps.settings, row)
         except (MetadataError, WorkValidationError):
             return
         found = find_ours(summaries, row.client_id, render.payload_self_ids(body))

@@ -516,3 +516,39 @@ def researcher_clients(session: Session, orcid: str) -> list[str]:
         ReceivedEvent.data["orcid"].astext == orcid,
     )
     return sorted({c for c in session.execute(via_works.union(via_grant)).scalars() if c})
+
+
+def family_placements_for_update(
+    session: Session, family: str, owner: str | None
+) -> list[OrcidPlacement]:
+    """Every placement of a version family's works (one owner), locked, oldest first."""
+    return list(
+        session.execute(
+            select(OrcidPlacement)
+            .join(Work, Work.id == OrcidPlacement.work_id)
+            .where(
+                Work.family == family,
+                Work.client_id.is_(None) if owner is None else Work.client_id == owner,
+            )
+            .order_by(OrcidPlacement.id)
+            .options(joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration))
+            .with_for_update(of=OrcidPlacement)
+        )
+        .unique()
+        .scalars()
+    )
+
+
+def family_orcids(session: Session, family: str, owner: str | None) -> list[str]:
+    """The ORCID iDs with a placement of a family's works (to lock before touching them)."""
+    return sorted(
+        session.execute(
+            select(OrcidPlacement.orcid)
+            .join(Work, Work.id == OrcidPlacement.work_id)
+            .where(
+                Work.family == family,
+                Work.client_id.is_(None) if owner is None else Work.client_id == owner,
+            )
+            .distinct()
+        ).scalars()
+    )

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from worker.bootstrap import Runtime
-from worker.web import crossref, intake, items, ops, ops_access, orcid, routes
+from worker.web import crossref, intake, items, ops, ops_access, orcid, preview, routes
 from worker.web.dashboard import pages as dashboard
 from worker.web.deps import problem
 from worker.web.guard import UnsafeParameterGuard
@@ -44,6 +44,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(crossref.router)
     app.include_router(ops.router)
     dashboard.install(app, runtime)
+    app.include_router(preview.router)  # issue 15
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

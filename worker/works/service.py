@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from worker.models import Work
+from worker.works import family
 
 
 @dataclass
@@ -40,10 +41,16 @@ def _is_stale(stored: int | None, incoming: int | None) -> bool:
 
 
 def apply_work(
-    session: Session, source: str, data: dict[str, Any], *, client_id: str | None = None
+    session: Session,
+    source: str,
+    data: dict[str, Any],
+    *,
+    client_id: str | None = None,
+    exact_families: bool = True,
 ) -> Applied:
     """Create or update the Work from an event's data (already validated and normalised);
-    ``client_id`` is the intake client that sent it."""
+    ``client_id`` is the intake client that sent it. ``exact_families``: serialise the
+    client's family assignments (see :func:`worker.works.family.assign`)."""
     external_id = str(data["id"])
     version = data.get("version")
     digest = metadata_hash(data)
@@ -67,6 +74,7 @@ def apply_work(
     work = get_work(session, source, external_id, lock=True)
     assert work is not None  # noqa: S101 - narrows a type, holds by construction
     if created is not None:
+        family.assign(session, work, exact=exact_families)
         return Applied(work, changed=True, message="stored")
     refused = _foreign(work, client_id)
     if refused is not None:
@@ -96,6 +104,7 @@ def apply_work(
     # A higher version after a withdrawal brings the work back (DESIGN.md §7).
     if work.withdrawn_at is not None and version is not None:
         work.withdrawn_at = None
+    family.assign(session, work, exact=exact_families)
     session.flush()
     return Applied(work, changed=True, message="stored")
 
