@@ -6,6 +6,7 @@ import pytest
 from lxml import etree
 
 from worker import reference
+from worker.metadata.render.datacite_json import work_to_attributes
 from worker.metadata.vocab import FROM_XSD, RESOURCE_TYPES_GENERAL
 from worker.metadata.work import validate_work
 
@@ -27,11 +28,12 @@ def test_vocabulary_is_the_kernel_enumeration(name):
 
 
 @pytest.mark.parametrize("general", sorted(RESOURCE_TYPES_GENERAL))
-def test_every_resource_type_general_is_a_work_value(general):
+def test_every_resource_type_general_reaches_datacite(general):
     work = validate_work(
-        {"id": "w", "type": "other", "title": "T", "resource_type_general": general}
+        {"id": "w", "type": "journal-article", "title": "T", "resource_type_general": general}
     )
-    assert work.resource_type_general == general
+    types = work_to_attributes(work)["types"]
+    assert types == {"resourceTypeGeneral": general, "resourceType": "Journal article"}
 
 
 def test_a_resource_type_general_outside_the_kernel_is_refused():

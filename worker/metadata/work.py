@@ -49,7 +49,7 @@ from worker.metadata.kernel import (
     Rights,
     Subject,
 )
-from worker.metadata.types import ContributorRole, WorkType
+from worker.metadata.types import TYPES, ContributorRole, WorkType
 from worker.metadata.vocab import (
     ContributorType,
     DateType,
@@ -402,6 +402,35 @@ class Work(_Model):
     sizes: list[Text] = Field(default_factory=list, description="Sizes, e.g. '15 pages'.")
     formats: list[Text] = Field(default_factory=list, description="Formats, e.g. 'text/csv'.")
 
+    @model_validator(mode="after")
+    def _canonical(self) -> Self:
+        """One form for one meaning, so a Work read back from its DataCite record is the Work
+        written: a further abstract (subtitle) without a first one is the abstract (subtitle);
+        a rights entry the licence can hold, without a licence, is the licence."""
+        if self.resource_type_general == TYPES[self.type].datacite_general:
+            self.resource_type_general = None
+        if self.abstract is None:
+            for index, description in enumerate(self.descriptions):
+                if description.type == "Abstract":
+                    self.abstract, self.abstract_language = description.text, description.language
+                    del self.descriptions[index]
+                    break
+        if self.subtitle is None:
+            for index, title in enumerate(self.alternative_titles):
+                if title.type == "Subtitle":
+                    self.subtitle, self.subtitle_language = title.title, title.language
+                    del self.alternative_titles[index]
+                    break
+        if self.license is None:
+            for index, rights in enumerate(self.rights):
+                if rights.uri and _licence_form(rights):
+                    self.license = License(url=rights.uri, name=rights.statement,
+                                           identifier=rights.identifier,
+                                           language=rights.language)  # fmt: skip
+                    del self.rights[index]
+                    break
+        return self
+
     @property
     def publication_year(self) -> int | None:
         return int(self.publication_date[:4]) if self.publication_date else None
@@ -424,6 +453,24 @@ class Work(_Model):
     @property
     def registrar(self) -> str:
         return self.registration.registrar if self.registration else "none"
+
+
+#: How a licence's SPDX identifier is written (DataCite rightsIdentifierScheme and schemeURI).
+SPDX_SCHEME = {"rightsIdentifierScheme": "SPDX", "schemeUri": "https://spdx.org/licenses/"}
+
+
+def _licence_form(rights: Rights) -> bool:
+    """A rights entry is a licence as pidsync writes one: no identifier and no scheme, or an
+    identifier in the SPDX scheme."""
+    scheme = {
+        key: value
+        for key, value in (("rightsIdentifierScheme", rights.identifier_scheme),
+                           ("schemeUri", rights.scheme_uri))
+        if value
+    }  # fmt: skip
+    if rights.identifier is None:
+        return not scheme
+    return scheme == SPDX_SCHEME
 
 
 def work_json_schema(schema_id: str = WORK_SCHEMA_ID) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from worker.metadata.adapters.common import build_work, unhandled
 from worker.metadata.adapters.datacite import datacite_xml_to_attributes
 from worker.metadata.errors import InputError
-from worker.metadata.render.datacite_json import SPDX_SCHEME, funder_reference, item_of_container
+from worker.metadata.render.datacite_json import funder_reference, item_of_container
 from worker.metadata.render.datacite_xml import polygons
 from worker.metadata.types import (
     FROM_DATACITE_CONTRIBUTOR_TYPE,
@@ -348,6 +348,11 @@ def _work_type(types: dict[str, Any], problems: list[str]) -> str:
     for work_type, row in TYPES.items():
         if row.datacite_general == general and row.datacite_type.lower() == specific:
             return work_type.value
+    # the resourceType text pidsync writes names the Work type when the general type is
+    # another (a journal article typed Instrument keeps both)
+    for work_type, row in TYPES.items():
+        if row.datacite_type.lower() == specific:
+            return work_type.value
     if general in FROM_DATACITE_GENERAL:
         return FROM_DATACITE_GENERAL[general].value
     if general is None:
@@ -533,30 +538,19 @@ def _related(item: dict[str, Any]) -> dict[str, Any]:
 def _rights(
     rights_list: list[dict[str, Any]],
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The first rights entry the licence can hold as written (a URI, an SPDX identifier or
-    none) is the licence; every other one is a rights statement."""
-    licence = None
-    others = []
-    for rights in rights_list:
-        if not isinstance(rights, dict):
-            continue
-        scheme = {k: rights.get(k) for k in SPDX_SCHEME if rights.get(k)}
-        spdx = (rights.get("rightsIdentifier") is None and not scheme) or (
-            rights.get("rightsIdentifier") and scheme == SPDX_SCHEME
-        )
-        if licence is None and rights.get("rightsUri") and spdx:
-            licence = _clean({
-                "url": rights["rightsUri"], "name": rights.get("rights"),
-                "identifier": rights.get("rightsIdentifier"), "language": rights.get("lang"),
-            })  # fmt: skip
-        else:
-            others.append(_clean({
-                "statement": rights.get("rights"), "uri": rights.get("rightsUri"),
-                "identifier": rights.get("rightsIdentifier"),
-                "identifier_scheme": rights.get("rightsIdentifierScheme"),
-                "scheme_uri": rights.get("schemeUri"), "language": rights.get("lang"),
-            }))  # fmt: skip
-    return licence, others
+    """Every rights entry as a rights statement; the Work takes the first one its licence can
+    hold as written as the licence (``Work._canonical``)."""
+    others = [
+        _clean({
+            "statement": rights.get("rights"), "uri": rights.get("rightsUri"),
+            "identifier": rights.get("rightsIdentifier"),
+            "identifier_scheme": rights.get("rightsIdentifierScheme"),
+            "scheme_uri": rights.get("schemeUri"), "language": rights.get("lang"),
+        })
+        for rights in rights_list
+        if isinstance(rights, dict)
+    ]  # fmt: skip
+    return None, others
 
 
 def _funding(item: dict[str, Any]) -> dict[str, Any]:

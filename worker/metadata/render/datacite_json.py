@@ -31,7 +31,7 @@ from worker.metadata.types import (
     WorkType,
     mapping,
 )
-from worker.metadata.work import Container
+from worker.metadata.work import SPDX_SCHEME, Container
 from worker.pids.identifiers import (
     InvalidIdentifier,
     doi_url,
@@ -47,7 +47,6 @@ TARGET = "datacite"
 CREATOR_NEEDED = "missing: at least one author (or, for an edited work, an editor) is needed"
 ORCID_SCHEME = {"nameIdentifierScheme": "ORCID", "schemeUri": "https://orcid.org"}
 ROR_SCHEME = {"affiliationIdentifierScheme": "ROR", "schemeUri": "https://ror.org"}
-SPDX_SCHEME = {"rightsIdentifierScheme": "SPDX", "schemeUri": "https://spdx.org/licenses/"}
 
 
 def check_datacite(work: Work, *, draft: bool = False) -> None:
