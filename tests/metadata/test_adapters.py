@@ -417,3 +417,26 @@ def test_crossref_error_envelopes_and_lists_say_so(data, said):
         crossref_message_to_work(data)
     assert said in str(info.value)
     assert "title" not in str(info.value)
+
+
+def test_enrichment_from_doi_org_csl_keeps_author_orcid_ids_and_affiliations():
+    # Given CSL as doi.org answers for a Crossref DOI (citeproc JSON: ORCID per author)
+    item = {
+        "type": "article-journal",
+        "title": "On keeping identifiers",
+        "DOI": "10.5555/keep",
+        "author": [
+            {"family": "Carberry", "given": "Josiah", "sequence": "first",
+             "ORCID": "http://orcid.org/0000-0002-1825-0097", "authenticated-orcid": True,
+             "affiliation": [{"name": "Brown University"}]},
+            {"family": "Nobody", "given": "Ann", "sequence": "additional",
+             "ORCID": "http://orcid.org/0000-0002-1825-0098"},
+        ],
+    }  # fmt: skip
+    # When it is read into a Work
+    work, problems = csl_to_work(item)
+    # Then the first author keeps the iD and affiliation; the second's bad iD is said, not kept
+    first, second = work.contributors
+    assert (first.orcid, first.affiliations[0].name) == ("0000-0002-1825-0097", "Brown University")
+    assert second.orcid is None
+    assert "contributors[1].orcid: invalid check digit (dropped)" in problems
