@@ -107,15 +107,17 @@ def _with_url(works: list[Work], url: str) -> list[Work]:
 
 
 def _target_notes(works: list[Work], target: str) -> list[str]:
-    """What the target will cut or leave out (ORCID's length and range limits)."""
-    if target not in ("orcid-json", "orcid-xml"):
-        return []
+    """What the target will cut (ORCID's length and range limits) or leave out
+    (``worker.metadata.losses``)."""
+    from worker.metadata.losses import losses
     from worker.metadata.render.orcid_json import orcid_truncations
 
     notes = []
     for index, work in enumerate(works):
         prefix = f"[{index}] " if len(works) > 1 else ""
-        notes += [f"{prefix}orcid: {note}" for note in orcid_truncations(work)]
+        if target in ("orcid-json", "orcid-xml"):
+            notes += [f"{prefix}orcid: {note}" for note in orcid_truncations(work)]
+        notes += [f"{prefix}{note}" for note in losses(work, target)]
     return notes
 
 
