@@ -10,7 +10,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from worker.metadata.fields import Language, OptText, Text, Url
+from worker.metadata.fields import Language, OptText, Text, Uri, Url
 from worker.metadata.vocab import (
     ContributorType,
     FunderIdentifierType,
@@ -44,7 +44,9 @@ class Rights(_Model):
     statement, a copyright notice."""
 
     statement: OptText = Field(None, description="The statement, e.g. 'Open Access'.")
-    uri: Url | None = Field(None, description="URI of the rights text.")
+    uri: Uri | None = Field(
+        None, description="URI of the rights text or term (http, info:eu-repo, ...)."
+    )
     identifier: OptText = Field(None, description="Identifier of the rights, e.g. CC-BY-4.0.")
     identifier_scheme: OptText = Field(None, description="Scheme of the identifier, e.g. SPDX.")
     scheme_uri: Url | None = Field(None, description="URI of the identifier scheme.")

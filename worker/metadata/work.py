@@ -286,10 +286,11 @@ class Description(_Model):
 
 class AlternativeTitle(_Model):
     title: Text = Field(description="The title.")
-    type: TitleType = Field(
+    type: TitleType | None = Field(
         "AlternativeTitle",
         description="DataCite titleType; 'Subtitle' here is a further subtitle (another "
-        "language) beside the Work's subtitle.",
+        "language) beside the Work's subtitle; null: another main title (the same title in "
+        "another language, untyped in DataCite).",
     )
     language: Language | None = Field(None, description="Language tag of this title.")
 
@@ -423,7 +424,7 @@ class Work(_Model):
                     break
         if self.license is None:
             for index, rights in enumerate(self.rights):
-                if rights.uri and _licence_form(rights):
+                if rights.uri and _is_url(rights.uri) and _licence_form(rights):
                     self.license = License(url=rights.uri, name=rights.statement,
                                            identifier=rights.identifier,
                                            language=rights.language)  # fmt: skip
@@ -457,6 +458,14 @@ class Work(_Model):
 
 #: How a licence's SPDX identifier is written (DataCite rightsIdentifierScheme and schemeURI).
 SPDX_SCHEME = {"rightsIdentifierScheme": "SPDX", "schemeUri": "https://spdx.org/licenses/"}
+
+
+def _is_url(value: str) -> bool:
+    try:
+        check_url(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _licence_form(rights: Rights) -> bool:

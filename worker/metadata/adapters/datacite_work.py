@@ -411,7 +411,8 @@ def _titles(data: dict[str, Any], titles: list[dict[str, Any]], problems: list[s
         elif kind == "Subtitle" and "subtitle" not in data:
             data["subtitle"], data["subtitle_language"] = text, lang
         elif kind in TITLE_TYPES or kind is None:
-            alternatives.append(_clean({"title": text, "type": kind, "language": lang}))
+            # an untyped title stays untyped (type null), not an AlternativeTitle
+            alternatives.append({**_clean({"title": text, "language": lang}), "type": kind})
         else:
             problems.append(f"titles[{index}]: titleType {kind!r} is not a kernel type (dropped)")
     data["alternative_titles"] = alternatives
