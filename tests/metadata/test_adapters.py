@@ -373,6 +373,8 @@ def test_crossref_message_to_work(envelope):
     )
     assert [f.award_number for f in work.funding] == ["101017536", "654321"]
     assert work.license and work.license.url == "https://creativecommons.org/licenses/by/4.0/"
+    # the further licence is kept as a rights entry
+    assert [r.uri for r in work.rights] and work.license.url not in [r.uri for r in work.rights]
     assert [(r.identifier, r.relation_type) for r in work.related_identifiers] == [
         ("10.5061/dryad.12345", "IsSupplementedBy")
     ]
@@ -380,9 +382,32 @@ def test_crossref_message_to_work(envelope):
     assert sorted(problems) == sorted([
         "update-to: not represented in a Work",
         "reference: 2 cited references not represented",
-        "license: 1 further licence(s) not represented",
         "relation.has-review: rev-1 not represented",
     ])  # fmt: skip
+
+
+def test_crossref_further_titles_isbns_and_licences_are_kept():
+    message = {
+        "DOI": "10.5555/book-1", "type": "book", "title": ["Ein Buch", "A book"],
+        "subtitle": ["Untertitel", "Subtitle"], "original-title": ["Um livro"],
+        "short-title": ["Buch"], "ISBN": ["9783161484100", "9780306406157"],
+        "license": [{"URL": "https://creativecommons.org/licenses/by/4.0/",
+                     "content-version": "vor"},
+                    {"URL": "https://www.elsevier.com/tdm/userlicense/1.0/",
+                     "content-version": "tdm"}],
+    }  # fmt: skip
+    work, problems = crossref_message_to_work(message)
+    assert problems == []
+    assert (work.title, work.subtitle) == ("Ein Buch", "Untertitel")
+    assert [(t.title, t.type) for t in work.alternative_titles] == [
+        ("A book", None), ("Subtitle", "Subtitle"), ("Um livro", "Other"),
+        ("Buch", "AlternativeTitle"),
+    ]  # fmt: skip
+    assert work.container and work.container.isbn == "9783161484100"
+    assert [(a.identifier, a.type) for a in work.alternate_identifiers] == [
+        ("9780306406157", "ISBN")
+    ]
+    assert [r.uri for r in work.rights] == ["https://www.elsevier.com/tdm/userlicense/1.0/"]
 
 
 def test_crossref_posted_content_and_wrong_messages():
