@@ -99,3 +99,16 @@ def test_render_prints_what_the_target_left_out():
     assert "note: orcid: alternative_titles[1]: ORCID takes one translated title" in err
     assert "note: orcid: subjects: not carried by this target" in err
     assert json.loads(out)["title"]["translated-title"]["language-code"] == "de"
+
+
+@pytest.mark.parametrize("general", ["Instrument", "Award", "StudyRegistration", "Project"])
+def test_a_type_crossref_cannot_register_is_refused_with_the_reason(general):
+    from worker.metadata.errors import Unrepresentable
+
+    work = validate_work({**EXAMPLES["dataset"], "resource_type_general": general})
+    with pytest.raises(Unrepresentable) as caught:
+        RENDER["crossref"](work)
+    [(path, reason)] = caught.value.problems
+    assert path == "resource_type_general" and "Crossref" in reason
+    # the same Work is a DataCite record as it is
+    assert render_datacite_attributes(work)["types"]["resourceTypeGeneral"] == general
