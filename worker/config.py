@@ -693,7 +693,9 @@ class Settings(BaseSettings):
     # worker's (all its dramatiq processes, one endpoint) and the scheduler's; 0 = none. They
     # carry no secret, only counts; bind them to a private interface (0.0.0.0 in a container).
     worker_metrics_port: int = Field(9191, ge=0, le=65535)
+    # The scheduler's own metrics endpoint (its leader gauge, job runs); 0 = none.
     scheduler_metrics_port: int = Field(9192, ge=0, le=65535)
+    # The interface the worker's and scheduler's metrics endpoints bind to.
     metrics_host: str = "127.0.0.1"
 
     # Outbound webhooks to the emitting systems: "client-a=https://...,client-b=https://...".

@@ -264,3 +264,115 @@ def work_dicts(
 
 def works(work_type: WorkType | None = None, *, complete: bool = False) -> st.SearchStrategy[Work]:
     return work_dicts(work_type, complete=complete).map(validate_work)
+
+
+# --- what DataCite kernel 4.7 can say beyond a citation (tests/metadata/test_fidelity.py) -----
+
+_LANGS = st.sampled_from(["en", "de", "fr", "pt-BR", "ja", "es"])
+_URIS = st.sampled_from(["https://example.org/scheme", "https://id.loc.gov/authorities/x1"])
+
+
+def _with(required: dict[str, Any], **optional: Any) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(required, optional=optional)
+
+
+def subjects() -> st.SearchStrategy[dict[str, Any]]:
+    return _with(
+        {"subject": text(max_size=40), "scheme": st.sampled_from(["FOS", "DDC", "MeSH"])},
+        scheme_uri=_URIS, value_uri=_URIS, classification_code=_short(6), language=_LANGS,
+    )  # fmt: skip
+
+
+def rights() -> st.SearchStrategy[dict[str, Any]]:
+    return _with(
+        {"statement": text(max_size=40)},
+        uri=st.just("https://example.org/rights"), identifier=_short(8),
+        identifier_scheme=st.just("Local"), language=_LANGS,
+    )  # fmt: skip
+
+
+def _coordinate(limit: int) -> st.SearchStrategy[float]:
+    return st.floats(-limit, limit, allow_nan=False, allow_infinity=False, width=32)
+
+
+def _point() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries({"longitude": _coordinate(180), "latitude": _coordinate(90)})
+
+
+def geo_locations() -> st.SearchStrategy[dict[str, Any]]:
+    box = st.fixed_dictionaries({"west": _coordinate(180), "east": _coordinate(180),
+                                 "south": _coordinate(90), "north": _coordinate(90)})  # fmt: skip
+    polygon = st.lists(_point(), min_size=3, max_size=5).map(
+        lambda points: {"points": [*points, points[0]]}
+    )
+    return _with(
+        {"place": text(max_size=40)},
+        point=_point(), box=box, polygons=st.lists(polygon, max_size=2),
+    )  # fmt: skip
+
+
+def related_items() -> st.SearchStrategy[dict[str, Any]]:
+    name = _with({"name": name_part()}, name_type=st.just("Personal"), language=_LANGS)
+    return _with(
+        {
+            "type": st.sampled_from(["Journal", "Book", "Instrument", "Dataset", "Award"]),
+            "relation_type": st.sampled_from(["IsPublishedIn", "References", "IsSupplementTo"]),
+        },
+        relation_type_information=text(max_size=30),
+        identifier=_with({"identifier": dois(), "type": st.just("DOI")}),
+        creators=st.lists(name, max_size=2),
+        titles=st.lists(_with({"title": text(max_size=40)}, language=_LANGS), max_size=2),
+        publication_year=st.integers(1900, 2100).map(str),
+        volume=_short(4), issue=_short(3), number=_short(3),
+        number_type=st.sampled_from(["Article", "Chapter", "Report", "Other"]),
+        first_page=_short(4), last_page=_short(4), publisher=text(max_size=30),
+        edition=_short(3),
+        contributors=st.lists(
+            name.map(lambda n: {**n, "contributor_type": "Editor"}), max_size=1
+        ),
+    )  # fmt: skip
+
+
+def kernel_fields() -> st.SearchStrategy[dict[str, Any]]:
+    """The Work fields for what only DataCite holds in full, each sometimes present."""
+    related_full = _with(
+        {"identifier": dois(), "identifier_type": st.just("DOI"),
+         "relation_type": st.sampled_from(["Cites", "IsDerivedFrom", "HasTranslation"])},
+        resource_type_general=st.sampled_from(["Instrument", "StudyRegistration", "Dataset"]),
+        relation_type_information=text(max_size=40),
+    )  # fmt: skip
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            "title_language": _LANGS,
+            "abstract_language": _LANGS,
+            "resource_type_general": st.sampled_from(
+                ["Instrument", "StudyRegistration", "Award", "Project", "Poster", "Standard"]
+            ),
+            "subjects": st.lists(subjects(), max_size=3),
+            "rights": st.lists(rights(), max_size=2),
+            "alternate_identifiers": st.lists(
+                _with({"identifier": _short(10), "type": st.just("Local accession number")}),
+                max_size=2,
+            ),
+            "related_items": st.lists(related_items(), max_size=2),
+            "geo_locations": st.lists(geo_locations(), max_size=2),
+            "sizes": st.lists(text(max_size=20), max_size=2),
+            "formats": st.lists(st.sampled_from(["text/csv", "application/pdf"]), max_size=2),
+            "related_identifiers": st.lists(related_full, max_size=2),
+            "descriptions": st.lists(
+                _with(
+                    {
+                        "text": text(max_size=80),
+                        "type": st.sampled_from(["Abstract", "Methods"]),
+                        "language": _LANGS,
+                    }
+                ),
+                max_size=2,
+            ),
+            "publisher_identifier": _with(
+                {"identifier": rors(), "scheme": st.just("ROR")},
+                scheme_uri=st.just("https://ror.org/"),
+            ),
+        },
+    )

@@ -3,11 +3,15 @@ naming each problem."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -86,11 +90,12 @@ def test_unreadable_input_exit_2():
 
 
 def test_adapter_notes_go_to_stderr_and_output_stays_clean():
-    code, out, err = run(["--from", "datacite-xml", "--to", "work", str(FULL)])
+    record = FULL.read_text().replace("<version>", "<mediaTypes>x</mediaTypes><version>")
+    code, out, err = run(["--from", "datacite-xml", "--to", "work", "-"], record)
     assert code == 0
     work = json.loads(out)
     assert work["doi"] == "10.82433/b09z-4k37"
-    assert "note: geoLocations: not represented in a Work" in err
+    assert "note: unknownElements: not represented in a Work" in err
 
 
 def test_crossref_depositor_from_environment_and_options():
@@ -315,8 +320,8 @@ def _orcid():
 
 @pytest.mark.parametrize(("target", "make", "expected"), [
     # unknown keys would be lost silently in the XML: they are errors
-    ("datacite-json", lambda: {"data": {"attributes": {**_attributes(), "geoLocations": [{}]}}},
-     ["geoLocations: unknown key (not carried by the conversion)"]),
+    ("datacite-json", lambda: {"data": {"attributes": {**_attributes(), "landingPage": [{}]}}},
+     ["landingPage: unknown key (not carried by the conversion)"]),
     ("datacite-json", lambda: {**_attributes(), "creators": [{"name": "X", "orcid": "0000"}]},
      ["creators[0].orcid: unknown key (not carried by the conversion)"]),
     # odd shapes are errors, not crashes
@@ -377,3 +382,60 @@ def test_a_conversion_that_fails_is_a_validation_error(monkeypatch):
     monkeypatch.setattr(schemas, "attributes_to_xml", broken)
     check = schemas.check_output("datacite-json", _attributes())
     assert check.errors == ["cannot be converted to DataCite XML: KeyError('name')"]
+
+
+# --- --validate where the reference files are absent (a user's install) --------------------
+
+REFERENCE = Path(schema_path("datacite")).parents[1] if schema_path("datacite") else None
+needs_reference = pytest.mark.skipif(REFERENCE is None, reason="reference schemas not at hand")
+
+
+def test_validate_that_cannot_run_exits_3_saying_why(tmp_path):
+    # Given an empty schema directory and no way to fetch (the mirror refuses connections)
+    env = {"PIDSYNC_SCHEMA_MIRROR": "http://127.0.0.1:9/"}
+    code, out, err = run(["--to", "datacite-xml", "--validate", "--schemas", str(tmp_path / "s"),
+                          "-"], json.dumps(EXAMPLES["dataset"]), env=env)  # fmt: skip
+    # Then it exits non-zero, says validation could not run and why, and writes no output
+    assert code == 3
+    assert "could not validate" in err and "127.0.0.1:9" in err
+    assert out == ""
+    # and no half-fetched bundle is left behind
+    assert not (tmp_path / "s" / "datacite-kernel-4.7").exists()
+
+
+@needs_reference
+def test_validate_against_a_directory_the_user_names(tmp_path):
+    schemas = tmp_path / "schemas"
+    shutil.copytree(REFERENCE, schemas)
+    env = {"PIDSYNC_SCHEMA_MIRROR": "http://127.0.0.1:9/"}  # nothing is fetched
+    code, _, err = run(["--to", "crossref-xml", "--validate", "--schemas", str(schemas), "-"],
+                       json.dumps(EXAMPLES["journal-article"]), env=env)  # fmt: skip
+    assert code == 0, err
+    assert f"valid against {schemas}" in err
+
+
+@needs_reference
+def test_validate_fetches_the_schemas_on_first_use(tmp_path):
+    # Given a server publishing the schemas (standing in for their official URLs)
+    handler = functools.partial(QuietHandler, directory=str(REFERENCE))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {"PIDSYNC_SCHEMA_MIRROR": f"http://127.0.0.1:{server.server_port}/"}
+        schemas = tmp_path / "fresh"
+        # When render --validate runs with an empty schema directory
+        code, _, err = run(["--to", "orcid-xml", "--validate", "--schemas", str(schemas), "-"],
+                           json.dumps(EXAMPLES["journal-article"]), env=env)  # fmt: skip
+    finally:
+        server.shutdown()
+    # Then the schemas were fetched into it, and the output validated against them
+    assert code == 0, err
+    assert "fetched datacite-kernel-4.7, crossref-5.3.1, orcid-3.0, csl" in err
+    assert f"valid against {schemas}" in err
+    assert (schemas / "orcid-3.0" / "record_3.0" / "work-3.0.xsd").is_file()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass

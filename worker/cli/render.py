@@ -5,13 +5,16 @@ Stateless: imports nothing from the database or broker (the Crossref head's defa
 adapter could not represent, what ORCID's limits cut, which schema validated the output) to
 stderr. Bad input or a Work lacking what the target needs: exit code 2 with a message naming
 each problem (and a hint where an option helps: ``--url``, ``--draft``). Output that fails
-``--validate``: exit code 1.
+``--validate``: exit code 1. A validation that could not run (the official schemas neither at
+hand nor fetchable): exit code 3, saying why.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -53,7 +56,13 @@ _SINGLE = ("datacite-xml", "datacite-json")
 @click.option("--timestamp", type=int, default=None,
               help="Crossref <timestamp> (default: now, yyyymmddhhmmssSSS UTC).")  # fmt: skip
 @click.option("--validate", is_flag=True,
-              help="Check the output against the official schema when it is at hand.")  # fmt: skip
+              help="Check the output against the official schema (fetched from its official "
+                   "URL into the data directory on first use); exit 3 when it cannot be "
+                   "checked.")  # fmt: skip
+@click.option("--schemas", "schema_dir", envvar="PIDSYNC_SCHEMA_DIR", show_envvar=True,
+              type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Directory of the official schemas for --validate (as laid out by "
+                   "pidsync; missing ones are fetched into it).")  # fmt: skip
 @click.argument("file", type=click.File("rb"), default="-")
 @click.pass_context
 def render(
@@ -83,7 +92,7 @@ def render(
                 click.echo(f"hint: {hint}", err=True)
         ctx.exit(2)
     if options["validate"]:
-        _validate(ctx, target, output, draft=options["draft"])
+        _validate(ctx, target, output, draft=options["draft"], schema_dir=options["schema_dir"])
     text = output if isinstance(output, str) else json.dumps(output, indent=2, ensure_ascii=False)
     click.echo(text.rstrip("\n"))
 
@@ -98,15 +107,17 @@ def _with_url(works: list[Work], url: str) -> list[Work]:
 
 
 def _target_notes(works: list[Work], target: str) -> list[str]:
-    """What the target will cut or leave out (ORCID's length and range limits)."""
-    if target not in ("orcid-json", "orcid-xml"):
-        return []
+    """What the target will cut (ORCID's length and range limits) or leave out
+    (``worker.metadata.losses``)."""
+    from worker.metadata.losses import losses
     from worker.metadata.render.orcid_json import orcid_truncations
 
     notes = []
     for index, work in enumerate(works):
         prefix = f"[{index}] " if len(works) > 1 else ""
-        notes += [f"{prefix}orcid: {note}" for note in orcid_truncations(work)]
+        if target in ("orcid-json", "orcid-xml"):
+            notes += [f"{prefix}orcid: {note}" for note in orcid_truncations(work)]
+        notes += [f"{prefix}{note}" for note in losses(work, target)]
     return notes
 
 
@@ -261,10 +272,65 @@ def crossref_defaults() -> tuple[dict[str, str], str | None]:
     return dict(zip(CROSSREF_HEAD, values, strict=True)), None
 
 
-def _validate(ctx: click.Context, target: str, output: Any, *, draft: bool = False) -> None:
-    from worker.metadata.schemas import check_output
+#: Exit code of a validation that could not run.
+CANNOT_VALIDATE = 3
 
-    check = check_output(target, output)
+
+def _schemas_at_hand(ctx: click.Context, schema_dir: Path | None) -> None:
+    """Make the official schemas available: the named directory (fetched into when lacking),
+    else a reference folder at hand, else the data directory (fetched into on first use).
+    Exits 3 when they cannot be had."""
+    from worker import reference
+    from worker.reference_fetch import SchemaFetchError, fetch_schemas, missing_bundles
+
+    if schema_dir is not None:
+        directory = schema_dir
+    elif reference.reference_dir() is not None:
+        return
+    else:
+        directory = reference.data_schema_dir()
+    if not missing_bundles(directory):
+        return
+    click.echo(f"note: fetching the official schemas into {directory}", err=True)
+    try:
+        fetched = fetch_schemas(directory)
+    except (SchemaFetchError, OSError) as exc:
+        click.echo(f"error: could not validate: the official schemas are not at hand and "
+                   f"fetching them failed: {exc}", err=True)  # fmt: skip
+        click.echo("hint: name a directory holding them with --schemas DIR "
+                   "(PIDSYNC_SCHEMA_DIR)", err=True)  # fmt: skip
+        ctx.exit(CANNOT_VALIDATE)
+    click.echo(f"note: fetched {', '.join(fetched.bundles)}", err=True)
+
+
+def _validate(
+    ctx: click.Context,
+    target: str,
+    output: Any,
+    *,
+    draft: bool = False,
+    schema_dir: Path | None = None,
+) -> None:
+    from worker.metadata.schemas import NO_SCHEMA, check_output
+
+    before = os.environ.get("PIDSYNC_SCHEMA_DIR")
+    if schema_dir is not None:
+        os.environ["PIDSYNC_SCHEMA_DIR"] = str(schema_dir)  # read by worker.reference
+    try:
+        if target not in NO_SCHEMA:
+            _schemas_at_hand(ctx, schema_dir)
+        check = check_output(target, output)
+    finally:
+        if before is None:
+            os.environ.pop("PIDSYNC_SCHEMA_DIR", None)
+        else:
+            os.environ["PIDSYNC_SCHEMA_DIR"] = before
+    _report(ctx, check, target, draft=draft)
+
+
+def _report(ctx: click.Context, check: Any, target: str, *, draft: bool) -> None:
+    from worker.metadata.schemas import NO_SCHEMA
+
     via = f" ({check.note})" if check.note and check.schema else ""
     if check.errors and draft:
         # DataCite checks a draft's metadata only when it is registered or published.
@@ -278,7 +344,10 @@ def _validate(ctx: click.Context, target: str, output: Any, *, draft: bool = Fal
         for error in check.errors:
             click.echo(f"  {error}", err=True)
         ctx.exit(1)
-    if check.schema is None:
+    if check.schema is None and target in NO_SCHEMA:
         click.echo(f"note: not validated: {check.note}", err=True)
         return
+    if check.schema is None:
+        click.echo(f"error: could not validate: {check.note}", err=True)
+        ctx.exit(CANNOT_VALIDATE)
     click.echo(f"note: valid against {check.schema}{via}", err=True)

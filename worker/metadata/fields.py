@@ -102,6 +102,16 @@ def check_url(value: str) -> str:
     return value
 
 
+def check_uri(value: str) -> str:
+    """Any absolute URI (http, info:, urn:...), as DataCite's xs:anyURI attributes take."""
+    if len(value) > MAX_URL:
+        raise ValueError(f"longer than {MAX_URL} characters")
+    _clean_text(value)
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:\S+", value):
+        raise ValueError("not an absolute URI without spaces (scheme:...)")
+    return value
+
+
 def _integer(value: Any) -> Any:
     """No coercion of strings or booleans to integers (``"2"`` is not a version)."""
     if isinstance(value, (str, bool)):
@@ -270,6 +280,15 @@ DateOrRange = Annotated[
 ]
 Url = Annotated[
     str, AfterValidator(check_url), _string(URL_PATTERN, format="iri", maxLength=MAX_URL)
+]
+Uri = Annotated[
+    str,
+    AfterValidator(check_uri),
+    _string(
+        _whole(r"[A-Za-z][A-Za-z0-9+.-]*:\S+"),
+        maxLength=MAX_URL,
+        examples=["info:eu-repo/semantics/openAccess"],
+    ),
 ]
 Language = Annotated[
     str, AfterValidator(_language), _string(LANGUAGE_PATTERN, examples=["en", "pt-BR"])

@@ -40,12 +40,23 @@ from worker.metadata.fields import (
     WorkId,
     check_url,
 )
-from worker.metadata.types import ContributorRole, WorkType
+from worker.metadata.kernel import (
+    AlternateIdentifier,
+    FunderIdentifier,
+    GeoLocation,
+    NameIdentifier,
+    RelatedItem,
+    Rights,
+    Subject,
+)
+from worker.metadata.types import TYPES, ContributorRole, WorkType
 from worker.metadata.vocab import (
+    ContributorType,
     DateType,
     DescriptionType,
     RelatedIdentifierType,
     RelationType,
+    ResourceTypeGeneral,
     TitleType,
 )
 from worker.pids import identifiers as ids
@@ -62,6 +73,9 @@ class Affiliation(_Model):
 
     name: OptText = Field(None, description="Organisation name as written on the work.")
     ror: Ror | None = Field(None, description="ROR id (normalised to https://ror.org/...).")
+    identifier: NameIdentifier | None = Field(
+        None, description="An identifier of another scheme than ROR (ISNI, GRID...)."
+    )
 
     @model_validator(mode="after")
     def _needs_something(self) -> Self:
@@ -88,6 +102,15 @@ class Contributor(_Model):
         "organisations are affiliations).",
     )
     role: ContributorRole = Field(ContributorRole.AUTHOR, description="Contribution role.")
+    contributor_type: ContributorType | None = Field(
+        None,
+        description="DataCite contributorType, when the role alone does not say it (e.g. "
+        "DataCollector, a role 'other'); targets without it use the role.",
+    )
+    language: Language | None = Field(None, description="Language of the name as written.")
+    identifiers: list[NameIdentifier] = Field(
+        default_factory=list, description="Identifiers other than the ORCID iD / ROR id."
+    )
     sequence: Literal["first", "additional"] | None = Field(
         None, description="first or additional; derived from list order when absent."
     )
@@ -136,6 +159,7 @@ class Container(_Model):
     title: OptText = Field(None, description="Journal, book or proceedings title.")
     issn: Issn | None = Field(None, description="Print (or only) ISSN.")
     eissn: Issn | None = Field(None, description="Electronic ISSN.")
+    lissn: Issn | None = Field(None, description="Linking ISSN (ISSN-L).")
     isbn: Isbn | None = Field(None, description="ISBN of the book or proceedings.")
     volume: OptText = Field(None, description="Volume number (free text).")
     issue: OptText = Field(None, description="Issue number (free text).")
@@ -177,6 +201,9 @@ class Funding(_Model):
     award_number: OptText = Field(None, description="Grant or award number.")
     award_title: OptText = Field(None, description="Title of the grant or award.")
     award_uri: Url | None = Field(None, description="URL of the award.")
+    funder_identifier: FunderIdentifier | None = Field(
+        None, description="A funder identifier funder_id cannot hold (ISNI, GRID, other)."
+    )
 
 
 def _identifier_patterns() -> dict[str, Any]:
@@ -204,6 +231,17 @@ class RelatedIdentifier(_Model):
     identifier: Text = Field(description="The related identifier (DOIs, ISSNs, ISBNs normalised).")
     identifier_type: RelatedIdentifierType = Field(description="DataCite relatedIdentifierType.")
     relation_type: RelationType = Field(description="DataCite relationType (this work → it).")
+    resource_type_general: ResourceTypeGeneral | None = Field(
+        None, description="DataCite resourceTypeGeneral of the related work."
+    )
+    relation_type_information: OptText = Field(
+        None, description="Free text about the relation (DataCite 4.7)."
+    )
+    related_metadata_scheme: OptText = Field(
+        None, description="For HasMetadata/IsMetadataFor: the metadata scheme."
+    )
+    scheme_uri: Url | None = Field(None, description="URI of that metadata scheme.")
+    scheme_type: OptText = Field(None, description="Type of that scheme, e.g. XSD.")
 
     @model_validator(mode="after")
     def _normalise(self) -> Self:
@@ -223,6 +261,7 @@ class License(_Model):
     url: Url = Field(description="URL of the licence text.")
     name: OptText = Field(None, description="Human-readable licence name.")
     identifier: OptText = Field(None, description="SPDX licence identifier, e.g. CC-BY-4.0.")
+    language: Language | None = Field(None, description="Language of the licence name.")
 
 
 class DateEntry(_Model):
@@ -237,12 +276,22 @@ class Description(_Model):
     """A description other than the abstract (methods, technical info, ...)."""
 
     text: LongText = Field(description="The description, plain text.")
-    type: DescriptionType = Field("Other", description="DataCite descriptionType.")
+    type: DescriptionType = Field(
+        "Other",
+        description="DataCite descriptionType; 'Abstract' here is a further abstract (another "
+        "language) beside the Work's abstract.",
+    )
+    language: Language | None = Field(None, description="Language tag of this description.")
 
 
 class AlternativeTitle(_Model):
     title: Text = Field(description="The title.")
-    type: TitleType = Field("AlternativeTitle", description="DataCite titleType.")
+    type: TitleType | None = Field(
+        "AlternativeTitle",
+        description="DataCite titleType; 'Subtitle' here is a further subtitle (another "
+        "language) beside the Work's subtitle; null: another main title (the same title in "
+        "another language, untyped in DataCite).",
+    )
     language: Language | None = Field(None, description="Language tag of this title.")
 
 
@@ -274,20 +323,32 @@ class Work(_Model):
     id: WorkId = Field(description="Stable id of the work in the emitting system.")
     type: WorkType = Field(description="Work type (mapped to each agency's vocabulary).")
     title: Text = Field(description="Main title.")
+    title_language: Language | None = Field(
+        None, description="Language tag of the main title (default: the work's language)."
+    )
     subtitle: OptText = Field(None, description="Subtitle.")
+    subtitle_language: Language | None = Field(None, description="Language tag of the subtitle.")
     alternative_titles: list[AlternativeTitle] = Field(
         default_factory=list, description="Alternative and translated titles."
     )
     abstract: OptLongText = Field(
         None, description="Abstract as plain text; blank lines split paragraphs."
     )
+    abstract_language: Language | None = Field(
+        None, description="Language tag of the abstract; translations go in descriptions."
+    )
     descriptions: list[Description] = Field(
-        default_factory=list, description="Descriptions other than the abstract."
+        default_factory=list,
+        description="Descriptions other than the abstract, and the abstract in other languages.",
     )
     language: Language | None = Field(None, description="Language tag (ISO 639-1, e.g. 'en').")
     publication_date: PartialDate | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD.")
     publisher: OptText = Field(
         None, description="Publisher (for a dissertation: the degree-granting institution)."
+    )
+    publisher_language: Language | None = Field(None, description="Language of its name.")
+    publisher_identifier: NameIdentifier | None = Field(
+        None, description="The publisher's identifier, e.g. a ROR id (DataCite 4.5)."
     )
     url: Url | None = Field(None, description="Landing page.")
     doi: Doi | None = Field(None, description="The work's DOI (normalised: lower case, bare).")
@@ -302,6 +363,11 @@ class Work(_Model):
     resource_version: OptText = Field(None, description="Free-text version (DataCite <version>).")
     resource_type: OptText = Field(
         None, description="Free-text resource type (DataCite resourceType); default: from type."
+    )
+    resource_type_general: ResourceTypeGeneral | None = Field(
+        None,
+        description="DataCite resourceTypeGeneral when it is not the one of the type (e.g. "
+        "Instrument, StudyRegistration, Award, Project for a type 'other').",
     )
     contributors: list[Contributor] = Field(
         default_factory=list, description="Authors, editors and others, in credit order."
@@ -323,8 +389,55 @@ class Work(_Model):
         "related identifiers do not name it (IsVersionOf).",
     )
     keywords: list[Text] = Field(default_factory=list, description="Free keywords.")
+    subjects: list[Subject] = Field(
+        default_factory=list,
+        description="Subjects with a scheme, URIs, a code or a language (keywords: plain ones).",
+    )
     license: License | None = Field(None, description="Licence of the work.")
+    rights: list[Rights] = Field(
+        default_factory=list, description="Rights statements besides the licence."
+    )
     dates: list[DateEntry] = Field(default_factory=list, description="Other dated events.")
+    alternate_identifiers: list[AlternateIdentifier] = Field(
+        default_factory=list, description="Other identifiers of the work itself."
+    )
+    related_items: list[RelatedItem] = Field(
+        default_factory=list, description="Related works described (besides the container)."
+    )
+    geo_locations: list[GeoLocation] = Field(
+        default_factory=list, description="Places the work is about."
+    )
+    sizes: list[Text] = Field(default_factory=list, description="Sizes, e.g. '15 pages'.")
+    formats: list[Text] = Field(default_factory=list, description="Formats, e.g. 'text/csv'.")
+
+    @model_validator(mode="after")
+    def _canonical(self) -> Self:
+        """One form for one meaning, so a Work read back from its DataCite record is the Work
+        written: a further abstract (subtitle) without a first one is the abstract (subtitle);
+        a rights entry the licence can hold, without a licence, is the licence."""
+        if self.resource_type_general == TYPES[self.type].datacite_general:
+            self.resource_type_general = None
+        if self.abstract is None:
+            for index, description in enumerate(self.descriptions):
+                if description.type == "Abstract":
+                    self.abstract, self.abstract_language = description.text, description.language
+                    del self.descriptions[index]
+                    break
+        if self.subtitle is None:
+            for index, title in enumerate(self.alternative_titles):
+                if title.type == "Subtitle":
+                    self.subtitle, self.subtitle_language = title.title, title.language
+                    del self.alternative_titles[index]
+                    break
+        if self.license is None:
+            for index, rights in enumerate(self.rights):
+                if rights.uri and _is_url(rights.uri) and _licence_form(rights):
+                    self.license = License(url=rights.uri, name=rights.statement,
+                                           identifier=rights.identifier,
+                                           language=rights.language)  # fmt: skip
+                    del self.rights[index]
+                    break
+        return self
 
     @property
     def publication_year(self) -> int | None:
@@ -348,6 +461,32 @@ class Work(_Model):
     @property
     def registrar(self) -> str:
         return self.registration.registrar if self.registration else "none"
+
+
+#: How a licence's SPDX identifier is written (DataCite rightsIdentifierScheme and schemeURI).
+SPDX_SCHEME = {"rightsIdentifierScheme": "SPDX", "schemeUri": "https://spdx.org/licenses/"}
+
+
+def _is_url(value: str) -> bool:
+    try:
+        check_url(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _licence_form(rights: Rights) -> bool:
+    """A rights entry is a licence as pidsync writes one: no identifier and no scheme, or an
+    identifier in the SPDX scheme."""
+    scheme = {
+        key: value
+        for key, value in (("rightsIdentifierScheme", rights.identifier_scheme),
+                           ("schemeUri", rights.scheme_uri))
+        if value
+    }  # fmt: skip
+    if rights.identifier is None:
+        return not scheme
+    return scheme == SPDX_SCHEME
 
 
 def work_json_schema(schema_id: str = WORK_SCHEMA_ID) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from worker.metadata.adapters.common import (
 )
 from worker.metadata.errors import InputError
 from worker.metadata.render.crossref_parts import INTER_RELATIONS, INTRA_RELATIONS
-from worker.metadata.types import FROM_CROSSREF_REST, WorkType
+from worker.metadata.types import FROM_CROSSREF_REST, OWN_ISBN_TYPES, WorkType
 
 if TYPE_CHECKING:
     from worker.metadata.work import Work
@@ -34,7 +34,7 @@ _HANDLED = {
     "issn-type", "ISBN", "isbn-type", "volume", "issue", "page", "publisher", "issued",
     "published", "published-print", "published-online", "posted", "approved", "author",
     "editor", "translator", "chair", "type", "subtype", "abstract", "language", "license",
-    "funder", "subject", "relation", "event", *_ROLES,
+    "funder", "subject", "relation", "event", "original-title", "short-title", *_ROLES,
 }  # fmt: skip
 _IGNORED = {
     "indexed", "reference-count", "references-count", "is-referenced-by-count", "source",
@@ -80,14 +80,61 @@ def crossref_message_to_work(data: Any) -> tuple[Work, list[str]]:
         "language": data.get("language"),
         "keywords": [s for s in data.get("subject") or [] if isinstance(s, str)],
         "contributors": _contributors(data, problems),
-        "container": _container(data, problems),
+        "container": _container(data),
         "event": _event(data.get("event")),
-        "license": _license(data.get("license") or [], problems),
+        "license": _license(data.get("license") or []),
+        "rights": _further_licences(data.get("license") or []),
+        "alternative_titles": _alternative_titles(data),
         "funding": _funding(data.get("funder") or []),
         "related_identifiers": _relations(data.get("relation") or {}, problems),
     }
+    _further_isbns(work, data)
     clean = {key: value for key, value in work.items() if value not in (None, [], {})}
     return build_work(clean, problems, SOURCE), problems
+
+
+def _texts(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [v.strip() for v in items if isinstance(v, str) and v.strip()]
+
+
+def _alternative_titles(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Further titles (another main title: untyped), further subtitles, the original-language
+    title and the short title: none is dropped."""
+    titles: list[dict[str, Any]] = [
+        {"title": t, "type": None} for t in _texts(data.get("title"))[1:]
+    ]
+    titles += [{"title": t, "type": "Subtitle"} for t in _texts(data.get("subtitle"))[1:]]
+    titles += [{"title": t, "type": "Other"} for t in _texts(data.get("original-title"))]
+    titles += [{"title": t, "type": "AlternativeTitle"} for t in _texts(data.get("short-title"))]
+    return titles
+
+
+def _further_licences(licenses: list[Any]) -> list[dict[str, Any]]:
+    """Every licence but the one read as the Work's licence, as a rights entry."""
+    urls = [lic.get("URL") for lic in licenses if isinstance(lic, dict) and lic.get("URL")]
+    chosen = next(
+        (lic.get("URL") for lic in licenses
+         if isinstance(lic, dict) and lic.get("content-version") == "vor"),
+        urls[0] if urls else None,
+    )  # fmt: skip
+    further = list(dict.fromkeys(url for url in urls if url != chosen))
+    return [{"uri": url} for url in further]
+
+
+def _further_isbns(work: dict[str, Any], data: dict[str, Any]) -> None:
+    """ISBNs after the first (another format's): the work's own for a book, report or thesis
+    (alternate identifiers), else the containing book's (IsPublishedIn)."""
+    isbns = _texts(data.get("ISBN"))[1:]
+    if not isbns:
+        return
+    if WorkType(work["type"]) in OWN_ISBN_TYPES:
+        work["alternate_identifiers"] = [{"identifier": i, "type": "ISBN"} for i in isbns]
+    else:
+        work["related_identifiers"] = work["related_identifiers"] + [
+            {"identifier": i, "identifier_type": "ISBN", "relation_type": "IsPublishedIn"}
+            for i in isbns
+        ]
 
 
 def _unwrap(envelope: dict[str, Any]) -> Any:
@@ -193,12 +240,10 @@ def _affiliation(affiliation: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in entry.items() if v}
 
 
-def _container(data: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+def _container(data: dict[str, Any]) -> dict[str, Any]:
     typed = {i.get("type"): i.get("value") for i in data.get("issn-type") or []}
     issns = [i for i in data.get("ISSN") or [] if isinstance(i, str)]
     isbns = [i for i in data.get("ISBN") or [] if isinstance(i, str)]
-    if len(isbns) > 1:
-        problems.append("ISBN: only the first ISBN is represented")
     container = {
         "title": first_text(data.get("container-title")) or first_text(data.get("group-title")),
         "issn": typed.get("print") or (issns[0] if issns else None),
@@ -226,12 +271,10 @@ def _event(event: Any) -> dict[str, Any] | None:
     return {k: v for k, v in entry.items() if v}
 
 
-def _license(licenses: list[dict[str, Any]], problems: list[str]) -> dict[str, Any] | None:
+def _license(licenses: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not licenses:
         return None
     chosen = next((lic for lic in licenses if lic.get("content-version") == "vor"), licenses[0])
-    if len(licenses) > 1:
-        problems.append(f"license: {len(licenses) - 1} further licence(s) not represented")
     return {"url": chosen.get("URL")} if chosen.get("URL") else None
 
 

@@ -104,6 +104,19 @@ def _contributors(data: dict[str, Any], problems: list[str]) -> list[dict[str, A
                 entry.update(name=name.get("literal") or given)
             if name.get("suffix"):
                 problems.append(f"{variable}[{index}].suffix: not represented")
+            # doi.org's CSL (Crossref's citeproc JSON) carries each author's ORCID iD and
+            # affiliations: enrichment keeps them (an invalid iD is dropped with a note)
+            if family and isinstance(name.get("ORCID"), str):
+                entry["orcid"] = name["ORCID"]
+            if family and name.get("sequence") in ("first", "additional"):
+                entry["sequence"] = name["sequence"]
+            affiliations = [
+                {"name": a["name"]}
+                for a in name.get("affiliation") or []
+                if isinstance(a, dict) and isinstance(a.get("name"), str) and a["name"].strip()
+            ]
+            if affiliations:
+                entry["affiliations"] = affiliations
             contributors.append({k: v for k, v in entry.items() if v})
     return contributors
 

@@ -69,6 +69,9 @@ _ID_TYPES = {
 _NAME = re.compile(r"[^\d?]*[^? \t\r\n]+[^\d]*")
 
 
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+
+
 def sub(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> etree._Element:
     element = etree.SubElement(parent, tag if tag.startswith("{") else Q + tag)
     if text is not None:
@@ -156,11 +159,16 @@ def titles(parent: etree._Element, title: str, subtitle: str | None = None) -> N
 
 
 def abstract(parent: etree._Element, work: Work) -> None:
-    if not work.abstract:
-        return
-    element = sub(parent, f"{{{JATS}}}abstract")
-    for paragraph in paragraphs(work.abstract) or [" ".join(work.abstract.split())]:
-        sub(element, f"{{{JATS}}}p", paragraph)
+    """The abstract and its translations (descriptions of type Abstract), each a JATS
+    abstract with its xml:lang (Crossref takes any number)."""
+    texts = [(work.abstract, work.abstract_language)] if work.abstract else []
+    texts += [(d.text, d.language) for d in work.descriptions if d.type == "Abstract"]
+    for text, lang in texts:
+        element = sub(parent, f"{{{JATS}}}abstract")
+        if lang:
+            element.set(XML_LANG, lang)
+        for paragraph in paragraphs(text) or [" ".join(text.split())]:
+            sub(element, f"{{{JATS}}}p", paragraph)
 
 
 def date(parent: etree._Element, tag: str, value: str, media_type: str | None = "online") -> None:

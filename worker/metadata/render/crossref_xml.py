@@ -62,8 +62,26 @@ def body_element(work: Work) -> str:
     return BODY_ELEMENT[crossref_kind(work)]
 
 
+#: DataCite resource types Crossref 5.3.1 has no record for: a Work of one is refused, saying
+#: why, rather than deposited as something it is not (posted content, a dataset).
+NOT_AT_CROSSREF = {
+    "Instrument": "Crossref has no record type for instruments (PIDINST registers them at "
+    "DataCite)",
+    "PhysicalObject": "Crossref has no record type for physical objects",
+    "Award": "Crossref registers grants with its separate grant schema, not a 5.3.1 deposit",
+    "Project": "Crossref has no record type for projects",
+    "Service": "Crossref has no record type for services",
+    "Event": "Crossref has no record type for events (a conference's papers are deposited)",
+    "StudyRegistration": "Crossref has no record type for study registrations (a trial number "
+    "travels with the articles about it)",
+}
+
+
 def check_crossref(work: Work) -> None:
     """MissingFields, then Unrepresentable, unless ``work`` can be deposited at Crossref."""
+    if work.resource_type_general in NOT_AT_CROSSREF:
+        reason = NOT_AT_CROSSREF[work.resource_type_general]
+        raise Unrepresentable(p.TARGET, [("resource_type_general", reason)])
     kind = crossref_kind(work)
     container = work.container
     checks: list[tuple[str, object]] = [("doi", work.doi), ("url", work.url)]

@@ -47,9 +47,8 @@ def render_datacite_xml(work: Work) -> str:
 
 
 def attributes_to_xml(attrs: dict[str, Any]) -> str:
-    """DataCite XML from DataCite REST JSON attributes: what pidsync writes, plus alternate
-    identifiers, sizes, formats, relatedItems and a 4.5 publisher object (geoLocations are not
-    written; :data:`ATTRIBUTES_SHAPE` lists every key carried)."""
+    """DataCite XML from DataCite REST JSON attributes: every property of kernel 4.7
+    (:data:`ATTRIBUTES_SHAPE` lists every key carried)."""
     root = etree.Element(_Q + "resource", nsmap={None: NS, "xsi": XSI})
     root.set(f"{{{XSI}}}schemaLocation", SCHEMA_LOCATION)
     _sub(root, "identifier", attrs["doi"].upper(), identifierType="DOI")
@@ -126,12 +125,70 @@ def _rest(root: etree._Element, attrs: dict[str, Any]) -> None:
             _sub(element, "funderName", ref["funderName"])
             if ref.get("funderIdentifier"):
                 _sub(element, "funderIdentifier", ref["funderIdentifier"],
-                     funderIdentifierType=ref.get("funderIdentifierType", "Other"))  # fmt: skip
+                     funderIdentifierType=ref.get("funderIdentifierType", "Other"),
+                     schemeURI=ref.get("schemeUri"))  # fmt: skip
             if ref.get("awardNumber") or ref.get("awardUri"):
                 _sub(element, "awardNumber", ref.get("awardNumber"), awardURI=ref.get("awardUri"))
             if ref.get("awardTitle"):
                 _sub(element, "awardTitle", ref["awardTitle"])
+    _geo_locations(root, attrs.get("geoLocations"))
     _related_items(root, attrs.get("relatedItems"))
+
+
+_BOX = ("westBoundLongitude", "eastBoundLongitude", "southBoundLatitude", "northBoundLatitude")
+
+
+def _geo_locations(root: etree._Element, locations: list[dict[str, Any]] | None) -> None:
+    if not locations:
+        return
+    outer = _sub(root, "geoLocations")
+    for location in locations:
+        element = _sub(outer, "geoLocation")
+        if location.get("geoLocationPlace"):
+            _sub(element, "geoLocationPlace", location["geoLocationPlace"])
+        if location.get("geoLocationPoint"):
+            _point(_sub(element, "geoLocationPoint"), location["geoLocationPoint"])
+        if location.get("geoLocationBox"):
+            box = _sub(element, "geoLocationBox")
+            for key in _BOX:
+                _sub(box, key, _number(location["geoLocationBox"][key]))
+        for polygon in polygons(location.get("geoLocationPolygon")):
+            element_polygon = _sub(element, "geoLocationPolygon")
+            for point in polygon.get("polygonPoint") or []:
+                _point(_sub(element_polygon, "polygonPoint"), point)
+            if polygon.get("inPolygonPoint"):
+                _point(_sub(element_polygon, "inPolygonPoint"), polygon["inPolygonPoint"])
+
+
+def polygons(value: Any) -> list[dict[str, Any]]:
+    """Polygons as ``[{polygonPoint: [...], inPolygonPoint: {...}}]``; DataCite's REST JSON
+    writes one polygon as a list of one-key objects (``[{polygonPoint: {...}}, ...]``)."""
+    if not value:
+        return []
+    if isinstance(value, dict):
+        value = [value]
+    if all(isinstance(p, dict) and isinstance(p.get("polygonPoint"), list | type(None))
+           and "polygonPoint" in p for p in value):  # fmt: skip
+        return value  # type: ignore[no-any-return]
+    polygon: dict[str, Any] = {"polygonPoint": []}
+    for entry in value:
+        if isinstance(entry, dict) and isinstance(entry.get("polygonPoint"), dict):
+            polygon["polygonPoint"].append(entry["polygonPoint"])
+        elif isinstance(entry, dict) and isinstance(entry.get("inPolygonPoint"), dict):
+            polygon["inPolygonPoint"] = entry["inPolygonPoint"]
+    return [polygon]
+
+
+def _point(element: etree._Element, point: dict[str, Any]) -> None:
+    _sub(element, "pointLongitude", _number(point["pointLongitude"]))
+    _sub(element, "pointLatitude", _number(point["pointLatitude"]))
+
+
+def _number(value: Any) -> str:
+    """Decimal degrees as text: an integral float without its '.0' (12.0 → '12')."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 # relatedItem children, in the order of the schema's sequence (after identifier, creators
@@ -289,7 +346,9 @@ _FUNDING = {
     "awardNumber": _TEXT,
     "awardUri": str,
     "awardTitle": str,
+    "schemeUri": str,
 }
+_POINT = {"pointLongitude!": (int, float, str), "pointLatitude!": (int, float, str)}
 _ITEM_IDENTIFIER = {
     "relatedItemIdentifier!": str,
     "relatedItemIdentifierType": str,
@@ -330,6 +389,17 @@ ATTRIBUTES_SHAPE: dict[str, Any] = {
     "rightsList": [{"rights": str, **dict.fromkeys(_RIGHTS, str)}],
     "descriptions": [{"description!": str, **dict.fromkeys(_DESC, str)}],
     "fundingReferences": [_FUNDING],
+    "geoLocations": [
+        {
+            "geoLocationPlace": str,
+            "geoLocationPoint": _POINT,
+            "geoLocationBox": dict.fromkeys((k + "!" for k in _BOX), (int, float, str)),
+            "geoLocationPolygon": (
+                [{"polygonPoint": (_POINT, [_POINT]), "inPolygonPoint": _POINT}],
+                {"polygonPoint!": [_POINT], "inPolygonPoint": _POINT},
+            ),
+        }
+    ],
     "relatedItems": [_RELATED_ITEM],
 }
 
