@@ -168,9 +168,13 @@ def test_route_accepts_the_registered_url_and_refuses_others(
     assert client.post(f"/webhooks/orcid/{webhook_id}/%C3%A9").status_code == 404
 
 
-def test_the_secret_never_reaches_the_access_log():
-    # Given pidsync's logging, through which uvicorn's access log goes
+def test_the_secret_never_reaches_the_access_log(monkeypatch):
+    # Given pidsync's logging, through which uvicorn's access log goes at INFO (set here: an
+    # in-process uvicorn started by another test may have left the logger at its own level)
     configure_logging("INFO", "json")
+    access = logging.getLogger("uvicorn.access")
+    monkeypatch.setattr(access, "level", logging.INFO)
+    monkeypatch.setattr(access, "disabled", False)
     secret = "Zq9" + "s" * 40
     stream = io.StringIO()
     # When uvicorn logs ORCID's call (its own format and arguments)
