@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from worker.ratelimit import ORCID as ORCID_LIMIT
 from worker.ratelimit import Limit
 from worker.retry import Backoff
 
@@ -377,6 +378,11 @@ class OrcidSettings(Section):
     # source-work-id only), or "skip" it (not placed). Either way a work already on a record
     # with that DOI is corrected: written again without it.
     without_doi: Literal["place", "skip"] = "place"
+    # The member/public API limit every process shares (default: ORCID's published 24/s,
+    # burst 40, with a margin: worker.ratelimit.ORCID). A setting so a benchmark against a
+    # sandbox without limits measures pidsync, not the pacing (PIDSYNC_ORCID_LIMIT_RATE).
+    limit_rate: float = Field(ORCID_LIMIT.rate, gt=0)
+    limit_burst: int = Field(ORCID_LIMIT.burst, ge=1)
 
     _list = field_validator("retry_backoff", mode="before")(_seconds_list)
     _check = field_validator("retry_backoff")(_schedule)
@@ -384,6 +390,10 @@ class OrcidSettings(Section):
     @property
     def backoff(self) -> Backoff:
         return Backoff(tuple(self.retry_backoff), self.max_retries)
+
+    @property
+    def limit(self) -> Limit:
+        return Limit(ORCID_LIMIT.name, rate=self.limit_rate, burst=self.limit_burst)
 
 
 class EventsSettings(Section):

@@ -2,8 +2,8 @@
 
 Modules: ``processes`` (web, worker, scheduler, migrate, demo), ``events`` (emit, status),
 ``dead_letters``, ``retry`` (retry now), ``doi`` (doi, reconcile dois), ``orcid`` (orcid,
-reconcile orcid, tokens rotate-keys/revoke), ``pids`` (resolve, search, id), ``render`` and
-``sandbox``. Importing them opens no connection: stateless commands (render, sandbox, resolve,
+reconcile orcid, tokens rotate-keys/revoke), ``pids`` (resolve, search, id), ``render``,
+``sandbox`` and ``bench``. Importing them opens no connection: stateless commands (render, sandbox, resolve,
 search, id, orcid search) never import the database or broker stack, and stateful ones import
 it inside the command.
 """
@@ -12,7 +12,18 @@ from __future__ import annotations
 
 import click
 
-from worker.cli import dead_letters, doi, events, orcid, pids, processes, render, retry, sandbox
+from worker.cli import (
+    bench,
+    dead_letters,
+    doi,
+    events,
+    orcid,
+    pids,
+    processes,
+    render,
+    retry,
+    sandbox,
+)
 
 
 @click.group()
@@ -56,6 +67,7 @@ for _command in (
     orcid.orcid,
     doi.doi,
     retry.retry,
+    bench.bench,
 ):
     main.add_command(_command)
 tokens.add_command(orcid.rotate_keys, "rotate-keys")
