@@ -15,9 +15,13 @@ worker of the same shape; its CPU per message is ``floor_cpu_ms_per_effect``.
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import dramatiq
@@ -40,6 +44,20 @@ def _done(stack: Stack, events: int) -> bool:
     findable = stack.scalar("SELECT count(*) FROM doi_registrations WHERE state = 'findable'")
     placed = stack.scalar("SELECT count(*) FROM orcid_placements WHERE state = 'placed'")
     return findable >= events and placed >= AUTHORS * events and stack.queue_empty()
+
+
+def _profiler(pid: int) -> subprocess.Popen[bytes] | None:
+    """With ``BENCH_PROFILE=FILE``: py-spy samples the worker tree over the measured span
+    (collapsed stacks, for flame graphs). It costs CPU of its own: profile, then measure."""
+    target = os.environ.get("BENCH_PROFILE")
+    if not target:
+        return None
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    command = [spy, "record", "--subprocesses", "--pid", str(pid), "--format", "raw"]
+    command += ["--rate", "200", "--nonblocking", "--output", target]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 - py-spy
+    time.sleep(1.0)  # attached before the events arrive
+    return process
 
 
 def _pidsync(stack: Stack, events: int) -> dict[str, Any]:
@@ -69,6 +87,7 @@ def _pidsync(stack: Stack, events: int) -> dict[str, Any]:
     redis_client = redis.Redis.from_url(stack.redis_url)
     pg_before, redis_before = pg.snapshot(), redis_calls(redis_client)
     cpu_before = tree_cpu_seconds(workers.pid)
+    profiler = _profiler(workers.pid)
     started = time.monotonic()
     for first in range(0, events, BATCH):
         batch = [
@@ -79,6 +98,9 @@ def _pidsync(stack: Stack, events: int) -> dict[str, Any]:
     wait_until("every effect", lambda: _done(stack, events + 1), 60 + events)
     seconds = time.monotonic() - started
     cpu = tree_cpu_seconds(workers.pid) - cpu_before
+    if profiler is not None:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its file and exits
+        profiler.wait(60)
     redis_after = redis_calls(redis_client)
     pg_delta = delta(pg.snapshot(), pg_before)
     stop_process(workers)
@@ -113,7 +135,7 @@ def _floor(stack: Stack, messages: int, http_url: str) -> float:
 
     def send(first: int, count: int) -> None:
         for number in range(first, first + count):
-            message = dramatiq.Message(
+            message: Any = dramatiq.Message(
                 queue_name=floor.QUEUE, actor_name="effect", args=(number,), kwargs={}, options={}
             )
             broker.enqueue(message)

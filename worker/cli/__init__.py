@@ -3,9 +3,9 @@
 Modules: ``processes`` (web, worker, scheduler, migrate, demo), ``events`` (emit, status),
 ``dead_letters``, ``retry`` (retry now), ``doi`` (doi, reconcile dois), ``orcid`` (orcid,
 reconcile orcid, tokens rotate-keys/revoke), ``pids`` (resolve, search, id), ``render``,
-``sandbox`` and ``bench``. Importing them opens no connection: stateless commands (render, sandbox, resolve,
-search, id, orcid search) never import the database or broker stack, and stateful ones import
-it inside the command.
+``sandbox`` and ``bench``. Importing them opens no connection: stateless commands (render,
+sandbox, resolve, search, id, orcid search) never import the database or broker stack, and
+stateful ones import it inside the command.
 """
 
 from __future__ import annotations

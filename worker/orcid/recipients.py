@@ -65,7 +65,14 @@ def tell_work(
     if client is None:
         log.warning("orcid_notify_no_client", event_type=event_type, work_id=work.id)
         return
-    notify(session, client_id=client, event_type=event_type, payload=body, work_id=work.id)
+    notify(
+        session,
+        client_id=client,
+        event_type=event_type,
+        payload=body,
+        work_id=work.id,
+        settings=settings,
+    )
 
 
 def tell_researcher(
@@ -78,7 +85,11 @@ def tell_researcher(
     clients = researcher_clients(session, orcid, settings)
     for client in clients:
         notify(
-            session, client_id=client, event_type=event_type, payload={"orcid": orcid, **payload}
+            session,
+            client_id=client,
+            event_type=event_type,
+            payload={"orcid": orcid, **payload},
+            settings=settings,
         )
     if not clients:
         log.warning("orcid_notify_no_client", event_type=event_type, orcid=orcid)
