@@ -568,6 +568,10 @@ class Settings(BaseSettings):
     # service could not record on its row (the database or broker lost mid-message).
     max_retries: int = Field(8, ge=0)
     message_time_limit_seconds: int = Field(300, gt=0)
+    # A pooled database connection idle this many seconds is tested before its next use (a
+    # restart or a firewall may have dropped it); a busy one is not, which saves a round trip
+    # per unit of work. 0: test before every use.
+    database_ping_after_idle: float = Field(5.0, ge=0)
     sweep_interval_seconds: float = Field(30.0, gt=0)
     # Rows a sweep handles per run; each in its own transaction.
     sweep_batch: int = Field(500, ge=1)
