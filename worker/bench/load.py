@@ -42,7 +42,9 @@ def event(event_type: str, event_id: str, data: dict[str, Any]) -> dict[str, Any
     }
 
 
-def post(http: requests.Session, url: str, events: list[dict[str, Any]]) -> requests.Response:
+def post(
+    http: requests.Session, url: str, events: list[dict[str, Any]], secret: str = SECRET
+) -> requests.Response:
     """One signed batch (or a single event when there is one); raises on a non-2xx answer."""
     single = len(events) == 1
     body = json.dumps(events[0] if single else events).encode()
@@ -53,7 +55,7 @@ def post(http: requests.Session, url: str, events: list[dict[str, Any]]) -> requ
         headers={
             "Content-Type": f"application/{kind}",
             "Pidsync-Client": CLIENT,
-            "Pidsync-Signature": sign(SECRET, body),
+            "Pidsync-Signature": sign(secret, body),
         },
         timeout=120,
     )

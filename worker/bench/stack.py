@@ -116,6 +116,7 @@ class Stack(contextlib.ExitStack):
         self.scenario = scenario
         self.database_url = ""
         self.redis_url = ""
+        self.web_pid = 0
         self.tmp = Path(tempfile.mkdtemp(prefix=f"pidsync-bench-{scenario}-"))
         self.callback(shutil.rmtree, self.tmp, ignore_errors=True)
 
@@ -208,10 +209,12 @@ class Stack(contextlib.ExitStack):
             raise StackError("the sandbox did not start")
         return Sandbox(process, json.loads(line))
 
-    def env(self, sandbox: Sandbox, **overrides: str) -> dict[str, str]:
-        """The environment of every pidsync process: its settings, as in a deployment."""
+    def env(self, sandbox: Sandbox | None, **overrides: str) -> dict[str, str]:
+        """The environment of every pidsync process: its settings, as in a deployment (the
+        agencies' URLs and accounts are the sandbox's, when there is one)."""
         env = self.env_base()
-        env.update(sandbox.info["env"])
+        if sandbox is not None:
+            env.update(sandbox.info["env"])
         env.update(
             {
                 "PIDSYNC_ENV": "test",
@@ -238,6 +241,7 @@ class Stack(contextlib.ExitStack):
         command = [sys.executable, "-m", "worker.cli", "web", "--host", "127.0.0.1"]
         process = _spawn([*command, "--port", str(port)], env)
         self.callback(stop_process, process)
+        self.web_pid = process.pid
         url = f"http://127.0.0.1:{port}"
         _wait("pidsync web", lambda: requests.get(url + "/healthz", timeout=2).ok, 60, process)
         return url
