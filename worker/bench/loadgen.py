@@ -17,7 +17,7 @@ from typing import Any
 
 import requests
 
-from worker.bench.load import event, post, work
+from worker.bench.traffic import event, post, work
 
 
 def _thread(

@@ -30,7 +30,7 @@ import requests
 import sqlalchemy
 
 from worker.bench import floor
-from worker.bench.load import authorize, event, post, work
+from worker.bench.traffic import authorize, event, post, work
 from worker.bench.measure import PgCounters, delta, redis_calls, tree_cpu_seconds, wait_until
 from worker.bench.stack import Stack, stop_process
 
