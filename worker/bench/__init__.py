@@ -26,6 +26,7 @@ SCENARIOS: dict[str, str] = {
     "datacite-limit": "worker.bench.limits:run_datacite",
     "overhead": "worker.bench.overhead:run",
     "intake": "worker.bench.intake:run",
+    "metadata": "worker.bench.metadata:run",
 }
 
 

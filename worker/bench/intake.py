@@ -6,8 +6,9 @@ as during a burst). A load generator in another process (:mod:`worker.bench.load
 threads on keep-alive sessions) posts back to back, first single events, then batches of 50
 (the capacity: ``events_per_s``, and ``saturated_*`` latencies, which are mostly waiting behind
 the other threads' requests), then 1,000 events/s offered as batches of 10 (``p50_ms`` and
-``p99_ms``: per request, at the goal's rate). Also the web process's CPU per event, and
-``durable``: rows in the inbox against events accepted.
+``p99_ms``: per request, at the goal's rate). Also the web process's CPU per event,
+``durable``: rows in the inbox against events accepted, and /healthz's latency while the
+largest allowed batch is stored (``max_batch_*``, ``healthz_*``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from typing import Any
+
+import requests
 
 from worker.bench.measure import percentile, tree_cpu_seconds
 from worker.bench.stack import SECRET, Stack
+from worker.bench.traffic import event, post, work
+from worker.config import Settings
 
 THREADS = 8
 BATCH = 50
@@ -62,9 +69,10 @@ def run(quick: bool) -> dict[str, Any]:
         single = _phase(url, web_pid, seconds, 1, "s")
         batch = _phase(url, web_pid, seconds, BATCH, "b")
         paced = _phase(url, web_pid, seconds, PACED_BATCH, "p", PACED_RATE / PACED_BATCH)
+        largest = _largest_batch(url)
         stored = stack.scalar("SELECT count(*) FROM received_events") - warm
     phases = (single, batch, paced)
-    accepted = sum(phase["accepted"] for phase in phases)
+    accepted = sum(phase["accepted"] for phase in phases) + largest.pop("accepted")
     return {
         "seconds_per_phase": seconds,
         "threads": THREADS,
@@ -84,4 +92,41 @@ def run(quick: bool) -> dict[str, Any]:
         "accepted": accepted,
         "durable": stored,
         "all_durable": stored == accepted,
+        **largest,
+    }
+
+
+def _poll_health(url: str, stop: threading.Event, out: list[float]) -> None:
+    with requests.Session() as http:
+        while not stop.is_set():
+            began = time.perf_counter()
+            http.get(url + "/healthz", timeout=30).raise_for_status()
+            out.append((time.perf_counter() - began) * 1000)
+            time.sleep(0.01)
+
+
+def _largest_batch(url: str) -> dict[str, Any]:
+    """/healthz latency while the largest allowed batch is stored (issue 11: the event loop
+    stays free while a batch is checked and written)."""
+    size = int(Settings.model_fields["max_batch_events"].default)
+    events = [event("work.published", f"max-{n}", work(f"max-{n}")) for n in range(size)]
+    samples: list[float] = []
+    stop = threading.Event()
+    poller = threading.Thread(target=_poll_health, args=(url, stop, samples))
+    poller.start()
+    try:
+        time.sleep(0.2)
+        began = time.perf_counter()
+        answer = post(requests.Session(), url, events)
+        batch_ms = (time.perf_counter() - began) * 1000
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        poller.join()
+    return {
+        "max_batch_events": size,
+        "max_batch_ms": round(batch_ms, 1),
+        "healthz_p50_during_max_batch_ms": round(percentile(samples, 50), 2),
+        "healthz_max_during_max_batch_ms": round(max(samples, default=0.0), 2),
+        "accepted": int(answer.json()["accepted"]),
     }

@@ -25,9 +25,9 @@ from typing import Any
 
 import requests
 
-from worker.bench.traffic import authorize, event, post, work
 from worker.bench.measure import per_second, sustained_rate, wait_until
 from worker.bench.stack import Stack
+from worker.bench.traffic import authorize, event, post, work
 
 ORCID_RATE = 24.0
 ORCID_BURST = 40

@@ -30,9 +30,9 @@ import requests
 import sqlalchemy
 
 from worker.bench import floor
-from worker.bench.traffic import authorize, event, post, work
 from worker.bench.measure import PgCounters, delta, redis_calls, tree_cpu_seconds, wait_until
 from worker.bench.stack import Stack, stop_process
+from worker.bench.traffic import authorize, event, post, work
 
 AUTHORS = 3
 EFFECTS_PER_EVENT = 1 + AUTHORS
