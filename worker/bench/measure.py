@@ -112,8 +112,14 @@ class PgCounters:
 
 def redis_calls(redis_client: Any) -> int:
     """Commands Redis has executed since its start (``INFO commandstats``), all kinds."""
+    return sum(redis_calls_by_command(redis_client).values())
+
+
+def redis_calls_by_command(redis_client: Any) -> dict[str, int]:
+    """Commands Redis has executed since its start, by command (``cmdstat_evalsha`` ->
+    ``evalsha``)."""
     stats = redis_client.info("commandstats")
-    return sum(int(entry["calls"]) for entry in stats.values())
+    return {name.removeprefix("cmdstat_"): int(entry["calls"]) for name, entry in stats.items()}
 
 
 def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:

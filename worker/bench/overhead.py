@@ -30,7 +30,13 @@ import requests
 import sqlalchemy
 
 from worker.bench import floor
-from worker.bench.measure import PgCounters, delta, redis_calls, tree_cpu_seconds, wait_until
+from worker.bench.measure import (
+    PgCounters,
+    delta,
+    redis_calls_by_command,
+    tree_cpu_seconds,
+    wait_until,
+)
 from worker.bench.stack import Stack, stop_process
 from worker.bench.traffic import authorize, event, post, work
 
@@ -54,7 +60,7 @@ def _profiler(pid: int) -> subprocess.Popen[bytes] | None:
         return None
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     command = [spy, "record", "--subprocesses", "--pid", str(pid), "--format", "raw"]
-    command += ["--rate", "200", "--nonblocking", "--output", target]
+    command += ["--rate", "200", "--nonblocking", "--gil", "--output", target]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)  # noqa: S603 - py-spy
     time.sleep(1.0)  # attached before the events arrive
     return process
@@ -85,7 +91,7 @@ def _pidsync(stack: Stack, events: int) -> dict[str, Any]:
     wait_until("the warm-up event", lambda: _done(stack, 1), 180)
     pg = PgCounters(stack.database_url)
     redis_client = redis.Redis.from_url(stack.redis_url)
-    pg_before, redis_before = pg.snapshot(), redis_calls(redis_client)
+    pg_before, redis_before = pg.snapshot(), redis_calls_by_command(redis_client)
     cpu_before = tree_cpu_seconds(workers.pid)
     profiler = _profiler(workers.pid)
     started = time.monotonic()
@@ -101,7 +107,8 @@ def _pidsync(stack: Stack, events: int) -> dict[str, Any]:
     if profiler is not None:
         profiler.send_signal(signal.SIGINT)  # py-spy writes its file and exits
         profiler.wait(60)
-    redis_after = redis_calls(redis_client)
+    redis_after = redis_calls_by_command(redis_client)
+    redis_used = {k: v - redis_before.get(k, 0) for k, v in redis_after.items()}
     pg_delta = delta(pg.snapshot(), pg_before)
     stop_process(workers)
     effects = events * EFFECTS_PER_EVENT
@@ -121,7 +128,12 @@ def _pidsync(stack: Stack, events: int) -> dict[str, Any]:
             1,
         ),
         "pg_rows_read_per_event": round(pg_delta["tup_fetched"] / events, 1),
-        "redis_commands_per_event": round((redis_after - redis_before) / events, 1),
+        "redis_commands_per_event": round(sum(redis_used.values()) / events, 1),
+        # The five commands used most, per event: where the round trips go.
+        "redis_top_commands_per_event": {
+            name: round(count / events, 1)
+            for name, count in sorted(redis_used.items(), key=lambda kv: -kv[1])[:5]
+        },
         "sandbox_url": sandbox.info["control_url"],
     }
 

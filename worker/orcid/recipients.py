@@ -60,7 +60,8 @@ def tell_work(
     event_type: str,
     payload: dict[str, Any],
 ) -> None:
-    client = work_client(session, work.id, settings)
+    # The work in hand names its client: no query for it (issue 13: one per placement).
+    client = work.client_id or work_client(session, work.id, settings)
     body = {"source": work.source, "id": work.external_id, **payload}
     if client is None:
         log.warning("orcid_notify_no_client", event_type=event_type, work_id=work.id)
