@@ -27,6 +27,7 @@ SCENARIOS: dict[str, str] = {
     "overhead": "worker.bench.overhead:run",
     "intake": "worker.bench.intake:run",
     "metadata": "worker.bench.metadata:run",
+    "sandbox": "worker.bench.sandbox:run",
 }
 
 

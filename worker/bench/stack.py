@@ -111,9 +111,12 @@ class Sandbox:
 class Stack(contextlib.ExitStack):
     """Servers for one scenario, and the processes it starts; all stopped on exit."""
 
-    def __init__(self, scenario: str) -> None:
+    def __init__(self, scenario: str, *, servers: bool = True) -> None:
+        """``servers``: PostgreSQL and Redis for pidsync (False: a scenario of the sandbox
+        alone)."""
         super().__init__()
         self.scenario = scenario
+        self.with_servers = servers
         self.database_url = ""
         self.redis_url = ""
         self.web_pid = 0
@@ -123,7 +126,8 @@ class Stack(contextlib.ExitStack):
     def __enter__(self) -> Self:
         super().__enter__()
         try:
-            self._servers()
+            if self.with_servers:
+                self._servers()
         except BaseException:
             self.close()
             raise
