@@ -3,8 +3,10 @@ more? The sandbox enforces the real limit; pidsync runs with its default limiter
 
 - **orcid-limit**: ORCID's 24 requests/s, burst 40, 50 ms latency on every call; 2 worker
   processes x 8 threads; R researchers authorise pidsync, then N works naming one of them
-  each are published. ``achieved_rps`` is the steady rate at which ORCID (the sandbox)
-  created the works, after the first 2 s (the burst); ``recorded_rps`` the same from
+  each are published. The workers process the events first (one queue, in order), placing
+  works meanwhile; ``achieved_rps`` is the rate at which ORCID (the sandbox) created works
+  once every event was processed and only placements were left (``overall_rps``: from the
+  first placement, the events' processing included); ``recorded_rps`` the same from
   pidsync's own record of its calls (``api_calls``); ``rejected`` counts the sandbox's 503s.
 - **datacite-limit**: DataCite's 3,000 requests per 5 minutes (a fixed window per repository
   account); ``--quick`` scales the window to 30 s (300 requests: the same 10/s) and pidsync's
@@ -103,7 +105,19 @@ def run_orcid(quick: bool) -> dict[str, Any]:
         rejected_before = sandbox.requests_to("orcid")["rate_limited"]
         since = _db_now(stack)
         works = [work(f"w-{n}", orcids=(orcids[n % researchers],)) for n in range(placements)]
+        published = time.monotonic()
         _publish(http, url, works)
+        # The workers take the events first (one queue, in order): the placements' steady rate
+        # is measured once every event has been processed and only placements are left.
+        wait_until(
+            "every event processed",
+            lambda: (
+                stack.scalar("SELECT count(*) FROM received_events WHERE status = 'received'") == 0
+            ),
+            placements / 5 + 120,
+        )
+        drained = time.time()
+        events_seconds = time.monotonic() - published
         wait_until(
             "every placement",
             lambda: (
@@ -118,7 +132,8 @@ def run_orcid(quick: bool) -> dict[str, Any]:
         # When ORCID created each work: the POSTs as the agency saw them (pidsync's own record
         # of a call is written after it, so its times bunch when the machine is busy).
         times = [w["created_ms"] / 1000 for r in records for w in r["works"]]
-    achieved = sustained_rate(times, skip=2.0)
+    steady = [t for t in times if t >= drained]
+    achieved = sustained_rate(steady, skip=0.0)
     return {
         "placements": placements,
         "researchers": researchers,
@@ -128,7 +143,10 @@ def run_orcid(quick: bool) -> dict[str, Any]:
         "ratio": round(achieved / ORCID_RATE, 3),
         "rejected": rejected,
         "orcid_calls": len(recorded),
-        "recorded_rps": round(sustained_rate(recorded, skip=2.0), 2),
+        "recorded_rps": round(sustained_rate([t for t in recorded if t >= drained], 0.0), 2),
+        "placed_after_events_processed": len(steady),
+        "events_processed_s": round(events_seconds, 1),
+        "overall_rps": round(sustained_rate(times, skip=2.0), 2),
         "series": per_second(times),
     }
 
