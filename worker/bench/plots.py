@@ -2,7 +2,7 @@
 
 - the limit scenarios: the achieved request rate per second over time beside the limit;
 - overhead: pidsync's CPU per effect beside the floor of its bare parts;
-- intake: accepted events per second over time, with p50 and p99 in the title.
+- any other scenario with a ``series``: its counts per second.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def plot(outcome: dict[str, Any], directory: Path) -> list[Path]:
             f"{scenario}: {outcome['achieved_rps']:.2f} of {outcome['limit_rps']:.2f} req/s "
             f"(ratio {outcome['ratio']:.3f}), {outcome['rejected']} rejected"
         )
-        axes.legend(loc="lower right")
+        axes.legend(loc="upper right")
     elif "floor_cpu_ms_per_effect" in outcome:
         labels = ["pidsync", "floor (bare parts)"]
         values = [outcome["cpu_ms_per_effect"], outcome["floor_cpu_ms_per_effect"]]
