@@ -70,3 +70,17 @@ def test_section_settings_read_flat_names(monkeypatch):
     assert settings.crossref.poll_delay(7) == 30.0  # the last step repeats
     assert settings.doi.backoff.max_attempts == 4
     assert settings.crossref_api_url == "https://api.crossref.org"
+
+
+def test_orcid_limit_is_a_setting_with_orcids_rule_as_default():
+    settings = load_settings(_env_file=None)
+    assert settings.orcid.limit.rate < 24
+    assert settings.orcid.limit.burst < 40
+    tuned = load_settings(_env_file=None, orcid={"limit_rate": 5, "limit_burst": 2})
+    assert (tuned.orcid.limit.rate, tuned.orcid.limit.burst) == (5, 2)
+
+
+def test_a_non_positive_orcid_limit_is_refused_naming_it():
+    with pytest.raises(ConfigError) as exc:
+        load_settings(_env_file=None, orcid={"limit_rate": 0})
+    assert "PIDSYNC_ORCID_LIMIT_RATE" in str(exc.value)

@@ -124,3 +124,42 @@ def test_every_webhook_type_the_code_sends_is_documented():
     sent = _webhook_types_sent_in_code()
     assert {"doi.failed", "orcid.failed", "grant.revoked"} <= sent  # the scan sees them
     assert sent <= types.ALL, f"undocumented webhook types: {sorted(sent - types.ALL)}"
+
+
+def test_without_endpoint_the_row_says_so_at_once_and_no_delivery_is_sent(session, settings):
+    from worker.db import pending_messages
+
+    # Given client "cris" with no webhook URL configured
+    assert settings.notify_url_for("cris") is None
+    # When an outcome is recorded for it
+    row = notify(
+        session, client_id="cris", event_type="doi.registered", payload={}, settings=settings
+    )
+    # Then the status API sees no_endpoint now, and no delivery message will be sent
+    stored = session.get(OutboundNotification, row.id)
+    assert stored.status == NotificationStatus.NO_ENDPOINT
+    assert "no webhook URL configured for client 'cris'" in stored.last_error
+    assert ("notify.deliver", (row.id,)) not in pending_messages(session)
+
+
+def test_with_an_endpoint_the_delivery_is_sent_after_commit(session, settings):
+    from worker.db import pending_messages
+
+    settings = settings.model_copy(update={"notify_urls": {"cris": "https://cris.example/hook"}})
+    row = notify(
+        session, client_id="cris", event_type="doi.registered", payload={}, settings=settings
+    )
+    assert row.status == NotificationStatus.PENDING
+    assert ("notify.deliver", (row.id,)) in pending_messages(session)
+
+
+def test_a_url_for_a_client_that_is_not_an_intake_client_is_no_endpoint(session, settings):
+    # A URL alone cannot be delivered to: nothing could sign the webhook.
+    from worker.db import pending_messages
+
+    settings = settings.model_copy(update={"notify_urls": {"ghost": "https://ghost.example/hook"}})
+    row = notify(
+        session, client_id="ghost", event_type="doi.registered", payload={}, settings=settings
+    )
+    assert row.status == NotificationStatus.NO_ENDPOINT
+    assert pending_messages(session) == []

@@ -210,7 +210,7 @@ def boot(settings: Settings | None = None, *, migrate: bool | None = None) -> Ru
         raise BootError(str(exc)) from None
     if servers.database_url is None or servers.redis_url is None:
         raise BootError("the embedded PostgreSQL or Redis did not report its URL")
-    database = Database(servers.database_url)
+    database = Database(servers.database_url, ping_after_idle=settings.database_ping_after_idle)
     try:
         database.ping()
     except Exception as exc:

@@ -183,8 +183,12 @@ class DeadLetterMiddleware(Middleware):
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
         if self.redis is None:
             return
-        count = int(self.redis.incr(self._key(message)))
-        self.redis.expire(self._key(message), 7 * 24 * 3600)
+        key = self._key(message)
+        # One round trip for both: this runs before every message.
+        count, _ = (
+            self.redis.pipeline(transaction=False).incr(key).expire(key, 7 * 24 * 3600).execute()
+        )
+        count = int(count)
         if count > MAX_UNFINISHED_DELIVERIES:
             reason = (
                 f"delivered {count - 1} times without finishing: the worker died each time "

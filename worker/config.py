@@ -26,6 +26,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from worker.ratelimit import ORCID as ORCID_LIMIT
 from worker.ratelimit import Limit
 from worker.retry import Backoff
 
@@ -416,6 +417,11 @@ class OrcidSettings(Section):
     # source-work-id only), or "skip" it (not placed). Either way a work already on a record
     # with that DOI is corrected: written again without it.
     without_doi: Literal["place", "skip"] = "place"
+    # The member/public API limit every process shares (default: ORCID's published 24/s,
+    # burst 40, with a margin: worker.ratelimit.ORCID). A setting so a benchmark against a
+    # sandbox without limits measures pidsync, not the pacing (PIDSYNC_ORCID_LIMIT_RATE).
+    limit_rate: float = Field(ORCID_LIMIT.rate, gt=0)
+    limit_burst: int = Field(ORCID_LIMIT.burst, ge=1)
 
     _list = field_validator("retry_backoff", mode="before")(_seconds_list)
     _check = field_validator("retry_backoff")(_schedule)
@@ -423,6 +429,10 @@ class OrcidSettings(Section):
     @property
     def backoff(self) -> Backoff:
         return Backoff(tuple(self.retry_backoff), self.max_retries)
+
+    @property
+    def limit(self) -> Limit:
+        return Limit(ORCID_LIMIT.name, rate=self.limit_rate, burst=self.limit_burst)
 
 
 class EventsSettings(Section):
@@ -705,6 +715,10 @@ class Settings(BaseSettings):
     # service could not record on its row (the database or broker lost mid-message).
     max_retries: int = Field(8, ge=0)
     message_time_limit_seconds: int = Field(300, gt=0)
+    # A pooled database connection idle this many seconds is tested before its next use (a
+    # restart or a firewall may have dropped it); a busy one is not, which saves a round trip
+    # per unit of work. 0: test before every use.
+    database_ping_after_idle: float = Field(5.0, ge=0)
     sweep_interval_seconds: float = Field(30.0, gt=0)
     # When the leading scheduler's host goes silent, a standby scheduler leads after about this
     # long (Postgres drops the silent session and its lock; a killed process's lock goes at once).

@@ -132,6 +132,9 @@ def test_a_failure_reaches_the_cris_as_a_signed_webhook(
     event_type, make, session, runtime, registrars, sandbox, orcid_deps, cipher, client_id, hook
 ):
     url, received = hook
+    # The CRIS has its webhook URL configured when the failure happens (a client without one
+    # gets its row as no_endpoint and no delivery).
+    runtime.settings.notify_urls["cris"] = url
     check = make(
         session=session,
         runtime=runtime,

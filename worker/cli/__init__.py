@@ -2,11 +2,11 @@
 
 Modules: ``processes`` (web, worker, scheduler, migrate, demo), ``events`` (emit, status),
 ``dead_letters``, ``retry`` (retry now), ``ops`` (the overview, works list/show, ops
-hash-password), ``doi`` (doi, reconcile dois), ``orcid`` (orcid,
-reconcile orcid, tokens rotate-keys/revoke), ``pids`` (resolve, search, id), ``render`` and
-``sandbox``. Importing them opens no connection: stateless commands (render, sandbox, resolve,
-search, id, orcid search) never import the database or broker stack, and stateful ones import
-it inside the command.
+hash-password), ``doi`` (doi, reconcile dois), ``orcid`` (orcid, reconcile orcid, tokens
+rotate-keys/revoke), ``orcid_plan`` (orcid preview, versions), ``pids`` (resolve, search, id),
+``render``, ``sandbox`` and ``bench``. Importing them opens no connection: stateless commands
+(render, sandbox, resolve, search, id, orcid search) never import the database or broker stack,
+and stateful ones import it inside the command.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import click
 
 from worker.cli import (
+    bench,
     dead_letters,
     doi,
     events,
@@ -71,6 +72,7 @@ for _command in (
     retry.retry,
     ops.ops,
     ops.works,
+    bench.bench,
 ):
     main.add_command(_command)
 tokens.add_command(orcid.rotate_keys, "rotate-keys")

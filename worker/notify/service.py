@@ -37,16 +37,38 @@ def notify(
     event_type: str,
     payload: dict[str, Any],
     work_id: int | None = None,
+    settings: Settings | None = None,
 ) -> OutboundNotification:
-    """Record a notification for the emitting system; it is delivered after commit."""
+    """Record a notification for the emitting system; it is delivered after commit.
 
+    With ``settings``, a client that has no webhook URL gets its row as ``no_endpoint`` at
+    once and no delivery message: the status API shows the same as after a delivery attempt,
+    without a message, a row lock and an update per outcome (issue 13). Without, the delivery
+    finds out."""
     row = OutboundNotification(
         client_id=client_id, event_type=event_type, work_id=work_id, payload=payload
     )
+    unreachable = settings is not None and _endpoint(settings, client_id) is None
+    if unreachable:
+        row.status = NotificationStatus.NO_ENDPOINT
+        row.last_error = _no_endpoint(client_id)
     session.add(row)
     session.flush()
-    enqueue_after_commit(session, "notify.deliver", row.id)
+    if not unreachable:
+        enqueue_after_commit(session, "notify.deliver", row.id)
     return row
+
+
+def _endpoint(settings: Settings, client_id: str) -> str | None:
+    """Where ``client_id``'s webhooks go; None when it has no URL or is no intake client
+    (then nothing can sign them)."""
+    if client_id not in settings.intake_clients:
+        return None
+    return settings.notify_url_for(client_id)
+
+
+def _no_endpoint(client_id: str) -> str:
+    return f"no webhook URL configured for client {client_id!r}"
 
 
 def envelope(row: OutboundNotification) -> dict[str, Any]:
@@ -69,11 +91,11 @@ def deliver(
     row = session.get(OutboundNotification, notification_id, with_for_update=True)
     if row is None or row.status != NotificationStatus.PENDING:
         return None
-    url = settings.notify_url_for(row.client_id)
+    url = _endpoint(settings, row.client_id)
     tenant = settings.intake_clients.get(row.client_id)
     if url is None or tenant is None or client is None:
         row.status = NotificationStatus.NO_ENDPOINT
-        row.last_error = f"no webhook URL configured for client {row.client_id!r}"
+        row.last_error = _no_endpoint(row.client_id)
         session.flush()
         return None
     body = json.dumps(envelope(row), separators=(",", ":")).encode()

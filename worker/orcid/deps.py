@@ -21,7 +21,7 @@ from worker.orcid.client import MemberClient, PublicClient
 from worker.orcid.locks import RecordLocks
 from worker.orcid.oauth import READ_PUBLIC, OAuthHttp, OrcidOAuth
 from worker.orcid.tokens import TokenCipher
-from worker.ratelimit import ORCID, RateLimiter
+from worker.ratelimit import RateLimiter
 
 
 class UnknownOrcidClient(PermanentError):
@@ -62,7 +62,8 @@ class OrcidDeps:
         limiter = self.limiter
         if limiter is None:
             return None
-        return lambda: limiter.acquire(ORCID, key)
+        limit = self.settings.orcid.limit
+        return lambda: limiter.acquire(limit, key)
 
     def member(self, client_id: str) -> MemberClient:
         """The member API client whose calls count against ``client_id``'s rate limit."""
@@ -120,12 +121,13 @@ def public_client(
 ) -> PublicClient:
     """A public API client: with ``oauth``'s cached ``/read-public`` token, else anonymous."""
     key = oauth.client_id if oauth is not None else "anonymous"
+    limit = settings.orcid.limit
     return PublicClient(
         settings.orcid_public_url,
         session=session,
         timeout=settings.http_timeout_seconds,
         recorder=recorder,
-        limiter=(lambda: limiter.acquire(ORCID, key)) if limiter is not None else None,
+        limiter=(lambda: limiter.acquire(limit, key)) if limiter is not None else None,
         token=(lambda: oauth.client_token(READ_PUBLIC)) if oauth is not None else None,
         forget=(lambda: oauth.forget(READ_PUBLIC)) if oauth is not None else None,
     )

@@ -60,12 +60,20 @@ def tell_work(
     event_type: str,
     payload: dict[str, Any],
 ) -> None:
-    client = work_client(session, work.id, settings)
+    # The work in hand names its client: no query for it (issue 13: one per placement).
+    client = work.client_id or work_client(session, work.id, settings)
     body = {"source": work.source, "id": work.external_id, **payload}
     if client is None:
         log.warning("orcid_notify_no_client", event_type=event_type, work_id=work.id)
         return
-    notify(session, client_id=client, event_type=event_type, payload=body, work_id=work.id)
+    notify(
+        session,
+        client_id=client,
+        event_type=event_type,
+        payload=body,
+        work_id=work.id,
+        settings=settings,
+    )
 
 
 def tell_researcher(
@@ -78,7 +86,11 @@ def tell_researcher(
     clients = researcher_clients(session, orcid, settings)
     for client in clients:
         notify(
-            session, client_id=client, event_type=event_type, payload={"orcid": orcid, **payload}
+            session,
+            client_id=client,
+            event_type=event_type,
+            payload={"orcid": orcid, **payload},
+            settings=settings,
         )
     if not clients:
         log.warning("orcid_notify_no_client", event_type=event_type, orcid=orcid)

@@ -99,6 +99,7 @@ def report(
     event_type: str,
     *,
     work: Work | None = None,
+    settings: Settings | None = None,
     **extra: Any,
 ) -> None:
     """A signed webhook (``doi.registered``, ``doi.failed``, ...) to the work's emitting
@@ -109,7 +110,14 @@ def report(
     if reg.client_id is None:
         log.warning("doi_webhook_without_client", event_type=event_type, doi=reg.doi)
         return
-    notify(session, client_id=reg.client_id, event_type=event_type, payload=body, work_id=work.id)
+    notify(
+        session,
+        client_id=reg.client_id,
+        event_type=event_type,
+        payload=body,
+        work_id=work.id,
+        settings=settings,
+    )
 
 
 def settled(session: Session, reg: DoiRegistration) -> None:
@@ -128,8 +136,10 @@ def mark_confirmed(
     now: datetime,
     warning: str | None = None,
     note: str | None = None,
+    settings: Settings | None = None,
 ) -> None:
-    """The agency confirmed the payload with hash ``confirmed_hash``: record and report it."""
+    """The agency confirmed the payload with hash ``confirmed_hash``: record and report it
+    (``settings``: see :func:`worker.notify.service.notify`)."""
     before = reg.state
     if state != before:
         settled(session, reg)
@@ -148,12 +158,20 @@ def mark_confirmed(
     reg.next_attempt_at = None
     session.flush()
     if state == DoiState.WITHDRAWN:
-        report(session, reg, "doi.withdrawn", warning=warning, message=note)
+        report(session, reg, "doi.withdrawn", settings=settings, warning=warning, message=note)
         return
     change = "updated" if before in CONFIRMED and before != DoiState.WITHDRAWN else "registered"
     if before == DoiState.WITHDRAWN:
         change = "restored"
-    report(session, reg, "doi.registered", change=change, warning=warning, message=note)
+    report(
+        session,
+        reg,
+        "doi.registered",
+        settings=settings,
+        change=change,
+        warning=warning,
+        message=note,
+    )
     log.info("doi_confirmed", doi=reg.doi, state=state.value, change=change)
 
 
@@ -181,7 +199,14 @@ def mark_failed(
     reg.retry_count = 0
     reg.next_attempt_at = None
     session.flush()
-    report(session, reg, "doi.failed", message=reg.last_error, errors=details or None)
+    report(
+        session,
+        reg,
+        "doi.failed",
+        settings=settings,
+        message=reg.last_error,
+        errors=details or None,
+    )
     log.warning("doi_failed", doi=reg.doi, registrar=reg.registrar.value, reason=reg.last_error)
 
 

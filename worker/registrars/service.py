@@ -150,7 +150,8 @@ def plan_change(
         reg.next_attempt_at = first_attempt(reg, settings, now)
         session.add(reg)  # reg.work resolves from the identity map (work_id is set)
         work.doi = reg.doi
-        report(session, reg, "doi.reserved", work=work, message="DOI reserved; registration queued")
+        message = "DOI reserved; registration queued"
+        report(session, reg, "doi.reserved", work=work, settings=settings, message=message)
     if created and _guard_applies(reg, wanted, settings):
         reg.duplicate_check = DuplicateCheck.PENDING
         schedule_check(session, reg, now)
@@ -189,6 +190,7 @@ def plan_withdrawal(
             confirmed_hash=NEVER_SENT,
             now=now,
             note="the DOI was never registered; nothing was sent",
+            settings=settings,
         )
         reg.pending_hash = reg.pending_since = None
         return f"DOI {reg.doi} was never registered: withdrawn without a call to {reg.registrar}"

@@ -188,6 +188,7 @@ def _batchable(
             confirmed_hash=want.hash,
             now=now,
             note="the DOI was never registered at Crossref; nothing deposited",
+            settings=settings,
         )
         return None
     return want
@@ -530,6 +531,7 @@ def _apply_record(
             confirmed_hash=record.payload_hash,
             now=now,
             warning=warning and f"Crossref: {warning}",
+            settings=settings,
         )
     elif outcome.timestamp_not_newer and _accepted_before(session, record):
         mark_confirmed(
@@ -539,6 +541,7 @@ def _apply_record(
             confirmed_hash=record.payload_hash,
             now=now,
             note="Crossref already held this payload (its timestamp was not newer)",
+            settings=settings,
         )
     else:
         mark_failed(

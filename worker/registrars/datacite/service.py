@@ -141,6 +141,7 @@ def sync_registration(
                 confirmed_hash=want.hash,
                 now=now,
                 note="the DOI was never registered at DataCite; nothing to hide",
+                settings=deps.settings,
             )
             return None
         deps.throttle_datacite(account)
@@ -193,7 +194,15 @@ def _confirmed(
             failed_hash=want.hash,
         )
         return
-    mark_confirmed(session, reg, state=state, confirmed_hash=want.hash, now=now, warning=warning)
+    mark_confirmed(
+        session,
+        reg,
+        state=state,
+        confirmed_hash=want.hash,
+        now=now,
+        warning=warning,
+        settings=settings,
+    )
 
 
 def _refused(session: Session, settings: Settings, reg: DoiRegistration, exc: RequestError) -> None:
