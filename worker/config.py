@@ -421,6 +421,7 @@ class OrcidSettings(Section):
     # burst 40, with a margin: worker.ratelimit.ORCID). A setting so a benchmark against a
     # sandbox without limits measures pidsync, not the pacing (PIDSYNC_ORCID_LIMIT_RATE).
     limit_rate: float = Field(ORCID_LIMIT.rate, gt=0)
+    # Calls to ORCID allowed at once before limit_rate paces them (PIDSYNC_ORCID_LIMIT_BURST).
     limit_burst: int = Field(ORCID_LIMIT.burst, ge=1)
 
     _list = field_validator("retry_backoff", mode="before")(_seconds_list)
