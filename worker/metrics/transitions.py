@@ -113,10 +113,12 @@ def _placement(obj: OrcidPlacement) -> list[Observation]:
     if state is None or (state[0] is not None and _text(state[0]) == _text(state[1])):
         return []
     observed: list[Observation] = [PLACEMENT_OUTCOMES.labels(state=_text(state[1])).inc]
-    placed = PlacementState.PLACED.value
-    if _text(state[1]) == placed and (state[0] is None or _text(state[0]) != placed):
-        # The placement row is made when the work's event is processed: from then to on the
-        # record (consent and the DOI's confirmation included, when it waited for them).
+    put_code = _change(obj, "put_code")
+    if _text(state[1]) == PlacementState.PLACED.value and put_code and put_code[0] is None:
+        # Only when the work first reaches the record (its put-code is new): a placement queued
+        # again later (the DOI settled, a reconcile) that sends nothing or updates in place is
+        # not a second arrival. The row is made when the work's event is processed: from then
+        # to on the record (consent and the DOI's confirmation included, when it waited).
         took = _seconds(obj.created_at, obj.placed_at or utcnow())
         if took is not None:
             observed.append(
