@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -179,6 +180,19 @@ class DoiRegistration(Timestamped, Base):
     __table_args__ = (
         Index("ix_doi_registrations_next_attempt_at", "next_attempt_at"),
         Index("ix_doi_registrations_account_state", "registrar", "account", "state"),
+        # The sweeps (every 30 s) read only the few rows with a change to send, and the
+        # read-back order of confirmed ones, without scanning every DOI (benchmark ``scale``).
+        Index(
+            "ix_doi_registrations_pending",
+            "id",
+            postgresql_where=text("pending_hash IS NOT NULL"),
+        ),
+        Index(
+            "ix_doi_registrations_read_back",
+            text("reconciled_at NULLS FIRST"),
+            "id",
+            postgresql_where=text("pending_hash IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -443,6 +457,9 @@ class OrcidPlacement(Timestamped, Base):
             name="uq_orcid_placements_work_orcid",
             postgresql_nulls_not_distinct=True,
         ),
+        # The sweeps pick open placements by state in id order (stalled, awaiting consent,
+        # awaiting a DOI): without it each run scanned every placement (benchmark ``scale``).
+        Index("ix_orcid_placements_state_id", "state", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

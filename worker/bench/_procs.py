@@ -4,7 +4,8 @@ psutil, and nothing of the product is booted inside the bench process (it stays 
 
 Everything runs on the real PostgreSQL and Redis: ``PIDSYNC_BENCH_DATABASE_URL`` (an admin URL;
 default the tests' ``PIDSYNC_TEST_DATABASE_URL``) under which a fresh database is created per
-scenario, and ``PIDSYNC_BENCH_REDIS_URL`` (default the tests' Redis, database 14), flushed.
+scenario, and ``PIDSYNC_BENCH_REDIS_URL`` (default the tests' Redis, database 15: the tests use
+1-14), flushed.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def redis_url() -> str:
     if url:
         return url
     base = os.environ.get("PIDSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-    return base.rstrip("/") + "/14"
+    return base.rstrip("/") + "/15"
 
 
 def fresh_database(name: str) -> str:
@@ -341,11 +342,12 @@ class RssSampler:
     procs: list[Proc]
     every: float = 0.5
     samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    started: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def start(self) -> RssSampler:
-        self._started = time.monotonic()
+        self.started = time.monotonic()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
@@ -365,7 +367,7 @@ class RssSampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.monotonic() - self._started, self.sample()))
+            self.samples.append((time.monotonic() - self.started, self.sample()))
             self._stop.wait(self.every)
 
     def stop(self) -> None:

@@ -3,7 +3,8 @@ the database (``--quick``: 10k), limits and latency off, each event registering 
 
 The database is seeded in SQL (one ``INSERT ... SELECT generate_series`` per table: no ORM, no
 round trip per row) with what N works leave behind: the work, its inbox event, its findable DOI,
-its DataCite call, its webhook row, and an ORCID placement for one work in three.
+its DataCite call, its webhook row, and an ORCID placement for one work in three; registered a
+month ago and read back (reconciled) yesterday, as in a deployment that has run for a while.
 
 The worker processes load ``worker.bench._probe``: every SQL statement is counted and timed,
 and the costliest reads and updates are ``EXPLAIN (ANALYZE, BUFFERS)``-ed on the seeded data
@@ -37,11 +38,13 @@ SEED_SQL = (
          jsonb_build_object('id', 'seed-' || g, 'type', 'dataset', 'title', 'Seeded dataset ' || g,
            'publisher', 'Seed University', 'publication_date', '2020-01-01'),
          md5(g::text), 1, %(client)s
-       FROM generate_series(%(first)s, %(last)s) g""",
+       FROM generate_series(%(first)s::bigint, %(last)s::bigint) g""",
     """INSERT INTO doi_registrations (work_id, registrar, account, doi, minted, client_id, state,
-         target_state, confirmed_hash, attempts, retry_count, registered_at, confirmed_at)
+         target_state, confirmed_hash, attempts, retry_count, registered_at, confirmed_at,
+         reconciled_at)
        SELECT id, 'datacite', 'SANDBOX.REPO', doi, true, client_id, 'findable', 'findable',
-         metadata_hash, 1, 0, now(), now()
+         metadata_hash, 1, 0, now() - interval '30 days', now() - interval '30 days',
+         now() - interval '1 day'
        FROM works WHERE id > %(above)s""",
     """INSERT INTO received_events (receipt, source, event_id, type, client_id, correlation_id,
          data, options, status, attempts, handled_at, work_id)
