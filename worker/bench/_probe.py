@@ -71,27 +71,39 @@ class _Probe:
         tmp.replace(out)
         return plans is not None
 
-    def explain(self) -> dict[str, str]:
+    def explain(self) -> dict[str, dict[str, str]]:
+        """The plan of each costly read or update, with the indexes as they are and, when
+        ``PIDSYNC_BENCH_PROBE_WITHOUT`` names indexes, without them (dropped in a transaction
+        rolled back): the before and after of an index, on the same data, in one run."""
         assert self.engine is not None  # noqa: S101 - set before the thread starts
+        without = [i for i in os.environ.get("PIDSYNC_BENCH_PROBE_WITHOUT", "").split(",") if i]
         with self.lock:
             costly = sorted(self.stats.items(), key=lambda kv: -kv[1][1])
-        plans: dict[str, str] = {}
+        plans: dict[str, dict[str, str]] = {}
         for statement, (_calls, _seconds, params) in costly:
             verb = statement.lstrip().split(None, 1)[0].upper()
             if verb not in {"SELECT", "UPDATE", "DELETE"}:  # writes of one row grow with nothing
                 continue
             if len(plans) >= EXPLAIN_TOP:
                 break
-            with self.engine.connect() as conn:
-                transaction = conn.begin()
-                try:
-                    result = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
-                    plans[statement] = "\n".join(row[0] for row in result)
-                except Exception as exc:  # a plan we cannot get is reported
-                    plans[statement] = f"(no plan: {exc})"
-                finally:
-                    transaction.rollback()
+            plans[statement] = {"with": self._plan(statement, params, [])}
+            if without:
+                plans[statement]["without"] = self._plan(statement, params, without)
         return plans
+
+    def _plan(self, statement: str, params: Any, drop: list[str]) -> str:
+        assert self.engine is not None  # noqa: S101 - set before the thread starts
+        with self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                for index in drop:
+                    conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{index}"')
+                result = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
+                return "\n".join(row[0] for row in result)
+            except Exception as exc:  # a plan we cannot get is reported, not fatal
+                return f"(no plan: {exc})"
+            finally:
+                transaction.rollback()
 
 
 _folder = os.environ.get("PIDSYNC_BENCH_PROBE_DIR")

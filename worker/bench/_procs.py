@@ -327,9 +327,16 @@ def post_all(url: str, events: Iterable[dict[str, Any]], batch: int = 100) -> No
 def scalar(database_url: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
     import psycopg
 
-    with psycopg.connect(libpq(database_url)) as conn:
-        row = conn.execute(sql, params).fetchone()
-        return row[0] if row else None
+    for attempt in range(3):  # a connection refused under load is not the bench's finding
+        try:
+            with psycopg.connect(libpq(database_url)) as conn:
+                row = conn.execute(sql, params).fetchone()
+                return row[0] if row else None
+        except psycopg.OperationalError:
+            if attempt == 2:  # the last of three tries
+                raise
+            time.sleep(1)
+    return None
 
 
 # --- memory over time ---------------------------------------------------------------------------

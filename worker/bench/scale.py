@@ -106,8 +106,21 @@ def _queue_empty(redis: str) -> bool:
     return all(client.llen(k) == 0 for k in keys) and not client.hlen("pidsync:pidsync.msgs")
 
 
+#: The indexes the scale run found missing (migration 161c28ed1d9d): each plan is also taken
+#: without them, so before and after come from the same data in the same run.
+NEW_INDEXES = (
+    "ix_orcid_placements_state_id",
+    "ix_doi_registrations_pending",
+    "ix_doi_registrations_read_back",
+)
+
+
 def _probe_env(env: dict[str, str], folder: Path) -> dict[str, str]:
-    return {**env, "PIDSYNC_BENCH_PROBE_DIR": str(folder)}
+    return {
+        **env,
+        "PIDSYNC_BENCH_PROBE_DIR": str(folder),
+        "PIDSYNC_BENCH_PROBE_WITHOUT": ",".join(NEW_INDEXES),
+    }
 
 
 def _start_probed_workers(env: dict[str, str]) -> _procs.Proc:
@@ -189,21 +202,43 @@ def measure(
     }
 
 
+def _execution_ms(plan: str) -> float | None:
+    for line in plan.splitlines():
+        if line.startswith("Execution Time:"):
+            return float(line.split()[2])
+    return None
+
+
 def findings(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Statements of the largest run whose plan scans a seeded table, with their mean time per
-    call at each size."""
+    """Per costly statement: its mean time per call at each size, and at the largest size its
+    plan and execution time with the indexes and without them; scans of seeded tables first."""
     largest = runs[-1]
     found = []
-    for sql, plan in largest["plans"].items():
-        scans = [t for t in SEEDED if f"Seq Scan on {t}" in plan]
+    for sql, plans in largest["plans"].items():
+        before = plans.get("without", "")
+        after = plans["with"]
         means = {}
         for run in runs:
             calls, seconds = run["statements"].get(sql, [0, 0.0])
             if calls:
                 means[str(run["works"])] = round(1000 * seconds / calls, 3)
-        found.append({"sql": " ".join(sql.split()), "seq_scans": scans, "mean_ms": means,
-                      "plan": plan})  # fmt: skip
-    found.sort(key=lambda f: (not f["seq_scans"], -max(f["mean_ms"].values(), default=0)))
+        by_size = {
+            str(run["works"]): {
+                "with_ms": _execution_ms(run["plans"].get(sql, {}).get("with", "")),
+                "without_ms": _execution_ms(run["plans"].get(sql, {}).get("without", "")),
+            }
+            for run in runs
+        }
+        found.append({
+            "sql": " ".join(sql.split()),
+            "seq_scans_without": [t for t in SEEDED if f"Seq Scan on {t}" in before],
+            "seq_scans_with": [t for t in SEEDED if f"Seq Scan on {t}" in after],
+            "mean_ms": means,
+            "explain_ms": by_size,
+            "plan_with": after,
+            "plan_without": before,
+        })  # fmt: skip
+    found.sort(key=lambda f: (not f["seq_scans_without"], -max(f["mean_ms"].values(), default=0)))
     return found
 
 
