@@ -5,7 +5,7 @@ intake client), not one per work: a 1,000-work backfill recorded and delivered 1
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.conftest import INTAKE_SECRET
 from tests.helpers import SOURCE, process_event, work
@@ -96,3 +96,33 @@ def test_an_intake_client_never_hears_of_another_clients_works(
     assert [row.client_id for row in told] == ["cris"]
     assert sorted(i["id"] for i in told[0].payload["works"]) == ["cris-0", "cris-1", "cris-2"]
     assert all(i["source"] == SOURCE for i in told[0].payload["works"])
+
+
+def _statements_for_grant(session, sandbox, cipher, client_id, works: int) -> int:
+    orcid = researcher(sandbox)
+    for i in range(works):
+        publish(session, f"n{works}-{i}", orcid)
+    session.expire_all()  # nothing of these works cached: what a worker process starts with
+    ran: list[str] = []
+    connection = session.connection()
+
+    def count(_conn, _cursor, statement, _params, _context, _many):
+        ran.append(statement)
+
+    event.listen(connection, "before_cursor_execute", count)
+    try:
+        authorize(session, sandbox, cipher, orcid, client_id)
+    finally:
+        event.remove(connection, "before_cursor_execute", count)
+    return len(ran)
+
+
+def test_a_grant_claims_its_waiting_works_in_queries_that_do_not_grow_with_them(
+    session, sandbox, cipher, client_id
+):
+    # Given researchers with 5 and with 40 works waiting for their consent, when each grant
+    # arrives, then it claims them all in as many statements (no query per work)
+    few = _statements_for_grant(session, sandbox, cipher, client_id, 5)
+    many = _statements_for_grant(session, sandbox, cipher, client_id, 40)
+
+    assert many == few
