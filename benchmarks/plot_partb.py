@@ -110,7 +110,7 @@ def main() -> None:
     if result := _load(folder, "backlog"):
         backlog(result, out)
     if result := _load(folder, "backfill-before"):
-        backfill(result, _load(folder, "backfill-after2"), out)
+        backfill(result, _load(folder, "backfill-after3"), out)
     if result := _load(folder, "peer"):
         peer(result, out)
 
