@@ -28,6 +28,10 @@ SCENARIOS: dict[str, str] = {
     "intake": "worker.bench.intake:run",
     "metadata": "worker.bench.metadata:run",
     "sandbox": "worker.bench.sandbox:run",
+    "backlog": "worker.bench.backlog:run",
+    "backfill": "worker.bench.backfill:run",
+    "peer": "worker.bench.peer:run",
+    "scale": "worker.bench.scale:run",
 }
 
 

@@ -32,6 +32,10 @@ DOI_ON_HOLD = "doi.on_hold"
 #: A work, affiliation, funding or peer review placed; the last three also name their ``kind``
 #: and ORCID ``section`` (employment, ..., funding, peer-review).
 ORCID_PLACED = "orcid.placed"
+#: The works one bulk backfill request placed, told at once (one row and one delivery per
+#: request of up to 100 works and intake client, not one per work). data: orcid, client_id,
+#: works [{source, id, put_code, action, notes?}] (each item as ``orcid.placed`` tells it).
+ORCID_BACKFILLED = "orcid.backfilled"
 #: A placement ORCID refused or whose tries are spent; ``error`` says why.
 ORCID_FAILED = "orcid.failed"
 ORCID_REMOVED_BY_RESEARCHER = "orcid.removed_by_researcher"
@@ -52,6 +56,7 @@ ALL = frozenset(
         DOI_STALE,
         DOI_ON_HOLD,
         ORCID_PLACED,
+        ORCID_BACKFILLED,
         ORCID_FAILED,
         ORCID_REMOVED_BY_RESEARCHER,
         ORCID_SUGGESTIONS,

@@ -13,6 +13,7 @@ from worker.db import enqueue_after_commit
 from worker.errors import TransientError, error_text
 from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.models import GrantStatus, OrcidGrant, OrcidPlacement
+from worker.notify.types import ORCID_BACKFILLED
 from worker.orcid import family, repository
 from worker.orcid import payload as render
 from worker.orcid.attempts import log_retry
@@ -23,11 +24,11 @@ from worker.orcid.placements import (
     held_back,
     mark_failed,
     mark_placed,
+    placed_news,
     queue_placement,
     retry_later,
-    tell_placed,
 )
-from worker.orcid.recipients import prefetch_work_clients
+from worker.orcid.recipients import prefetch_work_clients, tell_works
 from worker.orcid.result import Result
 from worker.orcid.revocation import handle_revoked, revoked_reason
 
@@ -177,7 +178,14 @@ def _apply_each(session: Session, deps: OrcidDeps, fresh: Fresh, items: list[Bul
     for row, _body, _digest in fresh[len(items) :]:  # ORCID answered fewer items than sent
         row.in_doubt = True
         queue_placement(session, row)
-    session.flush()  # every state change in one go, then one notification row each
-    for row, action in placed:
-        tell_placed(session, deps.settings, row, action)
+    session.flush()  # every state change in one go
+    if placed:  # one webhook for the request, not one per work (a row and a delivery each)
+        first = placed[0][0]
+        tell_works(
+            session,
+            deps.settings,
+            ORCID_BACKFILLED,
+            {"orcid": first.orcid, "client_id": first.client_id},
+            [(row.work, placed_news(row, action)) for row, action in placed],
+        )
     return Result(f"bulk: {len(placed)} placed, {adopted} adopted, {failed} failed")

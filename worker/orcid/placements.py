@@ -428,16 +428,17 @@ def mark_placed(row: OrcidPlacement, digest: str) -> str:
     return "added" if first else "updated"
 
 
-def tell_placed(session: Session, settings: Settings, row: OrcidPlacement, action: str) -> None:
-    payload: dict[str, Any] = {
-        "orcid": row.orcid,
-        "client_id": row.client_id,
-        "put_code": row.put_code,
-        "action": action,
-    }
+def placed_news(row: OrcidPlacement, action: str) -> dict[str, Any]:
+    """What ``orcid.placed`` tells of one placement (an ``orcid.backfilled`` item too)."""
+    news: dict[str, Any] = {"put_code": row.put_code, "action": action}
     notes = render.truncations(row.work)
     if notes:  # what ORCID's limits made us cut or leave out, said plainly
-        payload["notes"] = notes
+        news["notes"] = notes
+    return news
+
+
+def tell_placed(session: Session, settings: Settings, row: OrcidPlacement, action: str) -> None:
+    payload = {"orcid": row.orcid, "client_id": row.client_id, **placed_news(row, action)}
     tell_work(session, settings, row.work, "orcid.placed", payload)
 
 

@@ -76,6 +76,29 @@ def tell_work(
     )
 
 
+def tell_works(
+    session: Session,
+    settings: Settings,
+    event_type: str,
+    common: dict[str, Any],
+    items: list[tuple[Work, dict[str, Any]]],
+) -> int:
+    """One notification per intake client for many works (``common`` plus ``works``: each
+    item's work named by source and id); the number of notifications recorded."""
+    by_client: dict[str, list[dict[str, Any]]] = {}
+    for work, item in items:
+        client = work_client(session, work.id, settings)
+        if client is None:
+            log.warning("orcid_notify_no_client", event_type=event_type, work_id=work.id)
+            continue
+        by_client.setdefault(client, []).append(
+            {"source": work.source, "id": work.external_id, **item}
+        )
+    for client, works in by_client.items():
+        notify(session, client_id=client, event_type=event_type, payload={**common, "works": works})
+    return len(by_client)
+
+
 def tell_researcher(
     session: Session,
     settings: Settings,

@@ -281,13 +281,17 @@ def works_placed_by(
 
 
 def awaiting_placements(session: Session, orcid: str) -> list[OrcidPlacement]:
-    """The record's placements waiting for the researcher's consent (any client)."""
+    """The record's placements waiting for the researcher's consent (any client), with their
+    works and DOIs loaded: a grant claims them all at once, and loading each work and DOI on
+    first use was two queries per placement (half the grant's time in benchmark backfill)."""
     return list(
         session.execute(
-            select(OrcidPlacement).where(
+            select(OrcidPlacement)
+            .where(
                 OrcidPlacement.orcid == orcid,
                 OrcidPlacement.state == PlacementState.AWAITING_CONSENT,
             )
+            .options(selectinload(OrcidPlacement.work).selectinload(Work.registration))
         ).scalars()
     )
 

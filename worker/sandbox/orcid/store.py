@@ -64,8 +64,16 @@ class Work:
         holder = self.body.get("external-ids") or {}
         return list(holder.get("external-id") or [])
 
-    def duplicate_keys(self) -> set[tuple[str, str, str]]:
-        return ids.duplicate_keys(self.body)
+    # The keys of ``_keys_of`` (the body they were read from): every write compares them
+    # against each work of the record, so they are read once per body, not once per write.
+    _keys: frozenset[tuple[str, str, str]] = field(default=frozenset(), repr=False, compare=False)
+    _keys_of: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def duplicate_keys(self) -> frozenset[tuple[str, str, str]]:
+        if self._keys_of is not self.body:  # a PUT replaces the body: read its keys again
+            self._keys = frozenset(ids.duplicate_keys(self.body))
+            self._keys_of = self.body
+        return self._keys
 
 
 @dataclass

@@ -111,30 +111,48 @@ class WorksApi:
 
     # --- writing ----------------------------------------------------------------------------------
 
-    def duplicate_of(self, record: Record, body: dict[str, Any], client_id: str) -> Work | None:
-        keys = duplicate_keys(body)
+    @staticmethod
+    def duplicate_index(record: Record, client_id: str) -> dict[tuple[str, str, str], int]:
+        """The record's duplicate keys from ``client_id``'s works, each with the first work's
+        put-code. Built once per request, so a bulk of 100 reads the record once, not 100
+        times (a 1,000-work backfill was quadratic in the sandbox, not at ORCID)."""
+        index: dict[tuple[str, str, str], int] = {}
         for existing in record.works.values():
-            if existing.source_client_id == client_id and existing.duplicate_keys() & keys:
-                return existing
-        return None
+            if existing.source_client_id == client_id:
+                for key in existing.duplicate_keys():
+                    index.setdefault(key, existing.put_code)
+        return index
 
-    def new_work(self, record: Record, caller: Caller, parsed: validation.ParsedWork) -> Work:
-        """Check and store one new work (the body of a POST, or one bulk item)."""
+    def new_work(
+        self,
+        record: Record,
+        caller: Caller,
+        parsed: validation.ParsedWork,
+        index: dict[tuple[str, str, str], int],
+    ) -> Work:
+        """Check and store one new work (the body of a POST, or one bulk item); ``index`` (from
+        :meth:`duplicate_index`) learns the new work's keys."""
         validation.validate_work(parsed, create=True, client_name=caller.client_name)
         if len(record.works) >= self.service.settings.max_works:
             raise api_error(9048)
         assert caller.token is not None
-        existing = self.duplicate_of(record, parsed.body, caller.token.client_id)
-        if existing is not None:
-            raise api_error(9021, putCode=str(existing.put_code), client_name=caller.client_name)
-        return self.service.add_work(record, caller.token.client_id, parsed.body)
+        keys = duplicate_keys(parsed.body)
+        clashes = [index[key] for key in keys if key in index]
+        if clashes:  # the first same-source work sharing a key, as ORCID names it
+            raise api_error(9021, putCode=str(min(clashes)), client_name=caller.client_name)
+        work = self.service.add_work(record, caller.token.client_id, parsed.body)
+        for key in work.duplicate_keys():
+            index.setdefault(key, work.put_code)
+        return work
 
     async def create(self, request: web.Request, caller: Caller) -> web.StreamResponse:
         # The body is read (415, 9001, 9047, 9051) before the delegator's checks, as in Jersey.
         parsed = validation.parse_work(await read_document(request))
         orcid = request.match_info["orcid"]
         record = self.writable_record(caller, orcid)
-        work = self.new_work(record, caller, parsed)
+        assert caller.token is not None
+        index = self.duplicate_index(record, caller.token.client_id)
+        work = self.new_work(record, caller, parsed, index)
         location = f"{request.scheme}://{request.host}/orcid-api/v3.0/{orcid}/work/{work.put_code}"
         return web.Response(status=201, headers={"Location": location})
 
@@ -196,9 +214,11 @@ class WorksApi:
             raise api_error(9048)
         results: list[dict[str, Any]] = []
         host = self.service.settings.host
+        assert caller.token is not None
+        index = self.duplicate_index(record, caller.token.client_id)
         for one in parsed:
             try:
-                work = self.new_work(record, caller, one)
+                work = self.new_work(record, caller, one, index)
             except OrcidApiError as err:
                 results.append({"error": err.body()})
             else:

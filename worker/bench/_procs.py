@@ -1,0 +1,390 @@
+"""The processes a benchmark scenario runs (sandbox, web, workers, scheduler), each a child
+process of its own, as in production: their CPU time and memory are read from outside with
+psutil, and nothing of the product is booted inside the bench process (it stays a client).
+
+Everything runs on the real PostgreSQL and Redis: ``PIDSYNC_BENCH_DATABASE_URL`` (an admin URL;
+default the tests' ``PIDSYNC_TEST_DATABASE_URL``) under which a fresh database is created per
+scenario, and ``PIDSYNC_BENCH_REDIS_URL`` (default the tests' Redis, database 15: the tests use
+1-14), flushed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIENT = "bench"
+SECRET = "bench-intake-secret"  # noqa: S105 - the benchmark tenant's, known to the sandbox only
+SOURCE = "https://cris.bench.example.edu"
+DEFAULT_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def admin_url() -> str:
+    return os.environ.get(
+        "PIDSYNC_BENCH_DATABASE_URL", os.environ.get("PIDSYNC_TEST_DATABASE_URL", DEFAULT_ADMIN)
+    )
+
+
+def redis_url() -> str:
+    url = os.environ.get("PIDSYNC_BENCH_REDIS_URL")
+    if url:
+        return url
+    base = os.environ.get("PIDSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+    return base.rstrip("/") + "/15"
+
+
+def fresh_database(name: str) -> str:
+    """Drop and create ``name`` under the admin URL, migrated to head; its SQLAlchemy URL."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from worker.migrate import upgrade
+
+    admin = make_url(admin_url())
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    return url
+
+
+def libpq(database_url: str) -> str:
+    """The SQLAlchemy URL as a libpq DSN (for psycopg directly)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def flush_redis(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.2) -> float:
+    """Seconds until ``check()`` held; SystemExit naming ``what`` after ``timeout``."""
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > timeout:
+            raise SystemExit(f"bench: {what} did not happen within {timeout:.0f}s")
+        time.sleep(every)
+    return time.monotonic() - started
+
+
+# --- child processes ----------------------------------------------------------------------------
+
+
+@dataclass
+class Proc:
+    """A child process (and its own children: dramatiq forks its worker processes)."""
+
+    name: str
+    popen: subprocess.Popen[str]
+
+    def tree(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.popen.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def rss_mb(self) -> dict[int, float]:
+        """Resident memory of each live process of the tree, by pid."""
+        sizes = {}
+        for proc in self.tree():
+            try:
+                sizes[proc.pid] = proc.memory_info().rss / 2**20
+            except psutil.NoSuchProcess:
+                continue
+        return sizes
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the live tree (the dramatiq parent's own is near zero)."""
+        total = 0.0
+        for proc in self.tree():
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
+    def stop(self) -> None:
+        if self.popen.poll() is not None:
+            return
+        os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait()
+
+
+def spawn(name: str, command: list[str], env: dict[str, str], *, pipe: bool = False) -> Proc:
+    popen = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
+        command,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,  # its own process group: stopped as one, dramatiq's forks too
+        stdout=subprocess.PIPE if pipe else subprocess.DEVNULL,
+        text=True,
+    )
+    return Proc(name, popen)
+
+
+def environment(
+    info: dict[str, Any], database_url: str, redis: str, **extra: str
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIDSYNC_")}
+    env.update(info["env"])
+    env.update(
+        {
+            "PIDSYNC_ENV_FILE": "/dev/null",
+            "PIDSYNC_ENV": "production",
+            "PIDSYNC_LOG_LEVEL": "WARNING",
+            "PIDSYNC_DATABASE_URL": database_url,
+            "PIDSYNC_REDIS_URL": redis,
+            "PIDSYNC_BROKER_URL": redis,
+            "PIDSYNC_INTAKE_CLIENTS": f"{CLIENT}:{SECRET}",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+class Sandbox:
+    """``pidsync sandbox`` in a child process, driven through its control API."""
+
+    def __init__(self, *options: str) -> None:
+        command = [sys.executable, "-m", "worker.cli", "sandbox", "--port", "0", "--json"]
+        self.proc = spawn("sandbox", [*command, *options], dict(os.environ), pipe=True)
+        assert self.proc.popen.stdout is not None  # noqa: S101 - pipe=True
+        line = self.proc.popen.stdout.readline()
+        if not line:
+            raise SystemExit("bench: the sandbox did not start")
+        self.info: dict[str, Any] = json.loads(line)
+        self.http = requests.Session()
+
+    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        answer = self.http.request(method, self.info["control_url"] + path, json=body, timeout=120)
+        answer.raise_for_status()
+        return answer.json() if answer.content else None
+
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = self.control("GET", "/state")
+        return state
+
+    def faults(self, service: str, **settings: float) -> None:
+        self.control("POST", "/faults", {"service": service, **settings})
+
+    def limits(self, **limits: dict[str, float]) -> None:
+        self.control("POST", "/limits", dict(limits))
+
+    def add_researcher(self, given: str, family: str) -> str:
+        body = {"given_names": given, "family_name": family}
+        orcid: str = self.control("POST", "/orcid/researchers", body)["orcid"]
+        return orcid
+
+    def issue_token(self, orcid: str) -> dict[str, Any]:
+        body = {
+            "client_id": self.info["orcid_client_id"],
+            "scope": "/activities/update /read-limited",
+        }
+        token: dict[str, Any] = self.control("POST", f"/orcid/researchers/{orcid}/tokens", body)
+        return token
+
+    def stop(self) -> None:
+        self.http.close()
+        self.proc.stop()
+
+
+def start_web(env: dict[str, str]) -> tuple[Proc, str]:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "worker.cli",
+        "web",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    proc = spawn("web", command, env)
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.popen.poll() is not None:
+            raise SystemExit("bench: the web process exited at start")
+        try:
+            return requests.get(f"{url}/healthz", timeout=2).ok
+        except requests.ConnectionError:
+            return False
+
+    wait_until(up, 60, "the web process answering /healthz", every=0.1)
+    return proc, url
+
+
+def start_workers(env: dict[str, str], processes: int, threads: int) -> Proc:
+    """dramatiq worker processes for every actor (what ``pidsync worker`` runs)."""
+    command = [
+        sys.executable, "-m", "dramatiq", "worker.entrypoint", "worker.actors",
+        "--processes", str(processes), "--threads", str(threads), "--queues", "pidsync",
+    ]  # fmt: skip
+    proc = spawn("worker", command, env)
+
+    def forked() -> bool:
+        if proc.popen.poll() is not None:
+            raise SystemExit("bench: the worker exited at start")
+        return len(proc.tree()) > processes
+
+    wait_until(forked, 60, "the worker processes forking", every=0.1)
+    return proc
+
+
+def start_scheduler(env: dict[str, str]) -> Proc:
+    return spawn("scheduler", [sys.executable, "-m", "worker.cli", "scheduler"], env)
+
+
+# --- load ---------------------------------------------------------------------------------------
+
+
+def work_event(n: int, prefix: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": f"{prefix}-{n}",
+        "source": SOURCE,
+        "type": "work.published",
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def dataset(n: int, prefix: str, **extra: Any) -> dict[str, Any]:
+    """A DataCite dataset, the most common work a repository registers."""
+    return {
+        "id": f"{prefix}-{n}",
+        "type": "dataset",
+        "title": f"Benchmark dataset {prefix} {n}",
+        "publisher": "Bench University",
+        "publication_date": "2026-01-15",
+        "url": f"https://repo.bench.example.edu/{prefix}/{n}",
+        "contributors": [{"given": "Ada", "family": "Lovelace"}],
+        **extra,
+    }
+
+
+def post(url: str, events: list[dict[str, Any]], http: requests.Session | None = None) -> None:
+    """One signed batch to the intake; SystemExit when it is not accepted."""
+    from worker.events.signature import sign
+
+    body = json.dumps(events).encode()
+    content = "application/cloudevents-batch+json"
+    if len(events) == 1:
+        body, content = json.dumps(events[0]).encode(), "application/cloudevents+json"
+    headers = {"Content-Type": content, "Pidsync-Client": CLIENT,
+               "Pidsync-Signature": sign(SECRET, body)}  # fmt: skip
+    answer = (http or requests).post(f"{url}/events", data=body, headers=headers, timeout=120)
+    if answer.status_code not in (200, 202):
+        raise SystemExit(f"bench: the intake answered {answer.status_code}: {answer.text[:300]}")
+
+
+def post_all(url: str, events: Iterable[dict[str, Any]], batch: int = 100) -> None:
+    with requests.Session() as http:
+        chunk: list[dict[str, Any]] = []
+        for event in events:
+            chunk.append(event)
+            if len(chunk) == batch:
+                post(url, chunk, http)
+                chunk = []
+        if chunk:
+            post(url, chunk, http)
+
+
+def scalar(database_url: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    import psycopg
+
+    for attempt in range(3):  # a connection refused under load is not the bench's finding
+        try:
+            with psycopg.connect(libpq(database_url)) as conn:
+                row = conn.execute(sql, params).fetchone()
+                return row[0] if row else None
+        except psycopg.OperationalError:
+            if attempt == 2:  # the last of three tries
+                raise
+            time.sleep(1)
+    return None
+
+
+# --- memory over time ---------------------------------------------------------------------------
+
+
+@dataclass
+class RssSampler:
+    """Samples every process's RSS (MB) on a thread: (seconds, {process label: MB})."""
+
+    procs: list[Proc]
+    every: float = 0.5
+    samples: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+    started: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> RssSampler:
+        self.started = time.monotonic()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def sample(self) -> dict[str, float]:
+        now: dict[str, float] = {}
+        for proc in self.procs:
+            sizes = proc.rss_mb()
+            pids = sorted(sizes)
+            for i, pid in enumerate(pids):
+                # A dramatiq worker: the first pid is its parent, the others its processes.
+                label = proc.name if len(pids) == 1 else f"{proc.name}-{i}"
+                if proc.name == "worker" and i == 0:
+                    label = "worker-parent"
+                now[label] = round(sizes[pid], 1)
+        return now
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.monotonic() - self.started, self.sample()))
+            self._stop.wait(self.every)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def peak(self) -> dict[str, float]:
+        peaks: dict[str, float] = {}
+        for _t, sizes in self.samples:
+            for label, mb in sizes.items():
+                peaks[label] = max(peaks.get(label, 0.0), mb)
+        return peaks
