@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.helpers import SOURCE, process_event
+from tests.conftest import INTAKE_SECRET
+from tests.helpers import SOURCE, event, process_event, signed_get, signed_post
 from tests.orcid.helpers import CONTEXT, authorize, receive, researcher
 from tests.orcid.sections_helpers import (
     affiliation,
@@ -389,3 +390,42 @@ def test_dry_runs_of_changes_and_withdrawals_predict_the_update_and_the_removal(
         "update": ["aff-1"],
         "remove": ["fund-1"],
     }
+
+
+def test_over_http_a_review_dry_run_registers_no_group_id_and_the_real_one_is_accepted(
+    client, session, sandbox, cipher, client_id
+):
+    # Given a consenting reviewer
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    data = review(orcid, "rev-h", issn="0028-0836")
+    registry = _group_ids(sandbox)
+
+    # When the review is sent as a dry run, then for real with the same id
+    body = event("review.published", data, event_id="rev-same")
+    dry = signed_post(client, {**body, "dryrun": "true"}, secret=INTAKE_SECRET)
+    real = signed_post(client, body, secret=INTAKE_SECRET)
+
+    # Then both are accepted, and the dry run's receipt reports the group id it would register
+    assert (dry.status_code, real.status_code) == (202, 202), (dry.text, real.text)
+    rows = list(
+        session.execute(
+            select(ReceivedEvent)
+            .where(ReceivedEvent.type == "review.published")
+            .order_by(ReceivedEvent.id)
+        ).scalars()
+    )
+    assert [r.event_id for r in rows] == [DRYRUN_PREFIX + "rev-same", "rev-same"]
+    process_event(session, rows[0].id, CONTEXT[-1])
+    receipt = dry.json()["events"][0]["receipt"]
+    shown = signed_get(client, f"/events/{receipt}", secret=INTAKE_SECRET).json()
+    assert shown["dryrun"]["register_group_ids"] == ["issn:0028-0836"]
+    assert shown["dryrun"]["orcid"] == [{"orcid": orcid, "section": "peer-review", "action": "add"}]
+
+    # And nothing was registered or stored by it; the real event then does it
+    assert _group_ids(sandbox) == registry
+    assert _count(session, OrcidGroupId) == 0
+    assert _count(session, OrcidAssertion) == 0
+    process_event(session, rows[1].id, CONTEXT[-1])
+    assert rows[1].status.value == "done", rows[1].outcome
+    assert _count(session, OrcidAssertion) == 1
