@@ -429,3 +429,25 @@ def test_over_http_a_review_dry_run_registers_no_group_id_and_the_real_one_is_ac
     process_event(session, rows[1].id, CONTEXT[-1])
     assert rows[1].status.value == "done", rows[1].outcome
     assert _count(session, OrcidAssertion) == 1
+
+
+def test_the_preview_command_shows_each_items_section_and_the_journal_to_register(
+    runtime, monkeypatch, session, sandbox, items_in_motion
+):
+    from click.testing import CliRunner
+
+    from worker.cli import main, orcid_plan
+
+    monkeypatch.setattr(orcid_plan, "boot", lambda: runtime)
+    session.flush()
+    before = _activities(sandbox, items_in_motion)
+
+    text = CliRunner().invoke(main, ["orcid", "preview", items_in_motion, "--tenant", "cris"])
+
+    assert text.exit_code == 0, text.output
+    lines = text.stdout.splitlines()
+    assert "affiliations: 1 to add, 1 to update, 1 to remove, 0 unchanged, 0 waiting" in lines
+    assert "  add    aff-3: service" in lines
+    assert "peer_reviews: 1 to add, 0 to update, 0 to remove, 1 unchanged, 0 waiting" in lines
+    assert "  register group id issn:1476-4687 (unless ORCID's registry has it)" in lines
+    assert _activities(sandbox, items_in_motion) == before
