@@ -451,3 +451,29 @@ def test_the_preview_command_shows_each_items_section_and_the_journal_to_registe
     assert "peer_reviews: 1 to add, 0 to update, 0 to remove, 1 unchanged, 0 waiting" in lines
     assert "  register group id issn:1476-4687 (unless ORCID's registry has it)" in lines
     assert _activities(sandbox, items_in_motion) == before
+
+
+def test_an_affiliation_moving_section_is_previewed_as_a_removal_and_an_addition(
+    session, sandbox, cipher, deps, client_id
+):
+    # Given an employment on the record, then restated as a service (ORCID has no move)
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    receive(session, "affiliation.published", affiliation(orcid, version=1))
+    place_pending_items(session, deps)
+    before = _activities(sandbox, orcid)
+    (old,) = before
+    receive(session, "affiliation.updated", affiliation(orcid, version=2, kind="service"))
+
+    # Then the preview names the old item's removal and the new one's addition, by section
+    plan = preview(session, deps, orcid, "cris").sections["affiliations"]
+    assert [(c.action, c.item["section"], c.put_code) for c in plan.changes] == [
+        ("remove", "employment", old),
+        ("add", "service", None),
+    ]
+
+    # And the real run does exactly that
+    place_pending_items(session, deps)
+    after = _activities(sandbox, orcid)
+    assert old not in after
+    assert [(_item_id(a), a["section"]) for a in after.values()] == [("aff-1", "service")]
