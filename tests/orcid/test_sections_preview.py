@@ -173,20 +173,28 @@ def test_the_preview_of_items_writes_nothing_and_predicts_the_real_run(
     assert _group_ids(sandbox) == sorted([*registry_before, "issn:1476-4687"])
 
 
+@pytest.mark.parametrize(
+    ("event_type", "section", "build"),
+    [
+        ("funding.published", "fundings", funding),
+        ("affiliation.published", "affiliations", affiliation),
+    ],
+)
 def test_an_item_whose_answer_was_lost_is_previewed_as_adopted_not_added(
-    session, sandbox, cipher, deps, client_id
+    session, sandbox, cipher, deps, client_id, event_type, section, build
 ):
-    # Given a funding POST that landed at ORCID but whose answer was lost
+    # Given an item's POST that landed at ORCID but whose answer was lost (an affiliation is
+    # found by its source-work-id; a funding also by its grant number, as ORCID's 409 would)
     orcid = researcher(sandbox)
     authorize(session, sandbox, cipher, orcid, client_id)
-    receive(session, "funding.published", funding(orcid))
+    receive(session, event_type, build(orcid))
     sandbox.set_faults("orcid", lost_response_rate=1.0)
     place_pending_items(session, deps)
     sandbox.set_faults("orcid", lost_response_rate=0)
     (on_record,) = _activities(sandbox, orcid).values()
 
     # Then the preview says it would adopt the item there, and the real run does just that
-    plan = preview(session, deps, orcid, "cris").sections["fundings"]
+    plan = preview(session, deps, orcid, "cris").sections[section]
     assert [(c.action, c.put_code, c.note) for c in plan.changes] == [
         ("update", on_record["put_code"], "adopted")
     ]
