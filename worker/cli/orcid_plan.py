@@ -76,4 +76,8 @@ def preview_command(orcid_id: str, tenant: str | None, as_json: bool) -> None:
         for change in [*plan.changes, *plan.waiting]:
             where = f" (put-code {change.put_code})" if change.put_code else ""
             note = f" [{change.note}]" if change.note else ""
-            click.echo(f"  {change.action:<6} {change.item['id']}: {change.title}{where}{note}")
+            # A work shows its title; an affiliation, funding or review the section it goes to.
+            what = change.title if change.title is not None else change.item.get("section")
+            click.echo(f"  {change.action:<6} {change.item['id']}: {what}{where}{note}")
+        for group in plan.group_ids:
+            click.echo(f"  register group id {group} (unless ORCID's registry has it)")

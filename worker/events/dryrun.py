@@ -7,6 +7,11 @@ placement row) remains to block or alter a real run: the report lives on its own
 (:class:`~worker.models.DryRunReport`) and only the status API reads it. The inbox keeps the
 dry run under its own id (``dryrun:<id>``), so the real event may reuse the id.
 
+An affiliation, funding or peer review event is reported the same way: the item as stored,
+and for each researcher's ORCID item what its placement would do (add, update, remove, wait),
+with the journal group ids a review would first register. Group ids are registered by the
+placement (an actor), never by the event's handler, so a dry run registers none.
+
 What a real run then does is what the report says, with one exception said in it: a DOI that
 pidsync mints (the Work carries none) is drawn again by the real run.
 """
@@ -19,9 +24,19 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from sqlalchemy import select
 
 from worker.db import discard_messages, pending_messages
-from worker.models import DoiRegistration, DryRunReport, EventStatus, OrcidPlacement, Work
+from worker.models import (
+    DoiRegistration,
+    DryRunReport,
+    EventStatus,
+    OrcidAssertion,
+    OrcidPlacement,
+    Work,
+)
 from worker.orcid import repository as orcid_repository
+from worker.orcid.plans import Change
 from worker.orcid.preview import plan_placement
+from worker.orcid.sections import plan as item_plan
+from worker.orcid.sections import repository as items
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -33,6 +48,7 @@ class Outcome(Protocol):
     status: EventStatus
     message: str
     work_id: int | None
+    assertion_id: int | None
 
 
 T = TypeVar("T", bound=Outcome)
@@ -71,6 +87,10 @@ def predict(session: Session, settings: Settings, outcome: Outcome) -> dict[str,
         "status": outcome.status.value,
         "outcome": outcome.message,
     }
+    if outcome.assertion_id is not None:
+        session.flush()
+        report.update(_item_report(session, settings, outcome.assertion_id))
+        return report
     work = session.get(Work, outcome.work_id) if outcome.work_id else None
     if work is None:
         return report
@@ -137,4 +157,49 @@ def _placement(
         found["note"] = change.note
     if kind == "kept":
         found["state"] = row.state.value
+    return found
+
+
+def _item_report(session: Session, settings: Settings, assertion_id: int) -> dict[str, Any]:
+    """An affiliation, funding or peer review: each researcher's item as its first placement
+    would go (from the database alone: the dry run reads nothing at ORCID), and the journal
+    group ids a review would have registered first (the dry run registers none)."""
+    assertion = session.get(OrcidAssertion, assertion_id)
+    if assertion is None:
+        return {}
+    found: dict[str, Any] = {
+        "item": {
+            "kind": assertion.kind.value,
+            "source": assertion.source,
+            "id": assertion.external_id,
+        }
+    }
+    rows: list[dict[str, Any]] = []
+    groups: list[str] = []
+    for row in items.items_of(session, assertion_id):
+        planned = item_plan.plan_item(session, settings, row, None)
+        rows.extend(_item_change(row.orcid, planned, change) for change in planned.changes)
+        if planned.kind == item_plan.UNCHANGED:
+            rows.append({"orcid": row.orcid, "section": row.section, "action": planned.kind})
+        elif planned.kind == item_plan.LEFT:  # the researcher's choice, or nothing there
+            rows.append({"orcid": row.orcid, "section": row.section, "action": planned.kind,
+                         "state": row.state.value})  # fmt: skip
+        if planned.kind == item_plan.CHANGE and planned.group_id and planned.group_id not in groups:
+            groups.append(planned.group_id)
+    found["orcid"] = rows
+    if groups:
+        found["register_group_ids"] = groups
+    return found
+
+
+def _item_change(orcid: str, planned: item_plan.ItemPlan, change: Change) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "orcid": orcid,
+        "section": change.item["section"],
+        "action": "waiting" if planned.kind == item_plan.WAITING else change.action,
+    }
+    if change.put_code is not None:
+        found["put_code"] = change.put_code
+    if change.note:
+        found["note"] = change.note
     return found

@@ -56,6 +56,8 @@ class Outcome:
     retry_in: float | None = None
     #: The Work's fields at fault when it failed (JSON paths), for the ``work.failed`` webhook.
     fields: list[str] = field(default_factory=list)
+    #: The affiliation, funding or peer review an item event stored (for a dry run's report).
+    assertion_id: int | None = None
 
 
 def _work_outcome(applied: Applied, notes: list[str]) -> Outcome:
@@ -187,7 +189,8 @@ def _item(session: Session, event: ReceivedEvent, _ctx: Context) -> Outcome:
     applied = apply(session, OrcidItemKind(kind), event.source, event.data, event.client_id)
     if applied.failed:
         return Outcome(EventStatus.FAILED, applied.message)
-    return Outcome(EventStatus.STALE if applied.stale else EventStatus.DONE, applied.message)
+    status = EventStatus.STALE if applied.stale else EventStatus.DONE
+    return Outcome(status, applied.message, assertion_id=applied.assertion_id)
 
 
 HANDLERS: dict[str, Callable[[Session, ReceivedEvent, Context], Outcome]] = {

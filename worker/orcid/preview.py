@@ -9,28 +9,45 @@ digests, the same DOI gate and version-family roles; so a real run afterwards do
 preview said.
 
 **Sections plug in as planners.** Each section of the record (works here; affiliations,
-fundings and peer reviews join at merge) is a :class:`SectionPlanner`: an object with a
-``section`` name and ``plan(context) -> SectionPlan``. The context carries the session, the
-settings, the researcher's iD, the tenant (None: every tenant's items) and the record as read
-(None when it was not read: a dry run plans from the database alone). Add a planner to
-:data:`PLANNERS` and its section appears in every preview, CLI and API alike.
+fundings and peer reviews in :mod:`worker.orcid.sections.plan`) is a :class:`SectionPlanner`:
+an object with a ``section`` name and ``plan(context) -> SectionPlan``. The context carries
+the session, the settings, the researcher's iD, the tenant (None: every tenant's items) and
+the record as read (None when it was not read: a dry run plans from the database alone).
+Add a planner to :data:`PLANNERS` and its section appears in every preview, CLI and API alike.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import select
 
 from worker.errors import TransientError, error_text
 from worker.metadata.errors import MetadataError, WorkValidationError
-from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Researcher, Work
+from worker.models import (
+    OrcidGrant,
+    OrcidItem,
+    OrcidPlacement,
+    PlacementState,
+    Researcher,
+    Work,
+)
 from worker.orcid import family, repository
 from worker.orcid import payload as render
 from worker.orcid.client import OrcidError, WorkSummary, parse_summaries
 from worker.orcid.grants import access_token, can_write
 from worker.orcid.placements import KEPT, doi_wait, find_ours
+from worker.orcid.plans import (
+    ADD,
+    REMOVE,
+    UPDATE,
+    Change,
+    PlanContext,
+    SectionPlan,
+    SectionPlanner,
+)
+from worker.orcid.sections.plan import ITEM_PLANNERS
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -38,9 +55,21 @@ if TYPE_CHECKING:
     from worker.config import Settings
     from worker.orcid.deps import OrcidDeps
 
-ADD = "add"
-UPDATE = "update"
-REMOVE = "remove"
+__all__ = [
+    "ADD",
+    "PLANNERS",
+    "REMOVE",
+    "UPDATE",
+    "Change",
+    "PlanContext",
+    "Preview",
+    "RecordUnreadable",
+    "SectionPlan",
+    "SectionPlanner",
+    "UnknownResearcher",
+    "plan_placement",
+    "preview",
+]
 
 
 class UnknownResearcher(LookupError):
@@ -49,65 +78,6 @@ class UnknownResearcher(LookupError):
 
 class RecordUnreadable(RuntimeError):
     """ORCID could not be read (down, refused the token): no preview without the record."""
-
-
-@dataclass(frozen=True)
-class Change:
-    """One item pidsync would write: ``action`` add, update or remove."""
-
-    action: str
-    item: dict[str, Any]  # what identifies it for the emitting system (source and id)
-    title: str | None = None
-    put_code: int | None = None
-    note: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"action": self.action, **self.item}
-        if self.title is not None:
-            found["title"] = self.title
-        if self.put_code is not None:
-            found["put_code"] = self.put_code
-        if self.note:
-            found["note"] = self.note
-        return found
-
-
-@dataclass
-class SectionPlan:
-    """One section's plan: changes to send now, items left as they are, items that wait."""
-
-    changes: list[Change] = field(default_factory=list)
-    unchanged: int = 0
-    waiting: list[Change] = field(default_factory=list)  # ``action`` says what, later
-
-    def count(self, action: str) -> int:
-        return sum(1 for c in self.changes if c.action == action)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            ADD: [c.as_dict() for c in self.changes if c.action == ADD],
-            UPDATE: [c.as_dict() for c in self.changes if c.action == UPDATE],
-            REMOVE: [c.as_dict() for c in self.changes if c.action == REMOVE],
-            "unchanged": self.unchanged,
-            "waiting": [c.as_dict() for c in self.waiting],
-        }
-
-
-@dataclass
-class PlanContext:
-    session: Session
-    settings: Settings
-    orcid: str
-    tenant: str | None
-    record: dict[str, Any] | None  # the one read (``GET /record``); None: not read
-
-
-class SectionPlanner(Protocol):
-    """A section of the record that can say what pidsync would write to it."""
-
-    section: ClassVar[str]
-
-    def plan(self, context: PlanContext) -> SectionPlan: ...
 
 
 @dataclass
@@ -238,17 +208,19 @@ class WorksPlanner:
         return plan
 
 
-#: Every section a preview covers, in the record's order. orcid-a's sections (affiliations,
-#: fundings, peer reviews) add their planners here.
-PLANNERS: list[SectionPlanner] = [WorksPlanner()]
+#: Every section a preview covers: works, then affiliations, fundings and peer reviews (one
+#: planner per kind descriptor, :mod:`worker.orcid.sections.plan`).
+PLANNERS: list[SectionPlanner] = [WorksPlanner(), *ITEM_PLANNERS]
 
 
 # --- the preview ---------------------------------------------------------------------------
 
 
 def known(session: Session, orcid: str, tenant: str | None) -> bool:
-    """Whether anything of the tenant's names this iD: a placement, a work, or a grant."""
+    """Whether anything of the tenant's names this iD: a placement, a work, an affiliation,
+    funding or review item, or a grant."""
     placed = select(OrcidPlacement.id).where(OrcidPlacement.orcid == orcid)
+    items = select(OrcidItem.id).where(OrcidItem.orcid == orcid)
     naming = select(Work.id).where(
         Work.work_metadata.contains({"contributors": [{"orcid": orcid}]})
     )
@@ -259,9 +231,12 @@ def known(session: Session, orcid: str, tenant: str | None) -> bool:
     )
     if tenant is not None:
         placed = placed.where(OrcidPlacement.owner == tenant)
+        items = items.where(OrcidItem.owner == tenant)
         naming = naming.where(Work.client_id == tenant)
         granted = granted.where(OrcidGrant.owner == tenant)
-    return any(session.execute(q.limit(1)).first() is not None for q in (placed, naming, granted))
+    return any(
+        session.execute(q.limit(1)).first() is not None for q in (placed, items, naming, granted)
+    )
 
 
 def read_record(

@@ -21,7 +21,8 @@ SessionDep = Annotated[Session, Depends(session)]
 @router.get("/researchers/{orcid}/preview", tags=["status"])
 def get_preview(orcid: str, request: Request, s: SessionDep) -> JSONResponse:
     """Signed like `/works` (over `"<t>.GET <path>"`); scoped to the signing client: an iD
-    none of its works, placements or grants name answers 404, and ORCID is not read."""
+    none of its works, placements, affiliations, fundings, reviews or grants name answers 404,
+    and ORCID is not read. Sections: works, affiliations, fundings, peer_reviews."""
     reader = signed_reader(request)
     if isinstance(reader, JSONResponse):
         return reader

@@ -78,8 +78,14 @@ def _summaries(data: Any, key: str) -> Iterator[dict[str, Any]]:
 def summaries(api: MemberClient, orcid: str, token: str, section: str) -> list[ItemSummary]:
     """The section's items this token may see (ours include private ones)."""
     response = api.request("GET", f"/v3.0/{orcid}/{section}s", headers=api.bearer(token))
+    return parse_summaries(response.json(), section)
+
+
+def parse_summaries(data: Any, section: str) -> list[ItemSummary]:
+    """The items of ``section`` in its plural answer (``GET /<section>s``, or that section's
+    entry in a whole record's ``activities-summary``)."""
     found = []
-    for item in _summaries(response.json(), f"{section}-summary"):
+    for item in _summaries(data, f"{section}-summary"):
         source = (item.get("source") or {}).get("source-client-id") or {}
         ext = (item.get("external-ids") or {}).get("external-id") or []
         found.append(
