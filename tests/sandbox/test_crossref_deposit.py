@@ -58,8 +58,9 @@ def diagnostics(answer) -> tuple[etree._Element, list[tuple[str, str, str]]]:
 
 
 def test_deposit_answers_the_success_page_and_polls_through_to_completed(sandbox, info, http):
-    # Given a sandbox that keeps submissions queued for a while
-    sandbox.set_crossref_processing(queued_seconds=0.3, in_process_seconds=0.1)
+    # Given a sandbox that keeps submissions queued for a while (long enough that the first poll
+    # sees it queued on a loaded machine)
+    sandbox.set_crossref_processing(queued_seconds=2.0, in_process_seconds=0.1)
     # When a deposit is uploaded
     answer = upload(http, info, deposit(article("10.32013/dep-1")), "dep-1.xml")
     # Then Crossref's exact SUCCESS page comes back
