@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -109,14 +110,50 @@ def fetch_schemas(directory: Path, session: requests.Session | None = None) -> F
     return Fetched(directory, fetched)
 
 
+#: Far above any official schema file (the largest is a few hundred kB): a location that
+#: answers with more is not serving a schema, and must not fill the disk.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_REDIRECTS = 5
+
+
+def same_origin(first: str, then: str) -> bool:
+    """Whether ``then`` has ``first``'s scheme, host and port: a schema location may move its
+    files on its own server, never hand the fetch to another host or down to plain http."""
+    a, b = urlsplit(first), urlsplit(then)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
 def _get(http: requests.Session, url: str) -> bytes:
+    where = url
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            # Redirects followed by hand: requests would follow one to any host or to http.
+            answer = http.get(where, timeout=TIMEOUT, allow_redirects=False, stream=True)
+        except requests.RequestException as exc:
+            raise SchemaFetchError(f"{url}: {type(exc).__name__}: {exc}") from None
+        with answer:
+            if answer.is_redirect:
+                target = urljoin(where, answer.headers.get("Location", ""))
+                if not same_origin(url, target):
+                    raise SchemaFetchError(f"{url}: redirect to another origin refused ({target})")
+                where = target
+                continue
+            if answer.status_code != 200:
+                raise SchemaFetchError(f"{url}: HTTP {answer.status_code}")
+            return _bounded(url, answer)
+    raise SchemaFetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+
+def _bounded(url: str, answer: requests.Response) -> bytes:
+    body = bytearray()
     try:
-        answer = http.get(url, timeout=TIMEOUT)
+        for chunk in answer.iter_content(64 * 1024):
+            body += chunk
+            if len(body) > MAX_FILE_BYTES:
+                raise SchemaFetchError(f"{url}: too large (over {MAX_FILE_BYTES} bytes)")
     except requests.RequestException as exc:
         raise SchemaFetchError(f"{url}: {type(exc).__name__}: {exc}") from None
-    if answer.status_code != 200:
-        raise SchemaFetchError(f"{url}: HTTP {answer.status_code}")
-    return answer.content
+    return bytes(body)
 
 
 def _patched(name: str, content: bytes) -> bytes:
