@@ -40,7 +40,7 @@ NOT_CONFIGURED = (
 
 
 def install(app: FastAPI, rt: Runtime) -> None:
-    app.state.ops_gate = Gate(rt.settings)
+    app.state.ops_gate = Gate(rt.settings, rt.redis)
     app.include_router(router)
 
 
