@@ -7,11 +7,14 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.ops import test_dashboard_web as dashboard
 from tests.ops.test_dashboard_web import PASSWORD, csrf_of, login
-from tests.ops.test_dashboard_web import settings as settings  # noqa: F401 - the fixture
 from worker.models import DeadLetter
 from worker.web.app import create_app
 from worker.web.dashboard.auth import COOKIE
+
+#: The dashboard's test settings: a user "ann" with PASSWORD, a trusted proxy, small pages.
+settings = dashboard.settings
 
 
 def _cookie(client: TestClient) -> str:
@@ -62,7 +65,7 @@ def test_a_csrf_token_from_another_session_is_refused(client, runtime):
     assert answer.status_code == 403
 
 
-def test_a_forged_forwarded_for_does_not_reset_the_login_pace(client, settings):  # noqa: F811
+def test_a_forged_forwarded_for_does_not_reset_the_login_pace(client, settings):
     # Given an attacker guessing passwords, each guess claiming another address
     burst = settings.dashboard.login_burst
     answers = []
