@@ -72,3 +72,42 @@ def test_another_tenant_cannot_touch_an_item_through_its_source(client, session,
     seen = signed_get(client, path, secret="other-secret", client_id="other")
     assert seen.status_code == 404, seen.text
     assert _count(session, OrcidAssertion) == 0  # not processed here: nothing leaked by B
+
+
+def _receive_as_other(session, event_type: str, data: dict[str, Any]) -> ReceivedEvent:
+    from tests.helpers import process_event
+    from tests.orcid.helpers import CONTEXT
+
+    row = ReceivedEvent(
+        source="https://other.example/cris",
+        event_id=f"other-{event_type}",
+        type=event_type,
+        client_id="other",
+        correlation_id=f"corr-other-{event_type}",
+        data=data,
+    )
+    session.add(row)
+    session.flush()
+    process_event(session, row.id, CONTEXT[-1] if CONTEXT else None)
+    return row
+
+
+def test_a_funding_of_another_tenant_never_uses_a_grant_given_to_the_first(
+    session, sandbox, cipher, deps, client_id
+):
+    from tests.orcid.helpers import authorize, researcher
+    from tests.orcid.sections_helpers import place_pending_items, record_items
+    from worker.models import OrcidItem, PlacementState
+
+    # Given a researcher who authorised tenant "cris" only (its researcher.authorized event)
+    ada = researcher(sandbox)
+    authorize(session, sandbox, cipher, ada, client_id)
+    # When tenant "other" publishes a funding naming her as a contributor
+    done = _receive_as_other(session, "funding.published", funding(ada, item_id="f-other"))
+    assert done.status.value == "done", done.outcome
+    place_pending_items(session, deps)
+    # Then nothing is written on her record with cris's grant: the item waits for her consent
+    assert record_items(sandbox, ada, "funding") == []
+    session.expire_all()
+    states = session.execute(select(OrcidItem.state)).scalars().all()
+    assert states == [PlacementState.AWAITING_CONSENT]
