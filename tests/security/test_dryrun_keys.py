@@ -4,11 +4,32 @@ batch answers both with the same receipt) or the real event is refused as an id 
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
-from tests.conftest import INTAKE_SECRET
-from tests.helpers import event, signed_post, work
+from tests.conftest import INTAKE_SECRET, TOKEN_KEY
+from tests.helpers import SOURCE, event, signed_get, signed_post, work
+from worker.config import Settings
 from worker.models import ReceivedEvent
+
+OTHER_SECRET = "other-tenant-secret"
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Two tenants: cris (owning SOURCE) and other (owning its own sources only)."""
+    return Settings(
+        _env_file=None,
+        env="test",
+        data_dir=tmp_path,
+        intake_clients=[
+            {"id": "cris", "secrets": [INTAKE_SECRET], "sources": [SOURCE]},
+            {"id": "other", "secrets": [OTHER_SECRET], "sources": ["https://other.example/*"]},
+        ],
+        token_keys=[TOKEN_KEY],
+        orcid_client_id="APP-TESTCLIENT0001",
+        orcid_client_secret="orcid-client-secret",
+    )
 
 
 def _rows(session) -> list[ReceivedEvent]:
@@ -63,3 +84,25 @@ def test_a_dry_run_after_a_stored_real_event_of_the_same_key_is_not_lost(client,
     # Then it is never acknowledged as a duplicate of the dry run (it would never be processed)
     assert real.status_code != 200 or real.json().get("duplicate") is not True, real.text
     assert not (200 <= real.status_code < 300 and len(_rows(session)) == 1), real.text
+
+
+def test_a_dry_run_naming_another_tenants_source_is_refused_and_reports_nothing(client, session):
+    # Given cris's real work
+    assert signed_post(client, event(data=work("w-1")), secret=INTAKE_SECRET).status_code == 202
+    # When the other tenant sends a dry run of an update and of a withdrawal of it
+    for kind, data in (
+        ("work.updated", work("w-1", title="Mine now")),
+        ("work.withdrawn", {"id": "w-1"}),
+    ):
+        body = event(kind, data, event_id=f"peek-{kind}", dryrun="true")
+        answer = signed_post(client, body, secret=OTHER_SECRET, client_id="other")
+        # Then it is refused as any event of that source would be: a dry run is no way to learn
+        # what cris's work holds or would do
+        assert answer.status_code == 403, answer.text
+        assert "does not own source" in answer.text
+    assert [r.event_id for r in _rows(session)] == ["e-1"]
+    # And the other tenant cannot read cris's dry-run receipts either
+    dry = signed_post(client, event(event_id="d-1", dryrun="true"), secret=INTAKE_SECRET)
+    receipt = dry.json()["receipt"]
+    peek = signed_get(client, f"/events/{receipt}", secret=OTHER_SECRET, client_id="other")
+    assert peek.status_code == 404, peek.text
