@@ -118,3 +118,53 @@ def test_a_dead_letters_hostile_body_and_reason_show_as_text(client, session):
         page = client.get(path).text
         assert hostile not in page, path
         assert "&lt;img" in page, path
+
+
+HUGE = str(2**70)  # past PostgreSQL's bigint
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/ops/works/{HUGE}",
+        f"/ops/dead-letters/{HUGE}",
+        "/ops/dead-letters/-1",
+        f"/ops/works?offset={HUGE}",
+        f"/ops/works?q={HUGE}",
+        f"/ops/works?q=-{HUGE}",
+        f"/ops/dead-letters?offset={HUGE}",
+        f"/ops/problems?offset={HUGE}",
+        f"/ops/deposits?offset={HUGE}",
+    ],
+)
+def test_an_id_or_offset_past_any_row_is_a_clear_answer_not_a_crash(client, path):
+    assert login(client).status_code == 303
+    answer = client.get(path, follow_redirects=False)
+    assert answer.status_code < 500, answer.text
+    assert answer.status_code in (200, 400, 404), answer.status_code
+
+
+@pytest.mark.parametrize(
+    ("action", "fields"),
+    [
+        ("/ops/problems/retry", {"kind": "doi", "row_id": HUGE}),
+        ("/ops/problems/release", {"row_id": HUGE}),
+        ("/ops/problems/discard", {"kind": "doi", "row_id": HUGE, "note": "n"}),
+        ("/ops/problems/retry", {"kind": "placement", "row_id": "987654"}),
+        ("/ops/dead-letters/replay", {"row_id": HUGE}),
+        ("/ops/dead-letters/purge", {"row_id": HUGE}),
+        ("/ops/dead-letters/replay", {"row_id": "987654"}),
+    ],
+)
+def test_an_action_on_a_row_that_does_not_exist_changes_nothing_and_says_so(
+    client, session, action, fields
+):
+    from sqlalchemy import func, select
+
+    from worker.models import OpsAction
+
+    assert login(client).status_code == 303
+    token = csrf_of(client.get("/ops").text)
+    answer = client.post(action, data={"csrf": token, **fields})
+    assert answer.status_code < 500, answer.text
+    assert session.execute(select(func.count()).select_from(OpsAction)).scalar_one() == 0
