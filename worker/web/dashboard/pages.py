@@ -40,7 +40,8 @@ NOT_CONFIGURED = (
 
 
 def install(app: FastAPI, rt: Runtime) -> None:
-    app.state.ops_gate = Gate(rt.settings, rt.redis)
+    # getattr: an app built only for its OpenAPI document has settings and nothing else.
+    app.state.ops_gate = Gate(rt.settings, getattr(rt, "redis", None))
     app.include_router(router)
 
 
