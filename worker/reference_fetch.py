@@ -99,15 +99,28 @@ def fetch_schemas(directory: Path, session: requests.Session | None = None) -> F
                 target = staging / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(_patched(name, _get(http, base + name)))
-            final = directory / bundle
-            if final.exists():
-                shutil.rmtree(final)
-            staging.rename(final)
+            _install(staging, directory / bundle, files)
         finally:
             if staging.exists():
                 shutil.rmtree(staging)
         fetched.append(bundle)
     return Fetched(directory, fetched)
+
+
+def _install(staging: Path, final: Path, files: tuple[str, ...]) -> None:
+    """Move the fetched bundle in place, unless another process (a second ``render
+    --validate`` at once) completed it meanwhile: theirs is kept, as they may be reading it.
+    An incomplete one (a fetch of an older pidsync, a bundle that gained files) is replaced."""
+    if final.exists():
+        if all((final / name).is_file() for name in files):
+            return  # the caller removes our staging folder
+        shutil.rmtree(final, ignore_errors=True)
+    try:
+        staging.rename(final)
+    except OSError:
+        # Another process renamed theirs in between (a directory is not replaced by rename).
+        if not all((final / name).is_file() for name in files):
+            raise SchemaFetchError(f"{final}: could not be written in place") from None
 
 
 #: Far above any official schema file (the largest is a few hundred kB): a location that

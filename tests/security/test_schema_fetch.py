@@ -114,3 +114,38 @@ def test_a_downgrade_from_https_to_http_is_refused():
     assert reference_fetch.same_origin(
         "https://schema.datacite.org/a.xsd", "https://schema.datacite.org/b/a.xsd"
     )
+
+
+def test_a_bundle_another_process_completed_meanwhile_is_kept_not_replaced(tmp_path, monkeypatch):
+    # Given another process that completes the same bundle while this one is still fetching
+    # (two `render --validate` at once on a fresh install); it may be validating against it
+    schemas = tmp_path / "schemas"
+    theirs = schemas / "csl"
+    inode: list[int] = []
+
+    def answer(path: str):
+        theirs.mkdir(parents=True)
+        (theirs / "csl-data.json").write_bytes(b"theirs")
+        inode.append(theirs.stat().st_ino)
+        return 200, {}, b"ours"
+
+    with _server(answer) as (official, _):
+        monkeypatch.setenv("PIDSYNC_SCHEMA_MIRROR", official)
+        monkeypatch.setattr(reference_fetch, "BUNDLES", {"csl": reference_fetch.BUNDLES["csl"]})
+        fetch_schemas(schemas)
+    # Then their complete bundle is left as it was (never deleted under a reader), and no
+    # staging folder of ours remains
+    assert theirs.stat().st_ino == inode[0]
+    assert (theirs / "csl-data.json").read_bytes() == b"theirs"
+    assert _bundles(schemas) == ["csl"]
+
+
+def test_an_incomplete_bundle_left_by_an_older_fetch_is_replaced(tmp_path, monkeypatch):
+    schemas = tmp_path / "schemas"
+    (schemas / "csl").mkdir(parents=True)
+    (schemas / "csl" / "stray.txt").write_bytes(b"half")
+    with _server(lambda path: (200, {}, b"{}")) as (official, _):
+        monkeypatch.setenv("PIDSYNC_SCHEMA_MIRROR", official)
+        monkeypatch.setattr(reference_fetch, "BUNDLES", {"csl": reference_fetch.BUNDLES["csl"]})
+        assert fetch_schemas(schemas).bundles == ["csl"]
+    assert sorted(p.name for p in (schemas / "csl").iterdir()) == ["csl-data.json"]
