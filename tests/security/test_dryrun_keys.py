@@ -106,3 +106,18 @@ def test_a_dry_run_naming_another_tenants_source_is_refused_and_reports_nothing(
     receipt = dry.json()["receipt"]
     peek = signed_get(client, f"/events/{receipt}", secret=OTHER_SECRET, client_id="other")
     assert peek.status_code == 404, peek.text
+
+
+def test_a_batch_may_hold_a_dry_run_and_the_real_event_of_one_id(client, session):
+    # Given one batch: the dry run of "same" and the real event "same" (separate requests
+    # would both be accepted, so one batch is too)
+    dry = event(event_id="same", data=work("w-1"), dryrun="true")
+    real = event(event_id="same", data=work("w-1"))
+    answer = signed_post(client, [dry, real], secret=INTAKE_SECRET)
+    # Then both are stored, each under its own key and receipt
+    assert answer.status_code == 202, answer.text
+    assert len({e["receipt"] for e in answer.json()["events"]}) == 2
+    assert sorted(r.event_id for r in _rows(session)) == ["dryrun:same", "same"]
+    # And the same id twice without a dry run is still refused
+    twice = signed_post(client, [real, {**real}], secret=INTAKE_SECRET)
+    assert twice.status_code == 422 and "twice in one batch" in twice.text
