@@ -168,3 +168,21 @@ def test_an_action_on_a_row_that_does_not_exist_changes_nothing_and_says_so(
     answer = client.post(action, data={"csrf": token, **fields})
     assert answer.status_code < 500, answer.text
     assert session.execute(select(func.count()).select_from(OpsAction)).scalar_one() == 0
+
+
+def test_a_cookie_planted_before_login_does_not_become_the_operators_session(client):
+    # Given an attacker's own pre-login cookie (its CSRF token known to them) planted in the
+    # operator's browser
+    client.get("/ops/login")
+    planted = _cookie(client)
+    planted_token = csrf_of(client.get("/ops/login").text)
+    # When the operator logs in with it
+    assert login(client).status_code == 303
+    # Then the attacker's copy opens nothing, and its token is worth nothing after the login
+    client.cookies.clear()
+    replay = {"Cookie": f"{COOKIE}={planted}"}
+    assert client.get("/ops", headers=replay, follow_redirects=False).status_code == 303
+    after = client.post(
+        "/ops/dead-letters/purge", headers=replay, data={"csrf": planted_token, "all": "1"}
+    )
+    assert after.status_code == 401
