@@ -15,6 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -98,10 +99,7 @@ def fetch_schemas(directory: Path, session: requests.Session | None = None) -> F
                 target = staging / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(_patched(name, _get(http, base + name)))
-            final = directory / bundle
-            if final.exists():
-                shutil.rmtree(final)
-            staging.rename(final)
+            _install(staging, directory / bundle, files)
         finally:
             if staging.exists():
                 shutil.rmtree(staging)
@@ -109,14 +107,66 @@ def fetch_schemas(directory: Path, session: requests.Session | None = None) -> F
     return Fetched(directory, fetched)
 
 
-def _get(http: requests.Session, url: str) -> bytes:
+def _install(staging: Path, final: Path, files: tuple[str, ...]) -> None:
+    """Move the fetched bundle in place, unless another process (a second ``render
+    --validate`` at once) completed it meanwhile: theirs is kept, as they may be reading it.
+    An incomplete one (a fetch of an older pidsync, a bundle that gained files) is replaced."""
+    if final.exists():
+        if all((final / name).is_file() for name in files):
+            return  # the caller removes our staging folder
+        shutil.rmtree(final, ignore_errors=True)
     try:
-        answer = http.get(url, timeout=TIMEOUT)
+        staging.rename(final)
+    except OSError:
+        # Another process renamed theirs in between (a directory is not replaced by rename).
+        if not all((final / name).is_file() for name in files):
+            raise SchemaFetchError(f"{final}: could not be written in place") from None
+
+
+#: Far above any official schema file (the largest is a few hundred kB): a location that
+#: answers with more is not serving a schema, and must not fill the disk.
+MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_REDIRECTS = 5
+
+
+def same_origin(first: str, then: str) -> bool:
+    """Whether ``then`` has ``first``'s scheme, host and port: a schema location may move its
+    files on its own server, never hand the fetch to another host or down to plain http."""
+    a, b = urlsplit(first), urlsplit(then)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def _get(http: requests.Session, url: str) -> bytes:
+    where = url
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            # Redirects followed by hand: requests would follow one to any host or to http.
+            answer = http.get(where, timeout=TIMEOUT, allow_redirects=False, stream=True)
+        except requests.RequestException as exc:
+            raise SchemaFetchError(f"{url}: {type(exc).__name__}: {exc}") from None
+        with answer:
+            if answer.is_redirect:
+                target = urljoin(where, answer.headers.get("Location", ""))
+                if not same_origin(url, target):
+                    raise SchemaFetchError(f"{url}: redirect to another origin refused ({target})")
+                where = target
+                continue
+            if answer.status_code != 200:
+                raise SchemaFetchError(f"{url}: HTTP {answer.status_code}")
+            return _bounded(url, answer)
+    raise SchemaFetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
+
+
+def _bounded(url: str, answer: requests.Response) -> bytes:
+    body = bytearray()
+    try:
+        for chunk in answer.iter_content(64 * 1024):
+            body += chunk
+            if len(body) > MAX_FILE_BYTES:
+                raise SchemaFetchError(f"{url}: too large (over {MAX_FILE_BYTES} bytes)")
     except requests.RequestException as exc:
         raise SchemaFetchError(f"{url}: {type(exc).__name__}: {exc}") from None
-    if answer.status_code != 200:
-        raise SchemaFetchError(f"{url}: HTTP {answer.status_code}")
-    return answer.content
+    return bytes(body)
 
 
 def _patched(name: str, content: bytes) -> bytes:

@@ -11,6 +11,12 @@ if TYPE_CHECKING:
     from worker.bootstrap import Runtime
 
 
+#: A row's id, and an offset into a listing: PostgreSQL's bigint bounds them. Past it, click
+#: refuses the value by name (exit 2) instead of the database failing the query (exit 1).
+ROW_ID = click.IntRange(0, 2**63 - 1)
+OFFSET = click.IntRange(0, 2**63 - 1)
+
+
 def boot(**kw: Any) -> Runtime:
     """Boot or exit with one line: 2 for bad configuration, 1 for an unreachable server."""
     from worker.bootstrap import BootError

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from worker.cli.common import boot, fail
+from worker.cli.common import OFFSET, ROW_ID, boot, fail
 from worker.cli.ops import operator
 from worker.cli.progress import progress
 
@@ -25,7 +25,7 @@ def dead_letters() -> None:
 @dead_letters.command("list")
 @click.option("--all", "include_requeued", is_flag=True, help="Include requeued ones.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--offset", type=OFFSET, default=0)
 @click.option("--json", "as_json", is_flag=True)
 def dead_letters_list(include_requeued: bool, limit: int, offset: int, as_json: bool) -> None:
     """List parked messages, newest first (secrets redacted)."""
@@ -48,7 +48,7 @@ def dead_letters_list(include_requeued: bool, limit: int, offset: int, as_json: 
 
 
 @dead_letters.command("show")
-@click.argument("letter_id", type=int)
+@click.argument("letter_id", type=ROW_ID)
 def dead_letters_show(letter_id: int) -> None:
     """One parked message as JSON: its reason and its message (secrets redacted)."""
     from worker.models import DeadLetter
@@ -68,7 +68,7 @@ def _chosen(letter_ids: tuple[int, ...], every: bool) -> None:
 
 
 @dead_letters.command("replay")
-@click.argument("letter_ids", type=int, nargs=-1)
+@click.argument("letter_ids", type=ROW_ID, nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Every parked letter, oldest first.")
 def dead_letters_replay(letter_ids: tuple[int, ...], every: bool) -> None:
     """Send parked messages again, once each (after fixing their cause); one transaction per
@@ -96,7 +96,7 @@ def dead_letters_replay(letter_ids: tuple[int, ...], every: bool) -> None:
 
 
 @dead_letters.command("requeue", hidden=True)
-@click.argument("letter_id", type=int)
+@click.argument("letter_id", type=ROW_ID)
 @click.pass_context
 def dead_letters_requeue(ctx: click.Context, letter_id: int) -> None:
     """The former name of ``replay LETTER_ID``."""
@@ -104,7 +104,7 @@ def dead_letters_requeue(ctx: click.Context, letter_id: int) -> None:
 
 
 @dead_letters.command("purge")
-@click.argument("letter_ids", type=int, nargs=-1)
+@click.argument("letter_ids", type=ROW_ID, nargs=-1)
 @click.option("--all", "every", is_flag=True, help="Every parked (not replayed) letter.")
 @click.option("--note", help="Why, for the audit of operators' actions.")
 @click.option("--yes", is_flag=True, help="Do not ask (needed when stdin is not a terminal).")

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from worker.cli.common import boot, fail
+from worker.cli.common import OFFSET, boot, fail
 
 
 def operator() -> str:
@@ -102,7 +102,7 @@ def works() -> None:
 @click.option("--tenant", help="Only this intake client's works.")
 @click.option("--search", "query", help="An id, SOURCE ID, DOI, ORCID iD or event receipt.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0)
+@click.option("--offset", type=OFFSET, default=0)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object: items, more.")
 def works_list(
     state: str | None,

@@ -15,6 +15,8 @@ __all__ = ["SignatureError", "sign_body", "sign_read", "verify_webhook"]
 #: pidsync's own replay window for the intake (PIDSYNC_SIGNATURE_TOLERANCE_SECONDS' default);
 #: a receiver should accept webhooks within the same window.
 DEFAULT_TOLERANCE_SECONDS = 300
+#: The CloudEvent source of every webhook pidsync sends (worker.notify.service.envelope).
+WEBHOOK_SOURCE = "pidsync"
 
 
 def sign_body(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
@@ -52,4 +54,12 @@ def verify_webhook(
         raise SignatureError(f"the signed body is not JSON: {exc}") from None
     if not isinstance(event, dict):
         raise SignatureError("the signed body is not a CloudEvent (a JSON object)")
+    # The same secret signs both directions in the same format: a request this client sent to
+    # pidsync's intake, captured and replayed here, would verify too. pidsync's webhooks all
+    # come from the source "pidsync"; an event of another source is such a reflection.
+    if event.get("source") != WEBHOOK_SOURCE:
+        raise SignatureError(
+            f"the signed body is not a webhook from pidsync (source {event.get('source')!r}, "
+            f"not {WEBHOOK_SOURCE!r}): a request sent to pidsync, replayed?"
+        )
     return event

@@ -127,8 +127,26 @@ def organization_refusals(
                 )
             ]
         return []
-    if client.other_organizations or (own is not None and named.get("ror") == own.ror):
+    if client.other_organizations:
         return []
+    if own is not None and named.get("ror") == own.ror:
+        # The ROR id alone is not enough: ORCID shows the name, city and country as sent, so
+        # its own id under another institution's name would still assert that institution.
+        differs = [
+            name
+            for name in ("name", "city", "region", "country")
+            if named.get(name) is not None and _folded(named[name]) != _folded(getattr(own, name))
+        ]
+        if not differs:
+            return []
+        return [
+            Problem(
+                where,
+                f"client {client.id!r} may assert {kind}s with its own organization only: "
+                f"{', '.join(differs)} differ from its configured organization (omit the "
+                "organization to use it)",
+            )
+        ]
     return [
         Problem(
             where,
@@ -136,6 +154,10 @@ def organization_refusals(
             "(other_organizations is false)",
         )
     ]
+
+
+def _folded(value: Any) -> str:
+    return " ".join(str(value or "").split()).casefold()
 
 
 def owns_source(client: IntakeClient, source: str) -> bool:

@@ -3,7 +3,8 @@
 A person is logged in by one of:
 - a password (``PIDSYNC_DASHBOARD_USERS``: names with argon2 hashes), giving a session cookie
   signed with ``PIDSYNC_DASHBOARD_SESSION_SECRET`` (itsdangerous), HttpOnly, SameSite=Strict,
-  scoped to /ops and Secure over https or in production;
+  scoped to /ops and Secure over https or in production; a logout is remembered in Redis
+  until the cookie would expire, so a copy of the cookie taken before it opens nothing;
 - a trusted reverse proxy's header (``PIDSYNC_DASHBOARD_PROXY_HEADER``), believed only when the
   request comes from one of ``PIDSYNC_DASHBOARD_TRUSTED_PROXIES`` — from anyone else the
   header is ignored;
@@ -18,6 +19,7 @@ that token), so the login form is protected too.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import secrets
 from dataclasses import dataclass, field
@@ -55,8 +57,11 @@ class Session:
 class Gate:
     """The dashboard's authentication, built once per app from the settings."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, redis: Any = None) -> None:
         self.settings = settings
+        # Where logged-out sessions are remembered until their cookie would expire anyway: the
+        # cookie is self-contained, so without this a copy taken before logout stays valid.
+        self.redis = redis
         config = settings.dashboard
         secret = (
             config.session_secret.get_secret_value()
@@ -91,6 +96,8 @@ class Gate:
                 )
             except (BadSignature, KeyError, TypeError):
                 loaded = Session()  # forged, expired or from another key: start afresh
+            if loaded.user is not None and self._ended(loaded.csrf):
+                loaded = Session()  # logged out: a copy of the cookie opens nothing
         request.state.ops_session = loaded
         return loaded
 
@@ -150,8 +157,17 @@ class Gate:
             session.changed = True
         return ok
 
+    def _ended_key(self, csrf: str) -> str:
+        # The token names the login (it is new at each login); only its hash is stored.
+        return "pidsync:ops:ended:" + hashlib.sha256(csrf.encode()).hexdigest()
+
+    def _ended(self, csrf: str) -> bool:
+        return self.redis is not None and bool(self.redis.exists(self._ended_key(csrf)))
+
     def logout(self, request: Request) -> None:
         session = self.session(request)
+        if self.redis is not None and session.user is not None:
+            self.redis.set(self._ended_key(session.csrf), b"1", ex=max(self.max_age, 1))
         session.user = None
         session.csrf = secrets.token_urlsafe(32)
         session.changed = True

@@ -40,7 +40,8 @@ NOT_CONFIGURED = (
 
 
 def install(app: FastAPI, rt: Runtime) -> None:
-    app.state.ops_gate = Gate(rt.settings)
+    # getattr: an app built only for its OpenAPI document has settings and nothing else.
+    app.state.ops_gate = Gate(rt.settings, getattr(rt, "redis", None))
     app.include_router(router)
 
 
@@ -108,9 +109,14 @@ def _back(request: Request, target: str, message: str) -> Response:
     return response
 
 
+#: PostgreSQL's bigint: an id or offset past it names no row. Checked here, so it is a 400 or
+#: a 404 rather than the database's out-of-range error (a 500).
+MAX_ROW = 2**63 - 1
+
+
 def _offset(request: Request) -> int:
     try:
-        return max(0, int(request.query_params.get("offset", "0")))
+        return min(MAX_ROW, max(0, int(request.query_params.get("offset", "0"))))
     except ValueError:
         return 0
 
@@ -264,7 +270,7 @@ def work_page(request: Request, work_id: int) -> Response:
     from worker.models import Work
 
     with runtime(request).database.session() as session:
-        work = session.get(Work, work_id)
+        work = session.get(Work, work_id) if 0 <= work_id <= MAX_ROW else None
         if work is None:
             return _render(request, "error.html", 404, problem=f"no work {work_id}")
         shown = works.timeline(session, work)
@@ -302,9 +308,10 @@ def problems_page(request: Request) -> Response:
 
 def _row_id(fields: dict[str, str]) -> int | None:
     try:
-        return int(fields.get("row_id", ""))
+        value = int(fields.get("row_id", ""))
     except ValueError:
         return None
+    return value if 0 <= value <= MAX_ROW else None
 
 
 @router.post("/problems/{action}")
@@ -321,7 +328,7 @@ async def problem_action(request: Request, action: str) -> Response:
             if action == "retry-reason":
                 done = problems.retry_reason(session, rt.settings, actor, fields.get("reason", ""))
             elif row_id is None:
-                return HTMLResponse("row_id must be a number", status_code=400)
+                return HTMLResponse("row_id must be a row's number", status_code=400)
             elif action == "retry":
                 done = problems.retry_one(
                     session, rt.settings, actor, fields.get("kind", ""), row_id
@@ -369,7 +376,7 @@ def dead_letter_page(request: Request, letter_id: int) -> Response:
     from worker.models import DeadLetter
 
     with runtime(request).database.session() as session:
-        letter = session.get(DeadLetter, letter_id)
+        letter = session.get(DeadLetter, letter_id) if 0 <= letter_id <= MAX_ROW else None
         if letter is None:
             return _render(request, "error.html", 404, problem=f"no dead letter {letter_id}")
         shown = letters.shown(letter)
