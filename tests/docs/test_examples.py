@@ -24,6 +24,7 @@ import dramatiq
 import pytest
 
 from tests.conftest import INTAKE_SECRET
+from worker.events.signature import sign
 from worker.notify.service import deliver, notify
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
@@ -154,6 +155,26 @@ def test_the_example_refuses_a_webhook_whose_body_was_altered(
     forged = tmp_path / "forged.json"
     forged.write_bytes(body.read_bytes().replace(b"10.5555/abc", b"10.5555/evil"))
     done = _run(command, live_server, forged, signature)
+    assert done.returncode != 0
+    assert "webhook refused" in done.stdout
+    assert "webhook verified" not in done.stdout
+
+
+@pytest.mark.parametrize("language", list(LANGUAGES))
+def test_the_example_refuses_a_signed_intake_request_replayed_as_a_webhook(
+    language, live_server, worker, tmp_path
+):
+    # Given a request the CRIS itself signed for pidsync (same secret, same format), captured
+    command = _command(language, tmp_path)
+    raw = json.dumps(
+        {"specversion": "1.0", "id": "e-1", "source": "https://cris.example.edu",
+         "type": "doi.registered", "data": {"doi": "10.5555/abc"}}
+    ).encode()  # fmt: skip
+    body = tmp_path / "reflected.json"
+    body.write_bytes(raw)
+    # When it is replayed at the CRIS's webhook receiver
+    done = _run(command, live_server, body, sign(INTAKE_SECRET, raw))
+    # Then the receiver refuses it: only pidsync's own webhooks carry the source "pidsync"
     assert done.returncode != 0
     assert "webhook refused" in done.stdout
     assert "webhook verified" not in done.stdout

@@ -158,6 +158,12 @@ public class Integrate {
             System.exit(1);
         }
         String text = new String(body, StandardCharsets.UTF_8);
+        // The same secret signs your requests to pidsync: a captured request replayed here is
+        // signed too. Only pidsync's own webhooks carry the source "pidsync".
+        if (!"pidsync".equals(field(text, "source"))) {
+            System.out.println("webhook refused: not from pidsync");
+            System.exit(1);
+        }
         System.out.println("webhook verified " + field(text, "type"));
     }
 }

@@ -71,5 +71,8 @@ verify_webhook() {
   return 1
 }
 verify_webhook "$WEBHOOK_SIGNATURE" "$WEBHOOK_BODY_FILE"
+# The same secret signs your requests to pidsync: a captured request replayed here is signed too.
+# Only pidsync's own webhooks carry the source "pidsync".
+grep -q '"source": *"pidsync"' "$WEBHOOK_BODY_FILE" || { echo "webhook refused: not from pidsync"; exit 1; }
 echo "webhook verified $(grep -o '"type": *"[^"]*"' "$WEBHOOK_BODY_FILE" | head -1 | cut -d'"' -f4)"
 # --8<-- [end:webhook]
