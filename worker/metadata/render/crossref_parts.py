@@ -201,9 +201,12 @@ def isbn_or_none(parent: etree._Element, work: Work) -> None:
         sub(parent, "noisbn", reason="monograph")
 
 
-def programs(parent: etree._Element, work: Work, *, relations: bool = True) -> None:
-    """fr:program (funding), ai:program (licence) and, if ``relations``, rel:program."""
-    if work.funding:
+def programs(
+    parent: etree._Element, work: Work, *, relations: bool = True, funding: bool = True
+) -> None:
+    """fr:program (funding, if ``funding``), ai:program (licence) and, if ``relations``,
+    rel:program."""
+    if funding and work.funding:
         program = sub(parent, f"{{{FR}}}program", name="fundref")
         for funding in work.funding:
             group = sub(program, f"{{{FR}}}assertion", name="fundgroup")
