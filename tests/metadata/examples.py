@@ -266,7 +266,11 @@ EXAMPLES: dict[str, dict] = {
             "revision_round": 0,
         },
         "related_identifiers": [
-            {"identifier": "10.32013/abc-4711", "identifier_type": "DOI", "relation_type": "Reviews"}
+            {
+                "identifier": "10.32013/abc-4711",
+                "identifier_type": "DOI",
+                "relation_type": "Reviews",
+            }
         ],
     },
     "component": {
@@ -280,8 +284,13 @@ EXAMPLES: dict[str, dict] = {
         "publisher": "Society of Metadata Idealists",
         "registration": {"registrar": "crossref"},
         "formats": ["image/png"],
+        "contributors": [CARBERRY],
         "related_identifiers": [
-            {"identifier": "10.32013/abc-4711", "identifier_type": "DOI", "relation_type": "IsPartOf"}
+            {
+                "identifier": "10.32013/abc-4711",
+                "identifier_type": "DOI",
+                "relation_type": "IsPartOf",
+            }
         ],
     },
 }

@@ -84,9 +84,14 @@ def losses(work: Work, target: str) -> list[RenderNote]:
         for field in type(work).model_fields
         if field not in CARRIED[kind] and _present(getattr(work, field))
     ]
-    for rule in _PARTIAL.get(kind, []):
-        notes += [RenderNote(kind, path, message) for path, message in rule(work)]
-    return notes
+    specific = [
+        RenderNote(kind, path, message)
+        for rule in _PARTIAL.get(kind, [])
+        for path, message in rule(work)
+    ]
+    # A field with its own reason is said once, with that reason (not also "not carried").
+    said = {note.path for note in specific}
+    return [note for note in notes if note.path not in said] + specific
 
 
 def _present(value: object) -> bool:

@@ -206,11 +206,6 @@ class ContributorRole(StrEnum):
     SUPERVISOR = "supervisor"
     CONTACT = "contact"
     OTHER = "other"
-    # Added for Crossref's other content types (issue 16); after OTHER so that the reverse
-    # maps below keep their earlier choices (DataCite "Other" stays OTHER, "Book" stays BOOK).
-    REFERENCE_BOOK = "reference-book"
-    PEER_REVIEW = "peer-review"
-    COMPONENT = "component"
 
 
 @dataclass(frozen=True, slots=True)

@@ -454,7 +454,7 @@ def _peer_review(body: etree._Element, work: Work, stamp: int | None) -> None:
     review = work.review
     assert review is not None  # noqa: S101 - narrows a type, holds by construction
     assert work.publication_date is not None  # noqa: S101 - narrows a type, holds by construction
-    attrs = {"stage": review.stage or "", "type": review.type or ""}
+    attrs: dict[str, str] = {"stage": review.stage or "", "type": review.type or ""}
     if review.recommendation:
         attrs["recommendation"] = review.recommendation
     if review.revision_round is not None:
