@@ -205,3 +205,46 @@ def test_what_a_peer_review_or_component_cannot_hold_at_crossref_is_a_note():
     # and the review details travel nowhere but Crossref: DataCite says so
     assert any(note.path == "review" for note in losses(review, "datacite-xml"))
     assert not any(note.path == "review" for note in losses(review, "crossref-xml"))
+
+
+def test_a_crossref_rest_peer_review_reaches_the_work_and_deposits_again(crossref_xsd):
+    from worker.metadata.adapters.crossref import crossref_message_to_work
+
+    # Given Crossref's REST message for a referee report (one review value it does not define)
+    message = {
+        "DOI": "10.32013/review.9",
+        "type": "peer-review",
+        "title": ["Review of: Deep currents"],
+        "URL": "https://doi.org/10.32013/review.9",
+        "resource": {"primary": {"URL": "https://journal.example.org/reviews/9"}},
+        "published": {"date-parts": [[2022, 4, 5]]},
+        "author": [{"given": "Ada", "family": "Lovelace", "sequence": "first"}],
+        "review": {
+            "type": "referee-report",
+            "stage": "pre-publication",
+            "revision-round": "1",
+            "recommendation": "maybe",
+            "competing-interest-statement": "None declared",
+        },
+        "relation": {"is-review-of": [{"id-type": "doi", "id": "10.32013/abc-4711"}]},
+    }
+    work, problems = crossref_message_to_work(message)
+    # Then the Work is a peer review with its stage, type and round, and the reviewed DOI
+    assert work.type == "peer-review"
+    assert work.review is not None
+    assert (work.review.stage, work.review.type, work.review.revision_round) == (
+        "pre-publication",
+        "referee-report",
+        1,
+    )
+    assert [(r.identifier, r.relation_type) for r in work.related_identifiers] == [
+        ("10.32013/abc-4711", "Reviews")
+    ]
+    # and what the Work cannot hold is said
+    assert "review.recommendation: 'maybe' not represented" in problems
+    assert "review.competing-interest-statement: not represented" in problems
+    # and it deposits at Crossref as a valid peer review again
+    root = _deposit(work.model_dump(mode="json", exclude_none=True))
+    assert_xml_valid(crossref_xsd, etree.tostring(root, encoding="unicode"))
+    review = _one(root, "c:body/c:peer_review")
+    assert review.get("revision-round") == "1" and review.get("stage") == "pre-publication"
