@@ -263,6 +263,9 @@ class DoiRegistration(Timestamped, Base):
     # Duplicate guard: None when it was not asked for.
     duplicate_check: Mapped[DuplicateCheck | None] = mapped_column(_enum(DuplicateCheck))
     hold: Mapped[dict[str, Any] | None]
+    # What the registrar's format could not hold of the Work last sent: {"hash", "notes"}
+    # (worker.works.render_notes); shown as the status API's ``notes``.
+    render_notes: Mapped[dict[str, Any] | None]
     # The Crossref deposit that carries this DOI's latest change, while it is unfinished.
     open_deposit_id: Mapped[int | None] = mapped_column(
         ForeignKey("crossref_deposits.id", ondelete="SET NULL")
@@ -523,6 +526,8 @@ class OrcidPlacement(Timestamped, Base):
     # After a transient failure: when the next try is due (``attempts`` tries so far, the
     # reason in ``last_error``). The sweep re-sends a placement only once this is long past.
     next_attempt_at: Mapped[datetime | None]
+    # What ORCID's work could not hold of the Work last rendered: {"hash", "notes"}.
+    render_notes: Mapped[dict[str, Any] | None]
 
     work: Mapped[Work] = relationship(back_populates="placements")
 

@@ -236,4 +236,61 @@ EXAMPLES: dict[str, dict] = {
         "type": "other",
         "title": "A minimal work",
     },
+    "reference-book": {
+        "id": "press:reference:3",
+        "type": "reference-book",
+        "title": "Encyclopedia of Research Metadata",
+        "publication_date": "2022-05",
+        "publisher": "Open Book Press",
+        "url": "https://press.example.org/books/ref-3",
+        "doi": "10.32013/book.ref-3",
+        "contributors": [{**CARBERRY, "role": "editor"}],
+        "container": {"isbn": "978-0-306-40615-7"},
+        "language": "en",
+    },
+    "peer-review": {
+        "id": "journal:review:77-1",
+        "type": "peer-review",
+        "title": "Referee report: Eating your own dog food",
+        "publication_date": "2021-02-01",
+        "url": "https://journal.example.org/reviews/77-1",
+        "doi": "10.32013/review.77-1",
+        "publisher": "Society of Metadata Idealists",
+        "registration": {"registrar": "crossref"},
+        "contributors": [GARCIA],
+        "license": CC_BY,
+        "review": {
+            "stage": "pre-publication",
+            "type": "referee-report",
+            "recommendation": "minor-revision",
+            "revision_round": 0,
+        },
+        "related_identifiers": [
+            {
+                "identifier": "10.32013/abc-4711",
+                "identifier_type": "DOI",
+                "relation_type": "Reviews",
+            }
+        ],
+    },
+    "component": {
+        "id": "journal:figure:4711-2",
+        "type": "component",
+        "title": "Figure 2: Registrations per month",
+        "abstract": "Monthly DOI registrations, 2015-2020.",
+        "publication_date": "2021-03-15",
+        "url": "https://repository.example.org/articles/4711/figure-2",
+        "doi": "10.32013/abc-4711.f2",
+        "publisher": "Society of Metadata Idealists",
+        "registration": {"registrar": "crossref"},
+        "formats": ["image/png"],
+        "contributors": [CARBERRY],
+        "related_identifiers": [
+            {
+                "identifier": "10.32013/abc-4711",
+                "identifier_type": "DOI",
+                "relation_type": "IsPartOf",
+            }
+        ],
+    },
 }

@@ -259,7 +259,33 @@ def work_dicts(
         if complete or draw(st.booleans()):
             data[key] = draw(strategy)
     data["contributors"] = draw(contributors(min_authors=1 if complete else 0))
+    if kind == WorkType.PEER_REVIEW and (complete or draw(st.booleans())):
+        data["review"] = draw(reviews())
+        data["publication_date"] = draw(dates(1900, 2100).filter(lambda d: len(d) == 10))
+        reviewed = {
+            "identifier": draw(dois()),
+            "identifier_type": "DOI",
+            "relation_type": "Reviews",
+        }
+        data["related_identifiers"] = [reviewed, *data.get("related_identifiers", [])]
+    if kind == WorkType.COMPONENT and complete:
+        parent = {"identifier": draw(dois()), "identifier_type": "DOI", "relation_type": "IsPartOf"}
+        data["related_identifiers"] = [parent, *data.get("related_identifiers", [])]
     return data
+
+
+def reviews() -> st.SearchStrategy[dict[str, Any]]:
+    """A peer review's details with everything Crossref requires (stage and type)."""
+    return st.fixed_dictionaries(
+        {
+            "stage": st.sampled_from(["pre-publication", "post-publication"]),
+            "type": st.sampled_from(["referee-report", "editor-report", "aggregate"]),
+        },
+        optional={
+            "recommendation": st.sampled_from(["accept", "major-revision"]),
+            "revision_round": st.integers(0, 5),
+        },
+    )
 
 
 def works(work_type: WorkType | None = None, *, complete: bool = False) -> st.SearchStrategy[Work]:

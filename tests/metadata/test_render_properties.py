@@ -5,6 +5,7 @@ the fields. Never an invalid file."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -78,7 +79,8 @@ def test_any_work_renders_valid_or_names_what_is_missing(
         if isinstance(error, MissingFields):
             assert error.fields, "MissingFields must name fields"
             for field in error.fields:
-                assert field.split(".")[0] in Work.model_fields
+                # a path into the Work, possibly qualified: related_identifiers[relation_type=X]
+                assert re.split(r"[.\[]", field)[0] in Work.model_fields
         elif isinstance(error, Unrepresentable):
             assert error.problems
             assert all(path for path, _ in error.problems)

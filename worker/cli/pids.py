@@ -32,7 +32,8 @@ FORMAT_NAMES = ("csl", "bibtex", "ris", "citation", "datacite-xml", "crossref-xm
 #: Kept equal to ``worker.metadata.types.WorkType`` values (a test checks).
 WORK_TYPES = ("journal-article", "preprint", "book", "book-chapter", "edited-book",
               "conference-paper", "dataset", "software", "report", "dissertation",
-              "working-paper", "poster", "presentation", "other")  # fmt: skip
+              "working-paper", "poster", "presentation", "other", "reference-book",
+              "peer-review", "component")  # fmt: skip
 ID_KINDS = ("doi", "orcid", "ror", "issn", "isbn")
 
 

@@ -50,7 +50,7 @@ CARRIED: dict[str, frozenset[str]] = {
     "crossref": frozenset(_BASE | {
         "subtitle", "abstract", "abstract_language", "descriptions", "language",
         "publication_date", "publisher", "container", "event", "funding",
-        "related_identifiers", "license",
+        "related_identifiers", "license", "review",
     }),
     "orcid": frozenset(_BASE | {
         "subtitle", "alternative_titles", "abstract", "language", "publication_date",
@@ -84,9 +84,14 @@ def losses(work: Work, target: str) -> list[RenderNote]:
         for field in type(work).model_fields
         if field not in CARRIED[kind] and _present(getattr(work, field))
     ]
-    for rule in _PARTIAL.get(kind, []):
-        notes += [RenderNote(kind, path, message) for path, message in rule(work)]
-    return notes
+    specific = [
+        RenderNote(kind, path, message)
+        for rule in _PARTIAL.get(kind, [])
+        for path, message in rule(work)
+    ]
+    # A field with its own reason is said once, with that reason (not also "not carried").
+    said = {note.path for note in specific}
+    return [note for note in notes if note.path not in said] + specific
 
 
 def _present(value: object) -> bool:
@@ -141,8 +146,48 @@ def _container_issns(work: Work) -> Found:
     return []
 
 
+#: What Crossref's peer_review and component records have no element for, though the other
+#: record kinds carry it (Work field → why).
+_KIND_GAPS: dict[str, dict[str, str]] = {
+    "peer_review": {
+        "publisher": "Crossref's peer_review has no publisher element",
+        "abstract": "Crossref's peer_review has no abstract",
+        "container": "Crossref's peer_review has no container (the reviewed work is a relation)",
+        "event": "Crossref's peer_review has no event",
+        "funding": "Crossref's peer_review has no funding",
+    },
+    "sa_component": {
+        "publisher": "a Crossref component has no publisher (its parent's is used)",
+        "container": "a Crossref component has no container (its parent is the relation)",
+        "event": "a Crossref component has no event",
+        "funding": "a Crossref component has no funding",
+        "related_identifiers": "a Crossref component has no relations besides its parent",
+    },
+}
+
+
+def _crossref_kind_rules(work: Work) -> Found:
+    kind = crossref_kind(work)
+    found = [
+        (field, why)
+        for field, why in _KIND_GAPS.get(kind, {}).items()
+        if _present(getattr(work, field))
+    ]
+    if work.review is not None and kind != "peer_review":
+        found.append(("review", "only a peer review carries review details at Crossref"))
+    if kind == "sa_component":
+        if work.abstract_language:
+            found.append(("abstract_language", "a component's description carries no language"))
+        found += [
+            (f"descriptions[{i}]", "a component takes one description (the abstract)")
+            for i, d in enumerate(work.descriptions)
+            if d.type == "Abstract"
+        ]
+    return found
+
+
 def _crossref_rules(work: Work) -> Found:
-    found = []
+    found = _crossref_kind_rules(work)
     if work.publisher and crossref_kind(work) in ("journal_article", "posted_content"):
         found.append(("publisher", _NO_PUBLISHER))
     for i, funding in enumerate(work.funding):
@@ -150,7 +195,8 @@ def _crossref_rules(work: Work) -> Found:
             found.append((f"funding[{i}].funder_id", _NO_ROR_FUNDER))
         if funding.funder_identifier or funding.award_title or funding.award_uri:
             found.append((f"funding[{i}]", _FUNDING_PARTS))
-    for i, rel in enumerate(work.related_identifiers):
+    component = crossref_kind(work) == "sa_component"  # its relations are one note above
+    for i, rel in enumerate([] if component else work.related_identifiers):
         kind = rel.relation_type
         if not (INTER_RELATIONS.get(kind) or INTRA_RELATIONS.get(kind)):
             found.append((f"related_identifiers[{i}]", f"{kind!r} has no Crossref relation type"))

@@ -34,6 +34,11 @@ class WorkType(StrEnum):
     POSTER = "poster"
     PRESENTATION = "presentation"
     OTHER = "other"
+    # Added for Crossref's other content types (issue 16); after OTHER so that the reverse
+    # maps below keep their earlier choices (DataCite "Other" stays OTHER, "Book" stays BOOK).
+    REFERENCE_BOOK = "reference-book"
+    PEER_REVIEW = "peer-review"
+    COMPONENT = "component"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,24 @@ TYPES: dict[WorkType, TypeMapping] = {
     WorkType.OTHER: _T(
         "Other", "Other", "posted_content", "other", "other", "document", None, "misc", "GEN",
     ),
+    # An encyclopedia, dictionary or handbook: Crossref's book_type "reference"; ORCID and
+    # CSL have no reference-book type (their entry types are for the parts), so "book".
+    WorkType.REFERENCE_BOOK: _T(
+        "Book", "Reference book", "book", "reference", "book", "book", "Reference book",
+        "book", "BOOK",
+    ),
+    # A referee report, editor's decision or community comment on another work (its DOI is
+    # the related identifier of relation type Reviews); CSL "review", ORCID "review".
+    WorkType.PEER_REVIEW: _T(
+        "PeerReview", "Peer review", "peer_review", None, "review", "review", "Peer review",
+        "misc", "GEN",
+    ),
+    # A figure, table or supplement registered under its parent's DOI (the related identifier
+    # of relation type IsPartOf, IsReferencedBy, IsRequiredBy or IsTranslationOf).
+    WorkType.COMPONENT: _T(
+        "Other", "Component", "sa_component", None, "other", "document", "Component",
+        "misc", "GEN",
+    ),
 }  # fmt: skip
 
 
@@ -117,7 +140,13 @@ DATACITE_CONTAINER_DEFAULT = "Collection"
 #: Types whose ``container.isbn`` is the work's own ISBN (the book, report or thesis itself,
 #: as Crossref deposits it), not the ISBN of a book the work is part of.
 OWN_ISBN_TYPES: frozenset[WorkType] = frozenset(
-    {WorkType.BOOK, WorkType.EDITED_BOOK, WorkType.REPORT, WorkType.DISSERTATION}
+    {
+        WorkType.BOOK,
+        WorkType.EDITED_BOOK,
+        WorkType.REFERENCE_BOOK,
+        WorkType.REPORT,
+        WorkType.DISSERTATION,
+    }
 )
 
 
@@ -153,7 +182,7 @@ FROM_CROSSREF_REST = {
     "posted-content": WorkType.PREPRINT,
     "book": WorkType.BOOK,
     "monograph": WorkType.BOOK,
-    "reference-book": WorkType.BOOK,
+    "reference-book": WorkType.REFERENCE_BOOK,
     "edited-book": WorkType.EDITED_BOOK,
     "book-chapter": WorkType.BOOK_CHAPTER,
     "book-section": WorkType.BOOK_CHAPTER,
@@ -164,6 +193,8 @@ FROM_CROSSREF_REST = {
     "report": WorkType.REPORT,
     "report-component": WorkType.REPORT,
     "dissertation": WorkType.DISSERTATION,
+    "peer-review": WorkType.PEER_REVIEW,
+    "component": WorkType.COMPONENT,
 }
 
 

@@ -295,6 +295,33 @@ class AlternativeTitle(_Model):
     language: Language | None = Field(None, description="Language tag of this title.")
 
 
+class Review(_Model):
+    """What a peer review (type ``peer-review``) says about itself, in Crossref's vocabulary
+    (5.3.1 ``<peer_review>``); the reviewed work is the related identifier of relation type
+    Reviews."""
+
+    stage: Literal["pre-publication", "post-publication"] | None = Field(
+        None, description="Whether the review came before or after the reviewed work's publication."
+    )
+    type: (
+        Literal[
+            "referee-report", "editor-report", "author-comment", "community-comment",
+            "manuscript", "aggregate", "recommendation",
+        ]
+        | None
+    ) = Field(None, description="Kind of review document.")  # fmt: skip
+    recommendation: (
+        Literal[
+            "major-revision", "minor-revision", "reject", "reject-with-resubmit", "accept",
+            "accept-with-reservation",
+        ]
+        | None
+    ) = Field(None, description="The reviewer's recommendation.")  # fmt: skip
+    revision_round: int | None = Field(
+        None, ge=0, description="Review round; the first submission is round 0."
+    )
+
+
 class Registration(_Model):
     registrar: Literal["datacite", "crossref", "none"] = Field(
         "none", description="Agency registering the DOI; 'none': the DOI (if any) is external."
@@ -406,6 +433,9 @@ class Work(_Model):
     )
     geo_locations: list[GeoLocation] = Field(
         default_factory=list, description="Places the work is about."
+    )
+    review: Review | None = Field(
+        None, description="For a peer review: stage, type, recommendation, revision round."
     )
     sizes: list[Text] = Field(default_factory=list, description="Sizes, e.g. '15 pages'.")
     formats: list[Text] = Field(default_factory=list, description="Formats, e.g. 'text/csv'.")

@@ -22,6 +22,7 @@ from worker.models import (
     ReceivedEvent,
     Work,
 )
+from worker.works.render_notes import shown_notes
 from worker.works.service import get_work
 
 #: The state shown for a DOI that no registrar of ours holds (the Work carried it).
@@ -78,6 +79,8 @@ def _placement(p: OrcidPlacement) -> dict[str, Any]:
         "blocked": _placement_blocked(p),
         "placed_at": _iso(p.placed_at),
         "updated_at": _iso(p.updated_at),
+        # What ORCID's work could not hold of the Work last rendered (issue 16).
+        "notes": shown_notes(p),
     }
 
 

@@ -40,6 +40,7 @@ from worker.db import enqueue_after_commit
 from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
+from worker.metadata.render.orcid_json import orcid_truncations
 from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Visibility, Work
 from worker.orcid import family, repository
 from worker.orcid import payload as render
@@ -50,6 +51,7 @@ from worker.orcid.payload import DoiReadiness
 from worker.orcid.recipients import tell_work
 from worker.orcid.result import Result
 from worker.orcid.revocation import handle_revoked, revoke_locally, revoked_reason
+from worker.works.render_notes import record_render_notes
 from worker.works.trigger import Trigger
 
 if TYPE_CHECKING:
@@ -529,6 +531,10 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
             mark_failed(session, deps.settings, row, f"cannot render the ORCID work: {exc}")
             return Result("failed: cannot render", failed=True)
         digest = render.digest(body)
+        record_render_notes(
+            row, "orcid-json", digest, lambda: render.metadata_work(work),
+            extra=orcid_truncations, orcid=row.orcid, work_id=row.work_id,
+        )  # fmt: skip
         if row.put_code is not None and row.confirmed_hash == digest and not row.in_doubt:
             row.state = PlacementState.PLACED
             row.last_error = None

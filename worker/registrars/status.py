@@ -14,6 +14,7 @@ from worker.models import (
     DuplicateCheck,
     Registrar,
 )
+from worker.works.render_notes import shown_notes
 
 #: Deposits shown per DOI (newest first).
 DEPOSITS_SHOWN = 5
@@ -57,6 +58,8 @@ def describe(reg: DoiRegistration) -> dict[str, Any]:
         "confirmed_at": _iso(reg.confirmed_at),
         "reconciled_at": _iso(reg.reconciled_at),
         "updated_at": _iso(reg.updated_at),
+        # What the registrar's format could not hold of the Work last sent (issue 16).
+        "notes": shown_notes(reg),
     }
     if reg.registrar is Registrar.CROSSREF:
         records = sorted(reg.deposit_records, key=lambda r: r.id, reverse=True)

@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
+from pydantic import ValidationError
 
 from worker.metadata.adapters.common import (
     build_work,
@@ -18,6 +19,7 @@ from worker.metadata.adapters.common import (
 from worker.metadata.errors import InputError
 from worker.metadata.render.crossref_parts import INTER_RELATIONS, INTRA_RELATIONS
 from worker.metadata.types import FROM_CROSSREF_REST, OWN_ISBN_TYPES, WorkType
+from worker.metadata.work import Review
 
 if TYPE_CHECKING:
     from worker.metadata.work import Work
@@ -34,7 +36,8 @@ _HANDLED = {
     "issn-type", "ISBN", "isbn-type", "volume", "issue", "page", "publisher", "issued",
     "published", "published-print", "published-online", "posted", "approved", "author",
     "editor", "translator", "chair", "type", "subtype", "abstract", "language", "license",
-    "funder", "subject", "relation", "event", "original-title", "short-title", *_ROLES,
+    "funder", "subject", "relation", "event", "original-title", "short-title", "review",
+    *_ROLES,
 }  # fmt: skip
 _IGNORED = {
     "indexed", "reference-count", "references-count", "is-referenced-by-count", "source",
@@ -87,6 +90,7 @@ def crossref_message_to_work(data: Any) -> tuple[Work, list[str]]:
         "alternative_titles": _alternative_titles(data),
         "funding": _funding(data.get("funder") or []),
         "related_identifiers": _relations(data.get("relation") or {}, problems),
+        "review": _review(data.get("review"), problems),
     }
     _further_isbns(work, data)
     clean = {key: value for key, value in work.items() if value not in (None, [], {})}
@@ -286,6 +290,37 @@ def _funding(funders: list[dict[str, Any]]) -> list[dict[str, Any]]:
         awards = [a for a in funder.get("award") or [] if isinstance(a, str) and a.strip()]
         funding += [{**base, "award_number": award} for award in awards] or [base]
     return funding
+
+
+#: Crossref REST ``review`` keys → the Work's ``review`` fields.
+_REVIEW_KEYS = {
+    "stage": "stage",
+    "type": "type",
+    "recommendation": "recommendation",
+    "revision-round": "revision_round",
+}
+
+
+def _review(value: Any, problems: list[str]) -> dict[str, Any] | None:
+    """A peer review's ``review`` object (stage, type, recommendation, revision-round); a
+    value outside Crossref's vocabulary is a problem line, not a silent drop."""
+    if not isinstance(value, dict):
+        return None
+    review: dict[str, Any] = {}
+    for key, field in _REVIEW_KEYS.items():
+        item = value.get(key)
+        if item in (None, ""):
+            continue
+        try:
+            Review.model_validate({field: item})
+        except ValidationError:
+            problems.append(f"review.{key}: {item!r} not represented")
+            continue
+        review[field] = int(item) if field == "revision_round" else item
+    problems.extend(
+        f"review.{key}: not represented" for key in sorted(set(value) - set(_REVIEW_KEYS))
+    )
+    return review or None
 
 
 def _relations(relations: dict[str, Any], problems: list[str]) -> list[dict[str, Any]]:

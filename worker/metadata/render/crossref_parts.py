@@ -201,23 +201,26 @@ def isbn_or_none(parent: etree._Element, work: Work) -> None:
         sub(parent, "noisbn", reason="monograph")
 
 
-def programs(parent: etree._Element, work: Work, *, relations: bool = True) -> None:
-    """fr:program (funding), ai:program (licence) and, if ``relations``, rel:program."""
-    if work.funding:
+def programs(
+    parent: etree._Element, work: Work, *, relations: bool = True, funding: bool = True
+) -> None:
+    """fr:program (funding, if ``funding``), ai:program (licence) and, if ``relations``,
+    rel:program."""
+    if funding and work.funding:
         program = sub(parent, f"{{{FR}}}program", name="fundref")
-        for funding in work.funding:
+        for award in work.funding:
             group = sub(program, f"{{{FR}}}assertion", name="fundgroup")
-            funder = sub(group, f"{{{FR}}}assertion", funding.funder_name, name="funder_name")
+            funder = sub(group, f"{{{FR}}}assertion", award.funder_name, name="funder_name")
             # 5.3.1 has no ROR assertion: only Crossref Funder IDs travel as identifiers.
-            if funding.funder_id and funder_id_kind(funding.funder_id) == "doi":
+            if award.funder_id and funder_id_kind(award.funder_id) == "doi":
                 sub(
                     funder,
                     f"{{{FR}}}assertion",
-                    doi_url(funding.funder_id),
+                    doi_url(award.funder_id),
                     name="funder_identifier",
                 )
-            if funding.award_number:
-                sub(group, f"{{{FR}}}assertion", funding.award_number, name="award_number")
+            if award.award_number:
+                sub(group, f"{{{FR}}}assertion", award.award_number, name="award_number")
     if work.license:
         program = sub(parent, f"{{{AI}}}program", name="AccessIndicators")
         sub(program, f"{{{AI}}}license_ref", work.license.url)

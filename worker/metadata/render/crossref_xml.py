@@ -10,6 +10,12 @@ Requirements (MissingFields names each missing one):
   ``publication_date``;
 - dissertation: ``publication_date`` (approval date), ``publisher`` (the degree-granting
   institution), an author;
+- reference-book: as a book (``book_type="reference"``);
+- peer-review: ``publication_date`` with month and day (the review date), ``review.stage``,
+  ``review.type`` and the reviewed work's DOI (a related identifier of relation type Reviews);
+- component: the parent's DOI (a related identifier of relation type IsPartOf, IsReferencedBy,
+  IsRequiredBy or IsTranslationOf: Crossref's ``parent_relation``), deposited as an
+  ``<sa_component>`` (a component registered after its parent);
 - report: ``publication_date``; preprint, working paper, poster, presentation, other
   (posted_content): ``publication_date`` (posted date);
 - dataset, software (database/dataset): nothing more; the database title is
@@ -50,6 +56,16 @@ BODY_ELEMENT = {
     "book_chapter": "book",
     "conference_paper": "conference",
     "dissertation": "dissertation",
+    "peer_review": "peer_review",
+    "sa_component": "sa_component",
+}
+
+#: DataCite relationType → Crossref ``component/@parent_relation`` (the parent's DOI).
+PARENT_RELATIONS = {
+    "IsPartOf": "isPartOf",
+    "IsReferencedBy": "isReferencedBy",
+    "IsRequiredBy": "isRequiredBy",
+    "IsTranslationOf": "isTranslationOf",
 }
 
 
@@ -77,6 +93,27 @@ NOT_AT_CROSSREF = {
 }
 
 
+def reviewed_doi(work: Work) -> str | None:
+    """The DOI a peer review reviews (its first DOI related by Reviews)."""
+    return next(
+        (
+            rel.identifier
+            for rel in work.related_identifiers
+            if rel.relation_type == "Reviews" and rel.identifier_type == "DOI"
+        ),
+        None,
+    )
+
+
+def component_parent(work: Work) -> tuple[str, str] | None:
+    """(parent DOI, Crossref parent_relation) of a component, from its first DOI related by
+    one of ``PARENT_RELATIONS``."""
+    for rel in work.related_identifiers:
+        if rel.identifier_type == "DOI" and rel.relation_type in PARENT_RELATIONS:
+            return rel.identifier, PARENT_RELATIONS[rel.relation_type]
+    return None
+
+
 def check_crossref(work: Work) -> None:
     """MissingFields, then Unrepresentable, unless ``work`` can be deposited at Crossref."""
     if work.resource_type_general in NOT_AT_CROSSREF:
@@ -85,7 +122,7 @@ def check_crossref(work: Work) -> None:
     kind = crossref_kind(work)
     container = work.container
     checks: list[tuple[str, object]] = [("doi", work.doi), ("url", work.url)]
-    if kind != "dataset":
+    if kind not in ("dataset", "sa_component"):
         checks.append(("publication_date", work.publication_date))
     if kind in ("journal_article", "book_chapter", "conference_paper"):
         checks.append(("container.title", container.title if container else None))
@@ -95,6 +132,13 @@ def check_crossref(work: Work) -> None:
         checks.append(("event.name", work.event.name if work.event else None))
     if kind == "dissertation":
         checks.append(("contributors", p.deposited(work.contributors)))
+    if kind == "peer_review":
+        review = work.review
+        checks.append(("review.stage", review.stage if review else None))
+        checks.append(("review.type", review.type if review else None))
+        checks.append(("related_identifiers[relation_type=Reviews]", reviewed_doi(work)))
+    if kind == "sa_component":
+        checks.append(("related_identifiers[relation_type=IsPartOf]", component_parent(work)))
     require(p.TARGET, checks)
     problems = _limit_problems(work, kind)
     if problems:
@@ -122,8 +166,10 @@ def _limit_problems(work: Work, kind: str) -> list[tuple[str, str]]:
     limit("publisher", work.publisher, 1024 if kind == "dissertation" else 255)
     if work.license:
         limit("license.url", work.license.url, 2048, 10)
-    if kind != "dataset" or work.publication_date:
+    if kind not in ("dataset", "sa_component") or work.publication_date:
         _year(problems, "publication_date", work.publication_date)
+    if kind == "peer_review" and work.publication_date and len(work.publication_date) != 10:
+        problems.append(("publication_date", "Crossref's review_date needs year, month and day"))
     for index, contributor in enumerate(work.contributors):
         if ROLES[contributor.role].crossref is not None:
             problems += p.name_problems(f"contributors[{index}]", contributor)
@@ -404,6 +450,45 @@ def _dissertation(body: etree._Element, work: Work, stamp: int | None) -> None:
     p.doi_data(thesis, work, stamp)
 
 
+def _peer_review(body: etree._Element, work: Work, stamp: int | None) -> None:
+    review = work.review
+    assert review is not None  # noqa: S101 - narrows a type, holds by construction
+    assert work.publication_date is not None  # noqa: S101 - narrows a type, holds by construction
+    attrs: dict[str, str] = {"stage": review.stage or "", "type": review.type or ""}
+    if review.recommendation:
+        attrs["recommendation"] = review.recommendation
+    if review.revision_round is not None:
+        attrs["revision-round"] = str(review.revision_round)
+    element = p.sub(body, "peer_review", **attrs, **p.language(work))
+    p.contributors(element, p.deposited(work.contributors))
+    p.titles(element, work.title, work.subtitle)
+    p.date(element, "review_date", work.publication_date, media_type=None)
+    # <peer_review> has no funding or abstract; rel:program (required) carries the Reviews
+    # relation to the reviewed work with every other relation.
+    p.programs(element, work, funding=False)
+    p.doi_data(element, work, stamp)
+
+
+def _component(body: etree._Element, work: Work, stamp: int | None) -> None:
+    parent = component_parent(work)
+    assert parent is not None  # noqa: S101 - narrows a type, holds by construction
+    parent_doi, relation = parent
+    holder = p.sub(body, "sa_component", parent_doi=parent_doi)
+    component = p.sub(
+        p.sub(holder, "component_list"), "component", parent_relation=relation,
+        **p.language(work),
+    )  # fmt: skip
+    p.titles(component, work.title, work.subtitle)
+    p.contributors(component, p.deposited(work.contributors))
+    if work.publication_date:
+        p.date(component, "publication_date", work.publication_date)
+    if work.abstract:
+        p.sub(component, "description", " ".join(work.abstract.split()), **p.language(work))
+    # A component takes a licence (ai:program) but neither funding nor relations.
+    p.programs(component, work, funding=False, relations=False)
+    p.doi_data(component, work, stamp)
+
+
 _BUILDERS: dict[str, Callable[[etree._Element, Work, int | None], None]] = {
     "journal_article": _journal_article,
     "posted_content": _posted_content,
@@ -413,4 +498,6 @@ _BUILDERS: dict[str, Callable[[etree._Element, Work, int | None], None]] = {
     "book_chapter": _book_chapter,
     "conference_paper": _conference_paper,
     "dissertation": _dissertation,
+    "peer_review": _peer_review,
+    "sa_component": _component,
 }

@@ -73,6 +73,9 @@ CROSSREF_TYPE_FILTER: dict[str, str | None] = {
     WorkType.POSTER: "posted-content",
     WorkType.PRESENTATION: "posted-content",
     WorkType.OTHER: "other",
+    WorkType.REFERENCE_BOOK: "reference-book",
+    WorkType.PEER_REVIEW: "peer-review",
+    WorkType.COMPONENT: "component",
 }
 
 #: ``select``: only what a hit needs (full records carry reference lists); every name is one

@@ -71,6 +71,7 @@ from worker.registrars.crossref.client import (
 )
 from worker.registrars.deps import RegistrarDeps
 from worker.registrars.repository import ACCEPTED, OPEN
+from worker.works.render_notes import record_render_notes
 
 log = get_logger(__name__)
 
@@ -243,6 +244,7 @@ def _prepare(
                 intent=want.intent,
             )
         )
+        record_render_notes(reg, "crossref-xml", want.hash, want.model, doi=reg.doi)
         reg.last_timestamp = stamp
         reg.open_deposit_id = deposit.id
         reg.next_attempt_at = None

@@ -25,6 +25,7 @@ from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
 from worker.metadata.hashing import payload_hash
 from worker.metadata.render.datacite_json import render_datacite_attributes
+from worker.metadata.work import Work as MetaWork
 from worker.models import DoiRegistration, DoiState, DuplicateCheck, TargetState, Work
 from worker.registrars.accounts import UnknownAccount
 from worker.registrars.common import (
@@ -44,6 +45,7 @@ from worker.registrars.datacite.client import (
 )
 from worker.registrars.deps import RegistrarDeps
 from worker.registrars.repository import lock_registration
+from worker.works.render_notes import record_render_notes
 
 log = get_logger(__name__)
 
@@ -55,6 +57,7 @@ class Desired:
     attributes: dict[str, Any]
     target: DoiState  # FINDABLE, REGISTERED or WITHDRAWN (hidden)
     hash: str
+    model: MetaWork | None = None  # the Work rendered (None for a withdrawal)
 
     def event(self, current: DoiState) -> DataCiteEvent:
         """The DataCite event that moves the DOI from ``current`` to the target."""
@@ -67,18 +70,20 @@ class Desired:
 
 def desired(work: Work, doi: str, target_state: TargetState) -> Desired:
     """The request for ``work`` as stored now; MetadataError names what DataCite would miss."""
+    model: MetaWork | None = None
     if work.withdrawn_at is not None:
         # Hidden; the landing page moves to the tombstone when the emitting system names one.
         attributes: dict[str, Any] = {"url": work.tombstone_url} if work.tombstone_url else {}
         target = DoiState.WITHDRAWN
     else:
-        attributes = render_datacite_attributes(work_model(work, doi))
+        model = work_model(work, doi)
+        attributes = render_datacite_attributes(model)
         target = (
             DoiState.REGISTERED if target_state is TargetState.REGISTERED else DoiState.FINDABLE
         )
     # The state's word in the hash, as before it was typed: a hash once confirmed stays equal.
     digest = payload_hash({"attributes": attributes, "target": target.value})
-    return Desired(attributes, target, digest)
+    return Desired(attributes, target, digest, model)
 
 
 def sync_registration(
@@ -107,6 +112,8 @@ def sync_registration(
             failed_hash=reg.pending_hash,
         )
         return None
+    if want.model is not None:
+        record_render_notes(reg, "datacite-json", want.hash, want.model, doi=reg.doi)
     if want.hash == reg.confirmed_hash and reg.state in (
         DoiState.FINDABLE,
         DoiState.REGISTERED,
