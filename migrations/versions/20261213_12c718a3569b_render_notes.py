@@ -2,7 +2,7 @@
 last sent, kept on the registration and the placement row for the status API
 
 Revision ID: 12c718a3569b
-Revises: d1e887fd5baa
+Revises: 161c28ed1d9d
 Create Date: 2026-12-13 14:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "12c718a3569b"
-down_revision: str | None = "d1e887fd5baa"
+down_revision: str | None = "161c28ed1d9d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
