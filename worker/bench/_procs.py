@@ -10,26 +10,25 @@ scenario, and ``PIDSYNC_BENCH_REDIS_URL`` (default the tests' Redis, database 15
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psutil
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-CLIENT = "bench"
-SECRET = "bench-intake-secret"  # noqa: S105 - the benchmark tenant's, known to the sandbox only
-SOURCE = "https://cris.bench.example.edu"
+from worker.bench import stack
+from worker.bench.stack import CLIENT, SECRET, SOURCE, free_port, stop_process
+
+__all__ = ["CLIENT", "SECRET", "SOURCE", "free_port"]
+
 DEFAULT_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -47,23 +46,6 @@ def redis_url() -> str:
     return base.rstrip("/") + "/15"
 
 
-def fresh_database(name: str) -> str:
-    """Drop and create ``name`` under the admin URL, migrated to head; its SQLAlchemy URL."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    from worker.migrate import upgrade
-
-    admin = make_url(admin_url())
-    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    return url
-
-
 def libpq(database_url: str) -> str:
     """The SQLAlchemy URL as a libpq DSN (for psycopg directly)."""
     from sqlalchemy.engine import make_url
@@ -75,13 +57,6 @@ def flush_redis(url: str) -> None:
     import redis
 
     redis.Redis.from_url(url).flushdb()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.2) -> float:
@@ -133,26 +108,15 @@ class Proc:
         return total
 
     def stop(self) -> None:
-        if self.popen.poll() is not None:
-            return
-        os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
+        stop_process(self.popen)
 
 
 def spawn(name: str, command: list[str], env: dict[str, str], *, pipe: bool = False) -> Proc:
-    popen = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-        command,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,  # its own process group: stopped as one, dramatiq's forks too
-        stdout=subprocess.PIPE if pipe else subprocess.DEVNULL,
-        text=True,
+    """A child started as :func:`worker.bench.stack.spawn` starts every one, its output dropped
+    unless ``pipe``."""
+    return Proc(
+        name, stack.spawn(command, env, stdout=subprocess.PIPE if pipe else subprocess.DEVNULL)
     )
-    return Proc(name, popen)
 
 
 def environment(
@@ -179,8 +143,7 @@ class Sandbox:
     """``pidsync sandbox`` in a child process, driven through its control API."""
 
     def __init__(self, *options: str) -> None:
-        command = [sys.executable, "-m", "worker.cli", "sandbox", "--port", "0", "--json"]
-        self.proc = spawn("sandbox", [*command, *options], dict(os.environ), pipe=True)
+        self.proc = spawn("sandbox", stack.sandbox_command(*options), dict(os.environ), pipe=True)
         assert self.proc.popen.stdout is not None  # noqa: S101 - pipe=True
         line = self.proc.popen.stdout.readline()
         if not line:
@@ -223,17 +186,7 @@ class Sandbox:
 
 def start_web(env: dict[str, str]) -> tuple[Proc, str]:
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "worker.cli",
-        "web",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    proc = spawn("web", command, env)
+    proc = spawn("web", stack.web_command(port), env)
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -248,10 +201,11 @@ def start_web(env: dict[str, str]) -> tuple[Proc, str]:
     return proc, url
 
 
-def start_workers(env: dict[str, str], processes: int, threads: int) -> Proc:
-    """dramatiq worker processes for every actor (what ``pidsync worker`` runs)."""
+def start_workers(env: dict[str, str], processes: int, threads: int, *modules: str) -> Proc:
+    """dramatiq worker processes for every actor (what ``pidsync worker`` runs), each also
+    importing ``modules`` (the scale scenario's SQL probe)."""
     command = [
-        sys.executable, "-m", "dramatiq", "worker.entrypoint", "worker.actors",
+        sys.executable, "-m", "dramatiq", "worker.entrypoint", "worker.actors", *modules,
         "--processes", str(processes), "--threads", str(threads), "--queues", "pidsync",
     ]  # fmt: skip
     proc = spawn("worker", command, env)
@@ -267,6 +221,40 @@ def start_workers(env: dict[str, str], processes: int, threads: int) -> Proc:
 
 def start_scheduler(env: dict[str, str]) -> Proc:
     return spawn("scheduler", [sys.executable, "-m", "worker.cli", "scheduler"], env)
+
+
+@dataclass
+class Scenario:
+    """What every child-process scenario runs on: a sandbox, a fresh database, a flushed Redis
+    and ``pidsync web``; further children go into ``procs`` and are stopped with the rest."""
+
+    sandbox: Sandbox
+    database_url: str
+    redis: str
+    env: dict[str, str]
+    web: Proc
+    url: str
+    procs: list[Proc]
+
+
+@contextlib.contextmanager
+def scenario(name: str, sandbox_options: tuple[str, ...], **settings: str) -> Iterator[Scenario]:
+    """Start the sandbox (``sandbox_options``), database ``pidsync_bench_<name>``, Redis and the
+    web process (pidsync ``settings`` on top of the bench's); every child stopped on exit, the
+    last started first, even when starting one of them failed."""
+    sandbox = Sandbox(*sandbox_options)
+    procs: list[Proc] = [sandbox.proc]
+    try:
+        database_url = stack.fresh_database(admin_url(), f"pidsync_bench_{name}")
+        redis = redis_url()
+        flush_redis(redis)
+        env = environment(sandbox.info, database_url, redis, **settings)
+        web, url = start_web(env)
+        procs.append(web)
+        yield Scenario(sandbox, database_url, redis, env, web, url, procs)
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
 
 
 # --- load ---------------------------------------------------------------------------------------

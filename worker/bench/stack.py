@@ -72,11 +72,40 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 30.0) -> None:
         process.wait()
 
 
-def _spawn(command: list[str], env: dict[str, str], *, stdout: Any = None) -> subprocess.Popen[Any]:
-    # Our own interpreter and modules; a session of its own so the whole tree can be stopped.
+def spawn(command: list[str], env: dict[str, str], *, stdout: Any = None) -> subprocess.Popen[Any]:
+    """The one way a bench starts a child: our own interpreter and modules, in a session of its
+    own (so the whole tree, dramatiq's forks too, is stopped as one by :func:`stop_process`)."""
     return subprocess.Popen(  # noqa: S603
         command, env=env, stdout=stdout, start_new_session=True, text=True
     )
+
+
+def sandbox_command(*options: str) -> list[str]:
+    """``pidsync sandbox`` on a free port, printing its JSON info line first."""
+    command = [sys.executable, "-m", "worker.cli", "sandbox", "--port", "0", "--json"]
+    return [*command, *options]
+
+
+def web_command(port: int) -> list[str]:
+    """``pidsync web`` on ``port`` of the loopback interface."""
+    return [sys.executable, "-m", "worker.cli", "web", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    """Drop and create ``name`` under the admin URL, migrated to head; its SQLAlchemy URL."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from worker.migrate import upgrade
+
+    admin = make_url(admin_url)
+    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    return url
 
 
 @dataclass
@@ -145,7 +174,9 @@ class Stack(contextlib.ExitStack):
         embedded_redis = ""
         if not admin:
             admin, embedded_redis = self._embedded()
-        self.database_url = self._fresh_database(admin)
+        self.database_url = fresh_database(
+            admin, "pidsync_bench_" + self.scenario.replace("-", "_")
+        )
         if shutil.which("redis-server"):
             self.redis_url = self._private_redis()
         else:
@@ -160,7 +191,7 @@ class Stack(contextlib.ExitStack):
     def _embedded(self) -> tuple[str, str]:
         command = [sys.executable, "-m", "worker.embedded", "serve", "--admin"]
         command += ["--data-dir", str(self.tmp / "embedded")]
-        process = _spawn(command, dict(os.environ), stdout=subprocess.PIPE)
+        process = spawn(command, dict(os.environ), stdout=subprocess.PIPE)
         self.callback(stop_process, process)
         assert process.stdout is not None  # noqa: S101 - stdout=PIPE above
         line = process.stdout.readline().split()
@@ -168,29 +199,13 @@ class Stack(contextlib.ExitStack):
             raise StackError("the embedded PostgreSQL/Redis did not start")
         return line[0], line[1]
 
-    def _fresh_database(self, admin_url: str) -> str:
-        import psycopg
-        from sqlalchemy.engine import make_url
-
-        from worker.migrate import upgrade
-
-        name = "pidsync_bench_" + self.scenario.replace("-", "_")
-        admin = make_url(admin_url)
-        dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = admin.set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
-        return url
-
     def _private_redis(self) -> str:
         import redis
 
         port = free_port()
         command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no"]
-        process = _spawn(command, dict(os.environ), stdout=subprocess.DEVNULL)
+        process = spawn(command, dict(os.environ), stdout=subprocess.DEVNULL)
         self.callback(stop_process, process)
         url = f"redis://127.0.0.1:{port}/0"
         _wait("redis-server", lambda: redis.Redis.from_url(url).ping(), 10, process)
@@ -202,10 +217,11 @@ class Stack(contextlib.ExitStack):
         self, *, orcid_rate: float = 0, orcid_burst: int = 40, datacite_limit: int = 0
     ) -> Sandbox:
         """The sandbox, rate limits as given (0: none), no latency or faults."""
-        command = [sys.executable, "-m", "worker.cli", "sandbox", "--port", "0", "--json"]
-        command += ["--orcid-rate", str(orcid_rate), "--orcid-burst", str(orcid_burst)]
-        command += ["--datacite-limit", str(datacite_limit), "--crossref-api-limit", "0"]
-        process = _spawn(command, dict(os.environ), stdout=subprocess.PIPE)
+        command = sandbox_command(
+            "--orcid-rate", str(orcid_rate), "--orcid-burst", str(orcid_burst),
+            "--datacite-limit", str(datacite_limit), "--crossref-api-limit", "0",
+        )  # fmt: skip
+        process = spawn(command, dict(os.environ), stdout=subprocess.PIPE)
         self.callback(stop_process, process)
         out: IO[str] | None = process.stdout
         line = out.readline() if out is not None else ""
@@ -242,8 +258,7 @@ class Stack(contextlib.ExitStack):
     def web(self, env: dict[str, str]) -> str:
         """``pidsync web`` on a free port; its base URL once /healthz answers."""
         port = free_port()
-        command = [sys.executable, "-m", "worker.cli", "web", "--host", "127.0.0.1"]
-        process = _spawn([*command, "--port", str(port)], env)
+        process = spawn(web_command(port), env)
         self.callback(stop_process, process)
         self.web_pid = process.pid
         url = f"http://127.0.0.1:{port}"
@@ -254,7 +269,7 @@ class Stack(contextlib.ExitStack):
         """``pidsync worker`` (dramatiq: ``processes`` x ``threads``)."""
         command = [sys.executable, "-m", "worker.cli", "worker"]
         command += ["--processes", str(processes), "--threads", str(threads)]
-        process = _spawn(command, env)
+        process = spawn(command, env)
         self.callback(stop_process, process)
         return process
 
