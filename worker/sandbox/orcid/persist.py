@@ -25,19 +25,23 @@ from worker.sandbox.orcid.store import (
 )
 
 
+def _external_ids(item: Work | Activity) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": ext.get("external-id-type"),
+            "value": ext.get("external-id-value"),
+            "relationship": ext.get("external-id-relationship"),
+        }
+        for ext in item.external_ids()
+    ]
+
+
 def _work(work: Work) -> dict[str, Any]:
     return {
         "put_code": work.put_code,
         "source_client_id": work.source_client_id,
         "source_name": work.source_name,
-        "external_ids": [
-            {
-                "type": ext.get("external-id-type"),
-                "value": ext.get("external-id-value"),
-                "relationship": ext.get("external-id-relationship"),
-            }
-            for ext in work.external_ids()
-        ],
+        "external_ids": _external_ids(work),
         "title": work.title,
         "type": work.body.get("type"),
         "visibility": work.visibility,
@@ -53,14 +57,7 @@ def _activity(item: Activity) -> dict[str, Any]:
         "section": item.section,
         "source_client_id": item.source_client_id,
         "source_name": item.source_name,
-        "external_ids": [
-            {
-                "type": ext.get("external-id-type"),
-                "value": ext.get("external-id-value"),
-                "relationship": ext.get("external-id-relationship"),
-            }
-            for ext in item.external_ids()
-        ],
+        "external_ids": _external_ids(item),
         "visibility": item.visibility,
         "created_ms": item.created_ms,
         "modified_ms": item.modified_ms,
