@@ -25,9 +25,9 @@ import psutil
 import requests
 
 from worker.bench import stack
-from worker.bench.stack import CLIENT, SECRET, SOURCE, free_port, stop_process
+from worker.bench.stack import CLIENT, SECRET, SOURCE, stop_process
 
-__all__ = ["CLIENT", "SECRET", "SOURCE", "free_port"]
+__all__ = ["CLIENT"]  # the scenarios seed rows as the bench client
 
 DEFAULT_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -139,45 +139,19 @@ def environment(
     return env
 
 
-class Sandbox:
-    """``pidsync sandbox`` in a child process, driven through its control API."""
+class Sandbox(stack.Sandbox):
+    """``pidsync sandbox`` in a child process (a :class:`Proc`: its CPU time is read), driven
+    through its control API as :class:`worker.bench.stack.Sandbox` drives it."""
 
     def __init__(self, *options: str) -> None:
-        self.proc = spawn("sandbox", stack.sandbox_command(*options), dict(os.environ), pipe=True)
-        assert self.proc.popen.stdout is not None  # noqa: S101 - pipe=True
-        line = self.proc.popen.stdout.readline()
+        proc = spawn("sandbox", stack.sandbox_command(*options), dict(os.environ), pipe=True)
+        assert proc.popen.stdout is not None  # noqa: S101 - pipe=True
+        line = proc.popen.stdout.readline()
         if not line:
+            proc.stop()
             raise SystemExit("bench: the sandbox did not start")
-        self.info: dict[str, Any] = json.loads(line)
-        self.http = requests.Session()
-
-    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        answer = self.http.request(method, self.info["control_url"] + path, json=body, timeout=120)
-        answer.raise_for_status()
-        return answer.json() if answer.content else None
-
-    def state(self) -> dict[str, Any]:
-        state: dict[str, Any] = self.control("GET", "/state")
-        return state
-
-    def faults(self, service: str, **settings: float) -> None:
-        self.control("POST", "/faults", {"service": service, **settings})
-
-    def limits(self, **limits: dict[str, float]) -> None:
-        self.control("POST", "/limits", dict(limits))
-
-    def add_researcher(self, given: str, family: str) -> str:
-        body = {"given_names": given, "family_name": family}
-        orcid: str = self.control("POST", "/orcid/researchers", body)["orcid"]
-        return orcid
-
-    def issue_token(self, orcid: str) -> dict[str, Any]:
-        body = {
-            "client_id": self.info["orcid_client_id"],
-            "scope": "/activities/update /read-limited",
-        }
-        token: dict[str, Any] = self.control("POST", f"/orcid/researchers/{orcid}/tokens", body)
-        return token
+        super().__init__(proc.popen, json.loads(line))
+        self.proc = proc
 
     def stop(self) -> None:
         self.http.close()
@@ -185,20 +159,8 @@ class Sandbox:
 
 
 def start_web(env: dict[str, str]) -> tuple[Proc, str]:
-    port = free_port()
-    proc = spawn("web", stack.web_command(port), env)
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if proc.popen.poll() is not None:
-            raise SystemExit("bench: the web process exited at start")
-        try:
-            return requests.get(f"{url}/healthz", timeout=2).ok
-        except requests.ConnectionError:
-            return False
-
-    wait_until(up, 60, "the web process answering /healthz", every=0.1)
-    return proc, url
+    popen, url = stack.start_web(env, stdout=subprocess.DEVNULL)
+    return Proc("web", popen), url
 
 
 def start_workers(env: dict[str, str], processes: int, threads: int, *modules: str) -> Proc:

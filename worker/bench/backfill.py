@@ -80,7 +80,7 @@ def run(quick: bool) -> dict[str, Any]:
     n = 200 if quick else 1000
     with _procs.scenario("backfill", ("--orcid-rate", "24", "--orcid-burst", "40")) as stage:
         sandbox, database_url, url = stage.sandbox, stage.database_url, stage.url
-        sandbox.faults("orcid", latency_ms=LATENCY_MS)
+        sandbox.set_faults("orcid", latency_ms=LATENCY_MS)
         stage.procs.append(_procs.start_workers(stage.env, processes=2, threads=4))
 
         # Bulk: the works wait for consent, then the grant arrives.

@@ -80,7 +80,7 @@ def run(quick: bool) -> dict[str, Any]:
     n = 50 if quick else 500
     with _procs.scenario("peer", ("--datacite-limit", "3000")) as stage:
         sandbox, database_url, url = stage.sandbox, stage.database_url, stage.url
-        sandbox.faults("datacite", latency_ms=LATENCY_MS)
+        sandbox.set_faults("datacite", latency_ms=LATENCY_MS)
         stage.procs.append(
             _procs.start_workers(stage.env, processes=2, threads=4)
         )  # `pidsync worker`

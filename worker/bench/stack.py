@@ -91,6 +91,20 @@ def web_command(port: int) -> list[str]:
     return [sys.executable, "-m", "worker.cli", "web", "--host", "127.0.0.1", "--port", str(port)]
 
 
+def start_web(env: dict[str, str], *, stdout: Any = None) -> tuple[subprocess.Popen[Any], str]:
+    """``pidsync web`` on a free port: the process and its base URL once /healthz answers (the
+    process stopped when it never does)."""
+    port = free_port()
+    process = spawn(web_command(port), env, stdout=stdout)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait("pidsync web", lambda: requests.get(url + "/healthz", timeout=2).ok, 60, process)
+    except BaseException:
+        stop_process(process)
+        raise
+    return process, url
+
+
 def fresh_database(admin_url: str, name: str) -> str:
     """Drop and create ``name`` under the admin URL, migrated to head; its SQLAlchemy URL."""
     import psycopg
@@ -130,6 +144,21 @@ class Sandbox:
     def state(self) -> dict[str, Any]:
         state: dict[str, Any] = self.control("GET", "/state")
         return state
+
+    def add_researcher(self, given: str, family: str) -> str:
+        """A new ORCID record; its iD."""
+        body = {"given_names": given, "family_name": family}
+        orcid: str = self.control("POST", "/orcid/researchers", body)["orcid"]
+        return orcid
+
+    def issue_token(self, orcid: str) -> dict[str, Any]:
+        """The researcher's consent to the sandbox's member client: ORCID's token answer."""
+        body = {
+            "client_id": self.info["orcid_client_id"],
+            "scope": "/activities/update /read-limited",
+        }
+        token: dict[str, Any] = self.control("POST", f"/orcid/researchers/{orcid}/tokens", body)
+        return token
 
     def requests_to(self, service: str) -> dict[str, Any]:
         """``{"total", "rate_limited", "by_status"}`` for one simulated service."""
@@ -257,12 +286,9 @@ class Stack(contextlib.ExitStack):
 
     def web(self, env: dict[str, str]) -> str:
         """``pidsync web`` on a free port; its base URL once /healthz answers."""
-        port = free_port()
-        process = spawn(web_command(port), env)
+        process, url = start_web(env)
         self.callback(stop_process, process)
         self.web_pid = process.pid
-        url = f"http://127.0.0.1:{port}"
-        _wait("pidsync web", lambda: requests.get(url + "/healthz", timeout=2).ok, 60, process)
         return url
 
     def workers(self, env: dict[str, str], processes: int, threads: int) -> subprocess.Popen[str]:
