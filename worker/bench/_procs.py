@@ -24,7 +24,7 @@ from typing import Any
 import psutil
 import requests
 
-from worker.bench import stack
+from worker.bench import measure, stack
 from worker.bench.stack import CLIENT, SECRET, SOURCE, stop_process
 
 __all__ = ["CLIENT"]  # the scenarios seed rows as the bench client
@@ -60,13 +60,12 @@ def flush_redis(url: str) -> None:
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.2) -> float:
-    """Seconds until ``check()`` held; SystemExit naming ``what`` after ``timeout``."""
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > timeout:
-            raise SystemExit(f"bench: {what} did not happen within {timeout:.0f}s")
-        time.sleep(every)
-    return time.monotonic() - started
+    """Seconds until ``check()`` held (:func:`worker.bench.measure.wait_until`); after
+    ``timeout`` the scenario ends with a message naming ``what``, not a traceback."""
+    try:
+        return measure.wait_until(what, check, timeout, every)
+    except TimeoutError as exc:
+        raise SystemExit(f"bench: {exc}") from None
 
 
 # --- child processes ----------------------------------------------------------------------------
@@ -88,24 +87,11 @@ class Proc:
 
     def rss_mb(self) -> dict[int, float]:
         """Resident memory of each live process of the tree, by pid."""
-        sizes = {}
-        for proc in self.tree():
-            try:
-                sizes[proc.pid] = proc.memory_info().rss / 2**20
-            except psutil.NoSuchProcess:
-                continue
-        return sizes
+        return measure.tree_rss_mb(self.popen.pid)
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the live tree (the dramatiq parent's own is near zero)."""
-        total = 0.0
-        for proc in self.tree():
-            try:
-                times = proc.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
+        return measure.tree_cpu_seconds(self.popen.pid)
 
     def stop(self) -> None:
         stop_process(self.popen)
