@@ -193,7 +193,9 @@ def scenario(name: str, sandbox_options: tuple[str, ...], **settings: str) -> It
     sandbox = Sandbox(*sandbox_options)
     procs: list[Proc] = [sandbox.proc]
     try:
-        database_url = stack.fresh_database(admin_url(), f"pidsync_bench_{name}")
+        from worker.migrate import fresh_database
+
+        database_url = fresh_database(admin_url(), f"pidsync_bench_{name}")
         redis = redis_url()
         flush_redis(redis)
         env = environment(sandbox.info, database_url, redis, **settings)

@@ -105,23 +105,6 @@ def start_web(env: dict[str, str], *, stdout: Any = None) -> tuple[subprocess.Po
     return process, url
 
 
-def fresh_database(admin_url: str, name: str) -> str:
-    """Drop and create ``name`` under the admin URL, migrated to head; its SQLAlchemy URL."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    from worker.migrate import upgrade
-
-    admin = make_url(admin_url)
-    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    return url
-
-
 @dataclass
 class Sandbox:
     """The sandbox process and its control API."""
@@ -203,6 +186,8 @@ class Stack(contextlib.ExitStack):
         embedded_redis = ""
         if not admin:
             admin, embedded_redis = self._embedded()
+        from worker.migrate import fresh_database
+
         self.database_url = fresh_database(
             admin, "pidsync_bench_" + self.scenario.replace("-", "_")
         )
