@@ -27,8 +27,8 @@ def check(database_url: str) -> None:
     command.check(alembic_config(database_url))
 
 
-def fresh_check(admin_url: str, name: str = "pidsync_migration_check") -> None:
-    """Upgrade an empty database to head and check that models and migrations agree."""
+def fresh_database(admin_url: str, name: str) -> str:
+    """Drop and create ``name`` under the admin URL, migrated to head; its SQLAlchemy URL."""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -39,7 +39,12 @@ def fresh_check(admin_url: str, name: str = "pidsync_migration_check") -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = admin.set(database=name).render_as_string(hide_password=False)
     upgrade(url)
-    check(url)
+    return url
+
+
+def fresh_check(admin_url: str, name: str = "pidsync_migration_check") -> None:
+    """Upgrade an empty database to head and check that models and migrations agree."""
+    check(fresh_database(admin_url, name))
 
 
 if __name__ == "__main__":

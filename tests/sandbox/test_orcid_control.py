@@ -18,6 +18,7 @@ from tests.sandbox.test_orcid_helpers import (
     valid_orcid,
     work,
 )
+from tests.sandbox.test_orcid_sections import affiliation, post
 from worker.sandbox.orcid import OrcidService, validation
 from worker.sandbox.service import SandboxContext
 
@@ -141,11 +142,13 @@ def test_registered_client_can_run_the_flow_and_reset_forgets_it(sandbox, info):
 
 
 def test_snapshot_restores_into_a_new_service(sandbox, info):
-    # Given a record with a work, a token, a webhook and a notification
+    # Given a record with a work, an employment, a token, a webhook and a notification
     orcid = researcher(sandbox, given_names="Ada")
     token = member_token(sandbox, orcid)
     put_code_of(post_work(info, orcid, token, work()))
+    put_code_of(post(info, orcid, token, "employment", affiliation()))
     saved = sandbox.state()["orcid"]
+    assert [a["section"] for a in saved["records"][orcid]["activities"]] == ["employment"]
 
     # When a fresh service loads it
     service = OrcidService(SandboxContext())

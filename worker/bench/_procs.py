@@ -10,26 +10,25 @@ scenario, and ``PIDSYNC_BENCH_REDIS_URL`` (default the tests' Redis, database 15
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import psutil
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-CLIENT = "bench"
-SECRET = "bench-intake-secret"  # noqa: S105 - the benchmark tenant's, known to the sandbox only
-SOURCE = "https://cris.bench.example.edu"
+from worker.bench import measure, stack
+from worker.bench.stack import CLIENT, SECRET, SOURCE, stop_process
+
+__all__ = ["CLIENT"]  # the scenarios seed rows as the bench client
+
 DEFAULT_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -47,23 +46,6 @@ def redis_url() -> str:
     return base.rstrip("/") + "/15"
 
 
-def fresh_database(name: str) -> str:
-    """Drop and create ``name`` under the admin URL, migrated to head; its SQLAlchemy URL."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    from worker.migrate import upgrade
-
-    admin = make_url(admin_url())
-    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    return url
-
-
 def libpq(database_url: str) -> str:
     """The SQLAlchemy URL as a libpq DSN (for psycopg directly)."""
     from sqlalchemy.engine import make_url
@@ -77,21 +59,13 @@ def flush_redis(url: str) -> None:
     redis.Redis.from_url(url).flushdb()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def wait_until(check: Callable[[], bool], timeout: float, what: str, every: float = 0.2) -> float:
-    """Seconds until ``check()`` held; SystemExit naming ``what`` after ``timeout``."""
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > timeout:
-            raise SystemExit(f"bench: {what} did not happen within {timeout:.0f}s")
-        time.sleep(every)
-    return time.monotonic() - started
+    """Seconds until ``check()`` held (:func:`worker.bench.measure.wait_until`); after
+    ``timeout`` the scenario ends with a message naming ``what``, not a traceback."""
+    try:
+        return measure.wait_until(what, check, timeout, every)
+    except TimeoutError as exc:
+        raise SystemExit(f"bench: {exc}") from None
 
 
 # --- child processes ----------------------------------------------------------------------------
@@ -113,46 +87,22 @@ class Proc:
 
     def rss_mb(self) -> dict[int, float]:
         """Resident memory of each live process of the tree, by pid."""
-        sizes = {}
-        for proc in self.tree():
-            try:
-                sizes[proc.pid] = proc.memory_info().rss / 2**20
-            except psutil.NoSuchProcess:
-                continue
-        return sizes
+        return measure.tree_rss_mb(self.popen.pid)
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the live tree (the dramatiq parent's own is near zero)."""
-        total = 0.0
-        for proc in self.tree():
-            try:
-                times = proc.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
+        return measure.tree_cpu_seconds(self.popen.pid)
 
     def stop(self) -> None:
-        if self.popen.poll() is not None:
-            return
-        os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
+        stop_process(self.popen)
 
 
 def spawn(name: str, command: list[str], env: dict[str, str], *, pipe: bool = False) -> Proc:
-    popen = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-        command,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,  # its own process group: stopped as one, dramatiq's forks too
-        stdout=subprocess.PIPE if pipe else subprocess.DEVNULL,
-        text=True,
+    """A child started as :func:`worker.bench.stack.spawn` starts every one, its output dropped
+    unless ``pipe``."""
+    return Proc(
+        name, stack.spawn(command, env, stdout=subprocess.PIPE if pipe else subprocess.DEVNULL)
     )
-    return Proc(name, popen)
 
 
 def environment(
@@ -175,46 +125,19 @@ def environment(
     return env
 
 
-class Sandbox:
-    """``pidsync sandbox`` in a child process, driven through its control API."""
+class Sandbox(stack.Sandbox):
+    """``pidsync sandbox`` in a child process (a :class:`Proc`: its CPU time is read), driven
+    through its control API as :class:`worker.bench.stack.Sandbox` drives it."""
 
     def __init__(self, *options: str) -> None:
-        command = [sys.executable, "-m", "worker.cli", "sandbox", "--port", "0", "--json"]
-        self.proc = spawn("sandbox", [*command, *options], dict(os.environ), pipe=True)
-        assert self.proc.popen.stdout is not None  # noqa: S101 - pipe=True
-        line = self.proc.popen.stdout.readline()
+        proc = spawn("sandbox", stack.sandbox_command(*options), dict(os.environ), pipe=True)
+        assert proc.popen.stdout is not None  # noqa: S101 - pipe=True
+        line = proc.popen.stdout.readline()
         if not line:
+            proc.stop()
             raise SystemExit("bench: the sandbox did not start")
-        self.info: dict[str, Any] = json.loads(line)
-        self.http = requests.Session()
-
-    def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        answer = self.http.request(method, self.info["control_url"] + path, json=body, timeout=120)
-        answer.raise_for_status()
-        return answer.json() if answer.content else None
-
-    def state(self) -> dict[str, Any]:
-        state: dict[str, Any] = self.control("GET", "/state")
-        return state
-
-    def faults(self, service: str, **settings: float) -> None:
-        self.control("POST", "/faults", {"service": service, **settings})
-
-    def limits(self, **limits: dict[str, float]) -> None:
-        self.control("POST", "/limits", dict(limits))
-
-    def add_researcher(self, given: str, family: str) -> str:
-        body = {"given_names": given, "family_name": family}
-        orcid: str = self.control("POST", "/orcid/researchers", body)["orcid"]
-        return orcid
-
-    def issue_token(self, orcid: str) -> dict[str, Any]:
-        body = {
-            "client_id": self.info["orcid_client_id"],
-            "scope": "/activities/update /read-limited",
-        }
-        token: dict[str, Any] = self.control("POST", f"/orcid/researchers/{orcid}/tokens", body)
-        return token
+        super().__init__(proc.popen, json.loads(line))
+        self.proc = proc
 
     def stop(self) -> None:
         self.http.close()
@@ -222,36 +145,15 @@ class Sandbox:
 
 
 def start_web(env: dict[str, str]) -> tuple[Proc, str]:
-    port = free_port()
+    popen, url = stack.start_web(env, stdout=subprocess.DEVNULL)
+    return Proc("web", popen), url
+
+
+def start_workers(env: dict[str, str], processes: int, threads: int, *modules: str) -> Proc:
+    """dramatiq worker processes for every actor (what ``pidsync worker`` runs), each also
+    importing ``modules`` (the scale scenario's SQL probe)."""
     command = [
-        sys.executable,
-        "-m",
-        "worker.cli",
-        "web",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    proc = spawn("web", command, env)
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if proc.popen.poll() is not None:
-            raise SystemExit("bench: the web process exited at start")
-        try:
-            return requests.get(f"{url}/healthz", timeout=2).ok
-        except requests.ConnectionError:
-            return False
-
-    wait_until(up, 60, "the web process answering /healthz", every=0.1)
-    return proc, url
-
-
-def start_workers(env: dict[str, str], processes: int, threads: int) -> Proc:
-    """dramatiq worker processes for every actor (what ``pidsync worker`` runs)."""
-    command = [
-        sys.executable, "-m", "dramatiq", "worker.entrypoint", "worker.actors",
+        sys.executable, "-m", "dramatiq", "worker.entrypoint", "worker.actors", *modules,
         "--processes", str(processes), "--threads", str(threads), "--queues", "pidsync",
     ]  # fmt: skip
     proc = spawn("worker", command, env)
@@ -267,6 +169,42 @@ def start_workers(env: dict[str, str], processes: int, threads: int) -> Proc:
 
 def start_scheduler(env: dict[str, str]) -> Proc:
     return spawn("scheduler", [sys.executable, "-m", "worker.cli", "scheduler"], env)
+
+
+@dataclass
+class Scenario:
+    """What every child-process scenario runs on: a sandbox, a fresh database, a flushed Redis
+    and ``pidsync web``; further children go into ``procs`` and are stopped with the rest."""
+
+    sandbox: Sandbox
+    database_url: str
+    redis: str
+    env: dict[str, str]
+    web: Proc
+    url: str
+    procs: list[Proc]
+
+
+@contextlib.contextmanager
+def scenario(name: str, sandbox_options: tuple[str, ...], **settings: str) -> Iterator[Scenario]:
+    """Start the sandbox (``sandbox_options``), database ``pidsync_bench_<name>``, Redis and the
+    web process (pidsync ``settings`` on top of the bench's); every child stopped on exit, the
+    last started first, even when starting one of them failed."""
+    sandbox = Sandbox(*sandbox_options)
+    procs: list[Proc] = [sandbox.proc]
+    try:
+        from worker.migrate import fresh_database
+
+        database_url = fresh_database(admin_url(), f"pidsync_bench_{name}")
+        redis = redis_url()
+        flush_redis(redis)
+        env = environment(sandbox.info, database_url, redis, **settings)
+        web, url = start_web(env)
+        procs.append(web)
+        yield Scenario(sandbox, database_url, redis, env, web, url, procs)
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
 
 
 # --- load ---------------------------------------------------------------------------------------

@@ -78,17 +78,10 @@ def _phase(
 
 def run(quick: bool) -> dict[str, Any]:
     n = 200 if quick else 1000
-    sandbox = _procs.Sandbox("--orcid-rate", "24", "--orcid-burst", "40")
-    procs: list[_procs.Proc] = [sandbox.proc]
-    try:
-        sandbox.faults("orcid", latency_ms=LATENCY_MS)
-        database_url = _procs.fresh_database("pidsync_bench_backfill")
-        redis = _procs.redis_url()
-        _procs.flush_redis(redis)
-        env = _procs.environment(sandbox.info, database_url, redis)
-        web, url = _procs.start_web(env)
-        procs.append(web)
-        procs.append(_procs.start_workers(env, processes=2, threads=4))
+    with _procs.scenario("backfill", ("--orcid-rate", "24", "--orcid-burst", "40")) as stage:
+        sandbox, database_url, url = stage.sandbox, stage.database_url, stage.url
+        sandbox.set_faults("orcid", latency_ms=LATENCY_MS)
+        stage.procs.append(_procs.start_workers(stage.env, processes=2, threads=4))
 
         # Bulk: the works wait for consent, then the grant arrives.
         bulk_orcid = sandbox.add_researcher("Bulk", "Researcher")
@@ -133,9 +126,6 @@ def run(quick: bool) -> dict[str, Any]:
             "bulk_works_on_record": len(records[bulk_orcid]["works"]),
             "single_works_on_record": len(records[single_orcid]["works"]),
         }
-    finally:
-        for proc in reversed(procs):
-            proc.stop()
 
 
 if __name__ == "__main__":

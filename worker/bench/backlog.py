@@ -48,19 +48,19 @@ def _redis_mb(url: str) -> float:
 
 def run(quick: bool, events: int | None = None) -> dict[str, Any]:
     n = events or (5_000 if quick else 100_000)
-    sandbox = _procs.Sandbox("--datacite-limit", "0", "--orcid-rate", "0")
-    procs: list[_procs.Proc] = [sandbox.proc]
-    try:
-        database_url = _procs.fresh_database("pidsync_bench_backlog")
-        redis = _procs.redis_url()
-        _procs.flush_redis(redis)
-        env = _procs.environment(
-            sandbox.info, database_url, redis,
-            PIDSYNC_DATACITE_LIMIT_COUNT="100000000", PIDSYNC_DATACITE_LIMIT_WINDOW_SECONDS="1",
-        )  # fmt: skip
-        web, url = _procs.start_web(env)
+    with _procs.scenario(
+        "backlog", ("--datacite-limit", "0", "--orcid-rate", "0"),
+        PIDSYNC_DATACITE_LIMIT_COUNT="100000000", PIDSYNC_DATACITE_LIMIT_WINDOW_SECONDS="1",
+    ) as stage:  # fmt: skip
+        database_url, redis, env, web, url = (
+            stage.database_url,
+            stage.redis,
+            stage.env,
+            stage.web,
+            stage.url,
+        )
         scheduler = _procs.start_scheduler(env)
-        procs += [web, scheduler]
+        stage.procs.append(scheduler)
         sampler = _procs.RssSampler([web, scheduler]).start()
 
         began = time.monotonic()
@@ -71,7 +71,7 @@ def run(quick: bool, events: int | None = None) -> dict[str, Any]:
         redis_start = _redis_mb(redis)
 
         workers = _procs.start_workers(env, processes=2, threads=4)
-        procs.append(workers)
+        stage.procs.append(workers)
         sampler.procs.append(workers)
         drain_began = time.monotonic()
         drained_at = drain_began - sampler.started  # on the sampler's clock
@@ -109,9 +109,6 @@ def run(quick: bool, events: int | None = None) -> dict[str, Any]:
             "rss_series": [[round(t, 1), s] for t, s in sampler.samples],
             "drain_series": [[round(t, 1), d] for t, d in progress],
         }
-    finally:
-        for proc in reversed(procs):
-            proc.stop()
 
 
 if __name__ == "__main__":

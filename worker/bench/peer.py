@@ -78,17 +78,12 @@ def _dois_at_sandbox(sandbox: _procs.Sandbox, marker: str) -> int:
 
 def run(quick: bool) -> dict[str, Any]:
     n = 50 if quick else 500
-    sandbox = _procs.Sandbox("--datacite-limit", "3000")
-    procs: list[_procs.Proc] = [sandbox.proc]
-    try:
-        sandbox.faults("datacite", latency_ms=LATENCY_MS)
-        database_url = _procs.fresh_database("pidsync_bench_peer")
-        redis = _procs.redis_url()
-        _procs.flush_redis(redis)
-        env = _procs.environment(sandbox.info, database_url, redis)
-        web, url = _procs.start_web(env)
-        procs.append(web)
-        procs.append(_procs.start_workers(env, processes=2, threads=4))  # `pidsync worker`
+    with _procs.scenario("peer", ("--datacite-limit", "3000")) as stage:
+        sandbox, database_url, url = stage.sandbox, stage.database_url, stage.url
+        sandbox.set_faults("datacite", latency_ms=LATENCY_MS)
+        stage.procs.append(
+            _procs.start_workers(stage.env, processes=2, threads=4)
+        )  # `pidsync worker`
 
         peer_seconds, peer_told = peer_loop(sandbox.info, n)
 
@@ -123,9 +118,6 @@ def run(quick: bool) -> dict[str, Any]:
             "pidsync_findable_rows": int(_procs.scalar(database_url, findable)),
             "rate_limited": int(sandbox.state()["requests"]["datacite"]["rate_limited"]),
         }
-    finally:
-        for proc in reversed(procs):
-            proc.stop()
 
 
 if __name__ == "__main__":

@@ -123,18 +123,6 @@ def _probe_env(env: dict[str, str], folder: Path) -> dict[str, str]:
     }
 
 
-def _start_probed_workers(env: dict[str, str]) -> _procs.Proc:
-    import sys as system
-
-    command = [
-        system.executable, "-m", "dramatiq", "worker.entrypoint", "worker.actors",
-        "worker.bench._probe", "--processes", "1", "--threads", "8", "--queues", "pidsync",
-    ]  # fmt: skip
-    proc = _procs.spawn("worker", command, env)
-    _procs.wait_until(lambda: len(proc.tree()) > 1, 60, "the worker process forking", every=0.1)
-    return proc
-
-
 def _run_scheduler_once(env: dict[str, str]) -> None:
     code = (
         "import sys, worker.bench._probe; from worker.cli import main; "
@@ -161,7 +149,7 @@ def measure(
     url: str, database_url: str, redis: str, env: dict[str, str], size: int, events: int
 ) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix=f"pidsync-scale-{size}-"))
-    workers = _start_probed_workers(_probe_env(env, folder))
+    workers = _procs.start_workers(_probe_env(env, folder), 1, 8, "worker.bench._probe")
     try:
         warm = f"warm{size}"
         _procs.post_all(url, (_event(i, warm) for i in range(20)))
@@ -245,19 +233,12 @@ def findings(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def run(quick: bool, sizes: list[int] | None = None, events: int | None = None) -> dict[str, Any]:
     sizes = sizes or ([10_000] if quick else [10_000, 100_000, 1_000_000])
     events = events or (300 if quick else 1000)
-    sandbox = _procs.Sandbox("--datacite-limit", "0", "--orcid-rate", "0")
-    procs: list[_procs.Proc] = [sandbox.proc]
-    try:
-        database_url = _procs.fresh_database("pidsync_bench_scale")
-        redis = _procs.redis_url()
-        _procs.flush_redis(redis)
-        # pidsync's own limiter off too: only pidsync's cost is measured.
-        env = _procs.environment(
-            sandbox.info, database_url, redis,
-            PIDSYNC_DATACITE_LIMIT_COUNT="100000000", PIDSYNC_DATACITE_LIMIT_WINDOW_SECONDS="1",
-        )  # fmt: skip
-        web, url = _procs.start_web(env)
-        procs.append(web)
+    # pidsync's own limiter off too: only pidsync's cost is measured.
+    with _procs.scenario(
+        "scale", ("--datacite-limit", "0", "--orcid-rate", "0"),
+        PIDSYNC_DATACITE_LIMIT_COUNT="100000000", PIDSYNC_DATACITE_LIMIT_WINDOW_SECONDS="1",
+    ) as stage:  # fmt: skip
+        database_url, redis, env, url = stage.database_url, stage.redis, stage.env, stage.url
         runs = []
         have = 0
         for size in sizes:
@@ -278,9 +259,6 @@ def run(quick: bool, sizes: list[int] | None = None, events: int | None = None) 
             "seed_seconds": [r["seed_seconds"] for r in runs],
             "findings": findings(runs),
         }
-    finally:
-        for proc in reversed(procs):
-            proc.stop()
 
 
 if __name__ == "__main__":

@@ -72,11 +72,37 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 30.0) -> None:
         process.wait()
 
 
-def _spawn(command: list[str], env: dict[str, str], *, stdout: Any = None) -> subprocess.Popen[Any]:
-    # Our own interpreter and modules; a session of its own so the whole tree can be stopped.
+def spawn(command: list[str], env: dict[str, str], *, stdout: Any = None) -> subprocess.Popen[Any]:
+    """The one way a bench starts a child: our own interpreter and modules, in a session of its
+    own (so the whole tree, dramatiq's forks too, is stopped as one by :func:`stop_process`)."""
     return subprocess.Popen(  # noqa: S603
         command, env=env, stdout=stdout, start_new_session=True, text=True
     )
+
+
+def sandbox_command(*options: str) -> list[str]:
+    """``pidsync sandbox`` on a free port, printing its JSON info line first."""
+    command = [sys.executable, "-m", "worker.cli", "sandbox", "--port", "0", "--json"]
+    return [*command, *options]
+
+
+def web_command(port: int) -> list[str]:
+    """``pidsync web`` on ``port`` of the loopback interface."""
+    return [sys.executable, "-m", "worker.cli", "web", "--host", "127.0.0.1", "--port", str(port)]
+
+
+def start_web(env: dict[str, str], *, stdout: Any = None) -> tuple[subprocess.Popen[Any], str]:
+    """``pidsync web`` on a free port: the process and its base URL once /healthz answers (the
+    process stopped when it never does)."""
+    port = free_port()
+    process = spawn(web_command(port), env, stdout=stdout)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait("pidsync web", lambda: requests.get(url + "/healthz", timeout=2).ok, 60, process)
+    except BaseException:
+        stop_process(process)
+        raise
+    return process, url
 
 
 @dataclass
@@ -101,6 +127,21 @@ class Sandbox:
     def state(self) -> dict[str, Any]:
         state: dict[str, Any] = self.control("GET", "/state")
         return state
+
+    def add_researcher(self, given: str, family: str) -> str:
+        """A new ORCID record; its iD."""
+        body = {"given_names": given, "family_name": family}
+        orcid: str = self.control("POST", "/orcid/researchers", body)["orcid"]
+        return orcid
+
+    def issue_token(self, orcid: str) -> dict[str, Any]:
+        """The researcher's consent to the sandbox's member client: ORCID's token answer."""
+        body = {
+            "client_id": self.info["orcid_client_id"],
+            "scope": "/activities/update /read-limited",
+        }
+        token: dict[str, Any] = self.control("POST", f"/orcid/researchers/{orcid}/tokens", body)
+        return token
 
     def requests_to(self, service: str) -> dict[str, Any]:
         """``{"total", "rate_limited", "by_status"}`` for one simulated service."""
@@ -145,7 +186,11 @@ class Stack(contextlib.ExitStack):
         embedded_redis = ""
         if not admin:
             admin, embedded_redis = self._embedded()
-        self.database_url = self._fresh_database(admin)
+        from worker.migrate import fresh_database
+
+        self.database_url = fresh_database(
+            admin, "pidsync_bench_" + self.scenario.replace("-", "_")
+        )
         if shutil.which("redis-server"):
             self.redis_url = self._private_redis()
         else:
@@ -160,7 +205,7 @@ class Stack(contextlib.ExitStack):
     def _embedded(self) -> tuple[str, str]:
         command = [sys.executable, "-m", "worker.embedded", "serve", "--admin"]
         command += ["--data-dir", str(self.tmp / "embedded")]
-        process = _spawn(command, dict(os.environ), stdout=subprocess.PIPE)
+        process = spawn(command, dict(os.environ), stdout=subprocess.PIPE)
         self.callback(stop_process, process)
         assert process.stdout is not None  # noqa: S101 - stdout=PIPE above
         line = process.stdout.readline().split()
@@ -168,29 +213,13 @@ class Stack(contextlib.ExitStack):
             raise StackError("the embedded PostgreSQL/Redis did not start")
         return line[0], line[1]
 
-    def _fresh_database(self, admin_url: str) -> str:
-        import psycopg
-        from sqlalchemy.engine import make_url
-
-        from worker.migrate import upgrade
-
-        name = "pidsync_bench_" + self.scenario.replace("-", "_")
-        admin = make_url(admin_url)
-        dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        url = admin.set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
-        return url
-
     def _private_redis(self) -> str:
         import redis
 
         port = free_port()
         command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no"]
-        process = _spawn(command, dict(os.environ), stdout=subprocess.DEVNULL)
+        process = spawn(command, dict(os.environ), stdout=subprocess.DEVNULL)
         self.callback(stop_process, process)
         url = f"redis://127.0.0.1:{port}/0"
         _wait("redis-server", lambda: redis.Redis.from_url(url).ping(), 10, process)
@@ -202,10 +231,11 @@ class Stack(contextlib.ExitStack):
         self, *, orcid_rate: float = 0, orcid_burst: int = 40, datacite_limit: int = 0
     ) -> Sandbox:
         """The sandbox, rate limits as given (0: none), no latency or faults."""
-        command = [sys.executable, "-m", "worker.cli", "sandbox", "--port", "0", "--json"]
-        command += ["--orcid-rate", str(orcid_rate), "--orcid-burst", str(orcid_burst)]
-        command += ["--datacite-limit", str(datacite_limit), "--crossref-api-limit", "0"]
-        process = _spawn(command, dict(os.environ), stdout=subprocess.PIPE)
+        command = sandbox_command(
+            "--orcid-rate", str(orcid_rate), "--orcid-burst", str(orcid_burst),
+            "--datacite-limit", str(datacite_limit), "--crossref-api-limit", "0",
+        )  # fmt: skip
+        process = spawn(command, dict(os.environ), stdout=subprocess.PIPE)
         self.callback(stop_process, process)
         out: IO[str] | None = process.stdout
         line = out.readline() if out is not None else ""
@@ -241,20 +271,16 @@ class Stack(contextlib.ExitStack):
 
     def web(self, env: dict[str, str]) -> str:
         """``pidsync web`` on a free port; its base URL once /healthz answers."""
-        port = free_port()
-        command = [sys.executable, "-m", "worker.cli", "web", "--host", "127.0.0.1"]
-        process = _spawn([*command, "--port", str(port)], env)
+        process, url = start_web(env)
         self.callback(stop_process, process)
         self.web_pid = process.pid
-        url = f"http://127.0.0.1:{port}"
-        _wait("pidsync web", lambda: requests.get(url + "/healthz", timeout=2).ok, 60, process)
         return url
 
     def workers(self, env: dict[str, str], processes: int, threads: int) -> subprocess.Popen[str]:
         """``pidsync worker`` (dramatiq: ``processes`` x ``threads``)."""
         command = [sys.executable, "-m", "worker.cli", "worker"]
         command += ["--processes", str(processes), "--threads", str(threads)]
-        process = _spawn(command, env)
+        process = spawn(command, env)
         self.callback(stop_process, process)
         return process
 

@@ -65,9 +65,5 @@ def post(
 
 def authorize(http: requests.Session, url: str, sandbox: Any, orcid: str, event_id: str) -> None:
     """The researcher consents: ORCID's token for them, sent as ``researcher.authorized``."""
-    body = {
-        "client_id": sandbox.info["orcid_client_id"],
-        "scope": "/activities/update /read-limited",
-    }
-    token = sandbox.control("POST", f"/orcid/researchers/{orcid}/tokens", body)
+    token = sandbox.issue_token(orcid)
     post(http, url, [event("researcher.authorized", event_id, token)])

@@ -152,10 +152,12 @@ def _object(data: Any, path: str, allowed: set[str] | None) -> list[Problem]:
     return [Problem(f"{path}.{k}", "unknown field") for k in data if k not in allowed]
 
 
-def _withdrawn(data: Any, path: str, _ctx: IntakeContext) -> tuple[dict[str, Any], list[Problem]]:
-    problems = _object(data, path, {"id", "version", "tombstone_url"})
+def _withdrawal(data: Any, path: str, allowed: set[str]) -> list[Problem]:
+    """What is wrong with a withdrawal of a work or an item: an object naming it by ``id``,
+    optionally at ``version``, with no field outside ``allowed``."""
+    problems = _object(data, path, allowed)
     if problems and not isinstance(data, dict):
-        return {}, problems
+        return problems
     if not isinstance(data.get("id"), str) or not data["id"].strip():
         problems.append(Problem(f"{path}.id", "required, a non-empty string"))
     else:
@@ -163,6 +165,13 @@ def _withdrawn(data: Any, path: str, _ctx: IntakeContext) -> tuple[dict[str, Any
     version = data.get("version")
     if version is not None and not _bounded_int(version, 1, MAX_VERSION):
         problems.append(Problem(f"{path}.version", f"must be an integer from 1 to {MAX_VERSION}"))
+    return problems
+
+
+def _withdrawn(data: Any, path: str, _ctx: IntakeContext) -> tuple[dict[str, Any], list[Problem]]:
+    problems = _withdrawal(data, path, {"id", "version", "tombstone_url"})
+    if not isinstance(data, dict):
+        return {}, problems
     url = data.get("tombstone_url")
     if url is not None and (not isinstance(url, str) or len(url) > MAX_URL or not _http_url(url)):
         problems.append(
@@ -254,17 +263,8 @@ def _item(validate: Callable[[Any], Any]) -> Checker:
 def _item_withdrawn(
     data: Any, path: str, _ctx: IntakeContext
 ) -> tuple[dict[str, Any], list[Problem]]:
-    problems = _object(data, path, {"id", "version"})
-    if problems and not isinstance(data, dict):
-        return {}, problems
-    if not isinstance(data.get("id"), str) or not data["id"].strip():
-        problems.append(Problem(f"{path}.id", "required, a non-empty string"))
-    else:
-        _string(data, "id", path, MAX_WORK_ID, problems)
-    version = data.get("version")
-    if version is not None and not _bounded_int(version, 1, MAX_VERSION):
-        problems.append(Problem(f"{path}.version", f"must be an integer from 1 to {MAX_VERSION}"))
-    return dict(data), problems
+    problems = _withdrawal(data, path, {"id", "version"})
+    return (dict(data) if isinstance(data, dict) else {}), problems
 
 
 CHECKS: dict[str, Checker] = {

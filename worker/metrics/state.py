@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from enum import Enum
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -95,19 +96,31 @@ def _age(oldest: Any) -> float:
     return max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
 
 
+def _label(value: Any) -> str:
+    return str(value.value) if isinstance(value, Enum) else str(value)
+
+
+def _counts(
+    session: Session, name: str, documentation: str, labels: dict[str, Any], where: Any = None
+) -> GaugeMetricFamily:
+    """A gauge of row counts grouped by ``labels`` (label name: column), rows ``where``."""
+    gauge = GaugeMetricFamily(name, documentation, labels=list(labels))
+    query = select(*labels.values(), func.count()).group_by(*labels.values())
+    if where is not None:
+        query = query.where(where)
+    for *values, count in session.execute(query):
+        gauge.add_metric([_label(value) for value in values], count)
+    return gauge
+
+
 def _database_gauges(session: Session) -> Iterator[GaugeMetricFamily]:
-    events = GaugeMetricFamily(
+    yield _counts(
+        session,
         "pidsync_events",
         "Inbox events not handled yet (received) or failed, by type and status",
-        labels=["type", "status"],
+        {"type": ReceivedEvent.type, "status": ReceivedEvent.status},
+        ReceivedEvent.status.in_(UNSETTLED_EVENTS),
     )
-    for event_type, status, count in session.execute(
-        select(ReceivedEvent.type, ReceivedEvent.status, func.count())
-        .where(ReceivedEvent.status.in_(UNSETTLED_EVENTS))
-        .group_by(ReceivedEvent.type, ReceivedEvent.status)
-    ):
-        events.add_metric([event_type, str(status.value)], count)
-    yield events
     oldest_event = session.execute(
         select(func.min(ReceivedEvent.received_at)).where(
             ReceivedEvent.status == EventStatus.RECEIVED
@@ -118,59 +131,34 @@ def _database_gauges(session: Session) -> Iterator[GaugeMetricFamily]:
         "Age of the oldest event not yet handled (0 when none waits)",
         value=_age(oldest_event),
     )
-
-    dois = GaugeMetricFamily(
+    yield _counts(
+        session,
         "pidsync_doi_registrations",
         "DOIs not confirmed (reserved, on hold, submitted) or failed, by registrar and state",
-        labels=["registrar", "state"],
+        {"registrar": DoiRegistration.registrar, "state": DoiRegistration.state},
+        DoiRegistration.state.in_(UNSETTLED_DOIS),
     )
-    for registrar, state, count in session.execute(
-        select(DoiRegistration.registrar, DoiRegistration.state, func.count())
-        .where(DoiRegistration.state.in_(UNSETTLED_DOIS))
-        .group_by(DoiRegistration.registrar, DoiRegistration.state)
-    ):
-        dois.add_metric([str(registrar.value), str(state.value)], count)
-    yield dois
-
-    placements = GaugeMetricFamily(
+    yield _counts(
+        session,
         "pidsync_orcid_placements",
         "ORCID placements not placed yet (pending, awaiting consent or the DOI) or failed",
-        labels=["state"],
+        {"state": OrcidPlacement.state},
+        OrcidPlacement.state.in_(UNSETTLED_PLACEMENTS),
     )
-    for placement_state, count in session.execute(
-        select(OrcidPlacement.state, func.count())
-        .where(OrcidPlacement.state.in_(UNSETTLED_PLACEMENTS))
-        .group_by(OrcidPlacement.state)
-    ):
-        placements.add_metric([str(placement_state.value)], count)
-    yield placements
-
-    grants = GaugeMetricFamily(
+    yield _counts(
+        session,
         "pidsync_orcid_grants",
         "Researchers' ORCID grants by member client and status",
-        labels=["client", "status"],
+        {"client": OrcidGrant.client_id, "status": OrcidGrant.status},
     )
-    for client, grant_status, count in session.execute(
-        select(OrcidGrant.client_id, OrcidGrant.status, func.count()).group_by(
-            OrcidGrant.client_id, OrcidGrant.status
-        )
-    ):
-        grants.add_metric([client, str(grant_status.value)], count)
-    yield grants
-
-    deposits = GaugeMetricFamily(
+    yield _counts(
+        session,
         "pidsync_crossref_deposits",
         "Crossref submissions not completed (prepared, submitted, queued, in process) or "
         "failed, by status",
-        labels=["status"],
+        {"status": CrossrefDeposit.status},
+        CrossrefDeposit.status.in_(UNSETTLED_DEPOSITS),
     )
-    for deposit_status, count in session.execute(
-        select(CrossrefDeposit.status, func.count())
-        .where(CrossrefDeposit.status.in_(UNSETTLED_DEPOSITS))
-        .group_by(CrossrefDeposit.status)
-    ):
-        deposits.add_metric([str(deposit_status.value)], count)
-    yield deposits
     oldest_deposit = session.execute(
         select(func.min(CrossrefDeposit.created_at)).where(
             CrossrefDeposit.status.in_(OPEN_DEPOSITS)

@@ -49,6 +49,12 @@ _FAILED = {
     "correlation_id": {"type": ["string", "null"]},
 }
 
+
+def _about_doi(description: str) -> tuple[str, list[str], dict[str, Any]]:
+    """A webhook about one DOI registration: every one names the work, the DOI and its state."""
+    return description, ["source", "id", "doi", "registrar", "state"], _DOI
+
+
 #: type -> (what it means, required keys, properties of ``data``)
 WEBHOOKS: dict[str, tuple[str, list[str], dict[str, Any]]] = {
     hook.WORK_FAILED: (
@@ -64,38 +70,26 @@ WEBHOOKS: dict[str, tuple[str, list[str], dict[str, Any]]] = {
         ["event", "reason"],
         _FAILED,
     ),
-    hook.DOI_RESERVED: (
+    hook.DOI_RESERVED: _about_doi(
         "A DOI was chosen and reserved for the work (before any call to the agency).",
-        ["source", "id", "doi", "registrar", "state"],
-        _DOI,
     ),
-    hook.DOI_REGISTERED: (
+    hook.DOI_REGISTERED: _about_doi(
         "The agency confirmed the DOI (`change`: registered, updated or restored).",
-        ["source", "id", "doi", "registrar", "state"],
-        _DOI,
     ),
-    hook.DOI_WITHDRAWN: (
+    hook.DOI_WITHDRAWN: _about_doi(
         "The DOI was hidden (DataCite) or pointed at the tombstone (Crossref).",
-        ["source", "id", "doi", "registrar", "state"],
-        _DOI,
     ),
-    hook.DOI_FAILED: (
+    hook.DOI_FAILED: _about_doi(
         "The agency refused the DOI or its tries are spent; `message` and `errors` say why.",
-        ["source", "id", "doi", "registrar", "state"],
-        _DOI,
     ),
-    hook.DOI_STALE: (
+    hook.DOI_STALE: _about_doi(
         "A Crossref deposit has stayed queued longer than PIDSYNC_CROSSREF_STALE_AFTER_SECONDS.",
-        ["source", "id", "doi", "registrar", "state"],
-        _DOI,
     ),
-    hook.DOI_ON_HOLD: (
+    hook.DOI_ON_HOLD: _about_doi(
         (
             "The duplicate guard held the DOI: the work probably has one already "
             "(`possible_duplicate_of`); `pidsync doi release` lets it go on."
         ),
-        ["source", "id", "doi", "registrar", "state"],
-        _DOI,
     ),
     hook.ORCID_PLACED: (
         "The work is on the researcher's ORCID record (`action`: added or updated).",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import any_, delete, func, literal, or_, select, text
+from sqlalchemy import Select, any_, delete, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
@@ -87,12 +87,12 @@ def active_grant(session: Session, orcid: str, client_id: str) -> OrcidGrant | N
     return found[0] if found else None
 
 
-def write_grant_for(session: Session, orcid: str, owner: str | None = None) -> OrcidGrant | None:
-    """The researcher's earliest active grant whose scope lets it place works and that a work
-    of ``owner`` may use: the owner's own grants or the researcher's consent (owner None).
-    ``owner`` None (a work stored before owners were kept): any grant."""
-    query = (
-        select(OrcidGrant)
+def active_write_grants(orcid: Any, *columns: Any) -> Select[Any]:
+    """``columns`` (default the grant) of the researcher ``orcid``'s active grants whose scope
+    may write to the record; ``orcid`` a value or a column to correlate with (the healing
+    sweeps of works and of other items ask the same question)."""
+    return (
+        select(*(columns or (OrcidGrant,)))
         .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
         .where(
             Researcher.orcid == orcid,
@@ -100,6 +100,13 @@ def write_grant_for(session: Session, orcid: str, owner: str | None = None) -> O
             literal(WRITE_SCOPE) == any_(func.regexp_split_to_array(OrcidGrant.scope, r"\s+")),
         )
     )
+
+
+def write_grant_for(session: Session, orcid: str, owner: str | None = None) -> OrcidGrant | None:
+    """The researcher's earliest active grant whose scope lets it place works and that a work
+    of ``owner`` may use: the owner's own grants or the researcher's consent (owner None).
+    ``owner`` None (a work stored before owners were kept): any grant."""
+    query = active_write_grants(orcid)
     if owner is not None:
         query = query.where(or_(OrcidGrant.owner == owner, OrcidGrant.owner.is_(None)))
     return session.execute(query.order_by(OrcidGrant.id).limit(1)).scalar_one_or_none()
@@ -431,17 +438,7 @@ def consented_awaiting_ids(session: Session, limit: int) -> list[int]:
         OrcidPlacement.client_id == OrcidGrant.client_id,
         OrcidPlacement.put_code.is_(None) & ~OrcidPlacement.in_doubt & ~placed_by_grantee,
     )
-    writable = (
-        select(OrcidGrant.id)
-        .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
-        .where(
-            Researcher.orcid == OrcidPlacement.orcid,
-            OrcidGrant.status == GrantStatus.ACTIVE,
-            literal(WRITE_SCOPE) == any_(func.regexp_split_to_array(OrcidGrant.scope, r"\s+")),
-            claimable,
-        )
-        .exists()
-    )
+    writable = active_write_grants(OrcidPlacement.orcid, OrcidGrant.id).where(claimable).exists()
     return list(
         session.execute(
             select(OrcidPlacement.id)

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import any_, func, literal, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, selectinload
 
 from worker.models import (
-    GrantStatus,
     OrcidAssertion,
     OrcidGrant,
     OrcidGroupId,
     OrcidItem,
     OrcidItemKind,
     PlacementState,
-    Researcher,
 )
-from worker.orcid.oauth import WRITE_SCOPE
+from worker.orcid.repository import active_write_grants
+
+
+def _by_key(kind: OrcidItemKind, source: str, external_id: str) -> Select[OrcidAssertion]:
+    """The assertion an emitting system names by kind, source and its own id."""
+    return select(OrcidAssertion).where(
+        OrcidAssertion.kind == kind,
+        OrcidAssertion.source == source,
+        OrcidAssertion.external_id == external_id,
+    )
 
 
 def claim_assertion(
@@ -35,12 +42,7 @@ def claim_assertion(
         .on_conflict_do_nothing(constraint="uq_orcid_assertions_kind_source_external_id")
     )  # fmt: skip
     return session.execute(
-        select(OrcidAssertion)
-        .where(
-            OrcidAssertion.kind == kind,
-            OrcidAssertion.source == source,
-            OrcidAssertion.external_id == external_id,
-        )
+        _by_key(kind, source, external_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
@@ -50,13 +52,8 @@ def find_assertion(
     session: Session, kind: OrcidItemKind, source: str, external_id: str
 ) -> OrcidAssertion | None:
     return session.execute(
-        select(OrcidAssertion)
-        .where(
-            OrcidAssertion.kind == kind,
-            OrcidAssertion.source == source,
-            OrcidAssertion.external_id == external_id,
-            OrcidAssertion.data_hash != "",
-        )
+        _by_key(kind, source, external_id)
+        .where(OrcidAssertion.data_hash != "")
         .options(selectinload(OrcidAssertion.items))
     ).scalar_one_or_none()
 
@@ -166,14 +163,8 @@ def consented_awaiting_item_ids(session: Session, limit: int) -> list[int]:
     was lost, or a grant arrived by a path that queued nothing): candidates for healing; the
     service decides under the researcher's lock whether that grant may take each."""
     writable = (
-        select(OrcidGrant.id)
-        .join(Researcher, OrcidGrant.researcher_id == Researcher.id)
-        .where(
-            Researcher.orcid == OrcidItem.orcid,
-            OrcidGrant.status == GrantStatus.ACTIVE,
-            literal(WRITE_SCOPE) == any_(func.regexp_split_to_array(OrcidGrant.scope, r"\s+")),
-            or_(OrcidGrant.owner.is_(None), OrcidGrant.owner == OrcidItem.owner),
-        )
+        active_write_grants(OrcidItem.orcid, OrcidGrant.id)
+        .where(or_(OrcidGrant.owner.is_(None), OrcidGrant.owner == OrcidItem.owner))
         .exists()
     )
     return list(

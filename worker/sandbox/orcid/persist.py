@@ -25,19 +25,23 @@ from worker.sandbox.orcid.store import (
 )
 
 
+def _external_ids(item: Work | Activity) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": ext.get("external-id-type"),
+            "value": ext.get("external-id-value"),
+            "relationship": ext.get("external-id-relationship"),
+        }
+        for ext in item.external_ids()
+    ]
+
+
 def _work(work: Work) -> dict[str, Any]:
     return {
         "put_code": work.put_code,
         "source_client_id": work.source_client_id,
         "source_name": work.source_name,
-        "external_ids": [
-            {
-                "type": ext.get("external-id-type"),
-                "value": ext.get("external-id-value"),
-                "relationship": ext.get("external-id-relationship"),
-            }
-            for ext in work.external_ids()
-        ],
+        "external_ids": _external_ids(work),
         "title": work.title,
         "type": work.body.get("type"),
         "visibility": work.visibility,
@@ -53,14 +57,7 @@ def _activity(item: Activity) -> dict[str, Any]:
         "section": item.section,
         "source_client_id": item.source_client_id,
         "source_name": item.source_name,
-        "external_ids": [
-            {
-                "type": ext.get("external-id-type"),
-                "value": ext.get("external-id-value"),
-                "relationship": ext.get("external-id-relationship"),
-            }
-            for ext in item.external_ids()
-        ],
+        "external_ids": _external_ids(item),
         "visibility": item.visibility,
         "created_ms": item.created_ms,
         "modified_ms": item.modified_ms,
@@ -153,6 +150,19 @@ def snapshot(store: OrcidStore) -> dict[str, Any]:
     }
 
 
+def _item_fields(orcid: str, saved: dict[str, Any]) -> dict[str, Any]:
+    """What a saved work and a saved activity both carry (their bodies are keyed apart)."""
+    return {
+        "put_code": saved["put_code"],
+        "orcid": orcid,
+        "source_client_id": saved["source_client_id"],
+        "source_name": saved["source_name"],
+        "visibility": saved["visibility"],
+        "created_ms": saved["created_ms"],
+        "modified_ms": saved["modified_ms"],
+    }
+
+
 def restore(store: OrcidStore, saved: dict[str, Any]) -> None:
     """Load a :func:`snapshot` into ``store`` (after a reset to the seeded clients)."""
     store.reset()
@@ -180,27 +190,10 @@ def restore(store: OrcidStore, saved: dict[str, Any]) -> None:
             modified_ms=item["modified_ms"],
         )
         for w in item.get("works", []):
-            record.works[w["put_code"]] = Work(
-                put_code=w["put_code"],
-                orcid=orcid,
-                source_client_id=w["source_client_id"],
-                source_name=w["source_name"],
-                body=w["work"],
-                visibility=w["visibility"],
-                created_ms=w["created_ms"],
-                modified_ms=w["modified_ms"],
-            )
+            record.works[w["put_code"]] = Work(**_item_fields(orcid, w), body=w["work"])
         for a in item.get("activities", []):
             record.activities[a["put_code"]] = Activity(
-                put_code=a["put_code"],
-                orcid=orcid,
-                section=a["section"],
-                source_client_id=a["source_client_id"],
-                source_name=a["source_name"],
-                body=a["body"],
-                visibility=a["visibility"],
-                created_ms=a["created_ms"],
-                modified_ms=a["modified_ms"],
+                **_item_fields(orcid, a), section=a["section"], body=a["body"]
             )
         store.records[orcid] = record
     for item in saved.get("tokens", []):
