@@ -96,6 +96,30 @@ WEBHOOKS: dict[str, tuple[str, list[str], dict[str, Any]]] = {
         ["source", "id", "orcid"],
         {**_PLACEMENT, "action": {"enum": ["added", "updated"]}},
     ),
+    hook.ORCID_BACKFILLED: (
+        (
+            "A bulk backfill placed works on a researcher's record: one webhook per ORCID bulk "
+            "request (up to 100 works) and intake client, instead of an `orcid.placed` per work."
+        ),
+        ["orcid", "client_id", "works"],
+        {
+            "orcid": _PLACEMENT["orcid"],
+            "client_id": _PLACEMENT["client_id"],
+            "works": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["source", "id", "put_code", "action"],
+                    "properties": {
+                        **_WORK,
+                        "put_code": _PLACEMENT["put_code"],
+                        "action": {"enum": ["added", "updated"]},
+                        "notes": {"type": "array"},
+                    },
+                },
+            },
+        },
+    ),
     hook.ORCID_FAILED: (
         "ORCID refused the placement or its tries are spent; `error` says why.",
         ["source", "id", "orcid", "error"],
