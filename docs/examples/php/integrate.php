@@ -126,5 +126,11 @@ if (!pidsync_verify_webhook(getenv('WEBHOOK_SIGNATURE') ?: null, $rawBody, $secr
     exit(1);
 }
 $webhook = json_decode($rawBody, true);
+// The same secret signs your requests to pidsync: a captured request replayed at this receiver
+// is signed too. Only pidsync's own webhooks carry the source "pidsync".
+if (($webhook['source'] ?? null) !== 'pidsync') {
+    echo "webhook refused: not from pidsync\n";
+    exit(1);
+}
 echo 'webhook verified ' . $webhook['type'] . "\n";
 // --8<-- [end:webhook]
