@@ -143,6 +143,8 @@ class Database:
                 ping_when_idle(engine, ping_after_idle)
         self.engine = engine
         self.sessionmaker = sessionmaker(bind=engine, class_=PidsyncSession, expire_on_commit=False)
+        #: The outer connection of :meth:`within` (tests); None: the engine's own transactions.
+        self._outer: Connection | None = None
 
     @classmethod
     def within(cls, connection: Connection) -> Database:
@@ -154,7 +156,21 @@ class Database:
             expire_on_commit=False,
             join_transaction_mode="create_savepoint",
         )
+        database._outer = connection
         return database
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One short Core transaction, without a Session: for a write nothing reads back in the
+        same process (the record of an outbound call). No identity map, flush or after-commit
+        messages; a Session costs several times the INSERT itself (issue 13). Under
+        :meth:`within`, a savepoint of the outer transaction, like the sessions there."""
+        if self._outer is not None:
+            with self._outer.begin_nested():
+                yield self._outer
+            return
+        with self.engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -202,8 +202,8 @@ class ApiClient:
 
 class DatabaseRecorder:
     """Writes each call to ``api_calls`` in its own short transaction, so the record of a
-    failed call survives the rollback of the unit of work that made it. One Core INSERT: no ORM
-    object, identity map or flush for a row nothing reads back."""
+    failed call survives the rollback of the unit of work that made it. One Core INSERT on a
+    connection: no Session, ORM object, identity map or flush for a row nothing reads back."""
 
     def __init__(self, database: Any) -> None:
         self.database = database
@@ -228,6 +228,6 @@ class DatabaseRecorder:
             "correlation_id": record.correlation_id,
             "work_id": record.work_id,
         }
-        # The database's own unit of work (tests run it inside their outer transaction).
-        with self.database.session() as session:
-            session.execute(self._insert, values)
+        # Its own short transaction (tests run it inside their outer transaction).
+        with self.database.transaction() as connection:
+            connection.execute(self._insert, values)
