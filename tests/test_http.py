@@ -75,3 +75,39 @@ def test_retry_after_forms():
     assert retry_after_seconds("3") == 3
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0
+
+
+@responses.activate
+def test_the_record_of_a_call_survives_the_rollback_of_the_unit_that_made_it(committed_database):
+    # The audit of an outbound call is written in its own transaction: a unit of work that
+    # fails after the call (and rolls back everything it did) still leaves the record.
+    from sqlalchemy import func, select
+
+    from worker.http import DatabaseRecorder
+    from worker.models import ApiCall
+
+    responses.add(responses.PUT, "https://api.example/dois/10.1/x", json={}, status=201)
+    client = ApiClient("https://api.example", recorder=DatabaseRecorder(committed_database))
+    with pytest.raises(RuntimeError), committed_database.session() as session:
+        session.execute(select(1))  # the unit of work holds a transaction of its own
+        client.request("PUT", "/dois/10.1/x", json={})
+        raise RuntimeError("the effect failed after the call")
+    with committed_database.session() as session:
+        calls = session.execute(select(ApiCall.method, ApiCall.status, ApiCall.url)).all()
+        count = session.execute(select(func.count()).select_from(ApiCall)).scalar_one()
+    assert count == 1
+    assert tuple(calls[0]) == ("PUT", 201, "https://api.example/dois/10.1/x")
+
+
+@responses.activate
+def test_under_a_test_transaction_the_record_stays_inside_it(database, session):
+    # Database.within: the record is a savepoint of the outer transaction, seen by its sessions
+    # and rolled back with it (tests never leave rows behind).
+    from sqlalchemy import select
+
+    from worker.http import DatabaseRecorder
+    from worker.models import ApiCall
+
+    responses.add(responses.GET, "https://api.example/ping", json={}, status=200)
+    ApiClient("https://api.example", recorder=DatabaseRecorder(database)).request("GET", "/ping")
+    assert session.execute(select(ApiCall.url)).scalars().all() == ["https://api.example/ping"]
