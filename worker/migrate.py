@@ -42,9 +42,27 @@ def fresh_database(admin_url: str, name: str) -> str:
     return url
 
 
-def fresh_check(admin_url: str, name: str = "pidsync_migration_check") -> None:
-    """Upgrade an empty database to head and check that models and migrations agree."""
-    check(fresh_database(admin_url, name))
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop ``name`` under the admin URL (a scratch database made by :func:`fresh_database`)."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def fresh_check(admin_url: str, name: str | None = None) -> None:
+    """Upgrade an empty database to head and check that models and migrations agree. The
+    scratch database is named per process (two checks at once on one server must not drop
+    each other's) and dropped afterwards."""
+    import os
+
+    name = name or f"pidsync_migration_check_{os.getpid()}"
+    try:
+        check(fresh_database(admin_url, name))
+    finally:
+        drop_database(admin_url, name)
 
 
 if __name__ == "__main__":

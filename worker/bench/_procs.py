@@ -192,10 +192,11 @@ def scenario(name: str, sandbox_options: tuple[str, ...], **settings: str) -> It
     last started first, even when starting one of them failed."""
     sandbox = Sandbox(*sandbox_options)
     procs: list[Proc] = [sandbox.proc]
-    try:
-        from worker.migrate import fresh_database
+    from worker.migrate import drop_database, fresh_database
 
-        database_url = fresh_database(admin_url(), f"pidsync_bench_{name}")
+    database = f"pidsync_bench_{name}"
+    try:
+        database_url = fresh_database(admin_url(), database)
         redis = redis_url()
         flush_redis(redis)
         env = environment(sandbox.info, database_url, redis, **settings)
@@ -205,6 +206,7 @@ def scenario(name: str, sandbox_options: tuple[str, ...], **settings: str) -> It
     finally:
         for proc in reversed(procs):
             proc.stop()
+        drop_database(admin_url(), database)  # the benchmark's scratch data: nothing to keep
 
 
 # --- load ---------------------------------------------------------------------------------------

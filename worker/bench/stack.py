@@ -186,11 +186,12 @@ class Stack(contextlib.ExitStack):
         embedded_redis = ""
         if not admin:
             admin, embedded_redis = self._embedded()
-        from worker.migrate import fresh_database
+        from worker.migrate import drop_database, fresh_database
 
-        self.database_url = fresh_database(
-            admin, "pidsync_bench_" + self.scenario.replace("-", "_")
-        )
+        name = "pidsync_bench_" + self.scenario.replace("-", "_")
+        self.database_url = fresh_database(admin, name)
+        # Registered before any process starts, so it runs after they have all stopped.
+        self.callback(drop_database, admin, name)
         if shutil.which("redis-server"):
             self.redis_url = self._private_redis()
         else:
