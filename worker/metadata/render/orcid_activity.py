@@ -55,6 +55,21 @@ def source_id(source: str, item_id: str) -> dict[str, Any]:
     return external_id("source-work-id", source_work_id(source, item_id))
 
 
+def asserting(named: Organization | None, configured: Organization | None) -> Organization:
+    """The organisation an item asserts: the one it names, else the client's configured one."""
+    org = named or configured
+    if org is None:
+        raise MissingFields(
+            "ORCID", ["organization"], {"organization": "none given and none is configured"}
+        )
+    return org
+
+
+def body_with(put_code: int | None) -> dict[str, Any]:
+    """A section body's start: the put-code first when updating an item ORCID already holds."""
+    return {"put-code": put_code} if put_code is not None else {}
+
+
 def organization(org: Organization) -> dict[str, Any]:
     if org.ror is None:
         raise MissingFields("ORCID", ["organization.ror"], {"organization.ror": _NEEDS_ID})

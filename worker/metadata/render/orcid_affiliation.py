@@ -13,7 +13,6 @@ from typing import Any
 
 from lxml import etree
 
-from worker.metadata.errors import MissingFields
 from worker.metadata.orcid_items import Affiliation, Organization
 from worker.metadata.render import orcid_activity as a
 from worker.metadata.render.common import XML_DECLARATION, truncate
@@ -29,14 +28,8 @@ def render_affiliation_json(
     put_code: int | None = None,
 ) -> dict[str, Any]:
     """The ORCID JSON body of ``item`` (``organization``: used when the item names none)."""
-    org = item.organization or organization
-    if org is None:
-        raise MissingFields(
-            "ORCID", ["organization"], {"organization": "none given and none is configured"}
-        )
-    body: dict[str, Any] = {}
-    if put_code is not None:
-        body["put-code"] = put_code
+    org = a.asserting(item.organization, organization)
+    body = a.body_with(put_code)
     body |= {
         "department-name": truncate(item.department, a.SHORT_TEXT_MAX) if item.department else None,
         "role-title": truncate(item.role, a.SHORT_TEXT_MAX) if item.role else None,

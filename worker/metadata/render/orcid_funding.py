@@ -52,9 +52,7 @@ def self_ids(item: Funding, source: str) -> list[dict[str, Any]]:
 def render_funding_json(
     item: Funding, *, source: str, put_code: int | None = None
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    if put_code is not None:
-        body["put-code"] = put_code
+    body = a.body_with(put_code)
     body |= {
         "type": item.type,
         "title": {"title": {"value": truncate(item.title, TITLE_MAX)}},

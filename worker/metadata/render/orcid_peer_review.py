@@ -13,7 +13,6 @@ from typing import Any
 
 from lxml import etree
 
-from worker.metadata.errors import MissingFields
 from worker.metadata.orcid_items import Organization, Review
 from worker.metadata.render import orcid_activity as a
 from worker.metadata.render.common import XML_DECLARATION, truncate
@@ -40,16 +39,10 @@ def render_review_json(
     organization: Organization | None = None,
     put_code: int | None = None,
 ) -> dict[str, Any]:
-    org = item.organization or organization
-    if org is None:
-        raise MissingFields(
-            "ORCID", ["organization"], {"organization": "none given and none is configured"}
-        )
+    org = a.asserting(item.organization, organization)
     identifiers = [a.external_id(i.type, i.value) for i in item.identifiers]
     identifiers.append(a.source_id(source, item.id))
-    body: dict[str, Any] = {}
-    if put_code is not None:
-        body["put-code"] = put_code
+    body = a.body_with(put_code)
     body |= {
         "reviewer-role": item.role,
         "review-identifiers": {"external-id": identifiers},
