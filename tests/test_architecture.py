@@ -17,7 +17,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "worker"
 
 PLUMBING = {"config", "logging", "db", "broker", "http", "ratelimit", "models", "errors"}
-PLUMBING |= {"clock", "retry", "embedded", "migrate", "metrics"}
+PLUMBING |= {"clock", "retry", "embedded", "migrate", "metrics", "queues"}
 #: Entry points: what the process runs. Only these may read the composition root.
 ENTRY_POINTS = ("actors", "cli", "web", "scheduler", "demo", "entrypoint", "bootstrap")
 

@@ -13,6 +13,7 @@ from worker.errors import PermanentError, Postpone, TransientError
 from worker.events.intake import check_events, store_events
 from worker.events.types import IntakeContext
 from worker.models import DeadLetter, EventStatus, ReceivedEvent
+from worker.queues import join_all
 
 calls: list[str] = []
 
@@ -68,7 +69,7 @@ def test_event_flows_through_a_real_worker(committed_database, broker, worker, c
     checked = check_events([event()], IntakeContext(()), batch=False)
     with committed_database.session() as session:
         store_events(session, checked, client_id="cris", cipher=cipher)
-    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    join_all(broker, timeout_ms=10_000)
     worker.join()
     with committed_database.session() as session:
         stored = session.execute(select(ReceivedEvent)).scalar_one()
@@ -79,7 +80,7 @@ def test_permanent_error_is_parked_with_its_reason_without_retry(
     committed_database, broker, worker
 ):
     fails_permanently.send("p1")
-    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    join_all(broker, timeout_ms=10_000)
     worker.join()
     assert calls == ["p1"]
     with committed_database.session() as session:
@@ -90,7 +91,7 @@ def test_permanent_error_is_parked_with_its_reason_without_retry(
 
 def test_transient_error_is_retried_then_parked(committed_database, broker, worker):
     fails_transiently.send("t1")
-    broker.join(DEFAULT_QUEUE, timeout=20_000)
+    join_all(broker, timeout_ms=20_000)
     worker.join()
     assert calls == ["t1", "t1", "t1"]  # first try + max_retries=2
     with committed_database.session() as session:
@@ -100,7 +101,7 @@ def test_transient_error_is_retried_then_parked(committed_database, broker, work
 
 def test_postpone_does_not_spend_a_retry(committed_database, broker, worker):
     message = postpones.send("w1")
-    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    join_all(broker, timeout_ms=10_000)
     worker.join()
     assert calls == ["w1", "w1", "w1"]
     assert message.options.get("retries") is None
@@ -116,7 +117,7 @@ def test_message_that_keeps_killing_its_worker_is_parked(
     redis_client.set(f"pidsync:deliveries:{message.message_id}", 3)
     # When it is delivered again
     broker.enqueue(message)
-    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    join_all(broker, timeout_ms=10_000)
     worker.join()
     # Then it is not run but parked with the reason
     assert calls == []
@@ -137,7 +138,7 @@ def test_dead_letter_of_an_event_marks_the_event_failed(
     checked = check_events([event()], IntakeContext(()), batch=False)
     with committed_database.session() as session:
         store_events(session, checked, client_id="cris", cipher=cipher)
-    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    join_all(broker, timeout_ms=10_000)
     worker.join()
     with committed_database.session() as session:
         stored = session.execute(select(ReceivedEvent)).scalar_one()
@@ -163,14 +164,14 @@ def test_requeued_dead_letter_runs_again(committed_database, broker, worker, cip
     checked = check_events([event()], IntakeContext(()), batch=False)
     with committed_database.session() as session:
         store_events(session, checked, client_id="cris", cipher=cipher)
-    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    join_all(broker, timeout_ms=10_000)
     worker.join()
     # The cause is fixed, an operator requeues the parked message
     monkeypatch.setattr(service, "process_event", real)
     with committed_database.session() as session:
         letter_id = session.execute(select(DeadLetter.id)).scalar_one()
         requeue(session, letter_id)
-    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    join_all(broker, timeout_ms=10_000)
     worker.join()
     with committed_database.session() as session:
         assert session.execute(select(ReceivedEvent.status)).scalar_one() == EventStatus.DONE
@@ -217,3 +218,15 @@ def test_the_worker_entrypoint_declares_every_actor(database_url, redis_url, tmp
     declared = set(json.loads(done.stdout.strip().splitlines()[-1]))
     product = {name for name in _declared_actor_names() if not name.startswith("test.")}
     assert product <= declared and len(product) > 10
+
+
+def test_every_effect_named_for_its_own_queue_is_a_declared_actor():
+    """The effects' queue is chosen by actor name (worker.broker.EFFECT_ACTORS): a renamed
+    actor would silently fall back to the events' queue, behind any backlog."""
+    from tests.test_architecture import _declared_actor_names
+    from worker.broker import EFFECT_ACTORS, EFFECTS_QUEUE, queue_for
+
+    declared = set(_declared_actor_names())
+    assert declared >= EFFECT_ACTORS, EFFECT_ACTORS - declared
+    assert queue_for("registrars.datacite.sync") == EFFECTS_QUEUE
+    assert queue_for("events.process") == DEFAULT_QUEUE

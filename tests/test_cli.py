@@ -196,3 +196,11 @@ def test_only_the_missing_setting_is_named(bare_environment):
     assert result.exit_code == 2
     assert "PIDSYNC_EMIT_SECRET" in result.stderr
     assert "PIDSYNC_EMIT_CLIENT" not in result.stderr
+
+
+def test_worker_refuses_a_queue_it_does_not_have_with_exit_2():
+    # A typo in a supervisor's --queue would leave a queue with no consumer at all.
+    result = CliRunner().invoke(main, ["worker", "--queue", "pidsync-efects"])
+    assert result.exit_code == 2
+    assert "no queue pidsync-efects" in result.output
+    assert "pidsync, pidsync-effects" in result.output

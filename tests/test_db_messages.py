@@ -13,15 +13,15 @@ from worker.db import enqueue_after_commit
 def _queued(redis_client) -> list[tuple[str, tuple]]:
     """The messages waiting in the queue, sorted (messages sent at one commit share a
     millisecond timestamp, so their order in the queue is not what these tests promise)."""
-    raw = redis_client.hvals("pidsync:pidsync.msgs")
+    raw = redis_client.hvals("pidsync:pidsync-effects.msgs")  # orcid.place: an effect
     return sorted((m.actor_name, tuple(m.args)) for m in (dramatiq.Message.decode(r) for r in raw))
 
 
 @pytest.fixture
 def empty_queue(broker, redis_client):
-    redis_client.delete("pidsync:pidsync.msgs", "pidsync:pidsync")
+    redis_client.delete("pidsync:pidsync-effects.msgs", "pidsync:pidsync-effects")
     yield
-    redis_client.delete("pidsync:pidsync.msgs", "pidsync:pidsync")
+    redis_client.delete("pidsync:pidsync-effects.msgs", "pidsync:pidsync-effects")
 
 
 def test_a_released_savepoint_sends_nothing_before_the_commit(

@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from tests.conftest import record_dead_letter
 from tests.helpers import event
-from worker.broker import DEFAULT_QUEUE, build_broker, init_broker
+from worker.broker import QUEUES, build_broker, init_broker
 from worker.events.intake import check_events, store_events
 from worker.events.types import IntakeContext
 from worker.models import EventStatus, ReceivedEvent
+from worker.queues import join_all, queue_depths
 
 AMQP_URL = os.environ.get("PIDSYNC_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
@@ -35,18 +36,23 @@ def test_event_flows_through_rabbitmq(committed_runtime, committed_database, cip
     init_broker(broker, max_retries=2)
     import worker.actors  # noqa: F401
 
-    broker.declare_queue(DEFAULT_QUEUE)
-    broker.flush(DEFAULT_QUEUE)
+    # Every queue (with its delayed one) is declared by the actors bound to the broker.
+    assert set(QUEUES) <= broker.get_declared_queues()
+    assert {f"{q}.DQ" for q in QUEUES} <= broker.get_declared_delay_queues()
+    for queue in QUEUES:
+        broker.flush(queue)
     consumer = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
     consumer.start()
     try:
         checked = check_events([event(event_id="rabbit")], IntakeContext(()), batch=False)
         with committed_database.session() as session:
             store_events(session, checked, client_id="cris", cipher=cipher)
-        broker.join(DEFAULT_QUEUE, timeout=20_000)
+        join_all(broker, timeout_ms=20_000)
         consumer.join()
+        depths = {d.name: d.depth for d in queue_depths(broker)}
     finally:
         consumer.stop()
         broker.close()
     with committed_database.session() as session:
         assert session.execute(select(ReceivedEvent.status)).scalar_one() == EventStatus.DONE
+    assert depths == {f"{q}{suffix}": 0 for q in QUEUES for suffix in ("", ".DQ", ".XQ")}

@@ -28,7 +28,41 @@ log = get_logger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: The queue of everything that reads: the intake's events (``events.process``) and the
+#: scheduler's read-backs. A backlog of events waits here.
 DEFAULT_QUEUE = "pidsync"
+#: The queue of the effects: what registers a DOI, places a work on a record or tells a client.
+#: Their own queue, so that a backlog of events (100,000 queued at once) never stands between
+#: an effect and the agency: each queue has its own consumer in every worker process, and a
+#: delayed (postponed, rate-limited) effect comes back to this short queue, not to the tail of
+#: the backlog.
+EFFECTS_QUEUE = "pidsync-effects"
+#: Every pidsync queue; ``pidsync worker`` consumes them all unless told otherwise. dramatiq
+#: adds ``.DQ`` (delayed) and ``.XQ`` (dead) to each.
+QUEUES = (DEFAULT_QUEUE, EFFECTS_QUEUE)
+#: The actors on :data:`EFFECTS_QUEUE`, by name (chosen here, so actor modules and senders need
+#: no queue of their own). tests/test_broker.py checks each is a declared actor.
+EFFECT_ACTORS = frozenset(
+    {
+        "registrars.datacite.sync",
+        "registrars.crossref.batch",
+        "registrars.crossref.upload",
+        "registrars.crossref.poll",
+        "orcid.place",
+        "orcid.place_item",
+        "orcid.doi_settled",
+        "orcid.backfill",
+        "orcid.revoke_token",
+        "orcid.request_permission",
+        "orcid.register_webhook",
+        "orcid.unregister_webhook",
+        "notify.deliver",
+    }
+)
+#: dramatiq's actor priority (lower first) orders the messages a worker process has already
+#: fetched from its queues: an effect it holds runs before an event it holds.
+EFFECT_PRIORITY = 0
+DEFAULT_PRIORITY = 10
 #: Deliveries of one message that never finished (the worker died) before it is parked.
 MAX_UNFINISHED_DELIVERIES = 3
 
@@ -51,15 +85,26 @@ def retry_when(retries: int, exc: BaseException) -> bool:
     return is_transient(exc) and retries < _max_retries
 
 
+def queue_for(actor_name: str) -> str:
+    """The queue of the actor named ``actor_name``: effects on their own, the rest on the
+    default queue."""
+    return EFFECTS_QUEUE if actor_name in EFFECT_ACTORS else DEFAULT_QUEUE
+
+
 def actor(name: str, **options: Any) -> Callable[[F], dramatiq.Actor[Any, Any]]:
     """Declare an actor with pidsync's policy: retry transient errors only; Postpone is free.
 
-    Every actor is on the one queue :data:`DEFAULT_QUEUE`, so a message can be sent by the
-    actor's name alone (:func:`send`) from a process that never imported the actor. Retries
-    are bounded by the process's ``max_retries`` setting, never per actor: ``retry_when``
-    would take precedence over an actor's own ``max_retries`` and make it a dead letter."""
-    if "max_retries" in options or "queue_name" in options:
-        raise TypeError(f"actor {name}: retries and queue are pidsync-wide, not per actor")
+    The actor's queue and priority follow from its name (:func:`queue_for`), so a message can
+    be sent by the actor's name alone (:func:`send`) from a process that never imported the
+    actor. Retries are bounded by the process's ``max_retries`` setting, never per actor:
+    ``retry_when`` would take precedence over an actor's own ``max_retries`` and make it a
+    dead letter."""
+    if {"max_retries", "queue_name", "priority"} & options.keys():
+        raise TypeError(
+            f"actor {name}: retries, queue and priority are pidsync-wide, not per actor"
+        )
+    queue = queue_for(name)
+    options["priority"] = EFFECT_PRIORITY if queue == EFFECTS_QUEUE else DEFAULT_PRIORITY
 
     def decorate(fn: F) -> dramatiq.Actor[Any, Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
@@ -73,7 +118,7 @@ def actor(name: str, **options: Any) -> Callable[[F], dramatiq.Actor[Any, Any]]:
         run.__doc__ = fn.__doc__
         options.setdefault("retry_when", retry_when)
         declared: dramatiq.Actor[Any, Any] = dramatiq.actor(
-            actor_name=name, queue_name=DEFAULT_QUEUE, broker=_current_broker(), **options
+            actor_name=name, queue_name=queue, broker=_current_broker(), **options
         )(run)
         _actors.append(declared)
         return declared
@@ -87,7 +132,11 @@ def send(actor_name: str, *args: Any, delay: float | None = None, **options: Any
     Services never call this directly: they use :func:`worker.db.enqueue_after_commit`, which
     sends only once their state is committed."""
     message: dramatiq.Message[Any] = dramatiq.Message(
-        queue_name=DEFAULT_QUEUE, actor_name=actor_name, args=args, kwargs={}, options=options
+        queue_name=queue_for(actor_name),
+        actor_name=actor_name,
+        args=args,
+        kwargs={},
+        options=options,
     )
     dramatiq.get_broker().enqueue(message, delay=int(delay * 1000) if delay else None)
 
@@ -104,8 +153,9 @@ def _requeue(wait: Postpone) -> None:
     if message is None:  # called directly (a test): nothing to requeue, say so loudly
         raise wait
     broker = dramatiq.get_broker()
-    # A new message id: the old one is acked when this returns.
-    fresh = message.copy(message_id=str(uuid.uuid4()))
+    # A new message id: the old one is acked when this returns. Its actor's queue, should the
+    # message have come from another (sent before the effects had a queue of their own).
+    fresh = message.copy(message_id=str(uuid.uuid4()), queue_name=queue_for(message.actor_name))
     broker.enqueue(fresh, delay=int(wait.delay * 1000))
     message.options["pidsync_postponed"] = True  # for MetricsMiddleware: not an "ok" run
     log.info("postponed", delay_s=round(wait.delay, 3), reason=wait.reason)

@@ -127,6 +127,27 @@ def test_the_gauges_read_the_database_and_the_broker(session, database, broker, 
     assert sample(text, "pidsync_state_scrape_error", source="broker") == 0
 
 
+def test_the_metrics_and_the_ops_overview_read_every_queue_alike(session, database, broker):
+    # Given events waiting, effects waiting (their own queue) and a postponed effect
+    from worker.ops.overview import overview
+
+    send("events.process", 1)
+    send("registrars.datacite.sync", 7)
+    send("orcid.place", 8)
+    send("notify.deliver", 9, delay=60)
+
+    text = _scrape(database, broker)
+    shown = {q["name"]: q for q in overview(session, broker)["queues"]}
+
+    # Then both show each queue, its delayed and its dead queue, with the same figures
+    expected = {"pidsync": 1, "pidsync.DQ": 0, "pidsync.XQ": 0, "pidsync-effects": 2,
+                "pidsync-effects.DQ": 1, "pidsync-effects.XQ": 0}  # fmt: skip
+    assert {name: q["depth"] for name, q in shown.items()} == expected
+    for name, count in expected.items():
+        assert sample(text, "pidsync_queue_messages", queue=name) == count
+    assert shown["pidsync-effects"]["oldest_age_seconds"] is not None
+
+
 def test_an_unreachable_source_is_reported_not_fatal(database, broker):
     # Given the database is unreachable (a closed port) but the broker answers
     gone = Database("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
@@ -164,7 +185,7 @@ def test_with_rabbitmq_the_queue_depths_are_read_from_amqp(database):
     finally:
         rabbit.close()
     assert sample(text, "pidsync_state_scrape_error", source="broker") == 0
-    for queue in ("pidsync", "pidsync.DQ", "pidsync.XQ"):
+    for queue in ("pidsync", "pidsync.DQ", "pidsync.XQ", "pidsync-effects", "pidsync-effects.XQ"):
         assert sample(text, "pidsync_queue_messages", queue=queue) >= 0
     # AMQP does not show a queue's head: no age, rather than a made-up one.
     assert sample(text, "pidsync_queue_oldest_message_age_seconds", queue="pidsync") is None

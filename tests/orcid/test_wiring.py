@@ -20,11 +20,11 @@ from sqlalchemy import select, text
 from tests.conftest import make_runtime
 from tests.orcid.conftest import orcid_settings
 from tests.orcid.helpers import authorize, place_pending, publish, researcher
-from worker.broker import DEFAULT_QUEUE
 from worker.http import CallRecord, DatabaseRecorder
 from worker.models import DeadLetter, OrcidGrant, OrcidPlacement, PlacementState
 from worker.orcid import backfill, placements, revocation
 from worker.orcid.deps import build
+from worker.queues import join_all
 
 
 def _free_port() -> int:
@@ -248,7 +248,7 @@ def test_dead_letters_hold_no_token(
 
     monkeypatch.setattr(actors.placements, "place", echoing)
     actors.place_work.send(pid)
-    broker.join(DEFAULT_QUEUE, timeout=10_000)
+    join_all(broker, timeout_ms=10_000)
 
     with committed_database.session() as session:
         letters = session.execute(select(DeadLetter)).scalars().all()

@@ -23,7 +23,7 @@ from tests.conftest import INTAKE_SECRET, make_runtime
 from tests.helpers import event as cloud_event
 from tests.helpers import queued_messages, session_database, signed_post
 from tests.registrars.flow import calls, crossref_work, deposit, registration
-from worker.broker import DEFAULT_QUEUE
+from worker.broker import queue_for
 from worker.clock import utcnow
 from worker.config import ConfigError, CrossrefSettings, Settings, dump_json, load_settings
 from worker.models import CrossrefDeposit, DepositStatus, DoiState
@@ -49,7 +49,7 @@ def _headers(batch_id: str | None, endpoint: str = ENDPOINT, **extra: str) -> di
 
 def _queued(redis_client, actor: str) -> list[list[Any]]:
     """The arguments of ``actor``'s messages waiting in the broker (not delayed)."""
-    raw = redis_client.hvals(f"pidsync:{DEFAULT_QUEUE}.msgs")  # the broker's namespace
+    raw = redis_client.hvals(f"pidsync:{queue_for(actor)}.msgs")  # the broker's namespace
     messages = [json.loads(value) for value in raw]
     return [m["args"] for m in messages if m["actor_name"] == actor]
 

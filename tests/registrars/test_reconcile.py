@@ -20,7 +20,7 @@ from tests.registrars.flow import (
     registration,
     sync,
 )
-from worker.broker import DEFAULT_QUEUE
+from worker.broker import EFFECTS_QUEUE
 from worker.clock import utcnow
 from worker.models import CrossrefDeposit, DoiState
 from worker.registrars import reconcile, sweep
@@ -131,7 +131,7 @@ def test_stuck_deposit_is_polled_again(session, database, deps, sandbox, redis_c
     session.refresh(row)
     assert row.next_poll_at > utcnow() - timedelta(seconds=5)
     assert sweep.deposit_upkeep(database, settings=deps.settings) == 0  # not again at once
-    messages = redis_client.hvals(f"pidsync:{DEFAULT_QUEUE}.msgs")
+    messages = redis_client.hvals(f"pidsync:{EFFECTS_QUEUE}.msgs")
     assert len(messages) == 1 and b"registrars.crossref.poll" in messages[0]
 
 
@@ -145,7 +145,7 @@ def test_lost_messages_are_sent_again_after_the_grace_period(session, database, 
     later = now + timedelta(seconds=deps.settings.doi.resend_grace_seconds + 60)
     assert sweep.resend_stalled(database, settings=deps.settings, now=later) == 2
     assert sweep.resend_stalled(database, settings=deps.settings, now=later) == 0
-    messages = sorted(redis_client.hvals(f"pidsync:{DEFAULT_QUEUE}.msgs"))
+    messages = sorted(redis_client.hvals(f"pidsync:{EFFECTS_QUEUE}.msgs"))
     assert len(messages) == 2
     assert (
         b"registrars.crossref.batch" in messages[0] or b"registrars.crossref.batch" in messages[1]

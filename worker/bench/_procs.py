@@ -154,7 +154,7 @@ def start_workers(env: dict[str, str], processes: int, threads: int, *modules: s
     importing ``modules`` (the scale scenario's SQL probe)."""
     command = [
         sys.executable, "-m", "dramatiq", "worker.entrypoint", "worker.actors", *modules,
-        "--processes", str(processes), "--threads", str(threads), "--queues", "pidsync",
+        "--processes", str(processes), "--threads", str(threads),
     ]  # fmt: skip
     proc = spawn("worker", command, env)
 

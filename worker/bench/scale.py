@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from worker.bench import _procs
+from worker.bench import _procs, stack
 
 SEEDED = ("works", "received_events", "doi_registrations", "orcid_placements", "api_calls",
           "outbound_notifications")  # fmt: skip
@@ -98,14 +98,6 @@ def _findable(database_url: str, prefix: str) -> int:
     )
 
 
-def _queue_empty(redis: str) -> bool:
-    import redis as redis_lib
-
-    client = redis_lib.Redis.from_url(redis)
-    keys = ("pidsync:pidsync", "pidsync:pidsync.DQ")
-    return all(client.llen(k) == 0 for k in keys) and not client.hlen("pidsync:pidsync.msgs")
-
-
 #: The indexes the scale run found missing (migration 161c28ed1d9d): each plan is also taken
 #: without them, so before and after come from the same data in the same run.
 NEW_INDEXES = (
@@ -154,7 +146,7 @@ def measure(
         warm = f"warm{size}"
         _procs.post_all(url, (_event(i, warm) for i in range(20)))
         _procs.wait_until(lambda: _findable(database_url, warm) >= 20, 120, "warm-up DOIs")
-        _procs.wait_until(lambda: _queue_empty(redis), 120, "the warm-up queue empty")
+        _procs.wait_until(lambda: stack.queues_empty(redis), 120, "the warm-up queue empty")
         prefix = f"s{size}"
         cpu_before = workers.cpu_seconds()
         began = time.monotonic()
@@ -167,7 +159,7 @@ def measure(
         )
         seconds = time.monotonic() - began
         poster.join()
-        _procs.wait_until(lambda: _queue_empty(redis), 300, "the queue empty", every=0.1)
+        _procs.wait_until(lambda: stack.queues_empty(redis), 300, "the queue empty", every=0.1)
         cpu = workers.cpu_seconds() - cpu_before
         (folder / "explain").touch()
         _run_scheduler_once(_probe_env(env, folder))

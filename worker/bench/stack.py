@@ -296,9 +296,20 @@ class Stack(contextlib.ExitStack):
             return int(conn.exec_driver_sql(sql).scalar_one())
 
     def queue_empty(self) -> bool:
-        """No message waiting, delayed or unacknowledged on pidsync's queue."""
-        import redis
+        """No message waiting, delayed or unacknowledged on any of pidsync's queues."""
+        return queues_empty(self.redis_url)
 
-        client = redis.Redis.from_url(self.redis_url)
-        keys = ("pidsync:pidsync.msgs", "pidsync:pidsync.DQ.msgs")
-        return all(client.hlen(key) == 0 for key in keys)
+
+def queues_empty(redis_url: str) -> bool:
+    """No message waiting, delayed or unacknowledged on any of pidsync's queues (read as the
+    ops overview and the metrics read them)."""
+    import redis
+    from dramatiq.brokers.redis import RedisBroker
+
+    from worker.queues import unfinished
+
+    broker = RedisBroker(client=redis.Redis.from_url(redis_url), namespace="pidsync")  # type: ignore[no-untyped-call]
+    try:
+        return unfinished(broker) == 0
+    finally:
+        broker.client.close()

@@ -51,7 +51,7 @@ def print_overview(as_json: bool) -> None:
     for q in shown["queues"]:
         age = q["oldest_age_seconds"]
         click.echo(
-            f"queue {q['name']:<14} {q['depth']:>7} messages"
+            f"queue {q['name']:<18} {q['depth']:>7} messages"
             + (f", oldest {age:.0f}s" if age is not None else "")
         )
     for w in shown["rate_limit_waits"]["hour"]:

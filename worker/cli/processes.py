@@ -48,9 +48,26 @@ def web(host: str, port: int) -> None:
     help="On SIGTERM, seconds running messages get to finish before they are cut (and "
     "redelivered); keep it below the supervisor's grace period.",
 )
-def worker(processes: int, threads: int, shutdown_timeout: float) -> None:
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    help="Consume only this queue (repeatable; default: all of them): pidsync (events and "
+    "read-backs) or pidsync-effects (DOIs, placements, webhooks), e.g. to give the effects "
+    "workers of their own.",
+)
+def worker(processes: int, threads: int, shutdown_timeout: float, queues: tuple[str, ...]) -> None:
     """Run dramatiq worker processes for every actor."""
+    # Imported here: the stateless commands of this CLI never load the broker's stack.
+    from worker.broker import QUEUES
     from worker.metrics.exposition import multiprocess_env, remove_multiprocess_dir
+
+    unknown = sorted(set(queues) - set(QUEUES))
+    if unknown:
+        raise click.BadParameter(
+            f"no queue {', '.join(unknown)}; pidsync's queues are {', '.join(QUEUES)}",
+            param_hint="--queue",
+        )
 
     runtime = boot()
     env = dict(os.environ)
@@ -59,7 +76,7 @@ def worker(processes: int, threads: int, shutdown_timeout: float) -> None:
     env["PIDSYNC_BROKER_URL"] = runtime.broker_url
     command = [
         sys.executable, "-m", "dramatiq", *WORKER_MODULES,
-        "--processes", str(processes), "--threads", str(threads), "--queues", "pidsync",
+        "--processes", str(processes), "--threads", str(threads), "--queues", *(queues or QUEUES),
         "--worker-shutdown-timeout", str(int(shutdown_timeout * 1000)),
     ]  # fmt: skip
     # Each dramatiq process writes its counters to files there; one fork serves their sum.

@@ -13,8 +13,6 @@ adding workers never multiplies them.
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 from enum import Enum
 from typing import Any
@@ -24,7 +22,6 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from worker.broker import DEFAULT_QUEUE
 from worker.clock import utcnow
 from worker.db import Database
 from worker.logging import get_logger
@@ -40,6 +37,7 @@ from worker.models import (
     PlacementState,
     ReceivedEvent,
 )
+from worker.queues import queue_depths
 
 log = get_logger(__name__)
 
@@ -57,8 +55,6 @@ UNSETTLED_PLACEMENTS = (
     PlacementState.FAILED,
 )
 UNSETTLED_DEPOSITS = (DepositStatus.PREPARED, *OPEN_DEPOSITS, DepositStatus.FAILED)
-#: The dramatiq Redis broker's key prefix (worker.broker.build_broker).
-NAMESPACE = "pidsync"
 
 
 class StateCollector(Collector):
@@ -197,8 +193,9 @@ def _database_gauges(session: Session) -> Iterator[GaugeMetricFamily]:
 def _queue_gauges(broker: Any) -> Iterator[GaugeMetricFamily]:
     depth = GaugeMetricFamily(
         "pidsync_queue_messages",
-        "Messages in each broker queue: pidsync (to run, waiting or being run), pidsync.DQ "
-        "(delayed: postponed or retrying), pidsync.XQ (dead)",
+        "Messages in each broker queue not finished: pidsync (events and read-backs) and "
+        "pidsync-effects (DOIs, placements, webhooks) to run or being run, each .DQ (delayed: "
+        "postponed or retrying), each .XQ (dead)",
         labels=["queue"],
     )
     age = GaugeMetricFamily(
@@ -207,50 +204,12 @@ def _queue_gauges(broker: Any) -> Iterator[GaugeMetricFamily]:
         "since it died); 0 when empty",
         labels=["queue"],
     )
-    client = getattr(broker, "client", None)
-    if client is None:  # RabbitMQ: depths only (AMQP does not show a queue's head)
-        ready, delayed, dead = broker.get_queue_message_counts(DEFAULT_QUEUE)
-        for name, count in _named(ready, delayed, dead):
-            depth.add_metric([name], count)
-        yield depth
-        return
-    base = f"{NAMESPACE}:{DEFAULT_QUEUE}"
-    now = time.time()
-    with client.pipeline(transaction=False) as pipe:
-        pipe.hlen(f"{base}.msgs")
-        pipe.hlen(f"{base}.DQ.msgs")
-        pipe.zcard(f"{base}.XQ")
-        pipe.lindex(base, 0)
-        pipe.lindex(f"{base}.DQ", 0)
-        pipe.zrange(f"{base}.XQ", 0, 0, withscores=True)
-        ready, delayed, dead, head, delayed_head, dead_head = pipe.execute()
-    for name, count in _named(ready, delayed, dead):
-        depth.add_metric([name], count)
-    age.add_metric([DEFAULT_QUEUE], _waited(client, f"{base}.msgs", head, now))
-    age.add_metric([f"{DEFAULT_QUEUE}.DQ"], _waited(client, f"{base}.DQ.msgs", delayed_head, now))
-    age.add_metric(
-        [f"{DEFAULT_QUEUE}.XQ"], max(0.0, now - dead_head[0][1] / 1000) if dead_head else 0.0
-    )
+    depths = queue_depths(broker)
+    for queue in depths:
+        depth.add_metric([queue.name], queue.total)
     yield depth
-    yield age
-
-
-def _named(ready: int, delayed: int, dead: int) -> list[tuple[str, int]]:
-    return [
-        (DEFAULT_QUEUE, ready),
-        (f"{DEFAULT_QUEUE}.DQ", delayed),
-        (f"{DEFAULT_QUEUE}.XQ", dead),
-    ]
-
-
-def _waited(client: Any, messages_key: str, message_id: bytes | None, now: float) -> float:
-    """Seconds the queue's head message has been due: since it was sent, or since its delay
-    (``eta``) ended; a postponed message keeps its first timestamp, so the eta counts."""
-    if message_id is None:
-        return 0.0
-    raw = client.hget(messages_key, message_id)
-    if raw is None:  # taken by a worker between the two reads
-        return 0.0
-    data = json.loads(raw)
-    due = max(data.get("message_timestamp", 0), data.get("options", {}).get("eta", 0)) / 1000.0
-    return float(max(0.0, now - due))
+    # RabbitMQ: depths only (AMQP does not show a queue's head).
+    if getattr(broker, "client", None) is not None:
+        for queue in depths:
+            age.add_metric([queue.name], queue.oldest_age_seconds or 0.0)
+        yield age

@@ -24,7 +24,7 @@ from worker.models import (
     PlacementState,
     ReceivedEvent,
 )
-from worker.ops.queues import queue_depths
+from worker.queues import queue_depths
 from worker.ratelimit import RateLimiter
 
 WINDOWS = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
@@ -49,7 +49,7 @@ def overview(
         "at": now.isoformat(),
         "events": {name: event_counts(session, now - span) for name, span in WINDOWS.items()},
         "problems": problem_counts(session),
-        "queues": [q.as_dict() for q in queue_depths(broker, now)],
+        "queues": [q.as_dict() for q in queue_depths(broker, now.timestamp())],
         "dead_letters": dead_letter_counts(session, now),
         "calls": {name: call_rates(session, now - span, span) for name, span in WINDOWS.items()},
         "chart": hourly(session, now),
