@@ -119,6 +119,10 @@ def environment(
             "PIDSYNC_REDIS_URL": redis,
             "PIDSYNC_BROKER_URL": redis,
             "PIDSYNC_INTAKE_CLIENTS": f"{CLIENT}:{SECRET}",
+            # Not scraped here; their fixed ports would clash with any other pidsync running
+            # on the machine (the scheduler exits when its port is taken).
+            "PIDSYNC_WORKER_METRICS_PORT": "0",
+            "PIDSYNC_SCHEDULER_METRICS_PORT": "0",
         }
     )
     env.update(extra)
@@ -277,6 +281,15 @@ def scalar(database_url: str, sql: str, params: tuple[Any, ...] = ()) -> Any:
                 raise
             time.sleep(1)
     return None
+
+
+def row(database_url: str, sql: str) -> tuple[Any, ...]:
+    """One row of a query (the scenario's progress counts)."""
+    import psycopg
+
+    with psycopg.connect(libpq(database_url)) as conn:
+        found = conn.execute(sql).fetchone()
+        return tuple(found) if found else ()
 
 
 # --- memory over time ---------------------------------------------------------------------------
