@@ -14,10 +14,10 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Table, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -212,15 +212,11 @@ def _row(item: CheckedEvent, client_id: str, cipher: TokenCipher) -> dict[str, A
 #: (``insert().values(rows)`` was compiled anew for every request, the intake's largest CPU
 #: cost), sent as one multi-row INSERT by SQLAlchemy's "insertmanyvalues". On the table, not
 #: the mapped class: a Core statement, no ORM bulk machinery.
+_INBOX = cast("Table", ReceivedEvent.__table__)
 _INSERT_EVENTS = (
-    insert(ReceivedEvent.__table__)
+    insert(_INBOX)
     .on_conflict_do_nothing(constraint="uq_received_events_source_event_id")
-    .returning(
-        ReceivedEvent.__table__.c.id,
-        ReceivedEvent.__table__.c.receipt,
-        ReceivedEvent.__table__.c.source,
-        ReceivedEvent.__table__.c.event_id,
-    )
+    .returning(_INBOX.c.id, _INBOX.c.receipt, _INBOX.c.source, _INBOX.c.event_id)
 )
 
 
