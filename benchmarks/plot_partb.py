@@ -67,8 +67,13 @@ def backlog(result: dict[str, Any], out: Path) -> None:
     top.set_ylim(bottom=0)
     top.set_title(f"backlog of {result['events']} events: memory of each process")
     top.legend(fontsize=7)
-    bottom.plot([d[0] for d in result["drain_series"]], [d[1] for d in result["drain_series"]])
-    bottom.set_ylabel("DOIs registered")
+    bottom.plot([d[0] for d in result["drain_series"]], [d[1] for d in result["drain_series"]],
+                label="DOIs registered")  # fmt: skip
+    if "read_series" in result:  # events read: the effects' own queue lets DOIs flow meanwhile
+        bottom.plot([d[0] for d in result["read_series"]], [d[1] for d in result["read_series"]],
+                    label="events read")  # fmt: skip
+        bottom.legend(fontsize=7)
+    bottom.set_ylabel("count")
     bottom.set_xlabel("seconds since the first event was posted")
     fig.tight_layout()
     fig.savefig(out / "backlog.png", dpi=120)

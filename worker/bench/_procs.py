@@ -156,11 +156,7 @@ def start_web(env: dict[str, str]) -> tuple[Proc, str]:
 def start_workers(env: dict[str, str], processes: int, threads: int, *modules: str) -> Proc:
     """dramatiq worker processes for every actor (what ``pidsync worker`` runs), each also
     importing ``modules`` (the scale scenario's SQL probe)."""
-    command = [
-        sys.executable, "-m", "dramatiq", "worker.entrypoint", "worker.actors", *modules,
-        "--processes", str(processes), "--threads", str(threads),
-    ]  # fmt: skip
-    proc = spawn("worker", command, env)
+    proc = spawn("worker", stack.worker_command(processes, threads, *modules), env)
 
     def forked() -> bool:
         if proc.popen.poll() is not None:

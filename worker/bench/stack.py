@@ -91,6 +91,19 @@ def web_command(port: int) -> list[str]:
     return [sys.executable, "-m", "worker.cli", "web", "--host", "127.0.0.1", "--port", str(port)]
 
 
+def worker_command(processes: int, threads: int, *modules: str) -> list[str]:
+    """The one way the bench starts workers: the dramatiq command ``pidsync worker`` runs (its
+    modules, every queue), each process also importing ``modules`` (the scale scenario's SQL
+    probe). dramatiq directly rather than through ``pidsync worker``, whose parent would only
+    pass the same command on, so that the extra modules can be given."""
+    from worker.cli.processes import WORKER_MODULES
+
+    return [
+        sys.executable, "-m", "dramatiq", *WORKER_MODULES, *modules,
+        "--processes", str(processes), "--threads", str(threads),
+    ]  # fmt: skip
+
+
 def start_web(env: dict[str, str], *, stdout: Any = None) -> tuple[subprocess.Popen[Any], str]:
     """``pidsync web`` on a free port: the process and its base URL once /healthz answers (the
     process stopped when it never does)."""
@@ -278,10 +291,8 @@ class Stack(contextlib.ExitStack):
         return url
 
     def workers(self, env: dict[str, str], processes: int, threads: int) -> subprocess.Popen[str]:
-        """``pidsync worker`` (dramatiq: ``processes`` x ``threads``)."""
-        command = [sys.executable, "-m", "worker.cli", "worker"]
-        command += ["--processes", str(processes), "--threads", str(threads)]
-        process = spawn(command, env)
+        """The dramatiq workers ``pidsync worker`` runs (``processes`` x ``threads``)."""
+        process = spawn(worker_command(processes, threads), env)
         self.callback(stop_process, process)
         return process
 
