@@ -172,11 +172,24 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
     by_orcid: dict[str, list[OrcidPlacement]] = {}
     for row in rows:
         by_orcid.setdefault(row.orcid, []).append(row)
+    # The grants of every researcher that needs one (new, or still awaiting consent), in one
+    # query rather than one each (issue 13).
+    grants = repository.write_grants_for(
+        session,
+        [
+            orcid
+            for orcid in wanted
+            if not by_orcid.get(orcid)
+            or any(row.state == PlacementState.AWAITING_CONSENT for row in by_orcid[orcid])
+        ],
+        work.client_id,
+    )
     queued = awaiting = removing = 0
+    new: list[OrcidPlacement] = []
     for orcid in wanted:
         existing = by_orcid.get(orcid, [])
         if not existing:
-            grant = repository.write_grant_for(session, orcid, work.client_id)
+            grant = grants.get(orcid)
             row = OrcidPlacement(
                 work_id=work.id,
                 orcid=orcid,
@@ -186,21 +199,23 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
                 last_error=None if grant else NO_CONSENT,
             )
             session.add(row)
-            session.flush()
-            if grant:
-                queued += _queue_or_wait(session, trigger.settings, row)
-            else:
-                awaiting += 1
+            new.append(row)
             continue
         for row in existing:
             if row.state in KEPT:
                 continue
             if row.state == PlacementState.AWAITING_CONSENT:
-                grant = repository.write_grant_for(session, orcid, work.client_id)
+                grant = grants.get(orcid)
                 if grant is None or not _claim(session, row, grant):
                     awaiting += 1
                     continue
             queued += _queue_or_wait(session, trigger.settings, row)
+    session.flush()  # the new rows' ids (their messages carry them), in one statement
+    for row in new:
+        if row.state == PlacementState.PENDING:
+            queued += _queue_or_wait(session, trigger.settings, row)
+        else:
+            awaiting += 1
     for orcid, existing in by_orcid.items():
         if orcid in wanted:
             continue

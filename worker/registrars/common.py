@@ -156,7 +156,8 @@ def mark_confirmed(
     reg.error_details = None
     reg.retry_count = 0
     reg.next_attempt_at = None
-    session.flush()
+    # No flush of its own: the report's notification flushes these changes with its row (one
+    # flush, not two: issue 13), and the unit of work's commit does when nobody is told.
     if state == DoiState.WITHDRAWN:
         report(session, reg, "doi.withdrawn", settings=settings, warning=warning, message=note)
         return
@@ -198,8 +199,7 @@ def mark_failed(
         reg.pending_since = None
     reg.retry_count = 0
     reg.next_attempt_at = None
-    session.flush()
-    report(
+    report(  # its notification flushes the changes above with its row
         session,
         reg,
         "doi.failed",
