@@ -61,6 +61,8 @@ def load_json(text: str | bytes, source: str) -> Any:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(source, f"not JSON ({exc})") from None
+    except RecursionError:  # json's decoder on [[[[...: no ValueError
+        raise InputError(source, "not JSON (nested too deeply)") from None
 
 
 def unhandled(
