@@ -11,7 +11,8 @@ operator can see why something failed without reading code.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
@@ -79,6 +80,45 @@ class ServerError(HttpError, TransientError):
 
 class RequestError(HttpError, PermanentError):
     """Another 4xx: the service refused the request; retrying the same request cannot help."""
+
+
+class MalformedAnswer(TransportError):
+    """The service answered, but not in the shape its API documents (no JSON, JSON nested
+    past Python's stack, a field missing or of another type): as good as a lost answer, so the
+    caller's retry model asks again and, when the tries are spent, records the failure."""
+
+
+#: What reading a field of an answer that has another shape raises (OverflowError: int() of
+#: an infinite float; RecursionError: json's decoder on ``[[[[...``, which is no ValueError).
+SHAPE_ERRORS = (
+    KeyError, IndexError, TypeError, AttributeError, ValueError, OverflowError, RecursionError,
+)  # fmt: skip
+
+
+def read_json(response: requests.Response, service: str) -> Any:
+    """The answer's JSON, or :class:`MalformedAnswer` naming the service and the status."""
+    try:
+        return response.json()
+    except (ValueError, RecursionError):
+        raise MalformedAnswer(
+            f"{service} answered {response.status_code} with a body that is not JSON",
+            service=service,
+            status=response.status_code,
+            text=redact_text(response.text[:200]),
+        ) from None
+
+
+@contextmanager
+def reading(service: str, what: str) -> Iterator[None]:
+    """Read the fields of an answer inside this: a field missing or of another type becomes
+    :class:`MalformedAnswer` naming ``what``, rather than a KeyError that kills the actor."""
+    try:
+        yield
+    except SHAPE_ERRORS as exc:
+        raise MalformedAnswer(
+            f"{service} answered {what} of an unexpected shape ({type(exc).__name__})",
+            service=service,
+        ) from None
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -156,7 +196,7 @@ class ApiClient:
         body: Any = None
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # no JSON, or nested past the stack
             body = None
         message = f"{self.service} {method} {redact_text(url)} answered {status}: {excerpt or ''}"
         details = {"service": self.service, "status": status, "body": body, "text": excerpt or ""}

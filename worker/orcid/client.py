@@ -24,7 +24,14 @@ from urllib.parse import quote
 
 import requests
 
-from worker.http import ApiClient, RequestError, TransportError
+from worker.http import (
+    ApiClient,
+    MalformedAnswer,
+    RequestError,
+    TransportError,
+    read_json,
+    reading,
+)
 
 JSON = "application/vnd.orcid+json"
 HEADERS = {"Accept": JSON}
@@ -163,10 +170,19 @@ class BulkItem:
 
 
 def parse_summaries(data: dict[str, Any]) -> list[WorkSummary]:
+    """The works of a ``/works`` answer; MalformedAnswer when it has another shape."""
     summaries: list[WorkSummary] = []
-    for group in data.get("group") or []:
-        summaries.extend(WorkSummary.parse(item) for item in group.get("work-summary") or [])
+    with reading("orcid", "a works list"):
+        for group in data.get("group") or []:
+            summaries.extend(WorkSummary.parse(item) for item in group.get("work-summary") or [])
     return summaries
+
+
+def _json_object(response: requests.Response, service: str) -> dict[str, Any]:
+    data = read_json(response, service)
+    if not isinstance(data, dict):
+        raise MalformedAnswer(f"{service} answered JSON that is not an object", service=service)
+    return data
 
 
 class OrcidApi(ApiClient):
@@ -232,13 +248,12 @@ class MemberClient(OrcidApi):
 
     def read_work(self, orcid: str, token: str, put_code: int) -> dict[str, Any]:
         response = self.request("GET", f"/v3.0/{orcid}/work/{put_code}", headers=self.bearer(token))
-        data: dict[str, Any] = response.json()
-        return data
+        return _json_object(response, self.service)
 
     def works(self, orcid: str, token: str) -> list[WorkSummary]:
         """Every work on the record this token may see (ours include private ones)."""
         response = self.request("GET", f"/v3.0/{orcid}/works", headers=self.bearer(token))
-        return parse_summaries(response.json())
+        return parse_summaries(_json_object(response, self.service))
 
     def add_works(self, orcid: str, token: str, works: list[dict[str, Any]]) -> list[BulkItem]:
         """Bulk POST (at most 100): one result per work, in order."""
@@ -250,27 +265,27 @@ class MemberClient(OrcidApi):
             data=json.dumps({"bulk": [{"work": w} for w in works]}),
             headers=self.bearer(token, WRITE_HEADERS),
         )
-        items = []
-        for entry in (response.json() or {}).get("bulk") or []:
-            if "work" in entry and entry["work"] is not None:
-                items.append(BulkItem(put_code=int(entry["work"]["put-code"]), error=None))
-                continue
-            body = entry.get("error") or {}
-            status = int(body.get("response-code") or 400)
-            error = OrcidError(
-                f"orcid bulk item answered {status}: {body.get('developer-message', '')}",
-                service=self.service,
-                status=status,
-                body=body,
-                text=str(body.get("developer-message", "")),
-            )
-            items.append(BulkItem(put_code=None, error=error))
-        return items
+        with reading(self.service, "a bulk result"):
+            entries = _json_object(response, self.service).get("bulk") or []
+            return [self._bulk_item(entry) for entry in entries]
+
+    def _bulk_item(self, entry: dict[str, Any]) -> BulkItem:
+        if "work" in entry and entry["work"] is not None:
+            return BulkItem(put_code=int(entry["work"]["put-code"]), error=None)
+        body = entry.get("error") or {}
+        status = int(body.get("response-code") or 400)
+        error = OrcidError(
+            f"orcid bulk item answered {status}: {body.get('developer-message', '')}",
+            service=self.service,
+            status=status,
+            body=body,
+            text=str(body.get("developer-message", "")),
+        )
+        return BulkItem(put_code=None, error=error)
 
     def record(self, orcid: str, token: str) -> dict[str, Any]:
         response = self.request("GET", f"/v3.0/{orcid}/record", headers=self.bearer(token))
-        data: dict[str, Any] = response.json()
-        return data
+        return _json_object(response, self.service)
 
     def _webhook_path(self, orcid: str, callback: str) -> str:
         return f"/{orcid}/webhook/{quote(callback, safe='')}"
@@ -328,7 +343,8 @@ class PublicClient(OrcidApi):
             if self._token is not None:
                 headers["Authorization"] = f"Bearer {self._token()}"
             try:
-                return self.request("GET", path, params=params or None, headers=headers).json()
+                answer = self.request("GET", path, params=params or None, headers=headers)
+                return _json_object(answer, self.service)
             except RevokedToken:
                 # A cached client token that ORCID no longer accepts: fetch a new one, once.
                 if attempt == 2 or self._forget is None:

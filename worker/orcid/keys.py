@@ -1,4 +1,5 @@
-"""Key rotation for every stored token: grants and the inbox's sealed authorisations.
+"""Key rotation for every stored token: grants (their tokens and webhook secret) and the
+inbox's sealed authorisations.
 
 ``pidsync tokens rotate-keys``: put a new key first in ``PIDSYNC_TOKEN_KEYS`` (keep the old ones
 after it), run this, then remove the old keys. Every ciphertext is re-encrypted under the
@@ -47,15 +48,14 @@ def _rotate(cipher: TokenCipher, value: bytes, where: str) -> bytes:
 
 
 def rotate_stored_tokens(session: Session, cipher: TokenCipher) -> dict[str, int]:
-    """Re-encrypt every stored token under the newest key; counts of rows rewritten."""
+    """Re-encrypt every stored token under the newest key; counts of rows rewritten.
+
+    The inbox first, then the grants: the order the event processor locks them in (it holds
+    a researcher.authorized event while it copies the event's ciphertext into the grant). So
+    a grant stored from an event in flight is committed before the grants are read here, and
+    is rotated too; grants first would miss it (left sealed with the old key) and could
+    deadlock with the processor."""
     grants = events = 0
-    for grant in _grants(session):
-        where = f"grant {grant.id}"
-        if grant.access_token_enc:
-            grant.access_token_enc = _rotate(cipher, grant.access_token_enc, where)
-            grants += 1
-        if grant.refresh_token_enc:
-            grant.refresh_token_enc = _rotate(cipher, grant.refresh_token_enc, where)
     for event in _sealed_events(session):
         data: dict[str, Any] = dict(event.data)
         changed = False
@@ -68,6 +68,16 @@ def rotate_stored_tokens(session: Session, cipher: TokenCipher) -> dict[str, int
             event.data = data
             events += 1
     session.flush()
+    for grant in _grants(session):
+        where = f"grant {grant.id}"
+        if grant.access_token_enc:
+            grant.access_token_enc = _rotate(cipher, grant.access_token_enc, where)
+            grants += 1
+        if grant.refresh_token_enc:
+            grant.refresh_token_enc = _rotate(cipher, grant.refresh_token_enc, where)
+        if grant.webhook_secret_enc:  # sealed by the same cipher (orcid.webhooks)
+            grant.webhook_secret_enc = _rotate(cipher, grant.webhook_secret_enc, where)
+    session.flush()
     return {"grants": grants, "inbox_events": events}
 
 
@@ -75,7 +85,7 @@ def undecryptable(session: Session, cipher: TokenCipher) -> list[str]:
     """Rows holding a token no configured key opens (empty: every key still in use is there)."""
     problems = []
     for grant in _grants(session):
-        for value in (grant.access_token_enc, grant.refresh_token_enc):
+        for value in (grant.access_token_enc, grant.refresh_token_enc, grant.webhook_secret_enc):
             if value:
                 try:
                     cipher.decrypt(value)

@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from worker.http import reading
 from worker.orcid.client import PublicClient
 
 SEARCH_ROWS = 20
@@ -66,12 +67,21 @@ class Candidate:
         return asdict(self)
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _texts(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def _candidate(hit: dict[str, Any]) -> Candidate:
+    # Only strings are kept: ORCID's answer is read as given, and the scoring folds text.
     return Candidate(
         orcid=str(hit.get("orcid-id")),
-        given_names=hit.get("given-names"),
-        family_names=hit.get("family-names"),
-        institutions=list(hit.get("institution-name") or []),
+        given_names=_text(hit.get("given-names")),
+        family_names=_text(hit.get("family-names")),
+        institutions=_texts(hit.get("institution-name")),
     )
 
 
@@ -135,10 +145,11 @@ def suggest(
     found: dict[str, tuple[Candidate, list[str]]] = {}
     for q in queries:
         answer = public.expanded_search(q, rows=SEARCH_ROWS)
-        for hit in answer.get("expanded-result") or []:
-            candidate = _candidate(hit)
-            if candidate.orcid not in found:
-                found[candidate.orcid] = (candidate, list(hit.get("email") or []))
+        with reading(public.service, "an expanded search"):
+            for hit in answer.get("expanded-result") or []:
+                candidate = _candidate(hit)
+                if candidate.orcid not in found:
+                    found[candidate.orcid] = (candidate, _texts(hit.get("email")))
     for candidate, emails in found.values():
         _score(
             candidate, emails, given=given, family=family, affiliations=affiliations, email=email

@@ -73,7 +73,7 @@ class CrossrefRestClient(ReadClient):
             return None
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # no JSON, or nested past the stack
             body = None
         message = body.get("message") if isinstance(body, dict) else None
         if not isinstance(message, dict):

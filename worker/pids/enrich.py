@@ -63,7 +63,7 @@ def enrich_work(data: dict[str, Any], negotiator: Negotiator) -> tuple[dict[str,
         raise InvalidIdentifier("doi", str(raw_doi or ""), "enrichment needs the work's doi")
     doi = normalize_doi(raw_doi)
     answer = negotiator.resolve(doi, "csl")
-    work, _notes = csl_to_work(answer.json())
+    work, _notes = csl_to_work(answer.text)  # not JSON: InputError
     found = work_to_json(work)
     return fill_missing(data, found)
 

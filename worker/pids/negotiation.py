@@ -311,7 +311,7 @@ class Negotiator(ReadClient):
             raise DoiNotFound(normalized)
         try:
             answers = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # no JSON, or nested past the stack
             raise ResolveFailed(
                 f"{normalized}: doiRA answered something that is not JSON"
             ) from None
@@ -345,7 +345,7 @@ class Negotiator(ReadClient):
             work, notes = adapters.crossref_message_to_work(message)
             return work, [f"from the Crossref REST message: {note}" for note in notes]
         answer = self.resolve(normalized, "csl")
-        work, notes = adapters.csl_to_work(answer.json())
+        work, notes = adapters.csl_to_work(answer.text)  # not JSON: InputError
         return work, [f"from CSL-JSON: {note}" for note in notes]
 
     def _work(self, doi: str) -> Resolved:

@@ -185,7 +185,7 @@ def json_object(response: requests.Response, service: str) -> dict[str, Any]:
     """The answer's JSON object, or :class:`HttpError` naming the service."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # no JSON, or nested past the stack
         raise HttpError(
             f"{service} answered {response.status_code} with a body that is not JSON",
             service=service,

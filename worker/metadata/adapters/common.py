@@ -3,16 +3,47 @@ values a Work cannot hold (an invalid ORCID iD in a DataCite record is dropped w
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
 from pydantic import ValidationError
 
-from worker.metadata.errors import InputError
+from worker.metadata.errors import InputError, MetadataError
 from worker.metadata.work import Work, json_path, problems_of
 
 _ESSENTIAL = ("id", "type", "title")
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+#: What reading a field of another shape than the source documents raises (a number where a
+#: list of authors belongs: TypeError; an author that is a string: AttributeError; ...).
+_SHAPE_ERRORS = (
+    KeyError, IndexError, TypeError, AttributeError, ValueError, OverflowError, RecursionError,
+)  # fmt: skip
+
+
+def reads(source: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """An adapter's entry point: input of another shape than ``source`` documents becomes an
+    InputError naming the source and the field's fault, never an AttributeError (the input
+    comes from an agency's answer or a user's file: both are outside pidsync's control)."""
+
+    def decorate(adapter: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(adapter)
+        def read(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                return adapter(*args, **kwargs)
+            except MetadataError:  # already says what is wrong (a ValueError too)
+                raise
+            except _SHAPE_ERRORS as exc:
+                raise InputError(
+                    source, f"a field has an unexpected shape ({type(exc).__name__}: {exc})"[:300]
+                ) from None
+
+        return read
+
+    return decorate
 
 
 def build_work(data: dict[str, Any], problems: list[str], source: str) -> Work:
@@ -61,6 +92,8 @@ def load_json(text: str | bytes, source: str) -> Any:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputError(source, f"not JSON ({exc})") from None
+    except RecursionError:  # json's decoder on [[[[...: no ValueError
+        raise InputError(source, "not JSON (nested too deeply)") from None
 
 
 def unhandled(

@@ -14,6 +14,7 @@ from worker.metadata.adapters.common import (
     date_from_parts,
     first_text,
     load_json,
+    reads,
     unhandled,
 )
 from worker.metadata.errors import InputError
@@ -54,6 +55,7 @@ _ID_TYPES = {"doi": "DOI", "uri": "URL", "issn": "ISSN", "isbn": "ISBN", "pmid":
              "purl": "PURL", "arxiv": "arXiv", "ark": "ARK", "handle": "Handle"}  # fmt: skip
 
 
+@reads(SOURCE)
 def crossref_message_to_work(data: Any) -> tuple[Work, list[str]]:
     """A Work from a Crossref REST work message (or envelope, or JSON text)."""
     if isinstance(data, (str, bytes)):

@@ -10,6 +10,7 @@ from worker.metadata.adapters.common import (
     date_from_parts,
     date_from_text,
     load_json,
+    reads,
     unhandled,
 )
 from worker.metadata.errors import InputError
@@ -31,6 +32,7 @@ _HANDLED = {
 _IGNORED = {"citation-key", "accessed", "source", "container-title-short", "journalAbbreviation"}
 
 
+@reads(SOURCE)
 def csl_to_work(data: Any) -> tuple[Work, list[str]]:
     """A Work from a CSL-JSON item (dict, list, or JSON text), and what was not represented."""
     if isinstance(data, (str, bytes)):

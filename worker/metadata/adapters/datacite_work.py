@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from worker.metadata.adapters.common import build_work, unhandled
+from worker.metadata.adapters.common import build_work, reads, unhandled
 from worker.metadata.adapters.datacite import datacite_xml_to_attributes
 from worker.metadata.errors import InputError
 from worker.metadata.render.datacite_json import funder_reference, item_of_container
@@ -98,6 +98,7 @@ def unwrap_attributes(data: Any) -> dict[str, Any]:
     return data
 
 
+@reads(SOURCE)
 def datacite_attributes_to_work(
     attrs: dict[str, Any], *, work_id: str | None = None
 ) -> tuple[Work, list[str]]:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from worker.http import TransportError
+from worker.http import TransportError, read_json, reading
 from worker.orcid.client import WRITE_HEADERS, MemberClient, OrcidError, self_ids
 
 GROUP_IDS = "/v3.0/group-id-record"
@@ -78,22 +78,23 @@ def _summaries(data: Any, key: str) -> Iterator[dict[str, Any]]:
 def summaries(api: MemberClient, orcid: str, token: str, section: str) -> list[ItemSummary]:
     """The section's items this token may see (ours include private ones)."""
     response = api.request("GET", f"/v3.0/{orcid}/{section}s", headers=api.bearer(token))
-    return parse_summaries(response.json(), section)
+    return parse_summaries(read_json(response, api.service), section)
 
 
 def parse_summaries(data: Any, section: str) -> list[ItemSummary]:
     """The items of ``section`` in its plural answer (``GET /<section>s``, or that section's
     entry in a whole record's ``activities-summary``)."""
     found = []
-    for item in _summaries(data, f"{section}-summary"):
-        source = (item.get("source") or {}).get("source-client-id") or {}
-        ext = (item.get("external-ids") or {}).get("external-id") or []
-        found.append(
-            ItemSummary(
-                put_code=int(item["put-code"]), source_client_id=source.get("path"),
-                self_ids=self_ids(ext),
-            )
-        )  # fmt: skip
+    with reading("orcid", f"a {section} list"):
+        for item in _summaries(data, f"{section}-summary"):
+            source = (item.get("source") or {}).get("source-client-id") or {}
+            ext = (item.get("external-ids") or {}).get("external-id") or []
+            found.append(
+                ItemSummary(
+                    put_code=int(item["put-code"]), source_client_id=source.get("path"),
+                    self_ids=self_ids(ext),
+                )
+            )  # fmt: skip
     return found
 
 
@@ -107,7 +108,8 @@ def find_group(api: MemberClient, token: str, group_id: str) -> int | None:
         if exc.status == 404:
             return None
         raise
-    return int(response.json()["put-code"])
+    with reading(api.service, "a group-id record"):
+        return int(read_json(response, api.service)["put-code"])
 
 
 def register_group(api: MemberClient, token: str, record: dict[str, Any]) -> int:

@@ -8,10 +8,12 @@ part before it is the registry's own cursor, sent back unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from worker.http import SHAPE_ERRORS, reading
 from worker.pids.client import CrossrefRestClient, DataCiteSearchClient
 from worker.pids.search.hits import SearchHit, crossref_hit, datacite_hit
 from worker.pids.search.query import (
@@ -42,6 +44,24 @@ class Registry(Protocol):
     def skip_reason(self, query: SearchQuery) -> str | None: ...
 
     def close(self) -> None: ...
+
+
+def _hits(
+    items: list[dict[str, Any]],
+    start: int,
+    read: Callable[[Mapping[str, Any], int], SearchHit | None],
+) -> list[SearchHit]:
+    """The hits of a page. An item that cannot be read (a field of another type than the
+    registry documents) is left out, as one without a usable DOI is: the rest still count."""
+    hits = []
+    for index, item in enumerate(items):
+        try:
+            hit = read(item, start + index + 1)
+        except SHAPE_ERRORS:
+            continue
+        if hit is not None:
+            hits.append(hit)
+    return hits
 
 
 def _with_offset(cursor: str, offset: int) -> str:
@@ -81,9 +101,10 @@ class CrossrefRegistry:
         """One page; ``cursor`` None = a plain first page (relevance order, no cursor)."""
         del relevance  # Crossref ranks by relevance whenever there is a query
         message = self.client.works(crossref_params(query, rows, _registry_cursor(cursor)))
-        items = [i for i in message.get("items") or [] if isinstance(i, dict)]
+        with reading(self.client.service, "a works page"):
+            items = [i for i in message.get("items") or [] if isinstance(i, dict)]
         start = _offset(cursor)
-        hits = [h for i, item in enumerate(items) if (h := crossref_hit(item, start + i + 1))]
+        hits = _hits(items, start, crossref_hit)
         found = message.get("next-cursor")
         next_cursor = None
         # Crossref: follow next-cursor until a page comes back short.
@@ -116,15 +137,16 @@ class DataCiteRegistry:
         (by relevance when ``relevance``)."""
         params = datacite_params(query, rows, _registry_cursor(cursor), relevance=relevance)
         body = self.client.dois(params)
-        items = [i for i in body.get("data") or [] if isinstance(i, dict)]
         start = _offset(cursor)
-        hits = [h for i, item in enumerate(items) if (h := datacite_hit(item, start + i + 1))]
+        with reading(self.client.service, "a dois page"):
+            items = [i for i in body.get("data") or [] if isinstance(i, dict)]
+            next_link = (body.get("links") or {}).get("next")
+            total = (body.get("meta") or {}).get("total")
+        hits = _hits(items, start, datacite_hit)
         next_cursor = None
-        next_link = (body.get("links") or {}).get("next")
         if cursor is not None and isinstance(next_link, str) and items:
             found = parse_qs(urlsplit(next_link).query).get("page[cursor]")
             next_cursor = _with_offset(found[0], start + len(items)) if found else None
-        total = (body.get("meta") or {}).get("total")
         return Page(hits, next_cursor, total if isinstance(total, int) else None)
 
     def close(self) -> None:

@@ -178,6 +178,8 @@ def _record(element: etree._Element) -> RecordResult:
     message = " ".join((element.findtext("{*}msg") or "").split())
     if word in _RECORD_WORDS:
         status = RecordOutcome(word)
+        if status is RecordOutcome.FAILURE and not message:  # a failure a person can act on
+            message = "Crossref reported the record as a Failure without a message"
     else:
         status = RecordOutcome.FAILURE
         message = message or f"Crossref reported the record as {word or 'nothing'!r}"

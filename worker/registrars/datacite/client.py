@@ -97,7 +97,7 @@ class DataCiteClient(ApiClient):
 def _data(response: requests.Response) -> dict[str, Any]:
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # no JSON, or nested past the stack
         body = None
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or not isinstance(data.get("attributes"), dict):
