@@ -19,15 +19,17 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 from sqlalchemy import select
 
-from tests.model.conftest import World
+from tests.model.conftest import EXAMPLES, World
+from tests.model.test_orcid_model import EXAMPLES as ORCID_EXAMPLES
 from tests.model.test_orcid_model import OrcidMachine
 from tests.registrars.flow import datacite_work
 from worker.models import DoiRegistration, DoiState, OrcidPlacement, PlacementState, Work
 from worker.registrars import sweep as registrars_sweep
 from worker.registrars.datacite import service as datacite
 
-EXAMPLES = 30
-STEPS = 10
+#: The rest of the examples (see the ORCID machine's share).
+EXAMPLES = max(1, EXAMPLES - ORCID_EXAMPLES)
+STEPS = 8
 #: DataCite's answer to the next PUT of a DOI, scripted (without effect) or lost.
 ANSWERS = {
     "500": {"answer": 500},
