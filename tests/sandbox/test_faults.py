@@ -123,3 +123,50 @@ def test_lost_redirect_is_dropped_too(sandbox, info, http):
     with pytest.raises(requests.ConnectionError):
         http.get(f"{info['doi_resolver_url']}/10.5555/12345678", allow_redirects=False)
     assert sandbox.state()["requests"]["doi"]["by_status"] == {"dropped": 1}
+
+
+def test_scripted_answers_go_to_matching_requests_once_each_in_order(sandbox, info, http):
+    # Given a script for DataCite: a 409 for the next PUT, then a lost answer
+    conflict = {"errors": [{"status": "409", "title": "scripted"}]}
+    sandbox.set_faults(
+        "datacite",
+        script=[
+            {"answer": 409, "body": conflict, "method": "put", "path": "/dois/"},
+            {"answer": "lost", "method": "PUT"},
+        ],
+    )
+    assert sandbox.state()["faults"]["datacite"]["script"] == 2
+    # When a GET comes first, it is not matched: answered normally
+    assert http.get(f"{info['datacite_api_url']}/dois").status_code == 200
+    # Then the first PUT gets the scripted 409 and its body, with no effect
+    first = put_doi(http, info, "scripted-1")
+    assert (first.status_code, first.json()) == (409, conflict)
+    assert dois(sandbox) == []
+    # And the second is applied, then its answer lost
+    with pytest.raises(requests.ConnectionError):
+        put_doi(http, info, "scripted-1", timeout=5)
+    assert dois(sandbox) == ["10.5072/scripted-1"]
+    # And with the script spent, requests are answered normally again
+    assert sandbox.state()["faults"]["datacite"]["script"] == 0
+    assert put_doi(http, info, "scripted-1").status_code == 200
+
+
+def test_a_script_replaces_the_last_and_bad_entries_are_refused(sandbox, info, http):
+    url = info["control_url"] + "/faults"
+    sandbox.set_faults("orcid", script=[{"answer": 503}, {"answer": 401}])
+    # An empty script clears it; other settings are kept
+    settings = http.post(url, json={"service": "orcid", "script": [], "latency_ms": 1}).json()
+    assert (settings["script"], settings["latency_ms"]) == (0, 1)
+    for bad in (
+        {"answer": 99},
+        {"answer": "gone"},
+        {"answer": True},
+        {"answer": 500, "colour": 1},
+        {"answer": 500, "method": 3},
+        "lost",
+    ):
+        answer = http.post(url, json={"service": "orcid", "script": [bad]})
+        assert answer.status_code == 400, bad
+    assert http.post(url, json={"service": "orcid", "script": {"answer": 500}}).status_code == 400
+    # Nothing changed by a refused script
+    assert http.get(url).json()["orcid"]["script"] == 0

@@ -10,9 +10,16 @@ service, so a service implementation never has to think about faults:
 - ``timeout_rate``: that fraction hangs ``timeout_seconds`` without any effect, then the
   connection is dropped (a client with a shorter timeout sees a read timeout);
 - ``lost_response_rate``: that fraction is handled normally (the effect is applied), then the
-  connection is dropped without an answer: the case that breeds duplicates.
+  connection is dropped without an answer: the case that breeds duplicates;
+- ``script``: answers for the next matching requests, one each, in order (setting it replaces
+  the queue; ``[]`` clears it). An entry is ``{"answer": 409, "body": {...}}`` (that status and
+  JSON body, without any effect) or ``{"answer": "lost"}`` (handled, then dropped), optionally
+  limited to requests with a given ``method`` and a ``path`` containing the given text. Tests
+  that drive one exact agency answer per step (the model-based tests) need this: a rate is a
+  die, a script says which request gets what.
 
-Rates are probabilities in [0, 1]; 0 turns a fault off.
+Rates are probabilities in [0, 1]; 0 turns a fault off. A scripted answer comes before the
+other faults (no latency, no dice) for the request it matches.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ SETTING_KEYS = frozenset(
         "timeout_seconds",
         "lost_response_rate",
         "outage_seconds",
+        "script",
     }
 )
 _RATE_KEYS = frozenset({"error_rate", "timeout_rate", "lost_response_rate"})
@@ -49,6 +57,47 @@ _ERROR_STATUSES = (500, 502, 503)
 
 class FaultSettingsError(ValueError):
     """An unknown service or key, or a value out of range."""
+
+
+#: The scripted answer that applies the request, then drops the connection.
+LOST = "lost"
+
+
+@dataclass(frozen=True)
+class ScriptedAnswer:
+    """One answer of a script: ``status`` (None: lost) for the next matching request."""
+
+    status: int | None
+    body: Any = None
+    method: str | None = None
+    path: str | None = None
+
+    def matches(self, request: web.BaseRequest) -> bool:
+        if self.method is not None and request.method != self.method:
+            return False
+        return self.path is None or self.path in request.path
+
+    @classmethod
+    def read(cls, entry: Any) -> ScriptedAnswer:
+        """An entry of ``script`` as sent to the control API (FaultSettingsError if bad)."""
+        if not isinstance(entry, dict):
+            raise FaultSettingsError("each script entry must be an object")
+        unknown = sorted(set(entry) - {"answer", "body", "method", "path"})
+        if unknown:
+            raise FaultSettingsError(f"unknown script entry key(s): {', '.join(unknown)}")
+        answer = entry.get("answer")
+        if answer == LOST:
+            status = None
+        elif isinstance(answer, int) and not isinstance(answer, bool) and 200 <= answer <= 599:
+            status = answer
+        else:
+            raise FaultSettingsError('script answer must be an HTTP status (200-599) or "lost"')
+        method, path = entry.get("method"), entry.get("path")
+        if method is not None and not isinstance(method, str):
+            raise FaultSettingsError("script method must be a string")
+        if path is not None and not isinstance(path, str):
+            raise FaultSettingsError("script path must be a string")
+        return cls(status, entry.get("body"), method.upper() if method else None, path)
 
 
 @dataclass
@@ -62,6 +111,7 @@ class FaultSettings:
     timeout_seconds: float = 60.0
     lost_response_rate: float = 0.0
     outage_until: float = field(default=0.0, repr=False)  # time.monotonic() deadline
+    script: list[ScriptedAnswer] = field(default_factory=list)
 
     def outage_remaining(self) -> float:
         return max(0.0, self.outage_until - time.monotonic())
@@ -75,6 +125,7 @@ class FaultSettings:
             "timeout_seconds": self.timeout_seconds,
             "lost_response_rate": self.lost_response_rate,
             "outage_seconds": round(self.outage_remaining(), 3),
+            "script": len(self.script),
         }
 
     def is_idle(self) -> bool:
@@ -85,7 +136,15 @@ class FaultSettings:
             and self.timeout_rate <= 0
             and self.lost_response_rate <= 0
             and self.outage_until <= time.monotonic()
+            and not self.script
         )
+
+    def take_scripted(self, request: web.BaseRequest) -> ScriptedAnswer | None:
+        """The first scripted answer matching ``request``, removed from the script."""
+        for index, answer in enumerate(self.script):
+            if answer.matches(request):
+                return self.script.pop(index)
+        return None
 
 
 def _number(key: str, value: Any) -> float:
@@ -121,7 +180,13 @@ class Faults:
         unknown = sorted(set(settings) - SETTING_KEYS)
         if unknown:
             raise FaultSettingsError(f"unknown fault setting(s): {', '.join(unknown)}")
-        values = {key: _number(key, value) for key, value in settings.items()}
+        script = settings.get("script")
+        if script is not None and not isinstance(script, list):
+            raise FaultSettingsError("script must be a list of answers")
+        answers = [ScriptedAnswer.read(entry) for entry in script or []]
+        values = {key: _number(key, value) for key, value in settings.items() if key != "script"}
+        if script is not None:
+            current.script = answers
         for key, number in values.items():
             if key == "outage_seconds":
                 current.outage_until = time.monotonic() + number if number > 0 else 0.0
@@ -165,6 +230,9 @@ async def apply_faults(
     settings = faults.get(service)
     if settings.is_idle():
         return await handler(request)
+    scripted = settings.take_scripted(request) if settings.script else None
+    if scripted is not None:
+        return await _scripted(scripted, request, handler)
     dice = faults.random
     delay_ms = settings.latency_ms
     if settings.latency_jitter_ms > 0:
@@ -185,3 +253,14 @@ async def apply_faults(
             await handler(request)
         return drop_connection(request)
     return await handler(request)
+
+
+async def _scripted(
+    answer: ScriptedAnswer, request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    if answer.status is None:
+        with contextlib.suppress(web.HTTPException):
+            await handler(request)
+        return drop_connection(request)
+    body = answer.body if answer.body is not None else {"error": f"scripted {answer.status}"}
+    return web.json_response(body, status=answer.status)

@@ -250,7 +250,7 @@ class Sandbox:
         """Back to the seeded state; faults off, counters zero (``POST {control_url}/reset``)."""
         self._call(self.app.reset)
 
-    def set_faults(self, service: str, **settings: float) -> dict[str, float]:
+    def set_faults(self, service: str, **settings: Any) -> dict[str, float]:
         """Change a service's fault settings (``POST {control_url}/faults``)."""
         return self._call(lambda: self.app.set_faults(service, settings))
 
