@@ -143,14 +143,18 @@ def waiting(target: Target, limit: int = 20) -> list[str]:
                 .where(ReceivedEvent.status == EventStatus.RECEIVED).limit(limit)
             )
         ]  # fmt: skip
-        for model, name in ((OrcidPlacement, "placement"), (OrcidItem, "ORCID item")):
+        models: tuple[tuple[Any, str], ...] = (
+            (OrcidPlacement, "placement"),
+            (OrcidItem, "ORCID item"),
+        )
+        for model, name in models:
             lines += [
                 f"{name} {row.id} on {row.orcid}: attempts {row.attempts}, enqueued "
                 f"{row.enqueued_at}, next {row.next_attempt_at}, in doubt {row.in_doubt}, "
                 f"last error {row.last_error}"
                 for row in db.execute(
                     select(model).where(model.state == PlacementState.PENDING).limit(limit)
-                ).scalars()
+                ).all()
             ]
         lines += [
             f"DOI {row.doi} {row.state}: attempts {row.attempts}, next {row.next_attempt_at}, "
@@ -162,7 +166,7 @@ def waiting(target: Target, limit: int = 20) -> list[str]:
                     DoiRegistration.state.not_in((DoiState.FAILED, DoiState.ON_HOLD)),
                 )
                 .limit(limit)
-            ).scalars()
+            ).all()
         ]
     return lines
 
