@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -123,3 +124,36 @@ def test_lost_redirect_is_dropped_too(sandbox, info, http):
     with pytest.raises(requests.ConnectionError):
         http.get(f"{info['doi_resolver_url']}/10.5555/12345678", allow_redirects=False)
     assert sandbox.state()["requests"]["doi"]["by_status"] == {"dropped": 1}
+
+
+def test_answer_delay_holds_an_applied_write_and_lists_it_while_it_waits(sandbox, info, http):
+    # Given DataCite holds back its answers to writes for 1.5 s
+    sandbox.set_faults("datacite", answer_delay_ms=1500)
+    # When a client creates a DOI (on a thread: the answer is late)
+    answers: list[int] = []
+    writer = threading.Thread(
+        target=lambda: answers.append(put_doi(http, info, "held-1").status_code)
+    )
+    writer.start()
+    listed: list[dict] = []
+    while writer.is_alive() and not listed:
+        listed = sandbox.control("GET", "/answering")
+    writer.join()
+    # Then while the answer waited, the DOI was already stored and the write was listed with
+    # the client's port (how a chaos run finds the process to kill inside that window)
+    assert [(w["service"], w["method"], w["path"], w["status"]) for w in listed] == [
+        ("datacite", "PUT", "/dois/10.5072/held-1", 201)
+    ]
+    assert isinstance(listed[0]["peer_port"], int)
+    # And the client got its answer in the end; nothing is listed any more
+    assert answers == [201]
+    assert sandbox.control("GET", "/answering") == []
+    assert dois(sandbox) == ["10.5072/held-1"]
+
+
+def test_answer_delay_leaves_reads_alone(sandbox, info, http):
+    # Given DataCite holds back its answers to writes for a minute
+    sandbox.set_faults("datacite", answer_delay_ms=60_000)
+    # Then a read is answered at once (its 5 s timeout would fail it otherwise)
+    answer = http.get(f"{info['datacite_api_url']}/dois/10.5072/none", timeout=5)
+    assert answer.status_code == 404

@@ -10,7 +10,11 @@ service, so a service implementation never has to think about faults:
 - ``timeout_rate``: that fraction hangs ``timeout_seconds`` without any effect, then the
   connection is dropped (a client with a shorter timeout sees a read timeout);
 - ``lost_response_rate``: that fraction is handled normally (the effect is applied), then the
-  connection is dropped without an answer: the case that breeds duplicates.
+  connection is dropped without an answer: the case that breeds duplicates;
+- ``answer_delay_ms``: a write (any method but GET/HEAD/OPTIONS) is handled at once, then its
+  answer waits this long: the window in which the agency holds the change and the client does
+  not know it yet. Such writes are listed by :meth:`Faults.answering` while they wait, so a
+  chaos run can kill the process that sent one inside that window.
 
 Rates are probabilities in [0, 1]; 0 turns a fault off.
 """
@@ -41,8 +45,10 @@ SETTING_KEYS = frozenset(
         "timeout_seconds",
         "lost_response_rate",
         "outage_seconds",
+        "answer_delay_ms",
     }
 )
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _RATE_KEYS = frozenset({"error_rate", "timeout_rate", "lost_response_rate"})
 _ERROR_STATUSES = (500, 502, 503)
 
@@ -61,6 +67,7 @@ class FaultSettings:
     timeout_rate: float = 0.0
     timeout_seconds: float = 60.0
     lost_response_rate: float = 0.0
+    answer_delay_ms: float = 0.0
     outage_until: float = field(default=0.0, repr=False)  # time.monotonic() deadline
 
     def outage_remaining(self) -> float:
@@ -74,6 +81,7 @@ class FaultSettings:
             "timeout_rate": self.timeout_rate,
             "timeout_seconds": self.timeout_seconds,
             "lost_response_rate": self.lost_response_rate,
+            "answer_delay_ms": self.answer_delay_ms,
             "outage_seconds": round(self.outage_remaining(), 3),
         }
 
@@ -84,6 +92,7 @@ class FaultSettings:
             and self.error_rate <= 0
             and self.timeout_rate <= 0
             and self.lost_response_rate <= 0
+            and self.answer_delay_ms <= 0
             and self.outage_until <= time.monotonic()
         )
 
@@ -105,6 +114,8 @@ class Faults:
     def __init__(self, seed: int | None = None) -> None:
         self._settings = {name: FaultSettings() for name in SERVICES}
         self.random = random.Random(seed)
+        # Writes applied whose answer is held back (answer_delay_ms), by request.
+        self._answering: dict[int, dict[str, Any]] = {}
 
     def get(self, service: str) -> FaultSettings:
         try:
@@ -131,6 +142,25 @@ class Faults:
 
     def snapshot(self) -> dict[str, dict[str, float]]:
         return {name: settings.as_dict() for name, settings in self._settings.items()}
+
+    def answering(self) -> list[dict[str, Any]]:
+        """The writes applied whose answer is being held back: service, method, path, status
+        and the client's port (which process sent it)."""
+        return list(self._answering.values())
+
+    async def hold_answer(
+        self, service: str, request: web.Request, response: web.StreamResponse, delay_ms: float
+    ) -> None:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        entry = {
+            "service": service, "method": request.method, "path": request.path,
+            "status": response.status, "peer_port": peer[1] if peer else None,
+        }  # fmt: skip
+        self._answering[id(request)] = entry
+        try:
+            await asyncio.sleep(delay_ms / 1000)
+        finally:
+            self._answering.pop(id(request), None)
 
     def reset(self) -> None:
         for name in SERVICES:
@@ -184,4 +214,7 @@ async def apply_faults(
         with contextlib.suppress(web.HTTPException):  # redirects and errors are answers too
             await handler(request)
         return drop_connection(request)
-    return await handler(request)
+    response = await handler(request)
+    if settings.answer_delay_ms > 0 and request.method not in _READ_METHODS:
+        await faults.hold_answer(service, request, response, settings.answer_delay_ms)
+    return response
