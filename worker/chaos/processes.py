@@ -34,7 +34,7 @@ class Managed:
     def start(self) -> None:
         if self._out is None:
             self._out = self.log.open("a")
-        self.popen = spawn(self.command, self.env, stdout=self._out)
+        self.popen = spawn(self.command, self.env, stdout=self._out, stderr=subprocess.STDOUT)
         self.starts += 1
 
     def alive(self) -> bool:
