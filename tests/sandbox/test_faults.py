@@ -142,7 +142,7 @@ def test_answer_delay_holds_an_applied_write_and_lists_it_while_it_waits(sandbox
     # Then while the answer waited, the DOI was already stored and the write was listed with
     # the client's port (how a chaos run finds the process to kill inside that window)
     assert [(w["service"], w["method"], w["path"], w["status"]) for w in listed] == [
-        ("datacite", "PUT", "/dois/10.5072/held-1", 201)
+        ("datacite", "PUT", "/datacite/dois/10.5072/held-1", 201)
     ]
     assert isinstance(listed[0]["peer_port"], int)
     # And the client got its answer in the end; nothing is listed any more

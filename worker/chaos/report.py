@@ -39,6 +39,10 @@ def summary(figures: dict[str, Any]) -> str:
     if figures.get("traffic_error"):
         lines.append(f"  traffic failed: {figures['traffic_error']}")
     broken = violations(figures)
+    for name, items in figures.get("violation_details", {}).items():
+        lines.extend(f"  {name}: {item}" for item in items[:5])
+    if figures.get("pending_at_end"):
+        lines.append(f"  still pending at the end: {figures['pending_at_end']}")
     lines.append(
         "  result: " + ("VIOLATED: " + ", ".join(broken) if broken else "every invariant holds")
     )

@@ -66,7 +66,7 @@ TIMEOUT_SECONDS = 35.0
 #: How long an answer is held back while a kill is aimed inside the acceptance window (ms), and
 #: how long the run waits for such a write before it kills at random instead (s).
 WINDOW_DELAY_MS = 3000.0
-WINDOW_WAIT_SECONDS = 20.0
+WINDOW_WAIT_SECONDS = 8.0
 
 
 @dataclass
@@ -481,7 +481,12 @@ def execute(options: Options, note: Any = print) -> dict[str, Any]:
         quiet, quiet_seconds = wait_quiet(run, target, timeout)
         state = "quiescent" if quiet else "NOT quiescent"
         note(f"chaos: {state} after {quiet_seconds:.0f}s; checking")
-        checks = invariants.check(target, traffic)
+        found = invariants.violations(target, traffic)
+        checks = {name: len(lines) for name, lines in found.items()}
+        left: dict[str, int] = {}
+        if not quiet:
+            with contextlib.suppress(Exception):
+                left = invariants.pending(target)
         figures: dict[str, Any] = {
             "seed": options.seed,
             "quick": options.quick,
@@ -509,10 +514,13 @@ def execute(options: Options, note: Any = print) -> dict[str, Any]:
             "traffic_seconds": round(traffic_seconds, 1),
             "quiescence_seconds": round(quiet_seconds, 1),
             "stuck": 0 if quiet else 1,
+            "pending_at_end": left,
             **checks,
             "invariants": sorted(checks),
             "seconds": round(time.monotonic() - began, 1),
             "disruptions": run.tally.log,
+            # The first few items behind each broken invariant, to start the diagnosis from.
+            "violation_details": {name: lines[:20] for name, lines in found.items() if lines},
             "logs": str(run.logs) if options.keep else "",
         }
         return figures
