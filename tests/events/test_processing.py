@@ -91,10 +91,31 @@ def test_withdrawal_then_higher_version_restores(session):
     assert _stored(session).withdrawn_at is None
 
 
-def test_withdrawing_an_unknown_work_fails_with_reason(session):
+def test_withdrawing_an_unknown_work_waits_for_it_then_fails_with_reason(session):
+    # A withdrawal may overtake its work's publication: it waits on the events' backoff
     out = process_event(session, _receive(session, "work.withdrawn", {"id": "nope"}, "a"))
-    assert out.status == EventStatus.FAILED
+    assert out.status == EventStatus.RECEIVED
+    assert out.retry_in is not None
     assert "unknown work 'nope'" in out.message
+    # Once its tries are spent (8 by default) it fails, naming the reason
+    last = _receive(session, "work.withdrawn", {"id": "gone"}, "b", attempts=7)
+    out = process_event(session, last)
+    assert out.status == EventStatus.FAILED
+    assert "unknown work 'gone'" in out.message
+
+
+def test_a_withdrawal_that_overtook_the_publication_still_withdraws_the_work(session):
+    # Found by the chaos traffic: the withdrawal (v2) processed before the publication (v1) it
+    # overtook was failed and forgotten, and v1 then brought the work to life.
+    withdrawal = _receive(session, "work.withdrawn", {"id": "w-1", "version": 2}, "b")
+    assert process_event(session, withdrawal).status == EventStatus.RECEIVED
+    published = process_event(session, _receive(session, "work.published", work(version=1), "a"))
+    assert published.status == EventStatus.DONE
+    # When the withdrawal is tried again
+    assert process_event(session, withdrawal).status == EventStatus.DONE
+    # Then the work is withdrawn at the newest version
+    assert _stored(session).withdrawn_at is not None
+    assert _stored(session).version == 2
 
 
 def test_a_grant_whose_token_cannot_be_proven_is_not_stored(session):

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.orcid.helpers import authorize, notifications, receive, researcher
+from tests.helpers import process_event
+from tests.orcid.helpers import CONTEXT, authorize, notifications, receive, researcher
 from tests.orcid.sections_helpers import (
     OTHER_ORG,
     affiliation,
@@ -365,6 +366,28 @@ def test_a_withdrawal_is_final_unless_a_higher_version_follows(
     place_pending_items(session, deps)
     assert again.status.value == "done", again.outcome
     assert [a["body"]["role-title"] for a in record_items(sandbox, orcid)] == ["Back"]
+
+
+def test_a_withdrawal_that_overtook_the_publication_still_withdraws_the_affiliation(
+    session, sandbox, cipher, deps, client_id
+):
+    # Found by the chaos traffic: the withdrawal (v2) processed before the publication (v1) it
+    # overtook was failed and forgotten, and v1 then put the affiliation on the record.
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    # Given the withdrawal processed first: it waits for the item instead of failing
+    withdrawal = receive(session, "affiliation.withdrawn", {"id": "aff-1", "version": 2})
+    assert withdrawal.status.value == "received", withdrawal.outcome
+    assert "no affiliation 'aff-1'" in withdrawal.outcome
+    # When the publication arrives and is placed, then the withdrawal is tried again
+    receive(session, "affiliation.published", affiliation(orcid, version=1))
+    place_pending_items(session, deps)
+    process_event(session, withdrawal.id, CONTEXT[-1] if CONTEXT else None)
+    place_pending_items(session, deps)
+    # Then the affiliation is withdrawn at version 2 and gone from the record
+    assert withdrawal.status.value == "done", withdrawal.outcome
+    assert assertion(session, "affiliation", "aff-1").withdrawn_at is not None
+    assert record_items(sandbox, orcid) == []
 
 
 def test_consent_through_connect_queues_a_waiting_affiliation(client, session, sandbox):

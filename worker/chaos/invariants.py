@@ -108,7 +108,9 @@ def pending(target: Target) -> dict[str, int]:
     with _connect(target.database_url) as db:
 
         def count(model: Any, *where: Any) -> int:
-            return int(db.execute(select(func.count()).select_from(model).where(*where)).scalar_one())
+            return int(
+                db.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+            )
 
         out = {
             "events": count(ReceivedEvent, ReceivedEvent.status == EventStatus.RECEIVED),
@@ -134,7 +136,7 @@ def quiescent(target: Target) -> bool:
     down (the caller bounds the wait)."""
     try:
         return not any(pending(target).values())
-    except Exception:  # noqa: BLE001 - Postgres or the broker restarting: not quiet yet
+    except Exception:
         return False
 
 
@@ -159,18 +161,19 @@ def broker_messages(broker_url: str) -> int:
 
 
 def _amqp_messages(broker_url: str) -> int:
-    import pika
+    """Ready and delayed messages of every queue ``worker.ops.queues`` reads (the one reader
+    of queue depths, so a queue added there is counted here too)."""
+    from datetime import UTC, datetime
 
-    connection = pika.BlockingConnection(pika.URLParameters(broker_url))
+    from worker.broker import build_broker
+    from worker.ops.queues import queue_depths
+
+    broker = build_broker(broker_url, record_dead_letter=lambda *_: None)
     try:
-        channel = connection.channel()
-        total = 0
-        for queue in ("pidsync", "pidsync.DQ"):
-            declared = channel.queue_declare(queue=queue, passive=True, durable=True)
-            total += int(declared.method.message_count)
-        return total
+        depths = queue_depths(broker, datetime.now(UTC))
+        return sum(d.depth for d in depths if d.kind != "dead")
     finally:
-        connection.close()
+        broker.close()
 
 
 def _redis_looping(broker_url: str, max_retries: int) -> list[str]:
@@ -189,7 +192,7 @@ def _redis_looping(broker_url: str, max_retries: int) -> list[str]:
                 retries = int(message.get("options", {}).get("retries", 0))
                 if retries > max_retries:
                     found.append(
-                        f"message {message_id.decode()} ({message.get('actor_name')}) "
+                        f"message {message_id!r} ({message.get('actor_name')}) "
                         f"retried {retries} times, past {max_retries}"
                     )
     finally:
@@ -274,8 +277,12 @@ def _record_items(record: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
 
 def _duplicate_dois(db: Connection, dois: dict[str, dict[str, Any]]) -> list[str]:
     found = []
-    by_url = Counter(str(d["metadata"].get("url")) for d in dois.values() if d["metadata"].get("url"))
-    found += [f"{n} DOIs at the agency for {url}" for url, n in by_url.items() for _ in range(n - 1)]
+    by_url = Counter(
+        str(d["metadata"].get("url")) for d in dois.values() if d["metadata"].get("url")
+    )
+    found += [
+        f"{n} DOIs at the agency for {url}" for url, n in by_url.items() for _ in range(n - 1)
+    ]
     known = {d.lower() for d in db.execute(select(DoiRegistration.doi)).scalars()}
     found += [f"{doi} at the agency, unknown to the database" for doi in sorted(set(dois) - known)]
     shared = db.execute(
@@ -313,10 +320,11 @@ def _lost_events(db: Connection, traffic: Traffic) -> list[str]:
             )
         )
     }
-    found = []
-    for key in traffic.accepted_ids():
-        if key not in rows:
-            found.append(f"{key[1]} from {key[0]} accepted but not in the inbox")
+    found = [
+        f"{event_id} from {source} accepted but not in the inbox"
+        for source, event_id in traffic.accepted_ids()
+        if (source, event_id) not in rows
+    ]
     for (source, event_id), (status, outcome) in sorted(rows.items()):
         if status == EventStatus.RECEIVED:
             found.append(f"{event_id} from {source} still waiting")
@@ -428,10 +436,8 @@ def _stored(db: Connection, expected: Expected) -> list[str]:
     if row is None:
         return [f"{expected.key}: no {expected.kind} in the database"]
     if row.version != expected.version or (row.withdrawn_at is not None) != expected.withdrawn:
-        return [
-            f"{expected.key}: database at version {row.version} "
-            f"(withdrawn: {row.withdrawn_at is not None}), newest is {expected.version}"
-        ]
+        stored = f"version {row.version} (withdrawn: {row.withdrawn_at is not None})"
+        return [f"{expected.key}: database at {stored}, newest is {expected.version}"]
     return []
 
 

@@ -83,7 +83,7 @@ def two_tenants() -> list[Tenant]:
     ]
 
 
-def intake_clients_env(tenants: list[Tenant]) -> str:
+def intake_clients(tenants: list[Tenant]) -> str:
     """``PIDSYNC_INTAKE_CLIENTS`` for ``tenants``: each owns its source only, and its own
     organisation (named on the affiliations it asserts)."""
     return json.dumps(
@@ -208,9 +208,9 @@ class Traffic:
     """The seeded traffic against ``target``: about ``events`` events in all."""
 
     def __init__(
-        self, target: Target, *, events: int, seed: int, send_timeout: float = 180.0
+        self, target: Target, *, events: int, seed: int, send_timeout: float = 120.0
     ) -> None:
-        if len(target.tenants) < 2:  # noqa: PLR2004 - the traffic is about two tenants
+        if len(target.tenants) < 2:
             raise ValueError("the chaos traffic needs two tenants")
         self.target = target
         self.send_timeout = send_timeout
@@ -283,8 +283,8 @@ class Traffic:
             key=f"{kind[0]}{n}",
             researchers=people,
             versions=versions,
-            withdrawn=rng.random() < 0.25,  # noqa: PLR2004 - a quarter are withdrawn
-            datacite=kind == "work" and rng.random() < 0.7,  # noqa: PLR2004
+            withdrawn=rng.random() < 0.25,
+            datacite=kind == "work" and rng.random() < 0.7,
         )
 
     def _item_sends(self, item: Item) -> list[list[Planned]]:
@@ -293,14 +293,14 @@ class Traffic:
         rng = self._rng
         last = item.versions + (1 if item.withdrawn else 0)
         events = [Planned("item", item.tenant, item, version=v) for v in range(1, last + 1)]
-        if len(events) >= 2 and rng.random() < 0.25:  # noqa: PLR2004
+        if len(events) >= 2 and rng.random() < 0.25:
             newest = events.pop()
             events.insert(len(events) - 1, Planned(
                 "item", item.tenant, item, version=newest.version, out_of_order=True
             ))  # fmt: skip
         sends: list[list[Planned]] = []
         for event in events:
-            if sends and len(sends[-1]) == 1 and rng.random() < 0.15:  # noqa: PLR2004
+            if sends and len(sends[-1]) == 1 and rng.random() < 0.15:
                 sends[-1].append(event)  # sent concurrently with the previous version
             else:
                 sends.append([event])
@@ -326,15 +326,15 @@ class Traffic:
                     if send[0].item is not None and send[0].item.tenant == person.tenant
                     and person.number in send[0].item.researchers and send[0].what == "item"
                 ]  # fmt: skip
-                if theirs and rng.random() < 0.5:  # noqa: PLR2004 - at once with a work of theirs
+                if theirs and rng.random() < 0.5:
                     rng.choice(theirs).append(grant)
                     continue
             merged.insert(at, [grant])
-            if rng.random() < 0.15:  # noqa: PLR2004 - revoked through the CRIS later
+            if rng.random() < 0.15:
                 later = rng.randrange(at + 1, len(merged) + 1)
                 revoke = Planned("revoke", person.tenant, researcher=person.number)
                 merged.insert(later, [revoke])
-                if rng.random() < 0.5:  # noqa: PLR2004 - and consents again
+                if rng.random() < 0.5:
                     again = Planned("grant", person.tenant, researcher=person.number, number=1)
                     merged.insert(rng.randrange(later + 1, len(merged) + 1), [again])
 
@@ -413,13 +413,13 @@ class Traffic:
 
     def _answered(self, planned: Planned, event: dict[str, Any], status: int, body: Any) -> None:
         if planned.what == "cross":
-            if status == 403:  # noqa: PLR2004 - tenant B may not write tenant A's source
+            if status == 403:
                 self.cross_tenant_refused += 1
             else:
                 self.cross_tenant_accepted += 1
                 self.cross_tenant_writes.append(f"{event['id']} to {event['source']}: {status}")
             return
-        if status >= 400:  # noqa: PLR2004
+        if status >= 400:
             self.rejected += 1
             self.rejections.append(f"{event['type']} {event['id']} answered {status}: {body}")
             return
@@ -538,7 +538,7 @@ class Traffic:
             work["registration"] = {"registrar": "datacite"}
         return work
 
-    # -- the researchers at ORCID -----------------------------------------------------------------
+    # -- the researchers at ORCID -------------------------------------------------------------
 
     def researcher_actions(self) -> int:
         """The next one or two things researchers do at ORCID themselves (revoke their tokens,
@@ -553,7 +553,7 @@ class Traffic:
                 self._control("POST", f"/orcid/researchers/{person.orcid}/revoke", {})
                 with self._lock:
                     person.usable = False
-                if self._queue and draw < 0.5:  # noqa: PLR2004 - and consents again, later
+                if self._queue and draw < 0.5:
                     again = Planned("grant", person.tenant, researcher=person.number,
                                     number=10 + self.researcher_actions_done)  # fmt: skip
                     self._queue.insert(self._rng.randrange(len(self._queue) + 1), [again])
@@ -566,9 +566,12 @@ class Traffic:
     def _delete(self, person: Researcher, what: str, draw: float) -> bool:
         record = self._control("GET", f"/orcid/researchers/{person.orcid}")
         source = self.target.tenants[person.tenant].source + ":"
-        ours = [(entry["put_code"], ext["value"]) for entry in record.get(what, [])
-                for ext in entry["external_ids"]
-                if ext["type"] == "source-work-id" and str(ext["value"]).startswith(source)]  # fmt: skip
+        ours = [
+            (entry["put_code"], ext["value"])
+            for entry in record.get(what, [])
+            for ext in entry["external_ids"]
+            if ext["type"] == "source-work-id" and str(ext["value"]).startswith(source)
+        ]
         if not ours:
             return False
         put_code, self_id = ours[int(draw * len(ours))]
@@ -589,17 +592,17 @@ class Traffic:
                 if time.monotonic() > deadline:
                     raise TrafficError(f"the sandbox's {method} {path} did not answer") from None
                 time.sleep(0.5)
-        if answer.status_code >= 400:  # noqa: PLR2004
+        if answer.status_code >= 400:
             raise TrafficError(f"the sandbox answered {method} {path}: {answer.status_code}")
         return answer.json() if answer.content else None
 
-    # -- what the checks need -----------------------------------------------------------------------
+    # -- what the checks need -----------------------------------------------------------------
 
     def expected(self) -> list[Expected]:
         """The newest accepted version of every item the traffic sent."""
         newest: dict[tuple[int, str, str], int] = {}
         for sent in self.accepted:
-            kind, _, rest = sent.type.partition(".")
+            kind = sent.type.partition(".")[0]
             if kind not in SECTIONS or sent.event_id.startswith("cross-"):
                 continue
             key = (sent.tenant, kind, str(sent.data["id"]))
@@ -644,4 +647,3 @@ class Traffic:
 
 def _title_field(kind: str) -> str:
     return "role" if kind == "affiliation" else "title"
-

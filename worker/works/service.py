@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from worker.errors import TransientError
 from worker.models import Work
 from worker.works import family
 
@@ -128,7 +129,10 @@ def withdraw_work(
     """Withdraw the work; ``client_id`` (the sending intake client) must own it."""
     work = get_work(session, source, str(data["id"]), lock=True)
     if work is None:
-        return Applied(None, message=f"unknown work {data['id']!r} from {source!r}")
+        # A withdrawal can overtake the work's publication (events are processed in parallel,
+        # and at least once): wait for it on the events' backoff, so the older publication
+        # cannot bring the work back. After the tries, the event fails with this reason.
+        raise TransientError(f"unknown work {data['id']!r} from {source!r} (yet)")
     refused = _foreign(work, client_id)
     if refused is not None:
         return refused

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
 from worker.db import enqueue_after_commit
+from worker.errors import TransientError
 from worker.models import OrcidAssertion, OrcidGrant, OrcidItem, OrcidItemKind, PlacementState
 from worker.orcid import repository as grants
 from worker.orcid.grants import can_write
@@ -90,7 +91,10 @@ def withdraw_item(
     """An ``<kind>.withdrawn`` event: remove the item from every record it is on."""
     row = repository.find_assertion(session, kind, source, str(data["id"]))
     if row is None:
-        return Applied(f"no {kind.value} {data['id']!r} from {source} to withdraw", failed=True)
+        # A withdrawal can overtake the item's publication (events are processed in parallel,
+        # and at least once): wait for it on the events' backoff, so the older publication
+        # cannot bring the item back. After the tries, the event fails with this reason.
+        raise TransientError(f"no {kind.value} {data['id']!r} from {source} to withdraw (yet)")
     row = repository.claim_assertion(session, kind, source, str(data["id"]), client_id)
     if row.client_id != client_id:
         return Applied(f"{kind.value} {data['id']!r} belongs to another client", failed=True)
