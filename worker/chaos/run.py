@@ -153,7 +153,7 @@ class Run:
         self.limits = self.sandbox.control("GET", "/limits")
         return self.sandbox
 
-    def environment(self, intake_clients: str) -> dict[str, str]:
+    def environment(self, clients: str) -> dict[str, str]:
         assert self.sandbox is not None  # noqa: S101 - started first
         env = Stack.env_base()
         env.update(self.sandbox.info["env"])
@@ -167,7 +167,7 @@ class Run:
                 "PIDSYNC_DATABASE_URL": self.database_url,
                 "PIDSYNC_REDIS_URL": self.redis.url,
                 "PIDSYNC_BROKER_URL": broker,
-                "PIDSYNC_INTAKE_CLIENTS": intake_clients,
+                "PIDSYNC_INTAKE_CLIENTS": clients,
                 "PIDSYNC_DATA_DIR": str(self.root / "data"),
             }
         )
@@ -436,7 +436,7 @@ def wait_quiet(run: Run, target: Any, timeout: float) -> tuple[bool, float]:
 def execute(options: Options, note: Any = print) -> dict[str, Any]:
     """One whole run; its figures (see :mod:`worker.chaos.report`)."""
     from worker.chaos import invariants
-    from worker.chaos.traffic import Target, Traffic, intake_clients_env, two_tenants
+    from worker.chaos.traffic import Target, Traffic, intake_clients, two_tenants
 
     profile = options.profile
     plan = disruptions.schedule(options.seed, profile, options.worker_groups)
@@ -447,7 +447,7 @@ def execute(options: Options, note: Any = print) -> dict[str, Any]:
         run.start_servers()
         sandbox = run.start_sandbox()
         tenants = two_tenants()
-        env = run.environment(intake_clients_env(tenants))
+        env = run.environment(intake_clients(tenants))
         url = run.start_processes(env)
         target = Target(
             intake_url=url, control_url=sandbox.info["control_url"],
