@@ -433,7 +433,9 @@ def held_by_dead_workers(broker_url: str) -> int:
     client = redis.Redis.from_url(broker_url)
     try:
         now = time.time() * 1000
-        beats = client.zrange("pidsync:__heartbeats__", 0, -1, withscores=True)
+        beats: list[tuple[bytes, float]] = client.zrange(  # type: ignore[assignment]
+            "pidsync:__heartbeats__", 0, -1, withscores=True
+        )
         live = {worker.decode() for worker, at in beats if now - at < HEARTBEAT_TIMEOUT_MS}
         held = 0
         for key in client.scan_iter(match="pidsync:__acks__.*"):

@@ -180,7 +180,7 @@ class PrivateRabbit:
         return env
 
     def start(self) -> None:
-        import pika
+        import pika  # type: ignore[import-untyped]
 
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "enabled_plugins").write_text("[].\n")

@@ -214,7 +214,7 @@ async def apply_faults(
         with contextlib.suppress(web.HTTPException):  # redirects and errors are answers too
             await handler(request)
         return drop_connection(request)
-    response = await handler(request)
+    answer = await handler(request)
     if settings.answer_delay_ms > 0 and request.method not in _READ_METHODS:
-        await faults.hold_answer(service, request, response, settings.answer_delay_ms)
-    return response
+        await faults.hold_answer(service, request, answer, settings.answer_delay_ms)
+    return answer
