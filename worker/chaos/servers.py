@@ -189,6 +189,12 @@ class PrivateRabbit:
         if not cookie.exists():
             cookie.write_text(f"pidsyncchaos{self.port}")
             cookie.chmod(0o400)
+        if os.geteuid() == 0:
+            # Debian's rabbitmq-server runs the node as the rabbitmq user: it must own the node's
+            # directory (the cookie, Mnesia, logs), and reach it.
+            os.chmod(self.root.parent, 0o755)  # noqa: PTH101, S103 - no secrets in there
+            for path in (self.root, *self.root.rglob("*")):
+                shutil.chown(path, "rabbitmq", "rabbitmq")
         self.process = spawn(["rabbitmq-server"], self.env(), stdout=subprocess.DEVNULL)
 
         def up() -> bool:
@@ -203,16 +209,21 @@ class PrivateRabbit:
             self.stop()
             raise
 
-    def crash(self) -> None:
+    def _kill(self) -> None:
+        """SIGKILL the node: the Erlang VM (its pid in the pid file: it runs as the rabbitmq
+        user, outside our process group) and the start script."""
+        pid_file = self.root / "rabbit.pid"
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
         if self.process is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    def crash(self) -> None:
+        self._kill()
         self.start()
         self.restarts += 1
 
     def stop(self) -> None:
-        if self.process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        self._kill()
