@@ -43,6 +43,9 @@ def summary(figures: dict[str, Any]) -> str:
         lines.extend(f"  {name}: {item}" for item in items[:5])
     if figures.get("pending_at_end"):
         lines.append(f"  still pending at the end: {figures['pending_at_end']}")
+    lines.extend(
+        f"  open transaction: {row}" for row in figures.get("open_transactions_at_end", [])
+    )
     lines.append(
         "  result: " + ("VIOLATED: " + ", ".join(broken) if broken else "every invariant holds")
     )

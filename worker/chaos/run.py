@@ -457,6 +457,41 @@ def still_pending(target: Any) -> dict[str, int]:
     return {name: count for name, count in left.items() if count}
 
 
+def sessions_in_transaction(database_url: str) -> list[str]:
+    """PostgreSQL sessions of pidsync still in a transaction when the run gave up waiting:
+    what a stuck system is holding (how long, in which state, waiting on what, doing what)."""
+    from worker.bench._procs import scalar
+
+    rows = scalar(
+        database_url,
+        "SELECT coalesce(json_agg(json_build_array(round(extract(epoch FROM now() - xact_start)),"
+        " state, wait_event_type, wait_event, left(query, 160))), '[]')"
+        " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        " AND xact_start IS NOT NULL",
+    )
+    return [
+        f"{age:.0f}s {state} waiting {kind}/{event}: {query}"
+        for age, state, kind, event, query in rows
+    ]
+
+
+def leftovers(run: Run, target: Any, *, quiet: bool) -> dict[str, Any]:
+    """What a run left behind: still pending and the sessions holding a transaction (when it
+    never went quiet), and the messages killed workers had taken."""
+    left: dict[str, int] = {}
+    open_transactions: list[str] = []
+    if not quiet:
+        with contextlib.suppress(Exception):
+            left = still_pending(target)
+        with contextlib.suppress(Exception):
+            open_transactions = sessions_in_transaction(run.database_url)
+    return {
+        "pending_at_end": left,
+        "open_transactions_at_end": open_transactions,
+        "messages_held_by_killed_workers": held_by_dead_workers(target.broker_url),
+    }
+
+
 def wait_quiet(run: Run, target: Any, timeout: float) -> tuple[bool, float]:
     """Whether nothing was left pending within ``timeout`` (processes still supervised), and
     how long it took."""
@@ -520,11 +555,6 @@ def execute(options: Options, note: Any = print) -> dict[str, Any]:
         note(f"chaos: {state} after {quiet_seconds:.0f}s; checking")
         found = invariants.violations(target, traffic)
         checks = {name: len(lines) for name, lines in found.items()}
-        left: dict[str, int] = {}
-        if not quiet:
-            with contextlib.suppress(Exception):
-                left = still_pending(target)
-        orphans = held_by_dead_workers(target.broker_url)
         figures: dict[str, Any] = {
             "seed": options.seed,
             "quick": options.quick,
@@ -552,8 +582,7 @@ def execute(options: Options, note: Any = print) -> dict[str, Any]:
             "traffic_seconds": round(traffic_seconds, 1),
             "quiescence_seconds": round(quiet_seconds, 1),
             "stuck": 0 if quiet else 1,
-            "pending_at_end": left,
-            "messages_held_by_killed_workers": orphans,
+            **leftovers(run, target, quiet=quiet),
             **checks,
             "invariants": sorted(checks),
             "seconds": round(time.monotonic() - began, 1),
