@@ -267,11 +267,12 @@ class Run:
             case Kind.KILL_SCHEDULER_LEADER:
                 return self.kill_leader()
             case Kind.RESTART_REDIS:
-                # In a RabbitMQ run Redis still holds the rate limits; the node is not crashed
-                # (RELIABILITY.md: a restart of it killed the run itself, not yet understood).
                 self.redis.crash()
                 self.tally.redis_restarts += 1
-                return "redis restarted"
+                if self.rabbit is not None:  # the broker; Redis still holds the rate limits
+                    self.rabbit.crash()
+                    self.tally.broker_restarts += 1
+                return "broker restarted"
             case Kind.RESTART_POSTGRES:
                 self.postgres.crash()
                 self.tally.postgres_restarts += 1

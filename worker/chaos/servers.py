@@ -8,7 +8,7 @@ Each is crashed as a power cut would crash it, and started again on the same dat
   ``appendfsync everysec``), so a crash may lose up to the last second of messages: the
   sweeps must re-send those, and the run's checks show whether they did;
 - RabbitMQ (the broker of one run): a node of its own (its node name, ports and Mnesia
-  directory under the temporary directory); it stays up during the run.
+  directory under the temporary directory), its VM SIGKILLed and started again.
 
 PostgreSQL refuses to run as root: when this process is root, its commands run as the
 ``postgres`` user (``runuser``), which owns the data directory.
@@ -145,8 +145,8 @@ class PrivateRedis:
 
 @dataclass
 class PrivateRabbit:
-    """A RabbitMQ node of its own (name, ports, Mnesia and logs under ``root``), for the run
-    with RabbitMQ as the broker; it is not crashed during the run."""
+    """A RabbitMQ node of its own (name, ports, Mnesia and logs under ``root``); ``crash()``
+    SIGKILLs its VM and starts it again on the same Mnesia directory."""
 
     root: Path
     port: int = field(default_factory=free_port)
@@ -220,6 +220,11 @@ class PrivateRabbit:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    def crash(self) -> None:
+        self._kill()
+        self.start()
+        self.restarts += 1
 
     def stop(self) -> None:
         self._kill()

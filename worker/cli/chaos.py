@@ -37,6 +37,9 @@ def chaos(
     json_out: Path | None,
 ) -> None:  # fmt: skip
     """Break pidsync on purpose, repeatably, and check nothing was lost or duplicated."""
+    import signal
+    import sys
+
     from worker.bench.stack import StackError
     from worker.chaos.report import summary, violations, write_json
     from worker.chaos.run import Options, execute
@@ -45,6 +48,9 @@ def chaos(
         events=events or (300 if quick else 3000), seed=seed, quick=quick, broker=broker,
         worker_groups=workers, keep=keep,
     )  # fmt: skip
+    # A supervisor's SIGTERM stops the run as Ctrl-C would: every server and process it started
+    # is stopped on the way out, none left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         figures = execute(options, note=lambda line: click.echo(line, err=True))
     except StackError as exc:
