@@ -65,7 +65,7 @@ class Managed:
         for proc in tree:
             with contextlib.suppress(psutil.NoSuchProcess):
                 parents.add(proc.ppid())
-        return [proc for proc in tree if proc.pid not in parents]
+        return [proc for proc in tree if proc.pid not in parents and _running(proc)]
 
     def kill(self, proc: psutil.Process | None = None) -> bool:
         """SIGKILL one process of the tree (default: the whole process group)."""
@@ -86,6 +86,14 @@ class Managed:
         if self._out is not None:
             self._out.close()
             self._out = None
+
+
+def _running(proc: psutil.Process) -> bool:
+    """Not a process killed already and not yet reaped (a zombie): killing it is no kill."""
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def owner_of_port(procs: list[Managed], port: int) -> tuple[Managed, psutil.Process] | None:
