@@ -91,7 +91,7 @@ class Managed:
 def _running(proc: psutil.Process) -> bool:
     """Not a process killed already and not yet reaped (a zombie): killing it is no kill."""
     try:
-        return proc.status() != psutil.STATUS_ZOMBIE
+        return bool(proc.status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 
