@@ -67,7 +67,8 @@ def _wait_quiet(target: Target, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while not quiescent(target):
         if time.monotonic() > deadline:
-            pytest.fail(f"not quiet after {timeout:.0f}s: {pending(target)}")
+            rows = "\n".join(invariants.waiting(target))
+            pytest.fail(f"not quiet after {timeout:.0f}s: {pending(target)}\n{rows}")
         time.sleep(0.5)
 
 

@@ -131,6 +131,46 @@ def pending(target: Target) -> dict[str, int]:
     return out
 
 
+def waiting(target: Target, limit: int = 20) -> list[str]:
+    """The rows still pending, one line each (at most ``limit`` of each kind): what a run that
+    never got quiet reports."""
+    with _connect(target.database_url) as db:
+        lines = [
+            f"event {row.id} {row.type} {row.event_id}: {row.outcome or 'not tried yet'}"
+            for row in db.execute(
+                select(ReceivedEvent.id, ReceivedEvent.type, ReceivedEvent.event_id,
+                       ReceivedEvent.outcome)
+                .where(ReceivedEvent.status == EventStatus.RECEIVED).limit(limit)
+            )
+        ]  # fmt: skip
+        models: tuple[tuple[Any, str], ...] = (
+            (OrcidPlacement, "placement"),
+            (OrcidItem, "ORCID item"),
+        )
+        for model, name in models:
+            lines += [
+                f"{name} {row.id} on {row.orcid}: attempts {row.attempts}, enqueued "
+                f"{row.enqueued_at}, next {row.next_attempt_at}, in doubt {row.in_doubt}, "
+                f"last error {row.last_error}"
+                for row in db.execute(
+                    select(model).where(model.state == PlacementState.PENDING).limit(limit)
+                ).all()
+            ]
+        lines += [
+            f"DOI {row.doi} {row.state}: attempts {row.attempts}, next {row.next_attempt_at}, "
+            f"last error {row.last_error}"
+            for row in db.execute(
+                select(DoiRegistration)
+                .where(
+                    DoiRegistration.pending_hash.is_not(None),
+                    DoiRegistration.state.not_in((DoiState.FAILED, DoiState.ON_HOLD)),
+                )
+                .limit(limit)
+            ).all()
+        ]
+    return lines
+
+
 def quiescent(target: Target) -> bool:
     """Nothing pending in the database or the broker. False, not an error, while a server is
     down (the caller bounds the wait)."""
@@ -276,15 +316,21 @@ def _record_items(record: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
 
 
 def _duplicate_dois(db: Connection, dois: dict[str, dict[str, Any]]) -> list[str]:
-    found = []
-    by_url = Counter(
-        str(d["metadata"].get("url")) for d in dois.values() if d["metadata"].get("url")
-    )
-    found += [
-        f"{n} DOIs at the agency for {url}" for url, n in by_url.items() for _ in range(n - 1)
-    ]
+    """Each DOI too many, once: one the agency holds and the database does not know (every DOI
+    is stored before it is sent, so it was minted a second time), a second DOI the database
+    knows for one landing page, or two works sharing one DOI."""
     known = {d.lower() for d in db.execute(select(DoiRegistration.doi)).scalars()}
-    found += [f"{doi} at the agency, unknown to the database" for doi in sorted(set(dois) - known)]
+    found = [
+        f"{doi} (for {held['metadata'].get('url')}) at the agency, unknown to the database"
+        for doi, held in sorted(dois.items())
+        if doi not in known
+    ]
+    pages = Counter(
+        str(held["metadata"]["url"])
+        for doi, held in dois.items()
+        if doi in known and held["metadata"].get("url")
+    )
+    found += [f"{n} DOIs for {url}" for url, n in pages.items() for _ in range(n - 1)]
     shared = db.execute(
         select(Work.doi, func.count()).where(Work.doi.is_not(None)).group_by(Work.doi)
         .having(func.count() > 1)

@@ -237,6 +237,7 @@ class Traffic:
         self.deleted_at_orcid: set[tuple[str, str]] = set()
         self._bodies: dict[tuple[int, str], dict[str, Any]] = {}
         self._started = False
+        self._regrants = 0
         self.researchers: list[Researcher] = []
         self.items: list[Item] = []
         self._queue: list[list[Planned]] = self._plan(max(events, 10))
@@ -361,7 +362,7 @@ class Traffic:
 
     def step(self) -> int:
         """Send the next burst (1-4 sends; a send of several events goes from threads at once);
-        the number of events sent, 0 when everything was."""
+        the number of events sent (or given up on, see ``unconfirmed``), 0 when all were."""
         self._start()
         burst = self._queue[: self._rng.randint(1, 4)]
         del self._queue[: len(burst)]
@@ -401,10 +402,10 @@ class Traffic:
         event = self._event(planned)
         status, body = self._send(client, event)
         with self._lock:
-            if status == 0:
+            if status == 0:  # counted as tried: 0 from step() means nothing is left
                 self.unconfirmed += 1
                 self._unanswered.append(planned)
-                return 0
+                return 1
             self.sent += 1
             self.duplicates += planned.duplicate
             self.out_of_order += planned.out_of_order
@@ -554,8 +555,10 @@ class Traffic:
                 with self._lock:
                     person.usable = False
                 if self._queue and draw < 0.5:
-                    again = Planned("grant", person.tenant, researcher=person.number,
-                                    number=10 + self.researcher_actions_done)  # fmt: skip
+                    self._regrants += 1
+                    again = Planned(
+                        "grant", person.tenant, researcher=person.number, number=10 + self._regrants
+                    )
                     self._queue.insert(self._rng.randrange(len(self._queue) + 1), [again])
                 done += 1
             elif self._delete(person, "works" if action == "delete_work" else "activities", draw):

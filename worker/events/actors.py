@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker.bootstrap import runtime
-from worker.broker import actor
+from worker.broker import actor, later
 from worker.events import service
 
 
@@ -11,8 +11,11 @@ from worker.events import service
 def process_event(event_id: int) -> None:
     rt = runtime()
     with rt.session() as session:
-        service.process_event(
+        outcome = service.process_event(
             session,
             event_id,
             service.Context(rt.settings, negotiator=rt.negotiator, orcid=rt.orcid),
         )
+    # A transient failure recorded its next try on the row: run this message again then
+    # (without it the event waited for the sweep's grace period instead of its backoff).
+    later(outcome.retry_in if outcome is not None else None, "event postponed")
