@@ -478,15 +478,21 @@ def sessions_in_transaction(database_url: str) -> list[str]:
 def leftovers(run: Run, target: Any, *, quiet: bool) -> dict[str, Any]:
     """What a run left behind: still pending and the sessions holding a transaction (when it
     never went quiet), and the messages killed workers had taken."""
+    from worker.chaos import invariants
+
     left: dict[str, int] = {}
     open_transactions: list[str] = []
+    rows: list[str] = []
     if not quiet:
         with contextlib.suppress(Exception):
             left = still_pending(target)
         with contextlib.suppress(Exception):
+            rows = invariants.waiting(target)
+        with contextlib.suppress(Exception):
             open_transactions = sessions_in_transaction(run.database_url)
     return {
         "pending_at_end": left,
+        "waiting_at_end": rows,
         "open_transactions_at_end": open_transactions,
         "messages_held_by_killed_workers": held_by_dead_workers(target.broker_url),
     }
