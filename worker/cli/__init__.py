@@ -4,9 +4,9 @@ Modules: ``processes`` (web, worker, scheduler, migrate, demo), ``events`` (emit
 ``dead_letters``, ``retry`` (retry now), ``ops`` (the overview, works list/show, ops
 hash-password), ``doi`` (doi, reconcile dois), ``orcid`` (orcid, reconcile orcid, tokens
 rotate-keys/revoke), ``orcid_plan`` (orcid preview, versions), ``pids`` (resolve, search, id),
-``render``, ``sandbox``, ``bench`` and ``chaos``. Importing them opens no connection: stateless commands
-(render, sandbox, resolve, search, id, orcid search) never import the database or broker stack,
-and stateful ones import it inside the command.
+``render``, ``sandbox``, ``bench`` and ``chaos``. Importing them opens no connection: stateless
+commands (render, sandbox, resolve, search, id, orcid search) never import the database or
+broker stack, and stateful ones import it inside the command.
 """
 
 from __future__ import annotations
