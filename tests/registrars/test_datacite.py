@@ -176,16 +176,37 @@ def test_withdrawal_without_tombstone_hides_and_keeps_the_url(session, deps, san
     assert held["url"] == "https://repo.example.edu/w-1"
 
 
-def test_withdrawal_before_anything_was_sent_makes_no_call(session, deps, sandbox):
+def test_withdrawal_before_anything_was_sent_only_asks_datacite(session, deps, sandbox):
     event(session, "work.published", datacite_work())
     reg = registration(session, "w-1")
     outcome = event(session, "work.withdrawn", {"id": "w-1"})
-    assert "never registered" in outcome.message
+    assert "withdrawal of DOI" in outcome.message
     assert sync(session, deps, reg) is None
     session.refresh(reg)
     assert reg.state == DoiState.WITHDRAWN
-    assert calls(session, "datacite") == []
+    # One look-up (no attempt recorded does not prove nothing reached DataCite), no write
+    assert [c.method for c in calls(session, "datacite")] == ["GET"]
     assert datacite_dois(sandbox) == {}
+
+
+def test_withdrawal_after_a_worker_killed_past_acceptance_hides_the_doi(
+    session, database, deps, sandbox
+):
+    # Given DataCite accepted the DOI but the worker died before its commit (no attempt kept)
+    event(session, "work.published", datacite_work())
+    reg = registration(session, "w-1")
+    with pytest.raises(Killed), database.session() as doomed:
+        assert datacite.sync_registration(doomed, deps, reg.id) is None
+        raise Killed
+    session.expire_all()
+    assert registration(session, "w-1").attempts == 0
+    assert datacite_dois(sandbox)[reg.doi]["state"] == "findable"
+    # When the work is withdrawn before the message is delivered again
+    event(session, "work.withdrawn", {"id": "w-1"})
+    assert sync(session, deps, reg) is None
+    # Then the DOI DataCite holds is hidden, not left findable (found by `pidsync chaos`)
+    assert datacite_dois(sandbox)[reg.doi]["state"] == "registered"
+    assert registration(session, "w-1").state == DoiState.WITHDRAWN
 
 
 def test_422_is_failed_with_datacite_field_messages_and_not_retried(session, deps, sandbox):

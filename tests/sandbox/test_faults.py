@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -170,3 +171,36 @@ def test_a_script_replaces_the_last_and_bad_entries_are_refused(sandbox, info, h
     assert http.post(url, json={"service": "orcid", "script": {"answer": 500}}).status_code == 400
     # Nothing changed by a refused script
     assert http.get(url).json()["orcid"]["script"] == 0
+
+
+def test_answer_delay_holds_an_applied_write_and_lists_it_while_it_waits(sandbox, info, http):
+    # Given DataCite holds back its answers to writes for 1.5 s
+    sandbox.set_faults("datacite", answer_delay_ms=1500)
+    # When a client creates a DOI (on a thread: the answer is late)
+    answers: list[int] = []
+    writer = threading.Thread(
+        target=lambda: answers.append(put_doi(http, info, "held-1").status_code)
+    )
+    writer.start()
+    listed: list[dict] = []
+    while writer.is_alive() and not listed:
+        listed = sandbox.control("GET", "/answering")
+    writer.join()
+    # Then while the answer waited, the DOI was already stored and the write was listed with
+    # the client's port (how a chaos run finds the process to kill inside that window)
+    assert [(w["service"], w["method"], w["path"], w["status"]) for w in listed] == [
+        ("datacite", "PUT", "/datacite/dois/10.5072/held-1", 201)
+    ]
+    assert isinstance(listed[0]["peer_port"], int)
+    # And the client got its answer in the end; nothing is listed any more
+    assert answers == [201]
+    assert sandbox.control("GET", "/answering") == []
+    assert dois(sandbox) == ["10.5072/held-1"]
+
+
+def test_answer_delay_leaves_reads_alone(sandbox, info, http):
+    # Given DataCite holds back its answers to writes for a minute
+    sandbox.set_faults("datacite", answer_delay_ms=60_000)
+    # Then a read is answered at once (its 5 s timeout would fail it otherwise)
+    answer = http.get(f"{info['datacite_api_url']}/dois/10.5072/none", timeout=5)
+    assert answer.status_code == 404

@@ -72,11 +72,14 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 30.0) -> None:
         process.wait()
 
 
-def spawn(command: list[str], env: dict[str, str], *, stdout: Any = None) -> subprocess.Popen[Any]:
+def spawn(
+    command: list[str], env: dict[str, str], *, stdout: Any = None, stderr: Any = None
+) -> subprocess.Popen[Any]:
     """The one way a bench starts a child: our own interpreter and modules, in a session of its
-    own (so the whole tree, dramatiq's forks too, is stopped as one by :func:`stop_process`)."""
+    own (so the whole tree, dramatiq's forks too, is stopped as one by :func:`stop_process`).
+    ``stderr``: where its log goes (default: this process's; a chaos run keeps one per process)."""
     return subprocess.Popen(  # noqa: S603
-        command, env=env, stdout=stdout, start_new_session=True, text=True
+        command, env=env, stdout=stdout, stderr=stderr, start_new_session=True, text=True
     )
 
 

@@ -4,9 +4,9 @@ Modules: ``processes`` (web, worker, scheduler, migrate, demo), ``events`` (emit
 ``dead_letters``, ``retry`` (retry now), ``ops`` (the overview, works list/show, ops
 hash-password), ``doi`` (doi, reconcile dois), ``orcid`` (orcid, reconcile orcid, tokens
 rotate-keys/revoke), ``orcid_plan`` (orcid preview, versions), ``pids`` (resolve, search, id),
-``render``, ``sandbox`` and ``bench``. Importing them opens no connection: stateless commands
-(render, sandbox, resolve, search, id, orcid search) never import the database or broker stack,
-and stateful ones import it inside the command.
+``render``, ``sandbox``, ``bench`` and ``chaos``. Importing them opens no connection: stateless
+commands (render, sandbox, resolve, search, id, orcid search) never import the database or
+broker stack, and stateful ones import it inside the command.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import click
 
 from worker.cli import (
     bench,
+    chaos,
     dead_letters,
     doi,
     events,
@@ -73,6 +74,7 @@ for _command in (
     ops.ops,
     ops.works,
     bench.bench,
+    chaos.chaos,
 ):
     main.add_command(_command)
 tokens.add_command(orcid.rotate_keys, "rotate-keys")

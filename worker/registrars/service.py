@@ -180,7 +180,11 @@ def plan_withdrawal(
     if reg.state == DoiState.WITHDRAWN and reg.pending_hash is None:
         return f"DOI {reg.doi} is already withdrawn"
     never_sent = reg.attempts == 0 and reg.open_deposit_id is None
-    if reg.state == DoiState.ON_HOLD or (never_sent and reg.confirmed_hash is None):
+    # A DataCite PUT can be accepted in a transaction that never commits (the worker killed,
+    # the database lost, before the answer was recorded): its attempt count says nothing then,
+    # so an unconfirmed DataCite DOI is withdrawn through the sync, which asks DataCite first.
+    unsent = never_sent and reg.confirmed_hash is None and reg.registrar is not Registrar.DATACITE
+    if reg.state == DoiState.ON_HOLD or unsent:
         # Nothing ever reached the agency: there is nothing to hide or re-point.
         reg.duplicate_check = None if reg.state == DoiState.ON_HOLD else reg.duplicate_check
         mark_confirmed(

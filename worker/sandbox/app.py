@@ -132,6 +132,7 @@ class SandboxApp:
             web.get(CONTROL_PREFIX + "/state", self._get_state),
             web.get(CONTROL_PREFIX + "/faults", self._get_faults),
             web.post(CONTROL_PREFIX + "/faults", self._post_faults),
+            web.get(CONTROL_PREFIX + "/answering", self._get_answering),
             web.post(CONTROL_PREFIX + "/reset", self._post_reset),
             web.get(CONTROL_PREFIX + "/limits", self._get_limits),
             web.post(CONTROL_PREFIX + "/limits", self._post_limits),
@@ -152,6 +153,9 @@ class SandboxApp:
 
     async def _get_faults(self, _request: web.Request) -> web.Response:
         return web.json_response(self.ctx.faults.snapshot())
+
+    async def _get_answering(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.ctx.faults.answering())
 
     async def _post_faults(self, request: web.Request) -> web.Response:
         body = await read_json_object(request)

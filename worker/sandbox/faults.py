@@ -17,6 +17,10 @@ service, so a service implementation never has to think about faults:
   limited to requests with a given ``method`` and a ``path`` containing the given text. Tests
   that drive one exact agency answer per step (the model-based tests) need this: a rate is a
   die, a script says which request gets what.
+- ``answer_delay_ms``: a write (any method but GET/HEAD/OPTIONS) is handled at once, then its
+  answer waits this long: the window in which the agency holds the change and the client does
+  not know it yet. Such writes are listed by :meth:`Faults.answering` while they wait, so a
+  chaos run can kill the process that sent one inside that window.
 
 Rates are probabilities in [0, 1]; 0 turns a fault off. A scripted answer comes before the
 other faults (no latency, no dice) for the request it matches.
@@ -49,8 +53,10 @@ SETTING_KEYS = frozenset(
         "lost_response_rate",
         "outage_seconds",
         "script",
+        "answer_delay_ms",
     }
 )
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _RATE_KEYS = frozenset({"error_rate", "timeout_rate", "lost_response_rate"})
 _ERROR_STATUSES = (500, 502, 503)
 
@@ -110,6 +116,7 @@ class FaultSettings:
     timeout_rate: float = 0.0
     timeout_seconds: float = 60.0
     lost_response_rate: float = 0.0
+    answer_delay_ms: float = 0.0
     outage_until: float = field(default=0.0, repr=False)  # time.monotonic() deadline
     script: list[ScriptedAnswer] = field(default_factory=list)
 
@@ -124,6 +131,7 @@ class FaultSettings:
             "timeout_rate": self.timeout_rate,
             "timeout_seconds": self.timeout_seconds,
             "lost_response_rate": self.lost_response_rate,
+            "answer_delay_ms": self.answer_delay_ms,
             "outage_seconds": round(self.outage_remaining(), 3),
             "script": len(self.script),
         }
@@ -135,6 +143,7 @@ class FaultSettings:
             and self.error_rate <= 0
             and self.timeout_rate <= 0
             and self.lost_response_rate <= 0
+            and self.answer_delay_ms <= 0
             and self.outage_until <= time.monotonic()
             and not self.script
         )
@@ -164,6 +173,8 @@ class Faults:
     def __init__(self, seed: int | None = None) -> None:
         self._settings = {name: FaultSettings() for name in SERVICES}
         self.random = random.Random(seed)
+        # Writes applied whose answer is held back (answer_delay_ms), by request.
+        self._answering: dict[int, dict[str, Any]] = {}
 
     def get(self, service: str) -> FaultSettings:
         try:
@@ -196,6 +207,25 @@ class Faults:
 
     def snapshot(self) -> dict[str, dict[str, float]]:
         return {name: settings.as_dict() for name, settings in self._settings.items()}
+
+    def answering(self) -> list[dict[str, Any]]:
+        """The writes applied whose answer is being held back: service, method, path, status
+        and the client's port (which process sent it)."""
+        return list(self._answering.values())
+
+    async def hold_answer(
+        self, service: str, request: web.Request, response: web.StreamResponse, delay_ms: float
+    ) -> None:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        entry = {
+            "service": service, "method": request.method, "path": request.path,
+            "status": response.status, "peer_port": peer[1] if peer else None,
+        }  # fmt: skip
+        self._answering[id(request)] = entry
+        try:
+            await asyncio.sleep(delay_ms / 1000)
+        finally:
+            self._answering.pop(id(request), None)
 
     def reset(self) -> None:
         for name in SERVICES:
@@ -252,7 +282,10 @@ async def apply_faults(
         with contextlib.suppress(web.HTTPException):  # redirects and errors are answers too
             await handler(request)
         return drop_connection(request)
-    return await handler(request)
+    answer = await handler(request)
+    if settings.answer_delay_ms > 0 and request.method not in _READ_METHODS:
+        await faults.hold_answer(service, request, answer, settings.answer_delay_ms)
+    return answer
 
 
 async def _scripted(

@@ -135,11 +135,12 @@ def sync_registration(
         return None
     client = deps.datacite(account)
     try:
-        # Never confirmed: if nothing reached DataCite, there is nothing to hide.
+        # Never confirmed: if nothing reached DataCite, there is nothing to hide. Asked even when
+        # no attempt is recorded: a PUT accepted just before its worker died left none.
         if (
             want.target is DoiState.WITHDRAWN
             and reg.confirmed_hash is None
-            and (reg.attempts == 0 or _unknown_at_datacite(deps, client, account, reg))
+            and _unknown_at_datacite(deps, client, account, reg)
         ):
             mark_confirmed(
                 session,
