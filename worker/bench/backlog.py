@@ -53,7 +53,8 @@ def _by_backlog(
     out: dict[str, dict[str, float]] = {}
     for share in (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0):
         left = int(n * share)
-        when = next((t for t, read, _dois in progress if n - read <= left), None)
+        # From the first event read: before it, the workers are still booting.
+        when = next((t for t, read, _d in progress if read > 0 and n - read <= left), None)
         if when is not None:
             out[str(left)] = next((sizes for t, sizes in samples if t >= when), samples[-1][1])
     return out
