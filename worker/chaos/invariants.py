@@ -201,17 +201,14 @@ def broker_messages(broker_url: str) -> int:
 
 
 def _amqp_messages(broker_url: str) -> int:
-    """Ready and delayed messages of every queue ``worker.ops.queues`` reads (the one reader
+    """Ready and delayed messages of every queue ``worker.queues`` reads (the one reader
     of queue depths, so a queue added there is counted here too)."""
-    from datetime import UTC, datetime
-
     from worker.broker import build_broker
-    from worker.ops.queues import queue_depths
+    from worker.queues import queue_depths
 
     broker = build_broker(broker_url, record_dead_letter=lambda *_: None)
     try:
-        depths = queue_depths(broker, datetime.now(UTC))
-        return sum(d.depth for d in depths if d.kind != "dead")
+        return sum(d.depth for d in queue_depths(broker) if d.kind != "dead")
     finally:
         broker.close()
 
