@@ -111,3 +111,58 @@ def test_under_a_test_transaction_the_record_stays_inside_it(database, session):
     responses.add(responses.GET, "https://api.example/ping", json={}, status=200)
     ApiClient("https://api.example", recorder=DatabaseRecorder(database)).request("GET", "/ping")
     assert session.execute(select(ApiCall.url)).scalars().all() == ["https://api.example/ping"]
+
+
+@responses.activate
+@pytest.mark.parametrize("work_is", ["created", "locked"])
+def test_a_call_about_a_work_its_unit_of_work_holds_is_recorded_at_once(
+    committed_database, work_is
+):
+    # Found by the chaos run: the call's record is written in its own transaction and named the
+    # work through a foreign key. A work its unit of work had just created was not there yet
+    # (the record was refused and lost); a work it held FOR UPDATE made the record wait on the
+    # unit of work, which waited on the record: a deadlock across two connections of one
+    # thread that PostgreSQL cannot see, and the worker thread hung. The record names the work
+    # without depending on the unit of work's rows.
+    import threading
+
+    from sqlalchemy import select
+    from structlog.contextvars import bound_contextvars
+
+    from worker.http import DatabaseRecorder
+    from worker.models import ApiCall, Work
+
+    responses.add(responses.GET, "https://api.example/dois/10.1/new", json={}, status=200)
+    client = ApiClient("https://api.example", recorder=DatabaseRecorder(committed_database))
+
+    def new_work() -> Work:
+        return Work(source="https://cris.example", external_id="w-1", type="dataset",
+                    title="A work", work_metadata={}, metadata_hash="h", version=1)  # fmt: skip
+
+    if work_is == "locked":
+        with committed_database.session() as session:
+            session.add(new_work())
+            session.commit()
+    done = threading.Event()
+
+    def unit_of_work() -> None:
+        with committed_database.session() as session:
+            if work_is == "created":
+                work = new_work()
+                session.add(work)
+                session.flush()  # the row exists in this transaction only
+            else:
+                work = session.execute(select(Work).with_for_update()).scalar_one()
+            with bound_contextvars(work_id=work.id):
+                client.request("GET", "/dois/10.1/new")
+            session.commit()
+        done.set()
+
+    thread = threading.Thread(target=unit_of_work, daemon=True)
+    thread.start()
+    # Then the unit of work finishes, and the call is on record naming its work
+    assert done.wait(20), "the call's record waited on the work its own unit of work holds"
+    with committed_database.session() as session:
+        recorded = session.execute(select(ApiCall.url, ApiCall.work_id)).all()
+        work_id = session.execute(select(Work.id)).scalar_one()
+    assert [tuple(r) for r in recorded] == [("https://api.example/dois/10.1/new", work_id)]

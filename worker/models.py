@@ -682,7 +682,11 @@ class ApiCall(Base):
     excerpt: Mapped[str | None] = mapped_column(Text)  # redacted, truncated
     error: Mapped[str | None] = mapped_column(Text)
     correlation_id: Mapped[str | None] = mapped_column(String(100))
-    work_id: Mapped[int | None] = mapped_column(ForeignKey("works.id", ondelete="SET NULL"))
+    # The work the call was about, by id only: no foreign key. The record is written in its own
+    # transaction while the unit of work that made the call may hold that work's row (just
+    # created: not visible yet; locked FOR UPDATE: a key-share check would wait on it, and the
+    # unit of work waits on the record: a deadlock PostgreSQL cannot see). Found by the chaos run.
+    work_id: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
