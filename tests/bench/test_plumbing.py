@@ -105,3 +105,49 @@ def test_plot_of_a_limit_scenario_is_a_png(tmp_path):
     }
     (path,) = plot(outcome, tmp_path)
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+MOVED = ("ops-queries", "metrics-scrape", "crossref-latency")
+
+
+def test_the_scenarios_moved_from_benchmarks_are_known_by_name():
+    result = CliRunner().invoke(main, ["bench", "no-such-thing"])
+    for name in MOVED:
+        assert name in bench.SCENARIOS
+        assert callable(bench.load(name)), name
+        assert name in result.output
+
+
+def test_metrics_scrape_quick_runs_on_a_filled_database(tmp_path):
+    # The cheapest moved scenario, end to end: its own database filled, then scraped.
+    out = tmp_path / "scrape.json"
+    result = CliRunner().invoke(main, ["bench", "metrics-scrape", "--quick", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    assert written["scenario"] == "metrics-scrape"
+    assert written["quick"] is True
+    assert written["events_rows"] == 20_000
+    assert written["scrapes"] == 3
+    # The scrape read the filled rows: the failed events are among the gauges it served
+    assert written["scrape_bytes"] > 0
+    assert written["slowest_ms"] >= written["median_ms"] > 0
+    assert all(key == key.lower() and " " not in key for key in written)
+    assert "median_ms" in result.stdout
+
+
+def test_plot_of_a_part_b_scenario_is_its_own_png(tmp_path):
+    pytest.importorskip("matplotlib", reason="plots need the 'bench' extra")
+    from worker.bench.plots import plot
+
+    outcome = {
+        "scenario": "peer",
+        "quick": True,
+        "dois": 50,
+        "latency_ms": 500.0,
+        "peer_seconds": 25.5,
+        "pidsync_seconds": 6.2,
+        "ratio": 4.1,
+    }
+    (path,) = plot(outcome, tmp_path)
+    assert path.name == "peer.png"
+    assert path.read_bytes().startswith(b"\x89PNG")

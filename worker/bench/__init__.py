@@ -32,6 +32,9 @@ SCENARIOS: dict[str, str] = {
     "backfill": "worker.bench.backfill:run",
     "peer": "worker.bench.peer:run",
     "scale": "worker.bench.scale:run",
+    "ops-queries": "worker.bench.ops_queries:run",
+    "metrics-scrape": "worker.bench.metrics_scrape:run",
+    "crossref-latency": "worker.bench.crossref_latency:run",
 }
 
 

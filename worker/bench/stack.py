@@ -107,10 +107,13 @@ def worker_command(processes: int, threads: int, *modules: str) -> list[str]:
     ]  # fmt: skip
 
 
-def start_web(env: dict[str, str], *, stdout: Any = None) -> tuple[subprocess.Popen[Any], str]:
-    """``pidsync web`` on a free port: the process and its base URL once /healthz answers (the
-    process stopped when it never does)."""
-    port = free_port()
+def start_web(
+    env: dict[str, str], *, stdout: Any = None, port: int = 0
+) -> tuple[subprocess.Popen[Any], str]:
+    """``pidsync web`` on ``port`` (0: a free one; a scenario whose settings name the web's
+    address picks it first): the process and its base URL once /healthz answers (the process
+    stopped when it never does)."""
+    port = port or free_port()
     process = spawn(web_command(port), env, stdout=stdout)
     url = f"http://127.0.0.1:{port}"
     try:

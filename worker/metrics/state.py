@@ -5,7 +5,7 @@ its state column, and a few Redis reads (never a scan of a queue): cheap enough 
 every 15 s on a large database. The counts by state cover what is not settled yet (waiting,
 on hold, failed): the settled rows (done, findable, placed, ...) are most of the database and
 grow forever, and their rates are the processes' counters (``*_total``), not gauges.
-``benchmarks/bench_metrics_scrape.py`` measures a scrape.
+``pidsync bench metrics-scrape`` measures a scrape.
 
 The web app serves them (any replica tells the same truth: graph them with ``max``), so
 adding workers never multiplies them.
