@@ -188,9 +188,8 @@ def test_an_item_whose_answer_was_lost_is_previewed_as_adopted_not_added(
     orcid = researcher(sandbox)
     authorize(session, sandbox, cipher, orcid, client_id)
     receive(session, event_type, build(orcid))
-    sandbox.set_faults("orcid", lost_response_rate=1.0)
+    sandbox.set_faults("orcid", script=[{"answer": "lost", "method": "POST"}])
     place_pending_items(session, deps)
-    sandbox.set_faults("orcid", lost_response_rate=0)
     (on_record,) = _activities(sandbox, orcid).values()
 
     # Then the preview says it would adopt the item there, and the real run does just that

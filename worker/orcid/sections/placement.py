@@ -5,7 +5,11 @@ Exactly once, as for works (DESIGN.md §4): a POST whose answer was lost leaves 
 ``in_doubt``, and the next try reads the section first and adopts our own item (same source
 client, same ``source-work-id``). A 409/9021 (fundings and peer reviews: a ``self`` id ORCID
 already holds from this client) adopts the put-code ORCID names, or the one found by reading,
-then PUTs. 404 on PUT: the researcher deleted it, ``removed_by_researcher``, never re-added
+then PUTs. The marker is only as durable as the try's transaction: when the worker dies after
+ORCID created the item, nothing local says a POST went out. Fundings and peer reviews are then
+caught by that 409; ORCID refuses no duplicate affiliation, so an affiliation's first POST
+always reads its section first (one GET per new affiliation), and a pending item's removal
+reads too. 404 on PUT: the researcher deleted it, ``removed_by_researcher``, never re-added
 unless asked. 403/9010: ``not_ours``. Other 4xx: ``failed`` with ORCID's message. Transient
 failures follow the one retry model. A revoked token revokes the grant (its items are parked).
 Writes to one record hold its lock; a peer review first makes sure its journal's group id is
@@ -205,8 +209,11 @@ def _write(
         row.state = PlacementState.PENDING
         row.placed_at = None
     row.section = section
-    if row.put_code is None and row.in_doubt:
+    if row.put_code is None and (row.in_doubt or not kind.duplicates_refused):
         # An earlier POST's answer was lost: it may have landed. Look before writing again.
+        # The marker dies with its transaction (a worker killed, PostgreSQL restarted after
+        # ORCID created the item), so where ORCID would not refuse a second item from us (an
+        # affiliation) every first POST looks; fundings and reviews meet a 409 instead.
         row.put_code = _ours(member, token, row, section, _own_key(row))
         row.in_doubt = False
         row.confirmed_hash = None
@@ -271,7 +278,8 @@ def _removed_by_researcher(session: Session, settings: Settings, row: OrcidItem)
 
 
 def _remove(member: MemberClient, token: str, row: OrcidItem) -> Result:
-    if row.put_code is None and row.in_doubt:
+    if row.put_code is None:
+        # A lost answer, or a try that died uncommitted after its POST: ours may be there.
         row.put_code = _ours(member, token, row, row.section, _own_key(row))
         row.in_doubt = False
     if row.put_code is not None:

@@ -170,7 +170,9 @@ def _adopted(
     if there is None:
         return None
     assertion = row.assertion
-    if row.in_doubt and not moved:
+    # As the run does: a lost answer, or any first POST of a kind ORCID takes twice (an
+    # affiliation), looks for our item first (its in-doubt marker may have died uncommitted).
+    if (row.in_doubt or not kind.duplicates_refused) and row.put_code is None and not moved:
         found = _ours(there, client_id, source_key(assertion.source, assertion.external_id))
         if found is not None:
             return found

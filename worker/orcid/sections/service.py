@@ -179,7 +179,10 @@ def _claim(session: Session, entry: OrcidItem) -> bool:
 def _to_remove(session: Session, entry: OrcidItem) -> int:
     if entry.state in (*KEPT, PlacementState.DELETED):
         return 0
-    if entry.put_code is None and not entry.in_doubt:
+    # A pending item may have been POSTed by a try whose transaction died (its in-doubt marker
+    # with it): the removal reads the section for it rather than trusting "never sent".
+    never_sent = entry.state != PlacementState.PENDING
+    if entry.put_code is None and not entry.in_doubt and never_sent:
         entry.state = PlacementState.DELETED
         entry.last_error = None
         return 0
