@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from tests.conftest import committed
 from tests.helpers import work
@@ -33,9 +33,7 @@ STUCK = 20.0
 @pytest.fixture
 def limited(database_url: str) -> Iterator[Database]:
     """pidsync's Database as booted, with small limits so the tests are fast."""
-    yield from committed(
-        Database(database_url, lock_timeout=0.3, idle_in_transaction_timeout=0.5)
-    )
+    yield from committed(Database(database_url, lock_timeout=0.3, idle_in_transaction_timeout=0.5))
 
 
 @pytest.fixture
@@ -82,7 +80,9 @@ def test_a_wait_for_a_held_event_ends_in_an_error_the_broker_retries(limited, ho
     # Given an event whose row another transaction holds and does not release
     (event_id,) = _events(limited, 1)
     with holder.connect() as other, other.begin():
-        other.execute(text("SELECT 1 FROM received_events WHERE id = :id FOR UPDATE"), {"id": event_id})
+        other.execute(
+            text("SELECT 1 FROM received_events WHERE id = :id FOR UPDATE"), {"id": event_id}
+        )
 
         # When a worker's unit of work locks it (as events.process does)
         def process() -> None:
@@ -122,9 +122,12 @@ def test_a_session_left_in_a_transaction_is_ended_and_its_lock_freed(limited, ho
 
     # Then it gets the row: PostgreSQL ended the idle session, which freed the lock
     assert outcome.get("result") == event_id, outcome
-    # and the abandoned session finds its connection gone (the pool replaces it)
-    with pytest.raises(OperationalError):
+    # and the abandoned session finds its connection gone, an error the broker retries (the
+    # pool replaces the connection)
+    with pytest.raises(DBAPIError) as raised:
         abandoned.execute(text("SELECT 1"))
+    assert raised.value.connection_invalidated
+    assert retry_when(0, raised.value)
     abandoned.close()
     with limited.session() as session:
         assert session.execute(text("SELECT 1")).scalar_one() == 1

@@ -219,8 +219,8 @@ def read_body(
         # connection reset mid-body, a broken gzip stream): a lost answer, as any transport error.
         response.close()
         raise requests.ConnectionError(f"reading the answer: {exc}") from None
-    response._content = b"".join(chunks)
-    response._content_consumed = True
+    # Where requests keeps a body it has read, so .content/.text/.json() answer from it.
+    response._content = b"".join(chunks)  # noqa: SLF001
 
 
 def _context(key: str) -> Any:
