@@ -100,7 +100,11 @@ def session(database: Database):
 @pytest.fixture
 def committed_database(database_url: str) -> Iterator[Database]:
     """A Database that really commits (for tests across processes); tables emptied after."""
-    db = Database(database_url)
+    yield from committed(Database(database_url))
+
+
+def committed(db: Database) -> Iterator[Database]:
+    """``db`` (which really commits) as the test's database; its tables emptied after."""
     _databases.append(db)
     yield db
     _databases.remove(db)

@@ -28,7 +28,7 @@ from worker.broker import build_broker, init_broker
 from worker.config import ConfigError, Settings, load_settings
 from worker.db import Database
 from worker.embedded import EmbeddedServers, ensure_servers
-from worker.http import DatabaseRecorder, Recorder
+from worker.http import DatabaseRecorder, Recorder, set_limits
 from worker.logging import configure_logging, redact_text, register_secret
 from worker.metrics.transitions import install as install_metrics
 from worker.notify.client import WebhookClient
@@ -91,6 +91,9 @@ def compose(
     HTTP sessions connect on first use)."""
     # Outcomes and latencies are counted from committed state changes, in every process.
     install_metrics()
+    # Every outbound call of this process is cut off at these (an agency trickling an answer
+    # must not hold a worker thread, nor the rows its transaction locked).
+    set_limits(settings.http_deadline_seconds, settings.http_max_body_bytes)
     redis_client = redis.Redis.from_url(redis_url)
     limiter = RateLimiter(redis_client)
     recorder = DatabaseRecorder(database)
@@ -210,7 +213,12 @@ def boot(settings: Settings | None = None, *, migrate: bool | None = None) -> Ru
         raise BootError(str(exc)) from None
     if servers.database_url is None or servers.redis_url is None:
         raise BootError("the embedded PostgreSQL or Redis did not report its URL")
-    database = Database(servers.database_url, ping_after_idle=settings.database_ping_after_idle)
+    database = Database(
+        servers.database_url,
+        ping_after_idle=settings.database_ping_after_idle,
+        lock_timeout=settings.database_lock_timeout_seconds,
+        idle_in_transaction_timeout=settings.database_idle_in_transaction_timeout_seconds,
+    )
     try:
         database.ping()
     except Exception as exc:

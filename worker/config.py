@@ -688,6 +688,12 @@ class Settings(BaseSettings):
 
     doi_resolver_url: str = "https://doi.org"
     http_timeout_seconds: float = 30.0
+    # The whole of one outbound HTTP call (http_timeout_seconds bounds each read): an answer
+    # still arriving after this is cut off, a transient error, so an agency trickling bytes
+    # cannot hold a worker thread (and the rows its transaction locked).
+    http_deadline_seconds: float = Field(90.0, gt=0)
+    # The largest answer body read from an agency; a longer one is cut off (transient error).
+    http_max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     # Hosts content negotiation and enrichment follow redirects to (https only, and only when
     # each address they resolve to is public), comma-separated. When doi_resolver_url is a
     # loopback URL (the sandbox), redirects to that same origin are followed too.
@@ -720,12 +726,24 @@ class Settings(BaseSettings):
     # restart or a firewall may have dropped it); a busy one is not, which saves a round trip
     # per unit of work. 0: test before every use.
     database_ping_after_idle: float = Field(5.0, ge=0)
+    # Server-side limits on every pidsync database session (0: none). A wait for a row lock
+    # ends with an error after database_lock_timeout_seconds, and the message is retried with
+    # backoff; below the events' 120 s time limit, above the longest HTTP call made while a row
+    # is locked (http_deadline_seconds).
+    database_lock_timeout_seconds: float = Field(100.0, ge=0)
+    # PostgreSQL ends a session left idle inside a transaction this long (a thread killed
+    # between two statements), which frees its locks; above http_deadline_seconds plus
+    # http_timeout_seconds, the longest a transaction may wait on one HTTP call.
+    database_idle_in_transaction_timeout_seconds: float = Field(240.0, ge=0)
     sweep_interval_seconds: float = Field(30.0, gt=0)
     # When the leading scheduler's host goes silent, a standby scheduler leads after about this
     # long (Postgres drops the silent session and its lock; a killed process's lock goes at once).
     scheduler_lock_timeout_seconds: float = Field(30.0, ge=6)
     # Rows a sweep handles per run; each in its own transaction.
     sweep_batch: int = Field(500, ge=1)
+    # How long a sweep waits for a lock another process holds before it leaves that row to
+    # its next run and goes on with the others (0: database_lock_timeout_seconds).
+    sweep_lock_timeout_seconds: float = Field(2.0, ge=0)
     # Error text kept on a row (last_error) and in outcomes; longer text is cut.
     error_text_chars: int = Field(2000, ge=80)
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from worker.broker import send
@@ -122,6 +122,34 @@ def ping_when_idle(engine: Engine, idle_seconds: float) -> None:
             raise DisconnectionError(str(exc)) from exc
 
 
+def session_limits(lock_timeout: float, idle_in_transaction_timeout: float) -> str:
+    """libpq ``options`` setting the server-side limits of a session (issue 17: a row lock was
+    held by a transaction that never ended, and every worker and the scheduler's sweeps queued
+    behind it for good).
+
+    ``lock_timeout``: a wait for a row or advisory lock ends with an error after this long
+    (SQLSTATE 55P03, an OperationalError: the message is retried with backoff) rather than
+    hanging until dramatiq's time limit. ``idle_in_transaction_session_timeout``: the server
+    ends a session left inside a transaction with no statement running (a thread killed by
+    the time limit between statements, a process frozen) and so frees its locks; the pool
+    replaces the dead connection on its next checkout."""
+    settings = (
+        ("lock_timeout", lock_timeout),
+        ("idle_in_transaction_session_timeout", idle_in_transaction_timeout),
+    )
+    return " ".join(f"-c {name}={int(seconds * 1000)}" for name, seconds in settings if seconds > 0)
+
+
+#: SQLSTATE of a lock wait ended by ``lock_timeout`` (or refused by NOWAIT).
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is a lock wait PostgreSQL ended (``lock_timeout``): the lock is held by
+    another transaction, nothing is wrong with the row."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
+
+
 class Database:
     """An engine and its session factory. One per process, built at boot."""
 
@@ -131,13 +159,22 @@ class Database:
         *,
         engine: Engine | None = None,
         ping_after_idle: float = 0.0,
+        lock_timeout: float = 0.0,
+        idle_in_transaction_timeout: float = 0.0,
         **kw: Any,
     ) -> None:
         """``ping_after_idle``: seconds idle after which a pooled connection is tested before
-        use (0: before every use, SQLAlchemy's ``pool_pre_ping``)."""
+        use (0: before every use, SQLAlchemy's ``pool_pre_ping``). ``lock_timeout`` and
+        ``idle_in_transaction_timeout``: the server-side limits of every session (seconds, 0:
+        none), see :func:`session_limits`."""
         if engine is None:
             if url is None:
                 raise ValueError("Database needs a url or an engine")
+            options = session_limits(lock_timeout, idle_in_transaction_timeout)
+            if options:
+                connect_args = dict(kw.pop("connect_args", {}))
+                connect_args["options"] = f"{connect_args.get('options', '')} {options}".strip()
+                kw["connect_args"] = connect_args
             engine = create_engine(url, pool_pre_ping=ping_after_idle <= 0, **kw)
             if ping_after_idle > 0:
                 ping_when_idle(engine, ping_after_idle)

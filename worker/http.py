@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import requests
 import structlog
+import urllib3
 
 from worker.errors import PermanentError, TransientError
 from worker.logging import get_logger, redact_text
@@ -135,6 +136,93 @@ def retry_after_seconds(value: str | None) -> float | None:
         return None
 
 
+class AnswerCutOff(TransportError):
+    """The answer took longer than the call's deadline to arrive (an agency trickling bytes)
+    or was larger than the largest body pidsync reads: cut off, as good as a lost answer."""
+
+
+@dataclass
+class Limits:
+    """What one outbound call may take: ``deadline`` seconds in all (the client's ``timeout``
+    bounds each read only, so an answer arriving a byte at a time never timed out) and
+    ``max_body`` bytes of answer (decoded)."""
+
+    deadline: float = 90.0
+    max_body: int = 16 * 1024 * 1024
+
+
+#: The process's limits, set once at boot from the settings (:func:`set_limits`).
+_limits = Limits()
+
+
+def set_limits(deadline: float, max_body: int) -> None:
+    """Every :class:`ApiClient` of this process cuts its calls off at these limits."""
+    _limits.deadline = deadline
+    _limits.max_body = max_body
+
+
+def current_limits() -> Limits:
+    return Limits(_limits.deadline, _limits.max_body)
+
+
+#: Bytes asked of the socket at a time; read1 returns what has arrived, up to this.
+_READ_CHUNK = 64 * 1024
+
+
+def read_body(
+    response: requests.Response, *, service: str, what: str, started: float, limits: Limits
+) -> None:
+    """Read the streamed body of ``response`` into it (``.content``/``.json()`` work as
+    usual), or raise :class:`AnswerCutOff` once the call has taken ``limits.deadline``
+    seconds since ``started`` (``time.perf_counter``) or the body passes ``limits.max_body``.
+
+    read1 returns whatever has arrived, so the deadline is checked between any two pieces
+    of the answer however slowly they come (one read still waits at most the read timeout).
+    The size counts decoded bytes, so a small compressed answer cannot inflate past it."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limits.max_body:
+        response.close()
+        raise AnswerCutOff(
+            f"{what}: answer of {declared} bytes is larger than the {limits.max_body} bytes "
+            "pidsync reads",
+            service=service,
+            status=response.status_code,
+        )
+    raw = response.raw
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.perf_counter() - started > limits.deadline:
+                raise AnswerCutOff(
+                    f"{what}: answer still arriving after the {limits.deadline:g} s deadline "
+                    f"({size} bytes read)",
+                    service=service,
+                    status=response.status_code,
+                )
+            chunk = raw.read1(_READ_CHUNK, decode_content=True)
+            if not chunk:  # read1 answers b"" only at the end of the body
+                break
+            size += len(chunk)
+            if size > limits.max_body:
+                raise AnswerCutOff(
+                    f"{what}: answer larger than the {limits.max_body} bytes pidsync reads",
+                    service=service,
+                    status=response.status_code,
+                )
+            chunks.append(chunk)
+    except AnswerCutOff:
+        response.close()  # the connection is dropped, not returned to the pool half-read
+        raise
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        # What requests' own reading turns into its exceptions (a read timed out, the
+        # connection reset mid-body, a broken gzip stream): a lost answer, as any transport error.
+        response.close()
+        raise requests.ConnectionError(f"reading the answer: {exc}") from None
+    # Where requests keeps a body it has read, so .content/.text/.json() answer from it.
+    response._content = b"".join(chunks)  # noqa: SLF001
+
+
 def _context(key: str) -> Any:
     return structlog.contextvars.get_contextvars().get(key)
 
@@ -175,9 +263,22 @@ class ApiClient:
         redirects are not followed)."""
         url = self.url(path)
         kwargs.setdefault("timeout", self.timeout)
+        limits = current_limits()
         started = time.perf_counter()
         try:
-            response = self.http.request(method, url, **kwargs)
+            # Streamed, then read under the call's deadline and size limit (read_body).
+            response = self.http.request(method, url, stream=True, **kwargs)
+            read_body(
+                response,
+                service=self.service,
+                what=f"{self.service} {method} {redact_text(url)}",
+                started=started,
+                limits=limits,
+            )
+        except AnswerCutOff as exc:
+            latency = int((time.perf_counter() - started) * 1000)
+            self._record(method, url, exc.status, latency, None, str(exc))
+            raise
         except requests.RequestException as exc:
             latency = int((time.perf_counter() - started) * 1000)
             reason = f"{type(exc).__name__}: {exc}"

@@ -34,7 +34,12 @@ def resend_stalled_events(database: Database, settings: Settings) -> int:
         handle=partial(_resend, overdue=overdue, now=now),
         park=park_event,
     )
-    return run_sweep(database, sweep, error_chars=settings.error_text_chars)
+    return run_sweep(
+        database,
+        sweep,
+        error_chars=settings.error_text_chars,
+        lock_timeout=settings.sweep_lock_timeout_seconds,
+    )
 
 
 def _resend(session: Session, event_id: int, *, overdue: datetime, now: datetime) -> bool:

@@ -70,7 +70,12 @@ def resend_stalled_placements(database: Database, settings: Settings) -> int:
         return True
 
     sweep = RowSweep("orcid_stalled_placements", pick, handle, park_placement)
-    count = run_sweep(database, sweep, error_chars=settings.error_text_chars)
+    count = run_sweep(
+        database,
+        sweep,
+        error_chars=settings.error_text_chars,
+        lock_timeout=settings.sweep_lock_timeout_seconds,
+    )
     if backfills:
         with database.session() as session:
             for grant_id in sorted(backfills):
@@ -91,7 +96,12 @@ def heal_waiting_placements(database: Database, settings: Settings) -> int:
         handle=partial(_resume, settings=settings),
         park=_park_waiting,
     )
-    return run_sweep(database, sweep, error_chars=settings.error_text_chars)
+    return run_sweep(
+        database,
+        sweep,
+        error_chars=settings.error_text_chars,
+        lock_timeout=settings.sweep_lock_timeout_seconds,
+    )
 
 
 def _resume(session: Session, placement_id: int, *, settings: Settings) -> bool:
@@ -138,7 +148,12 @@ def resend_overdue_grant_effects(database: Database, settings: Settings) -> int:
         handle=partial(_resend_effect, due_before=due_before, now=now),
         park=_park_attempt,
     )
-    return run_sweep(database, sweep, error_chars=settings.error_text_chars)
+    return run_sweep(
+        database,
+        sweep,
+        error_chars=settings.error_text_chars,
+        lock_timeout=settings.sweep_lock_timeout_seconds,
+    )
 
 
 def _resend_effect(
@@ -190,7 +205,12 @@ def queue_token_checks(database: Database, settings: Settings) -> int:
         handle=partial(_queue_check, checked_before=checked_before, now=now),
         park=partial(_park_check, now=now),
     )
-    return run_sweep(database, sweep, error_chars=settings.error_text_chars)
+    return run_sweep(
+        database,
+        sweep,
+        error_chars=settings.error_text_chars,
+        lock_timeout=settings.sweep_lock_timeout_seconds,
+    )
 
 
 def _queue_check(
@@ -220,7 +240,12 @@ def webhook_upkeep(database: Database, deps: OrcidDeps) -> int:
         handle=lambda session, grant_id: webhooks.upkeep_grant(session, deps, grant_id),
         park=_park_webhook,
     )
-    return run_sweep(database, sweep, error_chars=deps.settings.error_text_chars)
+    return run_sweep(
+        database,
+        sweep,
+        error_chars=deps.settings.error_text_chars,
+        lock_timeout=deps.settings.sweep_lock_timeout_seconds,
+    )
 
 
 def _park_webhook(session: Session, grant_id: int, reason: str) -> None:

@@ -50,7 +50,12 @@ def resend_stalled(database: Database, *, settings: Settings, now: datetime | No
         handle=partial(_resend, overdue=overdue, now=now, batches=batches),
         park=park_registration,
     )
-    count = run_sweep(database, sweep, error_chars=settings.error_text_chars)
+    count = run_sweep(
+        database,
+        sweep,
+        error_chars=settings.error_text_chars,
+        lock_timeout=settings.sweep_lock_timeout_seconds,
+    )
     if batches:
         with database.session() as session:
             for account, prefix in sorted(batches):
@@ -110,7 +115,12 @@ def deposit_upkeep(database: Database, *, settings: Settings, now: datetime | No
         handle=partial(_deposit_step, settings=settings, overdue=overdue, now=now),
         park=park_deposit,
     )
-    return run_sweep(database, sweep, error_chars=settings.error_text_chars)
+    return run_sweep(
+        database,
+        sweep,
+        error_chars=settings.error_text_chars,
+        lock_timeout=settings.sweep_lock_timeout_seconds,
+    )
 
 
 def _deposit_step(
@@ -152,7 +162,12 @@ def schedule_reconciliation(
         handle=partial(_queue_read_back, now=now),
         park=partial(_park_read_back, now=now),
     )
-    return run_sweep(database, sweep, error_chars=settings.error_text_chars)
+    return run_sweep(
+        database,
+        sweep,
+        error_chars=settings.error_text_chars,
+        lock_timeout=settings.sweep_lock_timeout_seconds,
+    )
 
 
 def _queue_read_back(session: Session, registration_id: int, *, now: datetime) -> bool:

@@ -40,7 +40,12 @@ def resend_stalled_items(database: Database, settings: Settings) -> int:
         return True
 
     sweep = RowSweep("orcid_stalled_items", pick, handle, _parker(settings))
-    return run_sweep(database, sweep, error_chars=settings.error_text_chars)
+    return run_sweep(
+        database,
+        sweep,
+        error_chars=settings.error_text_chars,
+        lock_timeout=settings.sweep_lock_timeout_seconds,
+    )
 
 
 def heal_waiting_items(database: Database, settings: Settings) -> int:
@@ -48,7 +53,12 @@ def heal_waiting_items(database: Database, settings: Settings) -> int:
         return repository.consented_awaiting_item_ids(session, settings.sweep_batch)
 
     sweep = RowSweep("orcid_heal_waiting_items", pick, heal, _parker(settings))
-    return run_sweep(database, sweep, error_chars=settings.error_text_chars)
+    return run_sweep(
+        database,
+        sweep,
+        error_chars=settings.error_text_chars,
+        lock_timeout=settings.sweep_lock_timeout_seconds,
+    )
 
 
 def _parker(settings: Settings) -> Callable[[Session, int, str], None]:
