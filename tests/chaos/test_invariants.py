@@ -23,6 +23,7 @@ import sqlalchemy
 from worker.bench.stack import Sandbox, Stack, spawn, stop_process
 from worker.chaos import invariants
 from worker.chaos.invariants import check, pending, quiescent
+from worker.chaos.run import sessions_in_transaction
 from worker.chaos.traffic import Target, Traffic, intake_clients, two_tenants
 
 SEED = 17
@@ -68,8 +69,32 @@ def _wait_quiet(target: Target, timeout: float = 120.0) -> None:
     while not quiescent(target):
         if time.monotonic() > deadline:
             rows = "\n".join(invariants.waiting(target))
-            pytest.fail(f"not quiet after {timeout:.0f}s: {pending(target)}\n{rows}")
+            sessions = "\n".join(sessions_in_transaction(target.database_url))
+            pytest.fail(
+                f"not quiet after {timeout:.0f}s: {pending(target)}\n{rows}\n"
+                f"sessions in a transaction:\n{sessions}\nbroker: {_broker_keys(target)}"
+            )
         time.sleep(0.5)
+
+
+def _broker_keys(target: Target) -> dict[str, int]:
+    """Where the broker's messages are (queue, delay queue, a worker's ack set)."""
+    client = redis.Redis.from_url(target.broker_url)
+    try:
+        return {
+            key.decode(): client.hlen(key)
+            if key.endswith(b".msgs")
+            else client.zcard(key)
+            if client.type(key) == b"zset"
+            else client.llen(key)
+            if client.type(key) == b"list"
+            else client.scard(key)
+            if client.type(key) == b"set"
+            else -1
+            for key in client.scan_iter(match="pidsync:*")
+        }
+    finally:
+        client.close()
 
 
 @contextlib.contextmanager
