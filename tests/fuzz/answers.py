@@ -11,11 +11,13 @@ with a traceback and the message would spend dramatiq's retries."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import requests
+import urllib3
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -134,6 +136,12 @@ class Canned(BaseAdapter):
         response = requests.Response()
         response.status_code = self.status
         response._content = self.body  # the one way to hand requests a body
+        # ...and the same bytes as the socket's stream, which worker.http reads (read1, under
+        # its deadline and size cap) where answers are streamed.
+        response.raw = urllib3.HTTPResponse(
+            body=io.BytesIO(self.body), headers=self.headers, status=self.status,
+            preload_content=False, decode_content=False,
+        )  # fmt: skip
         response.headers.update(self.headers)
         response.url = request.url or ""
         response.request = request

@@ -301,7 +301,9 @@ class OrcidMachine(RuleBasedStateMachine):
             ).scalar_one_or_none()
             usable = active is not None and can_write(active)
             tracked: set[int] = set()
+            doubts = 0
             for row in session.execute(select(OrcidPlacement)).scalars():
+                doubts += row.in_doubt and row.put_code is None
                 work = session.get_one(Work, row.work_id)
                 where = (row.state, row.put_code, row.last_error)
                 # In doubt only while no grant lets pidsync read the record to find out.
@@ -324,9 +326,12 @@ class OrcidMachine(RuleBasedStateMachine):
                     assert row.put_code in record, where
                 if row.state == PlacementState.AWAITING_CONSENT:
                     assert not usable, where  # a usable grant would have taken it
-        # Nothing of ours on the record that no placement tracks (a duplicate in waiting).
+        # Nothing of ours on the record that no placement tracks (a duplicate in waiting), but
+        # for what a placement still in doubt may have created: pidsync resolves a doubt when it
+        # can write again (above: in doubt only without a usable grant; a read-only grant can
+        # read but not act on what it finds).
         ours = {c for c, w in record.items() if w["source_client_id"] == self.client_id}
-        assert ours <= tracked, (ours, tracked)
+        assert len(ours - tracked) <= doubts, (ours, tracked, doubts)
 
 
 def test_orcid_placements_model(world: World) -> None:
