@@ -32,6 +32,15 @@ from worker.bench.stack import StackError, free_port, spawn, stop_process
 POSTGRES_ROOT = Path("/usr/lib/postgresql")
 
 
+def system_command(name: str) -> str:
+    """A system tool by name: on the PATH, else in the sbin folders a minimal PATH leaves out
+    (``runuser`` and ``rabbitmq-server`` live in /usr/sbin on Debian; CI's PATH may lack it)."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/local/sbin")
+    if found is None:
+        raise StackError(f"{name} is not installed (looked on the PATH and in /usr/sbin, /sbin)")
+    return found
+
+
 def _wait(what: str, check: Any, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -69,7 +78,7 @@ class PrivatePostgres:
     def _run(self, *command: str) -> None:
         argv = [str(postgres_bin() / command[0]), *command[1:]]
         if os.geteuid() == 0:
-            argv = ["runuser", "-u", "postgres", "--", *argv]
+            argv = [system_command("runuser"), "-u", "postgres", "--", *argv]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
         if done.returncode != 0:
             raise StackError(f"{command[0]} failed: {(done.stderr or done.stdout).strip()[-500:]}")
@@ -196,7 +205,9 @@ class PrivateRabbit:
             os.chmod(self.root.parent, 0o755)  # noqa: PTH101, S103 - no secrets in there
             for path in (self.root, *self.root.rglob("*")):
                 shutil.chown(path, "rabbitmq", "rabbitmq")
-        self.process = spawn(["rabbitmq-server"], self.env(), stdout=subprocess.DEVNULL)
+        self.process = spawn(
+            [system_command("rabbitmq-server")], self.env(), stdout=subprocess.DEVNULL
+        )
 
         def up() -> bool:
             if self.process is not None and self.process.poll() is not None:
