@@ -72,11 +72,28 @@ class TransportError(HttpError, TransientError):
 
 class ServerError(HttpError, TransientError):
     """5xx, 429 or 408: the service is unwell, asks us to slow down (``retry_after`` seconds)
-    or timed out waiting for the request."""
+    or timed out waiting for the request. ``throttled``: the answer is the service's rate
+    limit (a 429; ORCID's nginx 503 past the burst): the request was
+    refused unseen, so it is the agency asking us to wait, not a failed try (see
+    :func:`asks_to_wait`)."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        throttled: bool = False,
+        **kw: Any,
+    ) -> None:
         HttpError.__init__(self, message, **kw)
         self.retry_after = retry_after
+        self.throttled = throttled
+
+
+def asks_to_wait(exc: BaseException) -> bool:
+    """The agency's rate limit refused the request: retry it later without counting a try
+    (every flow's retry model asks this one question)."""
+    return isinstance(exc, ServerError) and exc.throttled
 
 
 class RequestError(HttpError, PermanentError):
@@ -302,11 +319,14 @@ class ApiClient:
         message = f"{self.service} {method} {redact_text(url)} answered {status}: {excerpt or ''}"
         details = {"service": self.service, "status": status, "body": body, "text": excerpt or ""}
         if status in (408, 429) or status >= 500:
-            raise ServerError(
-                message, retry_after=retry_after_seconds(response.headers.get("Retry-After")),
-                **details,
-            )  # fmt: skip
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            throttled = self.is_rate_limit(response, retry_after)
+            raise ServerError(message, retry_after=retry_after, throttled=throttled, **details)
         raise RequestError(message, **details)
+
+    def is_rate_limit(self, response: requests.Response, retry_after: float | None) -> bool:
+        """Whether this error answer is the service's rate limit (a 429, by default)."""
+        return response.status_code == 429
 
     def _record(
         self,

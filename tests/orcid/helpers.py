@@ -4,8 +4,11 @@ service (what the actors call), and the sandbox is asked what the record really 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import requests
 from sqlalchemy import select
 
 from tests.helpers import SOURCE, process_event, work
@@ -108,3 +111,22 @@ def notifications(session, event_type: str | None = None) -> list[OutboundNotifi
 
 def researcher(sandbox, **fields) -> str:
     return sandbox.add_researcher(given_names="Ada", family_name="Lovelace", **fields)
+
+
+@contextmanager
+def throttled(sandbox, orcid: str, client_id: str) -> Iterator[None]:
+    """ORCID's nginx refusing the client's every request (503, its rate-limit answer): the
+    sandbox's bucket cut to a burst of one, and that one spent."""
+    usual = sandbox.state()["limits"]["orcid"]
+    sandbox.set_limits(orcid={"rate": 0.001, "burst": 1})
+    try:
+        token = sandbox.issue_token(orcid, client_id)["access_token"]
+        spent = requests.get(
+            f"{sandbox.info()['orcid_api_url']}/v3.0/{orcid}/works",
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=5,
+        )
+        assert spent.status_code == 200
+        yield
+    finally:
+        sandbox.set_limits(orcid=usual)

@@ -12,7 +12,7 @@ import requests
 from sqlalchemy import select
 
 from tests.helpers import SOURCE
-from tests.orcid.helpers import authorize, notifications, receive, researcher
+from tests.orcid.helpers import authorize, notifications, receive, researcher, throttled
 from tests.orcid.sections_helpers import (
     funding,
     items,
@@ -178,6 +178,24 @@ def test_spent_tries_fail_with_the_reason_and_a_webhook_naming_the_section(
     assert "gave up after 4 attempts" in (row.last_error or "")
     failed = notifications(session, "orcid.failed")
     assert [(n.payload["section"], n.payload["kind"]) for n in failed] == [("funding", "funding")]
+
+
+def test_orcids_rate_limit_spends_no_try_of_a_funding(session, sandbox, cipher, deps, client_id):
+    # Given a funding to place, and ORCID's rate limit refusing every request (nginx's 503)
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    receive(session, "funding.published", funding(orcid))
+    with throttled(sandbox, orcid, client_id):
+        # When it is tried twice as often as the tries settings allow
+        results = [place_pending_items(session, deps)[0] for _ in range(8)]
+
+    # Then each was a wait, none a spent try; and once ORCID lets it through, it is placed
+    assert all(r.delay is not None for r in results), [r.note for r in results]
+    row = items(session, "funding", "fund-1")[0]
+    assert row.state == PlacementState.PENDING and row.attempts == 0
+    place_pending_items(session, deps)
+    row = items(session, "funding", "fund-1")[0]
+    assert row.state == PlacementState.PLACED and len(record_items(sandbox, orcid)) == 1
 
 
 @pytest.mark.parametrize(

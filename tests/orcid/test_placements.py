@@ -20,6 +20,7 @@ from tests.orcid.helpers import (
     receive,
     record_works,
     researcher,
+    throttled,
 )
 from worker.models import ApiCall, OrcidPlacement, PlacementState
 from worker.ops.status import work_status
@@ -279,6 +280,32 @@ def test_transient_failures_are_retried_later_then_given_up_with_a_reason(
     assert row.state == PlacementState.FAILED and row.next_attempt_at is None
     assert "gave up after 4 attempts" in row.last_error and "503" in row.last_error
     assert "503" in notifications(session, "orcid.failed")[-1].payload["error"]
+
+
+def test_orcids_rate_limit_503_is_a_wait_not_a_failed_try(
+    session, sandbox, cipher, deps, client_id
+):
+    # Given a placement, and ORCID's nginx refusing every request past a burst of one
+    # (its rate-limit answer: 503 "Service Temporarily Unavailable", no Retry-After)
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    work_row = publish(session, "w-1", orcid)
+    allowed = deps.settings.orcid.max_retries
+    with throttled(sandbox, orcid, client_id):
+        # When the placement is tried twice as often as the tries settings allow
+        results = [place_pending(session, deps)[0] for _ in range(2 * allowed)]
+
+    # Then no try was spent: each is a wait, with the reason on the row, and nothing failed
+    assert all(r.delay is not None for r in results), [r.note for r in results]
+    row = placement(session, work_row, orcid)
+    assert row.state == PlacementState.PENDING and row.attempts == 0
+    assert "503" in row.last_error
+    assert notifications(session, "orcid.failed") == []
+    # And once ORCID lets requests through, the work is placed once
+    place_pending(session, deps)
+    row = placement(session, work_row, orcid)
+    assert row.state == PlacementState.PLACED
+    assert [w["put_code"] for w in record_works(sandbox, orcid)] == [row.put_code]
 
 
 def test_a_transient_retry_logs_one_warning_and_postpones_the_message(

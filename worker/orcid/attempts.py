@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from worker.clock import utcnow
 from worker.config import Settings
 from worker.errors import TransientError, error_text
+from worker.http import asks_to_wait
 from worker.logging import get_logger
 from worker.models import GrantEffect, OrcidGrant
 from worker.orcid import repository
@@ -25,6 +26,14 @@ from worker.orcid.client import RevokedToken
 from worker.orcid.result import Result
 
 log = get_logger(__name__)
+
+
+def give_back_throttled(row: Any, exc: TransientError) -> None:
+    """A try that ORCID's rate limit refused unseen (its 503 past the burst) is ORCID asking us
+    to wait, not a failed try: ``row.attempts`` (counted before the call) gives it back. Else a
+    spell of throttling spends every try and fails works nothing was wrong with."""
+    if asks_to_wait(exc) and row.attempts > 0:
+        row.attempts -= 1
 
 
 def next_try(settings: Settings, failures: int, exc: TransientError) -> float | None:
@@ -63,6 +72,7 @@ def retry_grant_effect(
         row.attempts = 0
         row.failed_at = None
     row.attempts += 1
+    give_back_throttled(row, exc)
     row.last_error = error_text(exc, settings.error_text_chars)
     now = utcnow()
     delay = next_try(settings, row.attempts, exc)

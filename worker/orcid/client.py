@@ -194,6 +194,19 @@ class OrcidApi(ApiClient):
         super().__init__(base_url, **kwargs)
         self.limiter = limiter
 
+    def is_rate_limit(self, response: requests.Response, retry_after: float | None) -> bool:
+        """Past the burst ORCID answers 503, not 429 (API_FACTS 1.7), from its nginx (the
+        ``limit_req`` page, no Retry-After). A 503 of ORCID's application, or one that says how
+        long to wait, is ORCID unwell: a failed try like any 5xx."""
+        if response.status_code != 503:
+            return super().is_rate_limit(response, retry_after)
+        page = response.text[:1000]
+        return (
+            retry_after is None
+            and "503 Service Temporarily Unavailable" in page
+            and ("nginx" in page)
+        )
+
     def request(
         self, method: str, path: str, *, ok: Iterable[int] | None = None, **kwargs: Any
     ) -> requests.Response:

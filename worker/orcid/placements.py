@@ -44,7 +44,7 @@ from worker.metadata.render.orcid_json import orcid_truncations
 from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Visibility, Work
 from worker.orcid import family, repository
 from worker.orcid import payload as render
-from worker.orcid.attempts import log_retry, next_try
+from worker.orcid.attempts import give_back_throttled, log_retry, next_try
 from worker.orcid.client import MemberClient, OrcidError, RevokedToken, WorkSummary
 from worker.orcid.grants import access_token, can_write
 from worker.orcid.payload import DoiReadiness
@@ -584,6 +584,7 @@ def retry_later(
     """Record a transient failure on the placement (its ``attempts`` already count this try):
     the delay before the next try, or None when the tries are spent (then failed, and the
     emitting system told with ``orcid.failed``)."""
+    give_back_throttled(row, exc)
     why = error_text(exc, settings.error_text_chars)
     delay = next_try(settings, row.attempts, exc)
     if delay is None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from worker.config import Settings
 from worker.db import enqueue_after_commit
 from worker.errors import EffectRefused, error_text
-from worker.http import HttpError, ServerError
+from worker.http import HttpError, asks_to_wait
 from worker.logging import get_logger
 from worker.metadata.work import Work as MetaWork
 from worker.metadata.work import validate_work
@@ -224,8 +224,7 @@ def retry_later(
     it does not count as a failed try."""
     backoff = settings.doi.backoff
     chars = settings.error_text_chars
-    throttled = isinstance(exc, ServerError) and exc.status == 429
-    if not throttled:
+    if not asks_to_wait(exc):
         reg.retry_count += 1
     answer = error_text(exc, chars)
     reg.last_error = f"{agency} did not answer usably (try {reg.retry_count}): {answer}"

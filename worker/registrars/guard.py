@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
 from worker.errors import PermanentError, TransientError, error_text
+from worker.http import asks_to_wait
 from worker.logging import get_logger
 from worker.models import DoiRegistration, DoiState, DuplicateCheck
 from worker.registrars.common import in_flight, report, work_model
@@ -57,7 +58,8 @@ def check_registration(
             raise LookupError("the duplicate guard is not configured in this process")
         matches = [m for m in deps.duplicate_finder(model) if str(m.doi).lower() != reg.doi]
     except TransientError as exc:
-        reg.retry_count += 1
+        if not asks_to_wait(exc):  # the registry's rate limit: a wait, not a failed try
+            reg.retry_count += 1
         answer = error_text(exc, chars)
         reg.last_error = (
             f"duplicate check: registry search failed (try {reg.retry_count}): {answer}"

@@ -22,7 +22,7 @@ from structlog.contextvars import bound_contextvars
 from worker.clock import utcnow
 from worker.config import Settings
 from worker.errors import TransientError, error_text
-from worker.http import RequestError
+from worker.http import RequestError, asks_to_wait
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
 from worker.models import DoiRegistration, DoiState, Registrar
@@ -140,8 +140,9 @@ def _read_failed(
     """The agency did not answer usably (network, 5xx, 429): the try is recorded on the
     registration (a confirmed one has no other use for its try count), and the read-back is
     tried again after the backoff; when the tries are spent, the next scheduled pass reads it
-    back again and the reason stays on the row."""
-    reg.retry_count += 1
+    back again and the reason stays on the row. A 429 asks us to wait: not a failed try."""
+    if not asks_to_wait(exc):
+        reg.retry_count += 1
     answer = error_text(exc, settings.error_text_chars)
     agency = "DataCite" if reg.registrar is Registrar.DATACITE else "Crossref"
     backoff = settings.doi.backoff

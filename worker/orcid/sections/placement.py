@@ -31,7 +31,7 @@ from worker.models import OrcidAssertion, OrcidGrant, OrcidItem, OrcidItemKind, 
 from worker.notify import types as webhook
 from worker.notify.service import notify
 from worker.orcid import repository as grants
-from worker.orcid.attempts import log_retry, next_try
+from worker.orcid.attempts import give_back_throttled, log_retry, next_try
 from worker.orcid.client import MemberClient, OrcidError, RevokedToken
 from worker.orcid.grants import access_token, can_write
 from worker.orcid.result import Result
@@ -145,6 +145,7 @@ def _failed(session: Session, settings: Settings, row: OrcidItem, why: str) -> R
 
 
 def _transient(session: Session, settings: Settings, row: OrcidItem, exc: TransientError) -> Result:
+    give_back_throttled(row, exc)
     why = error_text(exc, settings.error_text_chars)
     delay = next_try(settings, row.attempts, exc)
     if delay is None:

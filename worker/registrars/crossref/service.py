@@ -38,7 +38,7 @@ from worker.clock import utcnow
 from worker.config import CrossrefAccount, Settings
 from worker.db import enqueue_after_commit
 from worker.errors import error_text
-from worker.http import RequestError, ServerError, TransportError
+from worker.http import RequestError, ServerError, TransportError, asks_to_wait
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError
 from worker.metadata.hashing import crossref_record_hash
@@ -335,8 +335,10 @@ def _try_again(
 ) -> float | None:
     """A transient failure of an upload or a poll (network, 5xx, 429), recorded on the deposit:
     the delay before the next try (never under ``at_least``), or None when the tries are spent
-    (then the deposit failed, and each DOI with it)."""
-    deposit.retry_count += 1
+    (then the deposit failed, and each DOI with it). A 429 is Crossref asking us to wait: it
+    does not count as a failed try."""
+    if not asks_to_wait(exc):
+        deposit.retry_count += 1
     answer = error_text(exc, settings.error_text_chars)
     deposit.last_error = f"{step} try {deposit.retry_count} failed: {answer}"
     backoff = settings.doi.backoff
