@@ -93,6 +93,40 @@ def test_reconcile_adopts_a_lost_write_and_requeues_stale_metadata(
     assert len(sandbox.state()["orcid"]["records"][orcid]["works"]) == 2
 
 
+def test_reconcile_rewrites_our_work_when_a_late_older_write_landed_over_the_newer(
+    session, sandbox, cipher, deps, client_id
+):
+    from worker.orcid import payload
+    from worker.orcid.grants import access_token
+
+    # Given a work placed, then updated and placed again with its new title
+    orcid = researcher(sandbox)
+    grant, _token = authorize(session, sandbox, cipher, orcid, client_id)
+    first = publish(session, "w-1", orcid, title="The first title")
+    place_pending(session, deps)
+    older = payload.orcid_work(first)
+    publish(session, "w-1", orcid, event_type="work.updated", title="The second title")
+    place_pending(session, deps)
+    row = placement(session, first, orcid)
+    assert row.state == PlacementState.PLACED
+
+    # When a write of the older version lands after it (a request of a worker killed while it
+    # was in flight): pidsync's rows still say the newer one is confirmed
+    token = access_token(deps.cipher, grant)
+    deps.member(client_id).update_work(orcid, token, row.put_code, older)
+
+    report = reconcile.reconcile_record(session, deps, orcid).report
+
+    # Then the read-back sees the record is not what was confirmed and writes it again
+    assert [r["id"] for r in report["requeued"]] == ["w-1"]
+    place_pending(session, deps)
+    (held,) = sandbox.state()["orcid"]["records"][orcid]["works"]
+    assert "The second title" in str(held) and "The first title" not in str(held)
+    assert placement(session, first, orcid).state == PlacementState.PLACED
+    # And a record that holds what was confirmed is left alone
+    assert reconcile.reconcile_record(session, deps, orcid).report["requeued"] == []
+
+
 def placements_note(result) -> str:
     assert result.delay is None, result.note
     return result.note

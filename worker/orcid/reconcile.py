@@ -48,6 +48,15 @@ def _work_ref(row: OrcidPlacement) -> dict[str, Any]:
     return {"source": row.work.source, "id": row.work.external_id, "put_code": row.put_code}
 
 
+def _differs(seen: WorkSummary, body: dict[str, Any]) -> bool:
+    """The record's copy of our work is not the one we mean (its title or type): a write of
+    ours that ORCID applied after a newer one (a request still in flight when its worker was
+    killed, landing late), or any other drift. Only our own client can change our work, so
+    this never undoes the researcher: it was our write, out of order."""
+    title = ((body.get("title") or {}).get("title") or {}).get("value") or ""
+    return seen.title.strip() != str(title).strip() or seen.type != body.get("type")
+
+
 def _check_placement(
     session: Session,
     deps: OrcidDeps,
@@ -68,10 +77,14 @@ def _check_placement(
                 report["hidden"].append(_work_ref(row))
             row.visibility = visibility
         try:
-            digest = render.digest(family.intended_body(session, deps.settings, row))
+            body = family.intended_body(session, deps.settings, row)
         except (MetadataError, WorkValidationError):
             return
-        if row.work.withdrawn_at is None and digest != row.confirmed_hash:
+        if row.work.withdrawn_at is not None:
+            return
+        if _differs(seen, body):
+            row.confirmed_hash = None  # what we confirmed is not what the record holds: PUT
+        if render.digest(body) != row.confirmed_hash:
             row.state = PlacementState.PENDING
             queue_placement(session, row)
             report["requeued"].append(_work_ref(row))
