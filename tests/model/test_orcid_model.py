@@ -80,7 +80,7 @@ def run_message(world: World, message: Message, session: Any) -> float | None:
     if name == "orcid.revoke_token":
         return revocation.revoke_at_orcid(session, deps, *args).delay
     if name == "orcid.check_grant":
-        return revocation.check_grant(session, deps, *args).delay
+        return reconcile.check_grant(session, deps, *args).delay
     if name == "orcid.reconcile":
         return reconcile.reconcile_record(session, deps, *args).delay
     if name == "orcid.doi_settled":

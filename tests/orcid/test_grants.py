@@ -20,7 +20,7 @@ from tests.orcid.helpers import (
     researcher,
 )
 from worker.models import GrantStatus, OAuthState, OrcidGrant, OrcidPlacement, PlacementState
-from worker.orcid import backfill, keys, payload, revocation
+from worker.orcid import backfill, keys, payload, reconcile, revocation
 from worker.orcid import notifications as orcid_notifications
 from worker.orcid.tokens import TokenCipher, TokenKeyError, new_key
 
@@ -183,10 +183,10 @@ def test_token_health_check_finds_a_dead_grant_before_a_push(
     session.commit()
     assert queue_token_checks(session_database(session), deps.settings) == 1
     assert queue_token_checks(session_database(session), deps.settings) == 0  # not again soon
-    assert revocation.check_grant(session, deps, grant.id).note == "token works"
+    assert reconcile.check_grant(session, deps, grant.id).note == "token works"
 
     sandbox.revoke_token(token["access_token"])
-    result = revocation.check_grant(session, deps, grant.id)
+    result = reconcile.check_grant(session, deps, grant.id)
 
     assert "grant revoked" in result.note
     session.expire_all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from tests.helpers import session_database
@@ -93,8 +94,9 @@ def test_reconcile_adopts_a_lost_write_and_requeues_stale_metadata(
     assert len(sandbox.state()["orcid"]["records"][orcid]["works"]) == 2
 
 
-def test_reconcile_rewrites_our_work_when_a_late_older_write_landed_over_the_newer(
-    session, sandbox, cipher, deps, client_id
+@pytest.mark.parametrize("read_back", ["reconcile_record", "check_grant"])
+def test_a_read_back_rewrites_our_work_when_a_late_older_write_landed_over_the_newer(
+    read_back, session, sandbox, cipher, deps, client_id
 ):
     from worker.orcid import payload
     from worker.orcid.grants import access_token
@@ -115,7 +117,13 @@ def test_reconcile_rewrites_our_work_when_a_late_older_write_landed_over_the_new
     token = access_token(deps.cipher, grant)
     deps.member(client_id).update_work(orcid, token, row.put_code, older)
 
-    report = reconcile.reconcile_record(session, deps, orcid).report
+    # (read back by a webhook's reconciliation, or by the weekly token check)
+    def read() -> dict:
+        if read_back == "check_grant":
+            return reconcile.check_grant(session, deps, grant.id).report
+        return reconcile.reconcile_record(session, deps, orcid).report
+
+    report = read()
 
     # Then the read-back sees the record is not what was confirmed and writes it again
     assert [r["id"] for r in report["requeued"]] == ["w-1"]
@@ -124,7 +132,7 @@ def test_reconcile_rewrites_our_work_when_a_late_older_write_landed_over_the_new
     assert "The second title" in str(held) and "The first title" not in str(held)
     assert placement(session, first, orcid).state == PlacementState.PLACED
     # And a record that holds what was confirmed is left alone
-    assert reconcile.reconcile_record(session, deps, orcid).report["requeued"] == []
+    assert read()["requeued"] == []
 
 
 def placements_note(result) -> str:

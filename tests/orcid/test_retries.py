@@ -78,7 +78,7 @@ def test_spent_tries_of_a_grant_effect_are_a_recorded_failure(
     tries = deps.settings.orcid.max_retries
 
     with structlog.testing.capture_logs() as logs:
-        results = [revocation.check_grant(session, deps, grant.id) for _ in range(tries)]
+        results = [reconcile.check_grant(session, deps, grant.id) for _ in range(tries)]
 
     assert all(r.delay is not None for r in results[:-1])
     assert results[-1].delay is None and results[-1].note.startswith("failed: retries exhausted")
@@ -92,7 +92,7 @@ def test_spent_tries_of_a_grant_effect_are_a_recorded_failure(
     assert not any(e["log_level"] in ("error", "critical") or "exc_info" in e for e in logs)
     # A later check that works settles it
     sandbox.set_faults("orcid", error_rate=0)
-    assert revocation.check_grant(session, deps, grant.id).note == "token works"
+    assert reconcile.check_grant(session, deps, grant.id).note == "token works"
     assert _attempts(session) == []
 
 

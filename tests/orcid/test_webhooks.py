@@ -15,7 +15,7 @@ from tests.helpers import session_database
 from tests.orcid.helpers import authorize, researcher
 from worker.logging import configure_logging
 from worker.models import OrcidGrant
-from worker.orcid import revocation, webhooks
+from worker.orcid import reconcile, webhooks
 from worker.orcid import sweep as orcid_sweep
 
 BASE = "https://pidsync.example.edu"
@@ -73,7 +73,7 @@ def test_registered_url_names_no_orcid_and_the_secret_is_kept_as_a_hash(
 
     # When the grant ends (revoked at ORCID), the upkeep removes the webhook at the same URL
     sandbox.revoke_token(token["access_token"])
-    revocation.check_grant(session, hook_deps, grant.id)
+    reconcile.check_grant(session, hook_deps, grant.id)
     assert orcid_sweep.webhook_upkeep(session_database(session), hook_deps) == 1
     assert note(webhooks.unregister(session, hook_deps, grant.id)) == "webhook removed"
     assert sandbox.state()["orcid"]["webhooks"] == []
@@ -143,7 +143,7 @@ def test_a_webhook_registered_before_hashing_keeps_working_and_is_reported_on_re
 
     # When the grant ends, the URL cannot be rebuilt: a person is told, and the secret dropped
     sandbox.revoke_token(token["access_token"])
-    revocation.check_grant(session, hook_deps, grant.id)
+    reconcile.check_grant(session, hook_deps, grant.id)
     result = webhooks.unregister(session, hook_deps, grant.id)
     assert "remove it at ORCID" in note(result)
     assert webhooks.receive(session, orcid, legacy) is False

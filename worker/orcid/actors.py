@@ -58,7 +58,7 @@ def revoke_token(grant_id: int) -> None:
 def check_grant(grant_id: int) -> None:
     rt = runtime()
     with rt.session() as session:
-        result = revocation.check_grant(session, rt.orcid, grant_id)
+        result = reconcile.check_grant(session, rt.orcid, grant_id)
     later(result.delay, result.note)
 
 

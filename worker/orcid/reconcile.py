@@ -10,7 +10,8 @@ With each active grant's token, the record's works are read (ours include privat
 - works from other sources that were not there at the last look → reported
   (``orcid.record_changed``; the first look reports everything, flagged ``first_look``).
 
-Run by the webhook receiver's queue, by ``pidsync reconcile orcid`` and after a grant arrives.
+Run by the webhook receiver's queue, by ``pidsync reconcile orcid`` and after a grant arrives;
+the weekly token check (:func:`check_grant`) checks one grant's placements the same way.
 """
 
 from __future__ import annotations
@@ -23,10 +24,17 @@ from worker.clock import utcnow
 from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
-from worker.models import GrantEffect, OrcidGrant, OrcidPlacement, PlacementState, Visibility
+from worker.models import (
+    GrantEffect,
+    GrantStatus,
+    OrcidGrant,
+    OrcidPlacement,
+    PlacementState,
+    Visibility,
+)
 from worker.orcid import family, repository
 from worker.orcid import payload as render
-from worker.orcid.attempts import grant_effect_settled, retry_grant_effect
+from worker.orcid.attempts import grant_effect_settled, retry_grant_effect, try_grant_effect
 from worker.orcid.client import OrcidError, RevokedToken, WorkSummary
 from worker.orcid.grants import access_token
 from worker.orcid.placements import find_ours, mark_removed_by_researcher, queue_placement
@@ -104,6 +112,68 @@ def _check_placement(
         queue_placement(session, row)
 
 
+def _check_works(
+    session: Session,
+    deps: OrcidDeps,
+    grant: OrcidGrant,
+    summaries: list[WorkSummary],
+    report: dict[str, Any],
+) -> None:
+    """The grant's placements against the works its token read on the record."""
+    ours = {s.put_code: s for s in summaries if s.source_client_id == grant.client_id}
+    orcid = grant.researcher.orcid
+    for row in repository.placements_to_reconcile(session, orcid, grant.client_id):
+        _check_placement(session, deps, row, ours, summaries, report)
+
+
+def _new_report(orcid: str) -> dict[str, Any]:
+    return {
+        "orcid": orcid,
+        "removed_by_researcher": [],
+        "hidden": [],
+        "adopted": [],
+        "requeued": [],
+        "added_by_others": [],
+        "errors": [],
+    }
+
+
+def check_grant(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
+    """Token health (weekly, ``orcid_token_check_days``): one read with the token finds a dead
+    grant before a push does, and the works it read are checked against the grant's
+    placements (removed by the researcher, drifted, a lost write to adopt), so a record is
+    read back even when no webhook ever says it changed."""
+    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
+    if grant is None:
+        return Result("grant not active")
+    result = try_grant_effect(
+        session,
+        deps.settings,
+        grant,
+        GrantEffect.CHECK_GRANT,
+        lambda: _check_grant(session, deps, grant),
+    )
+    session.flush()
+    return result
+
+
+def _check_grant(session: Session, deps: OrcidDeps, grant: OrcidGrant) -> Result:
+    if grant.status != GrantStatus.ACTIVE:
+        return Result("grant not active")
+    grant.last_checked_at = utcnow()
+    orcid = grant.researcher.orcid
+    try:
+        summaries = deps.member(grant.client_id).works(orcid, access_token(deps.cipher, grant))
+    except RevokedToken as exc:
+        return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
+    except OrcidError as exc:
+        why = error_text(exc, deps.settings.error_text_chars)
+        return Result(f"token check inconclusive: {why}")
+    report = _new_report(orcid)
+    _check_works(session, deps, grant, summaries, report)
+    return Result("token works", report=report)
+
+
 def _reconcile_grant(
     session: Session,
     deps: OrcidDeps,
@@ -125,12 +195,10 @@ def _reconcile_grant(
         report["errors"].append(f"{grant.client_id}: {why}")
         return
     configured = {c.client_id for c in deps.clients()}
-    ours = {s.put_code: s for s in summaries if s.source_client_id == grant.client_id}
     for summary in summaries:
         if summary.source_client_id not in configured:
             foreign[summary.put_code] = summary
-    for row in repository.placements_to_reconcile(session, orcid, grant.client_id):
-        _check_placement(session, deps, row, ours, summaries, report)
+    _check_works(session, deps, grant, summaries, report)
     try:  # the other sections (affiliations, fundings, peer reviews), with the same token
         reconcile_items(
             session,
@@ -155,15 +223,7 @@ def reconcile_record(session: Session, deps: OrcidDeps, orcid: str) -> Result:
     ``orcid.reconcile`` attempt row, and the whole record is read again when the last of
     those is due (reading is idempotent). The snapshot of other sources' works moves on only
     after every grant was read."""
-    report: dict[str, Any] = {
-        "orcid": orcid,
-        "removed_by_researcher": [],
-        "hidden": [],
-        "adopted": [],
-        "requeued": [],
-        "added_by_others": [],
-        "errors": [],
-    }
+    report = _new_report(orcid)
     researcher = repository.researcher_of(session, orcid)
     grants = repository.grants_of(session, orcid, active=True) if researcher else []
     if researcher is None or not grants:

@@ -9,14 +9,12 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from worker.clock import utcnow
 from worker.db import enqueue_after_commit
-from worker.errors import error_text
 from worker.logging import get_logger
 from worker.models import GrantEffect, GrantStatus, OrcidGrant, PlacementState
 from worker.orcid import repository
 from worker.orcid.attempts import try_grant_effect
-from worker.orcid.client import OrcidError, RevokedToken
+from worker.orcid.client import RevokedToken
 from worker.orcid.grants import access_token, mark_revoked, wipe_tokens
 from worker.orcid.oauth import OAuthFailed
 from worker.orcid.recipients import tell_researcher
@@ -138,33 +136,3 @@ def _revoke_at_orcid(deps: OrcidDeps, grant: OrcidGrant) -> Result:
     wipe_tokens(grant)
     log.info("orcid_token_revoked", orcid=grant.researcher.orcid, client_id=grant.client_id)
     return Result("token revoked at ORCID")
-
-
-def check_grant(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
-    """Token health: one cheap read with the token finds a dead grant before a push does."""
-    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None:
-        return Result("grant not active")
-    result = try_grant_effect(
-        session,
-        deps.settings,
-        grant,
-        GrantEffect.CHECK_GRANT,
-        lambda: _check_grant(session, deps, grant),
-    )
-    session.flush()
-    return result
-
-
-def _check_grant(session: Session, deps: OrcidDeps, grant: OrcidGrant) -> Result:
-    if grant.status != GrantStatus.ACTIVE:
-        return Result("grant not active")
-    grant.last_checked_at = utcnow()
-    try:
-        deps.member(grant.client_id).works(grant.researcher.orcid, access_token(deps.cipher, grant))
-    except RevokedToken as exc:
-        return handle_revoked(session, deps.settings, grant, revoked_reason(exc))
-    except OrcidError as exc:
-        why = error_text(exc, deps.settings.error_text_chars)
-        return Result(f"token check inconclusive: {why}")
-    return Result("token works")
