@@ -3,7 +3,7 @@
 Starts pidsync's processes on private servers, sends traffic from two tenants while killing,
 restarting and faulting things on the seed's schedule, waits for quiescence and checks the
 invariants (:mod:`worker.chaos`). Exit 0 when every invariant holds, 1 on any violation (or a
-run that could not start), 2 on bad arguments.
+run whose servers or processes failed), 2 on bad arguments.
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ def chaos(
     try:
         figures = execute(options, note=lambda line: click.echo(line, err=True))
     except StackError as exc:
-        raise click.ClickException(f"the run could not start: {exc}") from None
+        raise click.ClickException(
+            f"the run could not go on (its servers or processes failed): {exc}"
+        ) from None
     click.echo(summary(figures))
     if json_out is not None:
         write_json(json_out, figures)
