@@ -33,7 +33,10 @@ def metadata_hash(data: dict[str, Any]) -> str:
 def get_work(session: Session, source: str, external_id: str, *, lock: bool = False) -> Work | None:
     query = select(Work).where(Work.source == source, Work.external_id == external_id)
     if lock:
-        query = query.with_for_update()
+        # FOR NO KEY UPDATE: one event per work at a time, yet a worker placing the work can
+        # still insert rows that name it (their foreign-key check takes KEY SHARE) while the
+        # event waits for that worker's placement: FOR UPDATE would deadlock the two.
+        query = query.with_for_update(key_share=True)
     return session.execute(query).scalar_one_or_none()
 
 
