@@ -168,7 +168,7 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
         repository.family_orcids(session, work.family, work.client_id) if work.family else []
     )
     lock_researchers(session, wanted + family_orcids)
-    rows = repository.placements_of_work(session, work.id, lock=True)
+    rows = repository.placements_of_work(session, work.id)
     by_orcid: dict[str, list[OrcidPlacement]] = {}
     for row in rows:
         by_orcid.setdefault(row.orcid, []).append(row)
@@ -275,7 +275,7 @@ def _to_remove(session: Session, row: OrcidPlacement) -> int:
 
 def on_work_withdrawn(session: Session, work: Work, _trigger: Trigger) -> str | None:
     """Queue removing the work from every record it was placed on."""
-    rows = repository.placements_of_work(session, work.id, lock=True)
+    rows = repository.placements_of_work(session, work.id)
     # In a version family the withdrawn version's work passes to the newest remaining one.
     more, gone = settle_family(session, _trigger.settings, work)
     removing = sum(_to_remove(session, row) for row in rows if row.state != PlacementState.FOLDED)

@@ -321,14 +321,8 @@ _PLACEMENT_FOR_UPDATE = {
 }
 
 
-def placements_of_work(
-    session: Session, work_id: int, *, lock: bool = False
-) -> list[OrcidPlacement]:
-    """The work's placements. ``lock``: locked, as they are now (a hook that decides from a
-    placement's state must wait for a placing worker that holds it, then read what it wrote:
-    else its decision rests on a state that worker is replacing, and is lost with it)."""
-    query = _PLACEMENTS_OF_WORK_LOCKED if lock else _PLACEMENTS_OF_WORK
-    return list(session.execute(query, {"work_id": work_id}).scalars())
+def placements_of_work(session: Session, work_id: int) -> list[OrcidPlacement]:
+    return list(session.execute(_PLACEMENTS_OF_WORK, {"work_id": work_id}).scalars())
 
 
 _PLACEMENTS_OF_WORK = (
@@ -336,9 +330,6 @@ _PLACEMENTS_OF_WORK = (
     .where(OrcidPlacement.work_id == bindparam("work_id"))
     .order_by(OrcidPlacement.id)
 )
-_PLACEMENTS_OF_WORK_LOCKED = _PLACEMENTS_OF_WORK.with_for_update(
-    of=OrcidPlacement
-).execution_options(populate_existing=True)
 
 
 def works_placed_by(

@@ -33,10 +33,7 @@ def metadata_hash(data: dict[str, Any]) -> str:
 def get_work(session: Session, source: str, external_id: str, *, lock: bool = False) -> Work | None:
     query = select(Work).where(Work.source == source, Work.external_id == external_id)
     if lock:
-        # FOR NO KEY UPDATE: one event per work at a time, yet a worker placing the work can
-        # still insert rows that name it (their foreign-key check takes KEY SHARE) while the
-        # event waits for that worker's placement: FOR UPDATE would deadlock the two.
-        query = query.with_for_update(key_share=True)
+        query = query.with_for_update()
     return session.execute(query).scalar_one_or_none()
 
 

@@ -43,7 +43,7 @@ def claim_assertion(
     )  # fmt: skip
     return session.execute(
         _by_key(kind, source, external_id)
-        .with_for_update(key_share=True)  # NO KEY UPDATE: as works.service.get_work says
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
 
@@ -58,14 +58,12 @@ def find_assertion(
     ).scalar_one_or_none()
 
 
-def items_of(session: Session, assertion_id: int, *, lock: bool = False) -> list[OrcidItem]:
-    """The assertion's items. ``lock``: locked, as they are now (see
-    :func:`worker.orcid.repository.placements_of_work`: a hook deciding from an item's state
-    waits for the worker placing it)."""
-    query = select(OrcidItem).where(OrcidItem.assertion_id == assertion_id).order_by(OrcidItem.id)
-    if lock:
-        query = query.with_for_update(of=OrcidItem).execution_options(populate_existing=True)
-    return list(session.execute(query).scalars())
+def items_of(session: Session, assertion_id: int) -> list[OrcidItem]:
+    return list(
+        session.execute(
+            select(OrcidItem).where(OrcidItem.assertion_id == assertion_id).order_by(OrcidItem.id)
+        ).scalars()
+    )
 
 
 def item_orcid(session: Session, item_id: int) -> str | None:
