@@ -30,6 +30,11 @@ def test_burst_of_40_then_503_per_client(sandbox, info):
     other = member_token(sandbox, orcid, client_id=second_client(sandbox)[0])
     url = f"{api(info)}/{orcid}/works"
 
+    # (ORCID's limit: 24 requests/s, bursts of 40; the refill slowed here to 1/s so that a
+    # loaded machine, sending fewer than 24 requests a second, still sees the burst run out)
+    assert sandbox.state()["limits"]["orcid"] == {"rate": 24.0, "burst": 40}
+    sandbox.set_limits(orcid={"rate": 1})
+
     # When the first client fires 60 requests as fast as it can
     with requests.Session() as http:
         statuses = [http.get(url, headers=headers(token), timeout=5).status_code for _ in range(60)]
