@@ -85,7 +85,12 @@ def doi_wait(settings: Settings, row: OrcidPlacement) -> PlacementState | None:
     one that carries it."""
     if row.put_code is not None or row.in_doubt:
         return None
-    readiness = render.doi_readiness(row.work)
+    return _doi_wait_of(settings, row.work)
+
+
+def _doi_wait_of(settings: Settings, work: Work) -> PlacementState | None:
+    """:func:`doi_wait` for a placement of ``work`` not on the record (nor in doubt)."""
+    readiness = render.doi_readiness(work)
     if readiness == DoiReadiness.WAITING:
         return PlacementState.AWAITING_DOI
     if readiness == DoiReadiness.FAILED and settings.orcid.without_doi == "skip":
@@ -102,8 +107,9 @@ def held_back(settings: Settings, row: OrcidPlacement) -> bool:
     return True
 
 
-def _wait(row: OrcidPlacement, state: PlacementState) -> None:
-    reg = row.work.registration
+def _wait(row: OrcidPlacement, state: PlacementState, work: Work | None = None) -> None:
+    """``work``: the placement's work, when the row is new (not flushed: no ``row.work``)."""
+    reg = (work or row.work).registration
     doi = reg.doi if reg is not None else "the DOI"
     row.state = state
     row.next_attempt_at = None
@@ -198,6 +204,11 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
                 state=PlacementState.PENDING if grant else PlacementState.AWAITING_CONSENT,
                 last_error=None if grant else NO_CONSENT,
             )
+            # Inserted in the state it waits in for its DOI (issue 13: inserted pending, then
+            # updated to awaiting_doi in the same unit of work, was a second write per row).
+            waits = _doi_wait_of(trigger.settings, work) if grant else None
+            if waits is not None:
+                _wait(row, waits, work)
             session.add(row)
             new.append(row)
             continue
@@ -214,7 +225,7 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
     for row in new:
         if row.state == PlacementState.PENDING:
             queued += _queue_or_wait(session, trigger.settings, row)
-        else:
+        elif row.state == PlacementState.AWAITING_CONSENT:
             awaiting += 1
     for orcid, existing in by_orcid.items():
         if orcid in wanted:
