@@ -351,11 +351,32 @@ def on_doi_settled(session: Session, settings: Settings, work_id: int) -> Result
     by the registrars): queue the placements waiting for it, and those placed or skipped, so
     each is written as it now should be (with the DOI, or corrected without it); one whose
     content does not change sends nothing."""
+    return settle_doi(session, settings, work_id)[0]
+
+
+def settle_doi(
+    session: Session, settings: Settings, work_id: int, *, inline: int = 0
+) -> tuple[Result, list[int]]:
+    """:func:`on_doi_settled`, leaving up to ``inline`` of the placements it queues (and any
+    of the work's placements pending but never tried: the ones an earlier run of this message
+    left when its worker died) without a message, for the caller to place itself after the
+    commit (:mod:`worker.orcid.settled`): their ids, in order."""
     rows = repository.placements_of_work_for_update(session, work_id)
     if not rows or rows[0].work.withdrawn_at is not None:
-        return Result("no placement to update")  # a withdrawn work's placements are removed
+        # a withdrawn work's placements are removed
+        return Result("no placement to update"), []
     queued = waiting = 0
+    here: list[int] = []
     for row in rows:
+        if (
+            inline
+            and row.state == PlacementState.PENDING
+            and row.attempts == 0
+            and row.next_attempt_at is None
+            and len(here) < inline
+        ):
+            here.append(row.id)
+            continue
         if row.state not in DOI_WOKEN:
             continue
         if row.state == PlacementState.PLACED and row.put_code is None:
@@ -368,10 +389,18 @@ def on_doi_settled(session: Session, settings: Settings, work_id: int) -> Result
             continue
         row.state = PlacementState.PENDING
         row.last_error = None
-        queue_placement(session, row)
         queued += 1
+        if len(here) < inline:
+            # As queue_placement, but this message places it: no message of its own.
+            row.enqueued_at = utcnow()
+            row.attempts = 0
+            row.next_attempt_at = None
+            here.append(row.id)
+        else:
+            queue_placement(session, row)
     session.flush()
-    return Result(f"DOI settled: {queued} placement(s) queued, {waiting} waiting or skipped")
+    note = f"DOI settled: {queued} placement(s) queued, {waiting} waiting or skipped"
+    return Result(note), here
 
 
 def resume_waiting(session: Session, settings: Settings, placement_id: int) -> bool:
@@ -508,15 +537,22 @@ def _not_ours(settings: Settings, row: OrcidPlacement, exc: OrcidError) -> None:
     row.in_doubt = False
 
 
-def place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
-    """Make one placement true on the record: add, update, leave alone, or remove."""
-    result = _place(session, deps, placement_id)
+def place(
+    session: Session, deps: OrcidDeps, placement_id: int, *, skip_locked: bool = False
+) -> Result:
+    """Make one placement true on the record: add, update, leave alone, or remove.
+
+    ``skip_locked``: when another transaction holds the placement's row, return at once with
+    ``busy`` set rather than wait for it (the caller leaves it to a message of its own)."""
+    result = _place(session, deps, placement_id, skip_locked)
     session.flush()
     return result
 
 
-def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
-    row = repository.placement_for_update(session, placement_id)
+def _place(session: Session, deps: OrcidDeps, placement_id: int, skip_locked: bool) -> Result:
+    row = repository.placement_for_update(session, placement_id, skip_locked=skip_locked)
+    if row is None and skip_locked:
+        return Result("held by another worker", busy=True)
     if row is None or row.state != PlacementState.PENDING:
         return Result("nothing to do")
     work = row.work
