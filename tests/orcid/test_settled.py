@@ -175,3 +175,31 @@ def test_placements_waiting_for_their_doi_are_written_once(session, sandbox, cip
     assert {placement(session, work, o).state for o in orcids} == {PlacementState.AWAITING_DOI}
     assert [s for s in ran if s.startswith("INSERT INTO orcid_placements")]
     assert not [s for s in ran if s.startswith("UPDATE orcid_placements")]
+
+
+def test_an_event_reads_its_works_registration_once(session, sandbox, cipher, client_id):
+    from sqlalchemy import event as sql_event
+
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    data = datacite_work("w-1")
+    data["contributors"] = [{"given": "Ada", "family": "Lovelace", "orcid": orcid}]
+    ran: list[str] = []
+    connection = session.connection()
+
+    def count(_conn, _cursor, statement, _params, _context, _many):
+        ran.append(statement)
+
+    # When a work with a DataCite DOI is published, then updated
+    sql_event.listen(connection, "before_cursor_execute", count)
+    try:
+        assert receive(session, "work.published", data).status.value == "done"
+        data["title"] = "A new title"
+        assert receive(session, "work.updated", data).status.value == "done"
+    finally:
+        sql_event.remove(connection, "before_cursor_execute", count)
+
+    # Then each event read the registration once: the registrars' hook hands it to the ORCID
+    # hook (which reads its DOI's state) instead of the ORCID hook loading it again
+    reads = [s for s in ran if s.startswith("SELECT doi_registrations.id")]
+    assert len(reads) == 2, reads

@@ -249,6 +249,7 @@ def _new_registration(
         doi, minted = _mint(session, work, account.prefixes[0], settings), True
     return DoiRegistration(
         work_id=work.id,
+        work=work,  # work.registration too, without loading it (see registration_of)
         registrar=registrar,
         account=account.name,
         doi=doi,
