@@ -39,16 +39,17 @@ def receiver():
 def test_delivery_is_signed_and_retried_after_a_failure(session, settings, receiver, broker):
     url, received = receiver
     settings = settings.model_copy(update={"notify_urls": {"cris": url}})
-    row = notify(
+    row_id = notify(
         session, client_id="cris", event_type="doi.registered", payload={"doi": "10.5072/x"}
     )
     client = WebhookClient("", timeout=5)
     # First attempt: the receiver answers 500 → a later attempt is scheduled
-    assert deliver(session, client, settings, row.id) == 5
+    assert deliver(session, client, settings, row_id) == 5
+    row = session.get(OutboundNotification, row_id)
     assert row.status == NotificationStatus.PENDING
     assert row.last_status == 500
     # Second attempt succeeds
-    assert deliver(session, client, settings, row.id) is None
+    assert deliver(session, client, settings, row_id) is None
     assert row.status == NotificationStatus.DELIVERED
     headers, body = received[-1]
     verify(headers["Pidsync-Signature"], [INTAKE_SECRET], body)
@@ -57,9 +58,9 @@ def test_delivery_is_signed_and_retried_after_a_failure(session, settings, recei
 
 
 def test_client_without_endpoint_is_visible_not_dropped(session, settings, broker):
-    row = notify(session, client_id="cris", event_type="doi.failed", payload={})
-    assert deliver(session, WebhookClient(""), settings, row.id) is None
-    stored = session.get(OutboundNotification, row.id)
+    row_id = notify(session, client_id="cris", event_type="doi.failed", payload={})
+    assert deliver(session, WebhookClient(""), settings, row_id) is None
+    stored = session.get(OutboundNotification, row_id)
     assert stored.status == NotificationStatus.NO_ENDPOINT
     assert "no webhook URL configured" in stored.last_error
 
@@ -81,11 +82,12 @@ def test_a_receiver_that_refuses_with_4xx_is_not_retried(session, settings, brok
     try:
         url = f"http://127.0.0.1:{server.server_port}/gone"
         settings = settings.model_copy(update={"notify_urls": {"cris": url}})
-        row = notify(session, client_id="cris", event_type="doi.failed", payload={})
+        row_id = notify(session, client_id="cris", event_type="doi.failed", payload={})
         # A 410 is the receiver refusing: failed at once, with the answer recorded
-        assert deliver(session, WebhookClient("", timeout=5), settings, row.id) is None
+        assert deliver(session, WebhookClient("", timeout=5), settings, row_id) is None
     finally:
         server.shutdown()
+    row = session.get(OutboundNotification, row_id)
     assert row.status == NotificationStatus.FAILED
     assert row.attempts == 1 and row.last_status == 410
     assert row.next_attempt_at is None
@@ -132,25 +134,25 @@ def test_without_endpoint_the_row_says_so_at_once_and_no_delivery_is_sent(sessio
     # Given client "cris" with no webhook URL configured
     assert settings.notify_url_for("cris") is None
     # When an outcome is recorded for it
-    row = notify(
+    row_id = notify(
         session, client_id="cris", event_type="doi.registered", payload={}, settings=settings
     )
     # Then the status API sees no_endpoint now, and no delivery message will be sent
-    stored = session.get(OutboundNotification, row.id)
+    stored = session.get(OutboundNotification, row_id)
     assert stored.status == NotificationStatus.NO_ENDPOINT
     assert "no webhook URL configured for client 'cris'" in stored.last_error
-    assert ("notify.deliver", (row.id,)) not in pending_messages(session)
+    assert ("notify.deliver", (row_id,)) not in pending_messages(session)
 
 
 def test_with_an_endpoint_the_delivery_is_sent_after_commit(session, settings):
     from worker.db import pending_messages
 
     settings = settings.model_copy(update={"notify_urls": {"cris": "https://cris.example/hook"}})
-    row = notify(
+    row_id = notify(
         session, client_id="cris", event_type="doi.registered", payload={}, settings=settings
     )
-    assert row.status == NotificationStatus.PENDING
-    assert ("notify.deliver", (row.id,)) in pending_messages(session)
+    assert session.get(OutboundNotification, row_id).status == NotificationStatus.PENDING
+    assert ("notify.deliver", (row_id,)) in pending_messages(session)
 
 
 def test_a_url_for_a_client_that_is_not_an_intake_client_is_no_endpoint(session, settings):
@@ -158,8 +160,8 @@ def test_a_url_for_a_client_that_is_not_an_intake_client_is_no_endpoint(session,
     from worker.db import pending_messages
 
     settings = settings.model_copy(update={"notify_urls": {"ghost": "https://ghost.example/hook"}})
-    row = notify(
+    row_id = notify(
         session, client_id="ghost", event_type="doi.registered", payload={}, settings=settings
     )
-    assert row.status == NotificationStatus.NO_ENDPOINT
+    assert session.get(OutboundNotification, row_id).status == NotificationStatus.NO_ENDPOINT
     assert pending_messages(session) == []

@@ -77,8 +77,8 @@ def webhook(runtime, receiver, tmp_path) -> tuple[Path, str]:
                "change": "registered"}  # fmt: skip
     settings = runtime.settings.model_copy(update={"notify_urls": {"cris": url}})
     with runtime.database.session() as session:
-        row = notify(session, client_id="cris", event_type="doi.registered", payload=payload)
-        assert deliver(session, runtime.webhooks, settings, row.id) is None
+        row_id = notify(session, client_id="cris", event_type="doi.registered", payload=payload)
+        assert deliver(session, runtime.webhooks, settings, row_id) is None
     headers, body = received[-1]
     path = tmp_path / "webhook.json"
     path.write_bytes(body)

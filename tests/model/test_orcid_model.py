@@ -29,8 +29,9 @@ from sqlalchemy import select
 from tests.helpers import SOURCE, process_event
 from tests.helpers import work as base_work
 from tests.model.conftest import EXAMPLES, Message, World
+from worker.db import enqueue_after_commit
 from worker.models import OrcidGrant, OrcidPlacement, PlacementState, ReceivedEvent, Work
-from worker.orcid import backfill, payload, placements, reconcile, revocation, sweep
+from worker.orcid import backfill, payload, placements, reconcile, revocation, settled, sweep
 from worker.orcid.grants import can_write, seal_token_response
 from worker.registrars import reconcile as registrars_reconcile
 from worker.registrars.datacite import service as datacite
@@ -84,7 +85,13 @@ def run_message(world: World, message: Message, session: Any) -> float | None:
     if name == "orcid.reconcile":
         return reconcile.reconcile_record(session, deps, *args).delay
     if name == "orcid.doi_settled":
-        return placements.on_doi_settled(session, world.settings, *args).delay
+        # The actor places the works it wakes itself after this unit of work, each in a unit of
+        # its own (worker.orcid.settled): modelled as orcid.place messages, which the model
+        # delivers, redelivers, crashes and loses like any other.
+        result, here = placements.settle_doi(session, world.settings, *args, inline=settled.INLINE)
+        for placement_id in here:
+            enqueue_after_commit(session, "orcid.place", placement_id)
+        return result.delay
     registrars = world.runtime.registrars
     if name == "registrars.datacite.sync":
         return datacite.sync_registration(session, registrars, *args)

@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from worker.clock import utcnow
@@ -38,25 +39,44 @@ def notify(
     payload: dict[str, Any],
     work_id: int | None = None,
     settings: Settings | None = None,
-) -> OutboundNotification:
-    """Record a notification for the emitting system; it is delivered after commit.
+) -> int:
+    """Record a notification for the emitting system; it is delivered after commit. Returns
+    the row's id.
 
     With ``settings``, a client that has no webhook URL gets its row as ``no_endpoint`` at
     once and no delivery message: the status API shows the same as after a delivery attempt,
     without a message, a row lock and an update per outcome (issue 13). Without, the delivery
-    finds out."""
-    row = OutboundNotification(
-        client_id=client_id, event_type=event_type, work_id=work_id, payload=payload
-    )
+    finds out.
+
+    The row is one Core ``INSERT`` in the unit of work's transaction, not an ORM object and a
+    flush: nothing reads it back in the same unit of work, and the flush wrote every other
+    pending change of the caller with it (issue 13: 13 % of the worker's CPU was ``notify``'s
+    flush). New rows of the caller are flushed first, as before: the notification may name
+    them (its work) and callers read their ids after (a registration's, to send its sync)."""
     unreachable = settings is not None and _endpoint(settings, client_id) is None
+    if session.new:
+        session.flush()
+    values: dict[str, Any] = {
+        "client_id": client_id,
+        "event_type": event_type,
+        "work_id": work_id,
+        "payload": payload,
+        "status": NotificationStatus.PENDING,
+        "attempts": 0,
+        "last_error": None,
+    }
     if unreachable:
-        row.status = NotificationStatus.NO_ENDPOINT
-        row.last_error = _no_endpoint(client_id)
-    session.add(row)
-    session.flush()
+        values["status"] = NotificationStatus.NO_ENDPOINT
+        values["last_error"] = _no_endpoint(client_id)
+    notification_id: int = session.connection().execute(_INSERT, values).scalar_one()
     if not unreachable:
-        enqueue_after_commit(session, "notify.deliver", row.id)
-    return row
+        enqueue_after_commit(session, "notify.deliver", notification_id)
+    return notification_id
+
+
+#: Built once: the statement and its compiled form are reused by every notification.
+_TABLE = cast("Table", OutboundNotification.__table__)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
 
 def _endpoint(settings: Settings, client_id: str) -> str | None:

@@ -13,6 +13,7 @@ from worker.orcid import (
     placements,
     reconcile,
     revocation,
+    settled,
     suggestions,
     webhooks,
 )
@@ -31,10 +32,10 @@ def place_work(placement_id: int) -> None:
 
 @actor("orcid.doi_settled", time_limit=TIME_LIMIT)
 def doi_settled(work_id: int) -> None:
-    """Sent by the registrars when a work's DOI is confirmed, fails for good or is withdrawn."""
+    """Sent by the registrars when a work's DOI is confirmed, fails for good or is withdrawn:
+    settles the work's placements and places them (worker.orcid.settled)."""
     rt = runtime()
-    with rt.session() as session:
-        result = placements.on_doi_settled(session, rt.settings, work_id)
+    result = settled.settle_and_place(rt.database, rt.orcid, work_id)
     later(result.delay, result.note)
 
 

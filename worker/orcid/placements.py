@@ -85,7 +85,12 @@ def doi_wait(settings: Settings, row: OrcidPlacement) -> PlacementState | None:
     one that carries it."""
     if row.put_code is not None or row.in_doubt:
         return None
-    readiness = render.doi_readiness(row.work)
+    return _doi_wait_of(settings, row.work)
+
+
+def _doi_wait_of(settings: Settings, work: Work) -> PlacementState | None:
+    """:func:`doi_wait` for a placement of ``work`` not on the record (nor in doubt)."""
+    readiness = render.doi_readiness(work)
     if readiness == DoiReadiness.WAITING:
         return PlacementState.AWAITING_DOI
     if readiness == DoiReadiness.FAILED and settings.orcid.without_doi == "skip":
@@ -102,8 +107,9 @@ def held_back(settings: Settings, row: OrcidPlacement) -> bool:
     return True
 
 
-def _wait(row: OrcidPlacement, state: PlacementState) -> None:
-    reg = row.work.registration
+def _wait(row: OrcidPlacement, state: PlacementState, work: Work | None = None) -> None:
+    """``work``: the placement's work, when the row is new (not flushed: no ``row.work``)."""
+    reg = (work or row.work).registration
     doi = reg.doi if reg is not None else "the DOI"
     row.state = state
     row.next_attempt_at = None
@@ -198,6 +204,11 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
                 state=PlacementState.PENDING if grant else PlacementState.AWAITING_CONSENT,
                 last_error=None if grant else NO_CONSENT,
             )
+            # Inserted in the state it waits in for its DOI (issue 13: inserted pending, then
+            # updated to awaiting_doi in the same unit of work, was a second write per row).
+            waits = _doi_wait_of(trigger.settings, work) if grant else None
+            if waits is not None:
+                _wait(row, waits, work)
             session.add(row)
             new.append(row)
             continue
@@ -214,7 +225,7 @@ def on_work_changed(session: Session, work: Work, trigger: Trigger) -> str | Non
     for row in new:
         if row.state == PlacementState.PENDING:
             queued += _queue_or_wait(session, trigger.settings, row)
-        else:
+        elif row.state == PlacementState.AWAITING_CONSENT:
             awaiting += 1
     for orcid, existing in by_orcid.items():
         if orcid in wanted:
@@ -340,11 +351,32 @@ def on_doi_settled(session: Session, settings: Settings, work_id: int) -> Result
     by the registrars): queue the placements waiting for it, and those placed or skipped, so
     each is written as it now should be (with the DOI, or corrected without it); one whose
     content does not change sends nothing."""
+    return settle_doi(session, settings, work_id)[0]
+
+
+def settle_doi(
+    session: Session, settings: Settings, work_id: int, *, inline: int = 0
+) -> tuple[Result, list[int]]:
+    """:func:`on_doi_settled`, leaving up to ``inline`` of the placements it queues (and any
+    of the work's placements pending but never tried: the ones an earlier run of this message
+    left when its worker died) without a message, for the caller to place itself after the
+    commit (:mod:`worker.orcid.settled`): their ids, in order."""
     rows = repository.placements_of_work_for_update(session, work_id)
     if not rows or rows[0].work.withdrawn_at is not None:
-        return Result("no placement to update")  # a withdrawn work's placements are removed
+        # a withdrawn work's placements are removed
+        return Result("no placement to update"), []
     queued = waiting = 0
+    here: list[int] = []
     for row in rows:
+        if (
+            inline
+            and row.state == PlacementState.PENDING
+            and row.attempts == 0
+            and row.next_attempt_at is None
+            and len(here) < inline
+        ):
+            here.append(row.id)
+            continue
         if row.state not in DOI_WOKEN:
             continue
         if row.state == PlacementState.PLACED and row.put_code is None:
@@ -357,10 +389,18 @@ def on_doi_settled(session: Session, settings: Settings, work_id: int) -> Result
             continue
         row.state = PlacementState.PENDING
         row.last_error = None
-        queue_placement(session, row)
         queued += 1
+        if len(here) < inline:
+            # As queue_placement, but this message places it: no message of its own.
+            row.enqueued_at = utcnow()
+            row.attempts = 0
+            row.next_attempt_at = None
+            here.append(row.id)
+        else:
+            queue_placement(session, row)
     session.flush()
-    return Result(f"DOI settled: {queued} placement(s) queued, {waiting} waiting or skipped")
+    note = f"DOI settled: {queued} placement(s) queued, {waiting} waiting or skipped"
+    return Result(note), here
 
 
 def resume_waiting(session: Session, settings: Settings, placement_id: int) -> bool:
@@ -497,15 +537,22 @@ def _not_ours(settings: Settings, row: OrcidPlacement, exc: OrcidError) -> None:
     row.in_doubt = False
 
 
-def place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
-    """Make one placement true on the record: add, update, leave alone, or remove."""
-    result = _place(session, deps, placement_id)
+def place(
+    session: Session, deps: OrcidDeps, placement_id: int, *, skip_locked: bool = False
+) -> Result:
+    """Make one placement true on the record: add, update, leave alone, or remove.
+
+    ``skip_locked``: when another transaction holds the placement's row, return at once with
+    ``busy`` set rather than wait for it (the caller leaves it to a message of its own)."""
+    result = _place(session, deps, placement_id, skip_locked)
     session.flush()
     return result
 
 
-def _place(session: Session, deps: OrcidDeps, placement_id: int) -> Result:
-    row = repository.placement_for_update(session, placement_id)
+def _place(session: Session, deps: OrcidDeps, placement_id: int, skip_locked: bool) -> Result:
+    row = repository.placement_for_update(session, placement_id, skip_locked=skip_locked)
+    if row is None and skip_locked:
+        return Result("held by another worker", busy=True)
     if row is None or row.state != PlacementState.PENDING:
         return Result("nothing to do")
     work = row.work

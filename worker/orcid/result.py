@@ -16,12 +16,14 @@ class Result:
     """What one service call did. ``delay``: a transient failure was recorded on the row the
     effect is about and the message is to run again in that many seconds (the actor postpones
     it after the commit). ``failed``: the effect failed and is not tried again (its tries
-    spent, or nothing to send); the note says why."""
+    spent, or nothing to send); the note says why. ``busy``: the row was held by another
+    transaction and nothing was done (asked for with ``skip_locked``)."""
 
     note: str
     delay: float | None = None
     report: dict[str, Any] | None = None
     failed: bool = False
+    busy: bool = False
 
 
 P = ParamSpec("P")

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from worker.models import (
     CrossrefDeposit,
@@ -54,8 +55,12 @@ _LOCK_REGISTRATION = (
 
 
 def registration_of(session: Session, work: Work, *, lock: bool = True) -> DoiRegistration | None:
-    """The work's registration (locked unless ``lock`` is False)."""
-    return session.execute(_REGISTRATION_OF[lock], {"work_id": work.id}).scalar_one_or_none()
+    """The work's registration (locked unless ``lock`` is False), also set as
+    ``work.registration``: the ORCID hook reads it there next, which would otherwise load it
+    again (issue 13: a query per event)."""
+    reg = session.execute(_REGISTRATION_OF[lock], {"work_id": work.id}).scalar_one_or_none()
+    set_committed_value(work, "registration", reg)
+    return reg
 
 
 _REGISTRATION_OF = {

@@ -148,7 +148,10 @@ def plan_change(
     reg.retry_count = 0
     if created:  # the row, its DOI and the change to send: one INSERT, in the event's commit
         reg.next_attempt_at = first_attempt(reg, settings, now)
-        session.add(reg)  # reg.work resolves from the identity map (work_id is set)
+        session.add(reg)
+        # work.registration too, without loading it (see registration_of); only once added: a
+        # registration refused before this is never written
+        reg.work = work
         work.doi = reg.doi
         message = "DOI reserved; registration queued"
         report(session, reg, "doi.reserved", work=work, settings=settings, message=message)

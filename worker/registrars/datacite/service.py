@@ -94,8 +94,16 @@ def sync_registration(
     now: datetime | None = None,
 ) -> float | None:
     """Send the registration's pending change. Returns the delay before the next try after a
-    transient failure, else None (confirmed, refused, or nothing to do)."""
-    now = now or utcnow()
+    transient failure, else None (confirmed, refused, or nothing to do). Every branch's
+    changes are flushed (the outcome's webhook row no longer flushes them: issue 13)."""
+    delay = _sync(session, deps, registration_id, now or utcnow())
+    session.flush()
+    return delay
+
+
+def _sync(
+    session: Session, deps: RegistrarDeps, registration_id: int, now: datetime
+) -> float | None:
     reg = lock_registration(session, registration_id)
     if reg is None or reg.pending_hash is None or in_flight(reg, now):
         return None
