@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -163,7 +164,8 @@ class Run:
             {
                 "PIDSYNC_ENV": "test",
                 "PIDSYNC_ENV_FILE": "/dev/null",
-                "PIDSYNC_LOG_LEVEL": "WARNING",
+                # INFO (PIDSYNC_CHAOS_LOG_LEVEL=INFO) shows what each process did, to diagnose.
+                "PIDSYNC_LOG_LEVEL": os.environ.get("PIDSYNC_CHAOS_LOG_LEVEL", "WARNING"),
                 "PIDSYNC_DATABASE_URL": self.database_url,
                 "PIDSYNC_REDIS_URL": self.redis.url,
                 "PIDSYNC_BROKER_URL": broker,

@@ -275,9 +275,10 @@ def _to_remove(session: Session, row: OrcidPlacement) -> int:
 
 def on_work_withdrawn(session: Session, work: Work, _trigger: Trigger) -> str | None:
     """Queue removing the work from every record it was placed on."""
-    rows = repository.placements_of_work(session, work.id)
     # In a version family the withdrawn version's work passes to the newest remaining one.
+    # First: it takes the researchers' locks before their placements' rows, as every path does.
     more, gone = settle_family(session, _trigger.settings, work)
+    rows = repository.placements_of_work(session, work.id)
     removing = sum(_to_remove(session, row) for row in rows if row.state != PlacementState.FOLDED)
     session.flush()
     parts = [f"{removing + gone} to remove"] if removing + gone else []
