@@ -242,5 +242,8 @@ def park(session: Session, grant: OrcidGrant, reason: str) -> int:
         entry.state = PlacementState.AWAITING_CONSENT
         entry.last_error = f"waiting for the researcher to authorise again: {reason}"
         entry.next_attempt_at = None
+        # A try may have POSTed it and died before its commit: its withdrawal or the next
+        # grant reads the section first.
+        entry.in_doubt = entry.in_doubt or entry.put_code is None
         count += 1
     return count
