@@ -147,3 +147,22 @@ def test_a_read_only_grant_resolves_a_doubt_by_reading_the_record(
     assert row.put_code == on_record[0]["put_code"]
     assert not row.in_doubt
     assert row.state == PlacementState.AWAITING_CONSENT
+
+
+def test_a_withdrawal_after_a_post_lost_with_its_transaction_takes_the_work_off(
+    session, sandbox, cipher, deps, client_id
+):
+    # Given a work ORCID created in a try whose answer and transaction were lost
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    work_row = publish(session, "w-1", orcid)
+    _die_after_the_call(session, deps, OrcidPlacement, placements.place)
+    assert len(_ours(sandbox, orcid, client_id)) == 1
+
+    # When it is withdrawn before the retry (the researcher's grant in force)
+    receive(session, "work.withdrawn", {"id": "w-1"})
+    place_pending(session, deps)
+
+    # Then it is off the record too, not left there with pidsync saying "deleted"
+    assert _ours(sandbox, orcid, client_id) == []
+    assert placement(session, work_row, orcid).state == PlacementState.DELETED

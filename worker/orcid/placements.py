@@ -761,7 +761,10 @@ def _remove(
     row: OrcidPlacement,
     gone: PlacementState = PlacementState.DELETED,
 ) -> Result:
-    if row.put_code is None and row.in_doubt:
+    if row.put_code is None:
+        # A lost answer (in doubt), or a try whose POST landed and whose transaction died
+        # (pending, nothing local says a POST went out): ours may be there (chaos run,
+        # RabbitMQ: a withdrawn work left on the record).
         body = render.orcid_work(row.work)
         found = find_ours(
             client.works(row.orcid, token), row.client_id, render.payload_self_ids(body)
