@@ -616,6 +616,7 @@ def _without_write_grant(
             repository.active_grant(session, row.orcid, row.client_id) if row.client_id else None
         )
         if reader is not None:
+            row.attempts += 1  # a read that keeps failing ends as any try does, visibly
             try:
                 _read_record(deps, reader, row)
             except RevokedToken as exc:
