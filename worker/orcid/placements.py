@@ -610,11 +610,9 @@ def _without_write_grant(
     local says a POST went out). The doubt is resolved by reading the record with whatever grant
     the researcher gave (a read-only one reads), else kept, visibly, until a grant returns:
     never marked removed unseen (nor left untracked while a grant could look)."""
-    if row.put_code is None:
+    if row.put_code is None and row.client_id is not None:  # no client: nothing ever sent
         row.in_doubt = True
-        reader = (
-            repository.active_grant(session, row.orcid, row.client_id) if row.client_id else None
-        )
+        reader = repository.active_grant(session, row.orcid, row.client_id)
         if reader is not None:
             row.attempts += 1  # a read that keeps failing ends as any try does, visibly
             try:

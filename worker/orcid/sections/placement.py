@@ -101,7 +101,7 @@ def _place(session: Session, deps: OrcidDeps, item_id: int) -> Result:
         # Pending without a put-code, the item may be on the record: a try may have POSTed it
         # and died before its commit. With no grant to look, that doubt is kept, visibly, and
         # the next grant reads the section before anything else; never marked removed unseen.
-        row.in_doubt = row.in_doubt or row.put_code is None
+        row.in_doubt = row.in_doubt or (row.put_code is None and row.client_id is not None)
         row.state = PlacementState.AWAITING_CONSENT
         row.last_error = IN_DOUBT_NO_GRANT if row.in_doubt else NO_GRANT
         return Result("awaiting consent" + (" (in doubt)" if row.in_doubt else ""))
