@@ -461,6 +461,9 @@ class NotifySettings(Section):
     )
     max_attempts: int = Field(8, ge=1)
     timeout_seconds: float = Field(10.0, gt=0)
+    # The sweep sends a webhook again when it is still pending this long after it was due
+    # (its delivery message was lost).
+    resend_grace_seconds: float = Field(300.0, ge=0)
 
     _list = field_validator("retry_backoff", mode="before")(_seconds_list)
     _check = field_validator("retry_backoff")(_schedule)

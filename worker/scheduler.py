@@ -40,6 +40,7 @@ class Job:
 
 def default_jobs(rt: Runtime) -> list[Job]:
     """The periodic jobs, each bound to what it needs from the process's runtime."""
+    from worker.notify import sweep as notify
     from worker.orcid import sweep as orcid
     from worker.orcid.sections import sweep as sections
     from worker.registrars import sweep as dois
@@ -49,6 +50,9 @@ def default_jobs(rt: Runtime) -> list[Job]:
     return [
         Job("resend_stalled_events", every, partial(resend_stalled_events, settings=settings)),
         Job("resend_stalled_dois", every, partial(dois.resend_stalled, settings=settings)),
+        Job(
+            "notify_stalled", every, partial(notify.resend_stalled_notifications, settings=settings)
+        ),
         Job("crossref_deposit_upkeep", every, partial(dois.deposit_upkeep, settings=settings)),
         Job(
             "reconcile_dois",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
 import shutil
 import subprocess
@@ -49,6 +50,7 @@ SETTINGS = {
     "PIDSYNC_EVENTS_RESEND_GRACE_SECONDS": "10",
     "PIDSYNC_DOI_RESEND_GRACE_SECONDS": "10",
     "PIDSYNC_ORCID_RESEND_GRACE_SECONDS": "10",
+    "PIDSYNC_NOTIFY_RESEND_GRACE_SECONDS": "10",
     "PIDSYNC_EVENTS_RETRY_BACKOFF": "1,2,4,8",
     "PIDSYNC_DOI_RETRY_BACKOFF": "1,2,4,8,15",
     "PIDSYNC_ORCID_RETRY_BACKOFF": "1,2,4,8,15",
@@ -163,7 +165,8 @@ class Run:
             {
                 "PIDSYNC_ENV": "test",
                 "PIDSYNC_ENV_FILE": "/dev/null",
-                "PIDSYNC_LOG_LEVEL": "WARNING",
+                # INFO (PIDSYNC_CHAOS_LOG_LEVEL=INFO) shows what each process did, to diagnose.
+                "PIDSYNC_LOG_LEVEL": os.environ.get("PIDSYNC_CHAOS_LOG_LEVEL", "WARNING"),
                 "PIDSYNC_DATABASE_URL": self.database_url,
                 "PIDSYNC_REDIS_URL": self.redis.url,
                 "PIDSYNC_BROKER_URL": broker,

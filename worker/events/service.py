@@ -171,7 +171,8 @@ def _authorized(session: Session, event: ReceivedEvent, ctx: Context) -> Outcome
         return Outcome(EventStatus.FAILED, str(exc))
     message = f"grant stored for {event.data['orcid']} (scope {grant.scope})"
     if not can_write(grant):
-        return Outcome(EventStatus.DONE, message + "; read-only: works will not be placed")
+        message += "; read-only: works will not be placed"
+    # A read-only grant still reads the record: placements in doubt are resolved with it.
     note = effects.on_grant_stored(session, grant, ctx.trigger(event))
     return Outcome(EventStatus.DONE, f"{message}; {note}" if note else message)
 

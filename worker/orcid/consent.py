@@ -256,10 +256,11 @@ def finish(
         return _record(row, done, ConsentOutcome.FAILED, "ORCID's answer named no ORCID iD", 502)
     grant = store_token_response(session, deps.cipher, row.client_id, token)
     row.orcid = done.orcid = str(token["orcid"])
+    # A read-only grant too: it reads the record to resolve placements in doubt.
+    on_grant_stored(session, grant, Trigger(client_id=None, settings=deps.settings))
     if not can_write(grant):
         message = "Authorised for reading only: works will not be added to your record."
     else:
-        on_grant_stored(session, grant, Trigger(client_id=None, settings=deps.settings))
         sections.on_grant_stored(session, grant)  # affiliations, fundings, reviews waiting
         message = "Thank you: your works will be added to your ORCID record."
     return _record(row, done, ConsentOutcome.GRANTED, message)

@@ -41,7 +41,14 @@ from worker.errors import TransientError, error_text
 from worker.logging import get_logger
 from worker.metadata.errors import MetadataError, WorkValidationError
 from worker.metadata.render.orcid_json import orcid_truncations
-from worker.models import OrcidGrant, OrcidPlacement, PlacementState, Visibility, Work
+from worker.models import (
+    GrantStatus,
+    OrcidGrant,
+    OrcidPlacement,
+    PlacementState,
+    Visibility,
+    Work,
+)
 from worker.orcid import family, repository
 from worker.orcid import payload as render
 from worker.orcid.attempts import give_back_throttled, log_retry, next_try
@@ -65,6 +72,12 @@ log = get_logger(__name__)
 KEPT = (PlacementState.REMOVED_BY_RESEARCHER, PlacementState.NOT_OURS)
 NO_GRANT = "no active grant with /activities/update for this ORCID client"
 NO_CONSENT = "the researcher has not authorised placing works"
+#: A placement that may be on the record (its POST's outcome was lost) while no grant lets
+#: pidsync read the record to find out: said as such, never marked removed unseen.
+IN_DOUBT_NO_GRANT = (
+    "may be on the record: an earlier try's outcome was lost and no grant lets pidsync read the "
+    "record; it is found (adopted, or removed if withdrawn) when the researcher authorises again"
+)
 #: States a confirmed or failed DOI wakes: waiting for it, skipped without it, or placed (with
 #: or without it, to be written again as it now should be).
 DOI_WOKEN = (PlacementState.AWAITING_DOI, PlacementState.SKIPPED, PlacementState.PLACED)
@@ -275,7 +288,9 @@ def _queue_or_wait(session: Session, settings: Settings, row: OrcidPlacement) ->
 def _to_remove(session: Session, row: OrcidPlacement) -> int:
     if row.state in (*KEPT, PlacementState.DELETED):
         return 0
-    if row.put_code is None and not row.in_doubt:
+    # A pending placement may have been POSTed by a try whose transaction died (its in-doubt
+    # marker with it): the removal looks at the record rather than trusting "never sent".
+    if row.put_code is None and not row.in_doubt and row.state != PlacementState.PENDING:
         row.state = PlacementState.DELETED
         row.last_error = None
         return 0
@@ -286,9 +301,10 @@ def _to_remove(session: Session, row: OrcidPlacement) -> int:
 
 def on_work_withdrawn(session: Session, work: Work, _trigger: Trigger) -> str | None:
     """Queue removing the work from every record it was placed on."""
-    rows = repository.placements_of_work(session, work.id)
     # In a version family the withdrawn version's work passes to the newest remaining one.
+    # First: it takes the researchers' locks before their placements' rows, as every path does.
     more, gone = settle_family(session, _trigger.settings, work)
+    rows = repository.placements_of_work(session, work.id)
     removing = sum(_to_remove(session, row) for row in rows if row.state != PlacementState.FOLDED)
     session.flush()
     parts = [f"{removing + gone} to remove"] if removing + gone else []
@@ -298,10 +314,10 @@ def on_work_withdrawn(session: Session, work: Work, _trigger: Trigger) -> str | 
 
 def on_grant_stored(session: Session, grant: OrcidGrant, trigger: Trigger) -> str | None:
     """A researcher authorised us: place their existing works (bulk backfill), register the
-    record's webhook when configured."""
+    record's webhook when configured. A read-only grant only resolves placements in doubt."""
 
     if not can_write(grant):
-        return None
+        return _read_doubts(session, grant)
     orcid = grant.researcher.orcid
     lock_researchers(session, [orcid])  # before reading the work path's rows (see module doc)
     claimed = 0
@@ -333,6 +349,24 @@ def on_grant_stored(session: Session, grant: OrcidGrant, trigger: Trigger) -> st
     if not claimed:
         return None
     return f"{claimed} existing work(s) queued for placement on ORCID (bulk backfill)"
+
+
+def _read_doubts(session: Session, grant: OrcidGrant) -> str | None:
+    """A grant that may read the record but not write to it: the placements of its client
+    waiting in doubt (a lost answer: is our work there?) are queued, so each reads the record
+    with it and adopts what it finds (:func:`_without_write_grant`)."""
+    if grant.status != GrantStatus.ACTIVE:
+        return None
+    orcid = grant.researcher.orcid
+    lock_researchers(session, [orcid])
+    queued = 0
+    for row in repository.awaiting_placements(session, orcid):
+        if row.client_id == grant.client_id and row.in_doubt and row.put_code is None:
+            row.state = PlacementState.PENDING
+            queue_placement(session, row)
+            queued += 1
+    session.flush()
+    return f"{queued} placement(s) in doubt queued to read the record" if queued else None
 
 
 def _claimed(settings: Settings, row: OrcidPlacement, claimed_at: datetime) -> int:
@@ -572,12 +606,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int, skip_locked: bo
         session.expire_all()  # read the grant as committed now, not as first loaded
         grant = _usable_grant(session, row)
     if grant is None:
-        if not present and row.put_code is None and not row.in_doubt:
-            row.state = gone
-            return Result("nothing on the record to remove")
-        row.state = PlacementState.AWAITING_CONSENT
-        row.last_error = NO_GRANT
-        return Result("awaiting consent")
+        return _without_write_grant(session, deps, row, present, gone)
     body: dict[str, Any] = {}
     digest = ""
     if present and held_back(deps.settings, row):
@@ -618,6 +647,50 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int, skip_locked: bo
         return Result("failed", failed=True)
     except TransientError as exc:
         return _transient(session, deps.settings, row, exc)
+
+
+def _without_write_grant(
+    session: Session, deps: OrcidDeps, row: OrcidPlacement, present: bool, gone: PlacementState
+) -> Result:
+    """No grant lets pidsync write to the record. A placement without a put-code may still be
+    there: its answer was lost (in doubt), or its try died before the commit (pending: nothing
+    local says a POST went out). The doubt is resolved by reading the record with whatever grant
+    the researcher gave (a read-only one reads), else kept, visibly, until a grant returns:
+    never marked removed unseen (nor left untracked while a grant could look)."""
+    if row.put_code is None and row.client_id is not None:  # no client: nothing ever sent
+        row.in_doubt = True
+        reader = repository.active_grant(session, row.orcid, row.client_id)
+        if reader is not None:
+            row.attempts += 1  # a read that keeps failing ends as any try does, visibly
+            try:
+                _read_record(deps, reader, row)
+            except RevokedToken as exc:
+                return handle_revoked(session, deps.settings, reader, revoked_reason(exc))
+            except TransientError as exc:
+                return _transient(session, deps.settings, row, exc)
+            except (OrcidError, MetadataError, WorkValidationError) as exc:
+                log.warning(
+                    "orcid_doubt_unread", orcid=row.orcid, work_id=row.work_id, error=str(exc)
+                )
+    if not present and row.put_code is None and not row.in_doubt:
+        row.state = gone
+        return Result("nothing on the record to remove")
+    row.state = PlacementState.AWAITING_CONSENT
+    row.last_error = IN_DOUBT_NO_GRANT if row.in_doubt else NO_GRANT
+    return Result("awaiting consent" + (" (in doubt)" if row.in_doubt else ""))
+
+
+def _read_record(deps: OrcidDeps, grant: OrcidGrant, row: OrcidPlacement) -> None:
+    """Resolve a placement's doubt by reading the record: adopt our work if it is there."""
+    ids = render.payload_self_ids(render.orcid_work(row.work))
+    token = access_token(deps.cipher, grant)
+    found = find_ours(deps.member(grant.client_id).works(row.orcid, token), row.client_id, ids)
+    row.in_doubt = False
+    if found is not None:
+        row.put_code = found.put_code
+        row.visibility = Visibility.read(found.visibility)
+        row.confirmed_hash = None
+        log.info("orcid_adopted", orcid=row.orcid, work_id=row.work_id, put_code=found.put_code)
 
 
 def _usable_grant(session: Session, row: OrcidPlacement) -> OrcidGrant | None:
@@ -673,6 +746,10 @@ def _write(
             row.visibility = Visibility.read(found.visibility)
             row.confirmed_hash = None
             log.info("orcid_adopted", orcid=row.orcid, work_id=row.work_id, put_code=found.put_code)
+        elif held_back(deps.settings, row):
+            # Not on the record after all: a new work, so it waits for its DOI as any (a doubt
+            # kept while consent was gone may outlive the DOI's confirmation).
+            return Result(f"not sent: {row.last_error}")
     if row.put_code is None:
         row.in_doubt = True  # committed as such if the answer never comes
         try:
@@ -731,7 +808,10 @@ def _remove(
     row: OrcidPlacement,
     gone: PlacementState = PlacementState.DELETED,
 ) -> Result:
-    if row.put_code is None and row.in_doubt:
+    if row.put_code is None:
+        # A lost answer (in doubt), or a try whose POST landed and whose transaction died
+        # (pending, nothing local says a POST went out): ours may be there (chaos run,
+        # RabbitMQ: a withdrawn work left on the record).
         body = render.orcid_work(row.work)
         found = find_ours(
             client.works(row.orcid, token), row.client_id, render.payload_self_ids(body)

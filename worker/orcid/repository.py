@@ -306,22 +306,41 @@ def placement_for_update(
     session: Session, placement_id: int, *, skip_locked: bool = False
 ) -> OrcidPlacement | None:
     """One placement with its work (and the work's DOI registration), locked (``skip_locked``:
-    None when a worker holds it)."""
-    return session.execute(
-        _PLACEMENT_FOR_UPDATE[skip_locked], {"id": placement_id}
-    ).scalar_one_or_none()
+    None when a worker holds it).
+
+    Waiting for the lock, the row is locked first and read with its work after, in a statement
+    of its own: a statement that waited on a row lock sees the locked row's newest version but
+    every joined row as it was when the statement began (PostgreSQL re-reads only the rows it
+    locks). An event that changed the work and queued its placements (a withdrawal, a new
+    version) would otherwise have its placement written from the work as it was before
+    (chaos run, RabbitMQ: a withdrawn work left on the record)."""
+    if not skip_locked:
+        if session.execute(_LOCK_PLACEMENT, {"id": placement_id}).scalar_one_or_none() is None:
+            return None
+        return session.execute(_PLACEMENT_WITH_WORK, {"id": placement_id}).scalar_one_or_none()
+    return session.execute(_PLACEMENT_SKIP_LOCKED, {"id": placement_id}).scalar_one_or_none()
 
 
-_PLACEMENT_FOR_UPDATE = {
-    skip: select(OrcidPlacement)
+_LOCK_PLACEMENT = (
+    select(OrcidPlacement.id).where(OrcidPlacement.id == bindparam("id")).with_for_update()
+)
+_PLACEMENT_WITH_WORK = (
+    select(OrcidPlacement)
     .where(OrcidPlacement.id == bindparam("id"))
     .options(joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration))
-    .with_for_update(of=OrcidPlacement, skip_locked=skip)
-    for skip in (False, True)
-}
+    .execution_options(populate_existing=True)
+)
+# Skipping a locked row never waits, so one statement reads the row and its work as of one
+# moment.
+_PLACEMENT_SKIP_LOCKED = _PLACEMENT_WITH_WORK.with_for_update(of=OrcidPlacement, skip_locked=True)
 
 
 def placements_of_work(session: Session, work_id: int) -> list[OrcidPlacement]:
+    """The work's placements, locked, as committed now (an event's hooks change them from
+    what they read). Unlocked, a hook read a placement a worker was writing at that moment
+    (pending), decided from that, and its update, waiting for the worker's commit, then wrote
+    only the columns it changed: the worker's "placed" stood over the hook's "pending" and the
+    newer version (or the withdrawal) was never sent (chaos run, RabbitMQ, seed 19)."""
     return list(session.execute(_PLACEMENTS_OF_WORK, {"work_id": work_id}).scalars())
 
 
@@ -329,6 +348,8 @@ _PLACEMENTS_OF_WORK = (
     select(OrcidPlacement)
     .where(OrcidPlacement.work_id == bindparam("work_id"))
     .order_by(OrcidPlacement.id)
+    .with_for_update()
+    .execution_options(populate_existing=True)
 )
 
 

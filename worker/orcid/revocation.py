@@ -45,6 +45,9 @@ def park(session: Session, grant: OrcidGrant, reason: str) -> int:
     for row in rows:
         row.state = PlacementState.AWAITING_CONSENT
         row.last_error = f"waiting for the researcher to authorise again: {reason}"
+        # Pending without a put-code: a try may have POSTed it and died before its commit.
+        # Kept in doubt, so its withdrawal or the next grant looks at the record first.
+        row.in_doubt = row.in_doubt or row.put_code is None
         count += 1
     return count + sections.park(session, grant, reason)
 

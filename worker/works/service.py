@@ -33,7 +33,12 @@ def metadata_hash(data: dict[str, Any]) -> str:
 def get_work(session: Session, source: str, external_id: str, *, lock: bool = False) -> Work | None:
     query = select(Work).where(Work.source == source, Work.external_id == external_id)
     if lock:
-        query = query.with_for_update()
+        # FOR NO KEY UPDATE: it serialises the work's events as FOR UPDATE would, but lets a
+        # worker holding one of the work's placements insert a row naming the work (a webhook's
+        # foreign key takes a key-share lock). With FOR UPDATE an event waiting for that
+        # placement and the worker waiting for the work deadlocked (found with the race tests
+        # of tests/orcid/test_hook_and_worker_race.py).
+        query = query.with_for_update(key_share=True)
     return session.execute(query).scalar_one_or_none()
 
 

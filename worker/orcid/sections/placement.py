@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 NO_GRANT = "no active grant with /activities/update for this ORCID client"
+IN_DOUBT_NO_GRANT = (
+    "may be on the record: an earlier try's outcome was lost and no grant lets pidsync read the "
+    "section; it is found (adopted, or removed if withdrawn) when the researcher authorises again"
+)
 
 
 def tell(session: Session, row: OrcidItem, event_type: str, extra: dict[str, Any]) -> None:
@@ -94,12 +98,13 @@ def _place(session: Session, deps: OrcidDeps, item_id: int) -> Result:
         session.expire_all()
         grant = _usable_grant(session, row)
     if grant is None:
-        if not present and row.put_code is None and not row.in_doubt:
-            row.state = PlacementState.DELETED
-            return Result("nothing on the record to remove")
+        # Pending without a put-code, the item may be on the record: a try may have POSTed it
+        # and died before its commit. With no grant to look, that doubt is kept, visibly, and
+        # the next grant reads the section before anything else; never marked removed unseen.
+        row.in_doubt = row.in_doubt or (row.put_code is None and row.client_id is not None)
         row.state = PlacementState.AWAITING_CONSENT
-        row.last_error = NO_GRANT
-        return Result("awaiting consent")
+        row.last_error = IN_DOUBT_NO_GRANT if row.in_doubt else NO_GRANT
+        return Result("awaiting consent" + (" (in doubt)" if row.in_doubt else ""))
     body: dict[str, Any] = {}
     section = row.section
     if present:

@@ -58,12 +58,14 @@ def find_assertion(
     ).scalar_one_or_none()
 
 
-def items_of(session: Session, assertion_id: int) -> list[OrcidItem]:
-    return list(
-        session.execute(
-            select(OrcidItem).where(OrcidItem.assertion_id == assertion_id).order_by(OrcidItem.id)
-        ).scalars()
-    )
+def items_of(session: Session, assertion_id: int, *, lock: bool = False) -> list[OrcidItem]:
+    """The assertion's items; ``lock``: locked and read as committed now, for a hook that
+    changes them (unlocked, its update of the columns it changed stood over a worker's commit
+    of the same row: see :func:`worker.orcid.repository.placements_of_work`)."""
+    query = select(OrcidItem).where(OrcidItem.assertion_id == assertion_id).order_by(OrcidItem.id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(session.execute(query).scalars())
 
 
 def item_orcid(session: Session, item_id: int) -> str | None:

@@ -105,7 +105,9 @@ def withdraw_item(
         return Applied(f"{kind.value} already withdrawn", row.id)
     row.withdrawn_at = utcnow()
     row.version = data.get("version", row.version)
-    removing = sum(_to_remove(session, item) for item in repository.items_of(session, row.id))
+    removing = sum(
+        _to_remove(session, item) for item in repository.items_of(session, row.id, lock=True)
+    )
     session.flush()
     return Applied(f"{kind.value} withdrawn; {removing} ORCID item(s) to remove", row.id)
 
@@ -117,7 +119,7 @@ def _place_all(session: Session, row: OrcidAssertion) -> str:
     section = kind.section(item)
     grants.lock_researchers(session, wanted)  # the grant path reads these rows under it too
     existing: dict[str, list[OrcidItem]] = {}
-    for entry in repository.items_of(session, row.id):
+    for entry in repository.items_of(session, row.id, lock=True):
         existing.setdefault(entry.orcid, []).append(entry)
     queued = awaiting = removing = 0
     for orcid in wanted:
@@ -240,5 +242,8 @@ def park(session: Session, grant: OrcidGrant, reason: str) -> int:
         entry.state = PlacementState.AWAITING_CONSENT
         entry.last_error = f"waiting for the researcher to authorise again: {reason}"
         entry.next_attempt_at = None
+        # A try may have POSTed it and died before its commit: its withdrawal or the next
+        # grant reads the section first.
+        entry.in_doubt = entry.in_doubt or entry.put_code is None
         count += 1
     return count
