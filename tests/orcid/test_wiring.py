@@ -151,6 +151,53 @@ def test_lock_wait_postpones_instead_of_spending_a_retry(redis_client):
         pass
 
 
+def test_a_record_lock_is_kept_while_held_and_frees_itself_when_its_holder_dies(
+    redis_client, redis_url
+):
+    import subprocess
+    import sys
+    import time
+
+    from worker.orcid.locks import RecordLocks
+
+    orcid = "0000-0002-1825-0097"
+    ours, others = (RecordLocks(redis_client, ttl=0.6, wait=0.05) for _ in range(2))
+    # Given a worker holding a record's lock for over three times its expiry (a slow call)
+    with ours.hold(orcid):
+        time.sleep(2.0)
+        # Then no other worker could take it meanwhile: the holder kept renewing it
+        assert others.try_acquire(orcid) is None
+    token = others.try_acquire(orcid)  # released at the end
+    assert token is not None
+    others.release(orcid, token)
+
+    # When a worker process holding it is SIGKILLed
+    script = (
+        "import sys, time, redis\n"
+        "from worker.orcid.locks import RecordLocks\n"
+        "locks = RecordLocks(redis.Redis.from_url(sys.argv[1]), ttl=0.6)\n"
+        "assert locks.try_acquire(sys.argv[2])\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, redis_url, orcid], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        time.sleep(1.0)  # renewed past its first expiry while alive
+        assert others.try_acquire(orcid) is None
+        holder.kill()
+        holder.wait(timeout=10)
+        killed = time.monotonic()
+        # Then the record is free again within the expiry, not minutes later
+        while (token := others.try_acquire(orcid)) is None and time.monotonic() - killed < 5:
+            time.sleep(0.05)
+        assert token is not None and time.monotonic() - killed < 1.5
+    finally:
+        holder.kill()
+
+
 def test_grant_backfill_webhook_and_reconciliation_through_real_workers(
     live, sandbox, committed_database, client_id
 ):
