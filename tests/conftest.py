@@ -109,17 +109,50 @@ def committed(db: Database) -> Iterator[Database]:
     yield db
     _databases.remove(db)
     with db.engine.begin() as conn:
-        tables = ", ".join(
-            f'"{t}"' for t in (
-                "received_events", "crossref_deposit_records", "crossref_deposits",
-                "doi_registrations", "orcid_placements", "orcid_grants", "researchers",
-                "oauth_states", "api_calls", "outbound_notifications", "dead_letters", "works",
-                "orcid_items", "orcid_assertions", "orcid_group_ids",
-                "ops_actions",
-            )
-        )  # fmt: skip
-        conn.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        conn.exec_driver_sql(_emptying(db.engine.url.render_as_string(hide_password=False), conn))
     db.engine.dispose()
+
+
+#: Per database: the statement emptying every table a test may have written.
+_EMPTYING: dict[str, str] = {}
+
+
+def _emptying(url: str, conn: Any) -> str:
+    """DELETE from every table of the schema but alembic's, each before the tables its foreign
+    keys point to, then every sequence back to its start (what TRUNCATE ... RESTART IDENTITY
+    did). A TRUNCATE of ~16 tables cost ~0.5 s per committed test (each table and index gets
+    a new file, fsynced at commit); deleting a test's few rows costs milliseconds. Every
+    table, read from the catalog: a table added later is emptied too."""
+    if url not in _EMPTYING:
+        tables = set(
+            conn.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                "AND tablename <> 'alembic_version'"
+            ).scalars()
+        )
+        edges = conn.exec_driver_sql(
+            "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND conrelid <> confrelid"
+        ).all()
+        parents = {t: {p for c, p in edges if c == t} & tables for t in tables}
+        order: list[str] = []
+        while len(order) < len(tables):
+            # A table no remaining table points to can go (its children are gone already).
+            ready = sorted(
+                t
+                for t in tables - set(order)
+                if not any(t in parents[c] for c in tables - set(order))
+            )
+            if not ready:
+                raise RuntimeError(f"foreign keys in a cycle among {tables - set(order)}")
+            order.extend(ready)
+        deletes = "; ".join(f'DELETE FROM "{t}"' for t in order)
+        _EMPTYING[url] = (
+            f"{deletes}; SELECT setval((quote_ident(schemaname) || '.' || "
+            "quote_ident(sequencename))::regclass, start_value, false) "
+            "FROM pg_sequences WHERE schemaname = current_schema()"
+        )
+    return _EMPTYING[url]
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from worker.broker import send
+from worker.broker import Outgoing, send_many
 from worker.logging import current_correlation_id, get_logger
 
 log = get_logger(__name__)
@@ -52,12 +52,18 @@ def _send_pending(session: Session) -> None:
     pending: list[tuple[str, tuple[Any, ...], float | None, dict[str, Any]]] = session.info.pop(
         _PENDING, []
     )
-    for actor_name, args, delay, options in pending:
-        try:
-            send(actor_name, *args, delay=delay, **options)
-        except Exception as exc:
-            # The state is committed; the scheduler's sweep finds it and sends again.
-            log.warning("enqueue_failed", actor=actor_name, error=str(exc))
+    if not pending:
+        return
+    # All of them in one round trip to the broker (issue 13: one per message was ~40 % of an
+    # intake request), each still its own message.
+    outgoing = [Outgoing(name, args, delay, options) for name, args, delay, options in pending]
+    try:
+        failed = send_many(outgoing)
+    except Exception as exc:  # before anything was sent (a middleware's hook)
+        failed = [(item, exc) for item in outgoing]
+    for item, error in failed:
+        # The state is committed; the scheduler's sweep finds it and sends again.
+        log.warning("enqueue_failed", actor=item.actor_name, error=str(error))
 
 
 @event.listens_for(PidsyncSession, "after_rollback")

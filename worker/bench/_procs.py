@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,13 +191,22 @@ def scenario(name: str, sandbox_options: tuple[str, ...], **settings: str) -> It
     """Start the sandbox (``sandbox_options``), database ``pidsync_bench_<name>``, Redis and the
     web process (pidsync ``settings`` on top of the bench's); every child stopped on exit, the
     last started first, even when starting one of them failed."""
-    sandbox = Sandbox(*sandbox_options)
-    procs: list[Proc] = [sandbox.proc]
     from worker.migrate import drop_database, fresh_database
 
     database = f"pidsync_bench_{name}"
+    with ThreadPoolExecutor(1) as pool:
+        # The database is created and migrated while the sandbox starts (1-2 s each).
+        created = pool.submit(fresh_database, admin_url(), database)
+        try:
+            sandbox = Sandbox(*sandbox_options)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                created.result()
+            drop_database(admin_url(), database)
+            raise
+    procs: list[Proc] = [sandbox.proc]
     try:
-        database_url = fresh_database(admin_url(), database)
+        database_url = created.result()
         redis = redis_url()
         flush_redis(redis)
         env = environment(sandbox.info, database_url, redis, **settings)
@@ -204,8 +214,10 @@ def scenario(name: str, sandbox_options: tuple[str, ...], **settings: str) -> It
         procs.append(web)
         yield Scenario(sandbox, database_url, redis, env, web, url, procs)
     finally:
-        for proc in reversed(procs):
-            proc.stop()
+        # Told to stop together, the last started first (workers before the web before the
+        # sandbox), then waited for.
+        stack.stop_processes([proc.popen for proc in reversed(procs)])
+        sandbox.http.close()
         drop_database(admin_url(), database)  # the benchmark's scratch data: nothing to keep
 
 

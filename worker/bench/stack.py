@@ -72,6 +72,24 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 30.0) -> None:
         process.wait()
 
 
+def stop_processes(processes: list[subprocess.Popen[Any]], timeout: float = 30.0) -> None:
+    """:func:`stop_process` for several at once: SIGTERM to each, in the order given, before
+    waiting for any (one after the other, a scenario's teardown added up each one's graceful
+    shutdown: seconds of ``backlog --quick``)."""
+    for process in processes:
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 def spawn(
     command: list[str], env: dict[str, str], *, stdout: Any = None, stderr: Any = None
 ) -> subprocess.Popen[Any]:
