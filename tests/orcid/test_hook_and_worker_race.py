@@ -259,3 +259,45 @@ def _item(database: Any) -> OrcidItem:
         row = items(session, "funding", "fund-1")[0]
         session.expunge(row)
         return row
+
+
+@pytest.mark.timeout(60)  # without the fix the worker waits for the hook: a hang
+def test_a_worker_without_a_write_grant_never_waits_in_a_circle_with_an_events_hook(
+    live, committed_database, committed_deps, sandbox, cipher, client_id
+):
+    from worker.errors import Postpone
+    from worker.models import OrcidGrant
+    from worker.orcid.repository import lock_researchers
+
+    database, deps = committed_database, committed_deps
+    # Given a placement queued while its researcher's grant lost its write scope
+    orcid = sandbox.add_researcher(given_names="Ada", family_name="Lovelace")
+    with database.session() as session:
+        authorize(session, sandbox, cipher, orcid, client_id)
+    _process(database, "work.published", _version("w-1", 1, "Version one", orcid))
+    with database.session() as session:
+        session.execute(select(OrcidGrant)).scalar_one().scope = "/read-limited"
+    pending = _placement(database)
+    assert pending.state == PlacementState.PENDING
+
+    # When an event's hook holds the researcher's lock and waits for the placement's row, and
+    # a worker holding that row then needs the researcher's lock (to see a grant being stored)
+    hook = database.session()
+    hook_session = hook.__enter__()
+    try:
+        lock_researchers(hook_session, [orcid])
+        started = time.monotonic()
+        with database.session() as session, pytest.raises(Postpone) as postponed:
+            placements.place(session, deps, pending.id)
+        waited = time.monotonic() - started
+    finally:
+        hook.__exit__(None, None, None)
+
+    # Then the worker steps back at once (its message comes back shortly), instead of waiting
+    # in a circle that PostgreSQL would break by aborting one of the two a second later
+    assert waited < 0.9, waited
+    assert "being stored" in postponed.value.reason
+    assert _placement(database).state == PlacementState.PENDING  # nothing changed meanwhile
+    # And once the hook is done, the worker's next try settles the placement
+    _place_all(database, deps, placements.place, OrcidPlacement)
+    assert _placement(database).state != PlacementState.PENDING

@@ -602,7 +602,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int, skip_locked: bo
         # About to wait for consent: first let a grant being stored at this moment finish, so
         # either we see it or its path sees this placement waiting (the healing sweep's net
         # is then not needed).
-        lock_researchers(session, [row.orcid])
+        repository.await_researcher(session, row.orcid)
         session.expire_all()  # read the grant as committed now, not as first loaded
         grant = _usable_grant(session, row)
     if grant is None:

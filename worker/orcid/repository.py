@@ -6,6 +6,7 @@ it names). What to do with them is decided by the services.
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import Select, String, any_, bindparam, delete, func, literal, o
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
+from worker.errors import Postpone
 from worker.events.types import RESEARCHER_AUTHORIZED
 from worker.models import (
     DoiRegistration,
@@ -290,7 +292,21 @@ def lock_researchers(session: Session, orcids: list[str]) -> None:
         session.execute(_LOCK_MANY, {"space": RESEARCHER_LOCKS, "orcids": ordered})
 
 
+def await_researcher(session: Session, orcid: str) -> None:
+    """For a worker that holds a placement's (or item's) row and now needs its researcher's
+    lock: take it if free, else raise :class:`~worker.errors.Postpone` (the unit of work rolls
+    back, its message comes back shortly). Waiting would deadlock with an event's hook, which
+    holds the researcher's lock and waits for that row: PostgreSQL would abort one of the two
+    after a second, and the retry would spend a broker retry."""
+    if not session.execute(_TRY_LOCK_ONE, {"space": RESEARCHER_LOCKS, "orcid": orcid}).scalar():
+        raise Postpone(
+            0.2 + random.random(),  # noqa: S311 - jitter, not a secret
+            f"researcher {orcid}: a grant or an event about them is being stored",
+        )
+
+
 _LOCK_ONE = text("SELECT pg_advisory_xact_lock(:space, hashtext(:orcid))")
+_TRY_LOCK_ONE = text("SELECT pg_try_advisory_xact_lock(:space, hashtext(:orcid))")
 _LOCK_MANY = text(
     "SELECT pg_advisory_xact_lock(:space, hashtext(o)) FROM unnest(CAST(:orcids AS text[])) AS o"
 )

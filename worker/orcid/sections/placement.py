@@ -94,7 +94,7 @@ def _place(session: Session, deps: OrcidDeps, item_id: int) -> Result:
     grant = _usable_grant(session, row)
     if grant is None:
         # Let a grant being stored right now finish first (its path then sees this item).
-        grants.lock_researchers(session, [row.orcid])
+        grants.await_researcher(session, row.orcid)
         session.expire_all()
         grant = _usable_grant(session, row)
     if grant is None:
