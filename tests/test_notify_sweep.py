@@ -36,15 +36,15 @@ def test_a_webhook_whose_message_was_lost_is_sent_again_once_overdue(
     notify(session, client_id="cris", event_type="doi.registered", payload={"doi": "2"})  # recent
     done = notify(session, client_id="cris", event_type="doi.registered", payload={"doi": "3"})
     retrying = notify(session, client_id="cris", event_type="doi.registered", payload={"doi": "4"})
-    _age(session, lost.id, grace + 5)
-    _age(session, done.id, grace + 5)
+    _age(session, lost, grace + 5)
+    _age(session, done, grace + 5)
     session.execute(
         update(OutboundNotification)
-        .where(OutboundNotification.id == done.id)
+        .where(OutboundNotification.id == done)
         .values(status=NotificationStatus.DELIVERED)
     )
-    _age(session, retrying.id, grace + 5)
-    _age(session, retrying.id, -60, column="next_attempt_at")  # its retry is due in a minute
+    _age(session, retrying, grace + 5)
+    _age(session, retrying, -60, column="next_attempt_at")  # its retry is due in a minute
     redis_client.flushdb()
 
     # When the sweep runs, twice
@@ -53,4 +53,4 @@ def test_a_webhook_whose_message_was_lost_is_sent_again_once_overdue(
 
     # Then only the overdue one is sent again (once), not the recent, delivered or retrying
     sent = [args for name, args in queued_messages(redis_client) if name == "notify.deliver"]
-    assert sent == [(lost.id,)]
+    assert sent == [(lost,)]
