@@ -79,6 +79,14 @@ class ReceivedEvent(Base):
         # The dashboard: a work's timeline, and the last day's counts.
         Index("ix_received_events_work_id", "work_id"),
         Index("ix_received_events_received_at", "received_at"),
+        # A work's first publication looks for withdrawals that came before it (and could not
+        # apply): works.service.apply_work.
+        Index(
+            "ix_received_events_withdrawal_of",
+            "source",
+            text("(data ->> 'id')"),
+            postgresql_where=text("type = 'work.withdrawn'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -110,12 +110,53 @@ def test_a_withdrawal_that_overtook_the_publication_still_withdraws_the_work(ses
     withdrawal = _receive(session, "work.withdrawn", {"id": "w-1", "version": 2}, "b")
     assert process_event(session, withdrawal).status == EventStatus.RECEIVED
     published = process_event(session, _receive(session, "work.published", work(version=1), "a"))
-    assert published.status == EventStatus.DONE
+    # The older publication is stored withdrawn at once (the withdrawal waiting for it is in
+    # the inbox), nothing registered or placed
+    assert published.status == EventStatus.STALE
+    assert "after the withdrawal of version 2" in published.message
     # When the withdrawal is tried again
     assert process_event(session, withdrawal).status == EventStatus.DONE
     # Then the work is withdrawn at the newest version
     assert _stored(session).withdrawn_at is not None
     assert _stored(session).version == 2
+
+
+def test_a_publication_arriving_after_its_withdrawal_gave_up_is_stored_withdrawn(session):
+    from worker.models import DoiRegistration, OrcidPlacement
+
+    # Found by the full chaos run (seed 17): the withdrawal (v2) came 70 s before the
+    # publication (v1) it overtook, spent its tries waiting, failed; v1 then brought the work
+    # to life, its DOI registered and its placements made.
+    spent = _receive(session, "work.withdrawn", {"id": "w-1", "version": 2}, "b", attempts=7)
+    assert process_event(session, spent).status == EventStatus.FAILED
+    contributor = [{"given": "Ada", "family": "Lovelace", "orcid": "0000-0002-1825-0097"}]
+    late = work(version=1, contributors=contributor, doi="10.5072/late")
+
+    # When the older publication arrives at last
+    published = process_event(session, _receive(session, "work.published", late, "a"))
+
+    # Then the work is stored withdrawn at the withdrawal's version, with nothing registered or
+    # placed, and the withdrawal is done, saying so
+    assert published.status == EventStatus.STALE
+    stored = _stored(session)
+    assert stored.withdrawn_at is not None and stored.version == 2
+    assert session.execute(select(DoiRegistration)).scalar_one_or_none() is None
+    assert session.execute(select(OrcidPlacement)).scalar_one_or_none() is None
+    withdrawal = session.get(ReceivedEvent, spent)
+    session.refresh(withdrawal)
+    assert withdrawal.status == EventStatus.DONE and withdrawal.work_id == stored.id
+    assert "arrived after this withdrawal" in (withdrawal.outcome or "")
+    # And a newer version brings it back, as after any withdrawal
+    process_event(session, _receive(session, "work.updated", work(version=3, title="back"), "c"))
+    assert _stored(session).withdrawn_at is None
+
+
+def test_a_withdrawal_of_an_older_version_does_not_hold_back_a_newer_publication(session):
+    spent = _receive(session, "work.withdrawn", {"id": "w-1", "version": 1}, "b", attempts=7)
+    assert process_event(session, spent).status == EventStatus.FAILED
+    published = process_event(session, _receive(session, "work.published", work(version=2), "a"))
+    assert published.status == EventStatus.DONE
+    assert _stored(session).withdrawn_at is None
 
 
 def test_a_grant_whose_token_cannot_be_proven_is_not_stored(session):

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from worker.errors import TransientError
-from worker.models import Work
+from worker.models import EventStatus, ReceivedEvent, Work
 from worker.works import family
 
 
@@ -80,6 +80,9 @@ def apply_work(
     work = get_work(session, source, external_id, lock=True)
     assert work is not None  # noqa: S101 - narrows a type, holds by construction
     if created is not None:
+        withdrawn = _withdrawn_before(session, work, version)
+        if withdrawn is not None:
+            return withdrawn
         family.assign(session, work, exact=exact_families)
         return Applied(work, changed=True, message="stored")
     refused = _foreign(work, client_id)
@@ -115,6 +118,64 @@ def apply_work(
     return Applied(work, changed=True, message="stored")
 
 
+#: The event type of a work's withdrawal (worker.events.types.WORK_WITHDRAWN; the inbox's
+#: partial index ``ix_received_events_withdrawal_of`` is on it).
+_WITHDRAWN = "work.withdrawn"
+
+
+def _withdrawn_before(session: Session, work: Work, version: int | None) -> Applied | None:
+    """A work's first publication, when its owner's withdrawal of this or a newer version came
+    first and could not apply (no work yet: it waited on the events' backoff, then failed):
+    the work is stored withdrawn, as the newest version asks, and nothing is registered or
+    placed; the waiting withdrawal is done. None when there is no such withdrawal (versions
+    order the two; without a version the order of arrival is all there is)."""
+    if version is None:
+        return None
+    number = ReceivedEvent.data["version"]
+    withdrawals = list(
+        session.execute(
+            select(ReceivedEvent.id, number.as_integer())
+            .where(
+                # Written out (not bound) so that any plan matches the partial index
+                # ``ix_received_events_withdrawal_of`` (its predicate and its expression).
+                text(f"received_events.type = '{_WITHDRAWN}'"),
+                ReceivedEvent.source == work.source,
+                text("(received_events.data ->> 'id') = :external_id").bindparams(
+                    external_id=work.external_id
+                ),
+                ReceivedEvent.client_id == work.client_id,
+                func.jsonb_typeof(number) == "number",
+                number.as_integer() >= version,
+            )
+            .order_by(number.as_integer().desc())
+        )
+    )
+    if not withdrawals:
+        return None
+    newest = int(withdrawals[0][1])
+    work.withdrawn_at = datetime.now(UTC)
+    work.version = newest
+    session.execute(
+        update(ReceivedEvent)
+        .where(
+            ReceivedEvent.id.in_([event_id for event_id, _v in withdrawals]),
+            ReceivedEvent.status == EventStatus.FAILED,
+        )
+        .values(
+            status=EventStatus.DONE,
+            work_id=work.id,
+            outcome=f"withdrawn when the work's version {version} arrived after this withdrawal",
+        )
+    )
+    session.flush()
+    return Applied(
+        work,
+        stale=True,
+        message=f"version {version} arrived after the withdrawal of version {newest}: the work "
+        "is stored withdrawn, nothing registered or placed",
+    )
+
+
 def _foreign(work: Work, client_id: str | None) -> Applied | None:
     """The refusal of an event from a client that does not own the work. The intake already
     refuses sources a client does not own; this second guard holds when sources overlap or the
@@ -142,14 +203,14 @@ def withdraw_work(
     if refused is not None:
         return refused
     version = data.get("version")
+    if work.withdrawn_at is not None:  # (also: by its publication, which came after it)
+        return Applied(work, changed=False, message="already withdrawn")
     if _is_stale(work.version, version):
         return Applied(
             work,
             stale=True,
             message=f"version {version} is not newer than the stored version {work.version}",
         )
-    if work.withdrawn_at is not None:
-        return Applied(work, changed=False, message="already withdrawn")
     work.withdrawn_at = datetime.now(UTC)
     work.tombstone_url = data.get("tombstone_url")
     if version is not None:
