@@ -93,6 +93,26 @@ def retry_grant_effect(
     return delay
 
 
+def grant_effect(
+    session: Session,
+    settings: Settings,
+    grant_id: int,
+    effect: GrantEffect,
+    run: Callable[[OrcidGrant], Result],
+    *,
+    missing: str,
+) -> Result:
+    """An effect's message about a grant: the grant locked, the effect run by
+    :func:`try_grant_effect`, the unit of work flushed; ``missing`` is the note when the grant
+    is gone."""
+    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
+    if grant is None:
+        return Result(missing)
+    result = try_grant_effect(session, settings, grant, effect, lambda: run(grant))
+    session.flush()
+    return result
+
+
 def try_grant_effect(
     session: Session,
     settings: Settings,

@@ -684,7 +684,14 @@ def _read_record(deps: OrcidDeps, grant: OrcidGrant, row: OrcidPlacement) -> Non
     """Resolve a placement's doubt by reading the record: adopt our work if it is there."""
     ids = render.payload_self_ids(render.orcid_work(row.work))
     token = access_token(deps.cipher, grant)
-    found = find_ours(deps.member(grant.client_id).works(row.orcid, token), row.client_id, ids)
+    _settle_doubt(
+        row, find_ours(deps.member(grant.client_id).works(row.orcid, token), row.client_id, ids)
+    )
+
+
+def _settle_doubt(row: OrcidPlacement, found: WorkSummary | None) -> None:
+    """A placement in doubt, after reading the record: our work adopted (its put-code tracked,
+    its content to be written again), or known absent."""
     row.in_doubt = False
     if found is not None:
         row.put_code = found.put_code
@@ -740,13 +747,8 @@ def _write(
         found = find_ours(
             client.works(row.orcid, token), row.client_id, render.payload_self_ids(body)
         )
-        row.in_doubt = False
-        if found is not None:
-            row.put_code = found.put_code
-            row.visibility = Visibility.read(found.visibility)
-            row.confirmed_hash = None
-            log.info("orcid_adopted", orcid=row.orcid, work_id=row.work_id, put_code=found.put_code)
-        elif held_back(deps.settings, row):
+        _settle_doubt(row, found)
+        if found is None and held_back(deps.settings, row):
             # Not on the record after all: a new work, so it waits for its DOI as any (a doubt
             # kept while consent was gone may outlive the DOI's confirmation).
             return Result(f"not sent: {row.last_error}")

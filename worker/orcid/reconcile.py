@@ -34,7 +34,7 @@ from worker.models import (
 )
 from worker.orcid import family, repository
 from worker.orcid import payload as render
-from worker.orcid.attempts import grant_effect_settled, retry_grant_effect, try_grant_effect
+from worker.orcid.attempts import grant_effect, grant_effect_settled, retry_grant_effect
 from worker.orcid.client import OrcidError, RevokedToken, WorkSummary
 from worker.orcid.grants import access_token
 from worker.orcid.placements import find_ours, mark_removed_by_researcher, queue_placement
@@ -143,18 +143,14 @@ def check_grant(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     grant before a push does, and the works it read are checked against the grant's
     placements (removed by the researcher, drifted, a lost write to adopt), so a record is
     read back even when no webhook ever says it changed."""
-    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None:
-        return Result("grant not active")
-    result = try_grant_effect(
+    return grant_effect(
         session,
         deps.settings,
-        grant,
+        grant_id,
         GrantEffect.CHECK_GRANT,
-        lambda: _check_grant(session, deps, grant),
+        lambda grant: _check_grant(session, deps, grant),
+        missing="grant not active",
     )
-    session.flush()
-    return result
 
 
 def _check_grant(session: Session, deps: OrcidDeps, grant: OrcidGrant) -> Result:

@@ -13,7 +13,7 @@ from worker.db import enqueue_after_commit
 from worker.logging import get_logger
 from worker.models import GrantEffect, GrantStatus, OrcidGrant, PlacementState
 from worker.orcid import repository
-from worker.orcid.attempts import try_grant_effect
+from worker.orcid.attempts import grant_effect
 from worker.orcid.client import RevokedToken
 from worker.orcid.grants import access_token, mark_revoked, wipe_tokens
 from worker.orcid.oauth import OAuthFailed
@@ -110,18 +110,14 @@ def revoked_reason(exc: RevokedToken) -> str:
 
 def revoke_at_orcid(session: Session, deps: OrcidDeps, grant_id: int) -> Result:
     """Revoke a (locally revoked) grant's token at ORCID, then forget it."""
-    grant = session.get(OrcidGrant, grant_id, with_for_update=True)
-    if grant is None:
-        return Result("no token to revoke")
-    result = try_grant_effect(
+    return grant_effect(
         session,
         deps.settings,
-        grant,
+        grant_id,
         GrantEffect.REVOKE_AT_ORCID,
-        lambda: _revoke_at_orcid(deps, grant),
+        lambda grant: _revoke_at_orcid(deps, grant),
+        missing="no token to revoke",
     )
-    session.flush()
-    return result
 
 
 def _revoke_at_orcid(deps: OrcidDeps, grant: OrcidGrant) -> Result:
