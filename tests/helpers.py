@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from worker.events.signature import sign
@@ -139,3 +141,22 @@ def settings_with_accounts(data_dir: Any) -> Any:
             CrossrefAccount(login_id="ex", password="pw-cr", prefixes=[CROSSREF_PREFIX])
         ],
     )
+
+
+@contextmanager
+def statements_run(session) -> Iterator[list[tuple[str, Any]]]:
+    """Every SQL statement the session's connection runs inside the block, with its
+    parameters, in order (the list fills as they run)."""
+    from sqlalchemy import event as sql_event
+
+    ran: list[tuple[str, Any]] = []
+    connection = session.connection()
+
+    def capture(_conn, _cursor, statement, params, _context, _many):
+        ran.append((statement, params))
+
+    sql_event.listen(connection, "before_cursor_execute", capture)
+    try:
+        yield ran
+    finally:
+        sql_event.remove(connection, "before_cursor_execute", capture)

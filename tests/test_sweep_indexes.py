@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
+from tests.helpers import statements_run
 from worker.clock import utcnow
 from worker.orcid import repository as orcid_repository
 from worker.registrars import repository as registrar_repository
@@ -51,17 +52,9 @@ def seeded(session):
 
 def _plans(session, call) -> list[str]:
     """Run ``call`` and EXPLAIN every statement it ran, with its own parameters."""
-    ran: list[tuple[str, object]] = []
-    connection = session.connection()
-
-    def capture(_conn, _cursor, statement, params, _context, _many):
-        ran.append((statement, params))
-
-    event.listen(connection, "before_cursor_execute", capture)
-    try:
+    with statements_run(session) as ran:
         call()
-    finally:
-        event.remove(connection, "before_cursor_execute", capture)
+    connection = session.connection()
     assert ran, "the repository ran no statement"
     return [
         "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + sql, params))

@@ -151,9 +151,9 @@ def send(actor_name: str, *args: Any, delay: float | None = None, **options: Any
 # a request). dramatiq's ``RedisBroker.enqueue`` runs its ``dispatch`` Lua script once per
 # message, each a round trip; :func:`enqueue_many` runs the same script, with the same
 # arguments and the same middleware hooks around each message, for all of them in one
-# pipeline (no MULTI: each message is enqueued by its own script call, as one by one). Another
-# broker (RabbitMQ, the stub) gets its own ``enqueue`` per message: its semantics (publisher
-# confirms, declared queues) are its own to keep.
+# pipeline (no MULTI: each message is enqueued by its own script call, as one by one). Any
+# other broker (RabbitMQ, dramatiq's in-memory StubBroker) gets its own ``enqueue`` per
+# message: its semantics (publisher confirms, declared queues) are its own to keep.
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@ GIN index on works.metadata (migration 7e4b2c9d5a13), never by reading every wor
 
 from __future__ import annotations
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 
+from tests.helpers import statements_run
 from worker.orcid import repository
 
 SEEDED = 20_000
@@ -32,17 +33,9 @@ def _seed(session) -> None:
 
 
 def _explained(session, call):
-    ran: list[tuple[str, object]] = []
-    connection = session.connection()
-
-    def capture(_conn, _cursor, statement, params, _context, _many):
-        ran.append((statement, params))
-
-    event.listen(connection, "before_cursor_execute", capture)
-    try:
+    with statements_run(session) as ran:
         found = call()
-    finally:
-        event.remove(connection, "before_cursor_execute", capture)
+    connection = session.connection()
     plans = [
         "\n".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + sql, params))
         for sql, params in ran

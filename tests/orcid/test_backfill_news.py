@@ -5,10 +5,10 @@ intake client), not one per work: a 1,000-work backfill recorded and delivered 1
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from tests.conftest import INTAKE_SECRET
-from tests.helpers import SOURCE, process_event, work
+from tests.helpers import SOURCE, process_event, statements_run, work
 from tests.orcid import helpers
 from tests.orcid.conftest import orcid_settings
 from tests.orcid.helpers import authorize, notifications, publish, researcher
@@ -103,17 +103,8 @@ def _statements_for_grant(session, sandbox, cipher, client_id, works: int) -> in
     for i in range(works):
         publish(session, f"n{works}-{i}", orcid)
     session.expire_all()  # nothing of these works cached: what a worker process starts with
-    ran: list[str] = []
-    connection = session.connection()
-
-    def count(_conn, _cursor, statement, _params, _context, _many):
-        ran.append(statement)
-
-    event.listen(connection, "before_cursor_execute", count)
-    try:
+    with statements_run(session) as ran:
         authorize(session, sandbox, cipher, orcid, client_id)
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
     return len(ran)
 
 

@@ -148,35 +148,51 @@ def _placement(database: Any) -> OrcidPlacement:
         return row
 
 
-@pytest.mark.parametrize("change", ["a newer version", "the withdrawal"])
-def test_an_event_during_a_workers_write_is_not_lost(
-    live, committed_database, committed_deps, sandbox, cipher, client_id, change
-):
-    database, deps = committed_database, committed_deps
-    # Given a work on a consenting researcher's record, and its version 2 queued for placing
+def _version_two_queued(
+    database: Any, deps: Any, sandbox: Any, cipher: Any, client_id: str
+) -> tuple[str, OrcidPlacement]:
+    """A consenting researcher, a work's version 1 on their record and its version 2 queued:
+    the researcher's iD and the pending placement."""
     orcid = sandbox.add_researcher(given_names="Ada", family_name="Lovelace")
     with database.session() as session:
         authorize(session, sandbox, cipher, orcid, client_id)
     _process(database, "work.published", _version("w-1", 1, "Version one", orcid))
     _place_all(database, deps, placements.place, OrcidPlacement)
     _process(database, "work.updated", _version("w-1", 2, "Version two", orcid))
-    pending = _placement(database)
+    return orcid, _placement(database)
+
+
+def _version_three(change: str, orcid: str) -> tuple[str, dict[str, Any]]:
+    """The next event for the work: its withdrawal, or its version 3."""
+    if change == "the withdrawal":
+        return "work.withdrawn", {"id": "w-1", "version": 3}
+    return "work.updated", _version("w-1", 3, "Version three", orcid)
+
+
+def _ours(sandbox: Any, orcid: str, client_id: str) -> list[dict[str, Any]]:
+    return [w for w in record_works(sandbox, orcid) if w["source_client_id"] == client_id]
+
+
+@pytest.mark.parametrize("change", ["a newer version", "the withdrawal"])
+def test_an_event_during_a_workers_write_is_not_lost(
+    live, committed_database, committed_deps, sandbox, cipher, client_id, change
+):
+    database, deps = committed_database, committed_deps
+    # Given a work on a consenting researcher's record, and its version 2 queued for placing
+    orcid, pending = _version_two_queued(database, deps, sandbox, cipher, client_id)
     assert pending.state == PlacementState.PENDING
 
     # When a worker writes version 2 (ORCID applied it, its answer still on the way) and
     # meanwhile the next event for the work is processed
     worker, errors = _worker_writing(sandbox, database, deps, placements.place, pending.id)
-    if change == "the withdrawal":
-        _process(database, "work.withdrawn", {"id": "w-1", "version": 3})
-    else:
-        _process(database, "work.updated", _version("w-1", 3, "Version three", orcid))
+    _process(database, *_version_three(change, orcid))
     worker.join(timeout=30)
     assert not errors, errors
     # And the messages that event queued are run
     _place_all(database, deps, placements.place, OrcidPlacement)
 
     # Then the record holds what the newest event asks for, and so does pidsync's row
-    ours = [w for w in record_works(sandbox, orcid) if w["source_client_id"] == client_id]
+    ours = _ours(sandbox, orcid, client_id)
     row = _placement(database)
     if change == "the withdrawal":
         assert ours == []
@@ -192,20 +208,11 @@ def test_a_worker_that_waited_for_an_event_writes_what_the_event_committed(
 ):
     database, deps = committed_database, committed_deps
     # Given a work on a consenting researcher's record, and its version 2 queued for placing
-    orcid = sandbox.add_researcher(given_names="Ada", family_name="Lovelace")
-    with database.session() as session:
-        authorize(session, sandbox, cipher, orcid, client_id)
-    _process(database, "work.published", _version("w-1", 1, "Version one", orcid))
-    _place_all(database, deps, placements.place, OrcidPlacement)
-    _process(database, "work.updated", _version("w-1", 2, "Version two", orcid))
-    pending = _placement(database)
+    orcid, pending = _version_two_queued(database, deps, sandbox, cipher, client_id)
 
     # When the next event is being processed (its transaction holding the placement) as a
     # worker takes version 2's message, and waits for the event's commit
-    if change == "the withdrawal":
-        event_id = _event(database, "work.withdrawn", {"id": "w-1", "version": 3})
-    else:
-        event_id = _event(database, "work.updated", _version("w-1", 3, "Version three", orcid))
+    event_id = _event(database, *_version_three(change, orcid))
     with database.session() as session:
         assert process_event(session, event_id).status.value == "done"
 
@@ -220,7 +227,7 @@ def test_a_worker_that_waited_for_an_event_writes_what_the_event_committed(
     _place_all(database, deps, placements.place, OrcidPlacement)
 
     # Then the record holds what the event asked for
-    ours = [w for w in record_works(sandbox, orcid) if w["source_client_id"] == client_id]
+    ours = _ours(sandbox, orcid, client_id)
     if change == "the withdrawal":
         assert ours == []
         assert _placement(database).state == PlacementState.DELETED

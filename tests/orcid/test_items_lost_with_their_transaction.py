@@ -50,12 +50,10 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "item_id", "section", "data"), CASES)
-def test_a_post_lost_with_its_transaction_is_adopted_not_repeated(
-    session, sandbox, cipher, deps, client_id, kind, item_id, section, data
-):
-    # Given a researcher who authorised the institution (and, for a review, its journal's
-    # group id already registered by an earlier review)
+def _created_then_lost(session, sandbox, cipher, deps, client_id, kind, section, data):
+    """A consenting researcher's item that ORCID created in a try whose answer was lost and
+    whose worker died before its commit (a review after an earlier one registered its
+    journal's group id): the researcher's iD and how many items the section held before."""
     orcid = researcher(sandbox)
     authorize(session, sandbox, cipher, orcid, client_id)
     if kind == "review":
@@ -63,11 +61,22 @@ def test_a_post_lost_with_its_transaction_is_adopted_not_repeated(
         place_pending_items(session, deps)
     before = len(record_items(sandbox, orcid, section))
     receive(session, f"{kind}.published", data(orcid))
-
-    # When ORCID creates the item but its answer is lost and the worker dies before commit
     sandbox.set_faults("orcid", script=[{"answer": "lost", "method": "POST", "path": section}])
     _place_and_die(session, deps)
     assert len(record_items(sandbox, orcid, section)) == before + 1
+    return orcid, before
+
+
+@pytest.mark.parametrize(("kind", "item_id", "section", "data"), CASES)
+def test_a_post_lost_with_its_transaction_is_adopted_not_repeated(
+    session, sandbox, cipher, deps, client_id, kind, item_id, section, data
+):
+    # Given a researcher who authorised the institution (and, for a review, its journal's
+    # group id already registered by an earlier review); when ORCID creates the item but its
+    # answer is lost and the worker dies before commit
+    orcid, before = _created_then_lost(
+        session, sandbox, cipher, deps, client_id, kind, section, data
+    )
     row = items(session, kind, item_id)[0]
     assert row.put_code is None and not row.in_doubt and row.state == PlacementState.PENDING
 
@@ -87,16 +96,9 @@ def test_a_withdrawal_after_a_post_lost_with_its_transaction_takes_the_item_off(
     session, sandbox, cipher, deps, client_id, kind, item_id, section, data
 ):
     # Given an item ORCID created in a try whose answer and transaction were lost
-    orcid = researcher(sandbox)
-    authorize(session, sandbox, cipher, orcid, client_id)
-    if kind == "review":
-        receive(session, "review.published", review(orcid, issn="0317-8471"))
-        place_pending_items(session, deps)
-    before = len(record_items(sandbox, orcid, section))
-    receive(session, f"{kind}.published", data(orcid))
-    sandbox.set_faults("orcid", script=[{"answer": "lost", "method": "POST", "path": section}])
-    _place_and_die(session, deps)
-    assert len(record_items(sandbox, orcid, section)) == before + 1
+    orcid, before = _created_then_lost(
+        session, sandbox, cipher, deps, client_id, kind, section, data
+    )
 
     # When it is withdrawn before the retry
     receive(session, f"{kind}.withdrawn", {"id": item_id})

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import statements_run
 from tests.orcid.conftest import with_registrars
 from tests.orcid.helpers import authorize, placement, receive, record_works, researcher
 from tests.registrars.flow import datacite_work, registration, sync
@@ -150,25 +151,15 @@ def test_a_worker_that_died_after_orcid_accepted_is_adopted_on_redelivery(
 
 
 def test_placements_waiting_for_their_doi_are_written_once(session, sandbox, cipher, client_id):
-    from sqlalchemy import event as sql_event
-
     orcids = [researcher(sandbox) for _ in range(AUTHORS)]
     for orcid in orcids:
         authorize(session, sandbox, cipher, orcid, client_id)
     data = datacite_work("w-1")
     data["contributors"] = [{"given": "Ada", "family": str(n), "orcid": o} for n, o in enumerate(orcids)]  # fmt: skip
-    ran: list[str] = []
-    connection = session.connection()
-
-    def count(_conn, _cursor, statement, _params, _context, _many):
-        ran.append(statement)
-
     # When a work whose DOI DataCite has yet to confirm is published
-    sql_event.listen(connection, "before_cursor_execute", count)
-    try:
+    with statements_run(session) as captured:
         assert receive(session, "work.published", data).status.value == "done"
-    finally:
-        sql_event.remove(connection, "before_cursor_execute", count)
+    ran = [statement for statement, _params in captured]
 
     # Then its placements are inserted waiting for the DOI, never inserted then updated
     work = session.get(Work, registration(session, "w-1").work_id)
@@ -178,26 +169,16 @@ def test_placements_waiting_for_their_doi_are_written_once(session, sandbox, cip
 
 
 def test_an_event_reads_its_works_registration_once(session, sandbox, cipher, client_id):
-    from sqlalchemy import event as sql_event
-
     orcid = researcher(sandbox)
     authorize(session, sandbox, cipher, orcid, client_id)
     data = datacite_work("w-1")
     data["contributors"] = [{"given": "Ada", "family": "Lovelace", "orcid": orcid}]
-    ran: list[str] = []
-    connection = session.connection()
-
-    def count(_conn, _cursor, statement, _params, _context, _many):
-        ran.append(statement)
-
     # When a work with a DataCite DOI is published, then updated
-    sql_event.listen(connection, "before_cursor_execute", count)
-    try:
+    with statements_run(session) as captured:
         assert receive(session, "work.published", data).status.value == "done"
         data["title"] = "A new title"
         assert receive(session, "work.updated", data).status.value == "done"
-    finally:
-        sql_event.remove(connection, "before_cursor_execute", count)
+    ran = [statement for statement, _params in captured]
 
     # Then each event read the registration once: the registrars' hook hands it to the ORCID
     # hook (which reads its DOI's state) instead of the ORCID hook loading it again

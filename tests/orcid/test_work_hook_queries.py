@@ -5,24 +5,16 @@ contributor still gets the placement their consent allows."""
 
 from __future__ import annotations
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
+from tests.helpers import statements_run
 from tests.orcid.helpers import authorize, placement, publish, researcher
 from worker.models import PlacementState, Work
 
 
 def _statements_to_publish(session, work_id: str, orcids: list[str]) -> int:
-    ran: list[str] = []
-    connection = session.connection()
-
-    def count(_conn, _cursor, statement, _params, _context, _many):
-        ran.append(statement)
-
-    event.listen(connection, "before_cursor_execute", count)
-    try:
+    with statements_run(session) as ran:
         publish(session, work_id, *orcids)
-    finally:
-        event.remove(connection, "before_cursor_execute", count)
     return len(ran)
 
 
