@@ -135,14 +135,8 @@ def send(actor_name: str, *args: Any, delay: float | None = None, **options: Any
 
     Services never call this directly: they use :func:`worker.db.enqueue_after_commit`, which
     sends only once their state is committed."""
-    message: dramatiq.Message[Any] = dramatiq.Message(
-        queue_name=queue_for(actor_name),
-        actor_name=actor_name,
-        args=args,
-        kwargs={},
-        options=options,
-    )
-    dramatiq.get_broker().enqueue(message, delay=int(delay * 1000) if delay else None)
+    item = Outgoing(actor_name, args, delay, options)
+    dramatiq.get_broker().enqueue(item.message(), delay=item.delay_ms)
 
 
 # -- several messages in one round trip --------------------------------------------------
