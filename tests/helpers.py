@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -160,3 +162,43 @@ def statements_run(session) -> Iterator[list[tuple[str, Any]]]:
         yield ran
     finally:
         sql_event.remove(connection, "before_cursor_execute", capture)
+
+
+# --- races: two units of work on the committing database ---------------------------------------
+
+
+def in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[BaseException]]:
+    """``target`` started in a thread of its own; the list receives what it raised."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+def until(what: str, check: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Bounded: fails naming ``what`` never happened rather than hanging."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.02)
+
+
+def waiting_on_a_lock(database: Any) -> bool:
+    """Whether a session of the test's database waits for a row lock at this moment."""
+    from sqlalchemy import text
+
+    with database.engine.connect() as conn:
+        waiting = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+    return bool(waiting)

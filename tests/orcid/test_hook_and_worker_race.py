@@ -18,16 +18,15 @@ worker's ORCID answer back (or the event's transaction held open) at the racing 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from tests.conftest import make_runtime
-from tests.helpers import SOURCE, process_event, work
+from tests.helpers import SOURCE, in_thread, process_event, until, waiting_on_a_lock, work
 from tests.orcid.helpers import authorize, record_works
 from tests.orcid.sections_helpers import funding, items, record_items, sections_settings
 from worker.config import Settings
@@ -94,27 +93,6 @@ def _place_all(database: Any, deps: Any, run: Callable[..., Any], model: Any) ->
                 run(session, deps, row_id)
 
 
-def _in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[BaseException]]:
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            target()
-        except BaseException as exc:  # reported by the test
-            errors.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, errors
-
-
-def _until(what: str, check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"never happened: {what}"
-        time.sleep(0.02)
-
-
 def _worker_writing(sandbox: Any, database: Any, deps: Any, run: Any, row_id: int) -> Any:
     """A worker's message for the row, its ORCID write applied and its answer held back: the
     row stays locked by the worker's transaction meanwhile. Returns the thread."""
@@ -124,21 +102,10 @@ def _worker_writing(sandbox: Any, database: Any, deps: Any, run: Any, row_id: in
         with database.session() as session:
             run(session, deps, row_id)
 
-    thread, errors = _in_thread(place)
-    _until("the worker's write reached ORCID", lambda: bool(sandbox.ctx.faults.answering()))
+    thread, errors = in_thread(place)
+    until("the worker's write reached ORCID", lambda: bool(sandbox.ctx.faults.answering()))
     sandbox.set_faults("orcid", answer_delay_ms=0)
     return thread, errors
-
-
-def _waiting_on_a_lock(database: Any) -> bool:
-    with database.engine.connect() as conn:
-        waiting = conn.execute(
-            text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock'"
-            )
-        ).scalar_one()
-    return bool(waiting)
 
 
 def _placement(database: Any) -> OrcidPlacement:
@@ -220,8 +187,8 @@ def test_a_worker_that_waited_for_an_event_writes_what_the_event_committed(
             with database.session() as worker_session:
                 placements.place(worker_session, deps, pending.id)
 
-        worker, errors = _in_thread(place)
-        _until("the worker waits for the event's lock", lambda: _waiting_on_a_lock(database))
+        worker, errors = in_thread(place)
+        until("the worker waits for the event's lock", lambda: waiting_on_a_lock(database))
     worker.join(timeout=30)
     assert not errors, errors
     _place_all(database, deps, placements.place, OrcidPlacement)

@@ -40,17 +40,29 @@ ACCEPTED = (RecordOutcome.SUCCESS, RecordOutcome.WARNING)
 
 
 def lock_registration(session: Session, registration_id: int) -> DoiRegistration | None:
-    """The registration, locked, with its work loaded in the same query."""
-    return session.execute(_LOCK_REGISTRATION, {"id": registration_id}).scalar_one_or_none()
+    """The registration, locked, with its work as committed once the lock is held.
+
+    Two statements: one that waited for the row lock sees the locked row's newest version but
+    every joined row as it was when the statement began (PostgreSQL re-reads only the rows it
+    locks). An event commits a work's new version and the registration's pending change
+    together; a sync that waited for that event then read the change with the work before it,
+    found the older version equal to what the agency had confirmed, and cleared the change:
+    the newer version was never sent (chaos suite, a loaded CI machine)."""
+    if session.execute(_LOCK_REGISTRATION, {"id": registration_id}).scalar_one_or_none() is None:
+        return None
+    return session.execute(_REGISTRATION_WITH_WORK, {"id": registration_id}).scalar_one()
 
 
 # Built once with bound parameters: these run for every DOI and every work event, and building
 # a Select costs about as much CPU as running it (issue 13's profile).
 _LOCK_REGISTRATION = (
+    select(DoiRegistration.id).where(DoiRegistration.id == bindparam("id")).with_for_update()
+)
+_REGISTRATION_WITH_WORK = (
     select(DoiRegistration)
     .where(DoiRegistration.id == bindparam("id"))
     .options(joinedload(DoiRegistration.work))
-    .with_for_update(of=DoiRegistration)
+    .execution_options(populate_existing=True)
 )
 
 
