@@ -230,3 +230,25 @@ def test_every_effect_named_for_its_own_queue_is_a_declared_actor():
     assert declared >= EFFECT_ACTORS, EFFECT_ACTORS - declared
     assert queue_for("registrars.datacite.sync") == EFFECTS_QUEUE
     assert queue_for("events.process") == DEFAULT_QUEUE
+
+
+def test_messages_taken_by_a_worker_whose_heartbeat_stopped_are_counted_as_held(
+    broker, redis_client
+):
+    from worker.queues import held_by_dead_workers
+
+    # Given a worker process that took a message and has not acknowledged it
+    fails_permanently.send("taken")
+    consumer = broker.consume(DEFAULT_QUEUE, prefetch=1, timeout=1000)
+    try:
+        taken = next(consumer)
+        assert taken is not None and taken.args == ("taken",)
+        # While its heartbeat is fresh, the message is its own: being run, not held
+        assert held_by_dead_workers(broker) == 0
+        # When its heartbeat stops (the process killed: nobody renews it)
+        stale = redis_client.zscore("pidsync:__heartbeats__", broker.broker_id) - 61_000
+        redis_client.zadd("pidsync:__heartbeats__", {broker.broker_id: stale})
+        # Then the message counts as held by a dead worker (dramatiq gives it back later)
+        assert held_by_dead_workers(broker) == 1
+    finally:
+        consumer.close()

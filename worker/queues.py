@@ -69,6 +69,28 @@ def unfinished(broker: Any) -> int:
     return sum(d.total for d in queue_depths(broker) if d.kind != "dead")
 
 
+def held_by_dead_workers(broker: Any, now: float | None = None) -> int:
+    """Messages taken by worker processes whose heartbeat stopped (killed, their host gone):
+    dramatiq's Redis broker keeps them in the dead worker's ack sets and gives them back in a
+    maintenance pass, at random and up to minutes later, while the sweeps re-send their work
+    long before. 0 with RabbitMQ, which gives a dead consumer's messages back at once. A scan
+    of the ack sets' keys: for the chaos suite's accounting, not a hot path."""
+    client = getattr(broker, "client", None)
+    if client is None or not hasattr(broker, "namespace"):
+        return 0
+    namespace = broker.namespace
+    now_ms = (time.time() if now is None else now) * 1000
+    beats = client.zrange(f"{namespace}:__heartbeats__", 0, -1, withscores=True)
+    live = {worker.decode() for worker, at in beats if now_ms - at < broker.heartbeat_timeout}
+    prefix = f"{namespace}:__acks__."
+    held = 0
+    for key in client.scan_iter(match=f"{prefix}*"):
+        worker = key.decode().removeprefix(prefix).rsplit(".", 1)[0]  # <worker id>.<queue>
+        if worker not in live:
+            held += int(client.scard(key))
+    return held
+
+
 def join_all(broker: dramatiq.Broker, *, timeout_ms: int) -> None:
     """Wait until every pidsync queue is empty (tests and benchmarks). A message on one queue
     may send to another, so the wait ends only when all of them are found empty at once."""

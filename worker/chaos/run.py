@@ -30,6 +30,7 @@ from typing import Any
 
 import requests
 
+from worker import queues
 from worker.bench.stack import (
     Sandbox,
     Stack,
@@ -39,6 +40,7 @@ from worker.bench.stack import (
     spawn,
     stop_process,
 )
+from worker.broker import build_broker
 from worker.chaos import disruptions
 from worker.chaos.disruptions import Disruption, Kind, Profile
 from worker.chaos.processes import Managed, owner_of_port, pidsync_command
@@ -421,33 +423,17 @@ def sandbox_figures(state: dict[str, Any]) -> dict[str, int]:
     }
 
 
-#: dramatiq's RedisBroker calls a worker dead when its heartbeat is older than this (ms).
-HEARTBEAT_TIMEOUT_MS = 60_000
-
-
 def held_by_dead_workers(broker_url: str) -> int:
-    """Messages a killed worker had taken (dramatiq's Redis ack sets of workers whose heartbeat
-    stopped). dramatiq re-queues them in a maintenance pass, at random and minutes later; the
-    sweeps have re-sent their work long before, so they are counted apart, not as pending."""
+    """Messages a killed worker had taken (:func:`worker.queues.held_by_dead_workers`): the
+    sweeps have re-sent their work long before dramatiq re-queues them, so they are counted
+    apart, not as pending."""
     if not broker_url.startswith("redis"):
         return 0  # RabbitMQ gives a dead consumer's messages back at once
-    import redis
-
-    client = redis.Redis.from_url(broker_url)
+    broker = build_broker(broker_url, record_dead_letter=lambda *_: None)
     try:
-        now = time.time() * 1000
-        beats: list[tuple[bytes, float]] = client.zrange(  # type: ignore[assignment]
-            "pidsync:__heartbeats__", 0, -1, withscores=True
-        )
-        live = {worker.decode() for worker, at in beats if now - at < HEARTBEAT_TIMEOUT_MS}
-        held = 0
-        for key in client.scan_iter(match="pidsync:__acks__.*"):
-            worker = key.decode().removeprefix("pidsync:__acks__.").rsplit(".", 1)[0]
-            if worker not in live:
-                held += int(client.scard(key))
-        return held
+        return queues.held_by_dead_workers(broker)
     finally:
-        client.close()
+        broker.close()
 
 
 def still_pending(target: Any) -> dict[str, int]:
