@@ -79,13 +79,16 @@ class ReceivedEvent(Base):
         # The dashboard: a work's timeline, and the last day's counts.
         Index("ix_received_events_work_id", "work_id"),
         Index("ix_received_events_received_at", "received_at"),
-        # A work's first publication looks for withdrawals that came before it (and could not
-        # apply): works.service.apply_work.
+        # A work's or item's first publication looks for withdrawals that came before it (and
+        # could not apply): worker.events.repository.withdrawals_before.
         Index(
             "ix_received_events_withdrawal_of",
             "source",
             text("(data ->> 'id')"),
-            postgresql_where=text("type = 'work.withdrawn'"),
+            postgresql_where=text(
+                "type IN ('work.withdrawn', 'affiliation.withdrawn', 'funding.withdrawn', "
+                "'review.withdrawn')"
+            ),
         ),
     )
 

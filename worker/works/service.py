@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from worker.errors import TransientError
-from worker.models import EventStatus, ReceivedEvent, Work
+from worker.events import repository as inbox
+from worker.events.types import WORK_WITHDRAWN
+from worker.models import Work
 from worker.works import family
 
 
@@ -118,11 +120,6 @@ def apply_work(
     return Applied(work, changed=True, message="stored")
 
 
-#: The event type of a work's withdrawal (worker.events.types.WORK_WITHDRAWN; the inbox's
-#: partial index ``ix_received_events_withdrawal_of`` is on it).
-_WITHDRAWN = "work.withdrawn"
-
-
 def _withdrawn_before(session: Session, work: Work, version: int | None) -> Applied | None:
     """A work's first publication, when its owner's withdrawal of this or a newer version came
     first and could not apply (no work yet: it waited on the events' backoff, then failed):
@@ -131,41 +128,20 @@ def _withdrawn_before(session: Session, work: Work, version: int | None) -> Appl
     order the two; without a version the order of arrival is all there is)."""
     if version is None:
         return None
-    number = ReceivedEvent.data["version"]
-    withdrawals = list(
-        session.execute(
-            select(ReceivedEvent.id, number.as_integer())
-            .where(
-                # Written out (not bound) so that any plan matches the partial index
-                # ``ix_received_events_withdrawal_of`` (its predicate and its expression).
-                text(f"received_events.type = '{_WITHDRAWN}'"),
-                ReceivedEvent.source == work.source,
-                text("(received_events.data ->> 'id') = :external_id").bindparams(
-                    external_id=work.external_id
-                ),
-                ReceivedEvent.client_id == work.client_id,
-                func.jsonb_typeof(number) == "number",
-                number.as_integer() >= version,
-            )
-            .order_by(number.as_integer().desc())
-        )
-    )
+    withdrawals = inbox.withdrawals_before(
+        session, WORK_WITHDRAWN, source=work.source, item_id=work.external_id,
+        client_id=work.client_id, version=version,
+    )  # fmt: skip
     if not withdrawals:
         return None
-    newest = int(withdrawals[0][1])
+    newest = withdrawals[0][1]
     work.withdrawn_at = datetime.now(UTC)
     work.version = newest
-    session.execute(
-        update(ReceivedEvent)
-        .where(
-            ReceivedEvent.id.in_([event_id for event_id, _v in withdrawals]),
-            ReceivedEvent.status == EventStatus.FAILED,
-        )
-        .values(
-            status=EventStatus.DONE,
-            work_id=work.id,
-            outcome=f"withdrawn when the work's version {version} arrived after this withdrawal",
-        )
+    inbox.close_withdrawals(
+        session,
+        [event_id for event_id, _v in withdrawals],
+        f"withdrawn when the work's version {version} arrived after this withdrawal",
+        work_id=work.id,
     )
     session.flush()
     return Applied(

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from worker.clock import utcnow
 from worker.db import enqueue_after_commit
 from worker.errors import TransientError
+from worker.events import repository as inbox
 from worker.models import OrcidAssertion, OrcidGrant, OrcidItem, OrcidItemKind, PlacementState
 from worker.orcid import repository as grants
 from worker.orcid.grants import can_write
@@ -73,6 +74,10 @@ def apply_item(
     if stale:
         return Applied(f"stale: {stale}", row.id, stale=True)
     data_hash = digest(data)
+    if new:
+        withdrawn = _withdrawn_before(session, row, data, data_hash)
+        if withdrawn is not None:
+            return withdrawn
     if not new and row.data_hash == data_hash and row.withdrawn_at is None:
         return Applied(f"{kind.value} unchanged", row.id)
     row.data = data
@@ -83,6 +88,41 @@ def apply_item(
     note = _place_all(session, row)
     verb = "stored" if new else "updated"
     return Applied(f"{kind.value} {verb}; {note}", row.id)
+
+
+def _withdrawn_before(
+    session: Session, row: OrcidAssertion, data: dict[str, Any], data_hash: str
+) -> Applied | None:
+    """An item's first publication, when its owner's withdrawal of this or a newer version came
+    first and could not apply (no item yet: it waited on the events' backoff, then failed): the
+    item is stored withdrawn at that version and goes on no record; the waiting withdrawal is
+    done. As for works (:func:`worker.works.service.apply_work`)."""
+    version = data.get("version")
+    if version is None:
+        return None
+    withdrawals = inbox.withdrawals_before(
+        session, f"{row.kind.value}.withdrawn", source=row.source, item_id=row.external_id,
+        client_id=row.client_id, version=version,
+    )  # fmt: skip
+    if not withdrawals:
+        return None
+    newest = withdrawals[0][1]
+    row.data = data
+    row.data_hash = data_hash
+    row.version = newest
+    row.withdrawn_at = utcnow()
+    inbox.close_withdrawals(
+        session,
+        [event_id for event_id, _v in withdrawals],
+        f"withdrawn when the {row.kind.value}'s version {version} arrived after this withdrawal",
+    )
+    session.flush()
+    return Applied(
+        f"stale: version {version} arrived after the withdrawal of version {newest}: the "
+        f"{row.kind.value} is stored withdrawn, placed on no record",
+        row.id,
+        stale=True,
+    )
 
 
 def withdraw_item(
