@@ -61,3 +61,40 @@ def test_event_flows_through_rabbitmq(committed_runtime, committed_database, cip
         statuses = session.execute(select(ReceivedEvent.status)).scalars().all()
     assert statuses == [EventStatus.DONE] * 3
     assert depths == {f"{q}{suffix}": 0 for q in QUEUES for suffix in ("", ".DQ", ".XQ")}
+
+
+def test_a_message_that_keeps_killing_its_worker_is_parked_with_rabbitmq(
+    committed_runtime, committed_database, redis_url, redis_client
+):
+    from worker.broker import actor
+    from worker.models import DeadLetter
+
+    ran: list[str] = []
+
+    @actor("test.rabbit_killer")
+    def killer(tag: str) -> None:
+        ran.append(tag)
+
+    # Given RabbitMQ as the broker, pidsync's Redis counting deliveries beside it, and a message
+    # whose earlier deliveries never finished (RabbitMQ gave it back each time its worker died)
+    broker = build_broker(AMQP_URL, record_dead_letter=record_dead_letter, deliveries_url=redis_url)
+    init_broker(broker, max_retries=2)
+    broker.flush(killer.queue_name)
+    message = killer.message("poison")
+    redis_client.set(f"pidsync:deliveries:{message.message_id}", 3)
+    consumer = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
+    consumer.start()
+    try:
+        # When it is delivered again
+        broker.enqueue(message)
+        join_all(broker, timeout_ms=20_000)
+        consumer.join()
+    finally:
+        consumer.stop()
+        broker.close()
+    # Then it is not run but parked, with the reason an operator can act on
+    assert ran == []
+    with committed_database.session() as session:
+        letter = session.execute(select(DeadLetter)).scalar_one()
+    assert letter.actor == "test.rabbit_killer"
+    assert "without finishing" in letter.reason

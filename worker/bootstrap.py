@@ -234,7 +234,11 @@ def boot(settings: Settings | None = None, *, migrate: bool | None = None) -> Ru
 
     broker_url = settings.broker_url or servers.redis_url
     try:
-        broker = build_broker(broker_url, record_dead_letter=partial(record_dead_letter, database))
+        broker = build_broker(
+            broker_url,
+            record_dead_letter=partial(record_dead_letter, database),
+            deliveries_url=servers.redis_url,
+        )
     except Exception as exc:
         raise BootError(f"broker unreachable at {describe(broker_url)}: {exc}") from None
     _ping_broker(broker, broker_url)

@@ -341,8 +341,10 @@ class DeadLetterMiddleware(Middleware):
 
     Its after-hook must run after dramatiq's Retries middleware, which decides whether a
     message failed.
-    The unfinished-delivery count lives in Redis when the broker is Redis (shared by every
-    worker process); with another broker only the retry path is covered.
+    The unfinished-delivery count lives in Redis, shared by every worker process: the broker's
+    own when it is Redis, pidsync's Redis beside RabbitMQ (a message keeps its id through
+    RabbitMQ's redeliveries, which count nothing a classic queue limits). Without a Redis
+    client only the retry path is covered.
     """
 
     def __init__(self, record: Callable[..., None], redis_client: Any | None = None) -> None:
@@ -390,15 +392,22 @@ class DeadLetterMiddleware(Middleware):
         return
 
 
-def build_broker(url: str, *, record_dead_letter: Callable[..., None]) -> dramatiq.Broker:
-    """A Redis or RabbitMQ broker for the URL, with pidsync's middleware."""
+def build_broker(
+    url: str, *, record_dead_letter: Callable[..., None], deliveries_url: str | None = None
+) -> dramatiq.Broker:
+    """A Redis or RabbitMQ broker for the URL, with pidsync's middleware. ``deliveries_url``:
+    the Redis that counts a RabbitMQ message's unfinished deliveries (a message that kills its
+    worker every time is then parked, as with Redis as the broker)."""
+    import redis
+
     redis_client = None
     if url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
         broker: dramatiq.Broker = RabbitmqBroker(url=url)
+        if deliveries_url is not None:
+            redis_client = redis.Redis.from_url(deliveries_url)
     else:
-        import redis
         from dramatiq.brokers.redis import RedisBroker
 
         redis_client = redis.Redis.from_url(url)
