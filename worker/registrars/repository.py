@@ -185,7 +185,8 @@ def lock_deposit(session: Session, deposit_id: int) -> CrossrefDeposit | None:
 
 def deposit_registrations(session: Session, deposit: CrossrefDeposit) -> list[DoiRegistration]:
     """The registrations a deposit carries, locked in id order (the order every worker locks
-    them in, so two never wait for each other)."""
+    them in, so two never wait for each other), read as committed once locked (one loaded
+    earlier in the session would otherwise keep what it held then)."""
     ids = sorted({record.registration_id for record in deposit.records})
     return list(
         session.execute(
@@ -193,6 +194,7 @@ def deposit_registrations(session: Session, deposit: CrossrefDeposit) -> list[Do
             .where(DoiRegistration.id.in_(ids))
             .order_by(DoiRegistration.id)
             .with_for_update()
+            .execution_options(populate_existing=True)
         ).scalars()
     )
 
