@@ -182,6 +182,28 @@ def in_thread(target: Callable[[], Any]) -> tuple[threading.Thread, list[BaseExc
     return thread, errors
 
 
+def at_once(database: Any, steps: list[Callable[[Any], Any]], timeout: float = 60.0) -> list[Any]:
+    """Run each step in a thread and a unit of work of its own, all starting at the same moment
+    (each connected to the database before the start line), as workers given their messages at
+    once would; their results, in the order given. What a step raised fails the test."""
+    barrier = threading.Barrier(len(steps))
+    results: list[Any] = [None] * len(steps)
+
+    def run(index: int) -> None:
+        with database.session() as session:
+            session.connection()  # connected before the start line
+            barrier.wait(timeout=10)
+            results[index] = steps[index](session)
+
+    threads = [in_thread(lambda i=i: run(i)) for i in range(len(steps))]
+    errors = []
+    for thread, raised in threads:
+        thread.join(timeout=timeout)
+        errors += raised
+    assert not errors, errors
+    return results
+
+
 def until(what: str, check: Callable[[], bool], timeout: float = 10.0) -> None:
     """Bounded: fails naming ``what`` never happened rather than hanging."""
     deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.helpers import process_event
+from tests.helpers import at_once, process_event
 from tests.orcid.helpers import CONTEXT, authorize, notifications, receive, researcher
 from tests.orcid.sections_helpers import (
     OTHER_ORG,
@@ -295,7 +295,6 @@ def test_the_sweep_resends_an_item_whose_message_was_lost(
 def test_two_events_for_a_new_affiliation_at_once_make_one_item(
     committed_database, committed_deps, sandbox, cipher, client_id
 ):
-    import threading
 
     from tests.helpers import SOURCE, process_event
     from worker.events.service import Context
@@ -317,28 +316,12 @@ def test_two_events_for_a_new_affiliation_at_once_make_one_item(
             session.add(row)
             session.flush()
             ids.append(row.id)
-    barrier = threading.Barrier(2)
-    outcomes: list[str] = []
-    errors: list[BaseException] = []
-
-    def run(event_id: int) -> None:
-        try:
-            with database.session() as session:
-                session.connection()
-                barrier.wait(timeout=10)
-                outcome = process_event(session, event_id, ctx)
-                outcomes.append(f"{outcome.status.value}: {outcome.message}")
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    outcomes = [
+        f"{o.status.value}: {o.message}"
+        for o in at_once(database, [lambda s, i=i: process_event(s, i, ctx) for i in ids])
+    ]
 
     # Then both were applied in turn to one assertion with one item, placed once
-    assert not errors, errors
     assert all(o.startswith("done") for o in outcomes), outcomes
     with database.session() as session:
         rows = list(session.execute(select(OrcidItem)).scalars())

@@ -8,7 +8,6 @@ researcher consented is the failure (and the healing sweep's job if it ever happ
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import make_runtime
-from tests.helpers import SOURCE, process_event, session_database, work
+from tests.helpers import SOURCE, at_once, process_event, session_database, work
 from tests.orcid.helpers import authorize, placement, publish, record_works
 from worker.models import (
     EventStatus,
@@ -57,27 +56,11 @@ def _inbox(database, event_type: str, data: dict[str, Any], event_id: str) -> in
 def _together(database, event_ids: list[int]) -> list[str]:
     """Process the events at the same moment, one thread (and connection) each; their
     outcomes, in the order given."""
-    barrier = threading.Barrier(len(event_ids))
-    outcomes: list[str] = [""] * len(event_ids)
-    errors: list[BaseException] = []
+    return at_once(database, [lambda s, e=e: _outcome(process_event(s, e)) for e in event_ids])
 
-    def run(index: int, event_id: int) -> None:
-        try:
-            with database.session() as session:
-                session.connection()  # the connection is open before the start line
-                barrier.wait(timeout=10)
-                outcome = process_event(session, event_id)
-                outcomes[index] = f"{outcome.status.value}: {outcome.message}"
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(i, e)) for i, e in enumerate(event_ids)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
-    return outcomes
+def _outcome(outcome) -> str:
+    return f"{outcome.status.value}: {outcome.message}"
 
 
 def _contributor(orcid: str) -> list[dict[str, str]]:

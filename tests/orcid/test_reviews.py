@@ -9,6 +9,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from tests.helpers import at_once
 from tests.orcid.helpers import authorize, receive, researcher
 from tests.orcid.sections_helpers import (
     items,
@@ -123,7 +124,6 @@ def test_a_lost_answer_to_the_review_post_is_adopted(session, sandbox, cipher, d
 def test_two_workers_placing_reviews_of_one_new_journal_register_it_once(
     committed_database, committed_deps, sandbox, cipher, client_id
 ):
-    import threading
 
     from worker.models import OrcidItem
     from worker.orcid.sections import placement
@@ -137,27 +137,11 @@ def test_two_workers_placing_reviews_of_one_new_journal_register_it_once(
             receive(session, "review.published", review(orcid, item_id=f"rev-{n}"))
     with database.session() as session:
         ids = list(session.execute(select(OrcidItem.id).order_by(OrcidItem.id)).scalars())
-    barrier = threading.Barrier(len(ids))
-    errors: list[BaseException] = []
-
-    def run(item_id: int) -> None:
-        try:
-            with database.session() as session:
-                session.connection()
-                barrier.wait(timeout=10)
-                placement.place(session, committed_deps, item_id)
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            errors.append(exc)
 
     # When two workers place them at the same moment
-    threads = [threading.Thread(target=run, args=(i,)) for i in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    at_once(database, [lambda s, i=i: placement.place(s, committed_deps, i) for i in ids])
 
     # Then the registry holds the journal once and both reviews are placed
-    assert not errors, errors
     assert [g["group_id"] for g in sandbox.state()["orcid"]["group_ids"]] == ["issn:0317-8471"]
     for orcid in reviewers:
         assert len(record_items(sandbox, orcid, "peer-review")) == 1

@@ -5,13 +5,12 @@ leaves nothing behind and never registers anything, whichever ran first."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.helpers import SOURCE, process_event
+from tests.helpers import SOURCE, at_once, process_event
 from tests.orcid.sections_helpers import review, sections_settings
 from worker.config import Settings
 from worker.events.intake import DRYRUN_PREFIX
@@ -117,27 +116,12 @@ def test_a_dry_run_racing_the_real_review_leaves_one_review_and_one_registration
 def _together(database, event_ids: list[int], ctx) -> list[str]:
     """Process the events at the same moment, one thread (and connection) each, with these
     settings (the tenant's organisation renders the review); their outcomes, in order."""
-    barrier = threading.Barrier(len(event_ids))
-    outcomes: list[str] = [""] * len(event_ids)
-    errors: list[BaseException] = []
 
-    def run(index: int, event_id: int) -> None:
-        try:
-            with database.session() as session:
-                session.connection()  # the connection is open before the start line
-                barrier.wait(timeout=10)
-                outcome = process_event(session, event_id, ctx)
-                outcomes[index] = f"{outcome.status.value}: {outcome.message}"
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            errors.append(exc)
+    def process(session, event_id: int) -> str:
+        outcome = process_event(session, event_id, ctx)
+        return f"{outcome.status.value}: {outcome.message}"
 
-    threads = [threading.Thread(target=run, args=(i, e)) for i, e in enumerate(event_ids)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
-    return outcomes
+    return at_once(database, [lambda s, e=e: process(s, e) for e in event_ids])
 
 
 def _issn(run: int) -> str:
