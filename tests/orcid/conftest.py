@@ -120,3 +120,21 @@ def _event_context(settings: Settings, cipher: Any, redis_client: Any) -> Iterat
 @pytest.fixture
 def client_id(sandbox: Sandbox) -> str:
     return sandbox.ctx.accounts.orcid_clients[0].client_id
+
+
+@pytest.fixture
+def registrars(runtime: Any) -> Iterator[Any]:
+    """The registrar services' dependencies, as the booted runtime built them (the event hooks
+    read the same runtime): for tests that follow a DOI from its agency to ORCID."""
+    yield runtime.registrars
+    runtime.registrars.close()
+
+
+@pytest.fixture
+def consented(session: Any, sandbox: Sandbox, cipher: Any, client_id: str) -> str:
+    """A researcher who authorised this ORCID client to place works."""
+    from tests.orcid.helpers import authorize, researcher
+
+    orcid = researcher(sandbox)
+    authorize(session, sandbox, cipher, orcid, client_id)
+    return orcid

@@ -130,3 +130,17 @@ def throttled(sandbox, orcid: str, client_id: str) -> Iterator[None]:
         yield
     finally:
         sandbox.set_limits(orcid=usual)
+
+
+def publish_registered(session, data: dict[str, Any], orcid: str) -> Work:
+    """A work that asks for a DOI (``data``), naming ``orcid`` as its one contributor,
+    published through the event processor: the stored work, its registration reserved."""
+    from tests.registrars.flow import registration
+
+    data["contributors"] = [{"given": "Ada", "family": "Lovelace", "orcid": orcid}]
+    event = receive(session, "work.published", data)
+    assert event.status.value == "done", event.outcome
+    work_id = registration(session, data["id"]).work_id
+    found = session.get(Work, work_id)
+    assert found is not None
+    return found

@@ -15,6 +15,7 @@ from tests.orcid.helpers import (
     authorize,
     place_pending,
     placement,
+    publish_registered,
     receive,
     record_works,
     researcher,
@@ -22,7 +23,7 @@ from tests.orcid.helpers import (
 from tests.registrars.flow import crossref_work, datacite_work, deposit, finish, registration, sync
 from worker.config import Settings
 from worker.db import pending_messages
-from worker.models import DoiState, OrcidPlacement, PlacementState, Work
+from worker.models import DoiState, OrcidPlacement, PlacementState
 from worker.ops.status import work_status
 from worker.orcid import placements
 from worker.orcid.result import Result
@@ -33,29 +34,6 @@ SETTLED = "orcid.doi_settled"
 @pytest.fixture
 def settings(sandbox: Any, tmp_path: Any) -> Settings:
     return with_registrars(sandbox, tmp_path)
-
-
-@pytest.fixture
-def registrars(runtime):
-    """The registrar services' dependencies, as the booted runtime built them (the event hooks
-    read the same runtime)."""
-    yield runtime.registrars
-    runtime.registrars.close()
-
-
-@pytest.fixture
-def consented(session, sandbox, cipher, client_id) -> str:
-    """A researcher who authorised placing works."""
-    orcid = researcher(sandbox)
-    authorize(session, sandbox, cipher, orcid, client_id)
-    return orcid
-
-
-def _publish(session, data: dict[str, Any], orcid: str) -> Work:
-    data["contributors"] = [{"given": "Ada", "family": "Lovelace", "orcid": orcid}]
-    event = receive(session, "work.published", data)
-    assert event.status.value == "done", event.outcome
-    return session.get(Work, registration(session, data["id"]).work_id)
 
 
 def _deliver_settled(session, deps) -> list[Result]:
@@ -79,7 +57,7 @@ def test_a_datacite_doi_is_placed_only_after_datacite_confirmed_it(
     session, sandbox, deps, registrars, consented
 ):
     # Given a work whose DOI pidsync registers at DataCite, published for a consenting researcher
-    work = _publish(session, datacite_work("w-1"), consented)
+    work = publish_registered(session, datacite_work("w-1"), consented)
     reg = registration(session, "w-1")
 
     # Then, before DataCite answered, the placement waits visibly and nothing reaches ORCID
@@ -108,7 +86,7 @@ def test_a_doi_datacite_refuses_never_reaches_the_record(
     session, sandbox, deps, registrars, consented
 ):
     # Given a work carrying a DOI DataCite refuses (422 "doi: Is invalid")
-    work = _publish(session, datacite_work("w-1", doi="10.5072/ünïcode-ß"), consented)
+    work = publish_registered(session, datacite_work("w-1", doi="10.5072/ünïcode-ß"), consented)
     reg = registration(session, "w-1")
     assert placement(session, work, consented).state == PlacementState.AWAITING_DOI
 
@@ -127,7 +105,7 @@ def test_a_doi_datacite_refuses_never_reaches_the_record(
 
 def test_a_crossref_failure_never_reaches_the_record(session, sandbox, deps, registrars, consented):
     # Given a journal article whose Crossref deposit record ends as a Failure
-    work = _publish(session, crossref_work("a-1"), consented)
+    work = publish_registered(session, crossref_work("a-1"), consented)
     reg = registration(session, "a-1")
     sandbox.crossref_force_outcome(reg.doi, "Failure", "Title is not unique in journal")
     assert placement(session, work, consented).state == PlacementState.AWAITING_DOI
@@ -146,7 +124,7 @@ def test_a_crossref_failure_never_reaches_the_record(session, sandbox, deps, reg
 
 
 def test_a_crossref_success_is_placed_with_its_doi(session, sandbox, deps, registrars, consented):
-    work = _publish(session, crossref_work("a-1"), consented)
+    work = publish_registered(session, crossref_work("a-1"), consented)
     reg = registration(session, "a-1")
     (deposit_id,) = deposit(session, registrars)
     finish(session, registrars, deposit_id)
@@ -164,7 +142,7 @@ def test_skip_setting_leaves_a_work_with_a_failed_doi_off_the_record(
     deps.settings = deps.settings.model_copy(
         update={"orcid": deps.settings.orcid.model_copy(update={"without_doi": "skip"})}
     )
-    work = _publish(session, datacite_work("w-1", doi="10.5072/ünïcode-ß"), consented)
+    work = publish_registered(session, datacite_work("w-1", doi="10.5072/ünïcode-ß"), consented)
 
     # When the DOI is refused for good
     sync(session, registrars, registration(session, "w-1"))
@@ -183,7 +161,7 @@ def test_nothing_is_placed_while_datacite_is_down_then_it_is(
 ):
     # Given DataCite is down
     sandbox.set_faults("datacite", outage_seconds=60)
-    work = _publish(session, datacite_work("w-1"), consented)
+    work = publish_registered(session, datacite_work("w-1"), consented)
     reg = registration(session, "w-1")
 
     # When the registration is tried (and retried) during the outage
@@ -212,7 +190,7 @@ def test_a_placement_carrying_a_doi_that_later_failed_is_corrected(
 ):
     # Given a work placed with its DOI before the DOI's fate was known (as pidsync did before
     # the DOI gate; a row from then)
-    work = _publish(session, datacite_work("w-1", doi="10.5072/ünïcode-ß"), consented)
+    work = publish_registered(session, datacite_work("w-1", doi="10.5072/ünïcode-ß"), consented)
     reg = registration(session, "w-1")
     reg.state = DoiState.FINDABLE  # what the gate saw then
     session.flush()
@@ -240,7 +218,7 @@ def test_a_doi_withdrawn_while_the_work_stays_is_taken_off_the_record(
     session, sandbox, deps, registrars, consented
 ):
     # Given a work placed with its confirmed DOI
-    work = _publish(session, datacite_work("w-1"), consented)
+    work = publish_registered(session, datacite_work("w-1"), consented)
     reg = registration(session, "w-1")
     sync(session, registrars, reg)
     _deliver_settled(session, deps)
@@ -273,7 +251,7 @@ def test_the_registrars_tell_the_orcid_flow_when_a_doi_is_settled(
     session, sandbox, deps, registrars, consented
 ):
     # Given a work whose registration is retried during an outage
-    work = _publish(session, datacite_work("w-1"), consented)
+    work = publish_registered(session, datacite_work("w-1"), consented)
     reg = registration(session, "w-1")
     sandbox.set_faults("datacite", outage_seconds=60)
     sync(session, registrars, reg)
@@ -296,7 +274,7 @@ def test_a_placement_waiting_for_consent_then_its_doi_waits_for_the_doi(
 ):
     # Given a work with an unconfirmed DOI naming a researcher who has not consented yet
     orcid = researcher(sandbox)
-    work = _publish(session, datacite_work("w-1"), orcid)
+    work = publish_registered(session, datacite_work("w-1"), orcid)
     assert placement(session, work, orcid).state == PlacementState.AWAITING_CONSENT
     # When the researcher consents: the placement now waits for the DOI, nothing is sent
     authorize(session, sandbox, cipher, orcid, client_id)
@@ -311,7 +289,7 @@ def test_the_healing_sweep_queues_a_placement_whose_doi_settled(
     session, sandbox, deps, registrars, consented
 ):
     # Given a placement awaiting its DOI whose settling message was lost
-    work = _publish(session, datacite_work("w-1"), consented)
+    work = publish_registered(session, datacite_work("w-1"), consented)
     sync(session, registrars, registration(session, "w-1"))
     from worker.orcid import sweep
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from tests.conftest import make_runtime
 from tests.orcid.conftest import with_registrars
-from tests.orcid.helpers import authorize, record_works, researcher
-from tests.orcid.test_doi_gate import _dois_on_record, _publish
+from tests.orcid.helpers import authorize, publish_registered, record_works, researcher
+from tests.orcid.test_doi_gate import _dois_on_record
 from tests.registrars.flow import datacite_work
 from worker.config import Settings
 from worker.models import DoiRegistration, OrcidPlacement, PlacementState
@@ -63,7 +63,7 @@ def test_a_worker_places_nothing_during_a_datacite_outage_then_the_confirmed_doi
     with database.session() as session:
         authorize(session, sandbox, cipher, orcid, client_id)
     with database.session() as session:
-        _publish(session, datacite_work("w-1"), orcid)
+        publish_registered(session, datacite_work("w-1"), orcid)
 
     # When the worker has tried the registration during the outage
     reg = _until(

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from tests.conftest import INTAKE_SECRET
 from tests.helpers import SOURCE, event, process_event, signed_get, signed_post
 from tests.orcid.conftest import with_registrars
-from tests.orcid.helpers import CONTEXT, authorize, place_pending, publish, researcher
+from tests.orcid.helpers import CONTEXT, place_pending, publish
 from tests.registrars.flow import datacite_work, registration, sync
 from worker.config import Settings
 from worker.db import pending_messages
@@ -37,19 +37,6 @@ _ids = itertools.count(1)
 @pytest.fixture
 def settings(sandbox: Any, tmp_path: Any) -> Settings:
     return with_registrars(sandbox, tmp_path)
-
-
-@pytest.fixture
-def registrars(runtime):
-    yield runtime.registrars
-    runtime.registrars.close()
-
-
-@pytest.fixture
-def consented(session, sandbox, cipher, client_id) -> str:
-    orcid = researcher(sandbox)
-    authorize(session, sandbox, cipher, orcid, client_id)
-    return orcid
 
 
 def receive(session, data: dict[str, Any], *, dry: bool, event_id: str | None = None):

@@ -13,11 +13,15 @@ import structlog
 from tests.conftest import INTAKE_SECRET
 from tests.helpers import SOURCE, signed_get
 from tests.orcid.conftest import with_registrars
-from tests.orcid.helpers import authorize, place_pending, placement, receive, researcher
+from tests.orcid.helpers import (
+    place_pending,
+    placement,
+    publish_registered,
+)
 from tests.registrars.flow import crossref_work, datacite_work, deposit, finish, registration, sync
 from worker.config import Settings
 from worker.db import pending_messages
-from worker.models import DoiState, PlacementState, Work
+from worker.models import DoiState, PlacementState
 from worker.orcid import placements
 
 OTHER_SECRET = "another-clients-intake-secret-0123456789"
@@ -42,26 +46,6 @@ def settings(sandbox: Any, tmp_path: Any) -> Settings:
     return with_registrars(sandbox, tmp_path, intake_clients=clients)
 
 
-@pytest.fixture
-def registrars(runtime):
-    yield runtime.registrars
-    runtime.registrars.close()
-
-
-@pytest.fixture
-def consented(session, sandbox, cipher, client_id) -> str:
-    orcid = researcher(sandbox)
-    authorize(session, sandbox, cipher, orcid, client_id)
-    return orcid
-
-
-def _publish(session, data: dict[str, Any], orcid: str) -> Work:
-    data["contributors"] = [{"given": "Ada", "family": "Lovelace", "orcid": orcid}]
-    event = receive(session, "work.published", data)
-    assert event.status.value == "done", event.outcome
-    return session.get(Work, registration(session, data["id"]).work_id)
-
-
 def _settle_and_place(session, deps) -> None:
     for name, args in pending_messages(session):
         if name == "orcid.doi_settled":
@@ -80,7 +64,7 @@ def test_a_multilingual_work_shows_what_crossref_and_orcid_left_out(
     session, sandbox, deps, registrars, consented, client
 ):
     # Given a work whose title is in Spanish with English and Portuguese translations
-    work = _publish(session, crossref_work("ml-1", **MULTILINGUAL), consented)
+    work = publish_registered(session, crossref_work("ml-1", **MULTILINGUAL), consented)
     # When it is registered at Crossref and placed on the researcher's ORCID record
     with structlog.testing.capture_logs() as logs:
         (deposit_id,) = deposit(session, registrars)
@@ -111,7 +95,7 @@ def test_a_multilingual_work_shows_what_crossref_and_orcid_left_out(
 def test_a_work_that_loses_nothing_shows_no_notes(
     session, sandbox, deps, registrars, consented, client
 ):
-    _publish(session, crossref_work("plain-1", publisher=None), consented)
+    publish_registered(session, crossref_work("plain-1", publisher=None), consented)
     (deposit_id,) = deposit(session, registrars)
     finish(session, registrars, deposit_id)
     _settle_and_place(session, deps)
@@ -125,7 +109,7 @@ def test_a_retry_of_the_same_payload_computes_and_logs_nothing_again(
 ):
     # Given a DataCite work with a conference (DataCite has no event) whose first try fails
     data = datacite_work("dc-1", event={"name": "PIDapalooza 2026"})
-    _publish(session, data, consented)
+    publish_registered(session, data, consented)
     reg = registration(session, "dc-1")
     sandbox.set_faults("datacite", error_rate=1)
     with structlog.testing.capture_logs() as first:
@@ -149,7 +133,7 @@ def test_a_retry_of_the_same_payload_computes_and_logs_nothing_again(
 
 def test_another_client_does_not_see_the_notes(session, sandbox, registrars, consented, client):
     # Given a work of client "cris" whose Crossref registration left things out
-    _publish(session, crossref_work("ml-2", **MULTILINGUAL), consented)
+    publish_registered(session, crossref_work("ml-2", **MULTILINGUAL), consented)
     (deposit_id,) = deposit(session, registrars)
     finish(session, registrars, deposit_id)
     assert _status(client, session, "ml-2")["doi"]["notes"]

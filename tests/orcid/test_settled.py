@@ -31,12 +31,6 @@ def settings(sandbox: Any, tmp_path: Any) -> Settings:
 
 
 @pytest.fixture
-def registrars(runtime):
-    yield runtime.registrars
-    runtime.registrars.close()
-
-
-@pytest.fixture
 def confirmed(session, sandbox, cipher, client_id, registrars) -> tuple[Work, list[str]]:
     """A dataset naming three consenting researchers, its DataCite DOI just confirmed: its
     placements wait for ``orcid.doi_settled``."""
