@@ -151,3 +151,18 @@ def test_plot_of_a_part_b_scenario_is_its_own_png(tmp_path):
     (path,) = plot(outcome, tmp_path)
     assert path.name == "peer.png"
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_two_test_runs_on_one_server_use_databases_of_their_own(monkeypatch):
+    from worker.bench.stack import database_name
+
+    # A bench run by hand keeps the documented name; under two suites at once (their run names
+    # set by scripts/test) each has its own: one never drops the other's database under it
+    monkeypatch.delenv("PIDSYNC_TEST_RUN", raising=False)
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    assert database_name("metrics-scrape") == "pidsync_bench_metrics_scrape"
+    monkeypatch.setenv("PIDSYNC_TEST_RUN", "ci-1")
+    first = database_name("metrics-scrape")
+    monkeypatch.setenv("PIDSYNC_TEST_RUN", "ci-2")
+    assert first != database_name("metrics-scrape")
+    assert first.startswith("pidsync_bench_metrics_scrape_") and first.isidentifier()

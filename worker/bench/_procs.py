@@ -193,7 +193,7 @@ def scenario(name: str, sandbox_options: tuple[str, ...], **settings: str) -> It
     last started first, even when starting one of them failed."""
     from worker.migrate import drop_database, fresh_database
 
-    database = f"pidsync_bench_{name}"
+    database = stack.database_name(name)
     with ThreadPoolExecutor(1) as pool:
         # The database is created and migrated while the sandbox starts (1-2 s each).
         created = pool.submit(fresh_database, admin_url(), database)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -33,6 +34,16 @@ import requests
 CLIENT = "bench"
 SECRET = secrets.token_hex(24)
 SOURCE = "https://cris.bench.example.edu"
+
+
+def database_name(scenario: str) -> str:
+    """``pidsync_bench_<scenario>``, and under a test suite its run's name: two suites (or xdist
+    workers) on one server keep their databases apart, as the suite's own do
+    (``PIDSYNC_TEST_RUN``, set by scripts/test). A second run dropped the first's database
+    under it ("pidsync_bench_... already exists" when both ran at once)."""
+    run = "".join(os.environ.get(k, "") for k in ("PIDSYNC_TEST_RUN", "PYTEST_XDIST_WORKER"))
+    suffix = "_" + re.sub(r"\W", "_", run)[:20] if run else ""
+    return "pidsync_bench_" + scenario.replace("-", "_") + suffix
 
 
 class StackError(RuntimeError):
@@ -225,7 +236,7 @@ class Stack(contextlib.ExitStack):
             admin, embedded_redis = self._embedded()
         from worker.migrate import drop_database, fresh_database
 
-        name = "pidsync_bench_" + self.scenario.replace("-", "_")
+        name = database_name(self.scenario)
         self.database_url = fresh_database(admin, name)
         # Registered before any process starts, so it runs after they have all stopped.
         self.callback(drop_database, admin, name)
