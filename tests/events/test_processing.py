@@ -8,12 +8,14 @@ from tests.helpers import SOURCE, process_event, work
 from worker.models import EventStatus, OrcidGrant, ReceivedEvent, Work
 
 
-def _receive(session, event_type: str, data: dict, event_id: str, **extra) -> int:
+def _receive(
+    session, event_type: str, data: dict, event_id: str, client_id: str = "cris", **extra
+) -> int:
     row = ReceivedEvent(
         source=SOURCE,
         event_id=event_id,
         type=event_type,
-        client_id="cris",
+        client_id=client_id,
         correlation_id="c-" + event_id,
         data=data,
         **extra,
@@ -205,3 +207,16 @@ def test_a_transient_failure_postpones_the_event_then_fails_it_with_the_reason(s
     assert last.status == EventStatus.FAILED and last.retry_in is None
     assert row.status == EventStatus.FAILED and "gave up after 2 attempts" in row.outcome
     assert row.next_attempt_at is None
+
+
+def test_another_clients_withdrawal_does_not_hold_back_a_publication(session):
+    # Tenancy: a client that does not own the work cannot pre-empt it by withdrawing its id
+    # first (the intake refuses sources a client does not own; this holds where sources overlap)
+    foreign = _receive(
+        session, "work.withdrawn", {"id": "w-1", "version": 9}, "b", attempts=7,
+        client_id="other",
+    )  # fmt: skip
+    assert process_event(session, foreign).status == EventStatus.FAILED
+    published = process_event(session, _receive(session, "work.published", work(version=1), "a"))
+    assert published.status == EventStatus.DONE
+    assert _stored(session).withdrawn_at is None
