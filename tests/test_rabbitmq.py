@@ -66,31 +66,31 @@ def test_event_flows_through_rabbitmq(committed_runtime, committed_database, cip
 def test_a_message_that_keeps_killing_its_worker_is_parked_with_rabbitmq(
     committed_runtime, committed_database, redis_url, redis_client
 ):
-    from worker.broker import actor
     from worker.models import DeadLetter
 
+    # A queue of its own, read by this test's worker only: the other RabbitMQ tests (another
+    # xdist worker, the same server) flush and read pidsync's queues meanwhile.
+    queue = "pidsync-test-killer"
     ran: list[str] = []
-
-    @actor("test.rabbit_killer")
-    def killer(tag: str) -> None:
-        ran.append(tag)
-
     # Given RabbitMQ as the broker, pidsync's Redis counting deliveries beside it, and a message
     # whose earlier deliveries never finished (RabbitMQ gave it back each time its worker died)
     broker = build_broker(AMQP_URL, record_dead_letter=record_dead_letter, deliveries_url=redis_url)
-    init_broker(broker, max_retries=2)
-    broker.flush(killer.queue_name)
+    killer = dramatiq.actor(actor_name="test.rabbit_killer", queue_name=queue, broker=broker)(
+        ran.append
+    )
     message = killer.message("poison")
     redis_client.set(f"pidsync:deliveries:{message.message_id}", 3)
-    consumer = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
+    consumer = dramatiq.Worker(broker, queues={queue}, worker_timeout=50, worker_threads=1)
     consumer.start()
     try:
         # When it is delivered again
         broker.enqueue(message)
-        join_all(broker, timeout_ms=20_000)
+        broker.join(queue, timeout=20_000)
         consumer.join()
     finally:
         consumer.stop()
+        for name in (queue, f"{queue}.DQ", f"{queue}.XQ"):
+            broker.channel.queue_delete(name)
         broker.close()
     # Then it is not run but parked, with the reason an operator can act on
     assert ran == []
