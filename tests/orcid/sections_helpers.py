@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import INTAKE_SECRET
@@ -38,6 +39,13 @@ def sections_settings(sandbox: Any, tmp_path: Any, **overrides: Any) -> Settings
         },
     ]
     return orcid_settings(sandbox, tmp_path, intake_clients=clients, **overrides)
+
+
+@pytest.fixture
+def settings(sandbox: Any, tmp_path: Any) -> Settings:
+    """The ``settings`` fixture of the sections' test modules (imported there):
+    :func:`sections_settings`."""
+    return sections_settings(sandbox, tmp_path)
 
 
 def affiliation(orcid: str, item_id: str = "aff-1", **extra: Any) -> dict[str, Any]:

@@ -4,8 +4,6 @@ revocation parks them. Counted at the sandbox."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import select
 
@@ -18,18 +16,12 @@ from tests.orcid.sections_helpers import (
     items,
     place_pending_items,
     record_items,
-    sections_settings,
 )
-from worker.config import Settings
+from tests.orcid.sections_helpers import settings as settings  # noqa: PLC0414 - the fixture
 from worker.metadata.orcid_items import AFFILIATION_KINDS
 from worker.models import ApiCall, OrcidItemKind, PlacementState
 from worker.orcid.reconcile import reconcile_record
 from worker.orcid.sections.status import item_status
-
-
-@pytest.fixture
-def settings(sandbox, tmp_path: Any) -> Settings:
-    return sections_settings(sandbox, tmp_path)
 
 
 def _calls(session, method: str | None = None) -> list[tuple[str, int | None]]:

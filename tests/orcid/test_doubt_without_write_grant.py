@@ -30,17 +30,11 @@ from tests.orcid.sections_helpers import (
     items,
     place_pending_items,
     record_items,
-    sections_settings,
 )
-from worker.config import Settings
+from tests.orcid.sections_helpers import settings as settings  # noqa: PLC0414 - the fixture
 from worker.models import OrcidItem, OrcidPlacement, PlacementState
 from worker.orcid import backfill, placements
 from worker.orcid.sections import placement as item_placement
-
-
-@pytest.fixture
-def settings(sandbox, tmp_path: Any) -> Settings:
-    return sections_settings(sandbox, tmp_path)
 
 
 def _die_after_the_call(session, deps, model: Any, run: Any) -> None:

@@ -4,8 +4,6 @@ Counted at the sandbox."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import requests
 from sqlalchemy import select
@@ -17,19 +15,13 @@ from tests.orcid.sections_helpers import (
     items,
     place_pending_items,
     record_items,
-    sections_settings,
 )
-from worker.config import Settings
+from tests.orcid.sections_helpers import settings as settings  # noqa: PLC0414 - the fixture
 from worker.events.types import IntakeContext, check_data
 from worker.metadata.orcid_items import validate_funding
 from worker.metadata.render.orcid_funding import render_funding_json
 from worker.models import ApiCall, OrcidItem, PlacementState
 from worker.orcid.sections import placement
-
-
-@pytest.fixture
-def settings(sandbox, tmp_path: Any) -> Settings:
-    return sections_settings(sandbox, tmp_path)
 
 
 def _writes(session) -> list[tuple[str, int | None]]:

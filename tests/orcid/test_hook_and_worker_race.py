@@ -28,8 +28,8 @@ from sqlalchemy import select
 from tests.conftest import make_runtime
 from tests.helpers import SOURCE, in_thread, process_event, until, waiting_on_a_lock, work
 from tests.orcid.helpers import authorize, record_works
-from tests.orcid.sections_helpers import funding, items, record_items, sections_settings
-from worker.config import Settings
+from tests.orcid.sections_helpers import funding, items, record_items
+from tests.orcid.sections_helpers import settings as settings  # noqa: PLC0414 - the fixture
 from worker.models import OrcidItem, OrcidPlacement, PlacementState, ReceivedEvent
 from worker.orcid import placements
 from worker.orcid.sections import placement as item_placement
@@ -37,11 +37,6 @@ from worker.orcid.sections import placement as item_placement
 #: How long the sandbox holds back the worker's ORCID answer (the write applied): long enough
 #: for the event to reach the row meanwhile.
 HELD_MS = 1500
-
-
-@pytest.fixture
-def settings(sandbox: Any, tmp_path: Any) -> Settings:
-    return sections_settings(sandbox, tmp_path)
 
 
 @pytest.fixture
@@ -115,14 +110,20 @@ def _placement(database: Any) -> OrcidPlacement:
         return row
 
 
+def _consenting(database: Any, sandbox: Any, cipher: Any, client_id: str) -> str:
+    """A researcher who authorised this ORCID client to write, committed: their iD."""
+    orcid = sandbox.add_researcher(given_names="Ada", family_name="Lovelace")
+    with database.session() as session:
+        authorize(session, sandbox, cipher, orcid, client_id)
+    return orcid
+
+
 def _version_two_queued(
     database: Any, deps: Any, sandbox: Any, cipher: Any, client_id: str
 ) -> tuple[str, OrcidPlacement]:
     """A consenting researcher, a work's version 1 on their record and its version 2 queued:
     the researcher's iD and the pending placement."""
-    orcid = sandbox.add_researcher(given_names="Ada", family_name="Lovelace")
-    with database.session() as session:
-        authorize(session, sandbox, cipher, orcid, client_id)
+    orcid = _consenting(database, sandbox, cipher, client_id)
     _process(database, "work.published", _version("w-1", 1, "Version one", orcid))
     _place_all(database, deps, placements.place, OrcidPlacement)
     _process(database, "work.updated", _version("w-1", 2, "Version two", orcid))
@@ -207,9 +208,7 @@ def test_a_withdrawal_during_a_workers_write_of_an_item_takes_it_off(
 ):
     database, deps = committed_database, committed_deps
     # Given a funding on a consenting researcher's record, and its version 2 queued
-    orcid = sandbox.add_researcher(given_names="Ada", family_name="Lovelace")
-    with database.session() as session:
-        authorize(session, sandbox, cipher, orcid, client_id)
+    orcid = _consenting(database, sandbox, cipher, client_id)
     _process(database, "funding.published", {**funding(orcid), "version": 1})
     _place_all(database, deps, item_placement.place, OrcidItem)
     _process(database, "funding.updated", {**funding(orcid), "version": 2, "title": "Two"})
@@ -245,9 +244,7 @@ def test_a_worker_without_a_write_grant_never_waits_in_a_circle_with_an_events_h
 
     database, deps = committed_database, committed_deps
     # Given a placement queued while its researcher's grant lost its write scope
-    orcid = sandbox.add_researcher(given_names="Ada", family_name="Lovelace")
-    with database.session() as session:
-        authorize(session, sandbox, cipher, orcid, client_id)
+    orcid = _consenting(database, sandbox, cipher, client_id)
     _process(database, "work.published", _version("w-1", 1, "Version one", orcid))
     with database.session() as session:
         session.execute(select(OrcidGrant)).scalar_one().scope = "/read-limited"

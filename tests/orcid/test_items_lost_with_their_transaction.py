@@ -5,8 +5,6 @@ seed 17: a duplicate employment). Affiliations, fundings and peer reviews share 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import select
 
@@ -18,16 +16,10 @@ from tests.orcid.sections_helpers import (
     place_pending_items,
     record_items,
     review,
-    sections_settings,
 )
-from worker.config import Settings
+from tests.orcid.sections_helpers import settings as settings  # noqa: PLC0414 - the fixture
 from worker.models import OrcidItem, PlacementState
 from worker.orcid.sections import placement
-
-
-@pytest.fixture
-def settings(sandbox, tmp_path: Any) -> Settings:
-    return sections_settings(sandbox, tmp_path)
 
 
 def _place_and_die(session, deps) -> None:

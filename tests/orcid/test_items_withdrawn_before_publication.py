@@ -18,9 +18,8 @@ from tests.orcid.sections_helpers import (
     place_pending_items,
     record_items,
     review,
-    sections_settings,
 )
-from worker.config import Settings
+from tests.orcid.sections_helpers import settings as settings  # noqa: PLC0414 - the fixture
 from worker.models import OrcidItem
 
 BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
@@ -28,11 +27,6 @@ BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "funding": lambda orcid, **extra: funding(orcid, item_id="it-1", **extra),
     "review": lambda orcid, **extra: review(orcid, item_id="it-1", **extra),
 }
-
-
-@pytest.fixture
-def settings(sandbox, tmp_path: Any) -> Settings:
-    return sections_settings(sandbox, tmp_path)
 
 
 def _given_up(session, kind: str, version: int) -> Any:

@@ -3,9 +3,6 @@ token of scope /group-id-record/update), then each review placed once, and withd
 
 from __future__ import annotations
 
-from typing import Any
-
-import pytest
 import requests
 from sqlalchemy import select
 
@@ -16,15 +13,9 @@ from tests.orcid.sections_helpers import (
     place_pending_items,
     record_items,
     review,
-    sections_settings,
 )
-from worker.config import Settings
+from tests.orcid.sections_helpers import settings as settings  # noqa: PLC0414 - the fixture
 from worker.models import ApiCall, OrcidGroupId, PlacementState
-
-
-@pytest.fixture
-def settings(sandbox, tmp_path: Any) -> Settings:
-    return sections_settings(sandbox, tmp_path)
 
 
 def _registry_calls(session) -> list[tuple[str, int | None]]:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from tests.helpers import SOURCE, at_once, process_event
-from tests.orcid.sections_helpers import review, sections_settings
-from worker.config import Settings
+from tests.orcid.sections_helpers import review
+from tests.orcid.sections_helpers import settings as settings  # noqa: PLC0414 - the fixture
 from worker.events.intake import DRYRUN_PREFIX
 from worker.models import (
     DryRunReport,
@@ -26,11 +25,6 @@ from worker.orcid.grants import seal_token_response
 from worker.orcid.sections import placement
 
 RUNS = 5
-
-
-@pytest.fixture
-def settings(sandbox, tmp_path: Any) -> Settings:
-    return sections_settings(sandbox, tmp_path)
 
 
 def _inbox(database, event_type: str, data: dict[str, Any], event_id: str, *, dry: bool) -> int:

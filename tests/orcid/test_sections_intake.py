@@ -3,24 +3,17 @@ organisation, the 422s naming the field, the status API signed and scoped to the
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import INTAKE_SECRET
 from tests.helpers import event, signed_get, signed_post
-from tests.orcid.sections_helpers import HOME, OTHER_ORG, affiliation, funding, sections_settings
-from worker.config import Settings
+from tests.orcid.sections_helpers import HOME, OTHER_ORG, affiliation, funding
+from tests.orcid.sections_helpers import settings as settings  # noqa: PLC0414 - the fixture
 from worker.events.openapi import cloudevent_schema
 from worker.models import ReceivedEvent
 
 ORCID = "0000-0002-1825-0097"
-
-
-@pytest.fixture
-def settings(sandbox, tmp_path: Any) -> Settings:
-    return sections_settings(sandbox, tmp_path)
 
 
 def _count(session) -> int:

@@ -18,9 +18,8 @@ from tests.orcid.sections_helpers import (
     funding,
     place_pending_items,
     review,
-    sections_settings,
 )
-from worker.config import Settings
+from tests.orcid.sections_helpers import settings as settings  # noqa: PLC0414 - the fixture
 from worker.db import pending_messages
 from worker.events.intake import DRYRUN_PREFIX
 from worker.models import (
@@ -36,11 +35,6 @@ from worker.orcid.preview import UnknownResearcher, preview
 OTHER_SOURCE = "https://other.example/cris"
 SECTIONS = ("affiliations", "fundings", "peer_reviews")
 _ids = itertools.count(1)
-
-
-@pytest.fixture
-def settings(sandbox, tmp_path: Any) -> Settings:
-    return sections_settings(sandbox, tmp_path)
 
 
 def _activities(sandbox, orcid: str) -> dict[int, dict[str, Any]]:
