@@ -120,6 +120,7 @@ class OrcidMachine(RuleBasedStateMachine):
         self.bag: list[Message] = []
         self.versions: dict[str, int] = {}
         self.tokens: list[str] = []  # access tokens issued (the researcher may revoke one)
+        self.deleted: set[int] = set()  # put-codes the researcher deleted at ORCID
 
     # --- helpers ------------------------------------------------------------------------------
 
@@ -209,6 +210,7 @@ class OrcidMachine(RuleBasedStateMachine):
             if not ours:
                 return
             sandbox.delete_work(self.orcid, ours[0])
+            self.deleted.add(ours[0])
         elif what == "researcher revokes":
             if not self.tokens:
                 return
@@ -327,6 +329,10 @@ class OrcidMachine(RuleBasedStateMachine):
                 assert row.state != PlacementState.PENDING, where
                 if row.put_code is not None:
                     tracked.add(row.put_code)
+                if not readable and row.put_code in self.deleted:
+                    # Deleted by the researcher at ORCID, then no grant left to read the record
+                    # with: pidsync cannot see it; the next grant's read-back does.
+                    continue
                 if row.state == PlacementState.PLACED:
                     # Placed: on the record under its put-code, from our client, our content.
                     remote = record.get(row.put_code)

@@ -73,6 +73,14 @@ def _check_placement(
     summaries: list[WorkSummary],
     report: dict[str, Any],
 ) -> None:
+    if row.state == PlacementState.AWAITING_CONSENT:
+        # Kept waiting for write consent with the put-code of a work it placed: a grant that
+        # reads (a read-only one too) shows whether the researcher deleted it meanwhile, which
+        # is then respected rather than named as still there (found by the placement model).
+        if row.put_code is not None and row.put_code not in ours:
+            report["removed_by_researcher"].append(_work_ref(row))
+            mark_removed_by_researcher(session, deps.settings, row, "gone from the record")
+        return
     if row.state == PlacementState.PLACED and row.put_code is not None:
         seen = ours.get(row.put_code)
         if seen is None:

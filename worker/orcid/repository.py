@@ -451,8 +451,8 @@ def count_unsent_pending(session: Session, orcid: str, client_id: str, besides: 
 
 
 def placements_to_reconcile(session: Session, orcid: str, client_id: str) -> list[OrcidPlacement]:
-    """The record's placed, pending and failed placements for one client, locked (skipping
-    rows a worker holds)."""
+    """The record's placed, pending, failed and waiting (for consent) placements for one
+    client, locked (skipping rows a worker holds)."""
     return list(
         session.execute(
             select(OrcidPlacement)
@@ -460,7 +460,12 @@ def placements_to_reconcile(session: Session, orcid: str, client_id: str) -> lis
                 OrcidPlacement.orcid == orcid,
                 OrcidPlacement.client_id == client_id,
                 OrcidPlacement.state.in_(
-                    (PlacementState.PLACED, PlacementState.PENDING, PlacementState.FAILED)
+                    (
+                        PlacementState.PLACED,
+                        PlacementState.PENDING,
+                        PlacementState.FAILED,
+                        PlacementState.AWAITING_CONSENT,
+                    )
                 ),
             )
             .order_by(OrcidPlacement.id)
