@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 
 import pytest
 import structlog
 
-from worker.logging import configure_logging, redact, register_secret
+from worker.logging import (
+    REDACTED,
+    configure_logging,
+    redact,
+    redact_text,
+    register_secret,
+    register_token,
+)
 
 TOKEN = "f5af9f51-07e6-4332-8f1a-c0c11c1e3728"
 PASSWORD = "crossref-Pa55word"
@@ -59,3 +67,31 @@ def test_redact_keeps_harmless_values():
         redact("https://api.test.datacite.org/dois/10.5072/x")
         == "https://api.test.datacite.org/dois/10.5072/x"
     )
+
+
+def test_a_researchers_token_is_redacted_wherever_it_stands_among_many():
+    """Tokens are registered by the thousand (one per researcher); each must still be found
+    in any text, alone or inside a longer run of token characters, and nothing else is cut."""
+    many = [str(uuid.uuid4()) for _ in range(5000)]
+    for token in many:
+        register_token(token)
+    token, other = many[4321], many[17]
+    texts = [
+        f"Invalid token {token} here",
+        f"/v3.0/0000-0002-1825-0097/{token}/works",
+        f"prefix{token}suffix",
+        f"x-{token}-{other}",
+        json.dumps({"t": token}),
+    ]
+    for text in texts:
+        redacted = redact_text(text)
+        assert token not in redacted and other not in redacted, redacted
+        assert REDACTED in redacted
+    harmless = "10.5072/abc-def findable 0000-0002-1825-0097 " + str(uuid.uuid4())
+    assert redact_text(harmless) == harmless
+
+
+def test_a_token_of_another_shape_is_redacted_as_a_secret():
+    odd = "token with spaces:1234"
+    register_token(odd)
+    assert redact_text(f"said {odd}.") == f"said {REDACTED}."

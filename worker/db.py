@@ -203,17 +203,19 @@ class Database:
         return database
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One short Core transaction, without a Session: for a write nothing reads back in the
-        same process (the record of an outbound call). No identity map, flush or after-commit
-        messages; a Session costs several times the INSERT itself (issue 13). Under
-        :meth:`within`, a savepoint of the outer transaction, like the sessions there."""
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection whose every statement commits on its own, without a Session: for one
+        write nothing reads back in the same process (the record of an outbound call). No
+        identity map, flush or after-commit messages (a Session costs several times the INSERT
+        itself), and no BEGIN and COMMIT round trips (issue 13: 0.18 -> 0.12 ms of CPU per
+        record). Under :meth:`within`, a savepoint of the outer transaction, like the sessions
+        there."""
         if self._outer is not None:
             with self._outer.begin_nested():
                 yield self._outer
             return
-        with self.engine.begin() as connection:
-            yield connection
+        with self.engine.connect() as connection:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -279,6 +279,7 @@ class ApiClient:
         ``ok`` lists the statuses the caller handles itself; by default any 2xx (and 3xx when
         redirects are not followed)."""
         url = self.url(path)
+        shown = redact_text(url)  # once: the error, the deadline and the record all show it
         kwargs.setdefault("timeout", self.timeout)
         limits = current_limits()
         started = time.perf_counter()
@@ -288,25 +289,25 @@ class ApiClient:
             read_body(
                 response,
                 service=self.service,
-                what=f"{self.service} {method} {redact_text(url)}",
+                what=f"{self.service} {method} {shown}",
                 started=started,
                 limits=limits,
             )
         except AnswerCutOff as exc:
             latency = int((time.perf_counter() - started) * 1000)
-            self._record(method, url, exc.status, latency, None, str(exc))
+            self._record(method, shown, exc.status, latency, None, str(exc))
             raise
         except requests.RequestException as exc:
             latency = int((time.perf_counter() - started) * 1000)
             reason = f"{type(exc).__name__}: {exc}"
-            self._record(method, url, None, latency, None, reason)
+            self._record(method, shown, None, latency, None, reason)
             raise TransportError(
-                f"{self.service} {method} {redact_text(url)}: {redact_text(reason)}",
+                f"{self.service} {method} {shown}: {redact_text(reason)}",
                 service=self.service,
             ) from None
         latency = int((time.perf_counter() - started) * 1000)
         excerpt = redact_text(response.text[:EXCERPT_CHARS]) if response.content else None
-        self._record(method, url, response.status_code, latency, excerpt, None)
+        self._record(method, shown, response.status_code, latency, excerpt, None)
         status = response.status_code
         accepted = set(ok) if ok is not None else None
         if (accepted is not None and status in accepted) or (accepted is None and status < 400):
@@ -316,7 +317,7 @@ class ApiClient:
             body = response.json()
         except (ValueError, RecursionError):  # no JSON, or nested past the stack
             body = None
-        message = f"{self.service} {method} {redact_text(url)} answered {status}: {excerpt or ''}"
+        message = f"{self.service} {method} {shown} answered {status}: {excerpt or ''}"
         details = {"service": self.service, "status": status, "body": body, "text": excerpt or ""}
         if status in (408, 429) or status >= 500:
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
@@ -331,7 +332,7 @@ class ApiClient:
     def _record(
         self,
         method: str,
-        url: str,
+        shown_url: str,
         status: int | None,
         latency_ms: int,
         excerpt: str | None,
@@ -340,7 +341,7 @@ class ApiClient:
         record = CallRecord(
             service=self.service,
             method=method,
-            url=redact_text(url),
+            url=shown_url,  # redacted by the caller
             status=status,
             latency_ms=latency_ms,
             excerpt=excerpt,
@@ -389,6 +390,6 @@ class DatabaseRecorder:
             "correlation_id": record.correlation_id,
             "work_id": record.work_id,
         }
-        # Its own short transaction (tests run it inside their outer transaction).
-        with self.database.transaction() as connection:
+        # Committed at once, on its own (tests run it inside their outer transaction).
+        with self.database.autocommit() as connection:
             connection.execute(self._insert, values)

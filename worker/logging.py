@@ -57,13 +57,35 @@ _ORCID_TOKEN_RE = re.compile(r"(?i)(access token:\s*)(\S+)")
 # ORCID's only credential, and the access log writes every request's path.
 _WEBHOOK_PATH_RE = re.compile(r"(/webhooks/orcid/[^/\s?#\"']+/)([^/\s?#\"']+)")
 
+#: Configured secrets (passwords, client secrets, signing keys): a handful, each searched for.
 _known_secrets: set[str] = set()
+#: Tokens decrypted in this process (one or two per researcher: tens of thousands in a
+#: consortium's deployment). Searching the text for each, as for the configured secrets, made
+#: every redaction (three per outbound call, one per log line) cost in proportion to the number
+#: of researchers (issue 13); a token is a run of token characters, so the text's runs are
+#: looked up instead, at a cost in proportion to the text.
+_known_tokens: set[str] = set()
+_token_lengths: set[int] = set()
+_TOKEN_RUN_RE = re.compile(r"[A-Za-z0-9._~+/=-]{6,}")
+_TOKEN_CHARS_RE = re.compile(r"[A-Za-z0-9._~+/=-]{6,}\Z")
 
 
 def register_secret(value: str | None) -> None:
     """Make a known secret value (a configured password, a decrypted token) redactable anywhere."""
     if value and len(value) >= 6:
         _known_secrets.add(value)
+
+
+def register_token(value: str | None) -> None:
+    """:func:`register_secret` for one of many values shaped like a token (a researcher's
+    access or refresh token); any other shape is kept as a secret of its own."""
+    if not value or len(value) < 6 or value in _known_tokens:
+        return
+    if _TOKEN_CHARS_RE.match(value) is None:
+        register_secret(value)
+        return
+    _token_lengths.add(len(value))
+    _known_tokens.add(value)
 
 
 def redact_text(text: str) -> str:
@@ -76,7 +98,24 @@ def redact_text(text: str) -> str:
     for secret in _known_secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    if _known_tokens:
+        text = _TOKEN_RUN_RE.sub(_redact_tokens, text)
     return text
+
+
+def _redact_tokens(run: re.Match[str]) -> str:
+    """A run of token characters with every known token in it redacted (a token may be a
+    part of a longer run: ``path/<token>``, ``token=<token>``)."""
+    found = run.group()
+    if found in _known_tokens:
+        return REDACTED
+    for length in _token_lengths:
+        if length < len(found):
+            for start in range(len(found) - length + 1):
+                if found[start : start + length] in _known_tokens:
+                    found = found.replace(found[start : start + length], REDACTED)
+                    return _TOKEN_RUN_RE.sub(_redact_tokens, found)
+    return found
 
 
 def redact(value: Any, key: str | None = None) -> Any:

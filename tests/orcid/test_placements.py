@@ -234,10 +234,12 @@ def test_validation_error_fails_with_orcid_message_and_no_retry(
     orcid = researcher(sandbox)
     authorize(session, sandbox, cipher, orcid, client_id)
     work_row = publish(session, "w-1", orcid)
-    render = payload.orcid_work
-    monkeypatch.setattr(
-        payload, "orcid_work", lambda row: {k: v for k, v in render(row).items() if k != "title"}
-    )
+    render = payload.render_orcid_work  # what every ORCID rendering of a stored work calls
+
+    def without_title(work, **kwargs):
+        return {k: v for k, v in render(work, **kwargs).items() if k != "title"}
+
+    monkeypatch.setattr(payload, "render_orcid_work", without_title)
 
     result = place_pending(session, deps)[0]
 
@@ -579,3 +581,35 @@ def test_what_orcid_limits_cut_is_said_in_the_placed_notification(
     told = notifications(session, "orcid.placed")[-1].payload
     assert told["notes"] == ["title: 1200 characters cut to 1000 (ORCID's limit)"]
     assert len(record_works(sandbox, orcid)[0]["title"]) == 1000
+
+
+def test_a_works_placements_render_it_once_per_version_and_never_send_an_older_one(
+    session, sandbox, cipher, deps, client_id, monkeypatch
+):
+    """Issue 13: the placements of one work share its rendering; a new version, or the DOI
+    it gains, is rendered anew, never served from the earlier one."""
+    renders: list[str] = []
+    render = payload.render_orcid_work
+
+    def counted(work, **kwargs):
+        renders.append(work.title)
+        return render(work, **kwargs)
+
+    monkeypatch.setattr(payload, "render_orcid_work", counted)
+    # Given three researchers who authorised us, on one work
+    orcids = [researcher(sandbox) for _ in range(3)]
+    for orcid in orcids:
+        authorize(session, sandbox, cipher, orcid, client_id)
+    publish(session, "w-shared", *orcids, title="First title")
+
+    # When its placements run, the work is rendered once for all three
+    place_pending(session, deps)
+    assert renders == ["First title"]
+    assert [record_works(sandbox, o)[0]["title"] for o in orcids] == ["First title"] * 3
+
+    # When a new version changes the title, every record gets the new one
+    publish(session, "w-shared", *orcids, title="Second title", event_type="work.updated")
+    results = place_pending(session, deps)
+    assert all(r.note.startswith("updated (put-code") for r in results), results
+    assert renders == ["First title", "Second title"]
+    assert [record_works(sandbox, o)[0]["title"] for o in orcids] == ["Second title"] * 3

@@ -58,7 +58,7 @@ from worker.orcid.payload import DoiReadiness
 from worker.orcid.recipients import tell_work
 from worker.orcid.result import Result
 from worker.orcid.revocation import handle_revoked, revoke_locally, revoked_reason
-from worker.works.render_notes import record_render_notes
+from worker.works.render_notes import record_render_notes, store_render_notes
 from worker.works.trigger import Trigger
 
 if TYPE_CHECKING:
@@ -613,19 +613,24 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int, skip_locked: bo
         return Result(f"not sent: {row.last_error}")
     if present:
         try:
-            body = (
-                family.body(row, role)
-                if role.kind == family.Kind.CARRIER
-                else render.orcid_work(work)
-            )
+            if role.kind == family.Kind.CARRIER:
+                body = family.body(row, role)
+                digest = render.digest(body)
+                record_render_notes(
+                    row, "orcid-json", digest, lambda: render.metadata_work(work),
+                    extra=orcid_truncations, orcid=row.orcid, work_id=row.work_id,
+                )  # fmt: skip
+            else:
+                # Rendered once for all the work's placements; never changed here.
+                once = render.rendered(work)
+                body, digest = once.body, once.digest
+                store_render_notes(
+                    row, "orcid-json", digest, lambda: once.notes,
+                    orcid=row.orcid, work_id=row.work_id,
+                )  # fmt: skip
         except (MetadataError, WorkValidationError) as exc:
             mark_failed(session, deps.settings, row, f"cannot render the ORCID work: {exc}")
             return Result("failed: cannot render", failed=True)
-        digest = render.digest(body)
-        record_render_notes(
-            row, "orcid-json", digest, lambda: render.metadata_work(work),
-            extra=orcid_truncations, orcid=row.orcid, work_id=row.work_id,
-        )  # fmt: skip
         if row.put_code is not None and row.confirmed_hash == digest and not row.in_doubt:
             row.state = PlacementState.PLACED
             row.last_error = None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from worker.logging import register_secret
+from worker.logging import register_token
 
 
 class TokenKeyError(Exception):
@@ -33,7 +33,7 @@ class TokenCipher:
             ) from exc
 
     def encrypt(self, token: str) -> bytes:
-        register_secret(token)
+        register_token(token)
         return self._fernet.encrypt(token.encode())
 
     def decrypt(self, ciphertext: bytes) -> str:
@@ -44,7 +44,7 @@ class TokenCipher:
                 "a stored token cannot be decrypted with any configured key "
                 "(was a key removed before `pidsync tokens rotate-keys` ran?)"
             ) from None
-        register_secret(token)
+        register_token(token)
         return token
 
     def rotate(self, ciphertext: bytes) -> bytes:

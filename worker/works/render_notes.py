@@ -34,18 +34,37 @@ def record_render_notes(
     """Store on ``row`` what ``target`` leaves out of the Work whose payload hashes to
     ``payload_hash`` (``work``: the Work, or how to build it, only called when the payload
     changed); ``extra`` adds target-specific lines (ORCID's truncations). Returns the notes."""
-    stored = row.render_notes or {}
-    if stored.get("hash") == payload_hash:
-        return list(stored.get("notes") or [])
-    model = work() if callable(work) else work
+
+    def notes() -> list[str]:
+        return notes_for(work() if callable(work) else work, target, extra)
+
+    return store_render_notes(row, target, payload_hash, notes, **context)
+
+
+def notes_for(
+    model: MetaWork, target: str, extra: Callable[[MetaWork], list[str]] | None = None
+) -> list[str]:
+    """What ``target`` leaves out of ``model``, one line each (``extra``: lines of its own)."""
     notes = [f"{note.path}: {note.message}" for note in losses(model, target)]
     if extra is not None:
         notes += [line for line in extra(model) if line not in notes]
-    row.render_notes = {"hash": payload_hash, "notes": notes}
-    if notes and notes != stored.get("notes"):
-        # One line per change of what is left out, never one per message or retry.
-        log.info("render_notes", target=target, count=len(notes), notes=notes, **context)
     return notes
+
+
+def store_render_notes(
+    row: NotedRow, target: str, payload_hash: str, notes: Callable[[], list[str]], **context: Any
+) -> list[str]:
+    """:func:`record_render_notes` with the notes made by ``notes`` (called only when the
+    payload changed): for a caller that has them already."""
+    stored = row.render_notes or {}
+    if stored.get("hash") == payload_hash:
+        return list(stored.get("notes") or [])
+    made = notes()
+    row.render_notes = {"hash": payload_hash, "notes": made}
+    if made and made != stored.get("notes"):
+        # One line per change of what is left out, never one per message or retry.
+        log.info("render_notes", target=target, count=len(made), notes=made, **context)
+    return made
 
 
 def shown_notes(row: NotedRow) -> list[str]:
