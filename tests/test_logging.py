@@ -95,3 +95,14 @@ def test_a_token_of_another_shape_is_redacted_as_a_secret():
     odd = "token with spaces:1234"
     register_token(odd)
     assert redact_text(f"said {odd}.") == f"said {REDACTED}."
+
+
+def test_a_few_tokens_are_each_searched_for(monkeypatch):
+    """Below the threshold each token is searched for in the text: found anywhere in it."""
+    import worker.logging as module
+
+    monkeypatch.setattr(module, "_known_tokens", set())
+    monkeypatch.setattr(module, "_token_lengths", set())
+    token = str(uuid.uuid4())
+    register_token(token)
+    assert redact_text(f"/x/a{token}b?c") == f"/x/a{REDACTED}b?c"

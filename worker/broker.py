@@ -9,6 +9,7 @@ its worker) as a dead letter whose reason a person can read.
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -336,6 +337,17 @@ class MetricsMiddleware(Middleware):
         self.started.pop(message.message_id, None)
 
 
+class FrozenHeapMiddleware(Middleware):
+    """Once a worker process has booted (every module imported, the broker, engine and clients
+    built), move what exists then out of the garbage collector's sight (``gc.freeze``): those
+    objects live as long as the process, and each full collection walked all of them again
+    (issue 13: 176,000 objects, 64 ms per full collection with the GIL held)."""
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        gc.collect()  # what is garbage now is collected first, never frozen
+        gc.freeze()
+
+
 class DeadLetterMiddleware(Middleware):
     """Park failed messages in Postgres with their reason; park messages that kill workers.
 
@@ -415,6 +427,7 @@ def build_broker(
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(LogContextMiddleware())
     broker.add_middleware(MetricsMiddleware())
+    broker.add_middleware(FrozenHeapMiddleware())
     # "after" hooks run in reverse order: placed before Retries, ours runs after Retries has
     # decided whether the message failed.
     broker.add_middleware(DeadLetterMiddleware(record_dead_letter, redis_client), before=Retries)
