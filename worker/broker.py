@@ -427,7 +427,6 @@ def build_broker(
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(LogContextMiddleware())
     broker.add_middleware(MetricsMiddleware())
-    broker.add_middleware(FrozenHeapMiddleware())
     # "after" hooks run in reverse order: placed before Retries, ours runs after Retries has
     # decided whether the message failed.
     broker.add_middleware(DeadLetterMiddleware(record_dead_letter, redis_client), before=Retries)

@@ -4,6 +4,9 @@ broker, clients). `pidsync worker` runs ``dramatiq worker.entrypoint worker.acto
 ``worker.actors``, which declares every actor on the booted broker."""
 
 from worker.bootstrap import boot
+from worker.broker import FrozenHeapMiddleware
 
 runtime = boot(migrate=False)
 broker = runtime.broker
+# Only here, in the processes `pidsync worker` runs (not in a test's in-process worker).
+broker.add_middleware(FrozenHeapMiddleware())
