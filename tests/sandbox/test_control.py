@@ -96,6 +96,15 @@ def test_unknown_paths_are_404_and_counted(sandbox, info, http):
     assert sandbox.state()["requests"]["datacite"]["by_status"] == {"404": 1}
 
 
+def test_the_request_counters_alone_are_what_the_state_counts(sandbox, info, http):
+    """A load test follows its progress by the counters, without the records or a database."""
+    assert http.get(info["datacite_api_url"] + "/dois").status_code == 200
+    assert http.get(info["datacite_api_url"] + "/nothing-here").status_code == 404
+    counters = http.get(info["control_url"] + "/requests").json()
+    assert counters["datacite"]["by_status"] == {"200": 1, "404": 1}
+    assert counters == sandbox.state()["requests"]
+
+
 def test_state_file_survives_a_restart(tmp_path):
     path = tmp_path / "sandbox-state.json"
     with Sandbox(state_file=path) as first:

@@ -103,7 +103,7 @@ class SandboxApp:
 
     def state(self) -> dict[str, Any]:
         state: dict[str, Any] = {service.name: service.snapshot() for service in self.services}
-        state["requests"] = {name: c.as_dict() for name, c in self.counters.items()}
+        state["requests"] = self.requests()
         state["faults"] = self.ctx.faults.snapshot()
         state["limits"] = self.limits.snapshot()
         return state
@@ -136,7 +136,16 @@ class SandboxApp:
             web.post(CONTROL_PREFIX + "/reset", self._post_reset),
             web.get(CONTROL_PREFIX + "/limits", self._get_limits),
             web.post(CONTROL_PREFIX + "/limits", self._post_limits),
+            web.get(CONTROL_PREFIX + "/requests", self._get_requests),
         ]
+
+    async def _get_requests(self, _request: web.Request) -> web.Response:
+        """The request counters alone: what a load test polls to follow its progress without
+        the records (``/state``) or the database it measures."""
+        return web.json_response(self.requests())
+
+    def requests(self) -> dict[str, Any]:
+        return {name: c.as_dict() for name, c in self.counters.items()}
 
     async def _get_limits(self, _request: web.Request) -> web.Response:
         return web.json_response(self.limits.snapshot())
