@@ -166,3 +166,27 @@ def test_a_call_about_a_work_its_unit_of_work_holds_is_recorded_at_once(
         recorded = session.execute(select(ApiCall.url, ApiCall.work_id)).all()
         work_id = session.execute(select(Work.id)).scalar_one()
     assert [tuple(r) for r in recorded] == [("https://api.example/dois/10.1/new", work_id)]
+
+
+def test_the_session_keeps_the_environments_proxies_per_origin_read_once(monkeypatch):
+    """Issue 13: requests scanned os.environ on every call; pidsync's session reads it once per
+    origin and still honours HTTPS_PROXY, NO_PROXY and a per-request choice."""
+    from worker.http import Session
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")
+    session = Session()
+
+    def proxies(url: str, given: dict[str, str] | None = None) -> dict[str, str]:
+        return dict(
+            session.merge_environment_settings(url, given or {}, None, None, None)["proxies"]
+        )
+
+    assert proxies("https://api.orcid.org/v3.0/x")["https"] == "http://proxy.example:3128"
+    assert "https" not in proxies("https://127.0.0.1:8443/x")  # NO_PROXY
+    assert (
+        proxies("https://api.orcid.org/y", {"https": "http://other:1"})["https"] == "http://other:1"
+    )
+    monkeypatch.setenv("HTTPS_PROXY", "http://changed.example:1")
+    assert proxies("https://api.orcid.org/z")["https"] == "http://proxy.example:3128"  # kept
+    assert proxies("https://api.datacite.org/")["https"] == "http://changed.example:1"  # new origin

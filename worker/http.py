@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 import requests
 import structlog
@@ -244,6 +245,37 @@ def _context(key: str) -> Any:
     return structlog.contextvars.get_contextvars().get(key)
 
 
+class Session(requests.Session):
+    """A ``requests.Session`` that reads the environment once per origin, not once per request.
+
+    With ``trust_env`` (requests' default, kept so that ``HTTPS_PROXY``, ``NO_PROXY`` and
+    ``REQUESTS_CA_BUNDLE`` work as everywhere else), every request scanned ``os.environ`` for
+    proxies and a CA bundle: 2-4 % of the worker's CPU (issue 13). The environment is read the
+    first time an origin is called, and kept; a process picks up a changed environment when it
+    restarts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def merge_environment_settings(  # type: ignore[override] # requests' TypedDict is stub-only
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        parts = urlsplit(str(url))
+        origin = (parts.scheme, parts.netloc)
+        if origin not in self._environment:
+            self._environment[origin] = cast(
+                "dict[str, Any]", super().merge_environment_settings(url, {}, None, None, None)
+            )
+        found = self._environment[origin]
+        return {
+            "proxies": {**found["proxies"], **(proxies or {})},
+            "stream": self.stream if stream is None else stream,
+            "verify": found["verify"] if verify is None else verify,
+            "cert": found["cert"] if cert is None else cert,
+        }
+
+
 class ApiClient:
     """HTTP plumbing for one external service. Subclasses add the service's calls."""
 
@@ -258,7 +290,7 @@ class ApiClient:
         recorder: Recorder | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = session or requests.Session()
+        self.http = session or Session()
         self.http.headers.setdefault("User-Agent", USER_AGENT)
         self.timeout = timeout
         self.recorder = recorder

@@ -16,7 +16,7 @@ import requests
 
 from worker.config import OrcidClient, Settings
 from worker.errors import PermanentError
-from worker.http import Recorder
+from worker.http import Recorder, Session
 from worker.orcid.client import MemberClient, PublicClient
 from worker.orcid.locks import RecordLocks
 from worker.orcid.oauth import READ_PUBLIC, OAuthHttp, OrcidOAuth
@@ -35,7 +35,7 @@ class OrcidDeps:
     locks: RecordLocks
     limiter: RateLimiter | None = None
     recorder: Recorder | None = None
-    http: requests.Session = field(default_factory=requests.Session)
+    http: requests.Session = field(default_factory=Session)
     _members: dict[str, MemberClient] = field(default_factory=dict)
     _oauth: dict[str, OrcidOAuth] = field(default_factory=dict)
     _public: PublicClient | None = None

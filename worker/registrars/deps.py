@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import requests
 
 from worker.config import CrossrefAccount, DataCiteAccount, Settings
-from worker.http import Recorder
+from worker.http import Recorder, Session
 from worker.pids.client import CrossrefRestClient
 from worker.ratelimit import RateLimiter
 from worker.registrars import accounts
@@ -35,15 +35,11 @@ class RegistrarDeps:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def _session(self, base_url: str) -> requests.Session:
-        """One keep-alive session per base URL. Proxy settings are read from the environment
-        once, here, rather than on every request (requests' default scans os.environ each
-        time)."""
+        """One keep-alive session per base URL (its environment read once: worker.http)."""
         with self._lock:
             session = self._sessions.get(base_url)
             if session is None:
-                session = requests.Session()
-                session.proxies.update(requests.utils.get_environ_proxies(base_url))
-                session.trust_env = False
+                session = Session()
                 self._sessions[base_url] = session
             return session
 
