@@ -186,44 +186,9 @@ def test_retries_are_pidsync_wide_not_per_actor():
         actor("test.own_retries", max_retries=3)(lambda: None)
 
 
-def test_the_worker_entrypoint_declares_every_actor(database_url, redis_url, tmp_path):
-    """The modules `pidsync worker` hands to dramatiq must declare every actor, or messages
-    sent by name wait forever."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    from tests.test_architecture import _declared_actor_names
-
-    env = {
-        **os.environ,
-        "PIDSYNC_DATABASE_URL": database_url,
-        "PIDSYNC_REDIS_URL": redis_url,
-        "PIDSYNC_DATA_DIR": str(tmp_path),
-        "PIDSYNC_TOKEN_KEYS": "8Fq2hYwSpX6VdC0NvQbq0k6tMfQb3d7Zs1vH8aJ2xq0=",
-    }
-    from worker.cli.processes import WORKER_MODULES
-
-    script = (
-        "import importlib, json\n"
-        f"modules = [importlib.import_module(m) for m in {list(WORKER_MODULES)!r}]\n"
-        "print(json.dumps(sorted(modules[0].broker.actors)))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
-        check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    declared = set(json.loads(done.stdout.strip().splitlines()[-1]))
-    product = {name for name in _declared_actor_names() if not name.startswith("test.")}
-    assert product <= declared and len(product) > 10
-
-
-def test_a_worker_process_freezes_its_booted_heap(database_url, redis_url, tmp_path):
-    """Issue 13: in the processes `pidsync worker` runs, what exists once the worker has booted
-    lives as long as the process and is frozen, so the collector stops walking it (a full
-    collection took 100 ms with the GIL held); nothing is frozen before the boot."""
+def _in_a_worker_process(database_url: str, redis_url: str, tmp_path, script: str) -> str:
+    """The last line ``script`` prints in a new process that has imported the modules `pidsync
+    worker` hands to dramatiq (``modules``; ``gc``, ``json`` and ``dramatiq`` imported)."""
     import os
     import subprocess
     import sys
@@ -238,21 +203,46 @@ def test_a_worker_process_freezes_its_booted_heap(database_url, redis_url, tmp_p
         "PIDSYNC_DATA_DIR": str(tmp_path),
         "PIDSYNC_TOKEN_KEYS": "8Fq2hYwSpX6VdC0NvQbq0k6tMfQb3d7Zs1vH8aJ2xq0=",
     }
-    script = (
-        "import gc, importlib, dramatiq\n"
+    prelude = (
+        "import gc, importlib, json, dramatiq\n"
         f"modules = [importlib.import_module(m) for m in {list(WORKER_MODULES)!r}]\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + script], env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_the_worker_entrypoint_declares_every_actor(database_url, redis_url, tmp_path):
+    """The modules `pidsync worker` hands to dramatiq must declare every actor, or messages
+    sent by name wait forever."""
+    import json
+
+    from tests.test_architecture import _declared_actor_names
+
+    line = _in_a_worker_process(
+        database_url, redis_url, tmp_path, "print(json.dumps(sorted(modules[0].broker.actors)))"
+    )
+    declared = set(json.loads(line))
+    product = {name for name in _declared_actor_names() if not name.startswith("test.")}
+    assert product <= declared and len(product) > 10
+
+
+def test_a_worker_process_freezes_its_booted_heap(database_url, redis_url, tmp_path):
+    """Issue 13: in the processes `pidsync worker` runs, what exists once the worker has booted
+    lives as long as the process and is frozen, so the collector stops walking it (a full
+    collection took 100 ms with the GIL held); nothing is frozen before the boot."""
+    script = (
         "before = gc.get_freeze_count()\n"
         "worker = dramatiq.Worker(modules[0].broker, queues=['test-frozen-heap'], worker_threads=1)\n"
         "worker.start()\n"
         "print(before, gc.get_freeze_count())\n"
         "worker.stop()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
-        check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    before, after = map(int, done.stdout.strip().splitlines()[-1].split())
+    line = _in_a_worker_process(database_url, redis_url, tmp_path, script)
+    before, after = map(int, line.split())
     assert before == 0 and after > 50_000, (before, after)
 
 
