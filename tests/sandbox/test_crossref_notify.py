@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import until
 from tests.sandbox.deposits import article, deposit
 from tests.sandbox.test_crossref_deposit import poll, upload
 
@@ -51,6 +52,17 @@ class Receiver:
         return self.requests
 
 
+def _recorded(sandbox: Any, count: int) -> list[dict[str, Any]]:
+    """The sandbox's record of its calls once ``count`` are in: it records a call when the
+    answer has come back, a moment after the receiver has seen the request (CI read the state
+    in that moment: one of two calls recorded)."""
+    until(
+        f"{count} notification calls recorded",
+        lambda: len(sandbox.state()["crossref"]["notifications"]) >= count,
+    )
+    return list(sandbox.state()["crossref"]["notifications"])
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     made = Receiver([204])
@@ -83,7 +95,7 @@ def test_a_completed_submission_is_announced_to_the_registered_endpoint(
     # The retrieve URL serves the same log as polling (with credentials)
     answer = poll(http, info, "notify-1.xml")
     assert b'status="completed"' in answer.content
-    (made,) = sandbox.state()["crossref"]["notifications"]
+    (made,) = _recorded(sandbox, 1)
     assert (made["status"], made["attempt"]) == (204, 1)
 
 
@@ -115,7 +127,7 @@ def test_a_refused_callback_is_tried_again(sandbox, info, http, receiver):
     sandbox.crossref_notify_endpoint("sandbox-role", "cris.example.1", receiver.url + "/cb")
     upload(http, info, deposit(article("10.32013/notify-3")), "notify-3.xml")
     receiver.wait(2)
-    made = sandbox.state()["crossref"]["notifications"]
+    made = _recorded(sandbox, 2)
     assert [(n["attempt"], n["status"]) for n in made] == [(1, 503), (2, 204)]
 
 
