@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import requests
@@ -25,6 +25,9 @@ import urllib3
 from worker.errors import PermanentError, TransientError
 from worker.logging import get_logger, redact_text
 from worker.metrics.registry import OUTBOUND_CALLS, OUTBOUND_SECONDS
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings  # the settings requests merges, as typed
 
 log = get_logger(__name__)
 
@@ -256,16 +259,16 @@ class Session(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
-        self._environment: dict[tuple[str, str], dict[str, Any]] = {}
+        self._environment: dict[tuple[str, str], _Settings] = {}
 
-    def merge_environment_settings(  # type: ignore[override] # requests' TypedDict is stub-only
+    def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
+    ) -> _Settings:
         parts = urlsplit(str(url))
         origin = (parts.scheme, parts.netloc)
         if origin not in self._environment:
-            self._environment[origin] = cast(
-                "dict[str, Any]", super().merge_environment_settings(url, {}, None, None, None)
+            self._environment[origin] = super().merge_environment_settings(
+                url, {}, None, None, None
             )
         found = self._environment[origin]
         return {
