@@ -341,7 +341,7 @@ class FrozenHeapMiddleware(Middleware):
     """Once a worker process has booted (every module imported, the broker, engine and clients
     built), move what exists then out of the garbage collector's sight (``gc.freeze``): those
     objects live as long as the process, and each full collection walked all of them again
-    (issue 13: 176,000 objects, 64 ms per full collection with the GIL held)."""
+    (issue 13: 176,000 objects, about 100 ms per full collection with the GIL held)."""
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         gc.collect()  # what is garbage now is collected first, never frozen

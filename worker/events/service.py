@@ -211,6 +211,7 @@ def process_event(session: Session, event_id: int, ctx: Context) -> Outcome | No
     if event is None or event.status != EventStatus.RECEIVED:
         return None
     handler = HANDLERS.get(event.type)
+    failure: TransientError | None = None
     try:
         with session.begin_nested():  # a failed attempt leaves nothing half-applied
             if handler is None:  # accepted by an older or newer intake than this worker
@@ -220,16 +221,16 @@ def process_event(session: Session, event_id: int, ctx: Context) -> Outcome | No
             else:
                 outcome = handler(session, event, ctx)
     except TransientError as exc:
-        event.attempts += 1
-        outcome = _postpone(event, exc, ctx.settings)
+        failure = exc
+    # Counted after the attempt, in the UPDATE that records its outcome (an attempt that dies
+    # rolls back either way): counted before the savepoint, it cost an UPDATE and a flush of
+    # its own (issue 13).
+    event.attempts += 1
+    if failure is not None:
+        outcome = _postpone(event, failure, ctx.settings)
         if outcome.retry_in is not None:
             session.flush()
             return outcome
-    else:
-        # Counted after the attempt, in the UPDATE that records its outcome (an attempt that
-        # dies rolls back either way): counted before the savepoint, it cost an UPDATE and a
-        # flush of its own (issue 13).
-        event.attempts += 1
     event.status = outcome.status
     event.outcome = outcome.message
     event.work_id = outcome.work_id or event.work_id

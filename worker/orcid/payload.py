@@ -89,7 +89,7 @@ class Rendered:
     @cached_property
     def notes(self) -> list[str]:
         """What the ORCID work leaves out of the Work (the placement's render notes)."""
-        return notes_for(self.model, "orcid-json", orcid_truncations)
+        return notes_for(self.model, "orcid-json", lambda _model: self.truncations)
 
 
 #: Works rendered lately, by what the rendering depends on: the row, its metadata's hash (every
