@@ -26,6 +26,7 @@ log = get_logger(__name__)
 
 _PENDING = "pidsync_pending_messages"
 _MARKS = "pidsync_savepoint_marks"
+_NEW_WORKS = "pidsync_new_works"
 
 
 class PidsyncSession(Session):
@@ -49,6 +50,7 @@ def _forget_savepoint(session: Session, transaction: SessionTransaction) -> None
 def _send_pending(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint was released (SQLAlchemy calls that a commit too): not yet
+    session.info.pop(_NEW_WORKS, None)  # committed: other transactions see those rows now
     pending: list[tuple[str, tuple[Any, ...], float | None, dict[str, Any]]] = session.info.pop(
         _PENDING, []
     )
@@ -72,6 +74,7 @@ def _drop_pending(session: Session) -> None:
     mark = session.info.get(_MARKS, {}).get(savepoint) if savepoint is not None else None
     if mark is None:  # the transaction itself
         session.info.pop(_PENDING, None)
+        session.info.pop(_NEW_WORKS, None)
         return
     del session.info.get(_PENDING, [])[mark:]  # only what the savepoint queued
 
@@ -88,6 +91,41 @@ def enqueue_after_commit(
     if correlation:
         options["correlation_id"] = correlation
     session.info.setdefault(_PENDING, []).append((actor_name, args, delay, options))
+
+
+def note_new_work(session: Session, work_id: int) -> None:
+    """Remember that this transaction just inserted the work ``work_id``.
+
+    Until the transaction ends no other can see the row, so only this session can add rows
+    naming it: as long as it has flushed no row of a kind naming the work, a lookup of that
+    kind (the work's registration, its placements) would find nothing, and
+    :func:`none_names_new_work` lets it skip the query (issue 13: two statements of every new
+    work's event). Forgotten when the transaction commits or rolls back. Rows naming a work
+    (by ``work_id``) are only ever inserted by the ORM's flush, never by a Core INSERT."""
+    session.info.setdefault(_NEW_WORKS, {})[work_id] = set()
+
+
+def none_names_new_work(session: Session, kind: type, work_id: int) -> bool:
+    """Whether ``work_id`` is a work this transaction inserted (:func:`note_new_work`) and no
+    ``kind`` row naming it has been written since. Flushes first, as the query it stands in
+    for would have (its autoflush): a row added but not yet written counts."""
+    if work_id not in session.info.get(_NEW_WORKS, {}):
+        return False
+    session.flush()
+    named = session.info.get(_NEW_WORKS, {}).get(work_id)
+    return named is not None and kind not in named
+
+
+@event.listens_for(PidsyncSession, "after_flush")
+def _note_named(session: Session, _context: Any) -> None:
+    """Each new row naming a new work, by kind (the session's ``new`` still lists them)."""
+    works: dict[int, set[type]] | None = session.info.get(_NEW_WORKS)
+    if not works:
+        return
+    for obj in session.new:
+        work_id = getattr(obj, "work_id", None)
+        if isinstance(work_id, int) and work_id in works:
+            works[work_id].add(type(obj))
 
 
 def pending_messages(session: Session) -> list[tuple[str, tuple[Any, ...]]]:

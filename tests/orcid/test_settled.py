@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.helpers import statements_run
 from tests.orcid.conftest import with_registrars
 from tests.orcid.helpers import authorize, placement, receive, record_works, researcher
 from tests.registrars.flow import datacite_work, registration, sync
 from worker.config import Settings
-from worker.models import OrcidPlacement, PlacementState, Work
+from worker.models import DoiRegistration, OrcidPlacement, PlacementState, Work
 from worker.orcid.placements import place, settle_doi
 from worker.orcid.settled import settle_and_place
 from worker.queues import queue_depths
@@ -168,13 +169,23 @@ def test_an_event_reads_its_works_registration_once(session, sandbox, cipher, cl
     data = datacite_work("w-1")
     data["contributors"] = [{"given": "Ada", "family": "Lovelace", "orcid": orcid}]
     # When a work with a DataCite DOI is published, then updated
-    with statements_run(session) as captured:
+    with statements_run(session) as published:
         assert receive(session, "work.published", data).status.value == "done"
-        data["title"] = "A new title"
+    data["title"] = "A new title"
+    with statements_run(session) as updated:
         assert receive(session, "work.updated", data).status.value == "done"
-    ran = [statement for statement, _params in captured]
 
-    # Then each event read the registration once: the registrars' hook hands it to the ORCID
+    def reads(captured, table):
+        return [s for s, _params in captured if s.startswith(f"SELECT {table}.id")]
+
+    # Then the update read the registration once: the registrars' hook hands it to the ORCID
     # hook (which reads its DOI's state) instead of the ORCID hook loading it again
-    reads = [s for s in ran if s.startswith("SELECT doi_registrations.id")]
-    assert len(reads) == 2, reads
+    assert len(reads(updated, "doi_registrations")) == 1, reads(updated, "doi_registrations")
+    assert len(reads(updated, "orcid_placements")) == 1
+    # And the publication read neither the registration nor the placements: its transaction
+    # inserted the work, so nothing else could have written a row naming it (issue 13)
+    assert reads(published, "doi_registrations") == []
+    assert reads(published, "orcid_placements") == []
+    # yet both exist, once each, and the update found them rather than adding more
+    assert len(session.execute(select(DoiRegistration)).scalars().all()) == 1
+    assert len(session.execute(select(OrcidPlacement)).scalars().all()) == 1

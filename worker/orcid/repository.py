@@ -14,6 +14,7 @@ from sqlalchemy import Select, String, any_, bindparam, delete, func, literal, o
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
+from worker.db import none_names_new_work
 from worker.errors import Postpone
 from worker.events.types import RESEARCHER_AUTHORIZED
 from worker.models import (
@@ -357,6 +358,8 @@ def placements_of_work(session: Session, work_id: int) -> list[OrcidPlacement]:
     (pending), decided from that, and its update, waiting for the worker's commit, then wrote
     only the columns it changed: the worker's "placed" stood over the hook's "pending" and the
     newer version (or the withdrawal) was never sent (chaos run, RabbitMQ, seed 19)."""
+    if none_names_new_work(session, OrcidPlacement, work_id):  # a work this transaction inserted
+        return []
     return list(session.execute(_PLACEMENTS_OF_WORK, {"work_id": work_id}).scalars())
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from worker.db import none_names_new_work
 from worker.models import (
     CrossrefDeposit,
     CrossrefDepositRecord,
@@ -70,7 +71,11 @@ def registration_of(session: Session, work: Work, *, lock: bool = True) -> DoiRe
     """The work's registration (locked unless ``lock`` is False), also set as
     ``work.registration``: the ORCID hook reads it there next, which would otherwise load it
     again (issue 13: a query per event)."""
-    reg = session.execute(_REGISTRATION_OF[lock], {"work_id": work.id}).scalar_one_or_none()
+    reg = (
+        None  # a work this transaction inserted, nothing written for it yet
+        if none_names_new_work(session, DoiRegistration, work.id)
+        else session.execute(_REGISTRATION_OF[lock], {"work_id": work.id}).scalar_one_or_none()
+    )
     set_committed_value(work, "registration", reg)
     return reg
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from worker.db import note_new_work
 from worker.errors import TransientError
 from worker.events import repository as inbox
 from worker.events.types import WORK_WITHDRAWN
@@ -62,8 +63,10 @@ def apply_work(
     external_id = str(data["id"])
     version = data.get("version")
     digest = metadata_hash(data)
-    # Create if absent, then lock the row: events of one work are applied one at a time.
-    created = session.execute(
+    # Create if absent, else lock the row: events of one work are applied one at a time. A row
+    # this INSERT created is ours alone until the commit: it comes back as the Work itself
+    # (RETURNING), without a second statement to load and lock it (issue 13).
+    work = session.execute(
         insert(Work)
         .values(
             source=source,
@@ -77,11 +80,15 @@ def apply_work(
             client_id=client_id,
         )
         .on_conflict_do_nothing(constraint="uq_works_source_external_id")
-        .returning(Work.id)
+        .returning(Work)
     ).scalar_one_or_none()
-    work = get_work(session, source, external_id, lock=True)
-    assert work is not None  # noqa: S101 - narrows a type, holds by construction
-    if created is not None:
+    created = work is not None
+    if work is not None:
+        note_new_work(session, work.id)
+    else:
+        work = get_work(session, source, external_id, lock=True)
+        assert work is not None  # noqa: S101 - narrows a type: the conflicting row exists
+    if created:
         withdrawn = _withdrawn_before(session, work, version)
         if withdrawn is not None:
             return withdrawn
