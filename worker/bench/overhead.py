@@ -8,10 +8,14 @@ up with one such event first; its CPU (every process of its tree, user + system)
 from after the warm-up until every DOI is findable, every placement placed and the queue is
 empty. PostgreSQL's transactions and rows and Redis' commands are counted over the same span.
 
-In the same run, before and after pidsync's, the floor (:mod:`worker.bench.floor`): M bare
-dramatiq messages, each a committed one-row insert and a keep-alive ``requests`` call to the
-same sandbox, by a dramatiq worker of the same shape; its CPU per message, the mean of the two
-measurements, is ``floor_cpu_ms_per_effect``.
+In the same run, before and after pidsync's, the floors (:mod:`worker.bench.floor`), each by
+a dramatiq worker of the same shape against the same sandbox, each the mean of its two
+measurements: ``floor_cpu_ms_per_effect``, the bare floor (M bare messages, each a committed
+one-row insert and a keep-alive ``requests`` call: the issue's yardstick), and
+``design_floor_cpu_ms_per_effect``, the design floor (N events through the least that
+pidsync's promises take, written with the same bare parts: its rows, locks, records and
+notifications, and nothing else). ``ratio_to_design_floor`` is how much pidsync's own code
+adds to what its promises cost.
 """
 
 from __future__ import annotations
@@ -155,57 +159,72 @@ def _pidsync(stack: Stack, sandbox: Any, events: int) -> dict[str, Any]:
     }
 
 
-def _floor(stack: Stack, messages: int, http_url: str) -> float:
-    """CPU ms per floor message (one insert committed, one keep-alive call)."""
+def _floor(stack: Stack, events: int, http_url: str, *, design: bool = False) -> float:
+    """CPU ms per effect of the floor's worker: ``events`` x 4 bare messages, or with
+    ``design`` the design floor's ``events`` events (4 effects each)."""
     engine = sqlalchemy.create_engine(stack.database_url)
-    floor.create_table(engine)
-    with engine.begin() as conn:  # each measurement of the floor starts from an empty table
-        conn.exec_driver_sql(f"TRUNCATE {floor.TABLE}")
+    floor.create_table(engine)  # each measurement starts from empty tables
     broker = floor.broker_for(stack.redis_url)
     broker.declare_queue(floor.QUEUE)
+    effects = events * EFFECTS_PER_EVENT
 
     def send(first: int, count: int) -> None:
+        if design:
+            floor.seed_inbox(engine, first, count)
         for number in range(first, first + count):
             message: Any = dramatiq.Message(
-                queue_name=floor.QUEUE, actor_name="effect", args=(number,), kwargs={}, options={}
+                queue_name=floor.QUEUE,
+                actor_name="event" if design else "effect",
+                args=(number,),
+                kwargs={},
+                options={},
             )
             broker.enqueue(message)
 
-    def stored() -> int:
+    def done() -> int:
         with engine.connect() as conn:
-            return int(conn.exec_driver_sql(floor.COUNT).scalar_one())
+            count = conn.exec_driver_sql(floor.DESIGN_DONE if design else floor.COUNT)
+            return int(count.scalar_one())
 
     env = {**stack.env_base(), **floor.environment(stack.database_url, stack.redis_url, http_url)}
     command = [sys.executable, "-m", "dramatiq", "worker.bench.floor"]
     command += ["--processes", "1", "--threads", str(THREADS), "--queues", floor.QUEUE]
     process = subprocess.Popen(command, env=env, start_new_session=True)  # noqa: S603
+    warm = EFFECTS_PER_EVENT if design else 1
     try:
         send(0, 1)
-        wait_until("the floor's warm-up", lambda: stored() >= 1, 120)
+        wait_until("the floor's warm-up", lambda: done() >= warm, 120)
         before = tree_cpu_seconds(process.pid)
-        send(1, messages)
-        wait_until("the floor's messages", lambda: stored() >= messages + 1, 60 + messages)
+        send(1, events if design else effects)
+        wait_until("the floor's messages", lambda: done() >= effects + warm, 60 + effects)
         cpu = tree_cpu_seconds(process.pid) - before
     finally:
         stop_process(process)
         engine.dispose()
-    return 1000 * cpu / messages
+    return 1000 * cpu / effects
 
 
 def run(quick: bool) -> dict[str, Any]:
-    """pidsync's run between two measurements of the floor: this machine's speed drifts by
+    """pidsync's run between two measurements of each floor: this machine's speed drifts by
     a fifth and more within minutes (other tenants of the host), and a floor measured only
     after pidsync's run moved the ratio by as much as the changes it was meant to show."""
     events = 100 if quick else 1000
     with Stack("overhead") as stack:
         sandbox = stack.sandbox()
         http_url = sandbox.info["control_url"] + "/limits"
-        floor_before = _floor(stack, events * EFFECTS_PER_EVENT, http_url)
+        floor_before = _floor(stack, events, http_url)
+        design_before = _floor(stack, events, http_url, design=True)
         figures = _pidsync(stack, sandbox, events)
-        floor_after = _floor(stack, events * EFFECTS_PER_EVENT, http_url)
+        design_after = _floor(stack, events, http_url, design=True)
+        floor_after = _floor(stack, events, http_url)
     floor_ms = (floor_before + floor_after) / 2
+    design_ms = (design_before + design_after) / 2
     figures["floor_cpu_ms_per_effect"] = round(floor_ms, 3)
     figures["floor_before_cpu_ms_per_effect"] = round(floor_before, 3)
     figures["floor_after_cpu_ms_per_effect"] = round(floor_after, 3)
     figures["ratio_to_floor"] = round(figures["cpu_ms_per_effect"] / floor_ms, 2)
+    figures["design_floor_cpu_ms_per_effect"] = round(design_ms, 3)
+    figures["design_floor_before_cpu_ms_per_effect"] = round(design_before, 3)
+    figures["design_floor_after_cpu_ms_per_effect"] = round(design_after, 3)
+    figures["ratio_to_design_floor"] = round(figures["cpu_ms_per_effect"] / design_ms, 2)
     return figures
