@@ -10,6 +10,7 @@ its worker) as a dead letter whose reason a person can read.
 from __future__ import annotations
 
 import gc
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -113,11 +114,14 @@ def actor(name: str, **options: Any) -> Callable[[F], dramatiq.Actor[Any, Any]]:
 
     def decorate(fn: F) -> dramatiq.Actor[Any, Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
+            collecting = _follow_ups.collect(queue)
             try:
                 return fn(*args, **kwargs)
             except Postpone as wait:
                 _requeue(wait)
                 return None
+            finally:
+                _follow_ups.run(collecting)
 
         run.__name__ = fn.__name__
         run.__doc__ = fn.__doc__
@@ -126,9 +130,102 @@ def actor(name: str, **options: Any) -> Callable[[F], dramatiq.Actor[Any, Any]]:
             actor_name=name, queue_name=queue, broker=_current_broker(), **options
         )(run)
         _actors.append(declared)
+        _functions[name] = fn
         return declared
 
     return decorate
+
+
+#: The declared actors' own functions, by name (a follow-up runs one without its message).
+_functions: dict[str, Callable[..., Any]] = {}
+
+#: Actors whose message, sent after a commit by an actor of the same queue running in a
+#: worker, that worker thread runs itself once that actor has returned, instead of sending it
+#: (:class:`_FollowUps`). Only actors whose run, should the worker die before it, a sweep makes
+#: up for: ``orcid.doi_settled`` (the ORCID sweep's heal of placements left waiting for a
+#: settled DOI, or left pending without a message).
+FOLLOW_UPS = frozenset({"orcid.doi_settled"})
+
+
+class _FollowUps(threading.local):
+    """A worker thread's follow-up messages (:data:`FOLLOW_UPS`).
+
+    Issue 13: a DOI confirmed by ``registrars.datacite.sync`` sent ``orcid.doi_settled``,
+    which the next free thread fetched, acknowledged and ran with every middleware around it:
+    a message per DOI, a third of the messages behind every event. Now the thread that
+    committed the confirmation runs it right after, as the message would have run: the same
+    function, the same correlation id, its own units of work. One that fails or must wait is
+    sent as the message after all (its retries and delay apply as before)."""
+
+    def __init__(self) -> None:
+        self.queue: str | None = None  # the running actor's queue, while collecting
+        self.pending: list[Outgoing] = []
+
+    def collect(self, queue: str) -> bool:
+        """Start collecting for an actor of ``queue`` run by a worker; whether this call
+        started it (a follow-up's own follow-ups are sent, not nested)."""
+        if self.queue is not None or CurrentMessage.get_current_message() is None:
+            return False
+        self.queue = queue
+        return True
+
+    def keep(self, outgoing: Sequence[Outgoing]) -> list[Outgoing]:
+        """Take the follow-ups among ``outgoing`` (sent after a commit); the rest, to send."""
+        if self.queue is None:
+            return list(outgoing)
+        rest = []
+        for item in outgoing:
+            if (
+                item.actor_name in FOLLOW_UPS
+                and item.delay is None
+                and queue_for(item.actor_name) == self.queue
+                and item.actor_name in _functions
+            ):
+                self.pending.append(item)
+            else:
+                rest.append(item)
+        return rest
+
+    def run(self, collected: bool) -> None:
+        """Run the collected follow-ups (when this call's :meth:`collect` started)."""
+        if not collected:
+            return
+        pending, self.pending, self.queue = self.pending, [], None
+        for index, item in enumerate(pending):
+            started, outcome = time.perf_counter(), "ok"
+            try:
+                _functions[item.actor_name](*item.args)
+            except Postpone as wait:
+                outcome = "postponed"
+                _send_follow_ups([item], wait.delay)
+            except Exception as exc:
+                # Its own message retries it, and those after it, under the broker's policy.
+                outcome = "error"
+                log.warning("follow_up_failed", actor=item.actor_name, error=redact_text(str(exc)))
+                _send_follow_ups(pending[index:])
+            finally:
+                # Counted as the message would have been: the dashboards' rate by actor holds.
+                MESSAGE_SECONDS.labels(actor=item.actor_name).observe(time.perf_counter() - started)
+                MESSAGES.labels(actor=item.actor_name, outcome=outcome).inc()
+            if outcome == "error":
+                return
+
+
+_follow_ups = _FollowUps()
+
+
+def _send_follow_ups(items: Sequence[Outgoing], delay: float | None = None) -> None:
+    if delay is not None:
+        items = [Outgoing(i.actor_name, i.args, delay, i.options) for i in items]
+    for item, exc in send_many(items):
+        # As after any commit (worker.db): the sweeps send it again.
+        log.warning("enqueue_failed", actor=item.actor_name, error=str(exc))
+
+
+def keep_follow_ups(outgoing: Sequence[Outgoing]) -> list[Outgoing]:
+    """What of ``outgoing``, about to be sent after a commit, must still be sent: in a worker's
+    actor, the follow-ups it will run itself are kept back (:class:`_FollowUps`)."""
+    return _follow_ups.keep(outgoing)
 
 
 def send(actor_name: str, *args: Any, delay: float | None = None, **options: Any) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from worker.broker import Outgoing, send_many
+from worker.broker import Outgoing, keep_follow_ups, send_many
 from worker.logging import current_correlation_id, get_logger
 
 log = get_logger(__name__)
@@ -58,7 +58,11 @@ def _send_pending(session: Session) -> None:
         return
     # All of them in one round trip to the broker (issue 13: one per message was ~40 % of an
     # intake request), each still its own message.
-    outgoing = [Outgoing(name, args, delay, options) for name, args, delay, options in pending]
+    outgoing = keep_follow_ups(
+        [Outgoing(name, args, delay, options) for name, args, delay, options in pending]
+    )
+    if not outgoing:
+        return
     try:
         failed = send_many(outgoing)
     except Exception as exc:  # before anything was sent (a middleware's hook)

@@ -13,8 +13,13 @@ from worker.registrars.crossref import service as crossref
 from worker.registrars.datacite import service as datacite
 from worker.registrars.reconcile import reconcile_registration as reconcile_one
 
+#: Milliseconds a message that may settle a DOI may run: its own calls, then the
+#: ``orcid.doi_settled`` it runs as a follow-up (worker.broker.FOLLOW_UPS), whose own limit
+#: this is.
+SETTLING_TIME_LIMIT = 300_000
 
-@actor("registrars.datacite.sync", time_limit=120_000)
+
+@actor("registrars.datacite.sync", time_limit=SETTLING_TIME_LIMIT)
 def datacite_sync(registration_id: int) -> None:
     rt = runtime()
     with rt.session() as session:
@@ -37,7 +42,7 @@ def crossref_upload(deposit_id: int) -> None:
     later(delay, "Crossref upload to be tried again")
 
 
-@actor("registrars.crossref.poll", time_limit=120_000)
+@actor("registrars.crossref.poll", time_limit=SETTLING_TIME_LIMIT)
 def crossref_poll(deposit_id: int) -> None:
     rt = runtime()
     with rt.session() as session:
@@ -45,7 +50,7 @@ def crossref_poll(deposit_id: int) -> None:
     later(delay, "Crossref submission not processed yet")
 
 
-@actor("registrars.check_duplicates", time_limit=120_000)
+@actor("registrars.check_duplicates", time_limit=SETTLING_TIME_LIMIT)
 def check_duplicates(registration_id: int) -> None:
     rt = runtime()
     with rt.session() as session:
@@ -53,7 +58,7 @@ def check_duplicates(registration_id: int) -> None:
     later(delay, "registry search failed; duplicate check to be tried again")
 
 
-@actor("registrars.reconcile", time_limit=120_000)
+@actor("registrars.reconcile", time_limit=SETTLING_TIME_LIMIT)
 def reconcile_registration(registration_id: int) -> None:
     rt = runtime()
     with rt.session() as session:
