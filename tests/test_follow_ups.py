@@ -76,9 +76,7 @@ def _drain(broker) -> None:
     join_all(broker, timeout_ms=10_000)
 
 
-def test_a_follow_up_runs_in_the_thread_that_committed_it_without_a_message(
-    follow_ups, running
-):
+def test_a_follow_up_runs_in_the_thread_that_committed_it_without_a_message(follow_ups, running):
     # When an actor's unit of work commits with a follow-up among its messages
     sender.send("a", ["test.follower"])
     _drain(running)

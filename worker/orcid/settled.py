@@ -16,6 +16,12 @@ it, with the broker's retries. Nothing is lost if the worker dies midway: the pl
 committed ``pending``, the redelivered ``orcid.doi_settled`` places those never tried (a POST
 that reached ORCID before the crash is adopted by its 409, as on any redelivery), and the
 ORCID sweep re-sends any pending placement left without a message.
+
+Usually this runs as a follow-up of the message that settled the DOI
+(:data:`worker.broker.FOLLOW_UPS`), in the same worker thread, not as a message of its own.
+A worker that dies then leaves no ``orcid.doi_settled`` to redeliver: the ORCID sweep's heal
+of placements still waiting for a settled DOI, and its re-sending of pending ones, take its
+place (:mod:`worker.orcid.sweep`: ``heal_waiting_placements``, ``resend_stalled_placements``).
 """
 
 from __future__ import annotations
