@@ -258,6 +258,18 @@ def committed_runtime(settings, committed_database, broker, database_url, redis_
     return make_runtime(settings, committed_database, broker, cipher, database_url, redis_url)
 
 
+@pytest.fixture
+def real_worker(broker, committed_runtime):
+    """A real dramatiq worker (two threads) on the test broker over the committing runtime,
+    stopped after the test."""
+    import dramatiq
+
+    consumer = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
+    consumer.start()
+    yield consumer
+    consumer.stop()
+
+
 @pytest.fixture(autouse=True)
 def _no_runtime_leaks():
     from worker.bootstrap import set_runtime

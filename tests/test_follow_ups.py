@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import threading
 
-import dramatiq
 import pytest
 from dramatiq.middleware import CurrentMessage
 
@@ -65,11 +64,8 @@ def follow_ups(monkeypatch):
 
 
 @pytest.fixture
-def running(broker, committed_runtime):
-    consumer = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
-    consumer.start()
-    yield broker
-    consumer.stop()
+def running(broker, real_worker):
+    return broker
 
 
 def _drain(broker) -> None:

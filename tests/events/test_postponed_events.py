@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import dramatiq
 import pytest
 from sqlalchemy import select
 
@@ -32,11 +31,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def worker(broker, committed_runtime):
-    consumer = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
-    consumer.start()
-    yield consumer
-    consumer.stop()
+def worker(real_worker):
+    return real_worker
 
 
 def test_a_postponed_event_is_tried_again_by_its_own_message(committed_database, worker, cipher):
