@@ -136,6 +136,7 @@ def _overhead(plt: Any, result: dict[str, Any]) -> Any:
         title += f", {result['ratio_to_design_floor']:.2f}x the design floor"
     bars = axes.bar(labels, values, color=colors)
     axes.bar_label(bars, fmt="%.2f ms")
+    axes.set_ylim(0, max(values) * 1.15)  # room for the tallest bar's label
     axes.set_ylabel("CPU ms per effect")
     axes.set_title(title)
     return figure
