@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from tests.bench import scenario
 from worker import bench
-from worker.bench.measure import per_second, percentile, sustained_rate
+from worker.bench.measure import backlogged_rate, per_second, percentile, sustained_rate
 from worker.bench.report import summary
 from worker.cli import main
 
@@ -166,3 +166,19 @@ def test_two_test_runs_on_one_server_use_databases_of_their_own(monkeypatch):
     monkeypatch.setenv("PIDSYNC_TEST_RUN", "ci-2")
     assert first != database_name("metrics-scrape")
     assert first.startswith("pidsync_bench_metrics_scrape_") and first.isidentifier()
+
+
+def test_the_backlogged_rate_counts_only_seconds_that_had_work_waiting():
+    # Given work that arrived one item a second for 10 s, each done at once (supply-limited),
+    # then 200 items at once, done at 20 a second (the limit sets the pace)
+    trickle = [float(t) for t in range(10)]
+    flood_ready = [10.0] * 200
+    flood_done = [10.0 + n / 20 for n in range(200)]
+    rate, seconds = backlogged_rate(
+        trickle + flood_done, trickle + flood_ready, backlog=20, skip=0.0
+    )
+    # Then only the flood's seconds count, and their rate is the limit's
+    assert rate == pytest.approx(20, abs=1)
+    assert 8 <= seconds <= 10
+    # And work that never queued up gives no rate at all rather than a wrong one
+    assert backlogged_rate(trickle, trickle, backlog=20) == (0.0, 0)

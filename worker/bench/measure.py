@@ -3,6 +3,7 @@ and Redis' own counters, percentiles and rates over time."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import math
 import time
@@ -72,6 +73,26 @@ def sustained_rate(times: Sequence[float], skip: float) -> float:
     if len(window) < 2 or window[-1] == window[0]:
         return 0.0
     return (len(window) - 1) / (window[-1] - window[0])
+
+
+def backlogged_rate(
+    done: Sequence[float], ready: Sequence[float], *, backlog: int, skip: float = 0.0
+) -> tuple[float, int]:
+    """The rate of ``done`` over the whole seconds that began with at least ``backlog`` items
+    ``ready`` and not yet done (the supply was there: the limit or pidsync set the pace), from
+    ``skip`` seconds after the first one done; and how many such seconds there were."""
+    done_sorted, ready_sorted = sorted(done), sorted(ready)
+    if not done_sorted:
+        return 0.0, 0
+    count = seconds = 0
+    moment = done_sorted[0] + skip
+    while moment + 1 <= done_sorted[-1]:
+        finished = bisect.bisect_right(done_sorted, moment)
+        if bisect.bisect_right(ready_sorted, moment) - finished >= backlog:
+            seconds += 1
+            count += bisect.bisect_right(done_sorted, moment + 1) - finished
+        moment += 1
+    return (count / seconds if seconds else 0.0), seconds
 
 
 _PG_COUNTERS = (
