@@ -145,6 +145,10 @@ _functions: dict[str, Callable[..., Any]] = {}
 #: up for: ``orcid.doi_settled`` (the ORCID sweep's heal of placements left waiting for a
 #: settled DOI, or left pending without a message).
 FOLLOW_UPS = frozenset({"orcid.doi_settled"})
+#: Follow-ups one actor's run keeps for itself; any more are sent as messages, so that work
+#: fanning out (a Crossref deposit settling a hundred DOIs) is still shared among the workers
+#: rather than run one after the other in one thread.
+MAX_FOLLOW_UPS = 1
 
 
 class _FollowUps(threading.local):
@@ -180,6 +184,7 @@ class _FollowUps(threading.local):
                 and item.delay is None
                 and queue_for(item.actor_name) == self.queue
                 and item.actor_name in _functions
+                and len(self.pending) < MAX_FOLLOW_UPS
             ):
                 self.pending.append(item)
             else:
