@@ -46,43 +46,40 @@ DATACITE_WINDOW = 300.0
 BATCH = 100
 
 
-def _call_times(stack: Stack, service: str, since: datetime) -> list[float]:
-    """Epoch seconds of pidsync's recorded calls to ``service`` since ``since``."""
+def _epochs(stack: Stack, sql: str, **params: Any) -> list[float]:
+    """The scenario database's answer to ``sql`` (one timestamp column read as epoch
+    seconds), in order."""
     import sqlalchemy
 
     engine = sqlalchemy.create_engine(stack.database_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(
-                sqlalchemy.text(
-                    "SELECT extract(epoch FROM created_at) FROM api_calls "
-                    "WHERE service = :service AND created_at >= :since ORDER BY created_at"
-                ),
-                {"service": service, "since": since},
-            ).all()
+            rows = conn.execute(sqlalchemy.text(sql), params).all()
     finally:
         engine.dispose()
     return [float(row[0]) for row in rows]
 
 
+def _call_times(stack: Stack, service: str, since: datetime) -> list[float]:
+    """Epoch seconds of pidsync's recorded calls to ``service`` since ``since``."""
+    return _epochs(
+        stack,
+        "SELECT extract(epoch FROM created_at) FROM api_calls "
+        "WHERE service = :service AND created_at >= :since ORDER BY created_at",
+        service=service,
+        since=since,
+    )
+
+
 def _handled_times(stack: Stack, since: datetime) -> list[float]:
     """Epoch seconds at which each work event since ``since`` was handled: its placement
     was ready from then on."""
-    import sqlalchemy
-
-    engine = sqlalchemy.create_engine(stack.database_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sqlalchemy.text(
-                    "SELECT extract(epoch FROM handled_at) FROM received_events "
-                    "WHERE type = 'work.published' AND handled_at >= :since"
-                ),
-                {"since": since},
-            )
-            return [float(row[0]) for row in rows]
-    finally:
-        engine.dispose()
+    return _epochs(
+        stack,
+        "SELECT extract(epoch FROM handled_at) FROM received_events "
+        "WHERE type = 'work.published' AND handled_at >= :since ORDER BY handled_at",
+        since=since,
+    )
 
 
 def _db_now(stack: Stack) -> datetime:
