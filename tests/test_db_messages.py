@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy import func, select
 from structlog.testing import capture_logs
 
-import worker.db
+import worker.broker
 from tests.conftest import record_dead_letter
 from tests.helpers import event
 from worker.broker import build_broker, init_broker
@@ -135,7 +135,7 @@ def test_a_broker_down_at_commit_keeps_the_state_and_says_what_was_not_sent(
         [event(event_id="down-1"), event(event_id="down-2")], IntakeContext(()), batch=True
     )
     with capture_logs() as logs:
-        monkeypatch.setattr(worker.db, "log", structlog.get_logger("worker.db"))
+        monkeypatch.setattr(worker.broker, "log", structlog.get_logger("worker.broker"))
         with committed_database.session() as session:
             receipts = store_events(session, checked, client_id="cris", cipher=cipher)
 

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import dramatiq
@@ -202,12 +202,12 @@ class _FollowUps(threading.local):
                 _functions[item.actor_name](*item.args)
             except Postpone as wait:
                 outcome = "postponed"
-                _send_follow_ups([item], wait.delay)
+                send_committed([replace(item, delay=wait.delay)])
             except Exception as exc:
                 # Its own message retries it, and those after it, under the broker's policy.
                 outcome = "error"
                 log.warning("follow_up_failed", actor=item.actor_name, error=redact_text(str(exc)))
-                _send_follow_ups(pending[index:])
+                send_committed(pending[index:])
             finally:
                 # Counted as the message would have been: the dashboards' rate by actor holds.
                 MESSAGE_SECONDS.labels(actor=item.actor_name).observe(time.perf_counter() - started)
@@ -217,14 +217,6 @@ class _FollowUps(threading.local):
 
 
 _follow_ups = _FollowUps()
-
-
-def _send_follow_ups(items: Sequence[Outgoing], delay: float | None = None) -> None:
-    if delay is not None:
-        items = [Outgoing(i.actor_name, i.args, delay, i.options) for i in items]
-    for item, exc in send_many(items):
-        # As after any commit (worker.db): the sweeps send it again.
-        log.warning("enqueue_failed", actor=item.actor_name, error=str(exc))
 
 
 def keep_follow_ups(outgoing: Sequence[Outgoing]) -> list[Outgoing]:
@@ -281,6 +273,18 @@ def send_many(outgoing: Sequence[Outgoing]) -> list[tuple[Outgoing, Exception]]:
     """Send ``outgoing`` on the process's broker, in order; the ones that could not be sent,
     each with its error (the others are on their queues)."""
     return enqueue_many(dramatiq.get_broker(), outgoing)
+
+
+def send_committed(outgoing: Sequence[Outgoing]) -> None:
+    """:func:`send_many` for messages about committed state: one that cannot be sent is
+    logged, never raised (the state is committed; the scheduler's sweeps find it and send it
+    again)."""
+    try:
+        failed = send_many(outgoing)
+    except Exception as exc:  # before anything was sent (a middleware's hook)
+        failed = [(item, exc) for item in outgoing]
+    for item, error in failed:
+        log.warning("enqueue_failed", actor=item.actor_name, error=str(error))
 
 
 def enqueue_many(

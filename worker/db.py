@@ -19,10 +19,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
-from worker.broker import Outgoing, keep_follow_ups, send_many
-from worker.logging import current_correlation_id, get_logger
-
-log = get_logger(__name__)
+from worker.broker import Outgoing, keep_follow_ups, send_committed
+from worker.logging import current_correlation_id
 
 _PENDING = "pidsync_pending_messages"
 _MARKS = "pidsync_savepoint_marks"
@@ -61,15 +59,8 @@ def _send_pending(session: Session) -> None:
     outgoing = keep_follow_ups(
         [Outgoing(name, args, delay, options) for name, args, delay, options in pending]
     )
-    if not outgoing:
-        return
-    try:
-        failed = send_many(outgoing)
-    except Exception as exc:  # before anything was sent (a middleware's hook)
-        failed = [(item, exc) for item in outgoing]
-    for item, error in failed:
-        # The state is committed; the scheduler's sweep finds it and sends again.
-        log.warning("enqueue_failed", actor=item.actor_name, error=str(error))
+    if outgoing:
+        send_committed(outgoing)
 
 
 @event.listens_for(PidsyncSession, "after_rollback")

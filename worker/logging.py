@@ -95,12 +95,12 @@ def redact_text(text: str) -> str:
     text = _USERINFO_RE.sub(lambda m: f"{m.group(1)}:{REDACTED}@", text)
     text = _ORCID_TOKEN_RE.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _WEBHOOK_PATH_RE.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    for secret in _known_secrets:
+    for secret in tuple(_known_secrets):  # copies: other threads add to them meanwhile
         if secret in text:
             text = text.replace(secret, REDACTED)
     if len(_known_tokens) > _SEARCHED_TOKENS:
         return _TOKEN_RUN_RE.sub(_redact_tokens, text)
-    for token in tuple(_known_tokens):  # a copy: another thread may add one meanwhile
+    for token in tuple(_known_tokens):
         if token in text:
             text = text.replace(token, REDACTED)
     return text
@@ -117,7 +117,7 @@ def _redact_tokens(run: re.Match[str]) -> str:
     found = run.group()
     if found in _known_tokens:
         return REDACTED
-    for length in _token_lengths:
+    for length in tuple(_token_lengths):
         if length < len(found):
             for start in range(len(found) - length + 1):
                 if found[start : start + length] in _known_tokens:

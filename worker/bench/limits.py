@@ -49,15 +49,7 @@ BATCH = 100
 def _epochs(stack: Stack, sql: str, **params: Any) -> list[float]:
     """The scenario database's answer to ``sql`` (one timestamp column read as epoch
     seconds), in order."""
-    import sqlalchemy
-
-    engine = sqlalchemy.create_engine(stack.database_url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(sqlalchemy.text(sql), params).all()
-    finally:
-        engine.dispose()
-    return [float(row[0]) for row in rows]
+    return [float(row[0]) for row in stack.rows(sql, **params)]
 
 
 def _call_times(stack: Stack, service: str, since: datetime) -> list[float]:
@@ -83,14 +75,7 @@ def _handled_times(stack: Stack, since: datetime) -> list[float]:
 
 
 def _db_now(stack: Stack) -> datetime:
-    import sqlalchemy
-
-    engine = sqlalchemy.create_engine(stack.database_url)
-    try:
-        with engine.connect() as conn:
-            now: datetime = conn.execute(sqlalchemy.text("SELECT now()")).scalar_one()
-    finally:
-        engine.dispose()
+    now: datetime = stack.rows("SELECT now()")[0][0]
     return now
 
 

@@ -333,13 +333,17 @@ class Stack(contextlib.ExitStack):
 
     def scalar(self, sql: str) -> int:
         """One number from the scenario's database (counts of rows)."""
+        return int(self.rows(sql)[0][0])
+
+    def rows(self, sql: str, **params: Any) -> list[Any]:
+        """The rows ``sql`` (with ``:name`` parameters) reads from the scenario's database."""
         import sqlalchemy
 
         if not hasattr(self, "_engine"):
             self._engine = sqlalchemy.create_engine(self.database_url, pool_size=1)
             self.callback(self._engine.dispose)
         with self._engine.connect() as conn:
-            return int(conn.exec_driver_sql(sql).scalar_one())
+            return list(conn.execute(sqlalchemy.text(sql), params).all())
 
     def queue_empty(self) -> bool:
         """No message waiting, delayed or unacknowledged on any of pidsync's queues."""

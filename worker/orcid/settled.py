@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 
-from worker.broker import Outgoing, send_many
+from worker.broker import Outgoing, send_committed
 from worker.db import Database
 from worker.errors import Postpone
 from worker.logging import current_correlation_id, get_logger
@@ -73,11 +73,9 @@ def settle_and_place(database: Database, deps: OrcidDeps, work_id: int) -> Resul
 
 def _send_each(placement_ids: list[int], why: str, delay: float | None = None) -> None:
     """One ``orcid.place`` message per placement (their state is committed), sent together
-    (one round trip with Redis, as after a commit: :func:`worker.broker.send_many`)."""
+    (one round trip with Redis, as after a commit: :func:`worker.broker.send_committed`)."""
     correlation = current_correlation_id()
     options = {"correlation_id": correlation} if correlation else None
-    outgoing = [Outgoing("orcid.place", (pid,), delay, options) for pid in placement_ids]
-    for _item, exc in send_many(outgoing):
-        # As after any commit (worker.db): the ORCID sweep re-sends a pending placement.
-        log.warning("enqueue_failed", actor="orcid.place", error=str(exc))
+    # As after any commit: one not sent is found pending by the ORCID sweep, and re-sent.
+    send_committed([Outgoing("orcid.place", (pid,), delay, options) for pid in placement_ids])
     log.info("orcid_place_sent", placements=placement_ids, reason=why, delay_s=delay)
