@@ -11,14 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.helpers import statements_run
 from tests.orcid.conftest import with_registrars
 from tests.orcid.helpers import authorize, placement, receive, record_works, researcher
 from tests.registrars.flow import datacite_work, registration, sync
 from worker.config import Settings
-from worker.models import DoiRegistration, OrcidPlacement, PlacementState, Work
+from worker.models import (
+    DoiRegistration,
+    GrantStatus,
+    OrcidGrant,
+    OrcidPlacement,
+    PlacementState,
+    Researcher,
+    Work,
+)
 from worker.orcid.placements import place, settle_doi
 from worker.orcid.settled import settle_and_place
 from worker.queues import queue_depths
@@ -189,3 +197,31 @@ def test_an_event_reads_its_works_registration_once(session, sandbox, cipher, cl
     # yet both exist, once each, and the update found them rather than adding more
     assert len(session.execute(select(DoiRegistration)).scalars().all()) == 1
     assert len(session.execute(select(OrcidPlacement)).scalars().all()) == 1
+
+
+def test_a_placement_reads_its_row_and_its_grant_in_one_statement(
+    session, sandbox, deps, confirmed
+):
+    work, orcids = confirmed
+    _, ids = settle_doi(session, deps.settings, work.id, inline=10)
+    rows = {session.get(OrcidPlacement, i).orcid: i for i in ids}
+    # Given the last researcher's grant has since been revoked
+    session.execute(
+        update(OrcidGrant)
+        .where(OrcidGrant.researcher_id == Researcher.id, Researcher.orcid == orcids[2])
+        .values(status=GrantStatus.REVOKED)
+    )
+
+    # When the first researcher's placement is written
+    with statements_run(session) as captured:
+        place(session, deps, rows[orcids[0]])
+    grant_reads = [s for s, _params in captured if s.startswith("SELECT") and "orcid_grants" in s]
+
+    # Then the grant came with the placement's row (issue 13: a statement fewer per placement)
+    assert len(grant_reads) == 1 and "FROM orcid_placements" in grant_reads[0], grant_reads
+    assert placement(session, work, orcids[0]).state == PlacementState.PLACED
+    assert len(record_works(sandbox, orcids[0])) == 1
+    # And a revoked grant is never the one read: that placement waits for consent, unsent
+    place(session, deps, rows[orcids[2]])
+    assert placement(session, work, orcids[2]).state == PlacementState.AWAITING_CONSENT
+    assert record_works(sandbox, orcids[2]) == []

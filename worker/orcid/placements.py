@@ -584,11 +584,14 @@ def place(
 
 
 def _place(session: Session, deps: OrcidDeps, placement_id: int, skip_locked: bool) -> Result:
-    row = repository.placement_for_update(session, placement_id, skip_locked=skip_locked)
-    if row is None and skip_locked:
+    found = repository.placement_and_grant_for_update(
+        session, placement_id, skip_locked=skip_locked
+    )
+    if found is None and skip_locked:
         return Result("held by another worker", busy=True)
-    if row is None or row.state != PlacementState.PENDING:
+    if found is None or found[0].state != PlacementState.PENDING:
         return Result("nothing to do")
+    row, active = found
     work = row.work
     role = family.role_of(session, deps.settings, row)
     present = (
@@ -597,7 +600,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int, skip_locked: bo
         and role.kind != family.Kind.FOLDED
     )
     gone = PlacementState.FOLDED if role.kind == family.Kind.FOLDED else PlacementState.DELETED
-    grant = _usable_grant(session, row)
+    grant = active if active is not None and can_write(active) else None
     if grant is None:
         # About to wait for consent: first let a grant being stored at this moment finish, so
         # either we see it or its path sees this placement waiting (the healing sweep's net

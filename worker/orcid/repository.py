@@ -352,6 +352,49 @@ _PLACEMENT_WITH_WORK = (
 _PLACEMENT_SKIP_LOCKED = _PLACEMENT_WITH_WORK.with_for_update(of=OrcidPlacement, skip_locked=True)
 
 
+def placement_and_grant_for_update(
+    session: Session, placement_id: int, *, skip_locked: bool = False
+) -> tuple[OrcidPlacement, OrcidGrant | None] | None:
+    """:func:`placement_for_update`, with the grant :func:`active_grant` would give for the
+    placement's researcher and client read in the same statement (issue 13: a placement's
+    write read them one after the other, a statement and a round trip more for each)."""
+    if not skip_locked:
+        if session.execute(_LOCK_PLACEMENT, {"id": placement_id}).scalar_one_or_none() is None:
+            return None
+        found = session.execute(_PLACEMENT_AND_GRANT, {"id": placement_id}).one_or_none()
+    else:
+        found = session.execute(_PLACEMENT_AND_GRANT_SKIP_LOCKED, {"id": placement_id})
+        found = found.one_or_none()
+    return None if found is None else (found[0], found[1])
+
+
+# The grant's id as _ACTIVE_GRANT chooses it, for the placement's own researcher and client.
+_CANDIDATE = aliased(OrcidGrant)
+_GRANT_OF_PLACEMENT = (
+    select(_CANDIDATE.id)
+    .join(Researcher, _CANDIDATE.researcher_id == Researcher.id)
+    .where(
+        Researcher.orcid == OrcidPlacement.orcid,
+        _CANDIDATE.client_id == OrcidPlacement.client_id,
+        _CANDIDATE.status == GrantStatus.ACTIVE,
+    )
+    .order_by(_CANDIDATE.id)
+    .limit(1)
+    .correlate(OrcidPlacement)
+    .scalar_subquery()
+)
+_PLACEMENT_AND_GRANT = (
+    select(OrcidPlacement, OrcidGrant)
+    .outerjoin(OrcidGrant, OrcidGrant.id == _GRANT_OF_PLACEMENT)
+    .where(OrcidPlacement.id == bindparam("id"))
+    .options(joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration))
+    .execution_options(populate_existing=True)
+)
+_PLACEMENT_AND_GRANT_SKIP_LOCKED = _PLACEMENT_AND_GRANT.with_for_update(
+    of=OrcidPlacement, skip_locked=True
+)
+
+
 def placements_of_work(session: Session, work_id: int) -> list[OrcidPlacement]:
     """The work's placements, locked, as committed now (an event's hooks change them from
     what they read). Unlocked, a hook read a placement a worker was writing at that moment
