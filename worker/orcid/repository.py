@@ -361,10 +361,10 @@ def placement_and_grant_for_update(
     if not skip_locked:
         if session.execute(_LOCK_PLACEMENT, {"id": placement_id}).scalar_one_or_none() is None:
             return None
-        found = session.execute(_PLACEMENT_AND_GRANT, {"id": placement_id}).one_or_none()
+        query = _PLACEMENT_AND_GRANT
     else:
-        found = session.execute(_PLACEMENT_AND_GRANT_SKIP_LOCKED, {"id": placement_id})
-        found = found.one_or_none()
+        query = _PLACEMENT_AND_GRANT_SKIP_LOCKED
+    found = session.execute(query, {"id": placement_id}).one_or_none()
     return None if found is None else (found[0], found[1])
 
 
