@@ -341,10 +341,12 @@ def placement_for_update(
 _LOCK_PLACEMENT = (
     select(OrcidPlacement.id).where(OrcidPlacement.id == bindparam("id")).with_for_update()
 )
+#: A placement's work and the work's DOI registration, loaded with it.
+_WITH_WORK = joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration)
 _PLACEMENT_WITH_WORK = (
     select(OrcidPlacement)
     .where(OrcidPlacement.id == bindparam("id"))
-    .options(joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration))
+    .options(_WITH_WORK)
     .execution_options(populate_existing=True)
 )
 # Skipping a locked row never waits, so one statement reads the row and its work as of one
@@ -387,7 +389,7 @@ _PLACEMENT_AND_GRANT = (
     select(OrcidPlacement, OrcidGrant)
     .outerjoin(OrcidGrant, OrcidGrant.id == _GRANT_OF_PLACEMENT)
     .where(OrcidPlacement.id == bindparam("id"))
-    .options(joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration))
+    .options(_WITH_WORK)
     .execution_options(populate_existing=True)
 )
 _PLACEMENT_AND_GRANT_SKIP_LOCKED = _PLACEMENT_AND_GRANT.with_for_update(
@@ -560,7 +562,7 @@ _PLACEMENTS_OF_WORK_FOR_UPDATE = (
     select(OrcidPlacement)
     .where(OrcidPlacement.work_id == bindparam("work_id"))
     .order_by(OrcidPlacement.id)
-    .options(joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration))
+    .options(_WITH_WORK)
     .with_for_update(of=OrcidPlacement)
 )
 
@@ -679,7 +681,7 @@ def family_placements_for_update(
                 Work.client_id.is_(None) if owner is None else Work.client_id == owner,
             )
             .order_by(OrcidPlacement.id)
-            .options(joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration))
+            .options(_WITH_WORK)
             .with_for_update(of=OrcidPlacement)
         )
         .unique()
