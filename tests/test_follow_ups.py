@@ -95,25 +95,23 @@ def test_other_messages_of_the_same_commit_still_travel(follow_ups, running, mon
     ]
 
 
-def test_a_follow_up_that_must_wait_is_sent_with_its_delay(follow_ups, running):
-    sender.send("c", ["test.waits_once"])
+@pytest.mark.parametrize(
+    ("tag", "follower"),
+    [
+        ("c", "test.waits_once"),  # postponed: sent with its delay
+        ("d", "test.fails_once"),  # failed: sent, its retries apply
+    ],
+)
+def test_a_follow_up_that_must_wait_or_fails_is_sent_as_a_message(
+    follow_ups, running, tag, follower
+):
+    sender.send(tag, [follower])
     _drain(running)
-    # Then it ran first in the sender's thread, postponed, then as its own message
+    # Then it ran first in the sender's thread, then again as its own message
     assert [(r[0], r[3]) for r in ran] == [
         ("test.sender", "test.sender"),
-        ("test.waits_once", "test.sender"),
-        ("test.waits_once", "test.waits_once"),
-    ]
-
-
-def test_a_follow_up_that_fails_is_sent_as_a_message(follow_ups, running):
-    sender.send("d", ["test.fails_once"])
-    _drain(running)
-    # Then it ran first in the sender's thread, failed, and ran again as its own message
-    assert [(r[0], r[3]) for r in ran] == [
-        ("test.sender", "test.sender"),
-        ("test.fails_once", "test.sender"),
-        ("test.fails_once", "test.fails_once"),
+        (follower, "test.sender"),
+        (follower, follower),
     ]
 
 

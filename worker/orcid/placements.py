@@ -600,7 +600,7 @@ def _place(session: Session, deps: OrcidDeps, placement_id: int, skip_locked: bo
         and role.kind != family.Kind.FOLDED
     )
     gone = PlacementState.FOLDED if role.kind == family.Kind.FOLDED else PlacementState.DELETED
-    grant = active if active is not None and can_write(active) else None
+    grant = _writable(active)
     if grant is None:
         # About to wait for consent: first let a grant being stored at this moment finish, so
         # either we see it or its path sees this placement waiting (the healing sweep's net
@@ -709,7 +709,12 @@ def _settle_doubt(row: OrcidPlacement, found: WorkSummary | None) -> None:
 
 
 def _usable_grant(session: Session, row: OrcidPlacement) -> OrcidGrant | None:
-    grant = repository.active_grant(session, row.orcid, row.client_id) if row.client_id else None
+    return _writable(
+        repository.active_grant(session, row.orcid, row.client_id) if row.client_id else None
+    )
+
+
+def _writable(grant: OrcidGrant | None) -> OrcidGrant | None:
     return grant if grant is not None and can_write(grant) else None
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Select, String, any_, bindparam, delete, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, distinct_on, insert
@@ -331,11 +331,33 @@ def placement_for_update(
     locks). An event that changed the work and queued its placements (a withdrawal, a new
     version) would otherwise have its placement written from the work as it was before
     (chaos run, RabbitMQ: a withdrawn work left on the record)."""
-    if not skip_locked:
-        if session.execute(_LOCK_PLACEMENT, {"id": placement_id}).scalar_one_or_none() is None:
-            return None
-        return session.execute(_PLACEMENT_WITH_WORK, {"id": placement_id}).scalar_one_or_none()
-    return session.execute(_PLACEMENT_SKIP_LOCKED, {"id": placement_id}).scalar_one_or_none()
+    found = _locked_read(session, placement_id, skip_locked, _PLACEMENT_WITH_WORK)
+    return None if found is None else found[0]
+
+
+#: A select of any columns (Select is generic over its row's types).
+_AnySelect: TypeAlias = "Select[*tuple[Any, ...]]"
+
+
+def _locked_read(
+    session: Session, placement_id: int, skip_locked: bool, reads: tuple[_AnySelect, _AnySelect]
+) -> Any | None:
+    """The row the placement's ``reads`` (waiting, skipping: :func:`_reads`) give, with the
+    placement locked as :func:`placement_for_update` says: locked first, then read, when
+    waiting for the lock; skipping a locked row never waits, so one statement locks it and
+    reads it with its work as of one moment (``None`` when another holds it)."""
+    waiting, skipping = reads
+    if skip_locked:
+        return session.execute(skipping, {"id": placement_id}).one_or_none()
+    if session.execute(_LOCK_PLACEMENT, {"id": placement_id}).scalar_one_or_none() is None:
+        return None
+    return session.execute(waiting, {"id": placement_id}).one_or_none()
+
+
+def _reads(read: _AnySelect) -> tuple[_AnySelect, _AnySelect]:
+    """A read of one placement, as run after its lock is taken and as the statement that
+    skips a locked row (built once: they run for every placement)."""
+    return read, read.with_for_update(of=OrcidPlacement, skip_locked=True)
 
 
 _LOCK_PLACEMENT = (
@@ -343,15 +365,12 @@ _LOCK_PLACEMENT = (
 )
 #: A placement's work and the work's DOI registration, loaded with it.
 _WITH_WORK = joinedload(OrcidPlacement.work, innerjoin=True).joinedload(Work.registration)
-_PLACEMENT_WITH_WORK = (
+_PLACEMENT_WITH_WORK = _reads(
     select(OrcidPlacement)
     .where(OrcidPlacement.id == bindparam("id"))
     .options(_WITH_WORK)
     .execution_options(populate_existing=True)
 )
-# Skipping a locked row never waits, so one statement reads the row and its work as of one
-# moment.
-_PLACEMENT_SKIP_LOCKED = _PLACEMENT_WITH_WORK.with_for_update(of=OrcidPlacement, skip_locked=True)
 
 
 def placement_and_grant_for_update(
@@ -360,13 +379,7 @@ def placement_and_grant_for_update(
     """:func:`placement_for_update`, with the grant :func:`active_grant` would give for the
     placement's researcher and client read in the same statement (issue 13: a placement's
     write read them one after the other, a statement and a round trip more for each)."""
-    if not skip_locked:
-        if session.execute(_LOCK_PLACEMENT, {"id": placement_id}).scalar_one_or_none() is None:
-            return None
-        query = _PLACEMENT_AND_GRANT
-    else:
-        query = _PLACEMENT_AND_GRANT_SKIP_LOCKED
-    found = session.execute(query, {"id": placement_id}).one_or_none()
+    found = _locked_read(session, placement_id, skip_locked, _PLACEMENT_AND_GRANT)
     return None if found is None else (found[0], found[1])
 
 
@@ -385,15 +398,12 @@ _GRANT_OF_PLACEMENT = (
     .correlate(OrcidPlacement)
     .scalar_subquery()
 )
-_PLACEMENT_AND_GRANT = (
+_PLACEMENT_AND_GRANT = _reads(
     select(OrcidPlacement, OrcidGrant)
     .outerjoin(OrcidGrant, OrcidGrant.id == _GRANT_OF_PLACEMENT)
     .where(OrcidPlacement.id == bindparam("id"))
     .options(_WITH_WORK)
     .execution_options(populate_existing=True)
-)
-_PLACEMENT_AND_GRANT_SKIP_LOCKED = _PLACEMENT_AND_GRANT.with_for_update(
-    of=OrcidPlacement, skip_locked=True
 )
 
 
